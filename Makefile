@@ -1,0 +1,34 @@
+# Both README commands work on a machine that has only python3: the first use
+# creates .venv and installs the package with its extras; later uses reuse it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: verify test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,plot,dask]'
+	@touch $(STAMP)
+
+verify: $(STAMP)
+	$(VENV)/bin/twostep verify
+
+# pytest exits 5 when it collects nothing: a suite that runs no test is broken.
+test: $(STAMP)
+	@$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; fi; exit $$rc
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

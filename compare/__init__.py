@@ -1,0 +1,1 @@
+"""twostep.compare: claims, sweeps, statistics, reports and the CLI."""

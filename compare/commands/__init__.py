@@ -1,0 +1,1 @@
+"""One module per ``twostep`` subcommand (see ``twostep.compare.cli``)."""

@@ -1,0 +1,174 @@
+"""The model configuration shared by theory, simulate and compare.
+
+``ModelConfig`` describes the canonical two-layer model of THEORY.md section 2:
+
+- inputs ``x ~ N(0, I_d)``, target ``y = sigma_*(<beta_*, x>) + eps``,
+  ``eps ~ N(0, tau^2)`` (``noise`` = tau);
+- ``f(x) = N^{-1/2} sum_i a_i sigma(<w_i, x>)``, ``a`` fixed;
+- step t: ``W_{t+1} = W_t + (eta_t / n) diag(a) [sigma'(W_t X_t^T) * r_t^T] X_t``
+  with ``eta_t = etabar_t N^{alpha_t}``;
+- ``psi_d = d/N`` and ``psi_n = n/N`` fixed as N grows;
+- ``batch = "reuse"`` (``X_1 = X_0``) or ``"independent"`` (fresh X_1).
+
+The scaling options (``second_layer``, ``first_layer``, ``loss``) select the
+non-canonical variants a user may simulate; ``scaling`` names the combination.
+The config is frozen, hashable and JSON-serialisable; :meth:`ModelConfig.key`
+is the stable hash that keys the result store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .errors import ConfigError
+from .functions import parse_function
+
+BATCH_MODES = ("reuse", "independent")
+SECOND_LAYER = ("gaussian", "sign")
+FIRST_LAYER = ("gaussian", "sphere")
+LOSSES = ("squared", "correlation")
+
+
+def exact(value: float | str | Fraction) -> Fraction:
+    """The exact rational a decimal input stands for: ``0.3 -> 3/10``.
+
+    Floats are read through their shortest decimal representation, so
+    ``alpha2 / (1/2 - alpha1)`` for ``(0.25, 0.25)`` is exactly 1, never
+    0.9999999999999999.
+    """
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, float):
+        return Fraction(repr(value))
+    return Fraction(str(value))
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One point of the model: activation, target and the two steps.
+
+    Ranges (refused otherwise with a one-line :class:`ConfigError`):
+    ``alpha1, alpha2 in [0, 1/2)``, ``psi_d, psi_n > 0``, ``noise >= 0``,
+    ``etabar1, etabar2 > 0``, all finite.
+    """
+
+    activation: str = "tanh"
+    target: str = "He1"
+    noise: float = 0.0
+    psi_d: float = 1.0
+    psi_n: float = 1.0
+    alpha1: float = 0.3
+    alpha2: float = 0.45
+    etabar1: float = 1.0
+    etabar2: float = 1.0
+    batch: str = "reuse"
+    second_layer: str = "gaussian"
+    first_layer: str = "gaussian"
+    loss: str = "squared"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("activation", "target"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConfigError(f"{name} must be a string, got {value!r}")
+            try:
+                set_(self, name, parse_function(value).text)
+            except ConfigError as err:
+                raise ConfigError(f"{name}: {err}") from None
+        for name in ("noise", "psi_d", "psi_n", "alpha1", "alpha2", "etabar1", "etabar2"):
+            set_(self, name, _number(name, getattr(self, name)))
+        for name in ("alpha1", "alpha2"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 0.5:
+                raise ConfigError(f"{name} must be in [0, 1/2), got {value!r}")
+        for name in ("psi_d", "psi_n", "etabar1", "etabar2"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.noise < 0:
+            raise ConfigError(f"noise (tau) must be >= 0, got {self.noise!r}")
+        _choice("batch", self.batch, BATCH_MODES)
+        _choice("second_layer", self.second_layer, SECOND_LAYER)
+        _choice("first_layer", self.first_layer, FIRST_LAYER)
+        _choice("loss", self.loss, LOSSES)
+
+    # -- derived -----------------------------------------------------------
+    @property
+    def reuse(self) -> bool:
+        return self.batch == "reuse"
+
+    @property
+    def scaling(self) -> str:
+        """``"canonical"`` (THEORY.md section 2) or the list of deviations."""
+        parts = []
+        if self.second_layer != "gaussian":
+            parts.append(f"second_layer={self.second_layer}")
+        if self.first_layer != "gaussian":
+            parts.append(f"first_layer={self.first_layer}")
+        if self.loss != "squared":
+            parts.append(f"loss={self.loss}")
+        return "canonical" if not parts else "canonical+" + ",".join(parts)
+
+    def exact(self, name: str) -> Fraction:
+        """A numeric field as the exact rational of its decimal value."""
+        return exact(getattr(self, name))
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+    # -- serialisation -----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a mapping of fields, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(cls.fields()))
+        if unknown:
+            raise ConfigError(
+                f"unknown config field(s) {', '.join(unknown)}; allowed: {', '.join(cls.fields())}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from None
+        return cls.from_dict(data)
+
+    def key(self) -> str:
+        """Stable sha256 of the canonical JSON (keys the result store)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()

@@ -1,0 +1,25 @@
+"""Errors shared by every layer of twostep.
+
+``ConfigError`` is a user's mistake (bad name, value out of range): the CLI
+prints its one-line message and exits 2.  ``NonFiniteError`` is a numerical
+blow-up: it says where it happened and never lets a NaN reach a table.
+"""
+
+from __future__ import annotations
+
+
+class TwostepError(Exception):
+    """Base class of twostep's own errors."""
+
+
+class ConfigError(TwostepError, ValueError):
+    """Bad input: the message names the problem and the allowed values."""
+
+
+class NonFiniteError(TwostepError, FloatingPointError):
+    """NaN or Inf appeared; the message says at which stage."""
+
+
+class UndefinedError(TwostepError, ArithmeticError):
+    """A quantity that does not exist for this input (e.g. a product of
+    distributional derivatives of a non-smooth activation)."""

@@ -1,0 +1,196 @@
+"""Activations and targets: names and sympy expressions in ``z``.
+
+A function is given either by a built-in name (``relu``, ``tanh``, ``He3``,
+...) or by an expression string in the single variable ``z`` that may use the
+built-ins as functions (``"tanh(z + 1/2)"``, ``"relu(z) - 0.5"``,
+``"He3(z)/sqrt(6)"``).  Decimal literals are read exactly (``0.5 -> 1/2``) so
+that coefficients of an expression stay exact.
+
+``He_m`` is the probabilists' Hermite polynomial (THEORY.md section 2), not
+normalised: ``He3 = z**3 - 3*z`` has variance ``3! = 6``.
+
+The same object gives the exact sympy expression (for ``theory.hermite``) and
+vectorised numpy callables of the function and its derivatives (for
+``simulate``), so prediction and simulation can never use two different
+definitions of one name.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.special
+import sympy
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    parse_expr,
+    rationalize,
+    standard_transformations,
+)
+
+from .errors import ConfigError
+
+Z = sympy.Symbol("z", real=True)
+
+_HALF = sympy.Rational(1, 2)
+
+
+def _hermite(m: int) -> sympy.Expr:
+    return sympy.expand(sympy.hermite_prob(m, Z))
+
+
+#: Built-in names and their expressions in ``z``.
+BUILTINS: dict[str, sympy.Expr] = {
+    "relu": sympy.Max(Z, 0),
+    "abs": sympy.Abs(Z),
+    "tanh": sympy.tanh(Z),
+    "sigmoid": 1 / (1 + sympy.exp(-Z)),
+    "softplus": sympy.log(1 + sympy.exp(Z)),
+    "gelu": Z * _HALF * (1 + sympy.erf(Z / sympy.sqrt(2))),
+    "silu": Z / (1 + sympy.exp(-Z)),
+    "erf": sympy.erf(Z),
+    "sin": sympy.sin(Z),
+    "quadratic": Z**2,
+    "identity": Z,
+    **{f"He{m}": _hermite(m) for m in range(1, 9)},
+}
+
+#: Functions of sympy that an expression may use besides the built-ins.
+ELEMENTARY = (
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sinh", "cosh", "erf", "erfc",
+    "Abs", "Max", "Min", "Heaviside", "sign", "pi", "E",
+)
+
+# Functions that make an expression non-smooth (kinks, jumps).
+_NON_SMOOTH = (sympy.Abs, sympy.Max, sympy.Min, sympy.Heaviside, sympy.sign,
+               sympy.Piecewise)
+
+_TRANSFORMS = standard_transformations + (convert_xor, rationalize)
+_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]+$")
+
+
+def allowed_text() -> str:
+    """The one-line list of what a function may be, for error messages."""
+    names = ", ".join(BUILTINS)
+    return (f"a built-in name ({names}) or an expression in z using them and "
+            f"{', '.join(e for e in ELEMENTARY if e not in BUILTINS)}")
+
+
+def _local_dict() -> dict[str, object]:
+    x = sympy.Dummy("x", real=True)
+    local: dict[str, object] = {"z": Z}
+    for name in ELEMENTARY:
+        local[name] = getattr(sympy, name)
+    local["abs"] = sympy.Abs
+    local["max"] = sympy.Max
+    local["min"] = sympy.Min
+    for name, expr in BUILTINS.items():
+        local[name] = sympy.Lambda(x, expr.subs(Z, x))
+    return local
+
+
+def _is_smooth(expr: sympy.Expr) -> bool:
+    return not expr.has(*_NON_SMOOTH)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A scalar function of one standard Gaussian variable ``z``.
+
+    Attributes
+    ----------
+    text : the name or expression as given (the key used in configs).
+    expr : the exact sympy expression in :data:`Z`.
+    smooth : False when the expression has kinks or jumps (relu, abs, ...);
+        then derivatives beyond the first are distributions.
+    """
+
+    text: str
+    expr: sympy.Expr
+    smooth: bool
+
+    @property
+    def is_polynomial(self) -> bool:
+        return bool(self.expr.is_polynomial(Z))
+
+    def derivative(self, k: int = 1) -> sympy.Expr:
+        """The k-th derivative as a sympy expression (a.e. for non-smooth)."""
+        return sympy.diff(self.expr, Z, k) if k else self.expr
+
+    def numpy(self, derivative: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """Vectorised numpy callable of the ``derivative``-th derivative.
+
+        The result has the dtype of the input (float32 stays float32) and
+        the input's shape even when the derivative is a constant.
+        """
+        return _numpy_callable(self.expr, derivative)
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_callable(expr: sympy.Expr, derivative: int) -> Callable[[np.ndarray], np.ndarray]:
+    target = sympy.diff(expr, Z, derivative) if derivative else expr
+    # a.e. derivatives of kinks: Heaviside(0) and sign(0) carry no mass.
+    modules = [{"erf": scipy.special.erf, "erfc": scipy.special.erfc,
+                "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
+    raw = sympy.lambdify(Z, target, modules=modules)
+
+    def call(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        out = np.asarray(raw(x))
+        if out.shape != x.shape:
+            out = np.broadcast_to(out, x.shape)
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+        return out.astype(dtype, copy=False) if out.dtype != dtype else out
+
+    return call
+
+
+def _normalise_name(text: str) -> str | None:
+    low = text.strip()
+    for name in BUILTINS:
+        if name.lower() == low.lower():
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def parse_function(text: str) -> Function:
+    """Parse a built-in name or an expression in ``z`` into a :class:`Function`.
+
+    Raises :class:`ConfigError` (one line, listing what is allowed) for an
+    unknown name, an unparsable expression, or symbols other than ``z``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"empty function; expected {allowed_text()}")
+    name = _normalise_name(text)
+    if name is not None:
+        expr = BUILTINS[name]
+        return Function(text=name, expr=expr, smooth=_is_smooth(expr))
+    if not _SAFE_TEXT.match(text) or "__" in text:
+        raise ConfigError(f"cannot parse function {text!r}; expected {allowed_text()}")
+    try:
+        expr = parse_expr(text, local_dict=_local_dict(), transformations=_TRANSFORMS,
+                          evaluate=True)
+    except Exception:  # noqa: BLE001 - sympy raises many types for bad text
+        raise ConfigError(
+            f"cannot parse function {text!r}; expected {allowed_text()}") from None
+    if not isinstance(expr, sympy.Expr):
+        raise ConfigError(f"{text!r} is not an expression in z; expected {allowed_text()}")
+    if isinstance(expr, sympy.Symbol) and expr != Z:
+        raise ConfigError(f"unknown function name {text!r}; expected {allowed_text()}")
+    others = sorted(str(s) for s in expr.free_symbols if s != Z)
+    if others:
+        raise ConfigError(
+            f"function {text!r} uses symbol(s) {', '.join(others)}; only z is allowed "
+            f"(expected {allowed_text()})")
+    undefined = sorted({str(f.func) for f in expr.atoms(sympy.core.function.AppliedUndef)})
+    if undefined:
+        raise ConfigError(
+            f"unknown function(s) {', '.join(undefined)} in {text!r}; expected {allowed_text()}")
+    if not expr.free_symbols:
+        raise ConfigError(f"function {text!r} is constant; it must depend on z")
+    return Function(text=text.strip(), expr=expr, smooth=_is_smooth(expr))
