@@ -1,0 +1,125 @@
+"""``twostep sweep``: run a grid of simulations into a resumable store.
+
+Every flag is checked, and the grid built, before the store file is created:
+a bad flag, an empty grid or an unusable store path exits 2 with one line and
+leaves no file behind.  Cells already done in the store are skipped; failed
+ones are retried.  Exit status 1 when any cell failed (they are listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from twostep.theory.config import BATCH_MODES, ModelConfig
+from twostep.theory.errors import ConfigError
+
+from ..store import DTYPES, check_store_path
+from ..sweep import EXECUTORS, Grid, error_summary, geometric_ns, require_dask, run_sweep
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, metavar="FILE",
+                        help="SQLite result store (created if missing; must be a twostep store "
+                             "if it exists)")
+    g = parser.add_argument_group("grid")
+    g.add_argument("--config", metavar="FILE.json",
+                   help="base model config: a JSON object of ModelConfig fields")
+    g.add_argument("--activation", nargs="+", metavar="A",
+                   help="activations to sweep (default: the base config's)")
+    g.add_argument("--target", nargs="+", metavar="T",
+                   help="targets to sweep (default: the base config's)")
+    g.add_argument("--alpha", nargs="+", metavar="A1,A2",
+                   help="(alpha1, alpha2) pairs to sweep, e.g. 0.3,0.45 0.4,0.4 "
+                        "(default: the base config's)")
+    g.add_argument("--batch", nargs="+", metavar="MODE",
+                   help=f"batch modes to sweep: {', '.join(BATCH_MODES)} "
+                        "(default: the base config's)")
+    widths = g.add_mutually_exclusive_group(required=True)
+    widths.add_argument("--N", nargs="+", type=int, metavar="N", help="widths, each >= 2")
+    widths.add_argument("--N-geometric", metavar="MIN:MAX:COUNT",
+                        help="COUNT widths spaced geometrically from MIN to MAX, "
+                             "e.g. 500:4000:4 -> 500 1000 2000 4000")
+    g.add_argument("--seeds", type=int, default=1, metavar="S",
+                   help="seeds 0..S-1 per cell (default: %(default)s)")
+    r = parser.add_argument_group("run options (passed to simulate.run)")
+    r.add_argument("--dtype", help=f"{', '.join(DTYPES)} (default: float64)")
+    r.add_argument("--top", type=int, metavar="K", help="top singular values kept (default: 10)")
+    r.add_argument("--max-power", type=int, metavar="K",
+                   help="highest power a^(k+1) projected on (default: 4)")
+    r.add_argument("--null-draws", type=int, metavar="K",
+                   help="null draws for the noise floor (default: 4)")
+    r.add_argument("--spectrum", action="store_true", default=None,
+                   help="keep the whole spectrum")
+    r.add_argument("--features", action="store_true", default=None,
+                   help="also measure the feature matrix sigma(X W^T)")
+    e = parser.add_argument_group("execution")
+    e.add_argument("--jobs", type=int, metavar="J",
+                   help="parallel workers (default: the available cores)")
+    e.add_argument("--executor", default="process",
+                   help=f"{', '.join(EXECUTORS)} (default: %(default)s)")
+    e.add_argument("--scheduler", metavar="ADDR",
+                   help="dask scheduler address (with --executor dask; default: a local cluster)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _base_config(path: str | None) -> ModelConfig:
+    if path is None:
+        return ModelConfig()
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read --config {path}: {err.strerror or err}") from None
+    try:
+        return ModelConfig.from_json(text)
+    except ConfigError as err:
+        raise ConfigError(f"--config {path}: {err}") from None
+
+
+def _geometric(text: str) -> list[int]:
+    parts = text.split(":")
+    try:
+        n_min, n_max, count = (int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--N-geometric must be MIN:MAX:COUNT (three integers, "
+                          f"e.g. 500:4000:4), got {text!r}") from None
+    return geometric_ns(n_min, n_max, count)
+
+
+def build_grid(args: argparse.Namespace) -> Grid:
+    """The grid the flags describe (validated: raises ConfigError)."""
+    ns = args.N if args.N is not None else _geometric(args.N_geometric)
+    options = {name: getattr(args, name) for name in
+               ("dtype", "top", "max_power", "null_draws", "spectrum", "features")
+               if getattr(args, name) is not None}
+    return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
+                activations=args.activation, targets=args.target,
+                base=_base_config(args.config), options=options)
+
+
+def run(args: argparse.Namespace) -> int:
+    grid = build_grid(args)
+    cells = grid.cells()
+    if args.executor not in EXECUTORS:
+        raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}; "
+                          f"got {args.executor!r}")
+    if args.scheduler is not None and args.executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
+    if args.executor == "dask":
+        require_dask()
+    check_store_path(args.store)  # before any worker starts; writes nothing
+
+    result = run_sweep(cells, args.store, executor=args.executor, jobs=args.jobs,
+                       scheduler=args.scheduler, quiet=args.quiet)
+    print(f"twostep sweep: {result.summary()}; store: {args.store}")
+    if result.failed:
+        print(f"failed cells ({len(result.failed)}; rerun the same command to retry them):")
+        for cell, error in result.failed:
+            print(f"  {cell.describe()}: {error_summary(error)}")
+        sys.stdout.flush()
+        return 1
+    return 0
+

@@ -1,0 +1,521 @@
+"""The result store: one SQLite file holding every finished simulation cell.
+
+A *cell* is one simulation: a :class:`ModelConfig`, a width ``N``, a seed and
+the run options of ``twostep.simulate.run`` (THEORY.md section 6: every claim
+is checked on measurements at several N with several seeds).  Its key is
+
+    sha256(canonical JSON of {config, N, seed, options, version})
+
+with ``version`` the installed twostep version, so a result is never reused
+by a different release and a finished cell is never recomputed by the same one.
+
+Layout (schema version 1): ``PRAGMA application_id`` = :data:`APPLICATION_ID`,
+a ``meta`` table (``format = "twostep-store"``, ``schema_version``) and a
+``cells`` table, one row per key, status ``'done'`` or ``'failed'``.  The file
+is in WAL mode and every finished cell is committed in its own transaction, so
+a sweep killed at any moment leaves a consistent store and loses only the cells
+that were still running.
+
+A file that is not SQLite, is corrupt, or is SQLite but not a twostep store is
+refused with a one-line :class:`ConfigError` and never modified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError, NonFiniteError
+from twostep.theory.functions import parse_function
+
+#: ``PRAGMA application_id`` of a twostep store: the bytes "TWST".
+APPLICATION_ID = 0x54575354
+FORMAT = "twostep-store"
+SCHEMA_VERSION = 1
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: Options of ``twostep.simulate.run`` and their defaults.  A cell's options
+#: are completed with these before hashing, so ``{}`` and the explicit
+#: defaults name the same cell.
+RUN_DEFAULTS: dict[str, Any] = {
+    "dtype": "float64",
+    "top": 10,
+    "max_power": 4,
+    "spectrum": False,
+    "features": False,
+    "null_draws": 4,
+}
+DTYPES = ("float32", "float64")
+
+_SCHEMA = """
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE cells (
+    key        TEXT PRIMARY KEY,
+    config     TEXT NOT NULL,
+    config_key TEXT NOT NULL,
+    N          INTEGER NOT NULL,
+    seed       INTEGER NOT NULL,
+    options    TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    result     TEXT,
+    error      TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    started    REAL,
+    finished   REAL NOT NULL,
+    elapsed    REAL,
+    host       TEXT,
+    pid        INTEGER
+);
+CREATE INDEX cells_by_config ON cells (config_key, N, seed);
+CREATE INDEX cells_by_status ON cells (version, status);
+"""
+
+
+def package_version() -> str:
+    """The installed twostep version (part of every cell key)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("twostep")
+    except PackageNotFoundError:  # running from a bare source tree
+        return "0+unknown"
+
+
+def _integer(name: str, value: Any, minimum: int, allowed: str) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ConfigError(f"{name} must be an integer {allowed}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer {allowed}, got {value!r}")
+    return value
+
+
+def normalise_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Run options completed with :data:`RUN_DEFAULTS`, validated, in key order."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(RUN_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown run option(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(RUN_DEFAULTS)}")
+    out = {**RUN_DEFAULTS, **options}
+    if out["dtype"] not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {out['dtype']!r}")
+    out["top"] = _integer("top", out["top"], 1, ">= 1")
+    out["max_power"] = _integer("max_power", out["max_power"], 1, ">= 1")
+    out["null_draws"] = _integer("null_draws", out["null_draws"], 0, ">= 0")
+    for name in ("spectrum", "features"):
+        if not isinstance(out[name], bool):
+            raise ConfigError(f"{name} must be true or false, got {out[name]!r}")
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One simulation: ``simulate.run(config, N, seed, **options)``.
+
+    ``N >= 2`` and ``seed >= 0`` are integers; ``options`` are completed with
+    :data:`RUN_DEFAULTS`.  :meth:`key` is the store key (module docstring).
+    """
+
+    config: ModelConfig
+    N: int
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, ModelConfig):
+            raise ConfigError(f"a cell needs a ModelConfig, got {type(self.config).__name__}")
+        object.__setattr__(self, "N", _integer("N", self.N, 2, ">= 2"))
+        object.__setattr__(self, "seed", _integer("seed", self.seed, 0, ">= 0"))
+        object.__setattr__(self, "options", normalise_options(self.options))
+
+    # A dict field is unhashable; the key identifies the cell.
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def key(self, version: str | None = None) -> str:
+        """sha256 of ``{config, N, seed, options, version}`` (canonical JSON)."""
+        payload = {
+            "config": self.config.to_dict(),
+            "N": self.N,
+            "seed": self.seed,
+            "options": self.options,
+            "version": package_version() if version is None else version,
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def describe(self) -> str:
+        """One line naming the cell, for progress and error lists."""
+        c = self.config
+        text = (f"{c.activation} -> {c.target}, alpha=({c.alpha1:g}, {c.alpha2:g}), "
+                f"{c.batch}, N={self.N}, seed={self.seed}")
+        changed = [f"{k}={v}" for k, v in self.options.items() if RUN_DEFAULTS[k] != v]
+        return text + (f" [{', '.join(changed)}]" if changed else "")
+
+
+def _non_finite_path(value: Any, path: str = "result") -> str | None:
+    """Where the first NaN/Inf sits in a JSON-like value, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found = _non_finite_path(v, f"{path}[{k!r}]")
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _non_finite_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def result_json(result: Any) -> str:
+    """A cell's result as JSON text; NaN/Inf raise :class:`NonFiniteError` saying where."""
+    if isinstance(result, str):
+        result = json.loads(result)
+    if not isinstance(result, Mapping):
+        raise TypeError(f"a cell result must be a dict, got {type(result).__name__}")
+    try:
+        return json.dumps(result, sort_keys=True, allow_nan=False)
+    except ValueError:
+        where = _non_finite_path(result) or "result"
+        raise NonFiniteError(f"non-finite value at {where}") from None
+
+
+def _refuse(path: Path, why: str) -> ConfigError:
+    return ConfigError(f"store {path}: {why}; refusing to use or modify it "
+                       f"(give a new file name or a twostep store)")
+
+
+def _read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    # immutable=1: no locks and no -wal/-shm files are created beside a file
+    # that may not be ours (a plain read-only open of a WAL-mode file makes them).
+    return f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) -> bool:
+    """Check a store path without writing anything; True if the store exists.
+
+    A missing file needs an existing, writable parent folder.  An existing one
+    must be an SQLite file whose header carries :data:`APPLICATION_ID`, pass
+    ``PRAGMA quick_check`` and hold the twostep ``meta`` table; it is read
+    through an immutable read-only connection, which creates no files.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"store {path} is a folder; give a file name such as results.db")
+    if not path.exists():
+        if readonly:
+            raise ConfigError(f"store {path} does not exist")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise ConfigError(f"store {path}: folder {parent} does not exist; create it first")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"store {path}: folder {parent} is not writable")
+        return False
+    if not path.is_file():
+        raise ConfigError(f"store {path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"store {path} is not readable")
+    if not readonly and not os.access(path, os.W_OK):
+        raise ConfigError(f"store {path} is not writable")
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+    if header == b"":
+        # An empty file (made by touch or mktemp, or a creation that never
+        # committed) holds nothing to lose and becomes a new store.  A WAL
+        # beside it is not ours: a store is created without one.
+        if Path(f"{path}-wal").exists():
+            raise _refuse(path, f"empty, with a write-ahead log {path}-wal beside it")
+        return False
+    elif not header.startswith(_SQLITE_MAGIC):
+        raise _refuse(path, "not an SQLite database")
+    elif len(header) < 100:
+        raise _refuse(path, "corrupt (truncated SQLite header)")
+    elif int.from_bytes(header[68:72], "big") != APPLICATION_ID:
+        app_id = int.from_bytes(header[68:72], "big")
+        raise _refuse(path, f"an SQLite database but not a twostep store "
+                            f"(application_id {app_id:#010x}, expected {APPLICATION_ID:#010x})")
+    _check_contents(path)
+    return True
+
+
+def _read_meta(path: Path, *, immutable: bool) -> dict[str, str]:
+    """quick_check, then the meta table; ConfigError if either fails."""
+    try:
+        conn = sqlite3.connect(_read_only_uri(path, immutable=immutable), uri=True)
+    except sqlite3.Error as err:
+        raise _refuse(path, f"cannot be opened ({err})") from None
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+        if [r[0] for r in rows] != ["ok"]:
+            raise _refuse(path, f"corrupt (quick_check: {rows[0][0]})")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"meta", "cells"} <= tables:
+            raise _refuse(path, "an SQLite database but not a twostep store (no meta/cells)")
+        return dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as err:
+        raise _refuse(path, f"corrupt ({err})") from None
+    finally:
+        conn.close()
+
+
+def _check_contents(path: Path) -> None:
+    try:
+        meta = _read_meta(path, immutable=True)
+    except ConfigError:
+        # An immutable read can trip over a checkpoint of a sweep writing
+        # the store right now; a live store has its WAL beside it, and being
+        # ours (application_id) it may be read the ordinary way.
+        if not Path(f"{path}-wal").exists():
+            raise
+        meta = _read_meta(path, immutable=False)
+    if meta.get("format") != FORMAT:
+        raise _refuse(path, f"meta format is {meta.get('format')!r}, not {FORMAT!r}")
+    schema = meta.get("schema_version")
+    if schema != str(SCHEMA_VERSION):
+        raise _refuse(path, f"schema version {schema}, this twostep reads {SCHEMA_VERSION}")
+
+
+#: "this store's version" as a default that None (all versions) cannot mean.
+_OWN = object()
+
+_FLOAT_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.type in ("float", float))
+
+
+def _worker_id() -> tuple[str, int]:
+    return socket.gethostname(), os.getpid()
+
+
+class Store:
+    """The SQLite result store (module docstring).  Use as a context manager.
+
+    ``Store(path)`` creates a missing file and opens an existing twostep store;
+    ``readonly=True`` never creates or writes.  ``version`` (default: the
+    installed twostep version) is the version recorded with, and hashed into,
+    the cells this store writes and reads by default.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False,
+                 version: str | None = None) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.version = package_version() if version is None else version
+        exists = check_store_path(self.path, readonly=readonly)
+        if readonly:
+            self._conn = sqlite3.connect(_read_only_uri(self.path), uri=True)
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            return
+        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        if not exists:
+            # Created in rollback-journal mode: the schema lands in the main
+            # file atomically, so the file is recognisable as a twostep store
+            # (application_id in its header) from its first commit on.
+            self._create()
+        # WAL + synchronous=NORMAL: a commit survives the process being killed
+        # (only a power cut may lose the last few cells).
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _create(self) -> None:
+        with self._transaction():
+            self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            self._conn.executemany("INSERT INTO meta (name, value) VALUES (?, ?)",
+                                   [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                                    ("created", repr(time.time())),
+                                    ("created_by", f"twostep {self.version}")])
+
+    # -- context manager -----------------------------------------------------
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, version={self.version!r})"
+
+    # -- writing ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _write(self, cell: Cell, status: str, result: str | None, error: str | None,
+               elapsed: float | None, started: float | None,
+               worker: tuple[str, int] | None) -> bool:
+        if self.readonly:
+            raise ConfigError(f"store {self.path} was opened read-only")
+        host, pid = worker if worker is not None else _worker_id()
+        # A done row is final ("done wins"); a failed row is replaced by the
+        # next attempt, whichever way it ends.
+        guard = "cells.status != 'done'" if status == "done" else "cells.status = 'failed'"
+        sql = f"""
+            INSERT INTO cells (key, config, config_key, N, seed, options, version, status,
+                               result, error, attempts, started, finished, elapsed, host, pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET
+                status = excluded.status, result = excluded.result, error = excluded.error,
+                attempts = cells.attempts + 1, started = excluded.started,
+                finished = excluded.finished, elapsed = excluded.elapsed,
+                host = excluded.host, pid = excluded.pid
+            WHERE {guard}"""
+        params = (cell.key(self.version), cell.config.to_json(), cell.config.key(), cell.N,
+                  cell.seed, json.dumps(cell.options, sort_keys=True), self.version, status,
+                  result, error, started, time.time(), elapsed, host, pid)
+        with self._transaction():
+            written = self._conn.execute(sql, params).rowcount
+        return written > 0
+
+    def put_result(self, cell: Cell, result: Mapping[str, Any] | str, elapsed: float | None,
+                   *, started: float | None = None,
+                   worker: tuple[str, int] | None = None) -> bool:
+        """Commit a finished cell (its own transaction).  False if it was already done.
+
+        ``result`` is a dict of JSON types (or its JSON text); a NaN or Inf in
+        it raises :class:`NonFiniteError` naming its place, and nothing is written.
+        """
+        return self._write(cell, "done", result_json(result), None, elapsed, started, worker)
+
+    def put_failure(self, cell: Cell, error: str, elapsed: float | None, *,
+                    started: float | None = None,
+                    worker: tuple[str, int] | None = None) -> bool:
+        """Record a failed attempt; never overwrites a done cell (returns False then)."""
+        return self._write(cell, "failed", None, str(error), elapsed, started, worker)
+
+    # -- reading ---------------------------------------------------------------
+    def done_keys(self) -> set[str]:
+        """Keys of the cells already done (for any version: keys include it)."""
+        return {r[0] for r in self._conn.execute("SELECT key FROM cells WHERE status = 'done'")}
+
+    def has(self, key: str) -> bool:
+        """Whether the cell with this key is done."""
+        row = self._conn.execute(
+            "SELECT 1 FROM cells WHERE key = ? AND status = 'done'", (key,)).fetchone()
+        return row is not None
+
+    def status(self, key: str) -> str | None:
+        """``'done'``, ``'failed'`` or None (never attempted)."""
+        row = self._conn.execute("SELECT status FROM cells WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The whole row of one cell (bookkeeping columns included), or None."""
+        cur = self._conn.execute("SELECT * FROM cells WHERE key = ?", (key,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row))
+
+    def counts(self, version: Any = _OWN) -> dict[str, int]:
+        """``{"done": n, "failed": m}`` for ``version`` (default: this store's; None: all)."""
+        version = self.version if version is _OWN else version
+        sql = "SELECT status, count(*) FROM cells"
+        params: tuple[Any, ...] = ()
+        if version is not None:
+            sql += " WHERE version = ?"
+            params = (version,)
+        out = {"done": 0, "failed": 0}
+        out.update(dict(self._conn.execute(sql + " GROUP BY status", params).fetchall()))
+        return out
+
+    def _rows(self, status: str, filters: dict[str, Any]) -> Iterator[tuple[Cell, str]]:
+        version = filters.pop("version", self.version)
+        allowed = ("N", "seed", "version", *ModelConfig.fields(), *RUN_DEFAULTS)
+        unknown = sorted(set(filters) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown filter(s) {', '.join(unknown)}; allowed: "
+                              f"{', '.join(allowed)}")
+        wanted = {name: _filter_values(name, value) for name, value in filters.items()}
+        sql = "SELECT config, N, seed, options, {} FROM cells WHERE status = ?"
+        params: list[Any] = [status]
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(version)
+        for name in ("N", "seed"):
+            if name in wanted:
+                sql += f" AND {name} IN ({', '.join('?' * len(wanted[name]))})"
+                params.extend(wanted.pop(name))
+        column = "result" if status == "done" else "error"
+        sql = sql.format(column) + " ORDER BY N, config_key, seed, key"
+        for config_text, N, seed, options_text, payload in self._conn.execute(sql, params):
+            config = _config_from_json(config_text)
+            options = json.loads(options_text)
+            if all(_matches(config, options, name, values) for name, values in wanted.items()):
+                yield Cell(config, N, seed, options), payload
+
+    def results(self, **filters: Any) -> Iterator[tuple[Cell, dict[str, Any]]]:
+        """Done cells and their result dicts, ordered by N, config, seed.
+
+        Filters: ``N``, ``seed``, any ModelConfig field or run option, each a
+        value or a collection of values; ``version=`` (default this store's,
+        None for all versions).
+        """
+        for cell, text in self._rows("done", filters):
+            yield cell, json.loads(text)
+
+    def failed(self, **filters: Any) -> list[tuple[Cell, str]]:
+        """Failed cells (same filters as :meth:`results`) and their error text."""
+        return list(self._rows("failed", filters))
+
+
+def _filter_values(name: str, value: Any) -> list[Any]:
+    values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    out = []
+    for v in values:
+        if name in ("activation", "target"):
+            out.append(parse_function(str(v)).text)
+        elif name in ("N", "seed"):
+            out.append(int(v))
+        elif name in _FLOAT_FIELDS:
+            out.append(float(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _matches(config: ModelConfig, options: dict[str, Any], name: str,
+             values: Iterable[Any]) -> bool:
+    have = options[name] if name in RUN_DEFAULTS else getattr(config, name)
+    return have in values
+
+
+@functools.lru_cache(maxsize=1024)
+def _config_from_json(text: str) -> ModelConfig:
+    # Parsing a config re-parses its sympy functions: cache by the stored text.
+    return ModelConfig.from_json(text)

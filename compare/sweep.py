@@ -1,0 +1,636 @@
+"""Sweeps: grids of simulation cells run in parallel into the result store.
+
+A sweep runs ``simulate.run(config, N, seed, **options)`` for every cell of a
+:class:`Grid` (widths N, seeds, ``(alpha1, alpha2)`` pairs, batch modes,
+activations, targets) and commits each result to a :class:`Store` the moment
+it arrives.  Cells already done in the store are skipped, so an interrupted or
+killed sweep is resumed by running it again.  THEORY.md section 6 asks for
+measurements at several N with seeds; this module produces them.
+
+Executors:
+
+- ``"process"`` (default): a ``ProcessPoolExecutor`` of ``jobs`` spawned
+  workers, each limited to ``max(1, cores // jobs)`` BLAS threads so that
+  workers x threads <= cores.  A cell that raises is stored as failed with its
+  error.  A worker that dies (SIGKILL, out of memory) breaks the pool: the
+  cell it was running is rerun alone in a fresh single-worker pool (stored as
+  failed if it kills that worker too; completed if it only ran out of memory
+  in company), and the other unfinished cells continue in a fresh pool.
+  Workers announce each cell they start, so the dead worker's cell is known.
+- ``"dask"``: a dask.distributed cluster (``scheduler`` address, or a
+  ``LocalCluster`` of ``jobs`` single-threaded worker processes).  A worker
+  that dies is handled by dask: the cell is retried on another worker and
+  stored as failed (``KilledWorker``) once dask gives up.
+
+The parent process is the only writer to the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from twostep.theory.config import BATCH_MODES, ModelConfig
+from twostep.theory.errors import ConfigError, TwostepError
+
+from .store import (
+    Cell,
+    Store,
+    check_store_path,
+    normalise_options,
+    package_version,
+    result_json,
+)
+
+__all__ = ["Cell", "Grid", "SweepResult", "available_cores", "geometric_ns", "run_cell",
+           "run_sweep", "EXECUTORS"]
+
+EXECUTORS = ("process", "dask")
+
+CellFunction = Callable[[Cell], Mapping[str, Any]]
+
+#: How long to wait for a dask scheduler given by address.
+DASK_CONNECT_TIMEOUT = "20s"
+
+_DASK_HINT = "the dask executor needs dask.distributed: pip install 'twostep[dask]'"
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """The default cell function: ``simulate.run(config, N, seed, **options).to_dict()``."""
+    from twostep.simulate import run
+
+    return run(cell.config, cell.N, cell.seed, **cell.options).to_dict()
+
+
+# -- grids ---------------------------------------------------------------------
+
+def _positive_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def geometric_ns(n_min: int, n_max: int, count: int) -> list[int]:
+    """Widths spaced geometrically between ``n_min`` and ``n_max`` (both included).
+
+    ``N_i = round(n_min (n_max / n_min)^(i / (count - 1)))``, ``i = 0..count-1``,
+    sorted and without repeats (``500, 4000, 4 -> [500, 1000, 2000, 4000]``);
+    successive-N slopes (THEORY.md section 6) then use equal steps in log N.
+    """
+    n_min = _positive_int("the smallest N", n_min, 2)
+    n_max = _positive_int("the largest N", n_max, 2)
+    count = _positive_int("the number of N values", count, 1)
+    if n_max < n_min:
+        raise ConfigError(f"the largest N ({n_max}) must be >= the smallest ({n_min})")
+    if count == 1:
+        if n_min != n_max:
+            raise ConfigError("the number of N values must be >= 2 when the smallest and "
+                              f"largest N differ ({n_min} != {n_max})")
+        return [n_min]
+    ratio = n_max / n_min
+    values = {round(n_min * ratio ** (i / (count - 1))) for i in range(count)}
+    return sorted(values | {n_min, n_max})
+
+
+def _listed(name: str, values: Any) -> tuple[Any, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        values = (values,)
+    values = tuple(values)
+    if not values:
+        raise ConfigError(f"empty grid: no {name} given (give at least one or leave it unset)")
+    return values
+
+
+def _alpha_pair(value: Any) -> tuple[float, float]:
+    if isinstance(value, str):
+        parts = value.replace(" ", "").split(",")
+    else:
+        try:
+            parts = list(value)
+        except TypeError:
+            parts = [value]
+    if len(parts) != 2:
+        raise ConfigError(f"an alpha pair is 'alpha1,alpha2' (two numbers in [0, 1/2)), "
+                          f"got {value!r}")
+    out = []
+    for name, part in zip(("alpha1", "alpha2"), parts):
+        try:
+            out.append(float(part))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number in [0, 1/2), got {part!r}") from None
+    return out[0], out[1]
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """A product of widths, seeds and model configurations.
+
+    ``ns``: widths (each an integer >= 2; see :func:`geometric_ns`).
+    ``seeds``: a count (seeds ``0..count-1``) or a list of seeds (integers >= 0).
+    ``alphas``, ``batches``, ``activations``, ``targets``: the values to vary;
+    None keeps the ``base`` config's value.  ``options`` are the run options of
+    ``simulate.run`` shared by every cell.  Every config is built (and so
+    validated) on construction: a bad grid fails before anything runs.
+    """
+
+    ns: Sequence[int]
+    seeds: int | Sequence[int] = 1
+    alphas: Sequence[Any] | None = None
+    batches: Sequence[str] | None = None
+    activations: Sequence[str] | None = None
+    targets: Sequence[str] | None = None
+    base: ModelConfig = field(default_factory=ModelConfig)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.base, ModelConfig):
+            raise ConfigError(f"base must be a ModelConfig, got {type(self.base).__name__}")
+        ns = _listed("N values", self.ns)
+        if ns is None:
+            raise ConfigError("empty grid: no N values given")
+        set_(self, "ns", tuple(sorted({_positive_int("N", n, 2) for n in ns})))
+        if isinstance(self.seeds, Iterable):
+            seeds = _listed("seeds", self.seeds)
+            seeds = tuple(dict.fromkeys(_positive_int("seed", s, 0) for s in seeds))
+        else:
+            seeds = tuple(range(_positive_int("the number of seeds", self.seeds, 1)))
+        set_(self, "seeds", seeds)
+        alphas = _listed("alpha pairs", self.alphas)
+        set_(self, "alphas", None if alphas is None else tuple(_alpha_pair(a) for a in alphas))
+        batches = _listed("batch modes", self.batches)
+        for batch in batches or ():
+            if batch not in BATCH_MODES:
+                raise ConfigError(f"batch must be one of {', '.join(BATCH_MODES)}; got {batch!r}")
+        set_(self, "batches", batches)
+        set_(self, "activations", _listed("activations", self.activations))
+        set_(self, "targets", _listed("targets", self.targets))
+        set_(self, "options", normalise_options(self.options))
+        set_(self, "_configs", self._build_configs())
+
+    def _build_configs(self) -> tuple[ModelConfig, ...]:
+        b = self.base
+        alphas = self.alphas or ((b.alpha1, b.alpha2),)
+        configs: dict[str, ModelConfig] = {}
+        for activation, target, batch, (alpha1, alpha2) in itertools.product(
+                self.activations or (b.activation,), self.targets or (b.target,),
+                self.batches or (b.batch,), alphas):
+            config = b.replace(activation=activation, target=target, batch=batch,
+                               alpha1=alpha1, alpha2=alpha2)
+            configs.setdefault(config.key(), config)  # "tanh" twice is one config
+        return tuple(configs.values())
+
+    @property
+    def configs(self) -> tuple[ModelConfig, ...]:
+        """The distinct model configs, in activation, target, batch, alpha order."""
+        return self._configs  # type: ignore[attr-defined]
+
+    def cells(self) -> list[Cell]:
+        """Every cell, smallest N first (then config, then seed).
+
+        Small widths first: a sweep cut short still holds every config at the
+        small N, where the successive-N trend starts.
+        """
+        return [Cell(config, n, seed, self.options)
+                for n in self.ns for config in self.configs for seed in self.seeds]
+
+    def __len__(self) -> int:
+        return len(self.ns) * len(self.configs) * len(self.seeds)
+
+
+# -- running ---------------------------------------------------------------------
+
+class _Outcome(NamedTuple):
+    """What a worker sends back for one cell (plain data: cheap to pickle)."""
+
+    status: str            # "done" or "failed"
+    payload: str           # result JSON, or the error text
+    started: float         # wall-clock start (time.time())
+    elapsed: float         # seconds
+    host: str
+    pid: int
+
+
+def _error_text(err: BaseException) -> str:
+    """``"Type: message"`` on the first line, then the traceback."""
+    message = str(err).strip() or "(no message)"
+    head = f"{type(err).__name__}: {message}"
+    tail = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return f"{head}\n\n{tail.rstrip()}"
+
+
+def error_summary(error: str) -> str:
+    """The first line of a stored error text."""
+    return error.splitlines()[0] if error else "(no message)"
+
+
+@contextlib.contextmanager
+def _blas_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def _execute(cell_fn: CellFunction, cell: Cell, threads: int | None,
+             token: int | None = None) -> _Outcome:
+    """Run one cell in a worker; any exception becomes a failed outcome."""
+    if token is not None and _STARTED is not None:
+        _STARTED.put((token, os.getpid()))
+    started, t0 = time.time(), time.perf_counter()
+    try:
+        with _blas_threads(threads):
+            result = cell_fn(cell)
+        status, payload = "done", result_json(result)
+    except Exception as err:  # a failed cell is data; the sweep goes on
+        status, payload = "failed", _error_text(err)
+    return _Outcome(status, payload, started, time.perf_counter() - t0,
+                    socket.gethostname(), os.getpid())
+
+
+#: In a pool worker: where it announces each cell it starts (a SimpleQueue).
+_STARTED: Any = None
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _init_worker(threads: int, started: Any) -> None:
+    """Pool initializer: BLAS thread limit and the start-announcement queue."""
+    global _STARTED
+    _STARTED = started
+    # The variables cover BLAS libraries loaded later (scipy's own copy);
+    # threadpoolctl those loaded already.
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
+@dataclass
+class SweepResult:
+    """What one :func:`run_sweep` did: cells computed, skipped (already done), failed."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        total = self.done + self.skipped + len(self.failed)
+        return (f"{total} cells: {self.done} done, {self.skipped} skipped (already in the "
+                f"store), {len(self.failed)} failed")
+
+    def __repr__(self) -> str:
+        return (f"SweepResult(done={self.done}, skipped={self.skipped}, "
+                f"failed={len(self.failed)})")
+
+
+class _Recorder:
+    """Commits outcomes to the store (one transaction each) and moves the bar."""
+
+    def __init__(self, store: Store, result: SweepResult, total: int, quiet: bool) -> None:
+        self.store, self.result = store, result
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc="sweep", unit="cell", dynamic_ncols=True,
+                        file=sys.stderr, disable=quiet or not _stderr_is_terminal())
+
+    def outcome(self, cell: Cell, out: _Outcome) -> None:
+        worker = (out.host, out.pid)
+        if out.status == "done":
+            self.store.put_result(cell, out.payload, out.elapsed, started=out.started,
+                                  worker=worker)
+            self.result.done += 1
+        else:
+            self.failure(cell, out.payload, out.elapsed, started=out.started, worker=worker)
+            return
+        self.bar.update(1)
+
+    def failure(self, cell: Cell, error: str, elapsed: float | None = None,
+                **where: Any) -> None:
+        self.store.put_failure(cell, error, elapsed, **where)
+        self.result.failed.append((cell, error))
+        self.bar.update(1)
+        self.bar.set_postfix(failed=len(self.result.failed))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_jobs(jobs: Any) -> int:
+    if jobs is None:
+        return available_cores()
+    return _positive_int("jobs", jobs, 1)
+
+
+def require_dask() -> None:
+    """Raise a one-line :class:`ConfigError` if dask.distributed is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(_DASK_HINT) from None
+
+
+def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
+              executor: str = "process", jobs: int | None = None,
+              scheduler: str | None = None, quiet: bool = False,
+              cell_fn: CellFunction | None = None) -> SweepResult:
+    """Run every cell not yet done in ``store``; commit each as it finishes.
+
+    ``store`` is an open :class:`Store` or a path (opened, created if missing,
+    after the executor is up, and closed at the end).  ``cell_fn(cell) -> dict``
+    defaults to :func:`run_cell`; it must be importable by the workers (a
+    module-level function).  Returns the counts and the failed cells with
+    their errors.  Interrupting (Ctrl-C) keeps every cell already committed.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise ConfigError("a scheduler address needs executor='dask' (--executor dask)")
+    jobs = _check_jobs(jobs)
+    cell_fn = run_cell if cell_fn is None else cell_fn
+    unique: dict[Cell, None] = {}
+    for cell in cells:
+        if not isinstance(cell, Cell):
+            raise ConfigError(f"a sweep runs Cell objects, got {type(cell).__name__}")
+        unique.setdefault(cell, None)
+    if not unique:
+        raise ConfigError("empty sweep: no cells to run")
+    if executor == "process":
+        try:
+            pickle.dumps(cell_fn)
+        except Exception as err:
+            raise ConfigError(f"the cell function cannot be sent to worker processes ({err}); "
+                              "use a module-level function") from None
+    else:
+        require_dask()
+    if isinstance(store, Store):
+        done = store.done_keys()
+    elif check_store_path(store):
+        with Store(store, readonly=True) as peek:
+            done = peek.done_keys()
+    else:
+        done = set()
+    version = store.version if isinstance(store, Store) else package_version()
+    pending = [c for c in unique if c.key(version) not in done]
+    result = SweepResult(skipped=len(unique) - len(pending))
+    if not pending:
+        return result  # nothing to run: no workers started, nothing written
+    with contextlib.ExitStack() as stack:
+        # The executor first: a scheduler that cannot be reached stops the
+        # sweep before a new store file is created.
+        runner = (_ProcessRunner(jobs) if executor == "process"
+                  else _DaskRunner(jobs, scheduler))
+        stack.enter_context(runner)
+        if not isinstance(store, Store):
+            store = stack.enter_context(Store(store))
+        recorder = _Recorder(store, result, len(pending), quiet)
+        stack.callback(recorder.close)
+        runner.run(pending, cell_fn, recorder)
+    order = {cell: i for i, cell in enumerate(unique)}
+    result.failed.sort(key=lambda item: order[item[0]])  # grid order, not finishing order
+    return result
+
+
+class _ProcessRunner:
+    """Process-pool executor with recovery from dead workers (module docstring)."""
+
+    def __init__(self, jobs: int) -> None:
+        import multiprocessing
+
+        self.jobs = jobs
+        self.cores = available_cores()
+        # spawn: workers start clean (no inherited sqlite handle, BLAS thread
+        # state or locks of the parent), the same on every OS.
+        self.context = multiprocessing.get_context("spawn")
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _ProcessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._discard_pool()
+
+    def _discard_pool(self) -> None:
+        """Stop the pool's workers now and release it.
+
+        Workers are terminated rather than asked to exit: after Ctrl-C or an
+        error nothing should wait for running cells, and after a finished
+        batch they are idle with every result received, while a clean exit
+        (interpreter teardown with sympy loaded) takes 0.3-1 s per pool.
+        """
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def _new_pool(self, workers: int, threads: int, started: Any) -> ProcessPoolExecutor:
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=self.context,
+                                        initializer=_init_worker, initargs=(threads, started))
+        return self.pool
+
+    def run(self, cells: list[Cell], cell_fn: CellFunction, recorder: _Recorder) -> None:
+        queue = list(cells)
+        while queue:
+            queue, suspects = self._run_batch(queue, cell_fn, recorder)
+            self._run_alone(suspects, cell_fn, recorder)
+
+    def _run_batch(self, cells: list[Cell], cell_fn: CellFunction,
+                   recorder: _Recorder) -> tuple[list[Cell], list[Cell]]:
+        """Run cells in a pool; if a worker dies, return (cells to requeue, suspects)."""
+        workers = min(self.jobs, len(cells))
+        threads = max(1, self.cores // workers)
+        started_queue = self.context.SimpleQueue()
+        pool = self._new_pool(workers, threads, started_queue)
+        futures = {pool.submit(_execute, cell_fn, cell, threads, token): token
+                   for token, cell in enumerate(cells)}
+        started: dict[int, int] = {}  # token -> pid of the worker that took it
+        finished: set[int] = set()
+        exitcodes: dict[int, int | None] = {}
+        broken = False
+        try:
+            remaining = set(futures)
+            while remaining:
+                ready, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                # Drain the start announcements as cells finish, so the pipe
+                # never fills however long the sweep.
+                while not started_queue.empty():
+                    token, pid = started_queue.get()
+                    started[token] = pid
+                for future in ready:
+                    token = futures[future]
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    except Exception as err:  # e.g. an outcome that failed to pickle
+                        outcome = _Outcome("failed", _error_text(err), time.time(), 0.0,
+                                           socket.gethostname(), -1)
+                    finished.add(token)
+                    recorder.outcome(cells[token], outcome)
+            if broken:
+                # CPython keeps the dead pool's Process objects; without them
+                # every unfinished cell that had started is a suspect.
+                processes = getattr(pool, "_processes", None) or {}
+                exitcodes = {pid: p.exitcode for pid, p in processes.items()}
+        finally:
+            self._discard_pool()
+            started_queue.close()
+        if not broken:
+            return [], []
+        return _triage(cells, started, finished, exitcodes)
+
+    def _run_alone(self, suspects: list[Cell], cell_fn: CellFunction,
+                   recorder: _Recorder) -> None:
+        """Rerun each suspect alone in a one-worker pool: dies again -> stored as failed."""
+        pool = None
+        try:
+            for cell in suspects:
+                if pool is None:
+                    pool = self._new_pool(1, self.cores, None)
+                try:
+                    outcome = pool.submit(_execute, cell_fn, cell, self.cores).result()
+                except BrokenProcessPool as err:
+                    self._discard_pool()
+                    pool = None
+                    recorder.failure(cell, f"WorkerDied: the worker process died while running "
+                                           f"this cell, also when it ran alone (killed by a "
+                                           f"signal or out of memory)\n\n{err!r}")
+                    continue
+                except Exception as err:
+                    outcome = _Outcome("failed", _error_text(err), time.time(), 0.0,
+                                       socket.gethostname(), -1)
+                recorder.outcome(cell, outcome)
+        finally:
+            self._discard_pool()
+
+
+def _triage(cells: list[Cell], started: dict[int, int], finished: set[int],
+            exitcodes: dict[int, int | None]) -> tuple[list[Cell], list[Cell]]:
+    """Split the unfinished cells of a broken pool into (requeue, suspects).
+
+    When a worker dies the pool terminates the others (SIGTERM).  A cell that
+    was running on a worker that exited some other way is a suspect; a cell
+    on a terminated worker, or not started, is requeued.  When no worker can
+    be singled out, every started cell is a suspect.  When no unfinished cell
+    had started, none is to blame: all are requeued if the pool finished some
+    cells, and the sweep stops with :class:`TwostepError` if it finished none
+    (the workers cannot start), so every round makes progress.
+    """
+    unfinished = [t for t in range(len(cells)) if t not in finished]
+    running = [t for t in unfinished if t in started]
+    if not running:
+        if not finished:
+            raise TwostepError(
+                "the worker processes died before running any cell (out of memory at start-up, "
+                "or a script that calls run_sweep without an `if __name__ == '__main__':` guard)")
+        return [cells[t] for t in unfinished], []  # no cell to blame: requeue them all
+    terminated = -getattr(signal, "SIGTERM", 15)
+    dead = {pid for pid, code in exitcodes.items() if code is not None and code != terminated}
+    suspects = [t for t in running if started[t] in dead] if dead else running
+    if not suspects:
+        suspects = running
+    return ([cells[t] for t in unfinished if t not in suspects],
+            [cells[t] for t in suspects])
+
+
+class _DaskRunner:
+    """dask.distributed executor: a given scheduler, or a LocalCluster of ``jobs``."""
+
+    def __init__(self, jobs: int, scheduler: str | None) -> None:
+        self.jobs, self.scheduler = jobs, scheduler
+        self.client: Any = None
+        self.cluster: Any = None
+
+    def __enter__(self) -> _DaskRunner:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1,
+                                        processes=True, dashboard_address=None,
+                                        silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout=DASK_CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise ConfigError(f"cannot reach the dask scheduler at {self.scheduler!r}: "
+                                  f"{err}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def run(self, cells: list[Cell], cell_fn: CellFunction, recorder: _Recorder) -> None:
+        from distributed import as_completed
+
+        # Own cluster: one single-threaded worker per job, BLAS limited like
+        # the process pool.  A given scheduler's workers keep the thread
+        # settings their operator chose.
+        threads = max(1, available_cores() // self.jobs) if self.cluster is not None else None
+        run_id = uuid.uuid4().hex[:8]
+        # Readable task keys: the scheduler's log then names the cell.
+        futures = {self.client.submit(_execute, cell_fn, cell, threads,
+                                      key=f"twostep-N{cell.N}-seed{cell.seed}-"
+                                          f"{cell.key()[:12]}-{run_id}"): cell
+                   for cell in cells}
+        try:
+            for future in as_completed(futures):
+                cell = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as err:  # KilledWorker, CancelledError, lost scheduler
+                    recorder.failure(cell, _error_text(err))
+                    continue
+                recorder.outcome(cell, outcome)
+        finally:
+            self.client.cancel(list(futures), force=True)
+
