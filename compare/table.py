@@ -1,0 +1,103 @@
+"""Evidence tables: one row per N (or per item), rendered as Markdown, CSV, LaTeX or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _cell(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "-"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _latex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("^", r"\^{}"),
+                 ("~", r"\~{}")):
+        s = s.replace(a, b)
+    return s
+
+
+@dataclass
+class Table:
+    """Columns and rows (each row a dict keyed by column); ``title`` names the table."""
+
+    columns: Sequence[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+
+    def add(self, **row: Any) -> None:
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise KeyError(f"unknown column(s) {sorted(unknown)}; columns are {list(self.columns)}")
+        self.rows.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_markdown(self) -> str:
+        head = "| " + " | ".join(self.columns) + " |"
+        sep = "|" + "|".join("---" for _ in self.columns) + "|"
+        body = ["| " + " | ".join(_cell(r.get(c)) for c in self.columns) + " |"
+                for r in self.rows]
+        out = [head, sep, *body]
+        if self.title:
+            out.insert(0, f"**{self.title}**\n")
+        return "\n".join(out)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        for r in self.rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in self.columns])
+        return buf.getvalue()
+
+    def to_latex(self) -> str:
+        """A booktabs table (needs ``\\usepackage{booktabs}``)."""
+        spec = "l" * len(self.columns)
+        lines = [r"\begin{tabular}{" + spec + "}", r"\toprule",
+                 " & ".join(_latex_escape(c) for c in self.columns) + r" \\", r"\midrule"]
+        for r in self.rows:
+            lines.append(" & ".join(_latex_escape(_cell(r.get(c))) for c in self.columns)
+                         + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        if self.title:
+            lines.insert(0, f"% {self.title}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(x: Any) -> Any:
+            if isinstance(x, float) and not math.isfinite(x):
+                return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+            return x
+
+        return {"title": self.title, "columns": list(self.columns),
+                "rows": [{c: clean(r.get(c)) for c in self.columns} for r in self.rows]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def render(self, fmt: str = "markdown") -> str:
+        formats = {"markdown": self.to_markdown, "csv": self.to_csv, "latex": self.to_latex,
+                   "json": self.to_json}
+        if fmt not in formats:
+            from twostep.theory.errors import ConfigError
+
+            raise ConfigError(f"table format must be one of {', '.join(formats)}; got {fmt!r}")
+        return formats[fmt]()

@@ -1,0 +1,111 @@
+"""Decision rules of compare.stats / compare.claims on synthetic data with known truth.
+
+Synthetic statistics are drawn as ``C N^e exp(s Z)`` with a seeded Generator; the noise level
+``s`` is of the size seen in simulations (5-10% per seed), so the rules are exercised where
+they are used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from twostep.compare import stats
+from twostep.compare.claims import decide_all, exponent_finding, limit_finding
+from twostep.theory import ModelConfig
+
+CFG = ModelConfig()
+NS = [500, 1000, 2000, 4000, 8000]
+
+
+def power_law(e, *, seeds=6, s=0.05, drift=None, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    out = {}
+    for N in NS:
+        mean = 2.0 * N**e * (1 + (drift or 0.0) * N**-0.5 * 30)
+        out[N] = list(mean * np.exp(s * rng.standard_normal(seeds)))
+    return out
+
+
+def test_mean_interval_covers_truth():
+    rng = np.random.default_rng(1)
+    hits = sum(stats.mean_interval(rng.normal(3.0, 1.0, 8)).contains(3.0) for _ in range(400))
+    # 95% nominal; 400 draws -> binomial sd ~ 1.1%: 0.91 is ~4 sd below nominal
+    assert hits / 400 > 0.91
+
+
+def test_fit_exponent_recovers_slope():
+    fit = stats.fit_exponent(power_law(0.25), predicted=0.25)
+    assert fit.contains(0.25)
+    assert fit.half_width < 0.05
+    assert fit.pvalue > 0.05
+
+
+def test_local_slopes_and_welch_interval():
+    ls = stats.local_slopes(power_law(0.4), predicted=0.4)
+    assert len(ls) == len(NS) - 1
+    assert all(iv.contains(0.4) or iv.pvalue > 0.01 for _, _, iv in ls)
+    ls_wrong = stats.local_slopes(power_law(0.4), predicted=0.7)
+    assert all(iv.pvalue < 0.01 for _, _, iv in ls_wrong)
+
+
+def test_bh_adjustment_is_monotone_and_not_smaller():
+    p = [0.01, 0.04, 0.03, 0.5, float("nan")]
+    q = stats.adjust_pvalues(p)
+    assert math.isnan(q[-1])
+    assert all(qi >= pi for qi, pi in zip(q[:-1], p[:-1]))
+
+
+def _decide(finding):
+    return decide_all([finding])[0]
+
+
+def test_exponent_consistent_when_right():
+    v = _decide(exponent_finding("t", "x", CFG, power_law(0.3), 0.3, 0.1))
+    assert v.status == "consistent", v.reason
+
+
+def test_exponent_inconsistent_when_off_by_0_2():
+    v = _decide(exponent_finding("t", "x", CFG, power_law(0.3), 0.5, 0.1))
+    assert v.status == "inconsistent", v.reason
+    assert v.pvalue < 0.05
+
+
+def test_exponent_drift_is_preasymptotic_not_inconsistent():
+    # true exponent 0.1 plus a correction that decays like N^{-1/2}: early slopes are too low
+    # and drift up toward 0.1... use a strong correction so the deviation is significant
+    rng = np.random.default_rng(3)
+    data = {N: list(N**0.1 * (1 + 40 / math.sqrt(N)) ** -1 * np.exp(0.01 * rng.standard_normal(6)))
+            for N in NS}
+    v = _decide(exponent_finding("t", "x", CFG, data, 0.1, 0.05))
+    assert v.status in ("inconclusive", "consistent"), v.reason
+    if v.status == "inconclusive":
+        assert "drifting" in v.reason or "CI" in v.reason
+
+
+def test_exponent_below_floor_is_inconclusive():
+    rng = np.random.default_rng(4)
+    raw = {N: list(1.0 + 0.05 * rng.standard_normal(6)) for N in NS}
+    floor = {N: list(1.0 + 0.05 * rng.standard_normal(6)) for N in NS}
+    sig = {N: [max(a * a - f * f, 0.0) ** 0.5 for a, f in zip(raw[N], floor[N])] for N in NS}
+    v = _decide(exponent_finding("t", "x", CFG, sig, 0.2, 0.1, floor=floor, raw=raw))
+    assert v.status == "inconclusive"
+    assert "null floor" in v.reason or "measurable" in v.reason
+
+
+def test_exponent_wide_ci_is_inconclusive():
+    v = _decide(exponent_finding("t", "x", CFG, power_law(0.3, seeds=3, s=0.6), 0.3, 0.02))
+    assert v.status == "inconclusive", v.reason
+
+
+def test_limit_rules():
+    rng = np.random.default_rng(5)
+    good = {N: list(2.96 + 0.02 * rng.standard_normal(5)) for N in NS}
+    assert _decide(limit_finding("bbp", "loc", CFG, good, 2.959, 0.06)).status == "consistent"
+    bad = _decide(limit_finding("bbp", "loc", CFG, good, 2.959 * 1.1, 0.06))
+    assert bad.status == "inconsistent", bad.reason
+    # deviation shrinking toward the prediction: pre-asymptotic
+    shrink = {N: list(3.0 + 30 / N + 0.001 * rng.standard_normal(5)) for N in NS}
+    v = _decide(limit_finding("bbp", "loc", CFG, shrink, 3.0, 0.001))
+    assert v.status == "inconclusive" and "shrinking" in v.reason
