@@ -1,0 +1,100 @@
+"""``twostep theory``: the predictions of the two-step theory for one configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._config_args import add_config_arguments, config_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--N", type=int, default=None,
+                        help="also print the finite-N outlier forecast at this width")
+    parser.add_argument("--json", action="store_true",
+                        help="print the Prediction as JSON (keys: docs/reference.md)")
+
+
+def _fmt(x: object) -> str:
+    if x is None:
+        return "undefined"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def render(pred, N: int | None = None) -> str:
+    """The readable table of a :class:`Prediction`."""
+    c = pred.config
+    lines = [
+        f"twostep theory: sigma={c.activation}  sigma_*={c.target}  batch={c.batch}  "
+        f"alpha=({c.alpha1:g}, {c.alpha2:g})  psi_d={c.psi_d:g} psi_n={c.psi_n:g}  "
+        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  [{pred.scaling}]",
+        "",
+        f"paper count floor(alpha2/(1/2-alpha1)) = floor({pred.ratio}) = {pred.paper_count}"
+        + ("   (critical: ratio is an integer)" if pred.critical else ""),
+        f"activation-aware count: {_fmt(pred.outlier_count)}   ({pred.outlier_count_reason})",
+        f"bulk edge of W_0: 1 + sqrt(N/d) = {pred.bulk_edge:.4f}",
+        "",
+        "| k | left vector | e_k | growth | coefficient | present | carries beta_* |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in pred.terms:
+        coef = "; ".join(
+            f"{d['label']}={'undef' if d['value'] is None else format(d['value'], '.4g')}"
+            for d in t.coefficients)
+        lines.append(f"| {t.k} | a^{t.left_power} | {t.exponent_exact} ({t.exponent:+.3f}) | "
+                     f"{t.growth} | {coef} | {_fmt(t.present)} | {_fmt(t.carries_beta)} |")
+    tg = pred.target
+    reuse = (tg["reuse_exponent"] if tg["reuse_exponent"] is not None
+             else f"none up to {tg['reuse_limit']}")
+    lines += [
+        "",
+        f"target: information exponent {_fmt(tg['information_exponent'])}, reuse exponent "
+        f"{reuse}, parity {tg['parity']}",
+        f"beta_* learned: {_fmt(pred.beta['learned'])} ({pred.beta['reason']})",
+        f"step one: ||u|| = {pred.step_one['u_norm']:.4f}, strength theta = "
+        f"{pred.step_one['strength']:.4f}, exponent alpha1 = {pred.step_one_exponent:g}",
+    ]
+    if pred.bbp is not None:
+        b = pred.bbp
+        lines.append(
+            f"BBP (alpha1 = 0): theta = {b['theta']:.4f} vs threshold {b['threshold']:.4f}; "
+            + (f"outlier at {b['outlier']:.4f} (edge {b['bulk_edge']:.4f}); squared overlaps "
+               f"right-u {b['overlap_right']:.4f}, left-a {b['overlap_left']:.4f}, right-beta_* "
+               f"{b['overlap_beta']:.4f} (|cos| {b['cosine_beta']:.4f})" if b["exists"]
+               else "no outlier (below threshold)"))
+    s = pred.one_step_spikes
+    lines.append(f"one-step feature-matrix spikes (Moniri et al. 2023) at alpha1: {s['count']}"
+                 + (" (critical: interval end point)" if s["critical"] else ""))
+    for note in pred.notes:
+        lines.append(f"note: {note}")
+    if N is not None:
+        lines.append("")
+        lines.append(f"outliers of W_2 at N = {N}:")
+        for o in pred.outliers(N):
+            loc = f"{o['value']:.4f}" if o["value"] is not None else "-"
+            lines.append(f"  term {o['term']} (a^{o['left_power']}): {loc}  {o['statement']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from twostep.theory.errors import ConfigError
+    from twostep.theory.predict import predict
+
+    config = config_from_args(args)
+    if args.N is not None and args.N < 2:
+        raise ConfigError(f"--N must be an integer >= 2, got {args.N}")
+    pred = predict(config)
+    if args.json:
+        data = pred.to_dict()
+        if args.N is not None:
+            data["outliers_at_N"] = {"N": args.N, "W1": pred.outliers(args.N, "W1"),
+                                     "W2": pred.outliers(args.N, "W2")}
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(render(pred, args.N))
+    return 0

@@ -1,0 +1,75 @@
+"""`twostep theory`: references in --json, readable table, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from twostep.compare.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_answers_the_references(capsys):
+    code, out, _ = run_cli(capsys, "theory", "--activation", "tanh", "--target", "He1",
+                           "--alpha1", "0", "--alpha2", "0.2", "--eta1", "3", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["bbp"]["theta"] == pytest.approx(2.570, abs=5e-4)
+    assert d["bbp"]["outlier"] == pytest.approx(2.959, abs=5e-4)
+    assert d["bbp"]["cosine_beta"] == pytest.approx(0.651, abs=5e-4)
+
+    code, out, _ = run_cli(capsys, "theory", "--activation", "tanh", "--alpha1", "0.3",
+                           "--alpha2", "0.45", "--independent", "--json")
+    d = json.loads(out)
+    assert (d["paper_count"], d["outlier_count"], d["critical"]) == (2, 1, False)
+    assert [t["k"] for t in d["terms"] if t["is_outlier"]] == [2]
+
+    code, out, _ = run_cli(capsys, "theory", "--target", "He3", "--alpha1", "0.3",
+                           "--alpha2", "0.45", "--reuse", "--json")
+    assert json.loads(out)["beta"]["first_term"] == 2
+
+
+def test_table_is_readable(capsys):
+    code, out, _ = run_cli(capsys, "theory", "--activation", "tanh(z + 1/2)", "--alpha1", "0.3",
+                           "--alpha2", "0.45", "--N", "4000")
+    assert code == 0
+    assert "paper count" in out and "activation-aware count: 2" in out
+    assert "| 2 | a^3 |" in out
+    assert "outliers of W_2 at N = 4000" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--alpha1", "0.5"], "alpha1 must be in [0, 1/2)"),
+    (["--alpha1", "-0.1"], "alpha1 must be in [0, 1/2)"),
+    (["--alpha2", "0.7"], "alpha2 must be in [0, 1/2)"),
+    (["--alpha2", "nan"], "alpha2 must be finite"),
+    (["--alpha1", "x"], "alpha1 must be a number"),
+    (["--psi-d", "0"], "psi_d must be > 0"),
+    (["--psi-n", "-1"], "psi_n must be > 0"),
+    (["--noise", "-0.1"], "noise (tau) must be >= 0"),
+    (["--eta1", "0"], "etabar1 must be > 0"),
+    (["--eta2", "inf"], "etabar2 must be finite"),
+    (["--activation", "foo"], "unknown function name 'foo'"),
+    (["--target", "tanh(x)"], "only z is allowed"),
+    (["--N", "1"], "--N must be an integer >= 2"),
+])
+def test_bad_input_one_line_exit_2(capsys, argv, fragment):
+    code, out, err = run_cli(capsys, "theory", *argv)
+    assert code == 2
+    assert fragment in err
+    assert err.count("\n") == 1 and out == ""
+
+
+def test_bad_flag_is_one_line_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "twostep.compare", "theory", "--bogus"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "unrecognized arguments: --bogus" in proc.stderr

@@ -1,0 +1,404 @@
+"""Predictions of the two-step theory for one configuration (THEORY.md sections 3-5).
+
+``predict(config) -> Prediction``.  What is computed, and from where:
+
+- Step two (THEORY.md s.4): ``W_2 - W_1 = sum_k eta_2 eta_1^k a^{o(k+1)} v_k^T / k! + noise``;
+  term k has operator norm of order ``N^{e_k}``, ``e_k = alpha2 - k (1/2 - alpha1)``
+  (:func:`exponent`).  Term 0 has left vector ``a`` and merges with the step-one spike;
+  term ``k >= 1`` is a new outlier iff ``e_k >= 0`` (``e_k = 0``: finite, BBP decides).
+- The paper's count (C3, Moniri & Hassani 2026, abstract) ``floor(alpha2 / (1/2 - alpha1))``
+  in exact rational arithmetic (:func:`paper_count`); ``critical`` when the ratio is an integer.
+- The activation-aware count: term k is dropped when its leading coefficient vanishes:
+  independent batch ``c_{k+1}(sigma) = 0``; reused batch ``E[sigma^{(k+1)} sigma'^m] = 0`` for every
+  ``m <= k`` (THEORY.md s.4).  For non-smooth activations the reuse moments with ``m >= 1`` are
+  undefined, and so may be the term.
+- Which terms carry beta_* (THEORY.md s.5): independent iff ``c_1(sigma_*) != 0``; reuse iff
+  some ``m <= k`` has ``E[sigma^{(k+1)} sigma'^m] != 0`` and ``E[z sigma_*^{m+1}] != 0`` (the
+  self-term of the reused sample brings ``r^m`` with ``sigma'(h)^m``).
+- Step one (THEORY.md s.3): ``||u||^2 -> c_1(sigma_*)^2 + (psi_d/psi_n)(E sigma_*^2 + tau^2)``,
+  ``theta = etabar_1 |c_1(sigma)| ||u||``; for ``alpha1 = 0`` the BBP spike (:mod:`.bbp`).
+- The one-step feature-matrix spike count of Moniri, Lee, Hassani, Dobriban (ICML 2024,
+  arXiv 2310.07891, abstract): ``l`` spikes for ``alpha in ((l-1)/(2l), l/(2l+2))``
+  (:func:`one_step_spike_count`).
+
+Only the canonical scaling of THEORY.md s.2 has predictions; other scalings are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy
+
+from . import hermite
+from .bbp import spike
+from .config import ModelConfig, exact
+from .errors import ConfigError
+from .functions import Z, parse_function
+
+HALF = Fraction(1, 2)
+
+#: Version of the JSON layout of :meth:`Prediction.to_dict` (bump on any key change).
+PREDICTION_SCHEMA = 1
+
+
+# -- exponents and counts (exact) ---------------------------------------------------------------
+
+def exponent(alpha1: float | Fraction, alpha2: float | Fraction, k: int) -> Fraction:
+    """``e_k = alpha2 - k (1/2 - alpha1)``, exactly (THEORY.md s.4)."""
+    return exact(alpha2) - k * (HALF - exact(alpha1))
+
+
+def ratio(alpha1: float | Fraction, alpha2: float | Fraction) -> Fraction:
+    """``alpha2 / (1/2 - alpha1)``, exactly."""
+    a1 = exact(alpha1)
+    if not 0 <= a1 < HALF:
+        raise ConfigError(f"alpha1 must be in [0, 1/2), got {alpha1!r}")
+    return exact(alpha2) / (HALF - a1)
+
+
+def paper_count(alpha1: float | Fraction, alpha2: float | Fraction) -> tuple[int, bool]:
+    """``(floor(alpha2 / (1/2 - alpha1)), critical)``: the paper's count of new outliers (C3).
+
+    ``critical`` is True when the ratio is exactly an integer: then the last counted term has
+    ``e_k = 0`` (a finite spike whose existence the BBP threshold decides).
+    """
+    r = ratio(alpha1, alpha2)
+    return math.floor(r), r.denominator == 1
+
+
+def one_step_spike_count(alpha: float | Fraction) -> tuple[int, bool]:
+    """Number ``l`` of spikes of the one-step feature matrix for ``eta ~ N^alpha``.
+
+    Moniri et al. (2023): ``l`` spikes for ``alpha in ((l-1)/(2l), l/(2l+2))``.  The intervals
+    tile ``(0, 1/2)``; their end points ``l/(2l+2)`` are returned with ``critical=True``
+    (the count is ``l`` or ``l + 1`` there).  ``alpha = 0`` (Ba et al. 2022: one spike for
+    ``eta = Theta(1)``) is the left end of the first interval, also critical.
+    """
+    a = exact(alpha)
+    if not 0 <= a < HALF:
+        raise ConfigError(f"alpha must be in [0, 1/2), got {alpha!r}")
+    if a == 0:
+        return 1, True
+    # l is the least integer with alpha < l/(2l+2)  <=>  l > 2 alpha / (1 - 2 alpha)
+    bound = 2 * a / (1 - 2 * a)
+    l = math.floor(bound) + 1
+    return l, bound.denominator == 1
+
+
+# -- result objects -----------------------------------------------------------------------------
+
+def _value_dict(label: str, v: hermite.Value) -> dict[str, Any]:
+    return {
+        "label": label,
+        "value": float(v) if v.defined else None,
+        "exact": bool(v.exact) if v.defined else False,
+        "defined": bool(v.defined),
+        "zero": (bool(v.is_zero) if v.defined else None),
+    }
+
+
+@dataclass(frozen=True)
+class Term:
+    """Term k of the step-two update: left vector ``a^{o(k+1)}``, size ``N^{e_k}``.
+
+    ``growth``: "diverging" (e_k > 0), "critical" (e_k = 0), "vanishing" (e_k < 0).
+    ``present``: the activation-aware verdict on its leading coefficient (None: undefined).
+    ``carries_beta``: whether its right vector has a beta_* component (None: undefined).
+    """
+
+    k: int
+    left_power: int
+    exponent: float
+    exponent_exact: str
+    growth: str
+    present: bool | None
+    reason: str
+    coefficients: tuple[dict[str, Any], ...]
+    carries_beta: bool | None
+    beta_reason: str
+
+    @property
+    def is_outlier(self) -> bool | None:
+        """A new outlier of step two (k >= 1, e_k >= 0, coefficient nonzero)."""
+        if self.k == 0 or self.growth == "vanishing":
+            return False
+        return self.present
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k, "left_power": self.left_power, "exponent": self.exponent,
+            "exponent_exact": self.exponent_exact, "growth": self.growth,
+            "present": self.present, "reason": self.reason,
+            "coefficients": list(self.coefficients), "carries_beta": self.carries_beta,
+            "beta_reason": self.beta_reason, "is_outlier": self.is_outlier,
+        }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Everything the theory predicts for one :class:`ModelConfig` (see module docstring).
+
+    JSON keys (stable, ``schema`` = :data:`PREDICTION_SCHEMA`) are those of :meth:`to_dict`.
+    """
+
+    config: ModelConfig
+    scaling: str
+    step_one_exponent: float
+    ratio: Fraction
+    paper_count: int
+    critical: bool
+    outlier_count: int | None
+    outlier_count_reason: str
+    terms: tuple[Term, ...]
+    bulk_edge: float
+    step_one: dict[str, Any]
+    bbp: dict[str, Any] | None
+    beta: dict[str, Any]
+    activation: dict[str, Any]
+    target: dict[str, Any]
+    one_step_spikes: dict[str, Any]
+    notes: tuple[str, ...] = field(default=())
+
+    def term(self, k: int) -> Term:
+        for t in self.terms:
+            if t.k == k:
+                return t
+        raise KeyError(f"no term k={k}; predicted terms are 0..{self.terms[-1].k}")
+
+    def outliers(self, N: int, matrix: str = "W2") -> list[dict[str, Any]]:
+        """Predicted outliers of ``matrix`` (W1 or W2) at width N, same keys as a measurement.
+
+        Each entry has ``term``, ``left_power``, ``value`` (the finite-N location where theory
+        gives one: the alpha1 = 0 step-one spike; else None), ``exponent``, ``growth`` and a
+        ``statement``.  Where only the asymptotic order is known, ``value`` is None and the
+        statement gives the order ``N^{e_k}``.
+        """
+        if not isinstance(N, int) or N < 2:
+            raise ConfigError(f"N must be an integer >= 2, got {N!r}")
+        if matrix not in ("W1", "W2"):
+            raise ConfigError(f"matrix must be W1 or W2, got {matrix!r}")
+        out: list[dict[str, Any]] = []
+        s1 = self.step_one
+        if self.bbp is not None:
+            if self.bbp["exists"]:
+                statement = "step-one BBP outlier (finite, N-independent location)"
+                if matrix == "W2":
+                    statement += (f"; step two adds term 0 of order N^{self.config.alpha2:g} "
+                                  "on the same left vector")
+                out.append({"term": 0, "left_power": 1, "value": self.bbp["outlier"],
+                            "exponent": 0.0, "growth": "critical", "statement": statement})
+        elif s1["strength"] > 0:
+            a1 = self.config.alpha1
+            out.append({"term": 0, "left_power": 1, "value": None,
+                        "exponent": self.step_one_exponent, "growth": "diverging",
+                        "statement": f"step-one spike ~ {s1['strength']:.3g} N^{a1:g}"
+                                     f" = {s1['strength'] * N ** a1:.3g} at N={N}"})
+        if matrix == "W1":
+            return out
+        for t in self.terms:
+            if t.k == 0 or not t.is_outlier:
+                continue
+            scale = N ** t.exponent
+            out.append({"term": t.k, "left_power": t.left_power, "value": None,
+                        "exponent": t.exponent, "growth": t.growth,
+                        "statement": (f"new outlier along a^{t.left_power}, order N^{t.exponent:g}"
+                                      f" ({scale:.3g} at N={N}, constant not predicted)"
+                                      if t.growth == "diverging" else
+                                      f"finite spike along a^{t.left_power} (e_k = 0): "
+                                      "an outlier iff it passes the BBP threshold")})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": PREDICTION_SCHEMA,
+            "config": self.config.to_dict(),
+            "scaling": self.scaling,
+            "step_one_exponent": self.step_one_exponent,
+            "ratio": float(self.ratio),
+            "ratio_exact": str(self.ratio),
+            "paper_count": self.paper_count,
+            "critical": self.critical,
+            "outlier_count": self.outlier_count,
+            "outlier_count_reason": self.outlier_count_reason,
+            "terms": [t.to_dict() for t in self.terms],
+            "bulk_edge": self.bulk_edge,
+            "step_one": self.step_one,
+            "bbp": self.bbp,
+            "beta": self.beta,
+            "activation": self.activation,
+            "target": self.target,
+            "one_step_spikes": self.one_step_spikes,
+            "notes": list(self.notes),
+        }
+
+
+# -- the prediction -----------------------------------------------------------------------------
+
+def _growth(e: Fraction) -> str:
+    return "diverging" if e > 0 else ("critical" if e == 0 else "vanishing")
+
+
+def _activation_coefficients(act: str, k: int, reuse: bool) -> list[tuple[int, str, Any]]:
+    """(m, label, Value) of the coefficients that lead term k (THEORY.md s.4)."""
+    if not reuse:
+        return [(0, f"c_{k + 1}(sigma)", hermite.coefficient(act, k + 1))]
+    return [(m, f"E[sigma^({k + 1}) sigma'^{m}]", hermite.derivative_moment(act, k, m))
+            for m in range(k + 1)]
+
+
+def _presence(coefs: list[tuple[int, str, Any]], reuse: bool) -> tuple[bool | None, str]:
+    defined = [(lab, v) for _, lab, v in coefs if v.defined]
+    nonzero = [lab for lab, v in defined if not v.is_zero]
+    if nonzero:
+        return True, f"{nonzero[0]} != 0"
+    if len(defined) < len(coefs):
+        undefined = [lab for _, lab, v in coefs if not v.defined]
+        return None, (f"{', '.join(undefined)} undefined for a non-smooth activation and "
+                      "every defined coefficient is 0")
+    if reuse:
+        return False, f"E[sigma^({len(coefs)}) sigma'^m] = 0 for every m <= {len(coefs) - 1}"
+    return False, f"{coefs[0][1]} = 0"
+
+
+def _target_moment(target_expr: sympy.Expr, j: int) -> Any:
+    """``E[z sigma_*(z)^j]`` (THEORY.md s.5)."""
+    return hermite.expectation(sympy.expand(Z * target_expr**j))
+
+
+def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
+    """The two-step predictions for ``config`` (see the module docstring for the formulas)."""
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"predict takes a ModelConfig, got {type(config).__name__}")
+    if config.scaling != "canonical":
+        raise ConfigError(
+            f"predictions exist for the canonical scaling only (THEORY.md s.2); this config is "
+            f"{config.scaling}: use second_layer=gaussian, first_layer=gaussian, loss=squared")
+    act, tgt = config.activation, config.target
+    act_fn, tgt_fn = parse_function(act), parse_function(tgt)
+    reuse = config.reuse
+    a1, a2 = config.exact("alpha1"), config.exact("alpha2")
+    r = ratio(a1, a2)
+    count, critical = paper_count(a1, a2)
+    last = max(count + 1, 2) if max_terms is None else max_terms
+    notes: list[str] = []
+
+    # target functionals
+    c1_target = hermite.coefficient(tgt, 1)
+    target_info = {
+        "function": tgt,
+        "information_exponent": hermite.information_exponent(tgt),
+        "reuse_exponent": hermite.reuse_exponent(tgt).value,
+        "reuse_limit": hermite.reuse_exponent(tgt).limit,
+        "parity": hermite.parity(tgt),
+        "c1": float(c1_target),
+        "second_moment": float(hermite.expectation(sympy.expand(tgt_fn.expr**2))),
+    }
+    c1_act = hermite.coefficient(act, 1)
+    activation_info = {"function": act, "smooth": act_fn.smooth, "parity": hermite.parity(act),
+                       "c1": float(c1_act)}
+
+    target_moments: dict[int, Any] = {}
+
+    def moment(j: int) -> Any:
+        if j not in target_moments:
+            target_moments[j] = _target_moment(tgt_fn.expr, j)
+        return target_moments[j]
+
+    terms: list[Term] = []
+    for k in range(last + 1):
+        e = exponent(a1, a2, k)
+        coefs = _activation_coefficients(act, k, reuse)
+        present, reason = _presence(coefs, reuse)
+        # beta_* in the right vector (THEORY.md s.5)
+        if present is False:
+            carries, beta_reason = False, "term absent"
+        elif not reuse:
+            carries = not c1_target.is_zero
+            beta_reason = (f"independent batch: c_1(sigma_*) {'!=' if carries else '='} 0")
+        else:
+            carries, beta_reason = False, "no m <= k with both coefficients nonzero"
+            unknown = False
+            for m, lab, v in coefs:
+                tm = moment(m + 1)
+                if tm.is_zero:
+                    continue
+                if not v.defined:
+                    unknown = True
+                    continue
+                if not v.is_zero:
+                    carries = True
+                    beta_reason = f"{lab} != 0 and E[z sigma_*^{m + 1}] != 0"
+                    break
+            if not carries and unknown:
+                carries, beta_reason = None, "needs a moment undefined for a non-smooth activation"
+        terms.append(Term(
+            k=k, left_power=k + 1, exponent=float(e), exponent_exact=str(e), growth=_growth(e),
+            present=present, reason=reason,
+            coefficients=tuple(_value_dict(lab, v) for _, lab, v in coefs),
+            carries_beta=carries, beta_reason=beta_reason))
+
+    counted = [t for t in terms if 1 <= t.k <= count]
+    if any(t.present is None for t in counted):
+        aware: int | None = None
+        aware_reason = ("undefined: " + "; ".join(f"k={t.k}: {t.reason}"
+                                                   for t in counted if t.present is None))
+    else:
+        aware = sum(1 for t in counted if t.present)
+        dropped = [f"k={t.k} dropped ({t.reason})" for t in counted if not t.present]
+        kept = [t.k for t in counted if t.present]
+        aware_reason = (f"terms k={kept} kept" if kept else "no term kept") + (
+            "; " + "; ".join(dropped) if dropped else "")
+
+    # which learned direction first carries beta_*
+    learned = [t for t in terms if t.growth != "vanishing" and t.present and t.carries_beta]
+    undecided = [t for t in terms if t.growth != "vanishing" and (t.present is None or
+                                                                 t.carries_beta is None)]
+    first = learned[0].k if learned else None
+    beta = {
+        "learned": True if learned else (None if undecided else False),
+        "first_term": first,
+        "terms": [t.k for t in learned],
+        "reason": (f"term k={first} (left vector a^{first + 1}) carries beta_*" if learned else
+                   ("undecided: " + undecided[0].beta_reason) if undecided else
+                   ("independent batch and c_1(sigma_*) = 0 (information exponent "
+                    f"{target_info['information_exponent']})" if not reuse else
+                    "reused batch, but no term with e_k >= 0 has a nonzero beta_* coefficient "
+                    f"(reuse exponent {hermite.reuse_exponent(tgt)})")),
+    }
+
+    # step one (THEORY.md s.3)
+    tau2 = config.noise**2
+    u_norm2 = float(c1_target) ** 2 + (config.psi_d / config.psi_n) * (
+        target_info["second_moment"] + tau2)
+    u_norm = math.sqrt(u_norm2)
+    strength = config.etabar1 * abs(float(c1_act)) * u_norm
+    cos2_u_beta = float(c1_target) ** 2 / u_norm2 if u_norm2 > 0 else 0.0
+    step_one = {"exponent": float(a1), "u_norm": u_norm, "strength": strength,
+                "cos2_u_beta": cos2_u_beta}
+    aspect = 1.0 / config.psi_d
+    bbp = None
+    if a1 == 0:
+        s = spike(strength, aspect)
+        bbp = {**s.to_dict(), "overlap_beta": s.overlap_right * cos2_u_beta,
+               "cosine_beta": math.sqrt(s.overlap_right * cos2_u_beta)}
+    if c1_act.is_zero:
+        notes.append("c_1(sigma) = 0: no step-one spike; term 0 of step two is absent too")
+
+    l_count, l_critical = one_step_spike_count(a1)
+    one_step = {"alpha": float(a1), "count": l_count, "critical": l_critical,
+                "interval": f"(({l_count}-1)/(2*{l_count}), {l_count}/(2*{l_count}+2))",
+                "reference": "Moniri, Lee, Hassani, Dobriban 2023 (arXiv 2310.07891)"}
+
+    if critical:
+        notes.append(f"alpha2/(1/2 - alpha1) = {r} is an integer: term k={int(r)} has e_k = 0 "
+                     "(finite spike; the BBP threshold decides whether it is an outlier)")
+    return Prediction(
+        config=config, scaling=config.scaling, step_one_exponent=float(a1), ratio=r,
+        paper_count=count, critical=critical, outlier_count=aware,
+        outlier_count_reason=aware_reason, terms=tuple(terms), bulk_edge=1.0 + math.sqrt(aspect),
+        step_one=step_one, bbp=bbp, beta=beta, activation=activation_info, target=target_info,
+        one_step_spikes=one_step, notes=tuple(notes))
