@@ -402,6 +402,20 @@ class Store:
             written = self._conn.execute(sql, params).rowcount
         return written > 0
 
+    def set_meta(self, name: str, value: str) -> None:
+        """Record a named text value (e.g. the plan of a ``twostep verify`` run)."""
+        if self.readonly:
+            raise ConfigError(f"store {self.path} was opened read-only")
+        if name in ("format", "schema_version"):
+            raise ConfigError(f"meta entry {name!r} is reserved")
+        with self._transaction():
+            self._conn.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                               "DO UPDATE SET value = excluded.value", (name, value))
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
     def put_result(self, cell: Cell, result: Mapping[str, Any] | str, elapsed: float | None,
                    *, started: float | None = None,
                    worker: tuple[str, int] | None = None) -> bool:

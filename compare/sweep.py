@@ -58,7 +58,9 @@ from .store import (
 __all__ = ["Cell", "Grid", "SweepResult", "available_cores", "geometric_ns", "run_cell",
            "run_sweep", "EXECUTORS"]
 
-EXECUTORS = ("process", "dask")
+#: "inline" runs the cells one by one in the calling process: no worker start-up (small cells,
+#: scripts without a ``__main__`` guard) but no protection against a cell that kills the process.
+EXECUTORS = ("process", "dask", "inline")
 
 CellFunction = Callable[[Cell], Mapping[str, Any]]
 
@@ -402,7 +404,7 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
         except Exception as err:
             raise ConfigError(f"the cell function cannot be sent to worker processes ({err}); "
                               "use a module-level function") from None
-    else:
+    elif executor == "dask":
         require_dask()
     if isinstance(store, Store):
         done = store.done_keys()
@@ -420,6 +422,7 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
         # The executor first: a scheduler that cannot be reached stops the
         # sweep before a new store file is created.
         runner = (_ProcessRunner(jobs) if executor == "process"
+                  else _InlineRunner() if executor == "inline"
                   else _DaskRunner(jobs, scheduler))
         stack.enter_context(runner)
         if not isinstance(store, Store):
@@ -575,6 +578,17 @@ def _triage(cells: list[Cell], started: dict[int, int], finished: set[int],
         suspects = running
     return ([cells[t] for t in unfinished if t not in suspects],
             [cells[t] for t in suspects])
+
+
+class _InlineRunner(contextlib.AbstractContextManager):
+    """Runs cells in this process, one after the other (BLAS threads as configured)."""
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, cells: list[Cell], cell_fn: CellFunction, recorder: _Recorder) -> None:
+        for cell in cells:
+            recorder.outcome(cell, _execute(cell_fn, cell, None))
 
 
 class _DaskRunner:

@@ -1,0 +1,117 @@
+"""Fuzzing a claim over (alpha1, alpha2) with hypothesis (``twostep fuzz``).
+
+Each example is one :func:`twostep.compare.verify.check` of the claim at the drawn point.
+``inconclusive`` verdicts are counted separately (a finite-N run that cannot decide is not a
+failure); an ``inconsistent`` verdict is a failure: hypothesis shrinks it to the simplest
+failing point and :func:`fuzz` returns it with the exact command that reproduces it.
+
+Points keep a margin (in alpha2) from the critical lines ``alpha2 = k (1/2 - alpha1)``, where
+the count changes and finite-N behaviour is a crossover.  For ``bbp`` (alpha1 = 0 by
+definition) the strategy draws ``etabar1`` and ``psi_d`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from .claims import Verdict, get_claim
+
+
+class _Inconsistent(AssertionError):
+    pass
+
+
+@dataclass
+class FuzzResult:
+    """``counts``: verdict statuses over every evaluated example (shrinking included)."""
+
+    claim: str
+    examples: int
+    counts: Counter = field(default_factory=Counter)
+    failure: ModelConfig | None = None
+    failing_verdicts: list[Verdict] = field(default_factory=list)
+    command: str | None = None
+    budget_exhausted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def repro_command(claim: str, config: ModelConfig, Ns: Sequence[int], seeds: int) -> str:
+    """A shell one-liner that reruns the claim at ``config``."""
+    cfg = json.dumps(config.to_dict(), sort_keys=True)
+    return (f"echo {shlex.quote(cfg)} > twostep-fuzz-config.json && twostep verify --claim "
+            f"{shlex.quote(claim)} --config twostep-fuzz-config.json --N "
+            f"{' '.join(str(n) for n in Ns)} --seeds {seeds}")
+
+
+def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int] = (200, 400, 800),
+         seeds: int = 3, seed: int | None = 0, margin: float = 0.02, derandomize: bool = False,
+         budget_s: float | None = None, resolution: int = 100, executor: str = "inline",
+         jobs: int | None = None, on_example: Any = None) -> FuzzResult:
+    """Fuzz ``claim`` around ``base`` (see the module docstring)."""
+    try:
+        from hypothesis import HealthCheck, Phase, given, reject, settings
+        from hypothesis import seed as hseed
+        from hypothesis import strategies as st
+    except ImportError:
+        raise ConfigError("fuzz needs hypothesis: pip install 'twostep[test]'") from None
+    from .strategies import alphas
+    from .verify import check
+
+    get_claim(claim)
+    if examples < 1:
+        raise ConfigError(f"--examples must be >= 1, got {examples}")
+    if not 0 <= margin < 0.25:
+        raise ConfigError(f"--margin must be in [0, 0.25), got {margin}")
+    result = FuzzResult(claim=claim, examples=examples)
+    t0 = time.perf_counter()
+    if claim == "bbp":
+        strategy = st.tuples(st.integers(15, 40).map(lambda i: i / 10),
+                             st.sampled_from((0.5, 1.0, 2.0))).map(
+            lambda p: base.replace(alpha1=0.0, etabar1=p[0], psi_d=p[1]))
+    else:
+        strategy = alphas(resolution=resolution, margin=margin).map(
+            lambda p: base.replace(alpha1=p[0], alpha2=p[1]))
+    last_failure: dict[str, Any] = {}
+
+    def body(config: ModelConfig) -> None:
+        if budget_s is not None and time.perf_counter() - t0 > budget_s:
+            result.budget_exhausted = True
+            reject()
+        verdicts = check(claim, config, Ns, seeds, executor=executor, jobs=jobs)
+        for v in verdicts:
+            result.counts[v.status] += 1
+        if on_example is not None:
+            on_example(config, verdicts)
+        bad = [v for v in verdicts if v.status == "inconsistent"]
+        if bad:
+            last_failure.update(config=config, verdicts=bad)
+            raise _Inconsistent(f"{claim} inconsistent at alpha=({config.alpha1}, "
+                                f"{config.alpha2}): {bad[0].reason}")
+
+    test = given(strategy)(body)
+    test = settings(max_examples=examples, deadline=None, database=None,
+                    derandomize=derandomize, suppress_health_check=list(HealthCheck),
+                    phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False,
+                    print_blob=False)(test)
+    if seed is not None and not derandomize:
+        test = hseed(seed)(test)
+    try:
+        test()
+    except _Inconsistent:
+        # hypothesis replays the minimal failing example last, so it is the one recorded
+        result.failure = last_failure["config"]
+        result.failing_verdicts = last_failure["verdicts"]
+        result.command = repro_command(claim, result.failure, Ns, seeds)
+    return result

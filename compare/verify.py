@@ -1,0 +1,202 @@
+"""Running claims: plan the cells, sweep them into a store, evaluate, decide.
+
+``check(claim, config, Ns, seeds)`` is the one-call Python API; ``run_checks`` runs a plan of
+several :class:`Check` s in one sweep (and one multiple-testing family); :func:`evaluate`
+re-reads a store without simulating (``twostep report``).  :data:`DEFAULT_PLAN` is what
+``twostep verify`` checks with no arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from .claims import Claim, Results, Verdict, decide_all, get_claim
+from .store import Cell, Store, normalise_options
+from .sweep import SweepResult, run_sweep
+
+#: store meta entry holding the plan of the last verify run
+PLAN_META = "verify_plan"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim on one configuration, over widths ``Ns`` and seeds ``0..seeds-1``."""
+
+    claim: str
+    config: ModelConfig
+    Ns: tuple[int, ...]
+    seeds: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        get_claim(self.claim)  # unknown claim -> ConfigError listing the known ones
+        Ns = tuple(sorted({int(n) for n in self.Ns}))
+        if not Ns:
+            raise ConfigError("a check needs at least one N (e.g. --N 500 1000 2000)")
+        if Ns[0] < 2:
+            raise ConfigError(f"N must be >= 2, got {Ns[0]}")
+        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
+            raise ConfigError(f"seeds must be an integer >= 1, got {self.seeds!r}")
+        object.__setattr__(self, "Ns", Ns)
+
+    def run_options(self) -> dict[str, Any]:
+        return normalise_options({**get_claim(self.claim).options, **dict(self.options)})
+
+    def cells(self) -> list[Cell]:
+        claim = get_claim(self.claim)
+        opts = self.run_options()
+        return [Cell(cfg, N, s, opts) for cfg in claim.configs(self.config)
+                for N in self.Ns for s in range(self.seeds)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "config": self.config.to_dict(), "Ns": list(self.Ns),
+                "seeds": self.seeds, "options": dict(self.options), "label": self.label}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Check:
+        return cls(claim=d["claim"], config=ModelConfig.from_dict(d["config"]),
+                   Ns=tuple(d["Ns"]), seeds=int(d["seeds"]), options=d.get("options", {}),
+                   label=d.get("label", ""))
+
+
+def _default_plan() -> tuple[Check, ...]:
+    """The seed's claims at a scale that runs in a few minutes on 2 cores (docs/results.md)."""
+    shifted = "tanh(z + 1/2)"
+    Ns = (250, 500, 1000, 2000)
+    return (
+        Check("bbp", ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2,
+                                 etabar1=3.0, batch="independent"), (500, 1000, 2000), 4,
+              label="BBP, tanh / He1, etabar1 = 3"),
+        Check("growth-exponent", ModelConfig(activation=shifted, target="He1", alpha1=0.2,
+                                             alpha2=0.4, batch="independent"), Ns, 4,
+              label="exponents, tanh(z+1/2) / He1, independent, (0.2, 0.4)"),
+        Check("reuse-gap", ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45),
+              Ns, 4, label="reuse gap, tanh / He3, (0.3, 0.45)"),
+        Check("outlier-count", ModelConfig(activation=shifted, target="He1", alpha1=0.3,
+                                           alpha2=0.45, batch="reuse"), Ns, 4,
+              label="count, tanh(z+1/2) / He1, reuse, (0.3, 0.45)"),
+        Check("left-vectors", ModelConfig(activation=shifted, target="He1", alpha1=0.3,
+                                          alpha2=0.45, batch="reuse"), Ns, 4,
+              label="left vectors, tanh(z+1/2) / He1, reuse, (0.3, 0.45)"),
+        Check("outlier-count", ModelConfig(activation=shifted, target="He1", alpha1=0.4,
+                                           alpha2=0.4, batch="reuse"), Ns, 4,
+              label="count, tanh(z+1/2) / He1, reuse, (0.4, 0.4)"),
+    )
+
+
+DEFAULT_PLAN = _default_plan()
+
+
+@dataclass
+class Run:
+    """The outcome of a plan: verdicts (in plan order), the sweep summary, the data."""
+
+    plan: tuple[Check, ...]
+    verdicts: list[Verdict]
+    sweep: SweepResult | None
+    results: list[Results]
+
+
+def plan_cells(plan: Sequence[Check]) -> list[Cell]:
+    """Every cell of the plan, once, smallest N first (so early progress is quick)."""
+    seen: dict[str, Cell] = {}
+    for chk in plan:
+        for cell in chk.cells():
+            seen.setdefault(cell.key(), cell)
+    return sorted(seen.values(), key=lambda c: (c.N, c.config.to_json(), c.seed))
+
+
+def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[Results]]:
+    """Evaluate the plan's claims on what the store holds (no simulation)."""
+    wanted: dict[str, Cell] = {c.key(store.version): c for c in plan_cells(plan)}
+    found: dict[str, dict[str, Any]] = {}
+    for cell, result in store.results():
+        k = cell.key(store.version)
+        if k in wanted:
+            found[k] = result
+    missing = [c for k, c in wanted.items() if k not in found]
+    if missing:
+        raise ConfigError(f"the store lacks {len(missing)} of the plan's {len(wanted)} cells "
+                          f"(first: {missing[0].describe()}); run the sweep or verify first")
+    findings = []
+    per_check: list[Results] = []
+    for chk in plan:
+        res = Results()
+        for cell in chk.cells():
+            res.add(cell.config, cell.N, cell.seed, found[cell.key(store.version)])
+        per_check.append(res)
+        findings.extend(get_claim(chk.claim).findings(chk.config, res))
+    return decide_all(findings), per_check
+
+
+def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
+               jobs: int | None = None, executor: str = "process", scheduler: str | None = None,
+               quiet: bool = False, extra_cells: Sequence[Cell] = ()) -> Run:
+    """Simulate what the plan needs (skipping finished cells), then evaluate it.
+
+    ``extra_cells`` are simulated in the same sweep but read by no claim (e.g. the full-spectrum
+    cell of the report's histogram).
+    """
+    plan = tuple(plan)
+    with Store(store_path) as store:
+        store.set_meta(PLAN_META, json.dumps([c.to_dict() for c in plan]))
+        sweep = run_sweep([*plan_cells(plan), *extra_cells], store, executor=executor, jobs=jobs,
+                          scheduler=scheduler, quiet=quiet)
+        if sweep.failed:
+            return Run(plan, [], sweep, [])
+        verdicts, results = evaluate(plan, store)
+    return Run(plan, verdicts, sweep, results)
+
+
+def spectrum_measurement(store: Store) -> dict[str, Any] | None:
+    """The largest-N done cell of the store that holds a full spectrum (for the histogram)."""
+    best = None
+    for cell, result in store.results(spectrum=True):
+        if best is None or cell.N > best["N"]:
+            best = result
+    return best
+
+
+def stored_plan(store: Store) -> tuple[Check, ...] | None:
+    text = store.get_meta(PLAN_META)
+    return None if text is None else tuple(Check.from_dict(d) for d in json.loads(text))
+
+
+def check(claim: str | Claim, config: ModelConfig, Ns: Sequence[int], seeds: int = 4, *,
+          store: str | os.PathLike[str] | None = None, executor: str = "inline",
+          jobs: int | None = None, quiet: bool = True, **options: Any) -> list[Verdict]:
+    """Run one claim on one config and return its verdicts (one per finding).
+
+    ``claim`` is a registered name or a :class:`Claim` (registered on the fly).  Without
+    ``store`` the measurements go to a temporary store that is deleted afterwards.  The
+    default executor runs the cells in this process (no ``__main__`` guard needed); pass
+    ``executor="process"`` and ``jobs`` for a pool.
+    """
+    if isinstance(claim, Claim):
+        from .claims import _REGISTRY, register
+
+        if _REGISTRY.get(claim.name) is not claim:
+            register(claim, replace=True)
+        claim = claim.name
+    plan = (Check(claim, config, tuple(Ns), seeds, options),)
+    if store is not None:
+        run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
+    else:
+        with tempfile.TemporaryDirectory(prefix="twostep-") as tmp:
+            run = run_checks(plan, Path(tmp) / "check.sqlite", jobs=jobs, executor=executor,
+                             quiet=quiet)
+    if run.sweep is not None and run.sweep.failed:
+        cell, err = run.sweep.failed[0]
+        raise ConfigError(f"{len(run.sweep.failed)} cell(s) failed; first {cell.describe()}: "
+                          f"{err.splitlines()[0] if err else ''}")
+    return run.verdicts
