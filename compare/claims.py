@@ -42,6 +42,11 @@ STATUSES = ("consistent", "inconsistent", "inconclusive")
 #: Family-wise level of the adjusted tests.
 LEVEL = 0.05
 
+#: Largest Taylor parameter ``eta_1 max|a_i|`` (THEORY.md s.7) at which a deviation of a
+#: step-two exponent may be called inconsistent: above it the terms k mix in the projections
+#: and local slopes are pre-asymptotic whatever their error bars say.
+TAYLOR_LIMIT = 0.5
+
 
 # -- results -------------------------------------------------------------------------------------
 
@@ -131,6 +136,7 @@ class Finding:
     ci: tuple[float, float]
     pvalues: dict[str, float]
     decide: Callable[[dict[str, float]], tuple[str, str, float]]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def decide_all(findings: Sequence[Finding]) -> list[Verdict]:
@@ -161,102 +167,136 @@ def _margin(a: stats.Interval, b: stats.Interval) -> float:
     return math.hypot(a.half_width, b.half_width)
 
 
-def exponent_finding(claim: str, subject: str, config: ModelConfig,
-                     signal: Mapping[int, Sequence[float]], predicted: float, tolerance: float,
-                     *, floor: Mapping[int, Sequence[float]] | None = None,
-                     raw: Mapping[int, Sequence[float]] | None = None) -> Finding:
-    """Growth exponent of ``signal[N]`` (per-seed values) against ``predicted``.
+def floor_corrected(raw: Mapping[int, Sequence[float]],
+                    floor: Mapping[int, Sequence[float]]) -> dict[int, list[float]]:
+    """Per-seed signal ``sqrt(A_i^2 - F_N^2)`` (0 when ``A_i <= F_N``), ``F_N`` the mean floor.
 
-    ``raw`` and ``floor`` (per seed) are the measured amplitude and its null floor; when given,
-    the signal at N is used only where the raw amplitude is significantly above the floor
-    (one-sided Welch test, adjusted with everything else).
+    The projection of the update on ``q_{k+1}`` is the term's signal plus the update's noise
+    along a direction of the law of ``q_{k+1}``; the null floor estimates the second, the two
+    add in quadrature, and the floor's expectation is the same for every seed at one N (so its
+    per-N mean is subtracted, not each seed's noisy estimate).
     """
-    Ns = sorted(signal)
-    cols = ["N", "seeds", "measured", "CI low", "CI high", "null floor", "above floor",
-            "local slope", "slope CI low", "slope CI high", "predicted"]
-    table = Table(cols, title=f"{claim}: {subject}")
-    pvals: dict[str, float] = {}
-    above: dict[int, str] = {}
-    for N in Ns:
-        if floor is not None and raw is not None:
-            pvals[f"above_floor@{N}"] = stats.welch_greater(raw[N], floor[N])
-            above[N] = f"above_floor@{N}"
-    usable = [N for N in Ns if np.all(np.asarray(signal[N]) > 0)]
+    out = {}
+    for N in raw:
+        f2 = float(np.mean(floor[N])) ** 2
+        out[N] = [math.sqrt(max(a * a - f2, 0.0)) for a in raw[N]]
+    return out
+
+
+def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: float,
+                     tolerance: float, *, raw: Mapping[int, Sequence[float]],
+                     floor: Mapping[int, Sequence[float]] | None = None,
+                     taylor: float | None = None) -> Finding:
+    """Growth exponent of a per-seed statistic ``raw[N]`` against ``predicted``.
+
+    With a null ``floor`` (per seed), the floor-corrected signal (:func:`floor_corrected`) is
+    fitted, and only at the N where the raw statistic is above the floor: a one-sided Welch
+    test at level ``LEVEL / len(N)`` (a Bonferroni screen inside the finding, not part of the
+    run's BH family).  The fit's and the last local slope's p-values join the family.
+    ``taylor`` is the Taylor parameter at the largest N; above :data:`TAYLOR_LIMIT` a
+    significant deviation is reported as pre-asymptotic, never as inconsistent.
+    """
+    Ns = sorted(raw)
+    signal = floor_corrected(raw, floor) if floor is not None else {N: list(raw[N]) for N in Ns}
+    above = {N: (stats.welch_greater(raw[N], floor[N]) < LEVEL / len(Ns)) if floor is not None
+             else True for N in Ns}
+    usable = [N for N in Ns if above[N] and np.all(np.asarray(signal[N]) > 0)]
     fit = None
     locs: list[tuple[int, int, stats.Interval]] = []
+    pvals: dict[str, float] = {}
     if len(usable) >= 2:
         sub = {N: signal[N] for N in usable}
         fit = stats.fit_exponent(sub, predicted=predicted)
         locs = stats.local_slopes(sub, predicted=predicted)
         pvals["fit"] = fit.pvalue
-        if locs:
-            pvals["last_local"] = locs[-1][2].pvalue
+        pvals["last_local"] = locs[-1][2].pvalue
+    cols = ["N", "seeds", "amplitude", "null floor", "above floor", "signal", "CI low",
+            "CI high", "local slope", "slope CI low", "slope CI high", "predicted"]
+    table = Table(cols, title=f"{claim}: {subject}")
     loc_by_N = {n2: iv for _, n2, iv in locs}
     for N in Ns:
-        mi = stats.mean_interval(signal[N]) if len(signal[N]) else None
-        fl = float(np.mean(floor[N])) if floor is not None else None
+        mi = stats.mean_interval(signal[N])
         iv = loc_by_N.get(N)
-        table.add(**{"N": N, "seeds": len(signal[N]), "measured": mi.estimate if mi else None,
-                     "CI low": mi.low if mi else None, "CI high": mi.high if mi else None,
-                     "null floor": fl, "above floor": None,
+        table.add(**{"N": N, "seeds": len(signal[N]), "amplitude": float(np.mean(raw[N])),
+                     "null floor": float(np.mean(floor[N])) if floor is not None else None,
+                     "above floor": above[N] if floor is not None else None,
+                     "signal": mi.estimate, "CI low": mi.low, "CI high": mi.high,
                      "local slope": iv.estimate if iv else None,
                      "slope CI low": iv.low if iv else None,
                      "slope CI high": iv.high if iv else None,
                      "predicted": f"N^{predicted:.3g}"})
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        for row in table.rows:
-            key = above.get(row["N"])
-            row["above floor"] = (adj[key] < LEVEL) if key else None
-        if above:
-            over = [N for N in Ns if adj[above[N]] < LEVEL]
+        if floor is not None:
+            over = [N for N in Ns if above[N]]
             if not over:
                 return "inconclusive", "signal below the null floor at every N", math.nan
-            if Ns[-1] not in over:
+            if not above[Ns[-1]]:
                 return ("inconclusive", f"signal not above the null floor at the largest "
                         f"N = {Ns[-1]} (above at N = {', '.join(map(str, over))})", math.nan)
-            fit_Ns = [N for N in usable if N in over]
-        else:
-            fit_Ns = usable
-        if fit is None or len(fit_Ns) < 2:
+        if fit is None:
             return "inconclusive", "fewer than two N with a measurable signal", math.nan
-        # refit on the N where the signal is above the floor (the table shows all N)
-        sub = {N: signal[N] for N in fit_Ns}
-        f = fit if fit_Ns == usable else stats.fit_exponent(sub, predicted=predicted)
-        ls = locs if fit_Ns == usable else stats.local_slopes(sub, predicted=predicted)
-        last = ls[-1][2]
-        devs = [iv.estimate - predicted for _, _, iv in ls]
-        slopes = _fmt_list(iv.estimate for _, _, iv in ls)
-        p_fit = adj.get("fit", f.pvalue) if fit_Ns == usable else f.pvalue
-        p_last = adj.get("last_local", last.pvalue) if fit_Ns == usable else last.pvalue
-        if f.contains(predicted) and last.contains(predicted):
-            if f.half_width > tolerance:
-                return ("inconclusive", f"CI wider than the tolerance: fit {f} has half-width "
-                        f"{f.half_width:.3g} > {tolerance:g}", math.nan)
-            return ("consistent", f"fitted exponent {f} and last local slope {last} contain "
+        last = locs[-1][2]
+        devs = [iv.estimate - predicted for _, _, iv in locs]
+        slopes = _fmt_list(iv.estimate for _, _, iv in locs)
+        p_fit, p_last = adj["fit"], adj["last_local"]
+        in_fit, in_last = fit.contains(predicted), last.contains(predicted)
+        if in_fit and in_last:
+            if fit.half_width > tolerance:
+                return ("inconclusive", f"CI wider than the tolerance: fit {fit} has half-width "
+                        f"{fit.half_width:.3g} > {tolerance:g}", math.nan)
+            return ("consistent", f"fitted exponent {fit} and last local slope {last} contain "
                     f"{predicted:.3g}; signal above the floor at N = {Ns[-1]}", math.nan)
-        # shrinking: the last deviation is smaller than the previous one by more than the
-        # combined 95% margin of the two slopes (so noise alone does not count as a drift)
+        if not in_fit and in_last:
+            return ("inconclusive", f"fit {fit} excludes {predicted:.3g} but the last local slope "
+                    f"{last} contains it (local slopes {slopes}): pre-asymptotic", math.nan)
+        if in_fit and not in_last:
+            return ("inconclusive", f"last local slope {last} excludes {predicted:.3g} while the "
+                    f"fit {fit} contains it (local slopes {slopes})", math.nan)
+        # both exclude: significant?  shrinking?  The drift test needs two local slopes, and a
+        # drop larger than the combined 95% margin of the two (so noise is not a drift).
         shrinking = (len(devs) >= 2 and np.sign(devs[-1]) == np.sign(devs[-2])
-                     and abs(devs[-1]) < abs(devs[-2]) - _margin(ls[-2][2], last))
+                     and abs(devs[-1]) < abs(devs[-2]) - _margin(locs[-2][2], last))
         significant = p_fit < LEVEL and p_last < LEVEL
+        if significant and taylor is not None and taylor > TAYLOR_LIMIT:
+            return ("inconclusive", f"fit {fit} and last local slope {last} exclude "
+                    f"{predicted:.3g}, but the Taylor parameter eta1 max|a| = {taylor:.2f} > "
+                    f"{TAYLOR_LIMIT} at N = {Ns[-1]}: terms mix, pre-asymptotic", math.nan)
         if significant and not shrinking and len(devs) >= 2:
-            return ("inconsistent", f"fitted exponent {f} and last local slope {last} exclude "
+            return ("inconsistent", f"fitted exponent {fit} and last local slope {last} exclude "
                     f"{predicted:.3g} (BH-adjusted p = {max(p_fit, p_last):.2g}); local slopes "
                     f"{slopes} not drifting toward it", max(p_fit, p_last))
         if shrinking:
             return ("inconclusive", f"local slopes {slopes} drifting toward {predicted:.3g}: "
                     "pre-asymptotic", math.nan)
         if significant:
-            return ("inconclusive", f"deviation significant (fit {f}) but only "
-                    f"{len(devs)} local slope(s): no trend to judge", math.nan)
-        where = f"fit {f}" if not f.contains(predicted) else f"last local slope {last}"
-        return ("inconclusive", f"prediction {predicted:.3g} outside the CI of the {where}"
-                f" but not significantly after BH (p = {min(p_fit, p_last):.2g})", math.nan)
+            return ("inconclusive", f"fit {fit} excludes {predicted:.3g} significantly but there "
+                    "is a single local slope: no trend to judge", math.nan)
+        return ("inconclusive", f"fit {fit} and last local slope {last} exclude {predicted:.3g} "
+                f"but not significantly after BH (p = {max(p_fit, p_last):.2g})", math.nan)
 
     est = fit.estimate if fit else math.nan
     ci = (fit.low, fit.high) if fit else (math.nan, math.nan)
-    return Finding(claim, subject, config, table, predicted, est, ci, pvals, decide)
+    return Finding(claim, subject, config, table, predicted, est, ci, pvals, decide,
+                   extra={"fit": fit, "above": above})
+
+
+def growth_class(finding: Finding) -> str:
+    """How an exponent finding's signal behaves: below floor / growing / vanishing / undetermined.
+
+    From the gate and the bootstrap fit of :func:`exponent_finding`: 'below floor' when the
+    signal is not above the null floor at the largest N, else by the sign of the fit's CI.
+    """
+    above, fit = finding.extra["above"], finding.extra["fit"]
+    if not above[max(above)]:
+        return "below floor"
+    if fit is None:
+        return "undetermined (fewer than two measurable N)"
+    if fit.low > 0:
+        return f"growing, slope {fit}"
+    if fit.high < 0:
+        return f"vanishing, slope {fit}"
+    return f"undetermined, slope {fit}"
 
 
 def limit_finding(claim: str, subject: str, config: ModelConfig,
@@ -327,6 +367,10 @@ class Claim:
         """The configurations whose simulations this claim reads."""
         return [config]
 
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        """Options of ``simulate.run`` this claim needs for ``config``."""
+        return dict(self.options)
+
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         raise NotImplementedError
 
@@ -348,16 +392,6 @@ def _amp(m: dict[str, Any], k: int) -> dict[str, Any]:
     raise ConfigError(f"measurement has no amplitude for term k={k}; rerun with max_power > {k}")
 
 
-def signal_of(amplitude: float, floor: float) -> float:
-    """Floor-corrected amplitude ``sqrt(A^2 - F^2)`` (0 when A <= F).
-
-    The projection of the update on ``q_{k+1}`` is the term's signal plus the update's noise
-    along a direction of the law of ``q_{k+1}``; the null floor estimates the second, and the two
-    add in quadrature.
-    """
-    return math.sqrt(max(amplitude * amplitude - floor * floor, 0.0))
-
-
 @dataclass
 class ExponentClaim(Claim):
     """User-facing: a positive statistic grows like ``N^{predicted(config)}``.
@@ -375,10 +409,8 @@ class ExponentClaim(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         raw = _per_N(results, config, self.statistic)
         flo = _per_N(results, config, self.floor) if self.floor else None
-        sig = ({N: [signal_of(a, f) for a, f in zip(raw[N], flo[N])] for N in raw}
-               if flo else raw)
-        return [exponent_finding(self.name, "exponent", config, sig, float(self.predicted(config)),
-                                 self.tolerance, floor=flo, raw=raw if flo else None)]
+        return [exponent_finding(self.name, "exponent", config, float(self.predicted(config)),
+                                 self.tolerance, raw=raw, floor=flo)]
 
 
 @dataclass
@@ -413,6 +445,10 @@ class GrowthExponent(Claim):
     terms: tuple[int, ...] | None = None
     tolerance: float = 0.1
 
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        need = 1 + max(self.terms or (len(predict(config).terms) - 1,))
+        return {**self.options, "max_power": max(4, need)}
+
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         out = []
@@ -422,11 +458,10 @@ class GrowthExponent(Claim):
             t = pred.term(k)
             raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"])
             flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"])
-            sig = {N: [signal_of(a, f) for a, f in zip(raw[N], flo[N])] for N in raw}
             subject = f"term k={k} (a^{k + 1}), e_k={t.exponent_exact}"
-            out.append(exponent_finding(self.name, subject,
-                                        config, sig, t.exponent, self.tolerance,
-                                        floor=flo, raw=raw))
+            out.append(exponent_finding(self.name, subject, config, t.exponent, self.tolerance,
+                                        raw=raw, floor=flo,
+                                        taylor=pred.taylor_parameter(max(raw))))
         return out
 
 
@@ -468,18 +503,6 @@ class BBP(Claim):
         ]
 
 
-def _classify_growth(signal: Mapping[int, Sequence[float]], above: Sequence[int]) -> str:
-    """'growing' / 'vanishing' / 'undetermined' from the fit CI on the N above the floor."""
-    if len(above) < 2:
-        return "below floor"
-    fit = stats.fit_exponent({N: signal[N] for N in above})
-    if fit.low > 0:
-        return f"growing ({fit})"
-    if fit.high < 0:
-        return f"vanishing ({fit})"
-    return f"undetermined ({fit})"
-
-
 @dataclass
 class OutlierCount(Claim):
     """``outlier-count``: the new outliers of step two (C3), paper and activation-aware counts.
@@ -487,16 +510,21 @@ class OutlierCount(Claim):
     Decided through the terms' exponents: each term k >= 1 up to ``paper_count + 1`` is tested
     with the growth-exponent rule (predicted e_k).  Reported beside it: the count of new outliers
     actually visible at each N (W_2 outliers minus W_1 outliers, simulate's ``outlier_count``).
-    A count is ``consistent`` when every term it counts is consistent with its exponent and every
-    term it drops stays below its null floor; ``inconsistent`` when a counted term is
-    inconsistent or a dropped term grows significantly; otherwise ``inconclusive`` — in
-    particular when the visible count at the largest N differs from the predicted count
-    ("not observable at this N").
+    A count is ``consistent`` when every term it counts is consistent with its exponent and no
+    term it drops grows (fit CI above 0); ``inconsistent`` when the exponent test of a counted
+    term is inconsistent, or that of a dropped term is inconsistent while it grows; otherwise
+    ``inconclusive`` ("not observable at N <= ..."), with the visible count beside it.  The
+    per-term p-values enter the run's BH family once per count (paper, activation-aware).
     """
 
     name: str = "outlier-count"
     description: str = "number of new outliers after step two"
     tolerance: float = 0.15
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        # amplitudes of every predicted term k = 0 .. paper_count + 1
+        need = len(predict(config).terms)
+        return {**self.options, "max_power": max(4, need)}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
@@ -510,9 +538,9 @@ class OutlierCount(Claim):
             t = pred.term(k)
             raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"])
             flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"])
-            sig = {N: [signal_of(a, f) for a, f in zip(raw[N], flo[N])] for N in raw}
-            per_term[k] = (exponent_finding(self.name, f"k={k}", config, sig, t.exponent,
-                                            self.tolerance, floor=flo, raw=raw), sig)
+            per_term[k] = exponent_finding(self.name, f"k={k}", config, t.exponent,
+                                           self.tolerance, raw=raw, floor=flo,
+                                           taylor=pred.taylor_parameter(max(raw)))
         table = Table(["N", "seeds", "visible new outliers (mean)", "min", "max",
                        "paper count", "activation-aware count"],
                       title=f"{self.name}: visible new outliers of W_2 vs predicted")
@@ -522,8 +550,7 @@ class OutlierCount(Claim):
                          "min": int(min(v)), "max": int(max(v)),
                          "paper count": pred.paper_count,
                          "activation-aware count": pred.outlier_count})
-        pvals = {f"{k}:{name}": p for k, (f, _) in per_term.items()
-                 for name, p in f.pvalues.items()}
+        pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
 
         def make_decide(counted: list[int], label: str, predicted_count: int | None):
             def decide(adj: dict[str, float]) -> tuple[str, str, float]:
@@ -531,35 +558,31 @@ class OutlierCount(Claim):
                     return ("inconclusive", f"{label} count undefined: "
                             f"{pred.outlier_count_reason}", math.nan)
                 status: dict[int, tuple[str, str]] = {}
-                for k, (f, sig) in per_term.items():
-                    sub = {name: adj[f"{k}:{name}"] for name in f.pvalues}
-                    s, r, _ = f.decide(sub)
-                    above = [N for N in Ns if sub.get(f"above_floor@{N}", 1.0) < LEVEL]
-                    status[k] = (s, r, _classify_growth(sig, above))
-                bad = [k for k in counted if status[k][0] == "inconsistent"]
-                grows_dropped = [k for k in ks if k not in counted
-                                 and status[k][2].startswith("growing")
-                                 and pred.term(k).growth == "vanishing"
-                                 and status[k][0] == "inconsistent"]
+                for k, f in per_term.items():
+                    s, _, _ = f.decide({name: adj[f"{k}:{name}"] for name in f.pvalues})
+                    status[k] = (s, growth_class(f))
                 mean_vis = float(np.mean(visible[Ns[-1]]))
-                summary = "; ".join(f"k={k}: {status[k][0]}, {status[k][2]}" for k in ks)
-                if bad or grows_dropped:
-                    return ("inconsistent", f"{label} count {predicted_count}: term(s) "
-                            f"{bad + grows_dropped} contradict their exponents ({summary})",
-                            math.nan)
-                ok_counted = all(status[k][0] == "consistent" for k in counted)
-                ok_dropped = all(status[k][2] == "below floor" or status[k][2].startswith(
-                    "vanishing") or pred.term(k).growth == "vanishing" for k in ks
-                    if k not in counted)
-                visible_ok = round(mean_vis) == predicted_count
-                if ok_counted and ok_dropped:
+                summary = "; ".join(f"k={k}: exponent {status[k][0]}, {status[k][1]}"
+                                    for k in ks)
+                # a counted term whose exponent is refuted, or a dropped term that is
+                # predicted to vanish but whose exponent test is refuted while it grows
+                bad = [k for k in counted if status[k][0] == "inconsistent"]
+                bad += [k for k in ks if k not in counted and status[k][0] == "inconsistent"
+                        and status[k][1].startswith("growing")]
+                if bad:
+                    return ("inconsistent", f"{label} count {predicted_count}: term(s) {bad} "
+                            f"contradict their exponents ({summary})", math.nan)
+                counted_ok = all(status[k][0] == "consistent" for k in counted)
+                dropped_ok = all(not status[k][1].startswith("growing")
+                                 for k in ks if k not in counted)
+                if counted_ok and dropped_ok:
+                    tail = ("" if round(mean_vis) == predicted_count
+                            else " (not all of them visible as outliers yet)")
                     return ("consistent", f"{label} count {predicted_count}: every counted term "
-                            f"grows at its exponent and every dropped one stays down ({summary}); "
-                            f"visible at N = {Ns[-1]}: {mean_vis:.2f}"
-                            + ("" if visible_ok else " (not yet all visible as outliers)"),
-                            math.nan)
+                            f"grows at its exponent, no dropped term grows ({summary}); visible "
+                            f"new outliers at N = {Ns[-1]}: {mean_vis:.2f}{tail}", math.nan)
                 return ("inconclusive", f"{label} count {predicted_count} not observable at "
-                        f"N <= {Ns[-1]}: visible {mean_vis:.2f} new outlier(s); {summary}",
+                        f"N <= {Ns[-1]}: visible new outliers {mean_vis:.2f}; {summary}",
                         math.nan)
             return decide
 

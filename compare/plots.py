@@ -19,7 +19,7 @@ import numpy as np
 
 from twostep.theory.errors import ConfigError
 
-from .claims import Results, Verdict, signal_of
+from .claims import Results, Verdict, floor_corrected
 
 STATUS_COLOURS = {"consistent": "tab:green", "inconsistent": "tab:red",
                   "inconclusive": "tab:gray"}
@@ -42,35 +42,51 @@ def spectrum_figure(measurement: dict[str, Any], prediction: Any, path: Path,
     plt = _pyplot()
     spec = measurement["spectra"][matrix]
     values = spec.get("values")
+    if isinstance(values, dict):  # stored measurements keep the raw values in the npz only
+        values = None
     if values is None and spec.get("histogram") is None:
         raise ConfigError(f"measurement has no full spectrum of {matrix}; run with spectrum=True")
     fig, ax = plt.subplots(figsize=(7, 4))
+    # the bulk and the outliers near it on a linear axis; far outliers are named at the margin
+    outs = [o["value"] for o in spec["outliers"]]
+    near = [v for v in outs if v < 3 * spec["bulk_edge"]]
+    hi = max([1.3 * spec["bulk_edge"], *(1.1 * v for v in near)])
     if values is not None:
         v = np.asarray(values, float)
-        ax.hist(v, bins=120, color="tab:blue", alpha=0.7, label=f"singular values of {matrix}")
+        ax.hist(v[v <= hi], bins=100, range=(0, hi), color="tab:blue", alpha=0.7,
+                label=f"singular values of {matrix}")
     else:
         h = spec["histogram"]
         edges = np.asarray(h["edges"], float)
         ax.stairs(h["counts"], edges, fill=True, alpha=0.7, color="tab:blue",
-                  label=f"singular values of {matrix}")
+                  label=f"singular values of {matrix} (stored histogram)")
+        hi = max(hi, float(edges[edges <= hi][-1]) if np.any(edges <= hi) else hi)
     ax.set_yscale("log")
     ax.axvline(spec["bulk_edge"], color="k", ls="--", lw=1,
                label=f"theory edge 1+sqrt(N/d) = {spec['bulk_edge']:.3f}")
     if spec.get("bulk_edge_empirical") is not None:
         ax.axvline(spec["bulk_edge_empirical"], color="tab:orange", ls=":", lw=1.5,
                    label=f"empirical edge {spec['bulk_edge_empirical']:.3f}")
+    far = []
     for i, o in enumerate(spec["outliers"]):
         k = o.get("term")
+        name = f"a^{k + 1}" if k is not None else "?"
+        if o["value"] > hi:
+            far.append(f"{name} at {o['value']:.2f}")
+            continue
         ax.axvline(o["value"], color="tab:red", lw=1.2,
-                   label="measured outliers" if i == 0 else None)
-        ax.annotate(f"a^{k + 1}" if k is not None else "?", (o["value"], 1),
-                    xytext=(3, 10), textcoords="offset points", color="tab:red", fontsize=8)
+                   label="measured outliers (left vector)" if i == len(far) else None)
+        ax.annotate(name, (o["value"], 1), xytext=(3, 10), textcoords="offset points",
+                    color="tab:red", fontsize=8)
+    if far:
+        ax.text(0.98, 0.55, "off scale: " + ", ".join(far), transform=ax.transAxes,
+                ha="right", color="tab:red", fontsize=8)
     if prediction is not None:
         for i, o in enumerate(prediction.outliers(int(measurement["N"]), matrix)):
-            if o["value"] is not None:
+            if o["value"] is not None and o["value"] <= hi:
                 ax.axvline(o["value"], color="tab:green", ls="-.", lw=1.2,
                            label="predicted outlier" if i == 0 else None)
-    ax.set_xscale("symlog", linthresh=4)
+    ax.set_xlim(0, hi)
     c = measurement["config"]
     ax.set_title(f"{matrix}: sigma={c['activation']}, sigma*={c['target']}, {c['batch']}, "
                  f"alpha=({c['alpha1']:g}, {c['alpha2']:g}), N={measurement['N']}", fontsize=9)
@@ -91,18 +107,22 @@ def amplitude_figure(results: Results, config: Any, prediction: Any, path: Path,
     if len(Ns) < 2:
         raise ConfigError("an amplitude plot needs at least two N")
     ms0 = results.get(config, Ns[0])
-    ks = terms if terms is not None else [a["k"] for a in ms0[0]["amplitudes"]]
+    last_term = prediction.terms[-1].k
+    ks = terms if terms is not None else [a["k"] for a in ms0[0]["amplitudes"]
+                                          if a["k"] <= last_term]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, k in enumerate(ks):
         col = colours[i % len(colours)]
-        mean, err, floor = [], [], []
-        for N in Ns:
-            amps = [next(a for a in m["amplitudes"] if a["k"] == k) for m in results.get(config, N)]
-            s = np.array([signal_of(a["amplitude"], a["null_floor"]) for a in amps])
-            mean.append(s.mean())
-            err.append(s.std(ddof=1) / math.sqrt(len(s)) if len(s) > 1 else 0.0)
-            floor.append(np.mean([a["null_floor"] for a in amps]))
+        raw = {N: [next(a for a in m["amplitudes"] if a["k"] == k)["amplitude"]
+                   for m in results.get(config, N)] for N in Ns}
+        flo = {N: [next(a for a in m["amplitudes"] if a["k"] == k)["null_floor"]
+                   for m in results.get(config, N)] for N in Ns}
+        sig = floor_corrected(raw, flo)
+        mean = [float(np.mean(sig[N])) for N in Ns]
+        err = [float(np.std(sig[N], ddof=1) / math.sqrt(len(sig[N]))) if len(sig[N]) > 1
+               else 0.0 for N in Ns]
+        floor = [float(np.mean(flo[N])) for N in Ns]
         mean, err = np.array(mean), np.array(err)
         ok = mean > 0
         ax.errorbar(np.array(Ns)[ok], mean[ok], yerr=err[ok], fmt="o-", color=col, ms=4,

@@ -50,7 +50,8 @@ class Check:
         object.__setattr__(self, "Ns", Ns)
 
     def run_options(self) -> dict[str, Any]:
-        return normalise_options({**get_claim(self.claim).options, **dict(self.options)})
+        return normalise_options({**get_claim(self.claim).run_options(self.config),
+                                  **dict(self.options)})
 
     def cells(self) -> list[Cell]:
         claim = get_claim(self.claim)
@@ -73,7 +74,10 @@ def _default_plan() -> tuple[Check, ...]:
     """The seed's claims at a scale that runs in a few minutes on 2 cores (docs/results.md)."""
     shifted = "tanh(z + 1/2)"
     Ns = (250, 500, 1000, 2000)
-    return (
+    # float32 GEMMs (THEORY.md s.7: fine for top singular values and projections); 16 null
+    # draws so the floor's own noise does not dominate the floor-corrected signal
+    opts = {"dtype": "float32", "null_draws": 16}
+    return tuple(Check(c.claim, c.config, c.Ns, c.seeds, opts, c.label) for c in (
         Check("bbp", ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2,
                                  etabar1=3.0, batch="independent"), (500, 1000, 2000), 4,
               label="BBP, tanh / He1, etabar1 = 3"),
@@ -91,7 +95,7 @@ def _default_plan() -> tuple[Check, ...]:
         Check("outlier-count", ModelConfig(activation=shifted, target="He1", alpha1=0.4,
                                            alpha2=0.4, batch="reuse"), Ns, 4,
               label="count, tanh(z+1/2) / He1, reuse, (0.4, 0.4)"),
-    )
+    ))
 
 
 DEFAULT_PLAN = _default_plan()

@@ -169,6 +169,17 @@ class Prediction:
                 return t
         raise KeyError(f"no term k={k}; predicted terms are 0..{self.terms[-1].k}")
 
+    def taylor_parameter(self, N: int) -> float:
+        """``eta_1 max_i |a_i| ~ etabar_1 N^{alpha1 - 1/2} sqrt(2 log N)`` (THEORY.md s.7).
+
+        The expansion parameter of step two's Taylor series in the step-one change: terms of
+        different k mix in finite-N projections unless it is small.
+        """
+        if N < 2:
+            raise ConfigError(f"N must be >= 2, got {N!r}")
+        c = self.config
+        return c.etabar1 * N ** (c.alpha1 - 0.5) * math.sqrt(2 * math.log(N))
+
     def outliers(self, N: int, matrix: str = "W2") -> list[dict[str, Any]]:
         """Predicted outliers of ``matrix`` (W1 or W2) at width N, same keys as a measurement.
 
