@@ -304,7 +304,8 @@ def limit_finding(claim: str, subject: str, config: ModelConfig,
                   tolerance: float) -> Finding:
     """The per-N mean of ``values`` converges to ``predicted`` within ``tolerance`` (absolute).
 
-    consistent: at the largest N the mean's CI meets the band ``predicted +- tolerance``.
+    consistent: at the largest N the mean's CI meets the band ``predicted +- tolerance`` and is
+    no wider than it (half-width <= tolerance: a wide CI meets every band).
     inconsistent: at each of the last two N the CI misses the band (one-sided t-test against the
     nearest end of the band, adjusted) and the deviation is not shrinking.
     """
@@ -331,6 +332,10 @@ def limit_finding(claim: str, subject: str, config: ModelConfig,
         last = ivs[Ns[-1]]
         lo, hi = predicted - tolerance, predicted + tolerance
         if last.high >= lo and last.low <= hi:
+            if last.half_width > tolerance:
+                return ("inconclusive", f"CI wider than the tolerance: mean {last} at N = "
+                        f"{Ns[-1]} has half-width {last.half_width:.3g} > {tolerance:.3g}",
+                        math.nan)
             return ("consistent", f"mean {last} at N = {Ns[-1]} within {predicted:.4g} +- "
                     f"{tolerance:.3g}", math.nan)
         tail = Ns[-2:]

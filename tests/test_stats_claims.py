@@ -108,3 +108,11 @@ def test_limit_rules():
     shrink = {N: list(3.0 + 30 / N + 0.001 * rng.standard_normal(5)) for N in NS}
     v = _decide(limit_finding("bbp", "loc", CFG, shrink, 3.0, 0.001))
     assert v.status == "inconclusive" and "shrinking" in v.reason
+
+
+def test_limit_wide_ci_is_not_consistent():
+    # three very noisy seeds: the CI meets every band, which proves nothing
+    rng = np.random.default_rng(6)
+    noisy = {N: list(2.96 + 0.3 * rng.standard_normal(3)) for N in NS}
+    v = _decide(limit_finding("bbp", "loc", CFG, noisy, 2.959 * 1.1, 0.06))
+    assert v.status == "inconclusive" and "wider than the tolerance" in v.reason
