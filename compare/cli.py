@@ -80,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"twostep {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `twostep simulate ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,15 @@ def _cell(x: Any) -> str:
     return str(x)
 
 
+def _csv_cell(x: Any) -> Any:
+    """Empty for missing/NaN, yes/no for booleans, full precision for numbers."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return x
+
+
 def _latex_escape(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
                  ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("^", r"\^{}"),
@@ -65,7 +74,7 @@ class Table:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.columns)
         for r in self.rows:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in self.columns])
+            w.writerow([_csv_cell(r.get(c)) for c in self.columns])
         return buf.getvalue()
 
     def to_latex(self) -> str:

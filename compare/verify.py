@@ -187,8 +187,10 @@ def check(claim: str | Claim, config: ModelConfig, Ns: Sequence[int], seeds: int
     ``executor="process"`` and ``jobs`` for a pool.
     """
     if isinstance(claim, Claim):
-        from .claims import _REGISTRY, register
+        from .claims import _REGISTRY, BUILTIN_CLAIMS, register
 
+        if claim.name in BUILTIN_CLAIMS and _REGISTRY[claim.name] is not claim:
+            raise ConfigError(f"{claim.name!r} is a built-in claim; give your claim another name")
         if _REGISTRY.get(claim.name) is not claim:
             register(claim, replace=True)
         claim = claim.name

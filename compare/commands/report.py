@@ -24,35 +24,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def inferred_plan(store):
+    """Claims that apply to a store without a recorded plan, with the cells' own options."""
+    import json
     from collections import defaultdict
 
     from ..verify import Check
 
-    Ns: dict[str, set[int]] = defaultdict(set)
-    seeds: dict[str, set[int]] = defaultdict(set)
+    Ns: dict[tuple[str, str], set[int]] = defaultdict(set)
+    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
     configs = {}
     for cell, _ in store.results():
-        k = cell.config.key()
-        configs[k] = cell.config
-        Ns[k].add(cell.N)
-        seeds[k].add(cell.seed)
+        group = (cell.config.key(), json.dumps(cell.options, sort_keys=True))
+        configs[group] = cell.config
+        Ns[group].add(cell.N)
+        seeds[group].add(cell.seed)
     plan = []
-    for k, cfg in configs.items():
-        if len(Ns[k]) < 2:
+    for group, cfg in configs.items():
+        n_seeds = len(seeds[group])
+        # a claim reads seeds 0..S-1 at every N: skip groups with holes
+        if len(Ns[group]) < 2 or max(seeds[group]) != n_seeds - 1:
             continue
-        n_seeds = len(seeds[k])
-        if max(seeds[k]) != n_seeds - 1:
-            continue
-        ns = tuple(sorted(Ns[k]))
+        ns, opts = tuple(sorted(Ns[group])), json.loads(group[1])
         if cfg.alpha1 == 0:
-            plan.append(Check("bbp", cfg, ns, n_seeds))
-        plan.append(Check("growth-exponent", cfg, ns, n_seeds))
-        plan.append(Check("outlier-count", cfg, ns, n_seeds))
-        plan.append(Check("left-vectors", cfg, ns, n_seeds))
-        if cfg.batch == "reuse":
-            other = cfg.replace(batch="independent").key()
-            if other in configs and Ns[other] >= Ns[k]:
-                plan.append(Check("reuse-gap", cfg, ns, n_seeds))
+            plan.append(Check("bbp", cfg, ns, n_seeds, opts))
+        plan.append(Check("growth-exponent", cfg, ns, n_seeds, opts))
+        plan.append(Check("outlier-count", cfg, ns, n_seeds, opts))
+        plan.append(Check("left-vectors", cfg, ns, n_seeds, opts))
+        other = (cfg.replace(batch="independent").key(), group[1])
+        if cfg.batch == "reuse" and other in configs and Ns[other] >= Ns[group]:
+            plan.append(Check("reuse-gap", cfg, ns, n_seeds, opts))
     return tuple(plan)
 
 
