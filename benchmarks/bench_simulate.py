@@ -1,0 +1,264 @@
+"""Speed and memory of ``twostep.simulate.run`` (a script, not a test).
+
+Measured in one run, on this machine:
+
+1. two steps at N = n = d = 4000, float32, top-10 triplets: the time of the
+   steps (and of steps + spectra) against the bare time of the four
+   unavoidable GEMMs of the same shapes (``X W^T`` and ``M^T X`` per step),
+   measured in the same process; goal: ratio <= 1.25 for the steps;
+2. against a naive reference (every matrix materialised, float64, then
+   ``np.linalg.svd`` of W_2 as notebooks do) at N = 2000 and 4000: goal >= 5x
+   faster, top-10 singular values equal to 1e-4 relative;
+3. peak resident memory (VmHWM of a fresh subprocess per N) at N = 4000,
+   8000, 16000 in float32, against the formula of ``simulate/memory.py``;
+4. growth of the time with N: fitted exponent over N = 1000..16000 and the
+   successive-N slopes (reusing the timings above).
+
+Usage: ``python benchmarks/bench_simulate.py [--quick]`` (``--quick``: small
+sizes, a minute). The full run takes ~15 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import scipy
+from threadpoolctl import threadpool_info
+
+from twostep.simulate import draws, gd, memory, run
+from twostep.theory import ModelConfig, parse_function
+
+CONFIG = ModelConfig(activation="tanh(z+1/2)", target="He1", alpha1=0.3, alpha2=0.45)
+
+# Peak RSS is read as VmHWM from /proc/self/status: ru_maxrss of a child starts
+# from the parent's RSS at fork time on Linux, VmHWM belongs to the new image.
+_SUBPROCESS = r"""
+import json, sys, time
+def hwm():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from twostep.simulate import run, memory, gd, draws
+from twostep.theory import ModelConfig
+base = hwm()
+N = int(sys.argv[1]); dtype = sys.argv[2]
+cfg = ModelConfig(activation="tanh(z+1/2)", target="He1", alpha1=0.3, alpha2=0.45)
+est = memory.estimate_peak(N, N, N, 4 if dtype == "float32" else 8,
+                           block_rows=gd.default_block_rows(N, N, draws.check_dtype(dtype)), top=10)
+t = time.perf_counter()
+m = run(cfg, N, 0, dtype=dtype)
+wall = time.perf_counter() - t
+peak = hwm()
+print(json.dumps({"N": N, "base": base, "peak": peak, "estimate": est["total"],
+                  "phase": est["largest_phase"], "timing": m.timing, "wall": wall,
+                  "outliers": [o["value"] for o in m.outliers]}))
+"""
+
+
+def machine() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    avail = memory.available_bytes()
+    lines = [
+        f"machine: {platform.platform()}; {cpu}; {os.cpu_count()} CPUs; "
+        f"MemAvailable {avail / 2**30:.1f} GiB" if avail else "",
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+        f"load average {os.getloadavg()[0]:.2f} at start",
+        "threadpool_info():",
+    ]
+    for info in threadpool_info():
+        lines.append("  " + json.dumps({k: info.get(k) for k in (
+            "internal_api", "version", "num_threads", "architecture", "filepath")}))
+    return lines
+
+
+def bare_gemms(N: int, dtype: str, repeats: int = 2) -> float:
+    """Best time of the four GEMMs of two steps (n = d = N): H = X W^T, G = M^T X, twice."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, N), dtype=np.float32).astype(dtype)
+    W = rng.standard_normal((N, N), dtype=np.float32).astype(dtype)
+    H = np.empty((N, N), dtype=dtype)
+    G = np.empty((N, N), dtype=dtype)
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _step in range(2):
+            np.matmul(X, W.T, out=H)
+            np.matmul(H.T, X, out=G)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def naive(config: ModelConfig, N: int, seed: int, dtype: str) -> tuple[float, np.ndarray]:
+    """Notebook-style two steps: the n x N pre-activations materialised, then the SVD of W_2
+    (with vectors, as needed for overlaps). Same draws as ``run``."""
+    t = time.perf_counter()
+    dt = np.dtype(dtype)
+    d, n = draws.dimensions(config, N)
+    beta = draws.draw_beta(seed, N, d)
+    a = draws.draw_second_layer(config, seed, N)
+    W = draws.draw_first_layer(config, seed, N, d, dt)
+    batch = draws.draw_batch(config, seed, N, 0, beta, dt)
+    X, y = batch.X, batch.y.astype(dt)
+    sigma = parse_function(config.activation)
+    s0, s1 = sigma.numpy(0), sigma.numpy(1)
+    for step in gd.default_steps(config):
+        H = X @ W.T
+        r = y - s0(H) @ a.astype(dt) / math.sqrt(N)
+        W = W + (step.eta(N) / n) * (a.astype(dt)[:, None] * (s1(H) * r[:, None]).T) @ X
+    _, s, _ = np.linalg.svd(W, full_matrices=False)
+    return time.perf_counter() - t, s[:10]
+
+
+def best_run(N: int, dtype: str, repeats: int):
+    best = None
+    for _ in range(repeats):
+        m = run(CONFIG, N, 0, dtype=dtype)
+        if best is None or m.timing["total_s"] < best.timing["total_s"]:
+            best = m
+    return best
+
+
+def same_work(m) -> float:
+    """Draws + steps + W_2's top triplets: what the naive reference computes."""
+    return (m.timing["draws_s"] + m.timing["steps_s"]
+            + m.timing["spectrum_s"]["W2"])
+
+
+def subprocess_peak(N: int, dtype: str = "float32") -> dict:
+    out = subprocess.run([sys.executable, "-c", _SUBPROCESS, str(N), dtype], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def slope(Ns, times) -> float:
+    return float(np.polyfit(np.log(Ns), np.log(times), 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    args = parser.parse_args()
+    quick = args.quick
+    N_gemm = 1000 if quick else 4000
+    naive_Ns = (500, 1000) if quick else (2000, 4000)
+    memory_Ns = (1000, 2000) if quick else (4000, 8000, 16000)
+    growth_in_process = (250, 500) if quick else (1000, 2000)
+
+    for line in machine():
+        print(line, flush=True)
+    print(f"config: {CONFIG.to_json()}\n", flush=True)
+
+    # 1. steps vs the bare GEMMs -------------------------------------------------------
+    # Interleaved and repeated, each quantity its minimum: the machine may be shared, and
+    # a minimum is the least disturbed measurement of either.
+    gemm, t, m = math.inf, None, None
+    for _ in range(3):
+        gemm = min(gemm, bare_gemms(N_gemm, "float32", repeats=1))
+        trial = run(CONFIG, N_gemm, 0, dtype="float32")
+        if m is None:
+            m, t = trial, dict(trial.timing)
+        else:
+            for key in ("draws_s", "steps_s", "spectra_s", "total_s"):
+                t[key] = min(t[key], trial.timing[key])
+    print(f"1. two steps at N = n = d = {N_gemm}, float32 (3 interleaved repeats, minimum of "
+          "each quantity)")
+    print("| quantity | seconds | ratio to bare GEMMs | goal |")
+    print("|---|---|---|---|")
+    print(f"| four bare GEMMs (numpy matmul, same shapes) | {gemm:.3f} | 1 | |")
+    gflops = 4 * 2 * N_gemm**3 / gemm / 1e9
+    print(f"| (bare GEMM rate: {gflops:.0f} GFLOP/s) | | | |")
+    print(f"| steps (gradient passes) | {t['steps_s']:.3f} | {t['steps_s'] / gemm:.3f} | <= 1.25 |")
+    print(f"| steps + batch draws | {t['steps_s'] + t['draws_s']:.3f} | "
+          f"{(t['steps_s'] + t['draws_s']) / gemm:.3f} | |")
+    print(f"| steps + spectra (W1, W2, update; top-10 + 20) | {t['steps_s'] + t['spectra_s']:.3f}"
+          f" | {(t['steps_s'] + t['spectra_s']) / gemm:.3f} | |")
+    print(f"| whole run() | {t['total_s']:.3f} | {t['total_s'] / gemm:.3f} | |\n", flush=True)
+    timings = {N_gemm: t["total_s"]}
+    steps_timings = {N_gemm: t["steps_s"]}
+
+    # 2. against the naive reference ---------------------------------------------------------
+    print("2. against a naive notebook reference (float64, np.linalg.svd of W_2 with vectors);")
+    print("   run() also computes W_1's and the update's spectra and the null floors, so the")
+    print("   same-work time (draws + steps + W_2's top triplets) is shown too")
+    print("| N | naive s | run() f64 s | speed-up | same work f64 s | speed-up | run() f32 s | "
+          "speed-up | same work f32 s | speed-up | max rel. diff top-10 (f64, f32) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for N in naive_Ns:
+        t_naive, s_naive = naive(CONFIG, N, 0, "float64")
+        m64 = run(CONFIG, N, 0, dtype="float64")
+        m32 = m if N == N_gemm else run(CONFIG, N, 0, dtype="float32")
+        d64 = np.max(np.abs(np.array(m64.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
+        d32 = np.max(np.abs(np.array(m32.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
+        cells = []
+        for mm in (m64, m32):
+            same = same_work(mm)
+            cells.append(f"{mm.timing['total_s']:.2f} | {t_naive / mm.timing['total_s']:.1f}x | "
+                         f"{same:.2f} | {t_naive / same:.1f}x")
+        print(f"| {N} | {t_naive:.2f} | {cells[0]} | {cells[1]} | {d64:.1e}, {d32:.1e} |",
+              flush=True)
+    print("(goal: >= 5x faster, top-10 equal to 1e-4 relative)\n")
+
+    # 4 (part). growth, small sizes in process ------------------------------------------------
+    for N in growth_in_process:
+        mm = best_run(N, "float32", 1)
+        timings[N] = mm.timing["total_s"]
+        steps_timings[N] = mm.timing["steps_s"]
+
+    # 3. peak memory ------------------------------------------------------------------------
+    print("3. peak resident memory, float32, fresh subprocess per N (VmHWM)")
+    print("| N | measured GiB | formula GiB | measured / formula | interpreter after imports "
+          "GiB | largest phase | run() s |")
+    print("|---|---|---|---|---|---|---|")
+    for N in memory_Ns:
+        r = subprocess_peak(N)
+        print(f"| {N} | {r['peak'] / 2**30:.3f} | {r['estimate'] / 2**30:.3f} | "
+              f"{r['peak'] / r['estimate']:.2f} | {r['base'] / 2**30:.3f} | {r['phase']} | "
+              f"{r['wall']:.1f} |", flush=True)
+        timings.setdefault(N, r["timing"]["total_s"])
+        steps_timings.setdefault(N, r["timing"]["steps_s"])
+    print()
+
+    # 4. growth ---------------------------------------------------------------------------
+    Ns = sorted(timings)
+    print("4. time against N (float32, two steps, default options)")
+    print("| N | run() s | steps s | local slope run() | local slope steps |")
+    print("|---|---|---|---|---|")
+    for i, N in enumerate(Ns):
+        local = local_steps = ""
+        if i:
+            P = Ns[i - 1]
+            local = f"{math.log(timings[N] / timings[P]) / math.log(N / P):.2f}"
+            local_steps = f"{math.log(steps_timings[N] / steps_timings[P]) / math.log(N / P):.2f}"
+        print(f"| {N} | {timings[N]:.2f} | {steps_timings[N]:.2f} | {local} | {local_steps} |")
+    total_slope = slope(Ns, [timings[N] for N in Ns])
+    steps_slope = slope(Ns, [steps_timings[N] for N in Ns])
+    print(f"fitted exponent over N = {Ns[0]}..{Ns[-1]}: run() {total_slope:.2f}, "
+          f"steps {steps_slope:.2f} (GEMM cost is N^3)")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

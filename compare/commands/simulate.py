@@ -1,0 +1,184 @@
+"""``twostep simulate``: run the GD steps once and measure spectra and directions.
+
+Prints a readable summary (outliers of each W_t with their identified power
+of a and beta_* overlap, bulk edges, amplitudes of the last update against
+their null floors); ``--json`` prints the Measurement dict, ``--out FILE``
+saves FILE (JSON) and its sibling .npz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from twostep.simulate import Measurement
+from twostep.simulate import run as simulate_run
+from twostep.simulate.gd import STEPS_SYNTAX, parse_steps
+from twostep.theory import ConfigError
+
+from ._config_args import add_config_arguments, config_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, scaling_options=True)
+    r = parser.add_argument_group("simulation")
+    r.add_argument("--N", type=int, default=2000, help="hidden width N (default: %(default)s)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    r.add_argument("--steps", default=None, metavar="SPEC",
+                   help=f"explicit step schedule, {STEPS_SYNTAX}; 'reuse' reuses the previous "
+                        "step's batch, step 1 must be fresh. Replaces --alpha1/--alpha2/--eta1/"
+                        "--eta2/--reuse/--independent for the dynamics; steps 1 and 2 are "
+                        "copied into the recorded config")
+    r.add_argument("--top", type=int, default=10,
+                   help="singular values reported per matrix (default: %(default)s)")
+    r.add_argument("--max-power", type=int, default=4,
+                   help="powers a^1..a^K for overlaps and amplitudes (default: %(default)s)")
+    r.add_argument("--null-draws", type=int, default=4,
+                   help="independent second layers for the null floors (default: %(default)s)")
+    r.add_argument("--dtype", default="float64",
+                   help="float64 or float32 (GEMMs; reductions stay float64) "
+                        "(default: %(default)s)")
+    r.add_argument("--spectrum", action="store_true",
+                   help="also the full spectra (dense SVD; N <= 8000), saved in the .npz")
+    r.add_argument("--features", action="store_true",
+                   help="also the one-step feature-matrix spikes (materialises n x N)")
+    r.add_argument("--allow-memory", action="store_true",
+                   help="run even when the estimated peak memory exceeds what is available")
+    r.add_argument("--block-rows", type=int, default=None,
+                   help="samples per streamed block (default: about 32 MiB per block buffer)")
+    o = parser.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the Measurement as JSON")
+    o.add_argument("--out", default=None, metavar="FILE",
+                   help="save the Measurement to FILE (JSON) and FILE's .npz sibling")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an --out that cannot be written, before any simulation."""
+    npz = Measurement.npz_path(path)
+    for target in (path, npz):
+        if target.is_dir():
+            raise ConfigError(f"--out {path}: {target} is a directory; give a file name")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise ConfigError(f"--out {path}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {path}: directory {parent} is not writable")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ConfigError(f"--out {path}: {target} exists and is not writable")
+
+
+def _f(x, spec: str = ".4f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _outlier_lines(spec: dict, max_power: int) -> list[str]:
+    outliers = spec.get("outliers", [])
+    if not outliers:
+        return ["  (none)"]
+    head = " ".join(f"q{m}" .rjust(5) for m in range(1, max_power + 1))
+    lines = [f"  {'#':>2} {'value':>9} {'gap':>8}  {'left vector':<12} {'beta_*':>6}  "
+             f"squared overlaps {head}"]
+    for o in outliers:
+        power = o.get("left_power")
+        ident = "none" if power is None else f"a^{power} (k={o['term']})"
+        overlaps = " ".join(_f(v, "5.3f") for v in o.get("left_overlaps", []))
+        lines.append(f"  {o['index']:>2} {o['value']:>9.4f} {o['gap']:>8.4f}  {ident:<12} "
+                     f"{_f(o.get('beta_overlap'), '6.3f')}  {'':>16} {overlaps}")
+    return lines
+
+
+def render(m: Measurement) -> str:
+    """The readable summary of a :class:`Measurement`."""
+    c = m.config
+    scaling = m.model.scaling
+    lines = [
+        f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
+        f"n={m.n}  seed={m.seed}  {m.options['dtype']}  tau={c['noise']:g}  [{scaling}]",
+        "steps: " + "   ".join(
+            f"{s['t']}: alpha={st['alpha']:g} etabar={st['etabar']:g} {st['batch']} "
+            f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
+            for s, st in zip(m.dynamics, m.options["steps"])),
+        f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
+            f"{name} {_f(spec['bulk_edge_empirical'])}" for name, spec in m.spectra.items()),
+        "",
+    ]
+    K = m.options["max_power"]
+    for name, spec in m.spectra.items():
+        what = "W_T - W_{T-1}" if name == "update" else name
+        margin = _f(spec.get("margin"))
+        lines.append(f"outliers of {what} (edge used: {spec['edge_used']} "
+                     f"{_f(_edge(spec))} + margin {margin}; top: "
+                     + " ".join(f"{v:.4f}" for v in spec["singular_values"][:5]) + ")")
+        lines += _outlier_lines(spec, K)
+    lines += [
+        "",
+        f"new outliers of the last step (outlier_count): {m.outlier_count}",
+    ]
+    s = m.step_one
+    lines.append(
+        f"step one: top singular value of W1 {s['outlier']:.4f}; squared overlaps of its "
+        f"vectors: right-beta_* {_f(s['overlap_beta'])}, right-u {_f(s['overlap_right'])}, "
+        f"left-a {_f(s['overlap_left'])};  ||u|| = {s['u_norm']:.4f}")
+    lines += ["", f"amplitudes ||U^T q_(k+1)|| of the last update U vs null floor "
+                  f"(mean +- sd over {m.options['null_draws']} independent a):",
+              f"  {'k':>2} {'power':>5} {'amplitude':>10} {'null floor':>18} {'ratio':>7} "
+              f"{'beta_*':>7} {'null beta_*':>16}"]
+    for a in m.amplitudes:
+        floor = (f"{_f(a['null_floor'], '.4g')} +- {_f(a['null_floor_sd'], '.2g')}"
+                 if a["null_floor"] is not None else "-")
+        ratio = (a["amplitude"] / a["null_floor"]
+                 if a["amplitude"] is not None and a["null_floor"] else None)
+        nb = (f"{_f(a['null_beta_overlap'], '.3f')} +- {_f(a['null_beta_overlap_sd'], '.2f')}"
+              if a["null_beta_overlap"] is not None else "-")
+        lines.append(f"  {a['k']:>2} {'a^' + str(a['left_power']):>5} "
+                     f"{_f(a['amplitude'], '10.4g')} {floor:>18} {_f(ratio, '7.2f')} "
+                     f"{_f(a['beta_overlap'], '7.3f')} {nb:>16}")
+    if m.features is not None:
+        f = m.features
+        lines += ["", f"feature matrix sigma(X W^T)/sqrt(n): F0 edge "
+                      f"{_f(f['F0']['bulk_edge_empirical'])}, threshold {_f(f['threshold'])}; "
+                      f"F1 values above it {f['above_threshold']}, new spikes (spike_count) "
+                      f"{f['spike_count']}"]
+    t = m.timing
+    lines += ["", f"time: draws {t['draws_s']:.2f} s, steps {t['steps_s']:.2f} s, spectra "
+                  f"{t['spectra_s']:.2f} s, total {t['total_s']:.2f} s"]
+    return "\n".join(lines)
+
+
+def _edge(spec: dict):
+    if spec["edge_used"] == "empirical":
+        return spec["bulk_edge_empirical"]
+    if spec["edge_used"] == "theory":
+        return spec["bulk_edge"]
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    steps = None
+    if args.steps is not None:
+        steps = parse_steps(args.steps)
+        sync = {"alpha1": steps[0].alpha, "etabar1": steps[0].etabar}
+        if len(steps) > 1:
+            sync.update(alpha2=steps[1].alpha, etabar2=steps[1].etabar,
+                        batch="reuse" if steps[1].batch == "reuse" else "independent")
+        config = config.replace(**sync)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        _check_writable(out)
+    measurement = simulate_run(
+        config, args.N, args.seed, steps=steps, dtype=args.dtype, top=args.top,
+        max_power=args.max_power, spectrum=args.spectrum, features=args.features,
+        null_draws=args.null_draws, allow_memory=args.allow_memory, block_rows=args.block_rows)
+    if out is not None:
+        measurement.save(out)
+    if args.json:
+        print(json.dumps(measurement.to_dict(), indent=1, sort_keys=True))
+    else:
+        print(render(measurement))
+        if out is not None:
+            print(f"saved {out} and {Measurement.npz_path(out)}")
+    return 0
+

@@ -1,0 +1,121 @@
+"""Learned directions: Gram-Schmidt powers of a, overlaps, amplitudes and null floors.
+
+THEORY.md section 4: the step-two update is ``sum_k eta_2 eta_1^k a^{o(k+1)}
+v_k^T / k! + noise``, so outlier k has left singular vector
+``q_{k+1}`` = the Gram-Schmidt of ``a^{o(k+1)}`` against ``a, ..., a^{ok}``,
+and the update projected on ``q_{k+1}`` measures term k even below the bulk
+edge. The powers are formed from ``sqrt(N) a`` (entries O(1)) and
+orthonormalised by a float64 QR (THEORY.md s.7).
+
+Every overlap here is a squared cosine, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+#: A power is "in the span of the lower ones" (q undefined) when its QR
+#: diagonal is below this fraction of its norm: ``sign`` second layers give
+#: ``a^{o3} = a / N`` exactly (relative residue ~1e-16).
+DEGENERATE = 1e-8
+
+#: Left-vector identification: the best squared overlap must be at least
+#: IDENTIFY_MIN and at least IDENTIFY_RATIO times the second best.
+IDENTIFY_MIN = 0.3
+IDENTIFY_RATIO = 2.0
+
+
+def power_basis(a: np.ndarray, max_power: int) -> np.ndarray:
+    """``q_1..q_K`` (N x K, float64): QR of ``(sqrt(N) a)^{o m}``, m = 1..K.
+
+    Columns are oriented so that ``<q_m, a^{o m}> > 0``; a column whose power
+    lies in the span of the lower powers is NaN (see :data:`DEGENERATE`).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    scaled = math.sqrt(a.size) * a
+    powers = np.column_stack([scaled**m for m in range(1, max_power + 1)])
+    Q, R = np.linalg.qr(powers)
+    diag = np.diag(R)
+    Q = Q * np.where(diag < 0, -1.0, 1.0)
+    norms = np.linalg.norm(powers, axis=0)
+    Q[:, np.abs(diag) <= DEGENERATE * norms] = np.nan
+    return Q
+
+
+def squared_overlap(x: np.ndarray, y: np.ndarray) -> float | None:
+    """``<x, y>^2 / (||x||^2 ||y||^2)`` in [0, 1] (float64); None if x or y is zero/NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xx, yy = float(x @ x), float(y @ y)
+    if not (xx > 0 and yy > 0) or not (math.isfinite(xx) and math.isfinite(yy)):
+        return None
+    return float(min(1.0, (x @ y) ** 2 / (xx * yy)))
+
+
+def left_overlaps(left: np.ndarray, basis: np.ndarray) -> list[float | None]:
+    """Squared overlaps of a left singular vector with ``q_1..q_K`` (None where q is undefined)."""
+    return [None if np.isnan(basis[0, m]) else squared_overlap(left, basis[:, m])
+            for m in range(basis.shape[1])]
+
+
+def identify(overlaps: Sequence[float | None]) -> int | None:
+    """The power ``m`` (1-based, ``left_power``) whose ``q_m`` the left vector
+    follows, or None when no overlap is clear: the largest squared overlap must
+    be >= 0.3 and >= 2x the second largest."""
+    ranked = sorted(((v, m + 1) for m, v in enumerate(overlaps) if v is not None), reverse=True)
+    if not ranked:
+        return None
+    best, power = ranked[0]
+    second = ranked[1][0] if len(ranked) > 1 else 0.0
+    if best >= IDENTIFY_MIN and best >= IDENTIFY_RATIO * second:
+        return power
+    return None
+
+
+def _projections(update: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``update^T q_m`` for every defined column (d x K float64; NaN columns stay NaN)."""
+    out = np.full((update.shape[1], basis.shape[1]), np.nan)
+    defined = ~np.isnan(basis[0])
+    if defined.any():
+        # Cast q, not the update: the N x d matrix is never copied.
+        out[:, defined] = np.asarray(update.T @ basis[:, defined].astype(update.dtype),
+                                     dtype=np.float64)
+    return out
+
+
+def amplitudes(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
+               null_bases: Sequence[np.ndarray]) -> list[dict]:
+    """Per term k = 0..K-1: ``amplitude = ||U^T q_{k+1}||`` (U = W_T - W_{T-1}) and the
+    squared cosine of ``U^T q_{k+1}`` with beta_*, against their null floors.
+
+    The null floor replaces a by independent vectors b of the same law: mean
+    and sd (ddof 1) over the draws of ``||U^T GS(b^{o(k+1)})||`` and of its
+    squared cosine with beta_*. U's rows are scaled by a_i, so a uniformly
+    random direction would underestimate the floor; b has the same entry law.
+    """
+    signal = _projections(update, basis)
+    nulls = np.stack([_projections(update, nb) for nb in null_bases]) if null_bases else None
+    out = []
+    for k in range(basis.shape[1]):
+        column = signal[:, k]
+        entry = {"k": k, "left_power": k + 1, "amplitude": None, "null_floor": None,
+                 "null_floor_sd": None, "beta_overlap": None, "null_beta_overlap": None,
+                 "null_beta_overlap_sd": None}
+        if not np.isnan(column[0]):
+            entry["amplitude"] = float(np.linalg.norm(column))
+            entry["beta_overlap"] = squared_overlap(column, beta)
+        if nulls is not None:
+            draws = [nulls[i, :, k] for i in range(nulls.shape[0]) if not np.isnan(nulls[i, 0, k])]
+            if draws:
+                norms = np.array([np.linalg.norm(v) for v in draws])
+                cosines = np.array([squared_overlap(v, beta) or 0.0 for v in draws])
+                entry["null_floor"] = float(norms.mean())
+                entry["null_beta_overlap"] = float(cosines.mean())
+                if len(draws) > 1:
+                    entry["null_floor_sd"] = float(norms.std(ddof=1))
+                    entry["null_beta_overlap_sd"] = float(cosines.std(ddof=1))
+        out.append(entry)
+    return out

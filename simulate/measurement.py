@@ -1,0 +1,212 @@
+"""The ``Measurement`` of one simulation and its JSON + npz files.
+
+Field names mirror the theory's ``Prediction`` (STYLE.md: one vocabulary):
+``outliers``, ``bulk_edge``, ``outlier_count``, ``amplitudes``, ``step_one``.
+Every overlap stored here is a squared cosine in [0, 1].
+
+Files: ``save(path)`` writes the JSON (``to_dict()``, pure JSON types) at
+``path`` and a sibling ``.npz`` with the arrays (top singular values of each
+spectrum and, with ``spectrum=True``, the full spectra). Both are written to
+temporary files in the target directory and renamed into place, npz first,
+so a reader never sees a half-written file and the JSON appears last.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twostep.theory import ConfigError, ModelConfig
+
+FORMAT = "twostep.simulate.Measurement/1"
+
+
+def versions() -> dict[str, str]:
+    """Versions of twostep, numpy, scipy and python that made the measurement."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import scipy
+
+    try:
+        own = version("twostep")
+    except PackageNotFoundError:  # pragma: no cover - source tree without install
+        own = "0+unknown"
+    return {"twostep": own, "numpy": np.__version__, "scipy": scipy.__version__,
+            "python": platform.python_version()}
+
+
+def _jsonable(value: Any, where: str = "") -> Any:
+    """Plain JSON types: numpy scalars become Python numbers; arrays are refused."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"array at {where} must go to the npz file, not the JSON")
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        out = float(value)
+        if out != out or out in (float("inf"), float("-inf")):
+            raise ValueError(f"non-finite number at {where}")
+        return out
+    if value is None or isinstance(value, (str, int)):
+        return value
+    raise TypeError(f"{type(value).__name__} at {where} is not JSON")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One simulated run (see the module docstring and :func:`twostep.simulate.run`).
+
+    ``spectra[name]`` (``W1``..``WT``, ``update``) are dicts with
+    ``singular_values`` (top, descending), ``bulk_edge`` (theory, W_0's
+    ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
+    ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all
+    singular values, an array kept in the npz) and ``histogram``.
+    """
+
+    config: dict
+    N: int
+    d: int
+    n: int
+    seed: int
+    options: dict
+    versions: dict
+    timing: dict
+    spectra: dict
+    outliers: list
+    bulk_edge: float
+    bulk_edge_empirical: float | None
+    outlier_count: int
+    amplitudes: list
+    step_one: dict
+    features: dict | None = None
+    dynamics: list = dataclasses.field(default_factory=list)
+
+    @property
+    def model(self) -> ModelConfig:
+        return ModelConfig.from_dict(self.config)
+
+    def __repr__(self) -> str:
+        values = [round(o["value"], 4) for o in self.outliers]
+        return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
+                f"activation={self.config.get('activation')!r}, "
+                f"target={self.config.get('target')!r}, outliers={values}, "
+                f"outlier_count={self.outlier_count}, "
+                f"bulk_edge_empirical={self.bulk_edge_empirical})")
+
+    # -- arrays ---------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays that go to the npz file, by key ``<spectrum>.<field>``."""
+        out = {}
+        for name, spec in self.spectra.items():
+            out[f"{name}.singular_values"] = np.asarray(spec["singular_values"], dtype=float)
+            if isinstance(spec.get("values"), np.ndarray):
+                out[f"{name}.values"] = spec["values"]
+        return out
+
+    # -- dict / JSON -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Pure JSON types; full spectra are replaced by ``{"npz": key, "size": n}``."""
+        data = {f.name: copy.copy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        spectra = {}
+        for name, spec in self.spectra.items():
+            spec = dict(spec)
+            if isinstance(spec.get("values"), np.ndarray):
+                spec["values"] = {"npz": f"{name}.values", "size": int(spec["values"].size)}
+            spectra[name] = spec
+        data["spectra"] = spectra
+        data["format"] = FORMAT
+        return _jsonable(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a measurement must be a mapping, got {type(data).__name__}")
+        data = dict(data)
+        fmt = data.pop("format", FORMAT)
+        if fmt != FORMAT:
+            raise ConfigError(f"unknown measurement format {fmt!r}; expected {FORMAT!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        unknown = sorted(set(data) - names)
+        missing = sorted(required - set(data))
+        if unknown or missing:
+            raise ConfigError(f"not a measurement: unknown field(s) {unknown}, "
+                              f"missing field(s) {missing}")
+        return cls(**data)
+
+    # -- files -------------------------------------------------------------------
+    @staticmethod
+    def npz_path(path: str | os.PathLike) -> Path:
+        path = Path(path)
+        if path.suffix == ".npz":
+            raise ConfigError(f"{path}: the JSON file may not end in .npz (its arrays go there)")
+        return path.with_suffix(".npz")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (JSON) and its sibling ``.npz`` atomically; return the JSON path."""
+        path = Path(path)
+        npz = self.npz_path(path)
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True)
+        arrays = self.arrays()
+        directory = path.parent if str(path.parent) else Path(".")
+        temps = []
+        try:
+            with tempfile.NamedTemporaryFile("wb", dir=directory, prefix=f".{npz.name}.",
+                                             delete=False) as fh:
+                temps.append(fh.name)
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{path.name}.",
+                                             delete=False, encoding="utf-8") as fh:
+                temps.append(fh.name)
+                fh.write(text + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temps[0], npz)
+            os.replace(temps[1], path)
+        finally:
+            for name in temps:
+                if os.path.exists(name):
+                    os.unlink(name)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Measurement:
+        """Read a file written by :meth:`save` (arrays restored from the npz)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such measurement file") from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        measurement = cls.from_dict(data)
+        wanted = {name: spec["values"]["npz"] for name, spec in measurement.spectra.items()
+                  if isinstance(spec.get("values"), dict)}
+        if wanted:
+            npz = cls.npz_path(path)
+            if not npz.exists():
+                raise ConfigError(f"{npz}: missing arrays file of {path}")
+            with np.load(npz) as arrays:
+                for name, key in wanted.items():
+                    if key not in arrays:
+                        raise ConfigError(f"{npz}: array {key!r} is missing")
+                    measurement.spectra[name]["values"] = arrays[key]
+        return measurement

@@ -1,0 +1,101 @@
+"""Peak memory of :func:`twostep.simulate.run`, estimated before anything is allocated.
+
+With ``s`` the bytes of the run dtype (8 or 4), ``b`` the block rows and
+``m = max(top, 10) + EXTRA``, ``w = m + OVERSAMPLE`` the Lanczos block::
+
+    peak = BASE                                    interpreter, numpy, scipy, sympy
+         + s (N d + N d + n d)                     W, the update, the batch X (kept for reuse)
+         + 16 n + 32 (N + d)                       y, noise, r, f, a, beta, u
+         + max(step, spectra, features, full)      the phases never overlap
+
+    step     = 2 s b N + 8 SUB_BLOCK_BYTES         H_b and M_b; the activation's temporaries
+             + 2 DRAW_BYTES                        on sub-blocks; one float64 draw chunk
+    spectra  = 8 min(N,d) w (MAX_ITERATIONS + 1)   Krylov basis (float64)
+             + 8 (w (MAX_ITERATIONS + 1))^2        projected matrix
+             + (8 + s) (N + d) w * 3               block products and Ritz vectors
+    features = s n N + spectra(n x N)              the feature matrix sigma(X W^T)/sqrt(n)
+    full     = 2 s N d + 8 min(N, d)               np.linalg.svd copies its input (spectrum=True)
+
+The four top terms are all live from the first step on (X of a fresh batch
+is released before the next one is drawn). benchmarks/bench_simulate.py
+compares this with the measured ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twostep.theory import ConfigError
+
+from . import spectra
+from .draws import DRAW_BYTES
+from .gd import SUB_BLOCK_BYTES
+
+#: Interpreter with numpy, scipy and sympy imported: 90 MiB measured (VmHWM), plus
+#: lambdify and LAPACK workspaces during the run.
+BASE = 150 * 2**20
+GiB = 2**30
+
+
+def _spectra_bytes(rows: int, cols: int, m: int, itemsize: int) -> int:
+    width = m + spectra.OVERSAMPLE
+    dim = width * (spectra.MAX_ITERATIONS + 1)
+    side = min(rows, cols)
+    dim = min(dim, side)
+    if side <= spectra.DENSE_LIMIT:
+        return 8 * (3 * rows * cols)
+    return 8 * side * dim + 8 * dim * dim + (8 + itemsize) * (rows + cols) * width * 3
+
+
+def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top: int,
+                  spectrum: bool = False, features: bool = False) -> dict[str, int]:
+    """The terms of the peak formula (module docstring) in bytes, and their ``total``."""
+    s = itemsize
+    m = spectra.computed_count(top)
+    parts = {
+        "base": BASE,
+        "weights": s * N * d,
+        "update": s * N * d,
+        "batch": s * n * d,
+        "vectors": 16 * n + 32 * (N + d),
+    }
+    phases = {
+        "step": 2 * s * block_rows * N + 8 * SUB_BLOCK_BYTES + 2 * DRAW_BYTES,
+        "spectra": _spectra_bytes(N, d, m, s),
+        "features": (s * n * N + _spectra_bytes(n, N, m, s) + 3 * s * block_rows * N)
+        if features else 0,
+        "full_spectrum": (2 * s * N * d + 8 * min(N, d)) if spectrum else 0,
+    }
+    phase = max(phases, key=phases.get)
+    parts["phase"] = phases[phase]
+    parts["total"] = sum(parts.values())
+    parts["largest_phase"] = phase  # type: ignore[assignment]
+    return parts
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo, else free physical pages (os.sysconf), else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check(estimate: dict, *, allow: bool, what: str) -> None:
+    """Refuse (ConfigError) when the estimated peak exceeds the available memory."""
+    available = available_bytes()
+    if allow or available is None:
+        return
+    total = estimate["total"]
+    if total > available:
+        raise ConfigError(
+            f"{what} needs about {total / GiB:.1f} GiB (estimated peak) but only "
+            f"{available / GiB:.1f} GiB is available; use dtype float32, a smaller N, "
+            f"or allow_memory=True (--allow-memory)")

@@ -1,0 +1,280 @@
+"""``run``: simulate the GD steps once and measure spectra and directions.
+
+Everything a :class:`Measurement` holds is computed here from the pieces:
+:mod:`gd` (the steps), :mod:`spectra` (top triplets, bulk edge, outliers),
+:mod:`directions` (powers of a, overlaps, amplitudes, null floors) and
+:mod:`memory` (the refusal before allocating too much).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from twostep.theory import ConfigError, ModelConfig, parse_function
+
+from . import directions, draws, gd, memory, spectra
+from .gd import Step
+from .measurement import Measurement, versions
+
+#: Full spectra (``spectrum=True``) are refused above this max(N, d): the
+#: dense SVD is O(N^3) (about a minute at 8000 on two cores).
+FULL_SPECTRUM_LIMIT = 8000
+MAX_POWER_LIMIT = 12
+HISTOGRAM_BINS = 60
+
+
+def _integer(name: str, value: object, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{name} must be {bounds}, got {value!r}")
+    return int(value)
+
+
+def _svd_rng(seed: int, N: int, name: str) -> np.random.Generator:
+    return draws.generator(seed, N, draws.SVD, zlib.crc32(name.encode()))
+
+
+def _describe(svd: spectra.TopSVD, top: int, *, theory_edge: float | None,
+              theory_tw: float | None) -> tuple[dict, list[int]]:
+    """The Spectrum dict (without outlier annotations) and the outlier positions."""
+    fit = spectra.fit_edge(svd.values)
+    if fit.reliable:
+        edge, margin, used = fit.edge, fit.margin, "empirical"
+    elif theory_edge is not None:
+        edge, margin, used = theory_edge, spectra.MARGIN * theory_tw, "theory"
+    else:
+        edge = margin = used = None
+    positions = ([] if edge is None else
+                 [int(j) for j in np.flatnonzero(svd.values > edge + margin)])
+    spec = {
+        "singular_values": [float(v) for v in svd.values[:top]],
+        "bulk_edge": theory_edge,
+        "bulk_edge_empirical": fit.edge,
+        "tracy_widom_scale": theory_tw,
+        "margin": margin,
+        "edge_used": used,
+        "edge_fit": fit.to_dict(),
+        "solver": svd.info(),
+        "computed": int(svd.values.size),
+    }
+    return spec, positions
+
+
+def _outliers(svd: spectra.TopSVD, positions: list[int], edge: float, basis: np.ndarray | None,
+              beta: np.ndarray | None) -> list[dict]:
+    out = []
+    for j in positions:
+        entry = {"index": j, "value": float(svd.values[j]), "gap": float(svd.values[j] - edge)}
+        if basis is not None:
+            overlaps = directions.left_overlaps(svd.left[:, j], basis)
+            power = directions.identify(overlaps)
+            entry.update({
+                "left_power": power, "term": None if power is None else power - 1,
+                "left_overlaps": overlaps,
+                "beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
+        out.append(entry)
+    return out
+
+
+def _edge_used(spec: dict) -> float | None:
+    if spec["edge_used"] == "empirical":
+        return spec["bulk_edge_empirical"]
+    if spec["edge_used"] == "theory":
+        return spec["bulk_edge"]
+    return None
+
+
+def _feature_matrix(config: ModelConfig, seed: int, N: int, n: int, d: int, W: np.ndarray,
+                    out: np.ndarray | None) -> np.ndarray:
+    """``F = sigma(X W^T) / sqrt(n)`` on the fresh features batch (its own stream),
+    drawn chunk by chunk so X is never held whole."""
+    sigma = parse_function(config.activation).numpy()
+    F = np.empty((n, N), dtype=W.dtype) if out is None else out
+    scale = 1.0 / math.sqrt(n)
+    for start, chunk, _ in draws.draw_inputs(seed, N, n, d, draws.FEATURES, 0):
+        block = chunk.astype(W.dtype) @ W.T
+        F[start:start + len(chunk)] = sigma(block) * np.asarray(scale, dtype=W.dtype)
+    return F
+
+
+def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
+                      ) -> tuple[dict, spectra.TopSVD]:
+    svd = spectra.top_singular(F, m, rng)
+    spec, positions = _describe(svd, top, theory_edge=None, theory_tw=None)
+    spec["outlier_count"] = len(positions)
+    return spec, svd
+
+
+def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | None = None,
+        dtype: str = "float64", top: int = 10, max_power: int = 4, spectrum: bool = False,
+        features: bool = False, null_draws: int = 4, allow_memory: bool = False,
+        block_rows: int | None = None) -> Measurement:
+    """Simulate the GD steps of THEORY.md section 2 once and measure the result.
+
+    ``steps`` defaults to the config's two steps (:func:`gd.default_steps`).
+    Spectra of ``W_1..W_T`` and of ``update = W_T - W_{T-1}``: top ``top``
+    singular values (``max(top, 10) + EXTRA`` are computed for the bulk-edge fit),
+    outliers with their left-vector identification (``left_power`` m when
+    the left vector follows ``q_m``, the Gram-Schmidt of ``a^{o m}``) and
+    beta_* overlap; ``amplitudes`` of the update on ``q_1..q_max_power``
+    with null floors from ``null_draws`` independent second layers;
+    ``step_one`` (BBP quantities of W_1); ``features`` (feature-matrix
+    spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. All overlaps are
+    squared cosines in [0, 1].
+
+    Raises ConfigError for bad options or when the estimated peak memory
+    exceeds what is available (unless ``allow_memory``), NonFiniteError on
+    NaN/Inf or a blow-up (naming the step).
+    """
+    clock0 = time.perf_counter()
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
+    N = _integer("N", N, 2)
+    seed = draws.check_seed(seed)
+    run_dtype = draws.check_dtype(dtype)
+    top = _integer("top", top, 1)
+    max_power = _integer("max_power", max_power, 1, MAX_POWER_LIMIT)
+    null_draws = _integer("null_draws", null_draws, 0)
+    for name, flag in (("spectrum", spectrum), ("features", features),
+                       ("allow_memory", allow_memory)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ConfigError(f"{name} must be True or False, got {flag!r}")
+    steps = gd.default_steps(config) if steps is None else gd.check_steps(steps)
+    d, n = draws.dimensions(config, N)
+    if top > min(N, d):
+        raise ConfigError(f"top must be <= min(N, d) = {min(N, d)}, got {top}")
+    if spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
+        raise ConfigError(f"spectrum=True needs max(N, d) <= {FULL_SPECTRUM_LIMIT} "
+                          f"(dense SVD), got N={N}, d={d}")
+    rows = (gd.default_block_rows(N, n, run_dtype) if block_rows is None
+            else min(_integer("block_rows", block_rows, 1), n))
+    estimate = memory.estimate_peak(N, d, n, run_dtype.itemsize, block_rows=rows, top=top,
+                                    spectrum=spectrum, features=features)
+    memory.check(estimate, allow=allow_memory,
+                 what=f"N={N}, d={d}, n={n} in {run_dtype.name}")
+
+    T = len(steps)
+    m = spectra.computed_count(top)
+    theory_edge = spectra.bulk_edge_theory(N, d)
+    theory_tw = spectra.tracy_widom_scale(N, d)
+    timing: dict = {"draws_s": 0.0, "steps_s": 0.0, "spectra_s": 0.0, "directions_s": 0.0,
+                    "features_s": 0.0, "spectrum_s": {}}
+
+    clock = time.perf_counter()
+    trajectory = gd.trajectory(config, N, seed, steps, dtype=run_dtype, block_rows=rows)
+    initial = next(trajectory)
+    a, beta = initial.a, initial.beta
+    timing["draws_s"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    basis = directions.power_basis(a, max_power)
+    null_bases = [directions.power_basis(
+        draws.draw_second_layer(config, seed, N, stream=draws.NULL, index=(i,)), max_power)
+        for i in range(null_draws)]
+    timing["directions_s"] += time.perf_counter() - clock
+
+    feature_result = None
+    F = None
+    if features:
+        clock = time.perf_counter()
+        F = _feature_matrix(config, seed, N, n, d, initial.W, None)
+        f0, _ = _feature_spectrum(F, m, top, _svd_rng(seed, N, "F0"))
+        timing["features_s"] += time.perf_counter() - clock
+    del initial
+
+    spectra_out: dict[str, dict] = {}
+    counts = {0: 0}  # W_0 is a pure bulk: no outliers
+    dynamics = []
+    step_one: dict = {}
+    amplitude_list: list[dict] = []
+    for state in trajectory:
+        t = state.t
+        timing["draws_s"] += state.stats["draw_s"]
+        timing["steps_s"] += state.stats["step_s"]
+        dynamics.append({k: v for k, v in state.stats.items() if not k.endswith("_s")})
+
+        clock = time.perf_counter()
+        name = f"W{t}"
+        svd = spectra.top_singular(state.W, m, _svd_rng(seed, N, name))
+        spec, positions = _describe(svd, top, theory_edge=theory_edge, theory_tw=theory_tw)
+        timing["spectrum_s"][name] = time.perf_counter() - clock
+        spec["outliers"] = _outliers(svd, positions, _edge_used(spec), basis, beta)
+        if spectrum:
+            values = spectra.full_spectrum(state.W)
+            spec["values"] = values
+            counts_, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+            spec["histogram"] = {"counts": counts_.tolist(), "edges": edges.tolist()}
+        spectra_out[name] = spec
+        counts[t] = len(positions)
+        if t == 1:
+            step_one = {
+                "outlier": float(svd.values[0]),
+                "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
+                "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
+                "overlap_left": directions.squared_overlap(svd.left[:, 0], a),
+                "u_norm": float(np.linalg.norm(state.u)),
+            }
+        timing["spectra_s"] += time.perf_counter() - clock
+
+        if t == 1 and features:
+            clock = time.perf_counter()
+            F = _feature_matrix(config, seed, N, n, d, state.W, F)
+            f1, _ = _feature_spectrum(F, m, top, _svd_rng(seed, N, "F1"))
+            F = None
+            threshold = (None if f0["edge_used"] is None
+                         else f0["bulk_edge_empirical"] + f0["margin"])
+            above = new = None
+            if threshold is not None:
+                above = sum(v > threshold for v in f1["singular_values"])
+                new = above - sum(v > threshold for v in f0["singular_values"])
+            feature_result = {
+                "F0": f0, "F1": f1, "threshold": threshold, "spike_count": new,
+                "above_threshold": above,
+                "definition": "F = sigma(X W^T)/sqrt(n) on a fresh batch, at W_0 (F0) and W_1 "
+                              "(F1); threshold = F0's empirical bulk edge + margin; "
+                              "above_threshold = F1's singular values above it; spike_count = "
+                              "that minus F0's own values above it (spikes made by step one)"}
+            timing["features_s"] += time.perf_counter() - clock
+
+        if t == T:
+            clock = time.perf_counter()
+            usvd = spectra.top_singular(state.update, m, _svd_rng(seed, N, "update"))
+            uspec, upos = _describe(usvd, top, theory_edge=None, theory_tw=None)
+            timing["spectrum_s"]["update"] = time.perf_counter() - clock
+            uspec["outliers"] = _outliers(usvd, upos, _edge_used(uspec), basis, beta)
+            if spectrum:
+                values = spectra.full_spectrum(state.update)
+                uspec["values"] = values
+                counts_, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+                uspec["histogram"] = {"counts": counts_.tolist(), "edges": edges.tolist()}
+            spectra_out["update"] = uspec
+            timing["spectra_s"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            amplitude_list = directions.amplitudes(state.update, basis, beta, null_bases)
+            timing["directions_s"] += time.perf_counter() - clock
+        del state
+
+    last = spectra_out[f"W{T}"]
+    timing["total_s"] = time.perf_counter() - clock0
+    options = {
+        "dtype": run_dtype.name, "steps": [s.to_dict() for s in steps], "top": top,
+        "max_power": max_power, "spectrum": bool(spectrum), "features": bool(features),
+        "null_draws": null_draws, "allow_memory": bool(allow_memory), "block_rows": rows,
+        "extra": spectra.EXTRA, "edge_margin_kappa": spectra.MARGIN,
+        "memory_estimate_bytes": int(estimate["total"]),
+        "identify_rule": f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
+                         f"{directions.IDENTIFY_RATIO:g}x the second",
+    }
+    return Measurement(
+        config=config.to_dict(), N=N, d=d, n=n, seed=seed, options=options,
+        versions=versions(), timing=timing, spectra=spectra_out, outliers=last["outliers"],
+        bulk_edge=theory_edge, bulk_edge_empirical=last["bulk_edge_empirical"],
+        outlier_count=counts[T] - counts[T - 1], amplitudes=amplitude_list, step_one=step_one,
+        features=feature_result, dynamics=dynamics)

@@ -1,0 +1,293 @@
+"""Top singular triplets, the bulk edge and the outliers of a weight matrix.
+
+Top-k triplets (:func:`top_singular`)
+    Block Lanczos with full reorthogonalisation on the Gram operator of the
+    smaller side (``A^T A`` on R^d when d <= N, else ``A A^T``), started from
+    a Gaussian block drawn from the run's Generator (reproducible). Products
+    with A run in A's dtype (BLAS-3, one pass over A per block product);
+    the basis, the projected matrix and the Ritz problem are float64. The
+    projected matrix ``T = K^T (A^T A) K`` is formed explicitly, so the Ritz
+    values are a Rayleigh-Ritz approximation from span(K) whatever happens
+    to the recurrence. Iteration stops when every wanted Ritz pair has
+    residual ``||A^T A v - theta v|| <= tol theta`` with ``tol = max(1e-7,
+    50 eps)`` of the dtype (float32: 6e-6); since ``|theta - lambda| <=
+    residual``, the singular values are exact to ``tol / 2`` relative. They
+    are reported as ``||A v||``, with the true residual
+    ``max ||A^T u - sigma v|| / sigma_1``. Measured against a dense SVD
+    (N = 2000-4000, an outlier of 60): top-10 relative error 1e-8 (float32)
+    and 5e-15 (float64), bulk values within 1e-4 Tracy-Widom units.
+    Matrices with ``min(N, d) <= DENSE_LIMIT`` use a dense float64 SVD
+    (cheaper than iterating there).
+
+Bulk edge (:func:`fit_edge`)
+    Near a soft edge E the k-th largest bulk singular value sits at
+    ``E - kappa x_k`` with ``x_k = (3 pi (k - 0.75) / 2)^(2/3)`` (the
+    classical locations of the Airy point process, kappa the Tracy-Widom
+    scale; the offset 0.75 makes the fit unbiased on Gaussian W_0, measured
+    over 120 matrices at N = 500-2000, c = 0.5-2: bias <= 0.3 kappa, sd ~ 0.8
+    kappa). ``(E, kappa)`` are fitted by least squares to the computed values
+    from position ``m // 3`` on, with bulk index ``k = position - p + 1``
+    where p is the current outlier count; outliers are the values above
+    ``E + MARGIN kappa`` (MARGIN = 4: TW1 puts ~1e-4 of its mass above 4).
+    p starts at 0 and the fit is repeated until p is a fixed point. Skipping
+    the top third keeps near-edge outliers from pulling E up; nothing in the
+    rule uses the theoretical edge ``1 + sqrt(N/d)``, so it also finds the
+    visible bulk of W_2, which can sit well above it. Checked: 0 false
+    outliers on 372 Gaussian matrices (N = 300-2000); spikes 8 kappa above
+    the edge and more are found.
+
+Theory (Johnstone 2001): for W_0 (N x d, entries of variance 1/d, c = N/d)
+the edge is ``1 + sqrt(c)`` and the Tracy-Widom scale of the largest
+singular value is ``(1 + sqrt(d/N))^(1/3) d^(-2/3) / 2``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from threadpoolctl import ThreadpoolController
+
+#: Below this min(N, d) the full dense SVD is used (a few ms).
+DENSE_LIMIT = 256
+#: Extra singular values computed beyond ``max(top, 10)`` for the edge fit.
+EXTRA = 20
+#: Oversampling of the Lanczos block beyond the wanted count.
+OVERSAMPLE = 10
+MAX_ITERATIONS = 60
+RTOL = 1e-7
+
+AIRY_OFFSET = 0.75
+MARGIN = 4.0
+FIT_START = 3       # the fit skips the top m // FIT_START computed values
+MIN_FIT = 8         # fewest values a fit may use
+
+
+def computed_count(top: int) -> int:
+    """Singular values computed per matrix: ``max(top, 10) + EXTRA`` (the edge
+    fit uses the lower two thirds, at least 20 values)."""
+    return max(top, 10) + EXTRA
+
+
+def bulk_edge_theory(N: int, d: int) -> float:
+    """Edge ``1 + sqrt(N/d)`` of W_0's singular values (THEORY.md section 3)."""
+    return 1.0 + math.sqrt(N / d)
+
+
+def tracy_widom_scale(N: int, d: int) -> float:
+    """Tracy-Widom scale of the top singular value of W_0:
+    ``(1 + sqrt(d/N))^(1/3) d^(-2/3) / 2`` (Johnstone 2001, mapped to singular
+    values of the N x d matrix with entries of variance 1/d)."""
+    return 0.5 * (1.0 + math.sqrt(d / N)) ** (1.0 / 3.0) * d ** (-2.0 / 3.0)
+
+
+@dataclass
+class TopSVD:
+    """Top singular triplets: ``values`` descending, ``left`` (N x m) and
+    ``right`` (d x m) unit columns, float64."""
+
+    values: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    method: str
+    iterations: int
+    residual: float   # max ||A^T u - sigma v|| / sigma_1 over the triplets
+    converged: bool
+
+    def info(self) -> dict:
+        return {"method": self.method, "iterations": self.iterations,
+                "residual": self.residual, "converged": self.converged}
+
+
+@functools.lru_cache(maxsize=1)
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _serial():
+    """Run the Lanczos bookkeeping (projections on the basis, QR of s x b, eigh
+    of the projected matrix) on one thread: these calls are small and
+    latency-bound, and on a loaded machine a multi-threaded OpenBLAS waiting
+    for a descheduled worker is 4-100x slower (measured on the 2-core dev box).
+    The Gram products with A, the real cost, keep all threads."""
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def _tolerance(dtype: np.dtype, rtol: float) -> float:
+    # Relative residual asked of every wanted Ritz pair: rtol, but no finer than 50 eps of
+    # the dtype (float32: 6e-6, i.e. singular values to ~3e-6 relative). It is relative to
+    # each theta_i, not to theta_1: a large outlier does not excuse the bulk values (a
+    # theta_1-relative floor left W_2's bulk 0.8 Tracy-Widom units low at N = 4000).
+    return max(rtol, 50.0 * float(np.finfo(dtype).eps))
+
+
+def _top_ritz(T: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The m largest eigenpairs of the projected matrix, descending (LAPACK
+    ``syevr`` on that index range only: 2-4x faster than the full ``eigh``)."""
+    cols = T.shape[0]
+    m = min(m, cols)
+    with _serial():
+        theta, Z = scipy.linalg.eigh(T, subset_by_index=[cols - m, cols - 1], driver="evr",
+                                     check_finite=False)
+    return theta[::-1], Z[:, ::-1]
+
+
+def _dense(A: np.ndarray, m: int) -> TopSVD:
+    U, s, Vt = np.linalg.svd(np.asarray(A, dtype=np.float64), full_matrices=False)
+    return TopSVD(values=s[:m], left=U[:, :m], right=Vt[:m].T, method="dense",
+                  iterations=0, residual=0.0, converged=True)
+
+
+def top_singular(A: np.ndarray, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
+                 max_iterations: int = MAX_ITERATIONS, dense_limit: int = DENSE_LIMIT
+                 ) -> TopSVD:
+    """The ``m`` largest singular triplets of A (see the module docstring)."""
+    N, d = A.shape
+    side = min(N, d)
+    m = min(m, side)
+    if side <= dense_limit:
+        return _dense(A, m)
+    dtype = A.dtype
+    b = min(m + OVERSAMPLE, side)
+    right_side = d <= N
+
+    def gram(Q: np.ndarray) -> np.ndarray:
+        Qd = Q.astype(dtype)
+        if right_side:
+            return np.asarray(A.T @ (A @ Qd), dtype=np.float64)
+        return np.asarray(A @ (A.T @ Qd), dtype=np.float64)
+
+    max_dim = min(side, b * (max_iterations + 1))
+    K = np.empty((side, max_dim))
+    T = np.zeros((max_dim, max_dim))
+    with _serial():
+        K[:, :b] = np.linalg.qr(rng.standard_normal((side, b)))[0]
+    lo, cols = 0, b
+    converged = False
+    iterations = 0
+    theta = Z = None
+    while True:
+        iterations += 1
+        Y = gram(K[:, lo:cols])
+        basis = K[:, :cols]
+        with _serial():
+            C = basis.T @ Y
+            Y -= basis @ C
+            C2 = basis.T @ Y
+            Y -= basis @ C2
+            C += C2
+        T[:cols, lo:cols] = C
+        T[lo:cols, :cols] = C.T
+        # The Ritz problem costs O(cols^3) late on: look every other iteration there.
+        check = cols <= 1000 or iterations % 2 == 0 or cols >= max_dim
+        if check:
+            theta, Z = _top_ritz(T[:cols, :cols], m)
+        if check and theta.size == m:
+            residual = np.linalg.norm(Y @ Z[lo:cols], axis=0)
+            if np.all(residual <= _tolerance(dtype, rtol) * np.abs(theta)):
+                converged = True
+                break
+        if cols >= max_dim:
+            converged = cols == side  # the whole space: Rayleigh-Ritz is exact
+            break
+        width = min(b, max_dim - cols)
+        with _serial():
+            Qn = np.linalg.qr(Y)[0][:, :width]
+            # A second projection keeps the new block orthogonal to K even after a
+            # breakdown (Y nearly in span(K): Qn would otherwise be arbitrary).
+            Qn -= basis @ (basis.T @ Qn)
+            Qn = np.linalg.qr(Qn)[0]
+        K[:, cols:cols + width] = Qn
+        lo, cols = cols, cols + width
+    vectors = K[:, :cols] @ Z
+    images = np.asarray((A @ vectors.astype(dtype)) if right_side
+                        else (A.T @ vectors.astype(dtype)), dtype=np.float64)
+    values = np.linalg.norm(images, axis=0)
+    order = np.argsort(-values, kind="stable")
+    values, vectors, images = values[order], vectors[:, order], images[:, order]
+    safe = np.where(values > 0, values, 1.0)
+    images = images / safe
+    back = np.asarray((A.T @ images.astype(dtype)) if right_side
+                      else (A @ images.astype(dtype)), dtype=np.float64)
+    top = values[0] if values[0] > 0 else 1.0
+    residual = float(np.max(np.linalg.norm(back - vectors * values, axis=0)) / top)
+    left, right = (images, vectors) if right_side else (vectors, images)
+    return TopSVD(values=values, left=left, right=right, method="block-lanczos",
+                  iterations=iterations, residual=residual, converged=converged)
+
+
+def full_spectrum(A: np.ndarray) -> np.ndarray:
+    """All singular values (``np.linalg.svd(compute_uv=False)``), descending, float64."""
+    return np.linalg.svd(A, compute_uv=False).astype(np.float64)
+
+
+def airy_positions(k: np.ndarray) -> np.ndarray:
+    """``x_k = (3 pi (k - 0.75) / 2)^(2/3)``: distance of the k-th bulk value below
+    the edge in Tracy-Widom units (see the module docstring)."""
+    return (1.5 * math.pi * (np.asarray(k, dtype=float) - AIRY_OFFSET)) ** (2.0 / 3.0)
+
+
+@dataclass(frozen=True)
+class EdgeFit:
+    """Result of :func:`fit_edge`; ``edge`` is None when the fit is unreliable."""
+
+    edge: float | None
+    kappa: float | None
+    margin: float | None
+    outlier_count: int
+    values_used: int
+    rms_residual: float | None   # of the fit, in kappa units
+    reliable: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"edge": self.edge, "kappa": self.kappa, "margin": self.margin,
+                "outlier_count": self.outlier_count, "values_used": self.values_used,
+                "rms_residual": self.rms_residual, "reliable": self.reliable,
+                "reason": self.reason, "rule": f"Airy fit from position m//{FIT_START}, "
+                f"offset {AIRY_OFFSET}, outliers above edge + {MARGIN:g} kappa"}
+
+
+def _fit(values: np.ndarray, p: int, start: int) -> tuple[float, float, float, int]:
+    positions = np.arange(max(start, p), len(values))
+    x = airy_positions(positions - p + 1)
+    design = np.column_stack([np.ones_like(x), -x])
+    (edge, kappa), *_ = np.linalg.lstsq(design, values[positions], rcond=None)
+    fitted = design @ np.array([edge, kappa])
+    rms = float(np.sqrt(np.mean((values[positions] - fitted) ** 2)))
+    return float(edge), float(kappa), rms, len(positions)
+
+
+def fit_edge(values: np.ndarray, *, margin: float = MARGIN) -> EdgeFit:
+    """Empirical bulk edge and outlier count from the top singular values
+    (descending); the rule is in the module docstring."""
+    values = np.asarray(values, dtype=float)
+    m = len(values)
+    start = m // FIT_START
+    if m - start < MIN_FIT:
+        return EdgeFit(None, None, None, 0, 0, None, False,
+                       f"only {m} singular values; the fit needs >= {MIN_FIT} below the top third")
+    p = 0
+    seen = set()
+    while True:
+        if m - max(start, p) < MIN_FIT:
+            return EdgeFit(None, None, None, p, m - max(start, p), None, False,
+                           f"{p} outliers leave fewer than {MIN_FIT} bulk values to fit")
+        edge, kappa, rms, used = _fit(values, p, start)
+        if not kappa > 0:
+            return EdgeFit(None, None, None, 0, used, None, False,
+                           "the computed values do not decrease like a soft edge")
+        new_p = int(np.count_nonzero(values > edge + margin * kappa))
+        if new_p == p:
+            return EdgeFit(edge, kappa, margin * kappa, p, used, rms / kappa, True)
+        if new_p in seen:  # a cycle: keep the larger count (conservative edge)
+            p = max(p, new_p)
+            edge, kappa, rms, used = _fit(values, p, start)
+            count = int(np.count_nonzero(values > edge + margin * kappa))
+            return EdgeFit(edge, kappa, margin * kappa, count, used, rms / kappa, True,
+                           "outlier count cycled; kept the larger")
+        seen.add(p)
+        p = new_p

@@ -1,0 +1,150 @@
+"""Top singular triplets, the empirical bulk edge and the direction diagnostics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twostep.simulate import directions, spectra
+
+
+def gaussian(N: int, d: int, seed: int) -> np.ndarray:
+    """W_0-like: entries N(0, 1/d)."""
+    return np.random.default_rng(seed).standard_normal((N, d)) / math.sqrt(d)
+
+
+def unit(rng: np.random.Generator, size: int) -> np.ndarray:
+    v = rng.standard_normal(size)
+    return v / np.linalg.norm(v)
+
+
+@pytest.mark.parametrize("N,d", [(600, 400), (400, 600)])
+def test_block_lanczos_matches_dense_svd(N, d):
+    rng = np.random.default_rng(5)
+    A = gaussian(N, d, 1)
+    A += 6.0 * np.outer(unit(rng, N), unit(rng, d)) + 1.8 * np.outer(unit(rng, N), unit(rng, d))
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    top = spectra.top_singular(A, 30, np.random.default_rng(0))
+    assert top.method == "block-lanczos" and top.converged
+    assert np.max(np.abs(top.values - s[:30]) / s[:30]) < 1e-9
+    # the separated spikes have well-defined vectors: compare them (up to sign)
+    for j in range(2):
+        assert abs(top.left[:, j] @ U[:, j]) > 1 - 1e-8
+        assert abs(top.right[:, j] @ Vt[j]) > 1 - 1e-8
+    assert top.residual < 1e-6
+    f32 = spectra.top_singular(A.astype(np.float32), 30, np.random.default_rng(0))
+    # float32 products: relative error ~ eps32 sqrt(d) ~ 3e-6 at worst
+    assert np.max(np.abs(f32.values - s[:30]) / s[:30]) < 1e-5
+
+
+def test_top_singular_is_reproducible_and_small_matrices_go_dense():
+    A = gaussian(500, 500, 2)
+    one = spectra.top_singular(A, 15, np.random.default_rng(3))
+    two = spectra.top_singular(A, 15, np.random.default_rng(3))
+    assert np.array_equal(one.values, two.values)
+    small = spectra.top_singular(gaussian(100, 80, 2), 30, np.random.default_rng(3))
+    assert small.method == "dense" and small.values.size == 30
+
+
+@pytest.mark.parametrize("N,d,seed", [(1000, 1000, 0), (1000, 1000, 1), (800, 400, 2),
+                                      (400, 800, 3)])
+def test_pure_bulk_has_no_outliers_and_the_theoretical_edge(N, d, seed):
+    values = np.linalg.svd(gaussian(N, d, seed), compute_uv=False)[:30]
+    fit = spectra.fit_edge(values)
+    tw = spectra.tracy_widom_scale(N, d)
+    assert fit.reliable and fit.outlier_count == 0
+    # fitted edge: bias <= 0.3 and sd ~ 1 in Tracy-Widom units (spectra module docstring)
+    assert abs(fit.edge - spectra.bulk_edge_theory(N, d)) < 4 * tw
+    # the fitted scale is the Tracy-Widom scale (kappa/tw = 1.00-1.05 measured)
+    assert 0.7 < fit.kappa / tw < 1.4
+
+
+def test_planted_spike_gives_one_outlier_at_the_bbp_location():
+    N = d = 1000
+    rng = np.random.default_rng(9)
+    theta = 1.5
+    A = gaussian(N, d, 4) + theta * np.outer(unit(rng, N), unit(rng, d))
+    values = np.linalg.svd(A, compute_uv=False)[:30]
+    fit = spectra.fit_edge(values)
+    assert fit.outlier_count == 1
+    # Benaych-Georges & Nadakuditi (c = 1): sqrt((1 + theta^2)(1 + theta^2)) / theta = 2.1667;
+    # outlier fluctuations are O(N^-1/2) ~ 0.03 here
+    assert abs(values[0] - (1 + theta**2) / theta) < 0.1
+    assert values[0] - fit.edge > fit.margin
+
+
+def test_visible_bulk_far_above_the_theoretical_edge_is_found():
+    # a bulk of scale 1.7x W_0's (as W_2's visible bulk for relu at alpha2 = 0.45), plus 2 spikes
+    rng = np.random.default_rng(2)
+    N = 800
+    A = 1.7 * gaussian(N, N, 5)
+    A += 9 * np.outer(unit(rng, N), unit(rng, N)) + 4 * np.outer(unit(rng, N), unit(rng, N))
+    fit = spectra.fit_edge(np.linalg.svd(A, compute_uv=False)[:30])
+    assert fit.outlier_count == 2
+    assert abs(fit.edge - 3.4) < 4 * 1.7 * spectra.tracy_widom_scale(N, N)
+
+
+def test_fit_edge_refuses_too_few_values():
+    fit = spectra.fit_edge(np.array([3.0, 2.0, 1.9, 1.8]))
+    assert not fit.reliable and fit.edge is None
+
+
+def test_power_basis_is_orthonormal_and_follows_the_powers():
+    a = np.random.default_rng(0).standard_normal(3000) / math.sqrt(3000)
+    Q = directions.power_basis(a, 6)
+    assert np.allclose(Q.T @ Q, np.eye(6), atol=1e-10)
+    assert directions.squared_overlap(Q[:, 0], a) == pytest.approx(1.0)
+    # q_2 is a^{o2} with its projection on a removed, oriented along a^{o2}
+    a2 = a**2 - (a**2 @ Q[:, 0]) * Q[:, 0]
+    assert directions.squared_overlap(Q[:, 1], a2) == pytest.approx(1.0)
+    assert Q[:, 1] @ a**2 > 0
+
+
+def test_power_basis_marks_degenerate_powers_of_a_sign_layer():
+    a = np.where(np.random.default_rng(1).random(500) < 0.5, -1.0, 1.0) / math.sqrt(500)
+    Q = directions.power_basis(a, 4)
+    # a^{o2} = 1/N (constant), a^{o3} = a/N, a^{o4} = 1/N^2: only q_1, q_2 exist
+    assert np.isnan(Q[:, 2]).all() and np.isnan(Q[:, 3]).all()
+    assert directions.squared_overlap(Q[:, 1], np.ones(500)) > 0.99
+    assert directions.left_overlaps(Q[:, 0], Q)[2:] == [None, None]
+
+
+@pytest.mark.parametrize("overlaps,power", [
+    ([0.9, 0.0, 0.01], 1), ([0.02, 0.45, 0.2], 2), ([0.29, 0.0, 0.0], None),
+    ([0.4, 0.25, 0.0], None), ([None, 0.5, 0.1], 2), ([None, None], None),
+])
+def test_identification_rule(overlaps, power):
+    assert directions.identify(overlaps) == power
+
+
+def test_squared_overlap_is_a_squared_cosine():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x, y = rng.standard_normal(50), rng.standard_normal(50)
+        value = directions.squared_overlap(x, y)
+        assert 0.0 <= value <= 1.0
+        assert value == pytest.approx((x @ y) ** 2 / (x @ x) / (y @ y))
+    assert directions.squared_overlap(np.zeros(3), np.ones(3)) is None
+
+
+def test_amplitudes_see_a_planted_term_above_the_null_floor():
+    rng = np.random.default_rng(4)
+    N, d = 2000, 500
+    a = rng.standard_normal(N) / math.sqrt(N)
+    Q = directions.power_basis(a, 3)
+    beta = unit(rng, d)
+    v = 0.6 * beta + 0.8 * unit(rng, d)
+    noise = rng.standard_normal((N, d)) / math.sqrt(d) * 0.2
+    U = 2.5 * np.outer(Q[:, 1], v) + noise           # term k = 1 of strength 2.5
+    nulls = [directions.power_basis(rng.standard_normal(N) / math.sqrt(N), 3) for _ in range(4)]
+    amps = directions.amplitudes(U, Q, beta, nulls)
+    assert [x["k"] for x in amps] == [0, 1, 2]
+    assert amps[1]["amplitude"] == pytest.approx(2.5 * np.linalg.norm(v), rel=0.05)
+    # the noise alone projects to norm ~ 0.2, and so do odd null directions; an even power of b
+    # shares the constant direction with q_2 (E b_i^2 > 0), so its floor sees part of the term
+    for k in (0, 2):
+        assert amps[k]["null_floor"] < 0.4 and amps[k]["amplitude"] < 0.4
+    assert amps[1]["amplitude"] > amps[1]["null_floor"] + 3 * amps[1]["null_floor_sd"]
+    assert amps[1]["beta_overlap"] == pytest.approx(0.36, abs=0.05)
