@@ -79,7 +79,7 @@ def _default_plan() -> tuple[Check, ...]:
     opts = {"dtype": "float32", "null_draws": 16}
     return tuple(Check(c.claim, c.config, c.Ns, c.seeds, opts, c.label) for c in (
         Check("bbp", ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2,
-                                 etabar1=3.0, batch="independent"), (500, 1000, 2000), 4,
+                                 etabar1=3.0, batch="independent"), (500, 1000, 2000), 8,
               label="BBP, tanh / He1, etabar1 = 3"),
         Check("growth-exponent", ModelConfig(activation=shifted, target="He1", alpha1=0.2,
                                              alpha2=0.4, batch="independent"), Ns, 4,
@@ -186,21 +186,34 @@ def check(claim: str | Claim, config: ModelConfig, Ns: Sequence[int], seeds: int
     default executor runs the cells in this process (no ``__main__`` guard needed); pass
     ``executor="process"`` and ``jobs`` for a pool.
     """
+    temporary = None
     if isinstance(claim, Claim):
         from .claims import _REGISTRY, BUILTIN_CLAIMS, register
 
         if claim.name in BUILTIN_CLAIMS and _REGISTRY[claim.name] is not claim:
             raise ConfigError(f"{claim.name!r} is a built-in claim; give your claim another name")
         if _REGISTRY.get(claim.name) is not claim:
+            # run an unregistered claim without leaving it (or a shadowed one) behind
+            temporary = (claim.name, _REGISTRY.get(claim.name))
             register(claim, replace=True)
         claim = claim.name
-    plan = (Check(claim, config, tuple(Ns), seeds, options),)
-    if store is not None:
-        run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
-    else:
-        with tempfile.TemporaryDirectory(prefix="twostep-") as tmp:
-            run = run_checks(plan, Path(tmp) / "check.sqlite", jobs=jobs, executor=executor,
-                             quiet=quiet)
+    try:
+        plan = (Check(claim, config, tuple(Ns), seeds, options),)
+        if store is not None:
+            run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
+        else:
+            with tempfile.TemporaryDirectory(prefix="twostep-") as tmp:
+                run = run_checks(plan, Path(tmp) / "check.sqlite", jobs=jobs, executor=executor,
+                                 quiet=quiet)
+    finally:
+        if temporary is not None:
+            from .claims import _REGISTRY
+
+            name, previous = temporary
+            if previous is None:
+                _REGISTRY.pop(name, None)
+            else:
+                _REGISTRY[name] = previous
     if run.sweep is not None and run.sweep.failed:
         cell, err = run.sweep.failed[0]
         raise ConfigError(f"{len(run.sweep.failed)} cell(s) failed; first {cell.describe()}: "

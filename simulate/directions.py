@@ -75,6 +75,28 @@ def identify(overlaps: Sequence[float | None]) -> int | None:
     return None
 
 
+def orthogonal_to(null_basis: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The null basis with the span of the real ``q_1..q_K`` projected out, re-orthonormalised.
+
+    The null floor measures the update's noise along a direction of the law of ``q_m``.  A bare
+    ``GS(b^{om})`` has overlap ~ N^{-1/2} with every signal direction ``q_j``, so it would pick up
+    a share of every term (term 0 alone, of size N^{alpha2}, leaks ~ N^{alpha2 - 1/2} into it and
+    dominated the floor); the real ``q_m`` (m >= 2) are orthogonal to ``a`` by construction.
+    Columns stay oriented as in ``null_basis``; undefined (NaN) columns stay NaN.
+    """
+    out = np.full_like(null_basis, np.nan)
+    cols = ~np.isnan(null_basis[0])
+    real = basis[:, ~np.isnan(basis[0])]
+    if not cols.any():
+        return out
+    X = null_basis[:, cols]
+    X = X - real @ (real.T @ X)
+    X = X - real @ (real.T @ X)  # twice is enough (Kahan)
+    Q, R = np.linalg.qr(X)
+    out[:, cols] = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+    return out
+
+
 def _projections(update: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """``update^T q_m`` for every defined column (d x K float64; NaN columns stay NaN)."""
     out = np.full((update.shape[1], basis.shape[1]), np.nan)
@@ -92,12 +114,15 @@ def amplitudes(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
     squared cosine of ``U^T q_{k+1}`` with beta_*, against their null floors.
 
     The null floor replaces a by independent vectors b of the same law: mean
-    and sd (ddof 1) over the draws of ``||U^T GS(b^{o(k+1)})||`` and of its
-    squared cosine with beta_*. U's rows are scaled by a_i, so a uniformly
-    random direction would underestimate the floor; b has the same entry law.
+    and sd (ddof 1) over the draws of ``||U^T q'_{k+1}||`` and of its squared
+    cosine with beta_*, ``q'`` = GS(b^{o1..oK}) with the real ``q_1..q_K``
+    projected out (:func:`orthogonal_to`). U's rows are scaled by a_i, so a
+    uniformly random direction would underestimate the floor; b has the same
+    entry law.
     """
     signal = _projections(update, basis)
-    nulls = np.stack([_projections(update, nb) for nb in null_bases]) if null_bases else None
+    nulls = (np.stack([_projections(update, orthogonal_to(nb, basis)) for nb in null_bases])
+             if null_bases else None)
     out = []
     for k in range(basis.shape[1]):
         column = signal[:, k]
@@ -119,3 +144,26 @@ def amplitudes(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
                     entry["null_beta_overlap_sd"] = float(cosines.std(ddof=1))
         out.append(entry)
     return out
+
+
+def learned_beta(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
+                 null_bases: Sequence[np.ndarray]) -> dict:
+    """beta_* in the learned directions: ``max_k`` of the squared cosine of ``U^T q_{k+1}`` with
+    beta_* (``overlap``, at term ``term``), and the same maximum for each null draw (``null``:
+    mean over draws, ``null_sd``), so the maximum over K directions is compared with a maximum
+    over K null directions (a mean of per-k null means would be biased low)."""
+    def best(projections: np.ndarray) -> tuple[float, int | None]:
+        values = [squared_overlap(projections[:, k], beta) for k in range(projections.shape[1])
+                  if not np.isnan(projections[0, k])]
+        cos = [(v if v is not None else 0.0) for v in values]
+        if not cos:
+            return 0.0, None
+        k = int(np.argmax(cos))
+        return float(cos[k]), k
+
+    overlap, term = best(_projections(update, basis))
+    nulls = [best(_projections(update, orthogonal_to(nb, basis)))[0] for nb in null_bases]
+    return {"overlap": overlap, "term": term,
+            "null": float(np.mean(nulls)) if nulls else None,
+            "null_sd": float(np.std(nulls, ddof=1)) if len(nulls) > 1 else None,
+            "null_draws": len(nulls)}

@@ -94,6 +94,7 @@ class Measurement:
     step_one: dict
     features: dict | None = None
     dynamics: list = dataclasses.field(default_factory=list)
+    learned_beta: dict | None = None
 
     @property
     def model(self) -> ModelConfig:

@@ -33,7 +33,7 @@ from .gd import SUB_BLOCK_BYTES
 
 #: Interpreter with numpy, scipy and sympy imported: 90 MiB measured (VmHWM), plus
 #: lambdify and LAPACK workspaces during the run.
-BASE = 150 * 2**20
+BASE = 200 * 2**20
 GiB = 2**30
 
 

@@ -25,7 +25,18 @@ from .measurement import Measurement, versions
 #: dense SVD is O(N^3) (about a minute at 8000 on two cores).
 FULL_SPECTRUM_LIMIT = 8000
 MAX_POWER_LIMIT = 12
-HISTOGRAM_BINS = 60
+HISTOGRAM_BINS = 120
+
+
+def _histogram(values: np.ndarray, spec: dict) -> dict:
+    """Histogram of the bulk: ``HISTOGRAM_BINS`` bins on [0, 1.5 x the larger edge]; the values
+    above (the outliers, listed in ``spec["outliers"]``) are counted in ``above``."""
+    edges = [e for e in (spec.get("bulk_edge"), spec.get("bulk_edge_empirical")) if e]
+    # the update has no theoretical edge: fall back to the 10th largest value
+    hi = 1.5 * max(edges) if edges else float(np.sort(values)[-min(10, values.size)])
+    counts_, edges = np.histogram(values[values <= hi], bins=HISTOGRAM_BINS, range=(0.0, hi))
+    return {"counts": counts_.tolist(), "edges": edges.tolist(),
+            "above": int(np.count_nonzero(values > hi))}
 
 
 def _integer(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -194,6 +205,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     dynamics = []
     step_one: dict = {}
     amplitude_list: list[dict] = []
+    learned: dict | None = None
     for state in trajectory:
         t = state.t
         timing["draws_s"] += state.stats["draw_s"]
@@ -209,8 +221,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         if spectrum:
             values = spectra.full_spectrum(state.W)
             spec["values"] = values
-            counts_, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-            spec["histogram"] = {"counts": counts_.tolist(), "edges": edges.tolist()}
+            spec["histogram"] = _histogram(values, spec)
         spectra_out[name] = spec
         counts[t] = len(positions)
         if t == 1:
@@ -252,12 +263,12 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
             if spectrum:
                 values = spectra.full_spectrum(state.update)
                 uspec["values"] = values
-                counts_, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-                uspec["histogram"] = {"counts": counts_.tolist(), "edges": edges.tolist()}
+                uspec["histogram"] = _histogram(values, uspec)
             spectra_out["update"] = uspec
             timing["spectra_s"] += time.perf_counter() - clock
             clock = time.perf_counter()
             amplitude_list = directions.amplitudes(state.update, basis, beta, null_bases)
+            learned = directions.learned_beta(state.update, basis, beta, null_bases)
             timing["directions_s"] += time.perf_counter() - clock
         del state
 
@@ -277,4 +288,4 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         versions=versions(), timing=timing, spectra=spectra_out, outliers=last["outliers"],
         bulk_edge=theory_edge, bulk_edge_empirical=last["bulk_edge_empirical"],
         outlier_count=counts[T] - counts[T - 1], amplitudes=amplitude_list, step_one=step_one,
-        features=feature_result, dynamics=dynamics)
+        features=feature_result, dynamics=dynamics, learned_beta=learned)

@@ -112,7 +112,9 @@ def test_measurement_json_and_npz_round_trip(tmp_path):
         assert all(v is None or 0 <= v <= 1 for v in o["left_overlaps"])
     full = m.spectra["W2"]["values"]
     assert np.allclose(full[:10], m.spectra["W2"]["singular_values"], rtol=1e-10)
-    assert sum(m.spectra["W2"]["histogram"]["counts"]) == 200
+    hist = m.spectra["W2"]["histogram"]  # the bulk window plus the values above it
+    assert sum(hist["counts"]) + hist["above"] == 200
+    assert hist["above"] >= 1  # the step-one spike lies far beyond 1.5 x the edge
 
     path = m.save(tmp_path / "m.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz"]
