@@ -160,8 +160,11 @@ def slope(Ns, times) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument("--sections", default="1,2,3,4",
+                        help="which measurements to run, e.g. 1,2 (default: all)")
     args = parser.parse_args()
     quick = args.quick
+    sections = {int(x) for x in args.sections.split(",") if x.strip()}
     N_gemm = 1000 if quick else 4000
     naive_Ns = (500, 1000) if quick else (2000, 4000)
     memory_Ns = (1000, 2000) if quick else (4000, 8000, 16000)
@@ -171,97 +174,108 @@ def main() -> None:
         print(line, flush=True)
     print(f"config: {CONFIG.to_json()}\n", flush=True)
 
-    # 1. steps vs the bare GEMMs -------------------------------------------------------
-    # Interleaved and repeated, each quantity its minimum: the machine may be shared, and
-    # a minimum is the least disturbed measurement of either.
-    gemm, t, m = math.inf, None, None
-    for _ in range(3):
-        gemm = min(gemm, bare_gemms(N_gemm, "float32", repeats=1))
-        trial = run(CONFIG, N_gemm, 0, dtype="float32")
-        if m is None:
-            m, t = trial, dict(trial.timing)
-        else:
-            for key in ("draws_s", "steps_s", "spectra_s", "total_s"):
-                t[key] = min(t[key], trial.timing[key])
-    print(f"1. two steps at N = n = d = {N_gemm}, float32 (3 interleaved repeats, minimum of "
-          "each quantity)")
-    print("| quantity | seconds | ratio to bare GEMMs | goal |")
-    print("|---|---|---|---|")
-    print(f"| four bare GEMMs (numpy matmul, same shapes) | {gemm:.3f} | 1 | |")
-    gflops = 4 * 2 * N_gemm**3 / gemm / 1e9
-    print(f"| (bare GEMM rate: {gflops:.0f} GFLOP/s) | | | |")
-    print(f"| steps (gradient passes) | {t['steps_s']:.3f} | {t['steps_s'] / gemm:.3f} | <= 1.25 |")
-    print(f"| steps + batch draws | {t['steps_s'] + t['draws_s']:.3f} | "
-          f"{(t['steps_s'] + t['draws_s']) / gemm:.3f} | |")
-    print(f"| steps + spectra (W1, W2, update; top-10 + 20) | {t['steps_s'] + t['spectra_s']:.3f}"
-          f" | {(t['steps_s'] + t['spectra_s']) / gemm:.3f} | |")
-    print(f"| whole run() | {t['total_s']:.3f} | {t['total_s'] / gemm:.3f} | |\n", flush=True)
-    timings = {N_gemm: t["total_s"]}
-    steps_timings = {N_gemm: t["steps_s"]}
+    timings: dict[int, float] = {}
+    steps_timings: dict[int, float] = {}
+    if 1 in sections:
+        # 1. steps vs the bare GEMMs -------------------------------------------------------
+        # Interleaved and repeated, each quantity its minimum: the machine may be shared, and
+        # a minimum is the least disturbed measurement of either.
+        gemm, t, m = math.inf, None, None
+        for _ in range(3):
+            gemm = min(gemm, bare_gemms(N_gemm, "float32", repeats=1))
+            trial = run(CONFIG, N_gemm, 0, dtype="float32")
+            if m is None:
+                m, t = trial, dict(trial.timing)
+            else:
+                for key in ("draws_s", "steps_s", "spectra_s", "total_s"):
+                    t[key] = min(t[key], trial.timing[key])
+        print(f"1. two steps at N = n = d = {N_gemm}, float32 (3 interleaved repeats, minimum of "
+              "each quantity)")
+        print("| quantity | seconds | ratio to bare GEMMs | goal |")
+        print("|---|---|---|---|")
+        print(f"| four bare GEMMs (numpy matmul, same shapes) | {gemm:.3f} | 1 | |")
+        gflops = 4 * 2 * N_gemm**3 / gemm / 1e9
+        print(f"| (bare GEMM rate: {gflops:.0f} GFLOP/s) | | | |")
+        rows = [("steps (gradient passes)", t["steps_s"], "<= 1.25"),
+                ("steps + batch draws", t["steps_s"] + t["draws_s"], ""),
+                ("steps + spectra (W1, W2, update; top-10 + 20)",
+                 t["steps_s"] + t["spectra_s"], ""),
+                ("whole run()", t["total_s"], "")]
+        for label, seconds, goal in rows:
+            print(f"| {label} | {seconds:.3f} | {seconds / gemm:.3f} | {goal} |")
+        print(flush=True)
+        timings[N_gemm] = t["total_s"]
+        steps_timings[N_gemm] = t["steps_s"]
 
-    # 2. against the naive reference ---------------------------------------------------------
-    print("2. against a naive notebook reference (float64, np.linalg.svd of W_2 with vectors;")
-    print("   best of 2 interleaved repeats each);")
-    print("   run() also computes W_1's and the update's spectra and the null floors, so the")
-    print("   same-work time (draws + steps + W_2's top triplets) is shown too")
-    print("| N | naive s | run() f64 s | speed-up | same work f64 s | speed-up | run() f32 s | "
-          "speed-up | same work f32 s | speed-up | max rel. diff top-10 (f64, f32) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for N in naive_Ns:
-        # two interleaved repeats, each side its faster one
-        t_naive, s_naive = naive(CONFIG, N, 0, "float64")
-        m64 = run(CONFIG, N, 0, dtype="float64")
-        m32 = run(CONFIG, N, 0, dtype="float32")
-        t_naive = min(t_naive, naive(CONFIG, N, 0, "float64")[0])
-        m64 = min(m64, run(CONFIG, N, 0, dtype="float64"), key=lambda x: x.timing["total_s"])
-        m32 = min(m32, run(CONFIG, N, 0, dtype="float32"), key=lambda x: x.timing["total_s"])
-        d64 = np.max(np.abs(np.array(m64.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
-        d32 = np.max(np.abs(np.array(m32.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
-        cells = []
-        for mm in (m64, m32):
-            same = same_work(mm)
-            cells.append(f"{mm.timing['total_s']:.2f} | {t_naive / mm.timing['total_s']:.1f}x | "
-                         f"{same:.2f} | {t_naive / same:.1f}x")
-        print(f"| {N} | {t_naive:.2f} | {cells[0]} | {cells[1]} | {d64:.1e}, {d32:.1e} |",
-              flush=True)
-    print("(goal: >= 5x faster, top-10 equal to 1e-4 relative)\n")
+    if 2 in sections:
+        # 2. against the naive reference ---------------------------------------------------------
+        print("2. against a naive notebook reference (float64, np.linalg.svd of W_2 with vectors;")
+        print("   best of 2 interleaved repeats each);")
+        print("   run() also computes W_1's and the update's spectra and the null floors, so the")
+        print("   same-work time (draws + steps + W_2's top triplets) is shown too")
+        print("| N | naive s | run() f64 s | speed-up | same work f64 s | speed-up | run() f32 s | "
+              "speed-up | same work f32 s | speed-up | max rel. diff top-10 (f64, f32) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for N in naive_Ns:
+            # two interleaved repeats, each side its faster one
+            t_naive, s_naive = naive(CONFIG, N, 0, "float64")
+            m64 = run(CONFIG, N, 0, dtype="float64")
+            m32 = run(CONFIG, N, 0, dtype="float32")
+            t_naive = min(t_naive, naive(CONFIG, N, 0, "float64")[0])
+            m64 = min(m64, run(CONFIG, N, 0, dtype="float64"), key=lambda x: x.timing["total_s"])
+            m32 = min(m32, run(CONFIG, N, 0, dtype="float32"), key=lambda x: x.timing["total_s"])
+            d64 = np.max(np.abs(np.array(m64.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
+            d32 = np.max(np.abs(np.array(m32.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
+            cells = []
+            for mm in (m64, m32):
+                same = same_work(mm)
+                total = mm.timing["total_s"]
+                cells.append(f"{total:.2f} | {t_naive / total:.1f}x | "
+                             f"{same:.2f} | {t_naive / same:.1f}x")
+            print(f"| {N} | {t_naive:.2f} | {cells[0]} | {cells[1]} | {d64:.1e}, {d32:.1e} |",
+                  flush=True)
+        print("(goal: >= 5x faster, top-10 equal to 1e-4 relative)\n")
 
-    # 4 (part). growth, small sizes in process ------------------------------------------------
-    for N in growth_in_process:
-        mm = best_run(N, "float32", 1)
-        timings[N] = mm.timing["total_s"]
-        steps_timings[N] = mm.timing["steps_s"]
+    if 4 in sections:
+        # 4 (part). growth, small sizes in process ------------------------------------------------
+        for N in growth_in_process:
+            mm = best_run(N, "float32", 1)
+            timings[N] = mm.timing["total_s"]
+            steps_timings[N] = mm.timing["steps_s"]
 
-    # 3. peak memory ------------------------------------------------------------------------
-    print("3. peak resident memory, float32, fresh subprocess per N (VmHWM)")
-    print("| N | measured GiB | formula GiB | measured / formula | interpreter after imports "
-          "GiB | largest phase | run() s |")
-    print("|---|---|---|---|---|---|---|")
-    for N in memory_Ns:
-        r = subprocess_peak(N)
-        print(f"| {N} | {r['peak'] / 2**30:.3f} | {r['estimate'] / 2**30:.3f} | "
-              f"{r['peak'] / r['estimate']:.2f} | {r['base'] / 2**30:.3f} | {r['phase']} | "
-              f"{r['wall']:.1f} |", flush=True)
-        timings.setdefault(N, r["timing"]["total_s"])
-        steps_timings.setdefault(N, r["timing"]["steps_s"])
-    print()
+    if 3 in sections:
+        # 3. peak memory ------------------------------------------------------------------------
+        print("3. peak resident memory, float32, fresh subprocess per N (VmHWM)")
+        print("| N | measured GiB | formula GiB | measured / formula | interpreter after imports "
+              "GiB | largest phase | run() s |")
+        print("|---|---|---|---|---|---|---|")
+        for N in memory_Ns:
+            r = subprocess_peak(N)
+            print(f"| {N} | {r['peak'] / 2**30:.3f} | {r['estimate'] / 2**30:.3f} | "
+                  f"{r['peak'] / r['estimate']:.2f} | {r['base'] / 2**30:.3f} | {r['phase']} | "
+                  f"{r['wall']:.1f} |", flush=True)
+            timings.setdefault(N, r["timing"]["total_s"])
+            steps_timings.setdefault(N, r["timing"]["steps_s"])
+        print()
 
-    # 4. growth ---------------------------------------------------------------------------
-    Ns = sorted(timings)
-    print("4. time against N (float32, two steps, default options)")
-    print("| N | run() s | steps s | local slope run() | local slope steps |")
-    print("|---|---|---|---|---|")
-    for i, N in enumerate(Ns):
-        local = local_steps = ""
-        if i:
-            P = Ns[i - 1]
-            local = f"{math.log(timings[N] / timings[P]) / math.log(N / P):.2f}"
-            local_steps = f"{math.log(steps_timings[N] / steps_timings[P]) / math.log(N / P):.2f}"
-        print(f"| {N} | {timings[N]:.2f} | {steps_timings[N]:.2f} | {local} | {local_steps} |")
-    total_slope = slope(Ns, [timings[N] for N in Ns])
-    steps_slope = slope(Ns, [steps_timings[N] for N in Ns])
-    print(f"fitted exponent over N = {Ns[0]}..{Ns[-1]}: run() {total_slope:.2f}, "
-          f"steps {steps_slope:.2f} (GEMM cost is N^3)")
+    if 4 in sections and len(timings) > 1:
+        # 4. growth ---------------------------------------------------------------------------
+        Ns = sorted(timings)
+        print("4. time against N (float32, two steps, default options)")
+        print("| N | run() s | steps s | local slope run() | local slope steps |")
+        print("|---|---|---|---|---|")
+        for i, N in enumerate(Ns):
+            local = local_steps = ""
+            if i:
+                P = Ns[i - 1]
+                ratio = math.log(N / P)
+                local = f"{math.log(timings[N] / timings[P]) / ratio:.2f}"
+                local_steps = f"{math.log(steps_timings[N] / steps_timings[P]) / ratio:.2f}"
+            print(f"| {N} | {timings[N]:.2f} | {steps_timings[N]:.2f} | {local} | {local_steps} |")
+        total_slope = slope(Ns, [timings[N] for N in Ns])
+        steps_slope = slope(Ns, [steps_timings[N] for N in Ns])
+        print(f"fitted exponent over N = {Ns[0]}..{Ns[-1]}: run() {total_slope:.2f}, "
+              f"steps {steps_slope:.2f} (GEMM cost is N^3)")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
