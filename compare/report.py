@@ -18,6 +18,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .claims import Results, Verdict
+from .paths import check_writable_folder, parent_of
 from .table import Table
 
 SUMMARY_COLUMNS = ["#", "claim", "subject", "config", "status", "statistic", "CI", "reason"]
@@ -58,14 +59,9 @@ def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:
 def check_output_dir(out: str | os.PathLike[str]) -> Path:
     """Refuse an output folder that cannot be written, before any work is done."""
     path = Path(out)
-    parent = path.parent if str(path.parent) else Path(".")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"output {path} exists and is not a folder")
-    probe_dir = path if path.exists() else parent
-    if not probe_dir.exists():
-        raise ConfigError(f"output folder's parent {parent} does not exist")
-    if not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {probe_dir} is not writable")
+    check_writable_folder(path if path.exists() else parent_of(path), f"output {path}")
     return path
 
 
@@ -75,7 +71,7 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
                  figures: bool = True) -> Path:
     """Write Markdown + CSV + LaTeX + JSON tables and PNG figures into ``out`` (atomically)."""
     out = check_output_dir(out)
-    parent = out.parent if str(out.parent) else Path(".")
+    parent = parent_of(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     try:
         _write(tmp, verdicts, plan, results, spectrum, preamble, figures)

@@ -42,6 +42,8 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError, NonFiniteError
 from twostep.theory.functions import parse_function
 
+from .paths import check_writable_folder, parent_of
+
 #: ``PRAGMA application_id`` of a twostep store: the bytes "TWST".
 APPLICATION_ID = 0x54575354
 FORMAT = "twostep-store"
@@ -228,11 +230,7 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     if not path.exists():
         if readonly:
             raise ConfigError(f"store {path} does not exist")
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise ConfigError(f"store {path}: folder {parent} does not exist; create it first")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"store {path}: folder {parent} is not writable")
+        check_writable_folder(parent_of(path), f"store {path}")
         return False
     if not path.is_file():
         raise ConfigError(f"store {path} is not a regular file")

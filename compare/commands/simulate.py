@@ -18,6 +18,7 @@ from twostep.simulate import run as simulate_run
 from twostep.simulate.gd import STEPS_SYNTAX, parse_steps
 from twostep.theory import ConfigError
 
+from ..paths import check_writable_folder, parent_of
 from ._config_args import add_config_arguments, config_from_args
 
 
@@ -60,11 +61,7 @@ def _check_writable(path: Path) -> None:
     for target in (path, npz):
         if target.is_dir():
             raise ConfigError(f"--out {path}: {target} is a directory; give a file name")
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise ConfigError(f"--out {path}: directory {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"--out {path}: directory {parent} is not writable")
+        check_writable_folder(parent_of(target), f"--out {path}")
         if target.exists() and not os.access(target, os.W_OK):
             raise ConfigError(f"--out {path}: {target} exists and is not writable")
 
