@@ -108,23 +108,33 @@ def _projections(update: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return out
 
 
-def amplitudes(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
-               null_bases: Sequence[np.ndarray]) -> list[dict]:
+def projections(update: np.ndarray, basis: np.ndarray, null_bases: Sequence[np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``U^T q_m`` (d x K) and, per null draw, ``U^T q'_m`` (draws x d x K), in one pass over U.
+
+    ``q'`` = GS(b^{o1..oK}) of an independent copy b of a, with the real ``q_1..q_K`` projected
+    out (:func:`orthogonal_to`).  All bases go through a single product with the N x d update.
+    """
+    K = basis.shape[1]
+    blocks = [basis, *(orthogonal_to(nb, basis) for nb in null_bases)]
+    P = _projections(update, np.concatenate(blocks, axis=1))
+    nulls = (np.stack([P[:, K * (i + 1):K * (i + 2)] for i in range(len(null_bases))])
+             if null_bases else None)
+    return P[:, :K], nulls
+
+
+def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -> list[dict]:
     """Per term k = 0..K-1: ``amplitude = ||U^T q_{k+1}||`` (U = W_T - W_{T-1}) and the
-    squared cosine of ``U^T q_{k+1}`` with beta_*, against their null floors.
+    squared cosine of ``U^T q_{k+1}`` with beta_*, against their null floors
+    (``signal``, ``nulls`` from :func:`projections`).
 
     The null floor replaces a by independent vectors b of the same law: mean
     and sd (ddof 1) over the draws of ``||U^T q'_{k+1}||`` and of its squared
-    cosine with beta_*, ``q'`` = GS(b^{o1..oK}) with the real ``q_1..q_K``
-    projected out (:func:`orthogonal_to`). U's rows are scaled by a_i, so a
-    uniformly random direction would underestimate the floor; b has the same
-    entry law.
+    cosine with beta_*. U's rows are scaled by a_i, so a uniformly random
+    direction would underestimate the floor; b has the same entry law.
     """
-    signal = _projections(update, basis)
-    nulls = (np.stack([_projections(update, orthogonal_to(nb, basis)) for nb in null_bases])
-             if null_bases else None)
     out = []
-    for k in range(basis.shape[1]):
+    for k in range(signal.shape[1]):
         column = signal[:, k]
         entry = {"k": k, "left_power": k + 1, "amplitude": None, "null_floor": None,
                  "null_floor_sd": None, "beta_overlap": None, "null_beta_overlap": None,
@@ -146,24 +156,22 @@ def amplitudes(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
     return out
 
 
-def learned_beta(update: np.ndarray, basis: np.ndarray, beta: np.ndarray,
-                 null_bases: Sequence[np.ndarray]) -> dict:
+def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -> dict:
     """beta_* in the learned directions: ``max_k`` of the squared cosine of ``U^T q_{k+1}`` with
     beta_* (``overlap``, at term ``term``), and the same maximum for each null draw (``null``:
     mean over draws, ``null_sd``), so the maximum over K directions is compared with a maximum
     over K null directions (a mean of per-k null means would be biased low)."""
-    def best(projections: np.ndarray) -> tuple[float, int | None]:
-        values = [squared_overlap(projections[:, k], beta) for k in range(projections.shape[1])
-                  if not np.isnan(projections[0, k])]
-        cos = [(v if v is not None else 0.0) for v in values]
+    def best(projected: np.ndarray) -> tuple[float, int | None]:
+        cos = {k: squared_overlap(projected[:, k], beta) or 0.0
+               for k in range(projected.shape[1]) if not np.isnan(projected[0, k])}
         if not cos:
             return 0.0, None
-        k = int(np.argmax(cos))
+        k = max(cos, key=cos.get)
         return float(cos[k]), k
 
-    overlap, term = best(_projections(update, basis))
-    nulls = [best(_projections(update, orthogonal_to(nb, basis)))[0] for nb in null_bases]
+    overlap, term = best(signal)
+    draws = [best(nulls[i])[0] for i in range(nulls.shape[0])] if nulls is not None else []
     return {"overlap": overlap, "term": term,
-            "null": float(np.mean(nulls)) if nulls else None,
-            "null_sd": float(np.std(nulls, ddof=1)) if len(nulls) > 1 else None,
-            "null_draws": len(nulls)}
+            "null": float(np.mean(draws)) if draws else None,
+            "null_sd": float(np.std(draws, ddof=1)) if len(draws) > 1 else None,
+            "null_draws": len(draws)}

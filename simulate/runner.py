@@ -267,8 +267,9 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
             spectra_out["update"] = uspec
             timing["spectra_s"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            amplitude_list = directions.amplitudes(state.update, basis, beta, null_bases)
-            learned = directions.learned_beta(state.update, basis, beta, null_bases)
+            signal, nulls = directions.projections(state.update, basis, null_bases)
+            amplitude_list = directions.amplitudes(signal, nulls, beta)
+            learned = directions.learned_beta(signal, nulls, beta)
             timing["directions_s"] += time.perf_counter() - clock
         del state
 

@@ -31,7 +31,7 @@ def test_a_pure_term_zero_update_leaves_no_floor():
     rng, a, basis, nulls, beta = _setup()
     v = 50.0 * rng.standard_normal(300)
     update = np.outer(a / np.linalg.norm(a), v)
-    amps = directions.amplitudes(update, basis, beta, nulls)
+    amps = directions.amplitudes(*directions.projections(update, basis, nulls), beta)
     assert abs(amps[0]["amplitude"] - np.linalg.norm(v)) < 1e-9 * np.linalg.norm(v)
     assert all(e["null_floor"] < 1e-9 for e in amps)
     assert all(e["amplitude"] < 1e-9 for e in amps[1:])
@@ -42,8 +42,8 @@ def test_learned_beta_finds_the_planted_direction_against_a_null_maximum():
     noise = rng.standard_normal((400, 300)) / np.sqrt(300)
     q3 = basis[:, 2]
     update = noise + 3.0 * np.outer(q3, beta)  # term 2 carries beta_*
-    out = directions.learned_beta(update, basis, beta, nulls)
+    out = directions.learned_beta(*directions.projections(update, basis, nulls), beta)
     assert out["term"] == 2 and out["overlap"] > 0.8
     assert out["null"] < 0.05 and out["null_draws"] == 4
-    plain = directions.learned_beta(noise, basis, beta, nulls)
+    plain = directions.learned_beta(*directions.projections(noise, basis, nulls), beta)
     assert plain["overlap"] < 0.05

@@ -139,7 +139,7 @@ def test_amplitudes_see_a_planted_term_above_the_null_floor():
     noise = rng.standard_normal((N, d)) / math.sqrt(d) * 0.2
     U = 2.5 * np.outer(Q[:, 1], v) + noise           # term k = 1 of strength 2.5
     nulls = [directions.power_basis(rng.standard_normal(N) / math.sqrt(N), 3) for _ in range(4)]
-    amps = directions.amplitudes(U, Q, beta, nulls)
+    amps = directions.amplitudes(*directions.projections(U, Q, nulls), beta)
     assert [x["k"] for x in amps] == [0, 1, 2]
     assert amps[1]["amplitude"] == pytest.approx(2.5 * np.linalg.norm(v), rel=0.05)
     # the noise alone projects to norm ~ 0.2, and so do odd null directions; an even power of b
