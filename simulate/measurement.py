@@ -95,6 +95,8 @@ class Measurement:
     features: dict | None = None
     dynamics: list = dataclasses.field(default_factory=list)
     learned_beta: dict | None = None
+    terms: list | None = None
+    series: dict | None = None
 
     @property
     def model(self) -> ModelConfig:

@@ -48,8 +48,14 @@ def _spectra_bytes(rows: int, cols: int, m: int, itemsize: int) -> int:
 
 
 def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top: int,
-                  spectrum: bool = False, features: bool = False) -> dict[str, int]:
-    """The terms of the peak formula (module docstring) in bytes, and their ``total``."""
+                  spectrum: bool = False, features: bool = False, terms: int = 0
+                  ) -> dict[str, int]:
+    """The terms of the peak formula (module docstring) in bytes, and their ``total``.
+
+    With ``terms = K > 0`` the K + 1 exact-term matrices ``D_k`` (N x d each) are live from
+    step one to the end, and their pass holds ``2K + 6`` block buffers (``terms.block_rows``)
+    plus, on an independent batch, a copy of the step-two batch.
+    """
     s = itemsize
     m = spectra.computed_count(top)
     parts = {
@@ -59,6 +65,12 @@ def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top
         "batch": s * n * d,
         "vectors": 16 * n + 32 * (N + d),
     }
+    if terms:
+        from .terms import block_rows as term_block_rows
+
+        parts["term_matrices"] = s * (terms + 1) * N * d
+        parts["term_pass"] = (s * (2 * terms + 6) * term_block_rows(N, n, terms, s) * N
+                              + s * n * d)
     phases = {
         "step": 2 * s * block_rows * N + 8 * SUB_BLOCK_BYTES + 2 * DRAW_BYTES,
         "spectra": _spectra_bytes(N, d, m, s),
@@ -68,6 +80,10 @@ def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top
     }
     phase = max(phases, key=phases.get)
     parts["phase"] = phases[phase]
+    if terms:  # the term pass is a phase of its own: it runs between the two steps
+        term_pass = parts.pop("term_pass")
+        if term_pass > parts["phase"]:
+            parts["phase"], phase = term_pass, "terms"
     parts["total"] = sum(parts.values())
     parts["largest_phase"] = phase  # type: ignore[assignment]
     return parts

@@ -18,6 +18,7 @@ import numpy as np
 from twostep.theory import ConfigError, ModelConfig, parse_function
 
 from . import directions, draws, gd, memory, spectra
+from . import terms as exact_terms
 from .gd import Step
 from .measurement import Measurement, versions
 
@@ -126,7 +127,7 @@ def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
 def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | None = None,
         dtype: str = "float64", top: int = 10, max_power: int = 4, spectrum: bool = False,
         features: bool = False, null_draws: int = 4, allow_memory: bool = False,
-        block_rows: int | None = None) -> Measurement:
+        block_rows: int | None = None, terms: int = 0) -> Measurement:
     """Simulate the GD steps of THEORY.md section 2 once and measure the result.
 
     ``steps`` defaults to the config's two steps (:func:`gd.default_steps`).
@@ -137,8 +138,13 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     beta_* overlap; ``amplitudes`` of the update on ``q_1..q_max_power``
     with null floors from ``null_draws`` independent second layers;
     ``step_one`` (BBP quantities of W_1); ``features`` (feature-matrix
-    spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. All overlaps are
-    squared cosines in [0, 1].
+    spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. With ``terms=K`` (two-step
+    runs, smooth activations) the exact term decomposition ``T_0..T_K`` of the update
+    (:mod:`terms`): per term its top singular values and vectors' overlaps, the projected
+    amplitude ``||T_k^T q_{k+1}||`` with its null floor and beta_* overlap and the leakage
+    ``||T_m^T q_{k+1}||`` of every term m (``terms``), and the series diagnostics
+    (``series``: relative residual, operator norms and their ratios, ``eta_1 |P1|``
+    statistics). All overlaps are squared cosines in [0, 1].
 
     Raises ConfigError for bad options or when the estimated peak memory
     exceeds what is available (unless ``allow_memory``), NonFiniteError on
@@ -153,12 +159,21 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     top = _integer("top", top, 1)
     max_power = _integer("max_power", max_power, 1, MAX_POWER_LIMIT)
     null_draws = _integer("null_draws", null_draws, 0)
+    K = exact_terms.check_terms(terms)
     for name, flag in (("spectrum", spectrum), ("features", features),
                        ("allow_memory", allow_memory)):
         if not isinstance(flag, (bool, np.bool_)):
             raise ConfigError(f"{name} must be True or False, got {flag!r}")
     steps = gd.default_steps(config) if steps is None else gd.check_steps(steps)
     d, n = draws.dimensions(config, N)
+    if K:
+        if len(steps) != 2:
+            raise ConfigError(f"terms=K decomposes a two-step update; these steps have "
+                              f"{len(steps)} step(s)")
+        exact_terms.check_smooth(parse_function(config.activation))
+        max_power = max(max_power, K + 1)
+        if K + 1 > MAX_POWER_LIMIT:
+            raise ConfigError(f"terms must be <= {MAX_POWER_LIMIT - 1} (q_(K+1) is needed)")
     if top > min(N, d):
         raise ConfigError(f"top must be <= min(N, d) = {min(N, d)}, got {top}")
     if spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
@@ -167,7 +182,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     rows = (gd.default_block_rows(N, n, run_dtype) if block_rows is None
             else min(_integer("block_rows", block_rows, 1), n))
     estimate = memory.estimate_peak(N, d, n, run_dtype.itemsize, block_rows=rows, top=top,
-                                    spectrum=spectrum, features=features)
+                                    spectrum=spectrum, features=features, terms=K)
     memory.check(estimate, allow=allow_memory,
                  what=f"N={N}, d={d}, n={n} in {run_dtype.name}")
 
@@ -206,6 +221,9 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     step_one: dict = {}
     amplitude_list: list[dict] = []
     learned: dict | None = None
+    term_pass: exact_terms.TermPass | None = None
+    term_results: list[dict] | None = None
+    series: dict | None = None
     for state in trajectory:
         t = state.t
         timing["draws_s"] += state.stats["draw_s"]
@@ -233,6 +251,11 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
                 "u_norm": float(np.linalg.norm(state.u)),
             }
         timing["spectra_s"] += time.perf_counter() - clock
+
+        if t == 1 and K:
+            clock = time.perf_counter()
+            term_pass = _term_pass(config, seed, N, steps, state, K, run_dtype)
+            timing["terms_s"] = time.perf_counter() - clock
 
         if t == 1 and features:
             clock = time.perf_counter()
@@ -271,6 +294,13 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
             amplitude_list = directions.amplitudes(signal, nulls, beta)
             learned = directions.learned_beta(signal, nulls, beta)
             timing["directions_s"] += time.perf_counter() - clock
+            if term_pass is not None:
+                clock = time.perf_counter()
+                term_results, series = _term_results(
+                    term_pass, state.update, float(usvd.values[0]), steps[1].eta(N), basis,
+                    null_bases, beta, seed, N)
+                term_pass = None
+                timing["terms_s"] += time.perf_counter() - clock
         del state
 
     last = spectra_out[f"W{T}"]
@@ -279,6 +309,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         "dtype": run_dtype.name, "steps": [s.to_dict() for s in steps], "top": top,
         "max_power": max_power, "spectrum": bool(spectrum), "features": bool(features),
         "null_draws": null_draws, "allow_memory": bool(allow_memory), "block_rows": rows,
+        "terms": K,
         "extra": spectra.EXTRA, "edge_margin_kappa": spectra.MARGIN,
         "memory_estimate_bytes": int(estimate["total"]),
         "identify_rule": f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
@@ -289,4 +320,58 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         versions=versions(), timing=timing, spectra=spectra_out, outliers=last["outliers"],
         bulk_edge=theory_edge, bulk_edge_empirical=last["bulk_edge_empirical"],
         outlier_count=counts[T] - counts[T - 1], amplitudes=amplitude_list, step_one=step_one,
-        features=feature_result, dynamics=dynamics, learned_beta=learned)
+        features=feature_result, dynamics=dynamics, learned_beta=learned, terms=term_results,
+        series=series)
+
+
+#: Top singular values computed per exact term.
+TERM_TOP = 3
+
+
+def _term_pass(config: ModelConfig, seed: int, N: int, steps: Sequence[Step],
+               state: gd.State, K: int, dtype: np.dtype) -> exact_terms.TermPass:
+    """``D_0..D_K`` from the state after step one (W_1 and its update ``eta_1 G_0``) and the
+    step-two batch: the same batch on reuse, else batch 1 (drawn as the trajectory draws it)."""
+    if steps[1].batch == "reuse":
+        batch = state.batch
+    else:
+        batch = draws.draw_batch(config, seed, N, 1, state.beta, dtype)
+    activation = parse_function(config.activation)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return exact_terms.term_matrices(state.W, state.update, steps[0].eta(N), state.a,
+                                         batch.X, batch.y, activation, K, loss=config.loss)
+
+
+def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: float, eta2: float,
+                  basis: np.ndarray, null_bases: list[np.ndarray], beta: np.ndarray, seed: int,
+                  N: int) -> tuple[list[dict], dict]:
+    """Per-term statistics of ``T_k = eta_2 eta_1^k D_k`` and the series diagnostics; the
+    residual is formed in place in ``update`` (not used afterwards)."""
+    K = len(tp.D) - 1
+    scales = [eta2 * tp.eta1**k for k in range(K + 1)]
+    projected = []   # per term m: (signal d x Kb, nulls) of T_m
+    out = []
+    norms = []
+    for k, Dk in enumerate(tp.D):
+        svd = spectra.top_singular(Dk, TERM_TOP, _svd_rng(seed, N, f"T{k}"))
+        signal, nulls = directions.projections(Dk, basis, null_bases)
+        signal = signal * scales[k]
+        nulls = None if nulls is None else nulls * scales[k]
+        projected.append(signal)
+        amp = directions.amplitudes(signal, nulls, beta)[k]
+        values = [float(v) * scales[k] for v in svd.values[:TERM_TOP]]
+        norms.append(values[0])
+        out.append({
+            **amp,
+            "singular_values": values,
+            "left_overlap": directions.squared_overlap(svd.left[:, 0], basis[:, k])
+            if not np.isnan(basis[0, k]) else None,
+            "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
+        })
+    for k, entry in enumerate(out):
+        entry["leakage"] = [None if np.isnan(projected[m][0, k]) else
+                            float(np.linalg.norm(projected[m][:, k])) for m in range(K + 1)]
+    exact_terms.subtract_terms(update, tp.D, tp.eta1, eta2)
+    rsvd = spectra.top_singular(update, 1, _svd_rng(seed, N, "series-residual"))
+    return out, exact_terms.series(update_norm, float(rsvd.values[0]), norms, tp.eta1, eta2,
+                                   tp.p1, K)

@@ -1,0 +1,186 @@
+"""The exact term decomposition of the step-two update (docs/theory.md, "The exact terms").
+
+``W_1 = W_0 + eta_1 G_0`` is affine in ``eta_1`` (``G_0`` the step-one update at ``eta = 1``),
+so the step-two pre-activations are exactly ``P0 + eta_1 P1`` with ``P0 = W_0 X_2^T`` and
+``P1 = G_0 X_2^T`` (N x n). Expanding elementwise in ``t = eta_1``::
+
+    sigma'(P0 + t P1) = sum_m t^m sigma^(m+1)(P0) o P1^m / m!
+    r(t) = y - sigma(P0 + t P1)^T a / sqrt(N) = sum_l t^l r_l,
+    r_0 = y - sigma(P0)^T a / sqrt(N),   r_l = -(sigma^(l)(P0) o P1^l / l!)^T a / sqrt(N)
+
+gives the update ``W_2 - W_1 = sum_k T_k`` with ``T_k = eta_2 eta_1^k D_k`` and::
+
+    D_k = (1/n) diag(a) [ sum_{m+l=k} (sigma^(m+1)(P0) o P1^m / m!) o r_l^T ] X_2,
+
+one GEMM per term. ``D_k`` does not depend on the step sizes. (With the correlation loss
+``r = y`` does not move: ``r_0 = y`` and ``r_l = 0``.)
+
+The pass is streamed over blocks of samples like the step itself: for a block ``X_b`` the
+pre-activations ``X_b W_1^T`` and ``eta_1 P1_b = X_b (W_1 - W_0)^T`` are two GEMMs, ``P0_b`` is
+their difference, and each ``D_k^T`` accumulates ``X_b^T M_{k,b}`` in place (BLAS ``gemm`` with
+``beta = 1``). No n x N matrix is held beyond the block buffers.
+
+The series converges when ``eta_1 |P1_ij|`` stays inside the radius of convergence of sigma's
+Taylor series at ``P0_ij`` (for tanh the poles sit ``pi/2`` from the real axis); it is decided
+here by measurement: the relative residual ``||U - sum_{k<=K} T_k||_op / ||U||_op`` of the
+real update U (:func:`series`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import blas
+
+from twostep.theory import ConfigError, Function
+
+#: Largest number of terms beyond term 0 (the derivatives sigma^(K+1) are lambdified).
+TERMS_LIMIT = 8
+
+#: The series "converges" at one (N, seed) when the relative residual of K terms is at most
+#: this. Measured (tanh(z+1/2), He1, reuse, alpha = (0.3, 0.45), K = 5): 0.001-0.008 at
+#: etabar1 = 0.2 and 15-44 at etabar1 = 1 over N = 250..2000; a converging series' residual
+#: falls geometrically with K, a diverging one's grows. 0.1 sits an order of magnitude from
+#: both, and a remainder of 10% of the update's operator norm is what moves the log of a
+#: projected amplitude by ~0.1, the tolerance of the exponent rules.
+SERIES_TOLERANCE = 0.1
+
+#: Thresholds of ``eta_1 |P1_ij|`` whose exceedance fractions are reported (pi/2: the distance
+#: of tanh's poles from the real axis).
+P1_THRESHOLDS = {"0.5": 0.5, "1": 1.0, "pi/2": math.pi / 2}
+
+#: Bytes of the elementwise work per block (about 2K + 6 arrays of b x N live at once).
+TERMS_BLOCK_BYTES = 96 * 2**20
+
+
+@dataclass
+class TermPass:
+    """The output of :func:`term_matrices`: ``D[k]`` (N x d, the run dtype) and the
+    statistics of ``eta_1 P1`` (``max``, ``fraction_above``) that bound the Taylor series."""
+
+    D: list[np.ndarray]
+    eta1: float
+    p1: dict
+
+
+def check_terms(terms: object) -> int:
+    if isinstance(terms, bool) or not isinstance(terms, (int, np.integer)):
+        raise ConfigError(f"terms must be an integer in [0, {TERMS_LIMIT}], got {terms!r}")
+    if not 0 <= terms <= TERMS_LIMIT:
+        raise ConfigError(f"terms must be an integer in [0, {TERMS_LIMIT}], got {terms!r}")
+    return int(terms)
+
+
+def check_smooth(activation: Function) -> None:
+    if not activation.smooth:
+        raise ConfigError(
+            f"the exact terms are undefined for non-smooth activation {activation.text!r}: "
+            "they need derivatives sigma^(k+1), which are distributions at its kinks "
+            "(docs/theory.md); use a smooth activation or terms=0")
+
+
+def block_rows(N: int, n: int, K: int, itemsize: int) -> int:
+    rows = TERMS_BLOCK_BYTES // ((2 * K + 6) * N * itemsize)
+    return int(min(n, max(16, rows)))
+
+
+def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarray,
+                  X: np.ndarray, y: np.ndarray, activation: Function, K: int, *,
+                  loss: str = "squared", rows: int | None = None) -> TermPass:
+    """``D_0..D_K`` of the module docstring from ``W_1``, the step-one update
+    ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``."""
+    N, d = W1.shape
+    n = X.shape[0]
+    dtype = W1.dtype
+    if eta1 <= 0:
+        raise ConfigError(f"eta1 must be > 0, got {eta1!r}")
+    gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
+    derivs = [activation.numpy(j) for j in range(K + 2)]  # sigma^(0) .. sigma^(K+1)
+    b = rows or block_rows(N, n, K, dtype.itemsize)
+    D = [np.zeros((N, d), dtype=dtype) for _ in range(K + 1)]
+    a64 = np.asarray(a, dtype=np.float64)
+    a_dt = a64.astype(dtype)
+    a_n = (a64 / n).astype(dtype)
+    inv_sqrt_N = 1.0 / math.sqrt(N)
+    H = np.empty((min(b, n), N), dtype=dtype)
+    E = np.empty_like(H)
+    p1_max = 0.0
+    above = dict.fromkeys(P1_THRESHOLDS, 0)
+    for start in range(0, n, b):
+        stop = min(start + b, n)
+        Xb = X[start:stop]
+        Hb, Eb = H[:stop - start], E[:stop - start]
+        # X_b W^T as (W X_b^T)^T: Fortran views, no copies (as in gd.gradient_step)
+        gemm(1.0, W1.T, Xb.T, beta=0.0, c=Hb.T, trans_a=1, overwrite_c=1)
+        gemm(1.0, step_one.T, Xb.T, beta=0.0, c=Eb.T, trans_a=1, overwrite_c=1)
+        absE = np.abs(Eb)
+        p1_max = max(p1_max, float(absE.max(initial=0.0)))
+        for name, level in P1_THRESHOLDS.items():
+            above[name] += int(np.count_nonzero(absE > level))
+        del absE
+        P0 = Hb - Eb                       # W_0 X_b^T
+        P1 = Eb * dtype.type(1.0 / eta1)   # G_0 X_b^T
+        S = [f(P0) for f in derivs]        # sigma^(j)(P0), j = 0..K+1
+        powers = [None] + [P1]             # P1^m / m!, m = 0..K (None: the all-ones matrix)
+        for m in range(2, K + 1):
+            powers.append(powers[-1] * P1 * dtype.type(1.0 / m))
+        del P0, P1
+        yb = np.asarray(y[start:stop], dtype=np.float64)
+        r = []
+        for l in range(K + 1):
+            if loss != "squared":
+                r.append(yb if l == 0 else np.zeros_like(yb))
+                continue
+            A = S[l] if l == 0 else S[l] * powers[l]
+            out = np.asarray(A @ a_dt, dtype=np.float64) * inv_sqrt_N
+            r.append(yb - out if l == 0 else -out)
+        for k in range(K + 1):
+            M = np.zeros_like(Hb)
+            for m in range(k + 1):
+                l = k - m
+                if not r[l].any():
+                    continue
+                A = S[m + 1] if m == 0 else S[m + 1] * powers[m]
+                M += A * r[l].astype(dtype)[:, None]
+            M *= a_n
+            # D_k^T (d x N) += X_b^T M
+            gemm(1.0, Xb.T, M.T, beta=1.0, c=D[k].T, trans_b=1, overwrite_c=1)
+        del S, powers, r
+    total = N * n
+    fractions = {name: count / total for name, count in above.items()}
+    for k, Dk in enumerate(D):
+        if not np.isfinite(Dk).all():
+            raise_nonfinite(k, Dk)
+    return TermPass(D=D, eta1=float(eta1), p1={"max": p1_max, "fraction_above": fractions})
+
+
+def raise_nonfinite(k: int, Dk: np.ndarray) -> None:
+    from twostep.theory import NonFiniteError
+
+    bad = float(np.count_nonzero(~np.isfinite(Dk))) / Dk.size
+    raise NonFiniteError(f"exact term k={k}: {bad:.3g} of the entries of D_{k} are NaN/Inf "
+                         "(a derivative of the activation overflowed)")
+
+
+def subtract_terms(U: np.ndarray, D: list[np.ndarray], eta1: float, eta2: float) -> None:
+    """``U -= sum_k eta_2 eta_1^k D_k`` in place (BLAS axpy on the flat arrays)."""
+    axpy = blas.saxpy if U.dtype == np.float32 else blas.daxpy
+    flat = U.reshape(-1)
+    for k, Dk in enumerate(D):
+        out = axpy(Dk.reshape(-1), flat, a=-eta2 * eta1**k)
+        if not np.may_share_memory(out, flat):  # pragma: no cover - layout bug
+            raise RuntimeError("BLAS axpy did not write in place")
+
+
+def series(update_norm: float, residual_norm: float, norms: list[float], eta1: float,
+           eta2: float, p1: dict, K: int) -> dict:
+    """Diagnostics of the truncated series: the relative residual, the operator norms
+    ``||T_k||`` and their successive ratios, ``converges`` (residual <= SERIES_TOLERANCE)."""
+    rel = residual_norm / update_norm if update_norm > 0 else None
+    ratios = [norms[k + 1] / norms[k] if norms[k] > 0 else None for k in range(len(norms) - 1)]
+    return {"K": K, "eta1": eta1, "eta2": eta2, "residual": rel,
+            "residual_norm": residual_norm, "update_norm": update_norm,
+            "norms": norms, "ratios": ratios, "tolerance": SERIES_TOLERANCE,
+            "converges": rel is not None and rel <= SERIES_TOLERANCE, "p1": p1}
