@@ -16,8 +16,17 @@ is in WAL mode and every finished cell is committed in its own transaction, so
 a sweep killed at any moment leaves a consistent store and loses only the cells
 that were still running.
 
-A file that is not SQLite, is corrupt, or is SQLite but not a twostep store is
-refused with a one-line :class:`ConfigError` and never modified.
+A ``claims`` table (added to a store on its first writable open; older
+readers ignore it) records the cells a sweep is computing right now: cell key,
+owner (host, pid and a random id), heartbeat.  A second sweep on the same store
+leaves claimed cells to their owner and takes over a claim whose owner died
+(its heartbeat stopped, or it ran on this host and its process is gone).
+
+A store is a plain file path: SQLite URIs (``file:...``) and ``:memory:`` are
+refused, and the file is always opened by its absolute path.  A file that is
+not SQLite, is corrupt, or is SQLite but not a twostep store is refused with a
+one-line :class:`ConfigError` and never modified.  A read-only open creates no
+files beside the store (``immutable=1`` when no sweep is writing it).
 """
 
 from __future__ import annotations
@@ -36,7 +45,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError, NonFiniteError
@@ -61,6 +69,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "spectrum": False,
     "features": False,
     "null_draws": 4,
+    "terms": 0,  # exact step-two terms T_0..T_K (simulate.terms); 0: none
 }
 DTYPES = ("float32", "float64")
 
@@ -89,6 +98,17 @@ CREATE TABLE cells (
 );
 CREATE INDEX cells_by_config ON cells (config_key, N, seed);
 CREATE INDEX cells_by_status ON cells (version, status);
+"""
+
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    key       TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    claimed   REAL NOT NULL,
+    heartbeat REAL NOT NULL
+)
 """
 
 
@@ -124,6 +144,7 @@ def normalise_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     out["top"] = _integer("top", out["top"], 1, ">= 1")
     out["max_power"] = _integer("max_power", out["max_power"], 1, ">= 1")
     out["null_draws"] = _integer("null_draws", out["null_draws"], 0, ">= 0")
+    out["terms"] = _integer("terms", out["terms"], 0, ">= 0")
     for name in ("spectrum", "features"):
         if not isinstance(out[name], bool):
             raise ConfigError(f"{name} must be true or false, got {out[name]!r}")
@@ -211,20 +232,47 @@ def _refuse(path: Path, why: str) -> ConfigError:
 
 
 def _read_only_uri(path: Path, *, immutable: bool = False) -> str:
-    # immutable=1: no locks and no -wal/-shm files are created beside a file
-    # that may not be ours (a plain read-only open of a WAL-mode file makes them).
-    return f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    # Built here from the resolved path (as_uri percent-escapes '?', '#', '%'),
+    # never from user text.  immutable=1: no locks and no -wal/-shm files are
+    # created beside the file (a plain read-only open of a WAL-mode file makes them).
+    return path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _nobody_writing(path: Path) -> bool:
+    """No -wal beside the store: no connection has it open in WAL mode right now."""
+    return not Path(f"{path}-wal").exists()
+
+
+def check_store_name(path: str | os.PathLike[str]) -> Path:
+    """Refuse what is not a plain file path (SQLite URIs, ``:memory:``); one line."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        raise ConfigError("store: empty file name; give a file such as results.sqlite")
+    if "\x00" in text:
+        raise ConfigError("store: the file name contains a NUL character")
+    if text == ":memory:" or text.lower().startswith(":memory"):
+        raise ConfigError(f"store {text}: SQLite's in-memory database keeps nothing; a store is "
+                          "a plain file path such as results.sqlite")
+    if text.lower().startswith("file:"):
+        raise ConfigError(f"store {text}: SQLite URIs are not accepted, a store is a plain file "
+                          f"path (for a file whose name starts with 'file:', write ./{text})")
+    return Path(text)
 
 
 def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) -> bool:
     """Check a store path without writing anything; True if the store exists.
 
-    A missing file needs an existing, writable parent folder.  An existing one
-    must be an SQLite file whose header carries :data:`APPLICATION_ID`, pass
-    ``PRAGMA quick_check`` and hold the twostep ``meta`` table; it is read
-    through an immutable read-only connection, which creates no files.
+    The path must be a plain file path (:func:`check_store_name`).  A missing
+    file needs an existing, writable parent folder (``readonly``: it must
+    exist).  An existing one must be an SQLite file whose header carries
+    :data:`APPLICATION_ID`, pass ``PRAGMA quick_check`` and hold the twostep
+    ``meta`` table; it is read through an immutable read-only connection,
+    which creates no files.  An empty file is a new store (``readonly``: refused,
+    it holds no results).
     """
-    path = Path(path)
+    path = check_store_name(path)
     if path.is_dir():
         raise ConfigError(f"store {path} is a folder; give a file name such as results.db")
     if not path.exists():
@@ -246,6 +294,10 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
         # beside it is not ours: a store is created without one.
         if Path(f"{path}-wal").exists():
             raise _refuse(path, f"empty, with a write-ahead log {path}-wal beside it")
+        if readonly:
+            raise ConfigError(f"store {path} is an empty file (0 bytes), not a store with "
+                              f"results yet; fill it with twostep sweep --store {path} or "
+                              f"twostep verify --store {path}")
         return False
     elif not header.startswith(_SQLITE_MAGIC):
         raise _refuse(path, "not an SQLite database")
@@ -306,6 +358,58 @@ def _worker_id() -> tuple[str, int]:
     return socket.gethostname(), os.getpid()
 
 
+@functools.lru_cache(maxsize=1)
+def host_id() -> str:
+    """This host as a claim sees it: the host name and, on Linux, the PID namespace.
+
+    Two containers with the same host name do not see each other's processes:
+    the namespace keeps one from taking a live claim of the other for dead.
+    """
+    name = socket.gethostname()
+    try:
+        return f"{name}/pidns:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie counts as gone)."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no safe probe (os.kill(pid, 0) terminates on Windows): heartbeat only
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, someone else's
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def owner_alive(host: str, pid: int, heartbeat: float, *, now: float,
+                stale_after: float) -> bool:
+    """Whether a claim's owner may still be computing its cell."""
+    if now - heartbeat > stale_after:
+        return False
+    return pid_alive(pid) if host == host_id() else True
+
+
+@dataclass
+class Claimed:
+    """What :meth:`Store.claim` found: keys claimed now, done, held by a live owner, failed."""
+
+    mine: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)
+    held: dict[str, tuple[str, int]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+
 class Store:
     """The SQLite result store (module docstring).  Use as a context manager.
 
@@ -317,15 +421,23 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False,
                  version: str | None = None) -> None:
-        self.path = Path(path)
+        self.path = check_store_name(path)
         self.readonly = readonly
         self.version = package_version() if version is None else version
+        self._conn = None  # type: ignore[assignment]
         exists = check_store_path(self.path, readonly=readonly)
         if readonly:
-            self._conn = sqlite3.connect(_read_only_uri(self.path), uri=True)
+            # No sweep writing (no -wal): immutable, which creates no -wal/-shm
+            # beside the store and works in a read-only folder.  A live sweep:
+            # an ordinary read-only connection that sees its commits.
+            uri = _read_only_uri(self.path, immutable=_nobody_writing(self.path))
+            self._conn = sqlite3.connect(uri, uri=True)
             self._conn.execute("PRAGMA busy_timeout = 60000")
             return
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        # The absolute path, never the user's text: SQLite reads a name that
+        # starts with "file:" as a URI.
+        self._conn = sqlite3.connect(str(self.path.resolve()), isolation_level=None,
+                                     timeout=60.0)
         self._conn.execute("PRAGMA busy_timeout = 60000")
         if not exists:
             # Created in rollback-journal mode: the schema lands in the main
@@ -336,17 +448,28 @@ class Store:
         # (only a power cut may lose the last few cells).
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute(_CLAIMS_SCHEMA)
 
     def _create(self) -> None:
         with self._transaction():
-            self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._conn.execute(statement)
-            self._conn.executemany("INSERT INTO meta (name, value) VALUES (?, ?)",
-                                   [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
-                                    ("created", repr(time.time())),
-                                    ("created_by", f"twostep {self.version}")])
+            if self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                created = True  # another process created it since our check
+            else:
+                created = False
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.executemany(
+                    "INSERT INTO meta (name, value) VALUES (?, ?)",
+                    [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                     ("created", repr(time.time())), ("created_by", f"twostep {self.version}")])
+        if created:
+            try:
+                check_store_path(self.path)  # whoever made it, it must be a twostep store
+            except ConfigError:
+                self.close()
+                raise
 
     # -- context manager -----------------------------------------------------
     def __enter__(self) -> Store:
@@ -376,7 +499,7 @@ class Store:
 
     def _write(self, cell: Cell, status: str, result: str | None, error: str | None,
                elapsed: float | None, started: float | None,
-               worker: tuple[str, int] | None) -> bool:
+               worker: tuple[str, int] | None, owner: str | None = None) -> bool:
         if self.readonly:
             raise ConfigError(f"store {self.path} was opened read-only")
         host, pid = worker if worker is not None else _worker_id()
@@ -398,6 +521,9 @@ class Store:
                   result, error, started, time.time(), elapsed, host, pid)
         with self._transaction():
             written = self._conn.execute(sql, params).rowcount
+            if owner is not None:  # the result and the end of the claim commit together
+                self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?",
+                                   (params[0], owner))
         return written > 0
 
     def set_meta(self, name: str, value: str) -> None:
@@ -416,19 +542,84 @@ class Store:
 
     def put_result(self, cell: Cell, result: Mapping[str, Any] | str, elapsed: float | None,
                    *, started: float | None = None,
-                   worker: tuple[str, int] | None = None) -> bool:
+                   worker: tuple[str, int] | None = None, owner: str | None = None) -> bool:
         """Commit a finished cell (its own transaction).  False if it was already done.
 
         ``result`` is a dict of JSON types (or its JSON text); a NaN or Inf in
         it raises :class:`NonFiniteError` naming its place, and nothing is written.
+        ``owner``: the sweep's claim on the cell ends in the same transaction.
         """
-        return self._write(cell, "done", result_json(result), None, elapsed, started, worker)
+        return self._write(cell, "done", result_json(result), None, elapsed, started, worker,
+                           owner)
 
     def put_failure(self, cell: Cell, error: str, elapsed: float | None, *,
                     started: float | None = None,
-                    worker: tuple[str, int] | None = None) -> bool:
+                    worker: tuple[str, int] | None = None, owner: str | None = None) -> bool:
         """Record a failed attempt; never overwrites a done cell (returns False then)."""
-        return self._write(cell, "failed", None, str(error), elapsed, started, worker)
+        return self._write(cell, "failed", None, str(error), elapsed, started, worker, owner)
+
+    # -- claims (module docstring) --------------------------------------------
+    def claim(self, keys: Iterable[str], owner: str, *, stale_after: float,
+              failed_since: float | None = None) -> Claimed:
+        """Claim for ``owner`` every key that is neither done nor claimed by a live owner.
+
+        One ``BEGIN IMMEDIATE`` transaction, so two sweeps never both get a
+        cell.  A claim whose owner died (heartbeat older than ``stale_after``
+        seconds, or this host and its process is gone) is taken over.  With
+        ``failed_since``, a cell that failed at or after that time (another
+        sweep tried it while this one waited) is reported, not claimed.
+        """
+        if self.readonly:
+            raise ConfigError(f"store {self.path} was opened read-only")
+        out = Claimed()
+        now, host, pid = time.time(), host_id(), os.getpid()
+        with self._transaction():
+            for key in keys:
+                row = self._conn.execute("SELECT status, finished FROM cells WHERE key = ?",
+                                         (key,)).fetchone()
+                if row is not None and row[0] == "done":
+                    out.done.add(key)
+                    continue
+                held = self._conn.execute(
+                    "SELECT owner, host, pid, heartbeat FROM claims WHERE key = ?",
+                    (key,)).fetchone()
+                if held is not None and held[0] != owner and owner_alive(
+                        held[1], held[2], held[3], now=now, stale_after=stale_after):
+                    out.held[key] = (held[1], held[2])
+                    continue
+                if (row is not None and failed_since is not None and held is None
+                        and row[1] >= failed_since):
+                    out.failed.add(key)
+                    continue
+                self._conn.execute(
+                    "INSERT INTO claims (key, owner, host, pid, claimed, heartbeat) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                    "claimed = excluded.claimed, heartbeat = excluded.heartbeat",
+                    (key, owner, host, pid, now, now))
+                out.mine.add(key)
+        return out
+
+    def release(self, owner: str) -> None:
+        """End every claim of ``owner`` (a sweep that stops, done or not)."""
+        if self._conn is None or self.readonly:
+            return
+        with self._transaction():
+            self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
+    def claims(self) -> list[dict[str, Any]]:
+        """The claims table (cells being computed right now), oldest first."""
+        try:
+            cur = self._conn.execute("SELECT * FROM claims ORDER BY claimed, key")
+        except sqlite3.OperationalError:  # a store no sweep has opened since claims came
+            return []
+        return [dict(zip([d[0] for d in cur.description], row)) for row in cur]
+
+    def versions(self) -> dict[str, int]:
+        """``{version: number of done cells}`` over every twostep version in the store."""
+        return dict(self._conn.execute(
+            "SELECT version, count(*) FROM cells WHERE status = 'done' GROUP BY version "
+            "ORDER BY version").fetchall())
 
     # -- reading ---------------------------------------------------------------
     def done_keys(self) -> set[str]:

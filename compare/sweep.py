@@ -22,7 +22,12 @@ Executors:
   that dies is handled by dask: the cell is retried on another worker and
   stored as failed (``KilledWorker``) once dask gives up.
 
-The parent process is the only writer to the store.
+The parent process is the only writer to the store.  Before running, a sweep
+claims its cells in the store (owner, heartbeat; see :mod:`.store`): a second
+sweep on the same store leaves the cells claimed by a live sweep to it, waits
+for them at the end and counts them as done by another sweep, and takes over
+the claims of a sweep that died.  Pool workers die with the sweep that started
+them (``PR_SET_PDEATHSIG`` on Linux, and a watchdog on the parent's pid).
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ import os
 import pickle
 import signal
 import socket
+import sqlite3
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -50,13 +57,14 @@ from .store import (
     Cell,
     Store,
     check_store_path,
+    host_id,
     normalise_options,
     package_version,
     result_json,
 )
 
-__all__ = ["Cell", "Grid", "SweepResult", "available_cores", "geometric_ns", "run_cell",
-           "run_sweep", "EXECUTORS"]
+__all__ = ["Cell", "Grid", "SweepResult", "available_cores", "check_cells", "geometric_ns",
+           "run_cell", "run_sweep", "EXECUTORS"]
 
 #: "inline" runs the cells one by one in the calling process: no worker start-up (small cells,
 #: scripts without a ``__main__`` guard) but no protection against a cell that kills the process.
@@ -68,6 +76,13 @@ CellFunction = Callable[[Cell], Mapping[str, Any]]
 DASK_CONNECT_TIMEOUT = "20s"
 
 _DASK_HINT = "the dask executor needs dask.distributed: pip install 'twostep[dask]'"
+
+#: Seconds between two heartbeats of a sweep's claims, and the age after which a
+#: claim whose owner cannot be probed (another host) is taken for dead.
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 120.0
+#: Seconds between two looks at the cells another live sweep is computing.
+WAIT_POLL_S = 0.5
 
 
 def available_cores() -> int:
@@ -83,6 +98,61 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     from twostep.simulate import run
 
     return run(cell.config, cell.N, cell.seed, **cell.options).to_dict()
+
+
+def _peak_bytes(N: int, d: int, n: int, itemsize: int, options: Mapping[str, Any]) -> int:
+    from twostep.simulate import gd, memory
+
+    rows = gd.default_block_rows(N, n, f"float{8 * itemsize}")
+    return int(memory.estimate_peak(N, d, n, itemsize, block_rows=rows, top=options["top"],
+                                    spectrum=options["spectrum"],
+                                    features=options["features"])["total"])
+
+
+def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str = "") -> None:
+    """Refuse (one line) cells that ``simulate.run`` would refuse for their size.
+
+    Checked before a store is created or a worker started: ``top`` singular
+    values need ``min(N, d) >= top``; ``spectrum`` needs ``max(N, d)`` within the
+    dense-SVD limit; with ``memory``, the estimated peak memory of one cell
+    (:mod:`twostep.simulate.memory`) must fit in the memory available here.
+    ``dtype_flag`` names the flag that selects float32, for the hint.
+    """
+    from twostep.simulate import draws
+    from twostep.simulate import memory as sim_memory
+    from twostep.simulate.runner import FULL_SPECTRUM_LIMIT
+
+    available = sim_memory.available_bytes() if memory else None
+    seen: set[tuple[Any, ...]] = set()
+    for cell in cells:
+        o = cell.options
+        key = (cell.config.psi_d, cell.config.psi_n, cell.N, o["top"], o["dtype"],
+               o["spectrum"], o["features"])
+        if key in seen:
+            continue
+        seen.add(key)
+        N = cell.N
+        d, n = draws.dimensions(cell.config, N)
+        if o["top"] > min(N, d):
+            least = N
+            while min(least, draws.dimensions(cell.config, least)[0]) < o["top"]:
+                least += 1
+            raise ConfigError(f"N={N} is too small: the spectra need top = {o['top']} singular "
+                              f"values but min(N, d) = {min(N, d)} (d = psi_d N); use N >= "
+                              f"{least} or a smaller top")
+        if o["spectrum"] and max(N, d) > FULL_SPECTRUM_LIMIT:
+            raise ConfigError(f"N={N}: the whole spectrum (spectrum) needs max(N, d) <= "
+                              f"{FULL_SPECTRUM_LIMIT} (dense SVD), got d={d}")
+        if available is None:
+            continue
+        itemsize = 4 if o["dtype"] == "float32" else 8
+        total = _peak_bytes(N, d, n, itemsize, o)
+        if total > available:
+            hint = "use smaller widths"
+            if itemsize == 8 and dtype_flag and _peak_bytes(N, d, n, 4, o) <= available:
+                hint += f" or {dtype_flag} float32"
+            raise ConfigError(f"N={N} needs about {total / 2**30:.1f} GiB per cell (estimated "
+                              f"peak) but only {available / 2**30:.1f} GiB is available; {hint}")
 
 
 # -- grids ---------------------------------------------------------------------
@@ -285,9 +355,43 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
                      "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+#: PR_SET_PDEATHSIG of <linux/prctl.h>
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks of a worker's watchdog at its parent.
+WATCHDOG_S = 0.5
+
+
+def _die_with_parent() -> None:
+    """Make this worker exit when the sweep that started it dies (even by SIGKILL).
+
+    Linux: the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``).
+    Everywhere: a watchdog thread exits the worker once its parent changes
+    (a dead parent's children are re-parented).  Without the workers, the
+    multiprocessing resource tracker sees its pipe close and exits too.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent or parent == 1:  # the parent died before the prctl
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="twostep-parent-watchdog", daemon=True).start()
+
+
 def _init_worker(threads: int, started: Any) -> None:
-    """Pool initializer: BLAS thread limit and the start-announcement queue."""
+    """Pool initializer: die with the parent, BLAS thread limit, the start announcements."""
     global _STARTED
+    _die_with_parent()
     _STARTED = started
     # The variables cover BLAS libraries loaded later (scipy's own copy);
     # threadpoolctl those loaded already.
@@ -305,15 +409,19 @@ class SweepResult:
     done: int = 0
     skipped: int = 0
     failed: list[tuple[Cell, str]] = field(default_factory=list)
+    #: cells another sweep on the same store computed while this one ran
+    elsewhere: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
     def summary(self) -> str:
-        total = self.done + self.skipped + len(self.failed)
+        total = self.done + self.skipped + self.elsewhere + len(self.failed)
+        other = (f", {self.elsewhere} done by another sweep of this store"
+                 if self.elsewhere else "")
         return (f"{total} cells: {self.done} done, {self.skipped} skipped (already in the "
-                f"store), {len(self.failed)} failed")
+                f"store){other}, {len(self.failed)} failed")
 
     def __repr__(self) -> str:
         return (f"SweepResult(done={self.done}, skipped={self.skipped}, "
@@ -325,6 +433,7 @@ class _Recorder:
 
     def __init__(self, store: Store, result: SweepResult, total: int, quiet: bool) -> None:
         self.store, self.result = store, result
+        self.owner: str | None = None  # the sweep's claims end with each commit
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, desc="sweep", unit="cell", dynamic_ncols=True,
@@ -334,7 +443,7 @@ class _Recorder:
         worker = (out.host, out.pid)
         if out.status == "done":
             self.store.put_result(cell, out.payload, out.elapsed, started=out.started,
-                                  worker=worker)
+                                  worker=worker, owner=self.owner)
             self.result.done += 1
         else:
             self.failure(cell, out.payload, out.elapsed, started=out.started, worker=worker)
@@ -343,10 +452,17 @@ class _Recorder:
 
     def failure(self, cell: Cell, error: str, elapsed: float | None = None,
                 **where: Any) -> None:
-        self.store.put_failure(cell, error, elapsed, **where)
+        self.store.put_failure(cell, error, elapsed, owner=self.owner, **where)
+        self.count_failed(cell, error)
+
+    def count_failed(self, cell: Cell, error: str) -> None:
         self.result.failed.append((cell, error))
         self.bar.update(1)
         self.bar.set_postfix(failed=len(self.result.failed))
+
+    def elsewhere_done(self, n: int) -> None:
+        self.result.elsewhere += n
+        self.bar.update(n)
 
     def close(self) -> None:
         self.bar.close()
@@ -418,6 +534,7 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
     result = SweepResult(skipped=len(unique) - len(pending))
     if not pending:
         return result  # nothing to run: no workers started, nothing written
+    started = time.time()
     with contextlib.ExitStack() as stack:
         # The executor first: a scheduler that cannot be reached stops the
         # sweep before a new store file is created.
@@ -429,10 +546,75 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
             store = stack.enter_context(Store(store))
         recorder = _Recorder(store, result, len(pending), quiet)
         stack.callback(recorder.close)
-        runner.run(pending, cell_fn, recorder)
+        claims = stack.enter_context(_Claims(store))
+        recorder.owner = claims.owner
+        by_key = {c.key(version): c for c in pending}
+        got = store.claim(by_key, claims.owner, stale_after=STALE_AFTER_S)
+        result.skipped += len(got.done)  # finished since the look above
+        recorder.bar.update(len(got.done))
+        told = False
+        while True:
+            todo = [cell for key, cell in by_key.items() if key in got.mine]
+            if todo:
+                runner.run(todo, cell_fn, recorder)
+            if not got.held:
+                break
+            if not told and not quiet:
+                told = True
+                hosts = sorted({f"{h.split('/')[0]} pid {p}" for h, p in got.held.values()})
+                print(f"twostep sweep: {len(got.held)} cell(s) are being computed by another "
+                      f"sweep of this store ({', '.join(hosts)}); waiting for them",
+                      file=sys.stderr, flush=True)
+            time.sleep(WAIT_POLL_S)
+            got = store.claim(list(got.held), claims.owner, stale_after=STALE_AFTER_S,
+                              failed_since=started)
+            recorder.elsewhere_done(len(got.done))
+            for key in sorted(got.failed):
+                record = store.record(key) or {}
+                recorder.count_failed(by_key[key], record.get("error") or "failed in "
+                                      "another sweep")
     order = {cell: i for i, cell in enumerate(unique)}
     result.failed.sort(key=lambda item: order[item[0]])  # grid order, not finishing order
     return result
+
+
+class _Claims:
+    """This sweep's claims on its cells: a heartbeat thread, and their release at the end.
+
+    The heartbeat runs in a thread of the sweep's own process (its own
+    connection), so one sweep stays one writer; a sweep killed with SIGKILL
+    stops beating and its claims are taken over (module docstring).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.owner = f"{host_id()}:{os.getpid()}:{uuid.uuid4().hex}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="twostep-claims", daemon=True)
+
+    def __enter__(self) -> _Claims:
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        try:
+            conn = sqlite3.connect(str(self.store.path.resolve()), timeout=30.0,
+                                   isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stop.wait(HEARTBEAT_S):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?",
+                                 (time.time(), self.owner))
+        finally:
+            conn.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=35.0)
+        with contextlib.suppress(sqlite3.Error):
+            self.store.release(self.owner)
 
 
 class _ProcessRunner:
