@@ -1,15 +1,25 @@
 """Reports: verdict summaries, per-claim convergence tables and figures, written atomically.
 
-``write_report`` builds the whole folder in a temporary sibling directory and renames it into
-place at the end, so an interrupted run never leaves a half-written report.
+A report folder is written only where nothing can be lost: a new folder, an empty one, or one
+twostep wrote before (it holds the marker file :data:`MARKER`, which lists the files written
+and their sha256).  Anything else is refused with one line and left untouched; the current
+folder, a folder above it and a folder holding the result store are always refused.  A
+twostep folder that holds other files (or files changed since) is replaced only with
+``force``.  ``write_report`` builds the report in a temporary folder and moves it into place
+at the end (a new folder: one rename; a twostep folder: swapped with the old one, which is then
+deleted; an empty folder: its entries are moved in), so an interrupted run never leaves a
+half-written report, and no folder twostep did not make is ever renamed or deleted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +32,10 @@ from .paths import check_writable_folder, parent_of
 from .table import Table
 
 SUMMARY_COLUMNS = ["#", "claim", "subject", "config", "status", "statistic", "CI", "reason"]
+
+#: The file that marks a folder as written by twostep (JSON: format, version, files).
+MARKER = ".twostep-report"
+MARKER_FORMAT = "twostep-report"
 
 
 def config_label(cfg: Any) -> str:
@@ -45,7 +59,12 @@ def _finite(x: float) -> bool:
 
 
 def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:
-    """Every verdict with its evidence table, then the summary (the terminal output)."""
+    """Every verdict with its evidence table, then the summary (the terminal output).
+
+    ``fmt="json"``: one JSON document, the list of ``Verdict.to_dict()`` (as verdicts.json).
+    """
+    if fmt == "json":
+        return json.dumps([v.to_dict() for v in verdicts], indent=2) + "\n"
     parts = []
     for i, v in enumerate(verdicts, 1):
         head = (f"[{i}] {v.claim} -- {v.subject} -- "
@@ -56,34 +75,180 @@ def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def check_output_dir(out: str | os.PathLike[str]) -> Path:
-    """Refuse an output folder that cannot be written, before any work is done."""
-    path = Path(out)
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no thread-safe way to read it elsewhere
+    os.umask(mask)
+    return mask
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _entries(root: Path) -> tuple[dict[str, Path], set[str]]:
+    """Files (and links, sockets, ...) below ``root`` by relative path, and the folders."""
+    files: dict[str, Path] = {}
+    folders: set[str] = set()
+    for top, dirs, names in os.walk(root):
+        rel = Path(top).relative_to(root)
+        for d in dirs:
+            p = Path(top) / d
+            if p.is_symlink():
+                files[(rel / d).as_posix()] = p
+            else:
+                folders.add((rel / d).as_posix())
+        for name in names:
+            files[(rel / name).as_posix()] = Path(top) / name
+    return files, folders
+
+
+def _marker(root: Path) -> dict[str, Any] | None:
+    """The marker of a folder twostep wrote, or None."""
+    try:
+        data = json.loads((root / MARKER).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if (not isinstance(data, dict) or data.get("format") != MARKER_FORMAT
+            or not isinstance(data.get("files"), dict)):
+        return None
+    return data
+
+
+def _not_ours(root: Path, marker: dict[str, Any]) -> list[str]:
+    """What in a twostep folder twostep did not write, or what changed since it did."""
+    files, folders = _entries(root)
+    listed: dict[str, str] = marker["files"]
+    ours_dirs = {Path(f).parent.as_posix() for f in listed} | {
+        p.as_posix() for f in listed for p in Path(f).parents}
+    extra = []
+    for rel, p in sorted(files.items()):
+        if rel == MARKER:
+            continue
+        if rel not in listed or p.is_symlink() or not p.is_file() or _sha256(p) != listed[rel]:
+            extra.append(rel)
+    extra += sorted(d for d in folders if d not in ours_dirs)
+    return extra
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output_dir(out: str | os.PathLike[str], *, force: bool = False,
+                     stores: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Refuse, before any work, an output folder where writing could lose something.
+
+    Allowed: a new folder (its parent writable), an empty folder, a folder twostep wrote
+    (marker :data:`MARKER`) holding only what twostep wrote (with ``force``: also other
+    files, which are deleted with it).  Always refused: the current folder or one above it, a
+    symbolic link, a folder holding one of ``stores``, any other non-empty folder.
+    """
+    text = os.fspath(out)
+    if not str(text).strip():
+        raise ConfigError("output: empty folder name; give one such as twostep-report")
+    path = Path(text)
+    if path.is_symlink():
+        raise ConfigError(f"output {path} is a symbolic link; give the folder it points to, "
+                          "or a new folder")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"output {path} exists and is not a folder")
-    check_writable_folder(path if path.exists() else parent_of(path), f"output {path}")
+    real = path.resolve()
+    if _inside(Path.cwd().resolve(), real):
+        raise ConfigError(f"output {path} is the current folder or one above it; give a new "
+                          "folder such as twostep-report")
+    for store in stores:
+        if _inside(Path(store).resolve(), real):
+            raise ConfigError(f"output {path} holds the store {store}; a report never "
+                              "replaces the folder of its store: give another folder")
+    if not path.exists():
+        check_writable_folder(parent_of(path), f"output {path}")
+        return path
+    if not any(path.iterdir()):
+        check_writable_folder(path, f"output {path}")
+        return path
+    marker = _marker(path)
+    if marker is None:
+        raise ConfigError(f"output {path} is not empty and twostep did not write it (no "
+                          f"{MARKER} file); nothing in it is touched: give a new or empty folder")
+    extra = _not_ours(path, marker)
+    if extra and not force:
+        shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        raise ConfigError(f"output {path} is a twostep report but holds files twostep did not "
+                          f"write or that changed since ({shown}); give another folder, or "
+                          "--force to replace it with them")
+    check_writable_folder(parent_of(path), f"output {path}")  # the swap renames in there
     return path
+
+
+def _write_marker(root: Path) -> None:
+    from .store import package_version
+
+    files, _ = _entries(root)
+    data = {"format": MARKER_FORMAT, "version": package_version(), "written": time.time(),
+            "files": {rel: _sha256(p) for rel, p in sorted(files.items())}}
+    (root / MARKER).write_text(json.dumps(data, indent=1) + "\n")
 
 
 def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
                  plan: Sequence[Any] = (), results: Sequence[Results] = (),
                  spectrum: dict[str, Any] | None = None, preamble: str = "",
-                 figures: bool = True) -> Path:
-    """Write Markdown + CSV + LaTeX + JSON tables and PNG figures into ``out`` (atomically)."""
-    out = check_output_dir(out)
-    parent = parent_of(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+                 figures: bool = True, force: bool = False,
+                 stores: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Write Markdown + CSV + LaTeX + JSON tables and PNG figures into ``out`` (atomically).
+
+    ``out``, ``force``, ``stores``: see :func:`check_output_dir` (checked again here).
+    Files and folders get the modes of the user's umask.
+    """
+    out = check_output_dir(out, force=force, stores=stores)
+    exists = out.exists()  # an existing folder that passed the check: empty, or twostep's
+    ours = exists and any(out.iterdir())
+    empty = exists and not ours
+    build_in = out if empty else parent_of(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.twostep-tmp.", dir=build_in))
+    moved: list[Path] = []
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
         _write(tmp, verdicts, plan, results, spectrum, preamble, figures)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.rename(out, old / "x")
-            os.rename(tmp, out)
+        _write_marker(tmp)
+        if ours:
+            check_output_dir(out, force=force, stores=stores)  # still only ours?
+            old = out.parent / f".{out.name}.twostep-old.{uuid.uuid4().hex[:8]}"
+            os.rename(out, old)  # a folder twostep wrote (marker checked just now)
+            try:
+                os.rename(tmp, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
             shutil.rmtree(old, ignore_errors=True)
+        elif empty:
+            names = sorted(p.name for p in tmp.iterdir() if p.name != MARKER) + [MARKER]
+            for name in names:  # the marker last: a folder with it is complete
+                target = out / name
+                if target.exists():
+                    raise ConfigError(f"output {out}: {name} appeared while the report was "
+                                      "written; nothing replaced")
+                os.rename(tmp / name, target)
+                moved.append(target)
+            tmp.rmdir()
         else:
+            if out.exists():
+                raise ConfigError(f"output {out} appeared while the report was written; "
+                                  "nothing replaced")
             os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for p in moved:  # only what this call moved into the empty folder
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
         raise
     return out
 
@@ -128,6 +293,19 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
             plots.amplitude_figure(res, chk.config, predict(chk.config), fig_dir / name)
             md += [f"![amplitudes]({'figures/' + name})", "",
                    f"Projected amplitudes, {config_label(chk.config)}.", ""]
+        with_terms: set[str] = set()  # exact step-two terms, where the runs measured them
+        for chk, res in zip(plan, results):
+            key = chk.config.key()
+            if (chk.claim not in ("growth-exponent", "outlier-count", "term-exponent")
+                    or key in with_terms or not plots.has_terms(res, chk.config)):
+                continue
+            with_terms.add(key)
+            name = f"terms-{len(with_terms):02d}.png"
+            plots.term_amplitude_figure(res, chk.config, predict(chk.config), fig_dir / name)
+            md += [f"![exact terms]({'figures/' + name})", "",
+                   f"Exact step-two terms T_k (left) and the whole update's projections "
+                   f"(right), {config_label(chk.config)}; series residual per N under the "
+                   "left panel.", ""]
         if spectrum is not None:
             from twostep.theory.config import ModelConfig
 

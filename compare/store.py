@@ -253,8 +253,8 @@ def check_store_name(path: str | os.PathLike[str]) -> Path:
     if "\x00" in text:
         raise ConfigError("store: the file name contains a NUL character")
     if text == ":memory:" or text.lower().startswith(":memory"):
-        raise ConfigError(f"store {text}: SQLite's in-memory database keeps nothing; a store is "
-                          "a plain file path such as results.sqlite")
+        raise ConfigError(f"store {text} is SQLite's in-memory database, which keeps nothing; a "
+                          "store is a plain file path such as results.sqlite")
     if text.lower().startswith("file:"):
         raise ConfigError(f"store {text}: SQLite URIs are not accepted, a store is a plain file "
                           f"path (for a file whose name starts with 'file:', write ./{text})")

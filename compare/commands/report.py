@@ -4,6 +4,11 @@ Nothing is simulated.  The plan is the one the last ``twostep verify`` recorded 
 for a store filled by ``twostep sweep`` (no recorded plan) the claims that apply to its data
 are inferred: ``growth-exponent``, ``outlier-count`` and ``left-vectors`` for every config with
 at least two widths, ``reuse-gap`` where both batch modes were run, ``bbp`` for alpha1 = 0.
+
+The store is only read (a read-only connection that creates no file beside it, so a store in
+a read-only folder works).  ``--out`` is written only if it is new, empty or a report folder
+twostep wrote (see ``twostep.compare.report``); with ``--format json`` standard output is one
+JSON document and every other line goes to standard error.
 """
 
 from __future__ import annotations
@@ -16,10 +21,16 @@ from twostep.theory.errors import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE", help="a twostep result store (read only)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="report folder (replaced)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="report folder: a new or empty folder, or one a twostep report "
+                             "wrote before (then replaced); any other folder is refused")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a twostep report folder even if it holds other files "
+                             "(they are deleted with it); never any other folder")
     parser.add_argument("--format", default="markdown",
                         choices=("markdown", "csv", "latex", "json"),
-                        help="format of the tables printed on the terminal (default: %(default)s)")
+                        help="format of the tables printed on the terminal; json: standard "
+                             "output is one JSON document (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 
@@ -56,24 +67,44 @@ def inferred_plan(store):
     return tuple(plan)
 
 
+def nothing_to_report(store, name) -> str:
+    """Why a store gives no verdict, and what to do (one line)."""
+    versions = store.versions()
+    others = {v: n for v, n in versions.items() if v != store.version}
+    if others and not versions.get(store.version):
+        held = ", ".join(f"{n} cell(s) from twostep {v}" for v, n in others.items())
+        return (f"store {name} holds {held} and none from this twostep ({store.version}); "
+                f"results are not shared between versions: report it with twostep "
+                f"{next(iter(others))}, or rerun the sweep or verify into it with this one "
+                f"(the cells are recomputed)")
+    if not versions:
+        return (f"store {name} holds no finished cell yet; fill it with twostep sweep --store "
+                f"{name} ... or twostep verify --store {name}")
+    return (f"store {name} holds no config with two or more widths (and seeds 0..S-1 at each) "
+            f"to evaluate; sweep more widths into it: twostep sweep --store {name} --N ...")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..report import check_output_dir, render_verdicts, write_report
     from ..store import Store, check_store_path
     from ..verify import evaluate, spectrum_measurement, stored_plan
 
-    if not check_store_path(args.store, readonly=True):
-        raise ConfigError(f"store {args.store} does not exist")
-    check_output_dir(args.out)
+    check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
+    check_output_dir(args.out, force=args.force, stores=(args.store,))
     with Store(args.store, readonly=True) as store:
         plan = stored_plan(store) or inferred_plan(store)
-        if not plan:
-            raise ConfigError(f"store {args.store} holds no config with two or more widths to "
-                              "evaluate")
+        if not plan or not store.versions().get(store.version):
+            raise ConfigError(nothing_to_report(store, args.store))
         verdicts, results = evaluate(plan, store)
         spectrum = spectrum_measurement(store)
-    print(render_verdicts(verdicts, args.format))
+    text = render_verdicts(verdicts, args.format)
+    if args.format == "json":
+        sys.stdout.write(text)
+    else:
+        print(text)
+    sys.stdout.flush()
     out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
-                       figures=not args.no_plots)
+                       figures=not args.no_plots, force=args.force, stores=(args.store,))
     print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md",
           file=sys.stderr)
     return 0

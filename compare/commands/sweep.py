@@ -1,8 +1,10 @@
 """``twostep sweep``: run a grid of simulations into a resumable store.
 
-Every flag is checked, and the grid built, before the store file is created:
-a bad flag, an empty grid or an unusable store path exits 2 with one line and
-leaves no file behind.  Cells already done in the store are skipped; failed
+Every flag is checked, the grid built and every width checked (``top`` singular
+values fit, the estimated memory of a cell fits) before the store file is
+created: a bad flag, an empty grid, an impossible N or an unusable store path
+exits 2 with one line and leaves no file behind.  A store is a plain file path
+(SQLite URIs and ``:memory:`` are refused).  Cells already done in the store are skipped; failed
 ones are retried.  Exit status 1 when any cell failed (they are listed).
 """
 
@@ -16,13 +18,21 @@ from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
 
 from ..store import DTYPES, check_store_path
-from ..sweep import EXECUTORS, Grid, error_summary, geometric_ns, require_dask, run_sweep
+from ..sweep import (
+    EXECUTORS,
+    Grid,
+    check_cells,
+    error_summary,
+    geometric_ns,
+    require_dask,
+    run_sweep,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, metavar="FILE",
-                        help="SQLite result store (created if missing; must be a twostep store "
-                             "if it exists)")
+                        help="SQLite result store, a plain file path (created if missing; must "
+                             "be a twostep store if it exists)")
     g = parser.add_argument_group("grid")
     g.add_argument("--config", metavar="FILE.json",
                    help="base model config: a JSON object of ModelConfig fields")
@@ -110,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
     if args.executor == "dask":
         require_dask()
+    # memory: only where the cells run here (a dask scheduler's workers are elsewhere)
+    check_cells(cells, memory=args.scheduler is None, dtype_flag="--dtype")
     check_store_path(args.store)  # before any worker starts; writes nothing
 
     result = run_sweep(cells, args.store, executor=args.executor, jobs=args.jobs,

@@ -6,6 +6,11 @@ chosen claim.  Every input is validated, and the output folder checked, before a
 simulated or written.  Finished cells are kept in the store (``--store``), so a rerun only
 evaluates.  Exit status: 0 when every verdict was reached, 1 when cells failed, 3 with
 ``--strict`` when some verdict is ``inconsistent``.
+
+Before anything runs it prints the predictions of the configurations the plan checks.  With
+``--format json`` standard output is one JSON document (the verdicts) and every other line
+goes to standard error.  ``--out`` is written only if it is new, empty or a report folder
+twostep wrote (see ``twostep.compare.report``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --claim: widths, each >= 2 (default: 250 500 1000 2000)")
     parser.add_argument("--seeds", type=int, default=4, help="seeds per N (default: %(default)s)")
     parser.add_argument("--out", default="twostep-report", metavar="DIR",
-                        help="report folder, replaced atomically (default: %(default)s)")
+                        help="report folder: a new or empty folder, or one a twostep report "
+                             "wrote before (then replaced); any other folder is refused "
+                             "(default: %(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a twostep report folder even if it holds other files "
+                             "(they are deleted with it); never any other folder")
     parser.add_argument("--store", default="twostep-verify.sqlite", metavar="FILE",
                         help="result store; finished cells are reused (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
@@ -45,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
     parser.add_argument("--format", default="markdown",
                         choices=("markdown", "csv", "latex", "json"),
-                        help="format of the tables printed on the terminal (default: %(default)s)")
+                        help="format of the tables printed on the terminal; json: standard "
+                             "output is one JSON document (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--strict", action="store_true",
@@ -77,14 +88,52 @@ def build_plan(args: argparse.Namespace):
     return (Check(args.claim, config, tuple(Ns), args.seeds),), False
 
 
-def run(args: argparse.Namespace) -> int:
+_DEFAULT = ModelConfig()
+
+
+def _config_text(cfg: ModelConfig) -> str:
+    from ..report import config_label
+
+    extra = [f"{name}={getattr(cfg, name):g}" for name in
+             ("psi_d", "psi_n", "etabar1", "etabar2", "noise")
+             if getattr(cfg, name) != getattr(_DEFAULT, name)]
+    return config_label(cfg) + (", " + ", ".join(extra) if extra else "")
+
+
+def predictions_preamble(plan) -> str:
+    """A short block of predictions per configuration the plan's checks use (deduplicated)."""
     from twostep.theory.predict import predict
 
+    from ..claims import get_claim
+
+    used: dict[str, tuple[ModelConfig, list[str]]] = {}
+    for chk in plan:
+        for cfg in get_claim(chk.claim).configs(chk.config):
+            _, claims = used.setdefault(cfg.key(), (cfg, []))
+            if chk.claim not in claims:
+                claims.append(chk.claim)
+    lines = ["predictions for the configurations the checks use (full tables: twostep theory):"]
+    for cfg, claims in used.values():
+        pred = predict(cfg)
+        terms = "; ".join(f"k={t.k} (a^{t.left_power}) N^{t.exponent_exact}"
+                          for t in pred.terms if t.present) or "none"
+        count = "undefined" if pred.outlier_count is None else pred.outlier_count
+        lines += [f"- {', '.join(claims)}: {_config_text(cfg)}",
+                  f"  outliers of W_2: {count} (paper count {pred.paper_count}); terms present: "
+                  f"{terms}; beta_* learned: {'yes' if pred.beta['learned'] else 'no'}"]
+        if pred.bbp is not None:
+            b = pred.bbp
+            lines.append(f"  BBP: theta = {b['theta']:.4g} vs threshold {b['threshold']:.4g}: "
+                         + (f"outlier at {b['outlier']:.4g} (bulk edge {b['bulk_edge']:.4g})"
+                            if b["exists"] else "no outlier"))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
     from ..report import check_output_dir, render_verdicts, write_report
     from ..store import Cell, Store, check_store_path
-    from ..sweep import _check_jobs, require_dask
+    from ..sweep import _check_jobs, check_cells, require_dask
     from ..verify import plan_cells, run_checks, spectrum_measurement
-    from .theory import render
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
@@ -92,24 +141,26 @@ def run(args: argparse.Namespace) -> int:
         _check_jobs(args.jobs)
     if args.executor == "dask":
         require_dask()
-    plan, default = build_plan(args)
-    check_output_dir(args.out)
-    check_store_path(args.store)
-    if args.executor == "process" and args.scheduler:
+    if args.executor != "dask" and args.scheduler:
         raise ConfigError("--scheduler goes with --executor dask")
-
-    t0 = time.perf_counter()
-    preamble = ""
-    if default:
-        preamble = render(predict(ModelConfig()), N=2000)
-        print(preamble + "\n", flush=True)
-    n_cells = len(plan_cells(plan))
-    print(f"twostep verify: {len(plan)} check(s), {n_cells} simulation cell(s); store "
-          f"{args.store}", file=sys.stderr, flush=True)
+    plan, default = build_plan(args)
     extra = []
     if default and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
+    cells = plan_cells(plan)
+    # every width checked before anything is created (memory: where the cells run)
+    check_cells([*cells, *extra], memory=args.scheduler is None)
+    check_output_dir(args.out, force=args.force, stores=(args.store,))
+    check_store_path(args.store)
+
+    # with --format json stdout carries the verdicts only
+    text_out = sys.stderr if args.format == "json" else sys.stdout
+    t0 = time.perf_counter()
+    preamble = predictions_preamble(plan)
+    print(preamble + "\n", file=text_out, flush=True)
+    print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
+          f"{args.store}", file=sys.stderr, flush=True)
     result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
                         scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
     if result.sweep is not None and result.sweep.failed:
@@ -123,9 +174,15 @@ def run(args: argparse.Namespace) -> int:
         with Store(args.store, readonly=True) as store:
             spectrum = spectrum_measurement(store)
     verdicts = result.verdicts
-    print(render_verdicts(verdicts, args.format))
+    text = render_verdicts(verdicts, args.format)
+    if args.format == "json":
+        sys.stdout.write(text)
+    else:
+        print(text)
+    sys.stdout.flush()
     out = write_report(args.out, verdicts, plan=plan, results=result.results, spectrum=spectrum,
-                       preamble=preamble, figures=not args.no_plots)
+                       preamble=preamble, figures=not args.no_plots, force=args.force,
+                       stores=(args.store,))
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
