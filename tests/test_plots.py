@@ -1,0 +1,171 @@
+"""Figures of compare.plots on synthetic Results (fake measurement dicts, no simulation).
+
+Amplitudes follow ``C_k N^{e_k}`` times log-normal noise; the null floors are constant with a
+small spread, so the figures are drawn from data of the shape the simulations store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from twostep.compare import plots  # noqa: E402
+from twostep.compare.claims import Results, Verdict  # noqa: E402
+from twostep.compare.table import Table  # noqa: E402
+from twostep.theory import ModelConfig  # noqa: E402
+from twostep.theory.errors import ConfigError  # noqa: E402
+from twostep.theory.predict import predict  # noqa: E402
+
+NS = [250, 500, 1000, 2000]
+CFG = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.4, alpha2=0.4,
+                  batch="reuse")
+
+
+def _entries(pred, N, rng, *, scale=1.0, floor=0.15):
+    out = []
+    for t in pred.terms:
+        amp = scale * 2.0 * 0.5 ** t.k * N ** t.exponent * np.exp(0.05 * rng.standard_normal())
+        out.append({"k": t.k, "left_power": t.k + 1, "amplitude": float(amp),
+                    "null_floor": float(floor * (1 + 0.02 * rng.standard_normal())),
+                    "null_floor_sd": 0.02, "beta_overlap": 0.01})
+    return out
+
+
+def synthetic_results(config=CFG, Ns=NS, seeds=3, *, terms=True, residuals=None, rng_seed=0):
+    """Results with ``amplitudes`` (and, with ``terms``, ``terms`` and ``series``) per cell;
+    ``residuals[N]`` sets the series residual (default 0.02)."""
+    rng = np.random.default_rng(rng_seed)
+    pred = predict(config)
+    res = Results()
+    for N in Ns:
+        for s in range(seeds):
+            m = {"N": N, "seed": s, "config": config.to_dict(),
+                 "amplitudes": _entries(pred, N, rng)}
+            if terms:
+                m["terms"] = _entries(pred, N, rng, scale=0.9, floor=0.05)
+                r = (residuals or {}).get(N, 0.02)
+                m["series"] = {"residual": r, "converges": r <= 0.1}
+            res.add(config, N, s, m)
+    return res
+
+
+def synthetic_verdicts():
+    statuses = ["consistent", "inconsistent", "inconclusive"]
+    cfgs = [CFG, CFG.replace(alpha1=0.3, alpha2=0.45), CFG.replace(alpha1=0.2, alpha2=0.4),
+            CFG.replace(alpha1=0.0, alpha2=0.2)]
+    out = []
+    for i, cfg in enumerate(cfgs):
+        for j in range(1 + i % 3):
+            out.append(Verdict(claim="growth-exponent", subject=f"term k={j} (a^{j + 1}), e_k=0",
+                               status=statuses[(i + j) % 3], reason="-", evidence=Table([]),
+                               config=cfg))
+        out.append(Verdict(claim="outlier-count", subject="paper count", status="consistent",
+                           reason="-", evidence=Table([]), config=cfg))
+    return out
+
+
+def synthetic_spectrum(config=CFG, N=500):
+    rng = np.random.default_rng(1)
+    edge = 2.0
+    values = np.sort(edge * np.sqrt(rng.uniform(0, 1, N)))
+    outliers = [{"value": 2.6, "term": 1}, {"value": 3.4, "term": 2}, {"value": 40.0, "term": 0}]
+    return {"N": N, "config": config.to_dict(),
+            "spectra": {"W2": {"values": list(values), "bulk_edge": edge,
+                               "bulk_edge_empirical": 1.98, "outliers": outliers}}}
+
+
+def _is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _capture(monkeypatch):
+    """Keep the figures the functions close, to inspect their artists."""
+    import matplotlib.pyplot as plt
+
+    kept = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
+    return kept, real_close
+
+
+def test_amplitude_figure_legend_outside_and_compact(tmp_path, monkeypatch):
+    kept, real_close = _capture(monkeypatch)
+    res = synthetic_results(terms=False)
+    path = plots.amplitude_figure(res, CFG, predict(CFG), tmp_path / "a.png")
+    assert _is_png(path)
+    fig = kept[-1]
+    ax = fig.axes[0]
+    leg = ax.get_legend()
+    renderer = fig.canvas.get_renderer()
+    lb, ab = leg.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert lb.x0 >= ab.x1 or lb.y1 <= ab.y0 or lb.x1 <= ab.x0 or lb.y0 >= ab.y1
+    K = len(predict(CFG).terms) - 1
+    assert len(leg.get_texts()) <= 2 * K + 2
+    assert sorted(ax.get_xticks()) == [float(n) for n in NS]
+    assert any("anchored" in t.get_text() for t in fig.texts)
+    real_close(fig)
+
+
+def test_phase_figure_marks_each_exact_point(tmp_path, monkeypatch):
+    kept, real_close = _capture(monkeypatch)
+    verdicts = synthetic_verdicts()
+    assert _is_png(plots.phase_figure(verdicts, tmp_path / "p.png"))
+    ax = kept[-1].axes[0]
+    exact = {(float(x), float(y)) for line in ax.get_lines() if line.get_gid() == "exact-point"
+             for x, y in zip(line.get_xdata(), line.get_ydata())}
+    for v in verdicts:
+        assert (v.config.alpha1, v.config.alpha2) in exact
+    real_close(kept[-1])
+
+
+def test_spectrum_figure_legend_off_the_bars(tmp_path, monkeypatch):
+    kept, real_close = _capture(monkeypatch)
+    path = plots.spectrum_figure(synthetic_spectrum(), predict(CFG), tmp_path / "s.png")
+    assert _is_png(path)
+    fig = kept[-1]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    real_close(fig)
+
+
+def test_term_amplitude_figure(tmp_path, monkeypatch):
+    kept, real_close = _capture(monkeypatch)
+    res = synthetic_results(residuals={250: 0.3})
+    assert plots.has_terms(res, CFG)
+    path = plots.term_amplitude_figure(res, CFG, predict(CFG), tmp_path / "t.png")
+    assert _is_png(path)
+    fig = kept[-1]
+    left, right = fig.axes[:2]
+    assert left.get_shared_y_axes().joined(left, right)
+    assert any("terms undefined" in t.get_text() and "250" in t.get_text() for t in fig.texts)
+    real_close(fig)
+
+
+@pytest.mark.parametrize("terms", ["missing", None])
+def test_term_amplitude_figure_needs_terms(tmp_path, terms):
+    res = synthetic_results(terms=False)
+    if terms is None:
+        for N in NS:
+            for m in res.get(CFG, N):
+                m["terms"] = None
+    assert not plots.has_terms(res, CFG)
+    with pytest.raises(ConfigError, match="terms=K"):
+        plots.term_amplitude_figure(res, CFG, predict(CFG), tmp_path / "t.png")
+    assert not (tmp_path / "t.png").exists()
+
+
+def test_report_adds_terms_figure_only_where_measured(tmp_path):
+    from twostep.compare.report import write_report
+    from twostep.compare.verify import Check
+
+    other = CFG.replace(alpha1=0.3, alpha2=0.45)
+    plan = [Check("growth-exponent", CFG, tuple(NS), 3), Check("outlier-count", CFG, tuple(NS), 3),
+            Check("growth-exponent", other, tuple(NS), 3)]
+    results = [synthetic_results(), synthetic_results(), synthetic_results(other, terms=False)]
+    out = write_report(tmp_path / "report", synthetic_verdicts(), plan=plan, results=results)
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert figures == ["amplitudes-01.png", "amplitudes-02.png", "phase.png", "terms-01.png"]
+    assert "figures/terms-01.png" in (out / "report.md").read_text()
