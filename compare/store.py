@@ -257,7 +257,8 @@ def check_store_name(path: str | os.PathLike[str]) -> Path:
                           "store is a plain file path such as results.sqlite")
     if text.lower().startswith("file:"):
         raise ConfigError(f"store {text}: SQLite URIs are not accepted, a store is a plain file "
-                          f"path (for a file whose name starts with 'file:', write ./{text})")
+                          f"path (for a file whose name starts with 'file:', give its absolute "
+                          f"path)")
     return Path(text)
 
 
