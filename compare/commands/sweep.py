@@ -47,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"batch modes to sweep: {', '.join(BATCH_MODES)} "
                         "(default: the base config's)")
     widths = g.add_mutually_exclusive_group(required=True)
-    widths.add_argument("--N", nargs="+", type=int, metavar="N", help="widths, each >= 2")
+    widths.add_argument("--N", nargs="+", type=int, metavar="N",
+                        help="widths; min(N, d) must hold the --top singular values "
+                             "(N >= 10 with the defaults)")
     widths.add_argument("--N-geometric", metavar="MIN:MAX:COUNT",
                         help="COUNT widths spaced geometrically from MIN to MAX, "
                              "e.g. 500:4000:4 -> 500 1000 2000 4000")

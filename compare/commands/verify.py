@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --claim: the model config, a JSON object of ModelConfig fields "
                              "(default: ModelConfig())")
     parser.add_argument("--N", nargs="+", type=int, metavar="N",
-                        help="with --claim: widths, each >= 2 (default: 250 500 1000 2000)")
+                        help="with --claim: widths, each >= 10 (the spectra report 10 singular "
+                             "values) (default: 250 500 1000 2000)")
     parser.add_argument("--seeds", type=int, default=4, help="seeds per N (default: %(default)s)")
     parser.add_argument("--out", default="twostep-report", metavar="DIR",
                         help="report folder: a new or empty folder, or one a twostep report "
