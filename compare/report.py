@@ -125,8 +125,8 @@ def _not_ours(root: Path, marker: dict[str, Any]) -> list[str]:
     """What in a twostep folder twostep did not write, or what changed since it did."""
     files, folders = _entries(root)
     listed: dict[str, str] = marker["files"]
-    ours_dirs = {Path(f).parent.as_posix() for f in listed} | {
-        p.as_posix() for f in listed for p in Path(f).parents}
+    ours_dirs = {p.as_posix() for f in listed for p in Path(f).parents}
+    ours_dirs |= {str(d) for d in marker.get("folders", ())}
     extra = []
     for rel, p in sorted(files.items()):
         if rel == MARKER:
@@ -190,9 +190,10 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool = False,
 def _write_marker(root: Path) -> None:
     from .store import package_version
 
-    files, _ = _entries(root)
+    files, folders = _entries(root)
     data = {"format": MARKER_FORMAT, "version": package_version(), "written": time.time(),
-            "files": {rel: _sha256(p) for rel, p in sorted(files.items())}}
+            "files": {rel: _sha256(p) for rel, p in sorted(files.items())},
+            "folders": sorted(folders)}
     (root / MARKER).write_text(json.dumps(data, indent=1) + "\n")
 
 

@@ -119,6 +119,10 @@ def test_a_twostep_folder_is_replaced_and_force_covers_only_its_extra_files(work
     assert marker["format"] == "twostep-report" and "report.md" in marker["files"]
     code, _, err = report(capsys)  # unchanged twostep folder: replaced
     assert code == 0, err
+    (work / "rep" / "tables" / "mine").mkdir()  # a folder twostep did not make
+    code, _, err = report(capsys)
+    assert code == 2 and "(tables/mine)" in err
+    (work / "rep" / "tables" / "mine").rmdir()
     (work / "rep" / "notes.txt").write_text("mine\n")
     code, _, err = report(capsys)
     assert code == 2 and "holds files twostep did not write or that changed since (notes.txt)" \
