@@ -2,7 +2,8 @@
 
 Each subcommand lives in ``twostep.compare.commands.<name>`` and provides
 ``add_arguments(parser)`` and ``run(args) -> int``.  User errors
-(:class:`ConfigError`, bad flags) print one line and exit 2; numerical
+(:class:`ConfigError`, bad flags) and evaluations given up after their time
+budget (:class:`TimeBudgetError`) print one line and exit 2; numerical
 blow-ups (:class:`NonFiniteError`) print where they happened and exit 1.
 """
 
@@ -13,7 +14,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from twostep.theory.errors import ConfigError, NonFiniteError, TwostepError
+from twostep.theory.errors import ConfigError, NonFiniteError, TimeBudgetError, TwostepError
+
+#: The description ``twostep --help`` shows (plain text: no markup).
+DESCRIPTION = ("twostep: check theorems about two-step feature learning against finite-N "
+               "simulation (docs: README.md and docs/)")
 
 #: subcommand -> one-line help.  Order is the order shown by --help.
 COMMANDS = {
@@ -44,7 +49,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="twostep", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="twostep", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"twostep {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
@@ -70,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except ConfigError as err:
         print(f"twostep {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except TimeBudgetError as err:
+        hint = ("; allow more with --time-budget SECONDS"
+                if getattr(args, "time_budget", None) is not None else "")
+        print(f"twostep {args.command}: {err}{hint}", file=sys.stderr)
         return 2
     except NonFiniteError as err:
         print(f"twostep {args.command}: numerical error: {err}", file=sys.stderr)

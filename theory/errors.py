@@ -3,6 +3,8 @@
 ``ConfigError`` is a user's mistake (bad name, value out of range): the CLI
 prints its one-line message and exits 2.  ``NonFiniteError`` is a numerical
 blow-up: it says where it happened and never lets a NaN reach a table.
+``TimeBudgetError`` is an evaluation given up after its time budget (the CLI
+exits 2 and says how to allow more time).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ class ConfigError(TwostepError, ValueError):
 
 class NonFiniteError(TwostepError, FloatingPointError):
     """NaN or Inf appeared; the message says at which stage."""
+
+
+class TimeBudgetError(TwostepError, TimeoutError):
+    """A symbolic or numerical evaluation ran past its time budget; the message
+    says which evaluation was given up and after how long."""
 
 
 class UndefinedError(TwostepError, ArithmeticError):

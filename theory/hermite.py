@@ -1,12 +1,12 @@
 """Hermite coefficients and Gaussian expectations, exact where the integral closes.
 
-Convention (THEORY.md section 2): probabilists' ``He_m``;
+Convention (docs/theory.md, "Hermite convention"): probabilists' ``He_m``;
 ``c_m(f) = E[f(z) He_m(z)]`` with ``z ~ N(0, 1)``; normalised
 ``mu_m = c_m / sqrt(m!)``; by Stein ``c_m(f) = E[f^{(m)}(z)]`` (distributionally
 for kinks), so ``f = sum_m c_m He_m / m!``.
 
 Every result says how it was obtained.  The exact path is chosen by the
-*shape* of the integrand, never by trying ``sympy.integrate`` (THEORY.md
+*shape* of the integrand, never by trying ``sympy.integrate`` (docs/theory.md,
 section 7: it can run for minutes on tanh, sigmoid, softplus):
 
 - sums of ``const * polynomial * exp(A z^2 + B z + C) * erf(a z + b)^e``,
@@ -38,15 +38,20 @@ Inputs whose expectations do not exist are refused with a one-line
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
 import sympy
 
-from .errors import ConfigError, NonFiniteError, UndefinedError
+from .errors import ConfigError, NonFiniteError, TimeBudgetError, UndefinedError
 from .functions import Function, Z, parse_function
 
 __all__ = [
@@ -54,8 +59,10 @@ __all__ = [
     "ReuseExponent",
     "Symmetry",
     "Value",
+    "DEFAULT_TIME_BUDGET",
     "MAX_DIGITS",
     "MAX_ORDER",
+    "check_time_budget",
     "coefficient",
     "coefficients",
     "derivative_moment",
@@ -64,6 +71,7 @@ __all__ = [
     "parity",
     "reuse_exponent",
     "symmetry",
+    "time_budget",
 ]
 
 #: Largest precision (significant digits) a caller may ask for.
@@ -86,6 +94,148 @@ _SIMPLIFY_OPS = 40
 _NON_SMOOTH = (sympy.Abs, sympy.Max, sympy.Min, sympy.Heaviside, sympy.sign, sympy.Piecewise)
 _U = sympy.Symbol("u", real=True)
 _SQRT_2PI = sympy.sqrt(2 * sympy.pi)
+
+
+# --------------------------------------------------------------------------- time budget
+
+#: Seconds one evaluation may take under ``twostep theory`` / ``twostep hermite`` (their
+#: ``--time-budget``).  The slowest legitimate evaluation measured (a derivative moment of
+#: silu at k = 9, on a loaded two-core machine) takes 1.5 s.
+DEFAULT_TIME_BUDGET = 10.0
+#: Largest time budget accepted (one day).
+MAX_TIME_BUDGET = 86400.0
+
+_BUDGET = threading.local()
+
+
+class _Expired(BaseException):
+    """Raised by the alarm inside an evaluation; a BaseException so that no
+    ``except Exception`` inside sympy or mpmath can swallow it.  Turned into
+    :class:`TimeBudgetError` by :func:`_evaluation`."""
+
+
+def check_time_budget(seconds: object, name: str = "time budget") -> float | None:
+    """``seconds`` as a float in (0, MAX_TIME_BUDGET], or None (no budget); else ConfigError."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool):
+        raise ConfigError(f"{name} must be a number of seconds in (0, {MAX_TIME_BUDGET:g}], "
+                          f"got {seconds!r}")
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds in (0, {MAX_TIME_BUDGET:g}], "
+                          f"got {seconds!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_TIME_BUDGET):
+        raise ConfigError(f"{name} must be a number of seconds in (0, {MAX_TIME_BUDGET:g}], "
+                          f"got {seconds!r}")
+    return value
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float | None,
+                progress: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Give every evaluation made inside the block (one integrability check, one
+    parity decision, one coefficient, one Gaussian expectation) at most ``seconds``
+    of wall time; one that runs longer raises :class:`TimeBudgetError` naming it.
+    ``None`` means no budget (the library's default).  ``progress(what)`` is called
+    as each evaluation starts (the CLI shows a progress bar).
+
+    In the main thread an interval timer (SIGALRM) interrupts sympy and mpmath
+    wherever they are; elsewhere the quadrature checks the clock between nodes.
+    """
+    seconds = check_time_budget(seconds)
+    saved = (getattr(_BUDGET, "seconds", None), getattr(_BUDGET, "progress", None))
+    _BUDGET.seconds, _BUDGET.progress = seconds, progress
+    try:
+        yield
+    finally:
+        _BUDGET.seconds, _BUDGET.progress = saved
+
+
+def _can_alarm() -> bool:
+    return (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+def _on_alarm(signum, frame) -> None:
+    if getattr(_BUDGET, "armed", False):
+        raise _Expired
+
+
+def _disarm(previous) -> None:
+    """Stop the alarm (idempotent): a late signal finds ``armed`` False and does nothing."""
+    _BUDGET.armed = False
+    signal.setitimer(signal.ITIMER_REAL, 0.0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
+def _evaluation(what: str | Callable[[], str]) -> Iterator[None]:
+    """One evaluation under the current budget (:func:`time_budget`).  Nested
+    evaluations belong to the outermost one: its budget, its name (``what``, or
+    ``what()`` computed only for the outermost one)."""
+    if getattr(_BUDGET, "deadline", None) is not None or not (
+            getattr(_BUDGET, "seconds", None) or getattr(_BUDGET, "progress", None)):
+        yield
+        return
+    if callable(what):
+        what = what()
+    progress = getattr(_BUDGET, "progress", None)
+    if progress is not None:
+        progress(what)
+    seconds = getattr(_BUDGET, "seconds", None)
+    if seconds is None:
+        yield
+        return
+    alarm = _can_alarm()
+    previous = None
+    _BUDGET.deadline, _BUDGET.what = time.monotonic() + seconds, what
+    try:
+        try:
+            if alarm:
+                previous = signal.signal(signal.SIGALRM, _on_alarm)
+                _BUDGET.armed = True
+                # repeats every 0.5 s after the first expiry, in case one alarm
+                # lands somewhere that cannot let it through
+                signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
+            yield
+        finally:
+            if alarm:
+                _disarm(previous)
+    except _Expired:
+        raise TimeBudgetError(_gave_up(what, seconds)) from None
+    finally:
+        if alarm and getattr(_BUDGET, "armed", False):
+            _disarm(previous)
+        _BUDGET.deadline = None
+
+
+def _evaluates(describe: Callable[..., str]):
+    """Decorator: each call is one :func:`_evaluation`, named by ``describe(*args)``."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def inner(*args):
+            with _evaluation(lambda: describe(*args)):
+                return fn(*args)
+        return inner
+    return decorate
+
+
+def _gave_up(what: str, seconds: float) -> str:
+    return f"gave up on {what} after {seconds:g} s (the time budget of one evaluation)"
+
+
+def _check_deadline() -> None:
+    """Cooperative check (threads where no alarm can be set): raise once past the deadline."""
+    deadline = getattr(_BUDGET, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeBudgetError(_gave_up(_BUDGET.what, _BUDGET.seconds))
+
+
+def _short(expr: sympy.Expr, limit: int = 60) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- results
@@ -132,7 +282,8 @@ class Value:
 
 @dataclass(frozen=True, kw_only=True)
 class Coefficient(Value):
-    """The Hermite coefficient ``c_m(f) = E[f(z) He_m(z)]`` (THEORY.md section 2)."""
+    """The Hermite coefficient ``c_m(f) = E[f(z) He_m(z)]`` (docs/theory.md, Hermite
+    convention)."""
 
     order: int = 0
 
@@ -151,7 +302,7 @@ class Coefficient(Value):
 @dataclass(frozen=True)
 class ReuseExponent:
     """``j_* = min{j >= 1 : E[z f(z)^j] != 0}`` searched up to ``limit``
-    (THEORY.md section 5); ``value`` is None when no j up to the limit works."""
+    (docs/theory.md, section 5); ``value`` is None when no j up to the limit works."""
 
     value: int | None
     limit: int
@@ -278,7 +429,54 @@ def _real_poles(expr: sympy.Expr) -> list[sympy.Expr]:
     return []
 
 
+#: ``exp`` of an argument beyond this (about 1e1233) is taken as +inf (or 0): its
+#: value would have an exponent of more than 2^4096 bits, and mpmath (like sympy's
+#: evalf) would need that many bits of working precision -- ``exp(exp(exp(40)))``
+#: never returns.  Quadrature nodes stay below 1e300, so ordinary functions never
+#: meet the cap.
+_EXP_CAP = mpmath.mpf(2) ** 4096
+
+
+def _capped_functions(flag: list) -> dict[str, Callable]:
+    """exp, sinh, cosh that saturate to inf (recording it in ``flag``) past :data:`_EXP_CAP`."""
+    def saturating(fn, odd: bool):
+        def call(x):
+            if isinstance(x, mpmath.mpf) and mpmath.isfinite(x) and abs(x) > _EXP_CAP:
+                flag.append(True)
+                if x > 0:
+                    return mpmath.inf
+                return -mpmath.inf if odd else (mpmath.inf if fn is not mpmath.exp
+                                                else mpmath.mpf(0))
+            return fn(x)
+        return call
+
+    return {"exp": saturating(mpmath.exp, False), "sinh": saturating(mpmath.sinh, True),
+            "cosh": saturating(mpmath.cosh, False)}
+
+
+def _far_value(expr: sympy.Expr, x: sympy.Expr) -> sympy.Expr:
+    """``f(x)`` for the integrability check: sympy's 30-digit evalf, unless a
+    saturating mpmath evaluation first meets an astronomically large exponential
+    (:data:`_EXP_CAP`); then that evaluation's value (+-inf, or 0 for ``exp(-huge)``)."""
+    flag: list = []
+    try:
+        with mpmath.workdps(30):
+            fast = _mp_callable(expr, _capped_functions(flag))(mpmath.mpf(int(x)))
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        flag.clear()
+    if not flag:
+        return sympy.N(expr.subs(Z, x), 30)
+    if isinstance(fast, mpmath.mpc):
+        return sympy.I if fast.imag != 0 else sympy.Float(str(fast.real))
+    if mpmath.isnan(fast):
+        return sympy.nan
+    if mpmath.isinf(fast):
+        return sympy.oo if fast > 0 else -sympy.oo
+    return sympy.S.Zero if fast == 0 else sympy.Float(str(fast), 30)
+
+
 @functools.lru_cache(maxsize=1024)
+@_evaluates(lambda expr, power: f"the integrability check of {_short(expr)}")
 def _check_integrable(expr: sympy.Expr, power: int) -> None:
     """Refuse ``f`` with ``E[|f|^power] = inf`` before any shortcut (parity would
     otherwise call c_1(exp(z^2)) zero): ``|f(+-40)|^power phi(40)`` must be below 1,
@@ -291,13 +489,16 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
         raise ConfigError(f"function {expr} has a pole at z = {pole}; its Gaussian "
                           f"expectations diverge (expected a function finite on the whole line)")
     for x in (_FAR, -_FAR):
-        value = sympy.N(expr.subs(Z, x), 30)
-        if value.has(sympy.nan, sympy.zoo) or not value.is_real:
+        value = _far_value(expr, x)
+        if value.has(sympy.nan, sympy.zoo) or not value.is_extended_real:
             raise ConfigError(f"function {expr} is not real-valued (at z = {x}); expected a "
                               f"real function of z defined on the whole line")
         if value == 0:
             continue
-        log_weight = power * sympy.log(abs(value)) - x**2 / 2 - sympy.log(_SQRT_2PI)
+        if value in (sympy.oo, -sympy.oo):
+            log_weight = sympy.oo
+        else:
+            log_weight = power * sympy.log(abs(value)) - x**2 / 2 - sympy.log(_SQRT_2PI)
         if sympy.N(log_weight, 15) > 0:
             what = "E[f(z)^2]" if power == 2 else "E[f(z)]"
             raise ConfigError(f"{what} diverges for f = {expr} (it grows like "
@@ -717,6 +918,7 @@ def _mirrored_parts(expr: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]] | N
 
 
 @functools.lru_cache(maxsize=512)
+@_evaluates(lambda expr: f"the parity of {_short(expr)}")
 def _symmetry(expr: sympy.Expr) -> Symmetry:
     if expr.is_polynomial(Z):
         p = sympy.Poly(expr, Z)
@@ -784,10 +986,13 @@ def parity(f: str | Function | sympy.Expr) -> str:
 # --------------------------------------------------------------------------- numerics
 
 
-def _mp_callable(expr: sympy.Expr):
+def _mp_callable(expr: sympy.Expr, capped: dict[str, Callable] | None = None):
+    """mpmath callable of ``expr``; exp, sinh and cosh saturate past :data:`_EXP_CAP`
+    (``capped``: the saturating functions to use, default ones that record nothing)."""
     modules = [{"Heaviside": lambda x, h0=0.5: (mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
                                                if x < 0 else mpmath.mpf(h0)),
-                "Max": max, "Min": min, "sign": mpmath.sign}, "mpmath"]
+                "Max": max, "Min": min, "sign": mpmath.sign,
+                **(capped if capped is not None else _capped_functions([]))}, "mpmath"]
     return sympy.lambdify(Z, expr, modules=modules, cse=True)
 
 
@@ -880,6 +1085,7 @@ def _hermite_quadrature(expr: sympy.Expr, order: int, digits: int
             for degree in range(1, max_degree + 1):
                 sums = [0] * (order + 1)
                 for x, w in rule.get_nodes(a, b, degree, prec):
+                    _check_deadline()
                     try:
                         gx = g(x)
                     except (ZeroDivisionError, ValueError, OverflowError) as err:
@@ -968,6 +1174,7 @@ def _exact_expectation(expr: sympy.Expr, hermite_order: int) -> tuple[sympy.Expr
 
 
 @functools.lru_cache(maxsize=4096)
+@_evaluates(lambda expr, digits: f"E[{_short(expr)}]")
 def _expectation(expr: sympy.Expr, digits: int) -> Value:
     if not expr.has(Z):
         return _exact_value(expr, digits, "exact: constant")
@@ -995,6 +1202,7 @@ def expectation(g: str | Function | sympy.Expr, digits: int = 30) -> Value:
 
 
 @functools.lru_cache(maxsize=8192)
+@_evaluates(lambda expr, m, digits: f"c_{m}({_short(expr)})")
 def _coefficient(expr: sympy.Expr, m: int, digits: int) -> Coefficient:
     sym = _symmetry(expr)
     reason = sym.zero_reason(m)
@@ -1013,7 +1221,7 @@ def _coefficient(expr: sympy.Expr, m: int, digits: int) -> Coefficient:
 
 
 def coefficient(f: str | Function | sympy.Expr, m: int, digits: int = 30) -> Coefficient:
-    """``c_m(f) = E[f(z) He_m(z)]`` (THEORY.md section 2), exact when the Gaussian
+    """``c_m(f) = E[f(z) He_m(z)]`` (docs/theory.md, "Hermite convention"), exact when the Gaussian
     integral closes, exact 0 by parity, else numerical with an error estimate."""
     expr = _as_expr(f)
     _check_integrable(expr, 2)
@@ -1031,6 +1239,7 @@ def coefficients(f: str | Function | sympy.Expr, order: int, digits: int = 30
 
 
 @functools.lru_cache(maxsize=4096)
+@_evaluates(lambda expr, k, m, digits, name: f"E[sigma^({k + 1}) sigma'^{m}] for sigma = {name}")
 def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str) -> Value:
     if m == 0:
         c = _coefficient(expr, k + 1, digits)
@@ -1055,7 +1264,7 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
 
 def derivative_moment(f: str | Function | sympy.Expr, k: int, m: int, digits: int = 30
                       ) -> Value:
-    """``E[sigma^{(k+1)}(z) sigma'(z)^m]``, ``0 <= m <= k`` (THEORY.md section 4: the
+    """``E[sigma^{(k+1)}(z) sigma'(z)^m]``, ``0 <= m <= k`` (docs/theory.md, section 4: the
     leading coefficient of step-two term k).  For m = 0 this is ``c_{k+1}(sigma)``
     (Stein, distributional: defined for relu).  For a non-smooth activation and
     m >= 1 it multiplies distributions: returned with ``defined=False``."""
@@ -1068,7 +1277,8 @@ def derivative_moment(f: str | Function | sympy.Expr, k: int, m: int, digits: in
 
 
 def information_exponent(f: str | Function | sympy.Expr, limit: int = 20) -> int | None:
-    """Least ``m >= 1`` with ``c_m(f) != 0`` (THEORY.md section 2), None up to ``limit``."""
+    """Least ``m >= 1`` with ``c_m(f) != 0`` (docs/theory.md, "Hermite convention"), None
+    up to ``limit``."""
     expr = _as_expr(f)
     _check_integrable(expr, 2)
     limit = _check_int("limit", limit, 1, MAX_ORDER)
@@ -1079,6 +1289,7 @@ def information_exponent(f: str | Function | sympy.Expr, limit: int = 20) -> int
 
 
 @functools.lru_cache(maxsize=1024)
+@_evaluates(lambda expr, j: f"E[z f(z)^{j}] for f = {_short(expr)}")
 def _reuse_moment(expr: sympy.Expr, j: int) -> Value:
     sym = _symmetry(expr)
     if sym.odd_part == "zero":
@@ -1092,7 +1303,7 @@ def _reuse_moment(expr: sympy.Expr, j: int) -> Value:
 
 
 def reuse_exponent(f: str | Function | sympy.Expr, limit: int = 8) -> ReuseExponent:
-    """``j_* = min{j >= 1 : E[z f(z)^j] != 0}`` (THEORY.md section 5), using
+    """``j_* = min{j >= 1 : E[z f(z)^j] != 0}`` (docs/theory.md, section 5), using
     ``E[z f^j] = c_1(f^j)``; "none up to limit" when no j works (even f)."""
     expr = _as_expr(f)
     _check_integrable(expr, 2)

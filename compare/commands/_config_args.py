@@ -1,20 +1,41 @@
-"""Command-line flags that build a :class:`ModelConfig` (shared by subcommands).
+"""Command-line flags shared by subcommands: the :class:`ModelConfig` flags and the
+time budget of the symbolic and numerical evaluations.
 
 Values are passed to ``ModelConfig`` as given, so its validation produces the
 one-line errors (``alpha1 must be in [0, 1/2), got 0.7``) for every command.
+
+Spellings: ``--etabar1/--etabar2`` set ``etabar1/etabar2`` (``--eta1/--eta2`` are
+accepted aliases); ``--batch reuse|independent`` sets the batch mode (``fresh`` is
+accepted for ``independent``, and ``--reuse`` / ``--independent`` alone still work).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
 
-from twostep.theory.config import FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
+from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
 
 _DEFAULT = ModelConfig()
 
+#: Other spellings of a batch mode accepted on the command line.
+BATCH_ALIASES = {"fresh": "independent"}
+
+
+def batch_mode(text: str) -> str:
+    """``--batch`` value: reuse or independent (``fresh`` is an alias of independent)."""
+    value = BATCH_ALIASES.get(text, text)
+    if value not in BATCH_MODES:
+        raise argparse.ArgumentTypeError(
+            f"must be one of {', '.join(BATCH_MODES)} (fresh is an alias of independent), "
+            f"got {text!r}")
+    return value
+
 
 def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bool = False) -> None:
-    g = parser.add_argument_group("model (THEORY.md section 2)")
+    g = parser.add_argument_group("model (docs/model.md)")
     g.add_argument("--activation", default=_DEFAULT.activation,
                    help="activation sigma: a built-in name or an expression in z "
                         "(default: %(default)s)")
@@ -27,21 +48,26 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bo
     g.add_argument("--alpha2", default=_DEFAULT.alpha2, metavar="Y",
                    help="step-two exponent, in [0, 1/2) (default: %(default)s)")
     mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--batch", type=batch_mode, metavar="MODE",
+                      help=f"batch of step two: {' or '.join(BATCH_MODES)} (fresh is accepted "
+                           f"for independent) (default: {_DEFAULT.batch})")
     mode.add_argument("--reuse", dest="batch", action="store_const", const="reuse",
-                      help="step two reuses the step-one batch (default)")
+                      help="same as --batch reuse")
     mode.add_argument("--independent", dest="batch", action="store_const", const="independent",
-                      help="step two draws a fresh batch")
+                      help="same as --batch independent")
     g.set_defaults(batch=_DEFAULT.batch)
     g.add_argument("--psi-d", default=_DEFAULT.psi_d, metavar="R",
                    help="d/N (default: %(default)s)")
     g.add_argument("--psi-n", default=_DEFAULT.psi_n, metavar="R",
                    help="n/N (default: %(default)s)")
-    g.add_argument("--eta1", default=_DEFAULT.etabar1, metavar="E",
-                   help="etabar1, the step-one size prefactor (default: %(default)s)")
-    g.add_argument("--eta2", default=_DEFAULT.etabar2, metavar="E",
-                   help="etabar2, the step-two size prefactor (default: %(default)s)")
+    g.add_argument("--etabar1", "--eta1", dest="etabar1", default=_DEFAULT.etabar1, metavar="E",
+                   help="step-one size prefactor etabar1, eta1 = etabar1 N^alpha1 (--eta1 is "
+                        "an alias) (default: %(default)s)")
+    g.add_argument("--etabar2", "--eta2", dest="etabar2", default=_DEFAULT.etabar2, metavar="E",
+                   help="step-two size prefactor etabar2 (--eta2 is an alias) "
+                        "(default: %(default)s)")
     g.add_argument("--noise", default=_DEFAULT.noise, metavar="TAU",
-                   help="label noise standard deviation tau (default: %(default)s)")
+                   help="label noise standard deviation tau, in [0, 1e6] (default: %(default)s)")
     if scaling_options:
         g.add_argument("--second-layer", default=_DEFAULT.second_layer,
                        help=f"second-layer init: {', '.join(SECOND_LAYER)} (default: %(default)s)")
@@ -59,5 +85,42 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
             extra[name] = getattr(args, name)
     return ModelConfig(
         activation=args.activation, target=args.target, alpha1=args.alpha1, alpha2=args.alpha2,
-        batch=args.batch, psi_d=args.psi_d, psi_n=args.psi_n, etabar1=args.eta1,
-        etabar2=args.eta2, noise=args.noise, **extra)
+        batch=args.batch, psi_d=args.psi_d, psi_n=args.psi_n, etabar1=args.etabar1,
+        etabar2=args.etabar2, noise=args.noise, **extra)
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def add_time_budget_argument(parser: argparse.ArgumentParser) -> None:
+    from twostep.theory.hermite import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET
+
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET,
+                        metavar="SECONDS",
+                        help="give up (exit 2, naming it) on any one symbolic or numerical "
+                             "evaluation (an integrability check, a parity proof, a Hermite "
+                             "coefficient, a Gaussian expectation) that takes longer, in "
+                             f"(0, {MAX_TIME_BUDGET:g}] (default: %(default)s)")
+
+
+@contextlib.contextmanager
+def evaluations(args: argparse.Namespace, command: str) -> Iterator[None]:
+    """Run the block's evaluations under ``--time-budget``; on a terminal, a progress bar
+    on stderr (counting evaluations, naming the current one) once the block takes > 2 s."""
+    from tqdm import tqdm
+
+    from twostep.theory import hermite
+
+    seconds = hermite.check_time_budget(args.time_budget, "--time-budget")
+    bar = tqdm(desc=f"twostep {command}", unit=" evaluations", file=sys.stderr, delay=2.0,
+               leave=False, disable=None, dynamic_ncols=True)
+
+    def progress(what: str) -> None:
+        bar.set_postfix_str(what if len(what) <= 50 else what[:47] + "...", refresh=False)
+        bar.update()
+
+    try:
+        with hermite.time_budget(seconds, progress):
+            yield
+    finally:
+        bar.close()

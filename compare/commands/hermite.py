@@ -1,7 +1,7 @@
 """``twostep hermite EXPR``: Hermite coefficients of an activation or target.
 
 Prints ``c_m = E[f(z) He_m(z)]`` and ``mu_m = c_m / sqrt(m!)`` for m = 0..K
-(THEORY.md section 2), each marked exact (with its closed form) or numerical
+(docs/theory.md, "Hermite convention"), each marked exact (with its closed form) or numerical
 (with its error estimate), then the information exponent, the reuse exponent
 ``j_* = min{j >= 1 : E[z f^j] != 0}`` (section 5) and the parity class.
 
@@ -17,6 +17,11 @@ Prints ``c_m = E[f(z) He_m(z)]`` and ``mu_m = c_m / sqrt(m!)`` for m = 0..K
 
 ``information_exponent`` is null when no c_m, 1 <= m <= max(20, K), is nonzero;
 ``reuse_exponent`` is null when no j <= J works.
+
+Each evaluation (the integrability check, the parity, one coefficient, one
+expectation) has ``--time-budget`` seconds; one that takes longer ends the
+command with one line naming it (exit 2).  On a terminal a progress bar on
+stderr counts the evaluations once the command runs for more than 2 s.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import mpmath
 from twostep.theory import hermite
 from twostep.theory.errors import ConfigError
 from twostep.theory.functions import parse_function
+
+from ._config_args import add_time_budget_argument, evaluations
 
 #: Largest order the command prints (the library goes further).
 MAX_ORDER = 40
@@ -48,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-limit", type=int, default=8, metavar="J",
                         help=f"search the reuse exponent up to j = J, {REUSE_LIMIT_RANGE[0]}.."
                              f"{REUSE_LIMIT_RANGE[1]} (default: %(default)s)")
+    add_time_budget_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -126,6 +134,8 @@ def _table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = _summary(args)  # everything is computed before anything is printed
+    hermite.check_time_budget(args.time_budget, "--time-budget")
+    with evaluations(args, "hermite"):
+        summary = _summary(args)  # everything is computed before anything is printed
     print(_json(summary) if args.json else _table(summary))
     return 0

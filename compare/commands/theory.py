@@ -1,17 +1,28 @@
-"""``twostep theory``: the predictions of the two-step theory for one configuration."""
+"""``twostep theory``: the predictions of the two-step theory for one configuration.
+
+Each symbolic or numerical evaluation behind the predictions has ``--time-budget``
+seconds (one line naming the one given up, exit 2); on a terminal a progress bar on
+stderr counts them once the command runs for more than 2 s.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ._config_args import add_config_arguments, config_from_args
+from ._config_args import (
+    add_config_arguments,
+    add_time_budget_argument,
+    config_from_args,
+    evaluations,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--N", type=int, default=None,
-                        help="also print the finite-N outlier forecast at this width")
+                        help="also print the finite-N outlier forecast at this width (>= 2)")
+    add_time_budget_argument(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the Prediction as JSON (keys: docs/reference.md)")
 
@@ -83,18 +94,22 @@ def render(pred, N: int | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from twostep.theory.errors import ConfigError
+    from twostep.theory.hermite import check_time_budget
     from twostep.theory.predict import predict
 
     config = config_from_args(args)
     if args.N is not None and args.N < 2:
         raise ConfigError(f"--N must be an integer >= 2, got {args.N}")
-    pred = predict(config)
-    if args.json:
-        data = pred.to_dict()
-        if args.N is not None:
-            data["outliers_at_N"] = {"N": args.N, "W1": pred.outliers(args.N, "W1"),
-                                     "W2": pred.outliers(args.N, "W2")}
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(render(pred, args.N))
+    check_time_budget(args.time_budget, "--time-budget")
+    with evaluations(args, "theory"):  # everything is computed before anything is printed
+        pred = predict(config)
+        if args.json:
+            data = pred.to_dict()
+            if args.N is not None:
+                data["outliers_at_N"] = {"N": args.N, "W1": pred.outliers(args.N, "W1"),
+                                         "W2": pred.outliers(args.N, "W2")}
+            text = json.dumps(data, indent=2, sort_keys=True)
+        else:
+            text = render(pred, args.N)
+    print(text)
     return 0
