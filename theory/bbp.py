@@ -1,4 +1,4 @@
-"""Rank-one spike of W_0 + theta a u^T: the BBP transition (THEORY.md section 3).
+"""Rank-one spike of W_0 + theta a u^T: the BBP transition (docs/theory.md, section 3).
 
 For ``alpha1 = 0`` the first GD step adds a finite rank-one perturbation
 ``eta_1 c_1(sigma) a u^T`` to ``W_0`` (N x d, entries of variance 1/d, aspect

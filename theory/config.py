@@ -1,6 +1,6 @@
 """The model configuration shared by theory, simulate and compare.
 
-``ModelConfig`` describes the canonical two-layer model of THEORY.md section 2:
+``ModelConfig`` describes the canonical two-layer model of docs/model.md ("The canonical model"):
 
 - inputs ``x ~ N(0, I_d)``, target ``y = sigma_*(<beta_*, x>) + eps``,
   ``eps ~ N(0, tau^2)`` (``noise`` = tau);
@@ -30,6 +30,10 @@ from .errors import ConfigError
 from .functions import parse_function
 
 BATCH_MODES = ("reuse", "independent")
+#: Largest label noise tau accepted.  tau^2 must stay a finite float (the step-one
+#: prediction uses it, and a simulation squares the residuals); a tau of this size already
+#: drowns any target by six orders of magnitude.
+MAX_NOISE = 1e6
 SECOND_LAYER = ("gaussian", "sign")
 FIRST_LAYER = ("gaussian", "sphere")
 LOSSES = ("squared", "correlation")
@@ -72,7 +76,7 @@ class ModelConfig:
     """One point of the model: activation, target and the two steps.
 
     Ranges (refused otherwise with a one-line :class:`ConfigError`):
-    ``alpha1, alpha2 in [0, 1/2)``, ``psi_d, psi_n > 0``, ``noise >= 0``,
+    ``alpha1, alpha2 in [0, 1/2)``, ``psi_d, psi_n > 0``, ``0 <= noise <= 1e6``,
     ``etabar1, etabar2 > 0``, all finite.
     """
 
@@ -109,8 +113,8 @@ class ModelConfig:
         for name in ("psi_d", "psi_n", "etabar1", "etabar2"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.noise < 0:
-            raise ConfigError(f"noise (tau) must be >= 0, got {self.noise!r}")
+        if not 0 <= self.noise <= MAX_NOISE:
+            raise ConfigError(f"noise (tau) must be >= 0 and <= {MAX_NOISE:g}, got {self.noise!r}")
         _choice("batch", self.batch, BATCH_MODES)
         _choice("second_layer", self.second_layer, SECOND_LAYER)
         _choice("first_layer", self.first_layer, FIRST_LAYER)
@@ -123,7 +127,7 @@ class ModelConfig:
 
     @property
     def scaling(self) -> str:
-        """``"canonical"`` (THEORY.md section 2) or the list of deviations."""
+        """``"canonical"`` (docs/model.md, "The canonical model") or the list of deviations."""
         parts = []
         if self.second_layer != "gaussian":
             parts.append(f"second_layer={self.second_layer}")

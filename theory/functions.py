@@ -6,7 +6,7 @@ built-ins as functions (``"tanh(z + 1/2)"``, ``"relu(z) - 0.5"``,
 ``"He3(z)/sqrt(6)"``).  Decimal literals are read exactly (``0.5 -> 1/2``) so
 that coefficients of an expression stay exact.
 
-``He_m`` is the probabilists' Hermite polynomial (THEORY.md section 2), not
+``He_m`` is the probabilists' Hermite polynomial (docs/theory.md, "Hermite convention"), not
 normalised: ``He3 = z**3 - 3*z`` has variance ``3! = 6``.
 
 The same object gives the exact sympy expression (for ``theory.hermite``) and
