@@ -1,11 +1,11 @@
 """Learned directions: Gram-Schmidt powers of a, overlaps, amplitudes and null floors.
 
-THEORY.md section 4: the step-two update is ``sum_k eta_2 eta_1^k a^{o(k+1)}
+docs/theory.md, section 4: the step-two update is ``sum_k eta_2 eta_1^k a^{o(k+1)}
 v_k^T / k! + noise``, so outlier k has left singular vector
 ``q_{k+1}`` = the Gram-Schmidt of ``a^{o(k+1)}`` against ``a, ..., a^{ok}``,
 and the update projected on ``q_{k+1}`` measures term k even below the bulk
 edge. The powers are formed from ``sqrt(N) a`` (entries O(1)) and
-orthonormalised by a float64 QR (THEORY.md s.7).
+orthonormalised by a float64 QR (docs/theory.md, section 7).
 
 Every overlap here is a squared cosine, in [0, 1].
 """
@@ -32,17 +32,21 @@ def power_basis(a: np.ndarray, max_power: int) -> np.ndarray:
     """``q_1..q_K`` (N x K, float64): QR of ``(sqrt(N) a)^{o m}``, m = 1..K.
 
     Columns are oriented so that ``<q_m, a^{o m}> > 0``; a column whose power
-    lies in the span of the lower powers is NaN (see :data:`DEGENERATE`).
+    lies in the span of the lower powers is NaN (see :data:`DEGENERATE`), and so
+    is every column m > N (N vectors of R^N span it already).
     """
     a = np.asarray(a, dtype=np.float64)
     scaled = math.sqrt(a.size) * a
     powers = np.column_stack([scaled**m for m in range(1, max_power + 1)])
-    Q, R = np.linalg.qr(powers)
+    out = np.full(powers.shape, np.nan)
+    rank = min(powers.shape)
+    Q, R = np.linalg.qr(powers[:, :rank])
     diag = np.diag(R)
     Q = Q * np.where(diag < 0, -1.0, 1.0)
-    norms = np.linalg.norm(powers, axis=0)
+    norms = np.linalg.norm(powers[:, :rank], axis=0)
     Q[:, np.abs(diag) <= DEGENERATE * norms] = np.nan
-    return Q
+    out[:, :rank] = Q
+    return out
 
 
 def squared_overlap(x: np.ndarray, y: np.ndarray) -> float | None:

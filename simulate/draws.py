@@ -1,4 +1,4 @@
-"""Random draws of the model (THEORY.md section 2), one independent stream per object.
+"""Random draws of the model (docs/model.md, "The canonical model"), one stream per object.
 
 Every draw comes from a :class:`numpy.random.Generator` built from one
 :class:`numpy.random.SeedSequence` per ``(seed, N)``::
@@ -25,7 +25,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from twostep.theory import ConfigError, ModelConfig, parse_function
+from twostep.theory import ConfigError, ModelConfig, NonFiniteError, parse_function
 
 #: Fixed project salt of the entropy (ASCII "twostep" as an integer).
 SALT = int.from_bytes(b"twostep", "big")
@@ -42,9 +42,16 @@ DRAW_BYTES = 32 * 2**20
 DTYPES = ("float64", "float32")
 
 
-def check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+#: Largest seed: seeds are stored as SQLite integers (signed 64-bit) in the result store.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` as an int in [0, 2^63 - 1]; else a one-line ConfigError."""
+    if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+            or not 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"{name} must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+                          f"got {seed!r}")
     return int(seed)
 
 
@@ -149,7 +156,7 @@ def draw_inputs(seed: int, N: int, n: int, d: int, stream: int, index: int,
 def draw_batch(config: ModelConfig, seed: int, N: int, index: int, beta: np.ndarray,
                dtype: np.dtype) -> Batch:
     """Batch number ``index`` (0 = the step-one batch): rows of X iid ``N(0, I_d)``,
-    ``y = sigma_*(<beta_*, x>) + eps``, ``eps ~ N(0, tau^2)`` (THEORY.md section 2)."""
+    ``y = sigma_*(<beta_*, x>) + eps``, ``eps ~ N(0, tau^2)`` (docs/model.md)."""
     d, n = dimensions(config, N)
     target = parse_function(config.target).numpy()
     X = np.empty((n, d), dtype=dtype)
@@ -158,5 +165,14 @@ def draw_batch(config: ModelConfig, seed: int, N: int, index: int, beta: np.ndar
         X[start:start + len(chunk)] = chunk
         z[start:start + len(chunk)] = proj
     noise = generator(seed, N, BATCH, index, NOISE).standard_normal(n)
-    y = np.asarray(target(z), dtype=np.float64) + config.noise * noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.asarray(target(z), dtype=np.float64)
+        y = values + config.noise * noise
+    if not np.all(np.isfinite(y)):
+        bad = int(np.flatnonzero(~np.isfinite(y))[0])
+        where = (f"the target {config.target} gives {values[bad]} at z = {z[bad]:.4g}"
+                 if not np.isfinite(values[bad])
+                 else f"tau = {config.noise:g} times a N(0, 1) draw overflows float64")
+        raise NonFiniteError(f"batch {index}: {np.count_nonzero(~np.isfinite(y))} of the "
+                             f"{n} labels y = sigma_*(z) + tau eps are NaN/Inf ({where})")
     return Batch(index=index, X=X, y=y, noise=noise)

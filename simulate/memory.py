@@ -86,6 +86,7 @@ def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top
             parts["phase"], phase = term_pass, "terms"
     parts["total"] = sum(parts.values())
     parts["largest_phase"] = phase  # type: ignore[assignment]
+    parts["itemsize"] = s  # not a term: the run dtype's bytes, for the refusal's advice
     return parts
 
 
@@ -104,14 +105,25 @@ def available_bytes() -> int | None:
         return None
 
 
-def check(estimate: dict, *, allow: bool, what: str) -> None:
-    """Refuse (ConfigError) when the estimated peak exceeds the available memory."""
+def check(estimate: dict, *, allow: bool, what: str,
+          allow_hint: str | None = "allow_memory=True (--allow-memory)") -> None:
+    """Refuse (ConfigError) when the estimated peak exceeds the available memory.
+
+    The advice names only what would help: dtype float32 for a float64 run (about half
+    the memory; never for a run already in float32), a smaller N, and ``allow_hint``
+    (the caller's way to override, None when it has none)."""
     available = available_bytes()
     if allow or available is None:
         return
     total = estimate["total"]
     if total > available:
+        advice = []
+        if estimate.get("itemsize", 8) > 4:
+            advice.append("dtype float32 (about half the memory)")
+        advice.append("a smaller N")
+        if allow_hint:
+            advice.append(allow_hint)
+        text = advice[0] if len(advice) == 1 else ", ".join(advice[:-1]) + " or " + advice[-1]
         raise ConfigError(
             f"{what} needs about {total / GiB:.1f} GiB (estimated peak) but only "
-            f"{available / GiB:.1f} GiB is available; use dtype float32, a smaller N, "
-            f"or allow_memory=True (--allow-memory)")
+            f"{available / GiB:.1f} GiB is available; use {text}")

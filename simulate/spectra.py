@@ -47,10 +47,14 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import scipy.linalg
 from threadpoolctl import ThreadpoolController
+
+from twostep.theory.config import exact
+from twostep.theory.errors import ConfigError
 
 #: Below this min(N, d) the full dense SVD is used (a few ms).
 DENSE_LIMIT = 256
@@ -73,8 +77,33 @@ def computed_count(top: int) -> int:
     return max(top, 10) + EXTRA
 
 
+def min_width(top: int, psi_d: float | str | Fraction = 1) -> int:
+    """The smallest width N whose spectra hold ``top`` singular values: ``min(N, d) >= top``
+    with ``d = round(psi_d N)`` (halves up, exactly as :func:`twostep.simulate.draws.dimensions`),
+    i.e. ``N >= top`` and ``N >= (top - 1/2) / psi_d``."""
+    psi = exact(psi_d)
+    if not psi > 0:
+        raise ConfigError(f"psi_d must be > 0, got {psi_d!r}")
+    top = max(int(top), 1)
+    return max(top, math.ceil((top - Fraction(1, 2)) / psi))
+
+
+def check_width(N: int, d: int, top: int, psi_d: float | str | Fraction | None = None,
+                top_flag: str = "top") -> None:
+    """Refuse (one-line :class:`ConfigError` naming the least usable N) a width whose
+    matrices are too small for ``top`` singular values: ``top <= min(N, d)``.  With
+    ``psi_d`` (d/N) the message gives the smallest N that works (:func:`min_width`)."""
+    side = min(N, d)
+    if top <= side:
+        return
+    least = f"N >= {min_width(top, psi_d)}" if psi_d is not None else "a larger N"
+    raise ConfigError(f"N={N} is too small for {top_flag} = {top}: the spectra need {top} "
+                      f"singular values but min(N, d) = {side} (d = psi_d N = {d}); use "
+                      f"{least} or {top_flag} <= {side}")
+
+
 def bulk_edge_theory(N: int, d: int) -> float:
-    """Edge ``1 + sqrt(N/d)`` of W_0's singular values (THEORY.md section 3)."""
+    """Edge ``1 + sqrt(N/d)`` of W_0's singular values (docs/theory.md, the BBP section)."""
     return 1.0 + math.sqrt(N / d)
 
 
