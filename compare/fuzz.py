@@ -12,8 +12,11 @@ definition) the strategy draws ``etabar1`` and ``psi_d`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import shlex
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +31,48 @@ from .claims import Verdict, get_claim
 
 class _Inconsistent(AssertionError):
     pass
+
+
+#: The aspect ratios psi_d = d/N drawn for the ``bbp`` claim.
+BBP_PSI_D = (0.5, 1.0, 2.0)
+
+#: Seeds are integers in [0, 2^63 - 1] everywhere in twostep.
+MAX_SEED = 2**63 - 1
+
+
+def check_budget(budget_s: object) -> float | None:
+    """``--budget``: None (no limit) or a finite number of seconds > 0."""
+    if budget_s is None:
+        return None
+    try:
+        value = float(budget_s)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(budget_s, bool) or not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"--budget must be a finite number of seconds > 0, got {budget_s!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _scratch_hypothesis_home():
+    """Hypothesis caches what it learns in ``.hypothesis/`` of the current folder; a fuzz
+    run keeps nothing (``database=None``) and writes its caches into a temporary folder,
+    so the user's folder is left as it was.  An explicit HYPOTHESIS_STORAGE_DIRECTORY or
+    home set by the caller is kept."""
+    import os
+
+    from hypothesis import configuration
+
+    key = "__hypothesis_home_directory"
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or vars(configuration).get(key):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="twostep-hypothesis-") as home:
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(None)
 
 
 @dataclass
@@ -64,21 +109,27 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
         from hypothesis import HealthCheck, Phase, given, reject, settings
         from hypothesis import seed as hseed
         from hypothesis import strategies as st
+        from hypothesis.errors import Unsatisfiable
     except ImportError:
         raise ConfigError("fuzz needs hypothesis: pip install 'twostep[test]'") from None
     from .strategies import alphas
     from .verify import check
 
     get_claim(claim)
-    if examples < 1:
-        raise ConfigError(f"--examples must be >= 1, got {examples}")
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise ConfigError(f"--examples must be an integer >= 1, got {examples!r}")
+    budget_s = check_budget(budget_s)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"--seed must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+                          f"got {seed!r}")
     if not 0 <= margin < 0.25:
         raise ConfigError(f"--margin must be in [0, 0.25), got {margin}")
     result = FuzzResult(claim=claim, examples=examples)
     t0 = time.perf_counter()
     if claim == "bbp":
         strategy = st.tuples(st.integers(15, 40).map(lambda i: i / 10),
-                             st.sampled_from((0.5, 1.0, 2.0))).map(
+                             st.sampled_from(BBP_PSI_D)).map(
             lambda p: base.replace(alpha1=0.0, etabar1=p[0], psi_d=p[1]))
     else:
         strategy = alphas(resolution=resolution, margin=margin).map(
@@ -108,7 +159,12 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
     if seed is not None and not derandomize:
         test = hseed(seed)(test)
     try:
-        test()
+        with _scratch_hypothesis_home():
+            test()
+    except Unsatisfiable:
+        # every draw was rejected: only the budget rejects, so it ran out before an example
+        if not result.budget_exhausted:
+            raise
     except _Inconsistent:
         # hypothesis replays the minimal failing example last, so it is the one recorded
         result.failure = last_failure["config"]

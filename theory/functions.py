@@ -126,7 +126,22 @@ class Function:
 
         The result has the dtype of the input (float32 stays float32) and
         the input's shape even when the derivative is a constant.
+
+        Kinks are fine (relu' is the step ``Heaviside(z)``), jumps are not: a
+        derivative holding a Dirac delta (``sign``, ``Heaviside`` and anything
+        with a jump, from the first derivative on) raises :class:`ConfigError`.
+        Its a.e. value 0 would make gradient descent ignore the jump, while the
+        theory's ``c_1 = E[sigma']`` counts it (``E[sign'(z)] = 2 phi(0)``), so a
+        simulation would silently measure a different model.
         """
+        target = self.derivative(derivative)
+        if target.has(sympy.DiracDelta):
+            which = {1: "first", 2: "second", 3: "third"}.get(derivative, f"{derivative}-th")
+            raise ConfigError(
+                f"{self.text} has a jump: its {which} derivative {target} is a Dirac delta, "
+                f"0 almost everywhere, so gradient descent would not see the jump the theory "
+                f"counts; simulate a continuous activation instead (relu, abs, or a smooth "
+                f"step such as erf(4*z) or tanh(4*z))")
         return _numpy_callable(self.expr, derivative)
 
 

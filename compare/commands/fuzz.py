@@ -22,27 +22,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="widths of each check (default: 200 400 800)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per N (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="hypothesis seed, for a reproducible draw (default: %(default)s)")
+                        help="hypothesis seed, for a reproducible draw, 0..2^63-1 "
+                             "(default: %(default)s)")
     parser.add_argument("--margin", type=float, default=0.02,
                         help="distance in alpha2 kept from the critical lines "
                              "alpha2 = k(1/2 - alpha1) (default: %(default)s)")
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                        help="stop drawing new examples after this many seconds")
+                        help="stop drawing new examples after this many seconds (finite, > 0)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from twostep.simulate import spectra
     from twostep.theory.errors import ConfigError
 
     from ..claims import get_claim
-    from ..fuzz import fuzz
+    from ..fuzz import BBP_PSI_D, MAX_SEED, check_budget, fuzz
     from .verify import load_config_file
 
     get_claim(args.claim)
-    if not args.N or min(args.N) < 2:
-        raise ConfigError("--N needs widths >= 2")
+    check_budget(args.budget)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+                          f"got {args.seed}")
+    if args.examples < 1:
+        raise ConfigError(f"--examples must be an integer >= 1, got {args.examples}")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
     base = load_config_file(args.config) if args.config else ModelConfig()
+    # every width must hold the 10 singular values the spectra keep, at every psi_d drawn
+    psis = BBP_PSI_D if args.claim == "bbp" else (base.psi_d,)
+    least = max(spectra.min_width(10, psi) for psi in psis)
+    if not args.N or min(args.N) < least:
+        raise ConfigError(f"--N needs widths >= {least} (the spectra keep 10 singular values; "
+                          f"psi_d = {min(psis):g}), got {' '.join(map(str, args.N)) or 'none'}")
 
     def progress(config, verdicts):
         statuses = ", ".join(v.status for v in verdicts)

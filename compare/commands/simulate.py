@@ -13,10 +13,10 @@ import json
 import os
 from pathlib import Path
 
-from twostep.simulate import Measurement
+from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate import run as simulate_run
-from twostep.simulate.gd import STEPS_SYNTAX, parse_steps
-from twostep.theory import ConfigError
+from twostep.simulate.gd import parse_steps
+from twostep.theory import ConfigError, parse_function
 
 from ..paths import check_writable_folder, parent_of
 from ._config_args import add_config_arguments, config_from_args
@@ -25,15 +25,22 @@ from ._config_args import add_config_arguments, config_from_args
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, scaling_options=True)
     r = parser.add_argument_group("simulation")
-    r.add_argument("--N", type=int, default=2000, help="hidden width N (default: %(default)s)")
-    r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    r.add_argument("--N", type=int, default=2000,
+                   help="hidden width N; the spectra need min(N, d) >= --top, d = psi_d N, "
+                        f"so N >= {spectra.min_width(10)} with the defaults (default: "
+                        "%(default)s)")
+    r.add_argument("--seed", type=int, default=0,
+                   help=f"random seed, 0..{draws.MAX_SEED} (default: %(default)s)")
     r.add_argument("--steps", default=None, metavar="SPEC",
-                   help=f"explicit step schedule, {STEPS_SYNTAX}; 'reuse' reuses the previous "
-                        "step's batch, step 1 must be fresh. Replaces --alpha1/--alpha2/--eta1/"
-                        "--eta2/--reuse/--independent for the dynamics; steps 1 and 2 are "
+                   help="explicit step schedule, ALPHA:ETABAR:BATCH[,...] with BATCH "
+                        "independent or reuse (fresh is accepted for independent), e.g. "
+                        "0.3:1:independent,0.45:1:reuse; reuse reuses the previous step's "
+                        "batch, step 1 must be independent. Replaces --alpha1/--alpha2/"
+                        "--etabar1/--etabar2/--batch for the dynamics; steps 1 and 2 are "
                         "copied into the recorded config")
     r.add_argument("--top", type=int, default=10,
-                   help="singular values reported per matrix (default: %(default)s)")
+                   help="singular values reported per matrix, 1..min(N, d) "
+                        "(default: %(default)s)")
     r.add_argument("--max-power", type=int, default=4,
                    help="powers a^1..a^K for overlaps and amplitudes (default: %(default)s)")
     r.add_argument("--null-draws", type=int, default=4,
@@ -53,6 +60,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--json", action="store_true", help="print the Measurement as JSON")
     o.add_argument("--out", default=None, metavar="FILE",
                    help="save the Measurement to FILE (JSON) and FILE's .npz sibling")
+
+
+def _out_path(text: str) -> Path:
+    """The --out file, refused (one line) when it names a folder or nothing."""
+    if not text.strip():
+        raise ConfigError("--out needs a file name, got an empty string")
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir() or path.name in ("", ".", ".."):
+        raise ConfigError(f"--out {text}: {text} is a directory; give a file name "
+                          f"(e.g. {os.path.join(text, 'run.json')})")
+    return path
 
 
 def _check_writable(path: Path) -> None:
@@ -152,17 +170,45 @@ def _edge(spec: dict):
     return None
 
 
+def _steps_text(text: str) -> str:
+    """``--steps`` in the spelling of :func:`parse_steps`: the batch mode ``independent``
+    (the one spelling of the config and the flags) is its ``fresh``."""
+    parts = []
+    for step in text.split(","):
+        fields = step.split(":")
+        if len(fields) == 3 and fields[2].strip() == "independent":
+            fields[2] = "fresh"
+        parts.append(":".join(fields))
+    return ",".join(parts)
+
+
+def _check_sizes(args: argparse.Namespace, config) -> None:
+    """What ``simulate.run`` would refuse only after its imports, refused first (one line)."""
+    if args.N < 2:
+        raise ConfigError(f"--N must be an integer >= 2, got {args.N}")
+    if args.top < 1:
+        raise ConfigError(f"--top must be an integer >= 1, got {args.top}")
+    draws.check_seed(args.seed, "--seed")
+    d, _ = draws.dimensions(config, args.N)
+    spectra.check_width(args.N, d, args.top, config.psi_d, top_flag="--top")
+    try:
+        parse_function(config.activation).numpy(1)
+    except ConfigError as err:
+        raise ConfigError(f"--activation {err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     steps = None
     if args.steps is not None:
-        steps = parse_steps(args.steps)
+        steps = parse_steps(_steps_text(args.steps))
         sync = {"alpha1": steps[0].alpha, "etabar1": steps[0].etabar}
         if len(steps) > 1:
             sync.update(alpha2=steps[1].alpha, etabar2=steps[1].etabar,
                         batch="reuse" if steps[1].batch == "reuse" else "independent")
         config = config.replace(**sync)
-    out = Path(args.out) if args.out else None
+    _check_sizes(args, config)
+    out = _out_path(args.out) if args.out is not None else None
     if out is not None:
         _check_writable(out)
     measurement = simulate_run(
