@@ -63,8 +63,9 @@ def _scratch_hypothesis_home():
 
     from hypothesis import configuration
 
-    key = "__hypothesis_home_directory"
-    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or vars(configuration).get(key):
+    current = vars(configuration).get("__hypothesis_home_directory")
+    default = vars(configuration).get("__hypothesis_home_directory_default")
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or current not in (None, default):
         yield
         return
     with tempfile.TemporaryDirectory(prefix="twostep-hypothesis-") as home:
@@ -72,7 +73,7 @@ def _scratch_hypothesis_home():
         try:
             yield
         finally:
-            configuration.set_hypothesis_home_dir(None)
+            configuration.set_hypothesis_home_dir(current)
 
 
 @dataclass
