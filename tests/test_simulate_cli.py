@@ -56,12 +56,12 @@ def test_out_writes_loadable_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["--dtype", "float16"], "dtype must be one of float64, float32"),
-    (["--N", "1"], "N must be >= 2"),
+    (["--N", "1"], "--N must be an integer >= 2"),
     (["--N", "abc"], "invalid int value"),
     (["--steps", "0.3:1"], "cannot read step"),
     (["--alpha1", "0.7"], r"alpha1 must be in \[0, 1/2\)"),
     (["--activation", "nosuch"], "unknown function name"),
-    (["--top", "0"], "top must be >= 1"),
+    (["--top", "0"], "--top must be an integer >= 1"),
     (["--loss", "hinge"], "loss must be one of squared, correlation"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
