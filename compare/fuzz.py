@@ -122,7 +122,7 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
     budget_s = check_budget(budget_s)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
                              or not 0 <= seed <= MAX_SEED):
-        raise ConfigError(f"--seed must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+        raise ConfigError(f"--seed must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
                           f"got {seed!r}")
     if not 0 <= margin < 0.25:
         raise ConfigError(f"--margin must be in [0, 0.25), got {margin}")

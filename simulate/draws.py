@@ -50,7 +50,7 @@ def check_seed(seed: object, name: str = "seed") -> int:
     """``seed`` as an int in [0, 2^63 - 1]; else a one-line ConfigError."""
     if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
             or not 0 <= seed <= MAX_SEED):
-        raise ConfigError(f"{name} must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+        raise ConfigError(f"{name} must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
                           f"got {seed!r}")
     return int(seed)
 

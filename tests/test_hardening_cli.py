@@ -174,9 +174,9 @@ def test_min_width_is_the_least_width_that_works():
     (["simulate", "--N", "20", "--top", "2", "--noise", "1e200"],
      "noise (tau) must be >= 0 and <= 1e+06"),
     (["simulate", "--N", "20", "--top", "2", "--seed", str(2**64)],
-     "--seed must be an integer in [0, 2^63 - 1"),
+     "--seed must be an integer >= 0 and <= 2^63 - 1"),
     (["simulate", "--N", "20", "--top", "2", "--seed", "-1"],
-     "--seed must be an integer in [0, 2^63 - 1"),
+     "--seed must be an integer >= 0 and <= 2^63 - 1"),
     (["simulate", "--N", "1"], "--N must be an integer >= 2"),
     (["simulate", "--N", "20", "--top", "0"], "--top must be an integer >= 1"),
     (["simulate", "--batch", "sometimes"], "--batch: must be one of reuse, independent"),
@@ -227,7 +227,7 @@ def test_fuzz_budget_is_checked(budget, tmp_path, monkeypatch, capsys):
 def test_fuzz_seed_is_checked(seed, capsys):
     err = _one_line_exit_2(["fuzz", "--claim", "bbp", "--N", "20", "40", "--seed", seed],
                            capsys)
-    assert "--seed must be an integer in [0, 2^63 - 1" in err
+    assert "--seed must be an integer >= 0 and <= 2^63 - 1" in err
 
 
 def test_fuzz_whose_budget_runs_out_at_once_leaves_no_hypothesis_folder(tmp_path):

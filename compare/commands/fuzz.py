@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     get_claim(args.claim)
     check_budget(args.budget)
     if not 0 <= args.seed <= MAX_SEED:
-        raise ConfigError(f"--seed must be an integer in [0, 2^63 - 1 = {MAX_SEED}], "
+        raise ConfigError(f"--seed must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
                           f"got {args.seed}")
     if args.examples < 1:
         raise ConfigError(f"--examples must be an integer >= 1, got {args.examples}")
