@@ -318,3 +318,17 @@ def test_steps_accept_independent(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["config"]["batch"] == "independent"
 
+
+
+def test_high_degree_polynomials_are_square_integrable():
+    # (z+1)^100 was refused as "grows like exp(z^2/4) or faster" (|f(40)|^2 phi(40) > 1)
+    from math import comb, prod
+
+    from twostep.theory import ConfigError, hermite
+
+    c0 = hermite.coefficient("(z+1)**100", 0)
+    assert c0.exact
+    assert int(c0.value) == sum(comb(100, k) * prod(range(k - 1, 0, -2))
+                                for k in range(0, 101, 2))
+    with pytest.raises(ConfigError, match="not real-valued"):
+        hermite.coefficient("sqrt(-1)*z", 1)
