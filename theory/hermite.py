@@ -34,6 +34,17 @@ the reason says which.
 Inputs whose expectations do not exist are refused with a one-line
 :class:`ConfigError` before any shortcut: real poles (``1/z``), growth like
 ``exp(z^2/4)`` or faster (not square-integrable), values that are not real.
+Numerically, ``exp``, ``sinh`` and ``cosh`` of an argument beyond ``2^4096``
+saturate to ``inf`` (``0`` for ``exp`` of a huge negative argument) instead of
+asking for ``2^4096`` bits of precision, so ``exp(exp(exp(z)))`` is refused at
+once and ``exp(-exp(exp(z)))`` integrates.
+
+Time budget: inside ``with time_budget(seconds):`` every evaluation (one
+integrability check, one parity decision, one coefficient, one expectation or
+derivative moment; nested ones count towards the outermost) that runs longer
+than ``seconds`` raises :class:`TimeBudgetError` naming it.  The library has no
+budget by default; ``twostep theory`` and ``twostep hermite`` use
+:data:`DEFAULT_TIME_BUDGET` (``--time-budget``).
 """
 
 from __future__ import annotations
