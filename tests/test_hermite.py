@@ -1,4 +1,4 @@
-"""Tests of the Hermite engine ``twostep.theory.hermite`` (THEORY.md sections 2, 4, 5).
+"""Tests of the Hermite engine ``twostep.theory.hermite`` (docs/theory.md, sections 2, 4, 5).
 
 Reference numbers are checked against values computed independently here with
 ``mpmath.quad`` (a different quadrature from the engine's fixed-point tanh-sinh)
@@ -367,7 +367,7 @@ def test_numerical_flags_carry_error(name):
 
 
 def test_no_general_sympy_integrate(monkeypatch):
-    # THEORY.md section 7: the exact path is chosen by shape, never by trying integrate.
+    # docs/theory.md, section 7: the exact path is chosen by shape, never by trying integrate.
     def forbidden(*args, **kwargs):
         raise AssertionError("sympy.integrate called")
 
