@@ -178,6 +178,8 @@ def test_min_width_is_the_least_width_that_works():
     (["simulate", "--N", "20", "--top", "2", "--seed", "-1"],
      "--seed must be an integer >= 0 and <= 2^63 - 1"),
     (["simulate", "--N", "1"], "--N must be an integer >= 2"),
+    (["simulate", "--N", str(10**400)], "--N must be an integer >= 2 and <= 10^12"),
+    (["theory", "--N", str(10**400)], "--N must be an integer >= 2 and <= 10^15"),
     (["simulate", "--N", "20", "--top", "0"], "--top must be an integer >= 1"),
     (["simulate", "--batch", "sometimes"], "--batch: must be one of reuse, independent"),
 ])

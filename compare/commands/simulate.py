@@ -21,6 +21,9 @@ from twostep.theory import ConfigError, parse_function
 from ..paths import check_writable_folder, parent_of
 from ._config_args import add_config_arguments, config_from_args
 
+#: Largest --N accepted: far beyond any memory, but the estimates stay ordinary floats.
+MAX_N = 10**12
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, scaling_options=True)
@@ -184,8 +187,8 @@ def _steps_text(text: str) -> str:
 
 def _check_sizes(args: argparse.Namespace, config) -> None:
     """What ``simulate.run`` would refuse only after its imports, refused first (one line)."""
-    if args.N < 2:
-        raise ConfigError(f"--N must be an integer >= 2, got {args.N}")
+    if not 2 <= args.N <= MAX_N:
+        raise ConfigError(f"--N must be an integer >= 2 and <= 10^12, got {args.N}")
     if args.top < 1:
         raise ConfigError(f"--top must be an integer >= 1, got {args.top}")
     draws.check_seed(args.seed, "--seed")

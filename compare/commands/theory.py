@@ -17,11 +17,14 @@ from ._config_args import (
     evaluations,
 )
 
+#: Largest width of the finite-N forecast (N^alpha and log N stay ordinary floats).
+MAX_N = 10**15
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--N", type=int, default=None,
-                        help="also print the finite-N outlier forecast at this width (>= 2)")
+                        help="also print the finite-N outlier forecast at this width, 2..10^15")
     add_time_budget_argument(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the Prediction as JSON (keys: docs/reference.md)")
@@ -98,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from twostep.theory.predict import predict
 
     config = config_from_args(args)
-    if args.N is not None and args.N < 2:
-        raise ConfigError(f"--N must be an integer >= 2, got {args.N}")
+    if args.N is not None and not 2 <= args.N <= MAX_N:
+        raise ConfigError(f"--N must be an integer >= 2 and <= 10^15, got {args.N}")
     check_time_budget(args.time_budget, "--time-budget")
     with evaluations(args, "theory"):  # everything is computed before anything is printed
         pred = predict(config)
