@@ -334,3 +334,10 @@ def test_high_degree_polynomials_are_square_integrable():
                                 for k in range(0, 101, 2))
     with pytest.raises(ConfigError, match="not real-valued"):
         hermite.coefficient("sqrt(-1)*z", 1)
+
+
+@pytest.mark.parametrize("f", ["exp(1/z)", "exp(exp(1/z))"])
+def test_essential_singularity_is_refused_not_a_memory_error(f, capsys):
+    # the quadrature turned f(0.001) ~ e^1000 into a fixed-point integer: MemoryError
+    err = _one_line_exit_2(["hermite", f, "--order", "1"], capsys)
+    assert "diverges" in err and "square-integrable" in err

@@ -1035,6 +1035,9 @@ def _segments(expr: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr, sympy.Expr
 
 
 _RULE: list = []
+#: A quadrature term ``w f(x) phi(x)`` beyond 2^1024 (the float range) means the integral
+#: diverges (``exp(1/z)`` near 0+), not a number to accumulate in fixed point.
+_MAX_TERM_BITS = 1024
 
 
 def _tanh_sinh():
@@ -1112,7 +1115,13 @@ def _hermite_quadrature(expr: sympy.Expr, order: int, digits: int
                         if gx.imag != 0:
                             raise ConfigError(f"{expr} is not real-valued at z = {float(x):.4g}")
                         gx = gx.real
-                    weight = _fixed(w * gx * mpmath.exp(-x * x / 2), bits + spare)
+                    term = w * gx * mpmath.exp(-x * x / 2)
+                    if not mpmath.isfinite(term) or mpmath.mag(term) > _MAX_TERM_BITS:
+                        raise ConfigError(
+                            f"E[f(z) He_m(z)] diverges for f = {expr}: f(z) phi(z) reaches "
+                            f"{mpmath.nstr(term / w, 3)} at z = {mpmath.nstr(x, 3)}; "
+                            f"functions must be square-integrable under N(0, 1)")
+                    weight = _fixed(term, bits + spare)
                     if weight == 0:
                         continue
                     sums[0] += weight
