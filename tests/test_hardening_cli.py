@@ -341,3 +341,13 @@ def test_essential_singularity_is_refused_not_a_memory_error(f, capsys):
     # the quadrature turned f(0.001) ~ e^1000 into a fixed-point integer: MemoryError
     err = _one_line_exit_2(["hermite", f, "--order", "1"], capsys)
     assert "diverges" in err and "square-integrable" in err
+
+
+@pytest.mark.parametrize("activation, where", [("log(z)", "log(z) is nan at z = -8"),
+                                               ("1/z", "1/z is inf at z = 0"),
+                                               ("sqrt(Abs(z))", "the derivative of sqrt(Abs(z))")])
+def test_activation_not_finite_on_the_line_is_named(activation, where, capsys):
+    # was "the network output f_0 overflowed" after the first step
+    err = _one_line_exit_2(["simulate", "--activation", activation, "--N", "20", "--top", "2"],
+                           capsys)
+    assert where in err

@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate import run as simulate_run
 from twostep.simulate.gd import parse_steps
@@ -194,10 +196,22 @@ def _check_sizes(args: argparse.Namespace, config) -> None:
     draws.check_seed(args.seed, "--seed")
     d, _ = draws.dimensions(config, args.N)
     spectra.check_width(args.N, d, args.top, config.psi_d, top_flag="--top")
+    activation = parse_function(config.activation)
     try:
-        parse_function(config.activation).numpy(1)
+        derivative = activation.numpy(1)
     except ConfigError as err:
         raise ConfigError(f"--activation {err}") from None
+    # pre-activations are about N(0, 1): sigma and sigma' must be finite reals on [-8, 8]
+    grid = np.linspace(-8.0, 8.0, 1025)  # step 1/64: holds 0 and the integers
+    for name, fn in (("", activation.numpy(0)), ("the derivative of ", derivative)):
+        with np.errstate(all="ignore"):
+            values = np.asarray(fn(grid), dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            z = grid[bad[0]]
+            raise ConfigError(f"--activation: {name}{activation.text} is {values[bad[0]]} at "
+                              f"z = {z:g}; an activation must be finite and real on the line "
+                              f"(checked on [-8, 8], where the pre-activations lie)")
 
 
 def run(args: argparse.Namespace) -> int:
