@@ -8,21 +8,31 @@ multiple testing.
 
 Decision rules (docs/claims.md has the long form):
 
-- exponent (``growth-exponent``, user :class:`ExponentClaim`): ``consistent`` needs the prediction
-  inside the bootstrap CI of the log-log fit *and* inside the CI of the last local slope, the fit
-  CI no wider than the tolerance, and the signal above its null floor at the largest N.
-  ``inconsistent`` needs the fit and the last local slope to deviate significantly (adjusted
-  p < level) with a deviation that is not shrinking across the last local slopes.  Everything
-  else is ``inconclusive`` with its reason.
+- exponent (``growth-exponent``, ``term-exponent``, user :class:`ExponentClaim`): ``consistent``
+  needs the prediction inside the bootstrap CI of the log-log fit *and* inside the CI of the last
+  local slope, the fit CI no wider than the tolerance, and the signal above its null floor at the
+  largest N.  ``inconsistent`` needs the fit and the last local slope to deviate significantly
+  (adjusted p < level) with a deviation that is not shrinking across the last local slopes.
+  Both need the same evidence: at least :data:`MIN_WIDTHS` usable widths spanning
+  :data:`MIN_RANGE`.  Everything else is ``inconclusive`` with its reason.
 - limit (``bbp``, user :class:`LimitClaim`): the per-N mean converges to the prediction; the
-  same structure with a tolerance band instead of a slope.
+  same structure with a tolerance band instead of a slope, decided at the last two N both ways.
 - the count, left-vector, reuse-gap and one-step-spike claims combine these tests as their
   docstrings say.
+
+The regime guard (docs/claims.md): every statement about step-two terms -- the built-in
+step-two claims and any user claim whose statistic reads a step-two quantity -- is decided only
+at the N where the measured series of exact terms converges (the relative residual
+``||U - sum_{k<=K} T_k|| / ||U||`` of every seed at most ``simulate.terms.SERIES_TOLERANCE``).
+At the other N the expansion that defines the terms diverges and they support neither
+``consistent`` nor ``inconsistent``.  A user claim may turn the guard off (``guard=False``);
+its verdict then says so.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,15 +52,24 @@ STATUSES = ("consistent", "inconsistent", "inconclusive")
 #: Family-wise level of the adjusted tests.
 LEVEL = 0.05
 
-#: An exponent is refuted only from at least this many widths spanning at least this ratio:
-#: the "not drifting" judgement needs three local slopes, not two.
-MIN_WIDTHS_TO_REFUTE = 4
-MIN_RANGE_TO_REFUTE = 8.0
+#: An asymptotic statement is decided (either way) only from at least this many widths spanning
+#: at least this ratio: the "not drifting" judgement needs three local slopes, not two, and a
+#: ``consistent`` needs the same evidence an ``inconsistent`` needs.
+MIN_WIDTHS = 4
+MIN_RANGE = 8.0
+#: old names, kept for user code
+MIN_WIDTHS_TO_REFUTE = MIN_WIDTHS
+MIN_RANGE_TO_REFUTE = MIN_RANGE
 
-#: Largest Taylor parameter ``eta_1 max|a_i|`` (THEORY.md s.7) at which a deviation of a
-#: step-two exponent may be called inconsistent: above it the terms k mix in the projections
-#: and local slopes are pre-asymptotic whatever their error bars say.
-TAYLOR_LIMIT = 0.5
+#: Exact terms computed for the regime guard when a claim needs no more (``terms`` run option).
+GUARD_TERMS = 3
+
+#: Top-level measurement fields that hold step-two quantities (a statistic that reads one of
+#: them is a statement about the step-two update, and the regime guard applies to it).
+STEP_TWO_FIELDS = frozenset({"amplitudes", "terms", "outliers", "outlier_count",
+                             "learned_beta", "series"})
+#: Spectra of step two (``measurement["spectra"][name]``).
+STEP_TWO_SPECTRA = frozenset({"W2", "update"})
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -188,25 +207,149 @@ def floor_corrected(raw: Mapping[int, Sequence[float]],
     return out
 
 
+# -- the regime guard ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Regime:
+    """Where the series of exact step-two terms converges (module docstring, docs/claims.md).
+
+    ``residual[N]``: the largest relative residual ``||U - sum_{k<=K} T_k|| / ||U||`` over the
+    seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
+    iff it is at most ``tolerance``.  ``blocked`` (non-empty) says why no N can: the terms are
+    undefined for the activation.
+    """
+
+    residual: Mapping[int, float | None]
+    tolerance: float
+    blocked: str = ""
+
+    def ok(self, N: int) -> bool:
+        r = self.residual.get(N)
+        return not self.blocked and r is not None and r <= self.tolerance
+
+    def describe(self, Ns: Sequence[int]) -> str:
+        """One clause on the N of ``Ns`` that do not support a verdict."""
+        if self.blocked:
+            return self.blocked
+        missing = [N for N in Ns if self.residual.get(N) is None]
+        diverging = [N for N in Ns if N not in missing and not self.ok(N)]
+        parts = []
+        if diverging:
+            worst = max(diverging, key=lambda N: (self.residual[N], N))
+            where = ", ".join(map(str, diverging))
+            parts.append(f"series residual {self.residual[worst]:.3g} at N = {worst} (> "
+                         f"{self.tolerance:g} at N = {where}): the expansion that defines the "
+                         "terms diverges there")
+        if missing:
+            parts.append(f"no series diagnostics at N = {', '.join(map(str, missing))} (run "
+                         "with terms >= 1)")
+        return "; ".join(parts)
+
+
+#: The projection of the whole update on ``q_{k+1}`` is term k's when term k's own projection
+#: is at least this share of it (median over seeds); the rest is other terms' leakage.
+MIN_TERM_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class TermShare(Regime):
+    """A :class:`Regime` that also needs term k to carry the whole update's projection on
+    ``q_{k+1}``: ``share[N]`` is the median over seeds of ``||T_k^T q_{k+1}|| /
+    ||(W_2 - W_1)^T q_{k+1}||`` (None where a seed lacks term k)."""
+
+    k: int = 0
+    share: Mapping[int, float | None] = field(default_factory=dict)
+
+    def ok(self, N: int) -> bool:
+        s = self.share.get(N)
+        return Regime.ok(self, N) and s is not None and s >= MIN_TERM_SHARE
+
+    def describe(self, Ns: Sequence[int]) -> str:
+        parts = [Regime.describe(self, [N for N in Ns if not Regime.ok(self, N)])]
+        low = [N for N in Ns if Regime.ok(self, N) and not self.ok(N)]
+        if low:
+            shares = ", ".join("-" if self.share.get(N) is None else f"{self.share[N]:.2f}"
+                               for N in low)
+            parts.append(f"term {self.k} carries only {shares} of the projection on "
+                         f"q_{self.k + 1} at N = {', '.join(map(str, low))} (< {MIN_TERM_SHARE:g};"
+                         " the rest leaks from the other terms)")
+        return "; ".join(p for p in parts if p)
+
+
+def term_share(results: Results, config: ModelConfig, k: int, regime: Regime) -> TermShare:
+    """:class:`TermShare` of term k from the exact terms and the whole-update amplitudes."""
+    share: dict[int, float | None] = {}
+    for N in results.Ns(config):
+        values = []
+        for m in results.get(config, N):
+            exact = next((t for t in (m.get("terms") or []) if t["k"] == k), None)
+            whole = next((a for a in m.get("amplitudes") or [] if a["k"] == k), None)
+            if exact is None or whole is None or not whole.get("amplitude"):
+                values = None
+                break
+            values.append(exact["amplitude"] / whole["amplitude"])
+        share[N] = None if values is None else float(np.median(values))
+    return TermShare(regime.residual, regime.tolerance, regime.blocked, k=k, share=share)
+
+
+def measured_regime(results: Results, config: ModelConfig) -> Regime:
+    """The :class:`Regime` of ``config``'s measurements (their ``series`` diagnostics)."""
+    from twostep.simulate.terms import SERIES_TOLERANCE
+    from twostep.theory.functions import parse_function
+
+    residual: dict[int, float | None] = {}
+    for N in results.Ns(config):
+        values = [(m.get("series") or {}).get("residual") for m in results.get(config, N)]
+        residual[N] = None if any(v is None for v in values) else float(max(values))
+    blocked = ""
+    if not parse_function(config.activation).smooth:
+        blocked = (f"the exact step-two terms are undefined for the non-smooth activation "
+                   f"{config.activation!r} (their coefficients are derivatives of a kink; "
+                   "docs/theory.md)")
+    return Regime(residual, SERIES_TOLERANCE, blocked)
+
+
+def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
+    """The ``terms`` run option a step-two claim needs on ``config``: 0 when the activation is
+    not smooth (the terms are undefined; the guard then blocks every term-level verdict)."""
+    from twostep.theory.functions import parse_function
+
+    return need if parse_function(config.activation).smooth else 0
+
+
+def enough_widths(Ns: Sequence[int]) -> bool:
+    """At least :data:`MIN_WIDTHS` widths spanning at least :data:`MIN_RANGE`."""
+    Ns = sorted(Ns)
+    return len(Ns) >= MIN_WIDTHS and Ns[-1] / Ns[0] >= MIN_RANGE
+
+
+def _evidence_note(Ns: Sequence[int]) -> str:
+    span = Ns[-1] / Ns[0] if Ns else 0.0
+    return (f"{len(Ns)} usable width(s) spanning {span:.3g}x (a verdict either way needs >= "
+            f"{MIN_WIDTHS} spanning >= {MIN_RANGE:g}x)")
+
+
 def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: float,
                      tolerance: float, *, raw: Mapping[int, Sequence[float]],
                      floor: Mapping[int, Sequence[float]] | None = None,
-                     taylor: float | None = None) -> Finding:
+                     taylor: float | None = None, regime: Regime | None = None,
+                     guard_off: bool = False) -> Finding:
     """Growth exponent of a per-seed statistic ``raw[N]`` against ``predicted``.
 
     With a null ``floor`` (per seed), the floor-corrected signal (:func:`floor_corrected`) is
     fitted, and only at the N where the raw statistic is above the floor: a one-sided Welch
     test at level ``LEVEL / len(N)`` (a Bonferroni screen inside the finding, not part of the
-    run's BH family).  The fit's and the last local slope's p-values join the family.
-    ``taylor`` is the Taylor parameter at the largest N; above :data:`TAYLOR_LIMIT` a
-    significant deviation is reported as pre-asymptotic, never as inconsistent.  A refutation
-    also needs :data:`MIN_WIDTHS_TO_REFUTE` widths spanning :data:`MIN_RANGE_TO_REFUTE`.
+    run's BH family).  With a ``regime`` (the guard), only the N where the series of exact terms
+    converges are used.  The fit's and the last local slope's p-values join the family.
+    ``taylor`` (the estimate ``eta_1 max|a_i|`` at the largest N) is displayed, not used.
+    Either verdict needs :func:`enough_widths` usable widths.
     """
     Ns = sorted(raw)
     signal = floor_corrected(raw, floor) if floor is not None else {N: list(raw[N]) for N in Ns}
     above = {N: (stats.welch_greater(raw[N], floor[N]) < LEVEL / len(Ns)) if floor is not None
              else True for N in Ns}
-    usable = [N for N in Ns if above[N] and np.all(np.asarray(signal[N]) > 0)]
+    in_regime = {N: regime is None or regime.ok(N) for N in Ns}
+    usable = [N for N in Ns if above[N] and in_regime[N] and np.all(np.asarray(signal[N]) > 0)]
     fit = None
     locs: list[tuple[int, int, stats.Interval]] = []
     pvals: dict[str, float] = {}
@@ -218,77 +361,107 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         pvals["last_local"] = locs[-1][2].pvalue
     cols = ["N", "seeds", "amplitude", "null floor", "above floor", "signal", "CI low",
             "CI high", "local slope", "slope CI low", "slope CI high", "predicted"]
+    if regime is not None:
+        cols.append("series residual")
+    if isinstance(regime, TermShare):
+        cols.append("term share")
     table = Table(cols, title=f"{claim}: {subject}")
     loc_by_N = {n2: iv for _, n2, iv in locs}
     for N in Ns:
         mi = stats.mean_interval(signal[N])
         iv = loc_by_N.get(N)
-        table.add(**{"N": N, "seeds": len(signal[N]), "amplitude": float(np.mean(raw[N])),
-                     "null floor": float(np.mean(floor[N])) if floor is not None else None,
-                     "above floor": above[N] if floor is not None else None,
-                     "signal": mi.estimate, "CI low": mi.low, "CI high": mi.high,
-                     "local slope": iv.estimate if iv else None,
-                     "slope CI low": iv.low if iv else None,
-                     "slope CI high": iv.high if iv else None,
-                     "predicted": f"N^{predicted:.3g}"})
+        row = {"N": N, "seeds": len(signal[N]), "amplitude": float(np.mean(raw[N])),
+               "null floor": float(np.mean(floor[N])) if floor is not None else None,
+               "above floor": above[N] if floor is not None else None,
+               "signal": mi.estimate, "CI low": mi.low, "CI high": mi.high,
+               "local slope": iv.estimate if iv else None,
+               "slope CI low": iv.low if iv else None,
+               "slope CI high": iv.high if iv else None,
+               "predicted": f"N^{predicted:.3g}"}
+        if regime is not None:
+            row["series residual"] = regime.residual.get(N)
+        if isinstance(regime, TermShare):
+            row["term share"] = regime.share.get(N)
+        table.add(**row)
+    taylor_note = ("" if taylor is None else
+                   f"; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {Ns[-1]}")
+    guard_note = "; regime guard off (asked by the claim)" if guard_off else ""
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        status, reason, p = _decide(adj)
+        return status, reason + taylor_note + guard_note, p
+
+    def _decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        prefix = ""
+        if regime is not None:
+            outside = [N for N in Ns if not in_regime[N]]
+            if len(outside) == len(Ns):
+                return "inconclusive", regime.describe(Ns), math.nan
+            if outside:
+                prefix = regime.describe(outside) + "; "
+        considered = [N for N in Ns if in_regime[N]]
         if floor is not None:
-            over = [N for N in Ns if above[N]]
+            over = [N for N in considered if above[N]]
             if not over:
-                return "inconclusive", "signal below the null floor at every N", math.nan
-            if not above[Ns[-1]]:
-                return ("inconclusive", f"signal not above the null floor at the largest "
-                        f"N = {Ns[-1]} (above at N = {', '.join(map(str, over))})", math.nan)
+                return "inconclusive", prefix + "signal below the null floor at every N", \
+                    math.nan
+            if not above[considered[-1]]:
+                return ("inconclusive", prefix + f"signal not above the null floor at the "
+                        f"largest N = {considered[-1]} (above at N = "
+                        f"{', '.join(map(str, over))})", math.nan)
         if fit is None:
-            return "inconclusive", "fewer than two N with a measurable signal", math.nan
+            return "inconclusive", prefix + "fewer than two N with a measurable signal", math.nan
         last = locs[-1][2]
         devs = [iv.estimate - predicted for _, _, iv in locs]
         slopes = _fmt_list(iv.estimate for _, _, iv in locs)
         p_fit, p_last = adj["fit"], adj["last_local"]
         in_fit, in_last = fit.contains(predicted), last.contains(predicted)
+        enough = enough_widths(usable)
+        if not enough:
+            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far fit {fit}, last "
+                    f"local slope {last} against {predicted:.3g}", math.nan)
+        where = (f"above the null floor at N = {considered[-1]}" if floor is not None
+                 else f"at N = {usable[0]}..{usable[-1]}")
         if in_fit and in_last:
             if fit.half_width > tolerance:
-                return ("inconclusive", f"CI wider than the tolerance: fit {fit} has half-width "
-                        f"{fit.half_width:.3g} > {tolerance:g}", math.nan)
-            return ("consistent", f"fitted exponent {fit} and last local slope {last} contain "
-                    f"{predicted:.3g}; signal above the floor at N = {Ns[-1]}", math.nan)
+                return ("inconclusive", prefix + f"CI wider than the tolerance: fit {fit} has "
+                        f"half-width {fit.half_width:.3g} > {tolerance:g}", math.nan)
+            if not enough:
+                return ("inconclusive", prefix + f"fit {fit} and last local slope {last} contain "
+                        f"{predicted:.3g}, but {_evidence_note(usable)}", math.nan)
+            return ("consistent", prefix + f"fitted exponent {fit} and last local slope {last} "
+                    f"contain {predicted:.3g}; signal {where}", math.nan)
         if not in_fit and in_last:
-            return ("inconclusive", f"fit {fit} excludes {predicted:.3g} but the last local slope "
-                    f"{last} contains it (local slopes {slopes}): pre-asymptotic", math.nan)
+            return ("inconclusive", prefix + f"fit {fit} excludes {predicted:.3g} but the last "
+                    f"local slope {last} contains it (local slopes {slopes}): pre-asymptotic",
+                    math.nan)
         if in_fit and not in_last:
-            return ("inconclusive", f"last local slope {last} excludes {predicted:.3g} while the "
-                    f"fit {fit} contains it (local slopes {slopes})", math.nan)
+            return ("inconclusive", prefix + f"last local slope {last} excludes {predicted:.3g} "
+                    f"while the fit {fit} contains it (local slopes {slopes})", math.nan)
         # both exclude: significant?  shrinking?  The drift test needs two local slopes, and a
         # drop larger than the combined 95% margin of the two (so noise is not a drift).
         shrinking = (len(devs) >= 2 and np.sign(devs[-1]) == np.sign(devs[-2])
                      and abs(devs[-1]) < abs(devs[-2]) - _margin(locs[-2][2], last))
         significant = p_fit < LEVEL and p_last < LEVEL
-        if significant and taylor is not None and taylor > TAYLOR_LIMIT:
-            return ("inconclusive", f"fit {fit} and last local slope {last} exclude "
-                    f"{predicted:.3g}, but the Taylor parameter eta1 max|a| = {taylor:.2f} > "
-                    f"{TAYLOR_LIMIT} at N = {Ns[-1]}: terms mix, pre-asymptotic", math.nan)
-        enough = (len(usable) >= MIN_WIDTHS_TO_REFUTE
-                  and usable[-1] / usable[0] >= MIN_RANGE_TO_REFUTE)
         if significant and not shrinking and not enough:
-            return ("inconclusive", f"fit {fit} excludes {predicted:.3g} significantly, but "
-                    f"{len(usable)} widths spanning {usable[-1] / usable[0]:.3g}x cannot show the "
-                    f"deviation is not a drift (needs >= {MIN_WIDTHS_TO_REFUTE} widths spanning "
-                    f">= {MIN_RANGE_TO_REFUTE:g}x)", math.nan)
+            return ("inconclusive", prefix + f"fit {fit} excludes {predicted:.3g} significantly, "
+                    f"but {_evidence_note(usable)}: the deviation may be a drift", math.nan)
         if significant and not shrinking:
-            return ("inconsistent", f"fitted exponent {fit} and last local slope {last} exclude "
-                    f"{predicted:.3g} (BH-adjusted p = {max(p_fit, p_last):.2g}); local slopes "
-                    f"{slopes} not drifting toward it", max(p_fit, p_last))
+            return ("inconsistent", prefix + f"fitted exponent {fit} and last local slope {last} "
+                    f"exclude {predicted:.3g} (BH-adjusted p = {max(p_fit, p_last):.2g}); local "
+                    f"slopes {slopes} not drifting toward it", max(p_fit, p_last))
         if shrinking:
-            return ("inconclusive", f"local slopes {slopes} drifting toward {predicted:.3g}: "
-                    "pre-asymptotic", math.nan)
-        return ("inconclusive", f"fit {fit} and last local slope {last} exclude {predicted:.3g} "
-                f"but not significantly after BH (p = {max(p_fit, p_last):.2g})", math.nan)
+            return ("inconclusive", prefix + f"local slopes {slopes} drifting toward "
+                    f"{predicted:.3g}: pre-asymptotic", math.nan)
+        return ("inconclusive", prefix + f"fit {fit} and last local slope {last} exclude "
+                f"{predicted:.3g} but not significantly after BH (p = {max(p_fit, p_last):.2g})",
+                math.nan)
 
     est = fit.estimate if fit else math.nan
     ci = (fit.low, fit.high) if fit else (math.nan, math.nan)
     return Finding(claim, subject, config, table, predicted, est, ci, pvals, decide,
-                   extra={"fit": fit, "above": above})
+                   extra={"fit": fit, "above": above, "usable": usable, "locs": locs,
+                          "signal": signal})
 
 
 def growth_class(finding: Finding) -> str:
@@ -311,57 +484,93 @@ def growth_class(finding: Finding) -> str:
 
 def limit_finding(claim: str, subject: str, config: ModelConfig,
                   values: Mapping[int, Sequence[float]], predicted: float,
-                  tolerance: float) -> Finding:
+                  tolerance: float, *, regime: Regime | None = None,
+                  guard_off: bool = False, note: str = "") -> Finding:
     """The per-N mean of ``values`` converges to ``predicted`` within ``tolerance`` (absolute).
 
-    consistent: at the largest N the mean's CI meets the band ``predicted +- tolerance`` and is
-    no wider than it (half-width <= tolerance: a wide CI meets every band).
-    inconsistent: at each of the last two N the CI misses the band (one-sided t-test against the
-    nearest end of the band, adjusted) and the deviation is not shrinking.
+    Decided at the last two N, the same evidence both ways.  consistent: at each of them the
+    mean's CI meets the band ``predicted +- tolerance``, and at the largest N it is no wider
+    than the band (half-width <= tolerance: a wide CI meets every band).  inconsistent: at each
+    of the last two N the CI misses the band (one-sided t-test against the nearest end of the
+    band, adjusted; a sample with no spread that misses the band is decided, p = 0) and the
+    deviation is not shrinking.  With a ``regime`` only N where the series of exact terms
+    converges are used.  ``note`` is appended to every reason.
     """
     Ns = sorted(values)
-    table = Table(["N", "seeds", "measured", "CI low", "CI high", "predicted", "deviation"],
+    table = Table(["N", "seeds", "measured", "CI low", "CI high", "predicted", "deviation"]
+                  + (["series residual"] if regime is not None else []),
                   title=f"{claim}: {subject}")
     ivs = {}
     pvals = {}
+    lo, hi = predicted - tolerance, predicted + tolerance
     for N in Ns:
         x = np.asarray(values[N], float)
         iv = stats.mean_interval(x)
         ivs[N] = iv
-        edge = predicted + tolerance if iv.estimate > predicted else predicted - tolerance
-        if x.size >= 2 and np.ptp(x) > 0:
-            alt = "greater" if iv.estimate > predicted else "less"
-            from scipy.stats import ttest_1samp
+        edge = hi if iv.estimate > predicted else lo
+        if x.size >= 2:
+            if np.ptp(x) > 0:
+                alt = "greater" if iv.estimate > predicted else "less"
+                from scipy.stats import ttest_1samp
 
-            pvals[f"outside@{N}"] = float(ttest_1samp(x, edge, alternative=alt).pvalue)
-        table.add(**{"N": N, "seeds": x.size, "measured": iv.estimate, "CI low": iv.low,
-                     "CI high": iv.high, "predicted": predicted,
-                     "deviation": iv.estimate - predicted})
+                pvals[f"outside@{N}"] = float(ttest_1samp(x, edge, alternative=alt).pvalue)
+            else:  # no spread: the deviation is exact
+                pvals[f"outside@{N}"] = 0.0 if not lo <= x[0] <= hi else 1.0
+        row = {"N": N, "seeds": x.size, "measured": iv.estimate, "CI low": iv.low,
+               "CI high": iv.high, "predicted": predicted, "deviation": iv.estimate - predicted}
+        if regime is not None:
+            row["series residual"] = regime.residual.get(N)
+        table.add(**row)
+    suffix = (f"; {note}" if note else "") + (
+        "; regime guard off (asked by the claim)" if guard_off else "")
+
+    def meets(N: int) -> bool:
+        return ivs[N].high >= lo and ivs[N].low <= hi
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        last = ivs[Ns[-1]]
-        lo, hi = predicted - tolerance, predicted + tolerance
-        if last.high >= lo and last.low <= hi:
+        status, reason, p = _decide(adj)
+        return status, reason + suffix, p
+
+    def _decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        prefix = ""
+        usable = list(Ns)
+        if regime is not None:
+            outside = [N for N in Ns if not regime.ok(N)]
+            usable = [N for N in Ns if regime.ok(N)]
+            if not usable:
+                return "inconclusive", regime.describe(Ns), math.nan
+            if outside:
+                prefix = regime.describe(outside) + "; "
+        last_N = usable[-1]
+        last = ivs[last_N]
+        tail = usable[-2:]
+        band = f"{predicted:.4g} +- {tolerance:.3g}"
+        if len(tail) < 2:
+            return ("inconclusive", prefix + f"mean {last} at N = {last_N}: a verdict needs the "
+                    "last two widths", math.nan)
+        if all(meets(N) for N in tail):
             if last.half_width > tolerance:
-                return ("inconclusive", f"CI wider than the tolerance: mean {last} at N = "
-                        f"{Ns[-1]} has half-width {last.half_width:.3g} > {tolerance:.3g}",
+                return ("inconclusive", prefix + f"CI wider than the tolerance: mean {last} at "
+                        f"N = {last_N} has half-width {last.half_width:.3g} > {tolerance:.3g}",
                         math.nan)
-            return ("consistent", f"mean {last} at N = {Ns[-1]} within {predicted:.4g} +- "
-                    f"{tolerance:.3g}", math.nan)
-        tail = Ns[-2:]
+            return ("consistent", prefix + f"mean {last} at N = {last_N} within {band}, and at "
+                    f"N = {tail[0]} too", math.nan)
         sig = all(adj.get(f"outside@{N}", 1.0) < LEVEL for N in tail)
         devs = [abs(ivs[N].estimate - predicted) for N in tail]
-        shrinking = len(devs) == 2 and devs[1] < devs[0] - _margin(*(ivs[N] for N in tail))
-        if len(tail) == 2 and sig and not shrinking:
+        shrinking = devs[1] < devs[0] - _margin(*(ivs[N] for N in tail))
+        if sig and not shrinking:
             p = max(adj[f"outside@{N}"] for N in tail)
-            return ("inconsistent", f"mean {last} at N = {Ns[-1]} outside {predicted:.4g} +- "
-                    f"{tolerance:.3g} at the last two N (adjusted p = {p:.2g}), deviation "
-                    f"{devs[0]:.3g} -> {devs[1]:.3g} not significantly shrinking", p)
+            return ("inconsistent", prefix + f"mean {last} at N = {last_N} outside {band} at the "
+                    f"last two N (adjusted p = {p:.2g}), deviation {devs[0]:.3g} -> "
+                    f"{devs[1]:.3g} not significantly shrinking", p)
         if shrinking:
-            return ("inconclusive", f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking toward "
-                    "the prediction: pre-asymptotic", math.nan)
-        return ("inconclusive", f"mean {last} at N = {Ns[-1]} misses the band {predicted:.4g} +- "
-                f"{tolerance:.3g} but not significantly at the last two N", math.nan)
+            return ("inconclusive", prefix + f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking "
+                    "toward the prediction: pre-asymptotic", math.nan)
+        if not meets(last_N):
+            return ("inconclusive", prefix + f"mean {last} at N = {last_N} misses the band {band} "
+                    "but not significantly at the last two N", math.nan)
+        return ("inconclusive", prefix + f"mean {last} at N = {last_N} meets the band {band} but "
+                f"the mean at N = {tail[0]} does not", math.nan)
 
     last = ivs[Ns[-1]]
     return Finding(claim, subject, config, table, predicted, last.estimate,
@@ -390,11 +599,74 @@ class Claim:
         raise NotImplementedError
 
 
-def _per_N(results: Results, config: ModelConfig,
-           get: Callable[[dict[str, Any]], float]) -> dict[int, list[float]]:
+class _Reads(dict):
+    """A measurement dict that records which step-two fields (:data:`STEP_TWO_FIELDS`, the
+    spectra of :data:`STEP_TWO_SPECTRA`) a statistic reads: the regime guard applies to it
+    without the user having to ask."""
+
+    def __init__(self, data: Mapping[str, Any], log: set[str], path: str = "") -> None:
+        super().__init__(data)
+        self._log = log
+        self._path = path
+
+    def _note(self, key: Any) -> None:
+        if not self._path and key in STEP_TWO_FIELDS:
+            self._log.add(str(key))
+        elif self._path == "spectra" and key in STEP_TWO_SPECTRA:
+            self._log.add(f"spectra.{key}")
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        self._note(key)
+        if not self._path and key == "spectra" and isinstance(value, dict):
+            return _Reads(value, self._log, "spectra")
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self._note(key)
+        return default
+
+    def _everything(self) -> None:  # iteration reads every field: assume the worst
+        for key in list(dict.keys(self)):
+            self._note(key)
+
+    def __iter__(self):  # type: ignore[override]
+        self._everything()
+        return super().__iter__()
+
+    def items(self):  # type: ignore[override]
+        self._everything()
+        return super().items()
+
+    def values(self):  # type: ignore[override]
+        self._everything()
+        return super().values()
+
+
+def _per_N(results: Results, config: ModelConfig, get: Callable[[dict[str, Any]], float],
+           claim: str = "", reads: set[str] | None = None) -> dict[int, list[float]]:
+    """``get(measurement)`` per seed at each N.  A statistic that raises or is not finite stops
+    with one line naming the claim, N and seed; with ``reads`` the step-two fields it reads are
+    recorded there."""
     out = {}
     for N in results.Ns(config):
-        out[N] = [float(get(m)) for m in results.get(config, N)]
+        values = []
+        for seed, m in zip(results.seeds(config, N), results.get(config, N)):
+            source = _Reads(m, reads) if reads is not None else m
+            try:
+                value = float(get(source))
+            except ConfigError as err:
+                raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
+            except Exception as err:  # a user's statistic: any error is theirs to see
+                raise ConfigError(f"claim {claim!r}: the statistic failed at N={N}, "
+                                  f"seed={seed}: {type(err).__name__}: {err}") from None
+            if not math.isfinite(value):
+                raise ConfigError(f"claim {claim!r}: the statistic is {value} at N={N}, "
+                                  f"seed={seed}; it must be a finite number")
+            values.append(value)
+        out[N] = values
     if not out:
         raise ConfigError(f"no measurements for config {config.to_json()}")
     return out
@@ -407,52 +679,118 @@ def _amp(m: dict[str, Any], k: int) -> dict[str, Any]:
     raise ConfigError(f"measurement has no amplitude for term k={k}; rerun with max_power > {k}")
 
 
+def _term(m: dict[str, Any], k: int) -> dict[str, Any]:
+    """Exact term k of a measurement (``terms`` run option)."""
+    terms = m.get("terms")
+    if not terms:
+        raise ConfigError("measurement has no exact terms; rerun with terms >= 1")
+    for t in terms:
+        if t["k"] == k:
+            return t
+    raise ConfigError(f"measurement has no exact term k={k}; rerun with terms >= {k}")
+
+
+def _available_terms(results: Results, config: ModelConfig) -> int:
+    """Exact terms present in every measurement of ``config`` (0 when some lack them)."""
+    counts = [len(m.get("terms") or []) for N in results.Ns(config)
+              for m in results.get(config, N)]
+    return min(counts) if counts else 0
+
+
+def _blocked(claim: str, subject: str, config: ModelConfig, predicted: Any,
+             reason: str) -> Finding:
+    """A finding that can only be inconclusive (``reason``): no data can decide it."""
+    return Finding(claim, subject, config, Table(["N"], title=f"{claim}: {subject}"), predicted,
+                   math.nan, (math.nan, math.nan), {},
+                   lambda adj: ("inconclusive", reason, math.nan))
+
+
+def _required(claim: Claim, *names: str) -> None:
+    missing = [n for n in names if not callable(getattr(claim, n))]
+    if missing:
+        raise ConfigError(f"{type(claim).__name__} {claim.name!r} needs "
+                          f"{' and '.join(f'{n}=' for n in missing)} (a callable); see "
+                          "docs/howto-own-claim.md")
+
+
 @dataclass
 class ExponentClaim(Claim):
     """User-facing: a positive statistic grows like ``N^{predicted(config)}``.
 
-    ``statistic(measurement) -> float`` and optional ``floor(measurement) -> float`` (a null level
-    of the same statistic; when given, the floor-corrected signal ``sqrt(s^2 - floor^2)`` is
-    fitted).
+    ``statistic(measurement) -> float`` and ``predicted(config) -> float`` are required;
+    optional ``floor(measurement) -> float`` (a null level of the same statistic; when given,
+    the floor-corrected signal ``sqrt(s^2 - floor^2)`` is fitted).  A statistic that reads a
+    step-two quantity gets the regime guard (module docstring); ``guard=False`` turns it off.
     """
 
-    predicted: Callable[[ModelConfig], float] = lambda c: 0.0
-    statistic: Callable[[dict[str, Any]], float] = lambda m: 0.0
+    predicted: Callable[[ModelConfig], float] | None = None
+    statistic: Callable[[dict[str, Any]], float] | None = None
     floor: Callable[[dict[str, Any]], float] | None = None
     tolerance: float = 0.1
+    guard: bool = True
+
+    def __post_init__(self) -> None:
+        _required(self, "statistic", "predicted")
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        opts = dict(self.options)
+        if self.guard:
+            opts.setdefault("terms", guard_terms(config))
+        return opts
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        raw = _per_N(results, config, self.statistic)
-        flo = _per_N(results, config, self.floor) if self.floor else None
+        reads: set[str] = set()
+        raw = _per_N(results, config, self.statistic, self.name, reads)
+        flo = _per_N(results, config, self.floor, self.name, reads) if self.floor else None
+        regime = measured_regime(results, config) if reads and self.guard else None
         return [exponent_finding(self.name, "exponent", config, float(self.predicted(config)),
-                                 self.tolerance, raw=raw, floor=flo)]
+                                 self.tolerance, raw=raw, floor=flo, regime=regime,
+                                 guard_off=bool(reads) and not self.guard)]
 
 
 @dataclass
 class LimitClaim(Claim):
     """User-facing: a statistic converges to ``predicted(config)`` as N grows.
 
-    ``tolerance`` is absolute, or relative to the prediction when ``relative=True``.
+    ``tolerance`` is absolute, or relative to the prediction when ``relative=True``.  The regime
+    guard applies as for :class:`ExponentClaim`.
     """
 
-    predicted: Callable[[ModelConfig], float] = lambda c: 0.0
-    statistic: Callable[[dict[str, Any]], float] = lambda m: 0.0
+    predicted: Callable[[ModelConfig], float] | None = None
+    statistic: Callable[[dict[str, Any]], float] | None = None
     tolerance: float = 0.02
     relative: bool = True
+    guard: bool = True
+
+    def __post_init__(self) -> None:
+        _required(self, "statistic", "predicted")
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        opts = dict(self.options)
+        if self.guard:
+            opts.setdefault("terms", guard_terms(config))
+        return opts
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = float(self.predicted(config))
         tol = self.tolerance * abs(pred) if self.relative else self.tolerance
-        vals = _per_N(results, config, self.statistic)
-        return [limit_finding(self.name, "limit", config, vals, pred, tol)]
+        reads: set[str] = set()
+        vals = _per_N(results, config, self.statistic, self.name, reads)
+        regime = measured_regime(results, config) if reads and self.guard else None
+        return [limit_finding(self.name, "limit", config, vals, pred, tol, regime=regime,
+                              guard_off=bool(reads) and not self.guard)]
 
 
 @dataclass
 class GrowthExponent(Claim):
     """``growth-exponent``: the projected amplitude of term k grows as ``N^{e_k}``.
 
-    Measured: the floor-corrected amplitude ``sqrt(A_k^2 - F_k^2)`` of the step-two update
-    projected on ``q_{k+1} = GS(a^{o(k+1)})`` (simulate section 2), per seed.
+    Measured: the floor-corrected amplitude ``sqrt(A_k^2 - F_k^2)`` of the whole step-two update
+    projected on ``q_{k+1} = GS(a^{o(k+1)})`` (simulate section 2), per seed, at the N where the
+    series of exact terms converges (the regime guard) and where term k's own projection is at
+    least :data:`MIN_TERM_SHARE` of it (:class:`TermShare`): only there is the projection on
+    ``q_{k+1}`` term k's.  Measured: for k >= 2 other terms' leakage (term 0's above all)
+    carries 80-85% of it even where the series converges.
     """
 
     name: str = "growth-exponent"
@@ -462,7 +800,8 @@ class GrowthExponent(Claim):
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         need = 1 + max(self.terms or (len(predict(config).terms) - 1,))
-        return {**self.options, "max_power": max(4, need)}
+        return {"terms": guard_terms(config, max(GUARD_TERMS, need - 1)), **self.options,
+                "max_power": max(4, need)}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
@@ -471,17 +810,75 @@ class GrowthExponent(Claim):
             t.k for t in pred.terms if t.present and t.growth != "vanishing")
         available = min(len(m["amplitudes"]) for N in results.Ns(config)
                         for m in results.get(config, N))
+        regime = measured_regime(results, config)
         for k in ks:
             if k >= available:
                 continue  # measured with a smaller max_power: nothing to test
             t = pred.term(k)
-            raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"])
-            flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"])
+            raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"], self.name)
+            flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"], self.name)
             subject = f"term k={k} (a^{k + 1}), e_k={t.exponent_exact}"
             out.append(exponent_finding(self.name, subject, config, t.exponent, self.tolerance,
-                                        raw=raw, floor=flo,
+                                        raw=raw, floor=flo, regime=term_share(results, config, k,
+                                                                              regime),
                                         taylor=pred.taylor_parameter(max(raw))))
         return out
+
+
+def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred: Prediction,
+                         ks: Sequence[int], tolerance: float, regime: Regime,
+                         label: str = "exact term") -> dict[int, Finding]:
+    """Exponent findings of the exact terms' projected amplitudes ``||T_k^T q_{k+1}||``
+    against ``e_k``, with their null floors and the regime guard."""
+    out = {}
+    taylor = pred.taylor_parameter(results.Ns(config)[-1])
+    for k in ks:
+        t = pred.term(k)
+        raw = _per_N(results, config, lambda m, k=k: _term(m, k)["amplitude"], claim)
+        flo = _per_N(results, config, lambda m, k=k: _term(m, k)["null_floor"], claim)
+        out[k] = exponent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
+                                  config, t.exponent, tolerance, raw=raw, floor=flo,
+                                  regime=regime, taylor=taylor)
+    return out
+
+
+@dataclass
+class TermExponent(Claim):
+    """``term-exponent``: the exact term's projected amplitude ``||T_k^T q_{k+1}||`` grows as
+    ``N^{e_k}`` (simulate's ``terms``; ``T_k = eta_2 eta_1^k D_k`` with ``D_k`` free of the
+    step sizes, so the statement does not depend on ``etabar_1``).  The exponent rule with the
+    null floor, the regime guard and BH; by default every term with a nonzero coefficient up to
+    ``paper_count + 1``.
+    """
+
+    name: str = "term-exponent"
+    description: str = "exact step-two term k grows as N^{e_k}"
+    terms: tuple[int, ...] | None = None
+    tolerance: float = 0.1
+
+    def _ks(self, pred: Prediction) -> tuple[int, ...]:
+        if self.terms is not None:
+            return tuple(self.terms)
+        return tuple(t.k for t in pred.terms if t.present)
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        need = max(self._ks(predict(config)) or (GUARD_TERMS,))
+        return {**self.options, "terms": guard_terms(config, max(need, GUARD_TERMS))}
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        pred = predict(config)
+        regime = measured_regime(results, config)
+        ks = self._ks(pred)
+        if regime.blocked:
+            return [_blocked(self.name, "exact terms", config, [pred.term(k).exponent for k in ks],
+                             regime.blocked)]
+        available = _available_terms(results, config)
+        missing = [k for k in ks if k >= available]
+        if missing:
+            raise ConfigError(f"claim {self.name!r}: the measurements lack exact term(s) "
+                              f"{missing}; rerun with terms >= {missing[-1]}")
+        return list(_exact_term_findings(self.name, config, results, pred, ks, self.tolerance,
+                                         regime).values())
 
 
 @dataclass
@@ -490,6 +887,8 @@ class BBP(Claim):
 
     Measured on W_1: the top singular value and the squared overlaps of its right singular vector
     with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.05 on overlaps.
+    The claim is about ``alpha1 = 0``: a config with another alpha1 is run with alpha1 = 0, and
+    the verdict says so.
     """
 
     name: str = "bbp"
@@ -504,36 +903,55 @@ class BBP(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         cfg = self.configs(config)[0]
         pred = predict(cfg)
+        note = ("" if config.alpha1 == 0 else
+                f"alpha1 set to 0 for this claim (the config has alpha1 = {config.alpha1:g})")
+
+        def values(get: Callable[[dict[str, Any]], float]) -> dict[int, list[float]]:
+            return _per_N(results, cfg, get, self.name)
+
         if not pred.bbp["exists"]:
-            vals = _per_N(results, cfg, lambda m: m["step_one"]["outlier"])
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
-                                  vals, pred.bulk_edge, 0.05 * pred.bulk_edge)]
+                                  values(lambda m: m["step_one"]["outlier"]), pred.bulk_edge,
+                                  0.05 * pred.bulk_edge, note=note)]
         loc = float(self.location(pred))
         return [
             limit_finding(self.name, "outlier location", cfg,
-                          _per_N(results, cfg, lambda m: m["step_one"]["outlier"]), loc,
-                          self.location_tolerance * loc),
+                          values(lambda m: m["step_one"]["outlier"]), loc,
+                          self.location_tolerance * loc, note=note),
             limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
-                          _per_N(results, cfg, lambda m: m["step_one"]["overlap_beta"]),
-                          pred.bbp["overlap_beta"], self.overlap_tolerance),
+                          values(lambda m: m["step_one"]["overlap_beta"]),
+                          pred.bbp["overlap_beta"], self.overlap_tolerance, note=note),
             limit_finding(self.name, "squared overlap left vector / a", cfg,
-                          _per_N(results, cfg, lambda m: m["step_one"]["overlap_left"]),
-                          pred.bbp["overlap_left"], self.overlap_tolerance),
+                          values(lambda m: m["step_one"]["overlap_left"]),
+                          pred.bbp["overlap_left"], self.overlap_tolerance, note=note),
         ]
+
+
+def _sign_pvalues(finding: Finding) -> dict[str, float]:
+    """The p-value of "exponent = 0" for the fit of an exponent finding (the sign test of the
+    count), on the same usable widths."""
+    usable, signal = finding.extra["usable"], finding.extra["signal"]
+    if len(usable) < 2:
+        return {}
+    sub = {N: signal[N] for N in usable}
+    return {"sign_fit": stats.fit_exponent(sub, predicted=0.0).pvalue}
 
 
 @dataclass
 class OutlierCount(Claim):
     """``outlier-count``: the new outliers of step two (C3), paper and activation-aware counts.
 
-    Decided through the terms' exponents: each term k >= 1 up to ``paper_count + 1`` is tested
-    with the growth-exponent rule (predicted e_k).  Reported beside it: the count of new outliers
-    actually visible at each N (W_2 outliers minus W_1 outliers, simulate's ``outlier_count``).
-    A count is ``consistent`` when every term it counts is consistent with its exponent and no
-    term it drops grows (fit CI above 0); ``inconsistent`` when the exponent test of a counted
-    term is inconsistent, or that of a dropped term is inconsistent while it grows; otherwise
-    ``inconclusive`` ("not observable at N <= ..."), with the visible count beside it.  The
-    per-term p-values enter the run's BH family once per count (paper, activation-aware).
+    An asymptotic count is a statement about the signs of the exponents of the exact terms
+    ``T_k`` (simulate's ``terms``) and about their sum, so it is decided from them: each term
+    k = 1 .. paper_count + 1 is tested for the sign of its growth exponent (the fit significantly
+    on one side of 0 after BH, the last local slope on the same side) at the N where the series
+    of exact terms
+    converges at the config's own step sizes (the regime guard), from at least
+    :data:`MIN_WIDTHS` widths spanning :data:`MIN_RANGE`.  When every sign is decided, the
+    measured count (terms growing) is compared with the prediction: ``consistent`` if equal,
+    ``inconsistent`` if not; otherwise ``inconclusive`` with the undecided terms.  A critical
+    configuration (some e_k = 0) is never decided by exponents.  Reported beside it: each term's
+    exponent test and the new outliers visible at each N (W_2's outliers minus W_1's).
     """
 
     name: str = "outlier-count"
@@ -541,81 +959,94 @@ class OutlierCount(Claim):
     tolerance: float = 0.15
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
-        # amplitudes of every predicted term k = 0 .. paper_count + 1
-        need = len(predict(config).terms)
-        return {**self.options, "max_power": max(4, need)}
+        pred = predict(config)
+        need = len(pred.terms)   # whole-update amplitudes of k = 0 .. paper_count + 1 (figures)
+        return {**self.options, "max_power": max(4, need),
+                "terms": guard_terms(config, max(GUARD_TERMS, pred.paper_count + 1))}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         Ns = results.Ns(config)
-        visible = _per_N(results, config, lambda m: m["outlier_count"])
+        visible = _per_N(results, config, lambda m: m["outlier_count"], self.name)
+        regime = measured_regime(results, config)
         counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
         counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
-        available = min(len(m["amplitudes"]) for N in Ns for m in results.get(config, N))
-        ks = [t.k for t in pred.terms if 1 <= t.k < available]
-        missing = [t.k for t in pred.terms if t.k >= available]
-        per_term = {}
-        for k in ks:
-            t = pred.term(k)
-            raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"])
-            flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"])
-            per_term[k] = exponent_finding(self.name, f"k={k}", config, t.exponent,
-                                           self.tolerance, raw=raw, floor=flo,
-                                           taylor=pred.taylor_parameter(max(raw)))
+        ks = list(range(1, pred.paper_count + 2))
+        available = _available_terms(results, config)
+        missing = [k for k in ks if k >= available] if not regime.blocked else []
+        tested = [k for k in ks if k < available] if not regime.blocked else []
+        per_term = _exact_term_findings(self.name, config, results, pred, tested,
+                                        self.tolerance, regime)
+        signs_p = {k: _sign_pvalues(f) for k, f in per_term.items()}
         table = Table(["N", "seeds", "visible new outliers (mean)", "min", "max",
-                       "paper count", "activation-aware count"],
+                       "paper count", "activation-aware count", "series residual"],
                       title=f"{self.name}: visible new outliers of W_2 vs predicted")
         for N in Ns:
             v = visible[N]
             table.add(**{"N": N, "seeds": len(v), "visible new outliers (mean)": float(np.mean(v)),
                          "min": int(min(v)), "max": int(max(v)),
                          "paper count": pred.paper_count,
-                         "activation-aware count": pred.outlier_count})
+                         "activation-aware count": pred.outlier_count,
+                         "series residual": regime.residual.get(N)})
         pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
+        pvals.update({f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()})
+        mean_vis = float(np.mean(visible[Ns[-1]]))
+
+        def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
+            f = per_term[k]
+            usable, fit, locs = f.extra["usable"], f.extra["fit"], f.extra["locs"]
+            if fit is None or not enough_widths(usable):
+                why = (regime.describe([N for N in Ns if not regime.ok(N)])
+                       if any(not regime.ok(N) for N in Ns) else "")
+                return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
+                              + (f"; {why}" if why else "") + ")")
+            last = locs[-1][2]
+            p = adj[f"{k}:sign_fit"]
+            same = np.sign(fit.estimate) == np.sign(last.estimate) != 0
+            if same and p < LEVEL:
+                sign = int(np.sign(fit.estimate))
+                return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, slope {fit} "
+                              f"(last local {last}, p = {p:.2g})")
+            return None, f"k={k}: sign undetermined, slope {fit}, last local {last} (p = {p:.2g})"
 
         def make_decide(counted: list[int], label: str, predicted_count: int | None):
             def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+                vis = f"visible new outliers at N = {Ns[-1]}: {mean_vis:.2f}"
                 if predicted_count is None:
                     return ("inconclusive", f"{label} count undefined: "
                             f"{pred.outlier_count_reason}", math.nan)
+                if regime.blocked:
+                    return "inconclusive", f"{regime.blocked}; {vis}", math.nan
+                if pred.critical:
+                    return ("inconclusive", f"{label} count {predicted_count}: alpha2/(1/2 - "
+                            f"alpha1) = {pred.ratio} is an integer, so a term has e_k = 0 and "
+                            f"the count is decided by a finite spike, not by exponents; {vis}",
+                            math.nan)
                 if missing:
-                    return ("inconclusive", f"the measurements lack the amplitudes of term(s) "
-                            f"{missing}: rerun with max_power >= {missing[-1] + 1}", math.nan)
-                status: dict[int, tuple[str, str]] = {}
-                for k, f in per_term.items():
-                    s, _, _ = f.decide({name: adj[f"{k}:{name}"] for name in f.pvalues})
-                    status[k] = (s, growth_class(f))
-                mean_vis = float(np.mean(visible[Ns[-1]]))
-                summary = "; ".join(f"k={k}: exponent {status[k][0]}, {status[k][1]}"
-                                    for k in ks)
-                # a counted term whose exponent is refuted, or a dropped term that is
-                # predicted to vanish but whose exponent test is refuted while it grows
-                bad = [k for k in counted if status[k][0] == "inconsistent"]
-                bad += [k for k in ks if k not in counted and status[k][0] == "inconsistent"
-                        and status[k][1].startswith("growing")]
-                if bad:
-                    return ("inconsistent", f"{label} count {predicted_count}: term(s) {bad} "
-                            f"contradict their exponents ({summary})", math.nan)
-                counted_ok = all(status[k][0] == "consistent" for k in counted)
-                dropped_ok = all(not status[k][1].startswith("growing")
-                                 for k in ks if k not in counted)
-                if counted_ok and dropped_ok:
-                    tail = ("" if round(mean_vis) == predicted_count
-                            else " (not all of them visible as outliers yet)")
-                    return ("consistent", f"{label} count {predicted_count}: every counted term "
-                            f"grows at its exponent, no dropped term grows ({summary}); visible "
-                            f"new outliers at N = {Ns[-1]}: {mean_vis:.2f}{tail}", math.nan)
-                return ("inconclusive", f"{label} count {predicted_count} not observable at "
-                        f"N <= {Ns[-1]}: visible new outliers {mean_vis:.2f}; {summary}",
-                        math.nan)
+                    return ("inconclusive", f"the measurements lack exact term(s) {missing}: "
+                            f"rerun with terms >= {missing[-1]}", math.nan)
+                signs = {k: sign_of(k, adj) for k in tested}
+                summary = "; ".join(text for _, text in signs.values())
+                if any(sg is None for sg, _ in signs.values()):
+                    return ("inconclusive", f"{label} count {predicted_count} not decided at "
+                            f"N <= {Ns[-1]}: {summary}; {vis}", math.nan)
+                measured = sum(1 for k in tested if signs[k][0] > 0)
+                wrong = [k for k in tested if (signs[k][0] > 0) != (k in counted)]
+                if not wrong:
+                    used = ", ".join(map(str, per_term[tested[0]].extra["usable"]))
+                    return ("consistent", f"{label} count {predicted_count}: {summary}; series "
+                            f"converges at N = {used}; {vis}", math.nan)
+                p = max(adj[f"{k}:sign_fit"] for k in wrong)
+                return ("inconsistent", f"{label} count {predicted_count}, measured {measured}: "
+                        f"term(s) {wrong} against the prediction; {summary}; {vis}", p)
             return decide
 
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
-                    pred.paper_count, float(np.mean(visible[Ns[-1]])), (math.nan, math.nan),
+                    pred.paper_count, mean_vis, (math.nan, math.nan),
                     pvals, make_decide(counted_paper, "paper", pred.paper_count)),
             Finding(self.name, "activation-aware count", config, table, pred.outlier_count,
-                    float(np.mean(visible[Ns[-1]])), (math.nan, math.nan), pvals,
+                    mean_vis, (math.nan, math.nan), pvals,
                     make_decide(counted_aware, "activation-aware", pred.outlier_count)),
         ]
 
@@ -630,17 +1061,22 @@ class LeftVectors(Claim):
     theory predicts present and not vanishing, and its overlap's CI lies above 1/2.
     ``inconsistent``: some outlier is identified, in every seed where it appears (at least half
     of them), with a power whose term the theory predicts absent (zero coefficient), with an
-    overlap CI above 1/2.  Otherwise ``inconclusive``.
+    overlap CI above 1/2.  Otherwise ``inconclusive``.  Both verdicts need the series of exact
+    terms to converge at that N (the regime guard): "outlier k is term k" presupposes the terms.
     """
 
     name: str = "left-vectors"
     description: str = "outlier left vectors align with a^{o(k+1)}"
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        return {"terms": guard_terms(config), **self.options}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         Ns = results.Ns(config)
         N = Ns[-1]
         ms = results.get(config, N)
+        regime = measured_regime(results, config)
         allowed = {t.k for t in pred.terms if t.present and t.growth != "vanishing"}
         absent = {t.k for t in pred.terms if t.present is False}
         ranks = max((len(m["outliers"]) for m in ms), default=0)
@@ -653,7 +1089,7 @@ class LeftVectors(Claim):
             terms = [o["term"] for o in outs]
             mode, count = Counter(terms).most_common(1)[0]
             if mode is None:
-                ov = [max(o["left_overlaps"]) for o in outs]
+                ov = [max(v for v in o["left_overlaps"] if v is not None) for o in outs]
             else:
                 ov = [o["left_overlaps"][mode] for o in outs]
             iv = stats.mean_interval(ov) if len(ov) >= 1 else None
@@ -668,6 +1104,8 @@ class LeftVectors(Claim):
                          if mode is not None else "-"})
 
         def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+            if not regime.ok(N):
+                return "inconclusive", regime.describe([N]), math.nan
             steady = [row for row in rows if row[1] * 2 >= len(ms)]
             if not steady:
                 return "inconclusive", f"no outlier in at least half of the seeds at N = {N}", \
@@ -693,112 +1131,163 @@ class LeftVectors(Claim):
                         (best.low, best.high) if best else (math.nan, math.nan), {}, decide)]
 
 
+#: The reuse-gap trend is the log-log slope of the overlap over the usable widths.  A direction
+#: that carries beta_* keeps an overlap of order 1 (slope 0); one that does not falls to the null
+#: of a random direction in R^d, ~1/d (slope -1).  The trend decides between the two by the
+#: midpoint: "learns" needs the slope significantly above it, "does not learn" below it.
+TREND_MIDPOINT = -0.5
+
+
 @dataclass
 class ReuseGap(Claim):
-    """``reuse-gap``: beta_* overlap of the learned direction, reused vs independent batch.
+    """``reuse-gap``: beta_* in the exact term the theory names, reused vs independent batch.
 
-    The learned directions are the projections ``(W_2 - W_1)^T q_{k+1}``, k < max_power; the
-    statistic is the largest squared cosine with beta_* among them (simulate's
-    ``learned_beta``), against the same maximum over null directions.  The theory's verdict is
-    taken at term ``k = Prediction.beta['first_term']`` (reuse) — the finite-N projections mix
-    the terms (the Taylor parameter is not small), so beta_* need not show up in q_{k+1} alone.
-    Statistics (squared cosines with beta_*), paired by seed: reuse R, independent I, null
-    floor F (the same projection with an independent copy of a).  The theory says, for each
-    mode, whether term k carries beta_* (reuse: reuse exponent and activation moments;
-    independent: ``c_1(sigma_*) != 0``).  ``consistent``: at the largest N, R is above F exactly
-    when reuse is predicted to learn, I exactly when independent is, and where only reuse
-    learns, R > I (paired).  ``inconsistent``: a mode predicted not to learn is above the null
-    at each of the last two N (for I with information exponent > 1 that contradicts C4).
-    Otherwise ``inconclusive``: a finite-N null result cannot refute an asymptotic "learns".
-    All p-values are BH-adjusted.
+    The term is ``k = j_* - 1`` (``j_*`` the reuse exponent: the first k whose reuse
+    coefficient carries beta_*), or ``term``.  Statistic per seed: the squared cosine with
+    beta_* of the exact term's projection ``T_k^T q_{k+1}`` (simulate's ``terms``), against its
+    null (the same projection on independent copies of a, ~1/d).  Per batch mode, from at least
+    :data:`MIN_WIDTHS` widths spanning :data:`MIN_RANGE` where the series of exact terms
+    converges (the regime guard):
+
+    - "learns": above the null at each of the last two N (Welch, BH) and a log-log slope
+      significantly above :data:`TREND_MIDPOINT` (bounded overlaps have slope 0);
+    - "does not learn": a slope significantly below :data:`TREND_MIDPOINT`, toward the null
+      (which falls as 1/d: slope -1);
+    - otherwise undecided.  A finite-N overlap at the null decides nothing either way.
+
+    ``consistent`` when both modes are decided as predicted (reuse: reuse exponent and
+    activation moments; independent: ``c_1(sigma_*) != 0``), ``inconsistent`` when a decided
+    mode contradicts its prediction, else ``inconclusive``.
     """
 
     name: str = "reuse-gap"
-    description: str = "beta_* overlap of learned directions, reuse vs independent"
+    description: str = "beta_* overlap of the exact term, reuse vs independent"
     term: int | None = None
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
         return [config.replace(batch="reuse"), config.replace(batch="independent")]
 
+    def _k(self, config: ModelConfig) -> int:
+        if self.term is not None:
+            return int(self.term)
+        pred = predict(config.replace(batch="reuse"))
+        j = pred.target["reuse_exponent"]
+        if pred.beta["first_term"] is not None:
+            return int(pred.beta["first_term"])
+        if j is not None and j - 1 < len(pred.terms):
+            return max(1, int(j) - 1)
+        return min(len(pred.terms) - 1, max(1, pred.paper_count))
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        return {**self.options, "terms": guard_terms(config, max(GUARD_TERMS, self._k(config)))}
+
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         reuse_cfg, ind_cfg = self.configs(config)
-        pred = predict(reuse_cfg)
-        k = self.term if self.term is not None else pred.beta["first_term"]
-        if k is None:
-            k = min(len(pred.terms) - 1, max(1, pred.paper_count))
-        learned = bool(pred.beta["learned"]) and k == pred.beta["first_term"] \
-            if self.term is None else bool(pred.term(k).carries_beta
-                                           and pred.term(k).growth != "vanishing")
+        k = self._k(config)
+        preds = {"reuse": predict(reuse_cfg).term(k), "independent": predict(ind_cfg).term(k)}
+        expect = {mode: bool(t.carries_beta and t.present and t.growth != "vanishing")
+                  for mode, t in preds.items()}
+        cfgs = {"reuse": reuse_cfg, "independent": ind_cfg}
         Ns = sorted(set(results.Ns(reuse_cfg)) & set(results.Ns(ind_cfg)))
         if not Ns:
             raise ConfigError("reuse-gap needs measurements of both batch modes")
-        table = Table(["N", "seeds", "reuse overlap", "independent overlap", "null overlap",
-                       "reuse > independent p", "reuse > null p", "independent > null p"],
-                      title=f"{self.name}: squared beta_* overlap of the learned directions "
-                            "(max over k of (W2-W1)^T q_(k+1))")
+        regimes = {mode: measured_regime(results, cfg) for mode, cfg in cfgs.items()}
+        subject = f"term k={k} (a^{k + 1}): reuse vs independent"
+        if regimes["reuse"].blocked:
+            return [_blocked(self.name, subject, reuse_cfg, expect, regimes["reuse"].blocked)]
         pvals: dict[str, float] = {}
-        data = {}
+        data: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
+        for mode, cfg in cfgs.items():
+            data[mode] = {}
+            for N in Ns:
+                ms = results.get(cfg, N)
+                S = [float(_term(m, k)["beta_overlap"] or 0.0) for m in ms]
+                F = [float(_term(m, k)["null_beta_overlap"] or 0.0) for m in ms]
+                data[mode][N] = (S, F)
+        usable = [N for N in Ns if all(regimes[m].ok(N) for m in cfgs)]
+        tail = usable[-2:]
+        trend_Ns = usable
+        fits: dict[str, stats.Interval | None] = {}
+        for mode in cfgs:
+            for N in tail:
+                S, F = data[mode][N]
+                pvals[f"{mode}>null@{N}"] = stats.welch_greater(S, F)
+            sub = {N: data[mode][N][0] for N in trend_Ns}
+            fit = None
+            if len(trend_Ns) >= 2 and all(min(v) > 0 for v in sub.values()):
+                fit = stats.fit_exponent(sub, predicted=TREND_MIDPOINT)
+                pvals[f"{mode}:trend"] = fit.pvalue
+            fits[mode] = fit
+        table = Table(["N", "seeds", "reuse overlap", "independent overlap", "null overlap",
+                       "reuse > null p", "independent > null p", "series residual (reuse)",
+                       "series residual (independent)"],
+                      title=f"{self.name}: squared beta_* overlap of T_{k}^T q_{k + 1} "
+                            "(exact term)")
         for N in Ns:
-            rs = {s: m for s, m in zip(results.seeds(reuse_cfg, N), results.get(reuse_cfg, N))}
-            is_ = {s: m for s, m in zip(results.seeds(ind_cfg, N), results.get(ind_cfg, N))}
-            common = sorted(set(rs) & set(is_))
-            R = [rs[s]["learned_beta"]["overlap"] for s in common]
-            I_ = [is_[s]["learned_beta"]["overlap"] for s in common]
-            F = [rs[s]["learned_beta"]["null"] for s in common] + \
-                [is_[s]["learned_beta"]["null"] for s in common]
-            data[N] = (R, I_, F)
-            pvals[f"R>I@{N}"] = stats.paired_greater(R, I_)
-            pvals[f"R>F@{N}"] = stats.welch_greater(R, F)
-            pvals[f"I>F@{N}"] = stats.welch_greater(I_, F)
-        for N in Ns:
-            R, I_, F = data[N]
+            R, FR = data["reuse"][N]
+            I_, FI = data["independent"][N]
             table.add(**{"N": N, "seeds": len(R), "reuse overlap": float(np.mean(R)),
                          "independent overlap": float(np.mean(I_)),
-                         "null overlap": float(np.mean(F)),
-                         "reuse > independent p": pvals[f"R>I@{N}"],
-                         "reuse > null p": pvals[f"R>F@{N}"],
-                         "independent > null p": pvals[f"I>F@{N}"]})
-        last = Ns[-1]
-        tail = Ns[-2:]
-        ind_term = predict(ind_cfg).term(k)
-        expect_I = bool(ind_term.carries_beta and ind_term.growth != "vanishing")
+                         "null overlap": float(np.mean(FR + FI)),
+                         "reuse > null p": pvals.get(f"reuse>null@{N}"),
+                         "independent > null p": pvals.get(f"independent>null@{N}"),
+                         "series residual (reuse)": regimes["reuse"].residual.get(N),
+                         "series residual (independent)":
+                             regimes["independent"].residual.get(N)})
+
+        def measured(mode: str, adj: dict[str, float]) -> tuple[bool | None, str]:
+            fit = fits[mode]
+            means = ", ".join(f"{np.mean(data[mode][N][0]):.3g}" for N in usable)
+            if len(tail) < 2:
+                return None, f"{mode}: too few converging widths"
+            above = all(adj[f"{mode}>null@{N}"] < LEVEL for N in tail)
+            decided = fit is not None and adj[f"{mode}:trend"] < LEVEL
+            trend = "no trend fit" if fit is None else f"trend N^{fit}"
+            if above and decided and fit.estimate > TREND_MIDPOINT:
+                return True, f"{mode}: learns (overlaps {means}, above the null, {trend})"
+            if decided and fit.estimate < TREND_MIDPOINT:
+                return False, f"{mode}: falls toward the null (overlaps {means}, {trend})"
+            return None, (f"{mode}: undecided (overlaps {means}, {trend}; decided by the slope "
+                          f"against {TREND_MIDPOINT:g} and the null)")
 
         def decide(adj: dict[str, float]) -> tuple[str, str, float]:
             for row in table.rows:
-                for col, key in (("reuse > independent p", "R>I"), ("reuse > null p", "R>F"),
-                                 ("independent > null p", "I>F")):
-                    row[col] = adj[f"{key}@{row['N']}"]
-            R, I_, F = data[last]
-            desc = (f"at N = {last}: reuse {np.mean(R):.3g}, independent {np.mean(I_):.3g}, "
-                    f"null {np.mean(F):.3g}; predicted (term k={k}): reuse "
-                    f"{'learns' if learned else 'does not learn'}, independent "
-                    f"{'learns' if expect_I else 'does not learn'} beta_*")
+                for col, mode in (("reuse > null p", "reuse"),
+                                  ("independent > null p", "independent")):
+                    key = f"{mode}>null@{row['N']}"
+                    row[col] = adj.get(key)
+            pred_text = (f"predicted: reuse {'learns' if expect['reuse'] else 'does not learn'}, "
+                         f"independent {'learns' if expect['independent'] else 'does not learn'}")
+            outside = [N for N in Ns if N not in usable]
+            prefix = ""
+            if outside:
+                prefix = "; ".join(r.describe(outside) for r in regimes.values()
+                                   if any(not r.ok(N) for N in outside)) + "; "
+            if not enough_widths(usable):
+                return ("inconclusive", prefix + f"{_evidence_note(usable)}; {pred_text}",
+                        math.nan)
+            found = {mode: measured(mode, adj) for mode in cfgs}
+            desc = "; ".join(text for _, text in found.values()) + f"; {pred_text}"
+            wrong = [mode for mode, (got, _) in found.items()
+                     if got is not None and got != expect[mode]]
+            if wrong:
+                keys = [key for mode in wrong for key in
+                        ([f"{mode}>null@{N}" for N in tail] if found[mode][0]
+                         else [f"{mode}:trend"])]
+                return "inconsistent", prefix + desc, max(adj[key] for key in keys)
+            if all(got is not None for got, _ in found.values()):
+                return "consistent", prefix + desc, math.nan
+            return "inconclusive", prefix + desc, math.nan
 
-            def up(key: str, Ns_: Sequence[int]) -> bool:
-                return all(adj[f"{key}@{N}"] < LEVEL for N in Ns_)
+        R = [np.mean(data["reuse"][N][0]) for N in Ns]
+        return [Finding(self.name, subject, reuse_cfg, table,
+                        {m: "learns" if e else "does not learn" for m, e in expect.items()},
+                        float(R[-1]), (math.nan, math.nan), pvals, decide)]
 
-            both_tail = len(tail) == 2
-            if both_tail and not expect_I and up("I>F", tail):
-                return ("inconsistent", f"independent-batch overlap above the null at the last "
-                        f"two N, against C4 (information exponent "
-                        f"{pred.target['information_exponent']}); {desc}",
-                        max(adj[f"I>F@{N}"] for N in tail))
-            if both_tail and not learned and up("R>F", tail):
-                return ("inconsistent", f"reused-batch overlap above the null at the last two N "
-                        f"where the theory says term k={k} carries no beta_*; {desc}",
-                        max(adj[f"R>F@{N}"] for N in tail))
-            r_up, i_up = up("R>F", [last]), up("I>F", [last])
-            gap_needed = learned and not expect_I
-            gap = up("R>I", [last])
-            if r_up == learned and i_up == expect_I and (gap or not gap_needed):
-                return "consistent", f"as predicted; {desc}", math.nan
-            return "inconclusive", f"not decided at N <= {last}; {desc}", math.nan
 
-        R, I_, _ = data[last]
-        diff = stats.mean_interval(np.asarray(R) - np.asarray(I_))
-        return [Finding(self.name, f"term k={k}: reuse vs independent", reuse_cfg, table,
-                        "learned" if learned else "not learned", diff.estimate,
-                        (diff.low, diff.high), pvals, decide)]
+#: A count of feature-matrix spikes is decided only when each spike it turns on has a
+#: strength exponent at least this far from 0 (the j-th spike grows as N^{j alpha - (j-1)/2}).
+SPIKE_EXPONENT_MARGIN = 0.25
 
 
 @dataclass
@@ -806,9 +1295,13 @@ class OneStepSpikes(Claim):
     """``one-step-spikes``: Moniri et al. 2023, spikes of the feature matrix after one step.
 
     Measured: simulate's ``features['spike_count']`` (spikes of ``sigma(X W_1^T)/sqrt(n)`` above
-    the bulk of the same matrix at W_0).  ``consistent``: the median count equals the predicted
-    ``l`` at the last two N; ``inconsistent``: it differs at the last two N in every seed, on the
-    same side, without moving toward ``l``; else ``inconclusive`` (not observable at this N).
+    the bulk of the same matrix at W_0).  Spike j grows as ``N^{s_j}``, ``s_j = j alpha -
+    (j - 1)/2``: the predicted ``l`` has ``s_l > 0 > s_{l+1}``.  A spike whose exponent is within
+    :data:`SPIKE_EXPONENT_MARGIN` of 0 is not decided by counting at feasible N, whichever way.
+    ``consistent``: the median count equals ``l`` at the last two N, with both margins;
+    ``inconsistent``: it differs at the last two N in every seed, on one side, not moving toward
+    ``l``, with the margin of the spike in question; both need :data:`MIN_WIDTHS` widths
+    spanning :data:`MIN_RANGE`.  Otherwise ``inconclusive``.
     """
 
     name: str = "one-step-spikes"
@@ -818,7 +1311,7 @@ class OneStepSpikes(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         l = pred.one_step_spikes["count"]
-        counts = _per_N(results, config, lambda m: m["features"]["spike_count"])
+        counts = _per_N(results, config, lambda m: m["features"]["spike_count"], self.name)
         Ns = sorted(counts)
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")
@@ -826,33 +1319,42 @@ class OneStepSpikes(Claim):
             c = counts[N]
             table.add(**{"N": N, "seeds": len(c), "median count": float(np.median(c)),
                          "min": int(min(c)), "max": int(max(c)), "predicted": l})
+        a = config.alpha1
 
-        # the spikes ride on the step-one spike of W: below (twice) its BBP threshold at the
-        # largest N nothing is visible yet, whatever the asymptotic count
-        strength = pred.step_one["strength"] * Ns[-1] ** config.alpha1
-        threshold = (1.0 / config.psi_d) ** 0.25
+        def s(j: int) -> float:
+            return j * a - (j - 1) / 2
 
         def decide(adj: dict[str, float]) -> tuple[str, str, float]:
             tail = Ns[-2:]
             med = [float(np.median(counts[N])) for N in tail]
+            base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
+                    f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
             if pred.one_step_spikes["critical"]:
                 return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
                     "spikes): the count is not decided", math.nan
+            if not enough_widths(Ns):
+                return "inconclusive", f"{base}; {_evidence_note(Ns)}", math.nan
+            margin_on = s(l) >= SPIKE_EXPONENT_MARGIN
+            margin_off = -s(l + 1) >= SPIKE_EXPONENT_MARGIN
             if all(m == l for m in med):
-                return "consistent", f"median count {l} at N = {', '.join(map(str, tail))}", \
-                    math.nan
-            if strength < 2 * threshold or len(Ns) < 3 or Ns[-1] < 1000:
-                return ("inconclusive", f"median counts {med} at N = {tail} vs predicted {l}: not "
-                        f"observable at this N (step-one spike strength {strength:.2f} vs BBP "
-                        f"threshold {threshold:.2f}; a refutation needs >= 3 widths up to "
-                        "N >= 1000 and strength >= 2x threshold)", math.nan)
+                if margin_on and margin_off:
+                    return "consistent", f"{base}; both exponents at least " \
+                        f"{SPIKE_EXPONENT_MARGIN} from 0", math.nan
+                return ("inconclusive", f"{base}: matches, but an exponent within "
+                        f"{SPIKE_EXPONENT_MARGIN} of 0 is not decided by counting at N <= "
+                        f"{Ns[-1]}", math.nan)
             sides = {np.sign(c - l) for N in tail for c in counts[N]}
-            moving = len(med) == 2 and abs(med[1] - l) < abs(med[0] - l)
-            if len(tail) == 2 and 0 not in sides and len(sides) == 1 and not moving:
-                return ("inconsistent", f"counts {med} at N = {tail} differ from {l} in every "
-                        "seed, not moving toward it", math.nan)
-            return "inconclusive", f"median counts {med} at N = {tail} vs predicted {l}: not " \
-                "observable at this N", math.nan
+            moving = abs(med[1] - l) < abs(med[0] - l)
+            side = next(iter(sides)) if len(sides) == 1 else 0
+            margin = margin_on if side < 0 else margin_off
+            if side != 0 and not moving and margin:
+                return ("inconsistent", f"{base}: differs in every seed, on one side, not moving "
+                        "toward it", math.nan)
+            if side != 0 and not moving:
+                return ("inconclusive", f"{base}: the spike in question has an exponent within "
+                        f"{SPIKE_EXPONENT_MARGIN} of 0, not observable by counting at N <= "
+                        f"{Ns[-1]}", math.nan)
+            return "inconclusive", f"{base}: not observable at this N", math.nan
 
         last = counts[Ns[-1]]
         return [Finding(self.name, f"alpha1={config.alpha1:g}", config, table, l,
@@ -865,10 +1367,22 @@ class OneStepSpikes(Claim):
 _REGISTRY: dict[str, Claim] = {}
 
 
+_CLAIM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_claim_name(name: object) -> str:
+    """A claim name names the report's files: letters, digits, '-', '_' and '.'."""
+    if not isinstance(name, str) or not _CLAIM_NAME.fullmatch(name):
+        raise ConfigError(f"claim name {name!r} may use only letters, digits, '-', '_' and '.' "
+                          "(it names the report's files)")
+    return name
+
+
 def register(claim: Claim, *, replace: bool = False) -> Claim:
     """Make ``claim`` available by name to ``twostep verify --claim`` and :func:`check`."""
     if not isinstance(claim, Claim):
         raise ConfigError(f"register takes a Claim, got {type(claim).__name__}")
+    check_claim_name(claim.name)
     if claim.name in _REGISTRY and not replace:
         raise ConfigError(f"a claim named {claim.name!r} exists; pass replace=True")
     _REGISTRY[claim.name] = claim
@@ -885,7 +1399,8 @@ def claim_names() -> list[str]:
     return list(_REGISTRY)
 
 
-for _c in (GrowthExponent(), OutlierCount(), LeftVectors(), ReuseGap(), BBP(), OneStepSpikes()):
+for _c in (GrowthExponent(), TermExponent(), OutlierCount(), LeftVectors(), ReuseGap(), BBP(),
+           OneStepSpikes()):
     register(_c)
 
 #: names of the built-in claims (``check`` refuses to shadow them with a user claim)

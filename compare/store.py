@@ -1,7 +1,7 @@
 """The result store: one SQLite file holding every finished simulation cell.
 
 A *cell* is one simulation: a :class:`ModelConfig`, a width ``N``, a seed and
-the run options of ``twostep.simulate.run`` (THEORY.md section 6: every claim
+the run options of ``twostep.simulate.run`` (docs/claims.md: every claim
 is checked on measurements at several N with several seeds).  Its key is
 
     sha256(canonical JSON of {config, N, seed, options, version})

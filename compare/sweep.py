@@ -4,7 +4,7 @@ A sweep runs ``simulate.run(config, N, seed, **options)`` for every cell of a
 :class:`Grid` (widths N, seeds, ``(alpha1, alpha2)`` pairs, batch modes,
 activations, targets) and commits each result to a :class:`Store` the moment
 it arrives.  Cells already done in the store are skipped, so an interrupted or
-killed sweep is resumed by running it again.  THEORY.md section 6 asks for
+killed sweep is resumed by running it again.  docs/claims.md asks for
 measurements at several N with seeds; this module produces them.
 
 Executors:
@@ -106,7 +106,8 @@ def _peak_bytes(N: int, d: int, n: int, itemsize: int, options: Mapping[str, Any
     rows = gd.default_block_rows(N, n, f"float{8 * itemsize}")
     return int(memory.estimate_peak(N, d, n, itemsize, block_rows=rows, top=options["top"],
                                     spectrum=options["spectrum"],
-                                    features=options["features"])["total"])
+                                    features=options["features"],
+                                    terms=options.get("terms", 0))["total"])
 
 
 def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str = "") -> None:
@@ -118,7 +119,7 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     (:mod:`twostep.simulate.memory`) must fit in the memory available here.
     ``dtype_flag`` names the flag that selects float32, for the hint.
     """
-    from twostep.simulate import draws
+    from twostep.simulate import draws, spectra
     from twostep.simulate import memory as sim_memory
     from twostep.simulate.runner import FULL_SPECTRUM_LIMIT
 
@@ -127,19 +128,13 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     for cell in cells:
         o = cell.options
         key = (cell.config.psi_d, cell.config.psi_n, cell.N, o["top"], o["dtype"],
-               o["spectrum"], o["features"])
+               o["spectrum"], o["features"], o["terms"])
         if key in seen:
             continue
         seen.add(key)
         N = cell.N
         d, n = draws.dimensions(cell.config, N)
-        if o["top"] > min(N, d):
-            least = N
-            while min(least, draws.dimensions(cell.config, least)[0]) < o["top"]:
-                least += 1
-            raise ConfigError(f"N={N} is too small: the spectra need top = {o['top']} singular "
-                              f"values but min(N, d) = {min(N, d)} (d = psi_d N); use N >= "
-                              f"{least} or a smaller top")
+        spectra.check_width(N, d, o["top"], cell.config.psi_d, top_flag="--top")
         if o["spectrum"] and max(N, d) > FULL_SPECTRUM_LIMIT:
             raise ConfigError(f"N={N}: the whole spectrum (spectrum) needs max(N, d) <= "
                               f"{FULL_SPECTRUM_LIMIT} (dense SVD), got d={d}")
@@ -170,7 +165,7 @@ def geometric_ns(n_min: int, n_max: int, count: int) -> list[int]:
 
     ``N_i = round(n_min (n_max / n_min)^(i / (count - 1)))``, ``i = 0..count-1``,
     sorted and without repeats (``500, 4000, 4 -> [500, 1000, 2000, 4000]``);
-    successive-N slopes (THEORY.md section 6) then use equal steps in log N.
+    successive-N slopes (docs/claims.md) then use equal steps in log N.
     """
     n_min = _positive_int("the smallest N", n_min, 2)
     n_max = _positive_int("the largest N", n_max, 2)

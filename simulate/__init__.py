@@ -1,6 +1,6 @@
 """twostep.simulate: exact GD steps of the two-layer network and their spectra.
 
-``run(config, N, seed)`` simulates the steps of THEORY.md section 2 once
+``run(config, N, seed)`` simulates the steps of docs/model.md once
 (streamed over sample blocks, reproducible from the seed) and returns a
 :class:`Measurement` whose fields mirror the theory's ``Prediction``.
 """

@@ -1,4 +1,4 @@
-"""The GD dynamics of THEORY.md section 2, streamed over sample blocks.
+"""The GD dynamics of docs/model.md, streamed over sample blocks.
 
 Step t (1-based) maps ``W_{t-1}`` to ``W_t``::
 
@@ -34,6 +34,8 @@ from twostep.theory import ConfigError, Function, ModelConfig, NonFiniteError, p
 from . import draws
 
 BATCH_CHOICES = ("fresh", "reuse")
+#: the config's name for a fresh batch (ModelConfig.batch), accepted as a step's batch too
+BATCH_ALIASES = {"independent": "fresh"}
 
 #: A step is a blow-up when the residual rms exceeds this multiple of the
 #: target's scale ``max(rms(y), 1)``, or the update's Frobenius norm exceeds
@@ -42,7 +44,7 @@ BATCH_CHOICES = ("fresh", "reuse")
 #: N = 200 and 1000 (seed 0, two steps): legitimate runs reach residual ratios
 #: <= 25 and update ratios <= 300 (quadratic activation, alpha = 0.45,
 #: etabar = 3; tanh/relu/gelu stay below 1.5); the polynomial blow-ups of
-#: THEORY.md s.7 (z**4 at alpha 0.1-0.4, He3 at alpha 0.3) reach update ratios
+#: docs/theory.md §7 (z**4 at alpha 0.1-0.4, He3 at alpha 0.3) reach update ratios
 #: 2e8-4e15 and residual ratios 6e3-4e8 at step 2. 1e4 sits 35x above the
 #: largest legitimate value and 2e4x below the smallest blow-up update ratio.
 BLOWUP_FACTOR = 1e4
@@ -78,12 +80,13 @@ class Step:
             raise ConfigError(f"step alpha must be in [0, 1/2), got {self.alpha!r}")
         if self.etabar <= 0:
             raise ConfigError(f"step etabar must be > 0, got {self.etabar!r}")
+        object.__setattr__(self, "batch", BATCH_ALIASES.get(self.batch, self.batch))
         if self.batch not in BATCH_CHOICES:
             raise ConfigError(
-                f"step batch must be one of {', '.join(BATCH_CHOICES)}; got {self.batch!r}")
+                f"step batch must be independent (or fresh) or reuse; got {self.batch!r}")
 
     def eta(self, N: int) -> float:
-        """``eta = etabar N^alpha`` (THEORY.md section 2)."""
+        """``eta = etabar N^alpha`` (docs/model.md)."""
         return self.etabar * float(N) ** self.alpha
 
     def to_dict(self) -> dict:
@@ -193,7 +196,7 @@ class StepResult:
 def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, eta: float,
                   activation: Function, *, loss: str = "squared", block_rows: int | None = None,
                   out: np.ndarray | None = None) -> tuple[np.ndarray, StepResult]:
-    """The update ``(eta/n) diag(a) [sigma'(W X^T) * r^T] X`` (THEORY.md section 2).
+    """The update ``(eta/n) diag(a) [sigma'(W X^T) * r^T] X`` (docs/model.md).
 
     Accumulated over blocks of ``block_rows`` rows of X into ``out`` (N x d,
     the dtype of W; allocated when None). GEMMs run in W's dtype; the
@@ -331,7 +334,7 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
             raise NonFiniteError(
                 f"step {t}: residual rms {residual_rms:.3g} exceeds {limit:.3g} "
                 f"= {BLOWUP_FACTOR:g} x max(target rms, 1): the network output blew up "
-                f"(THEORY.md s.7)")
+                f"(docs/theory.md §7)")
         with np.errstate(over="ignore", invalid="ignore"):
             norm = _frobenius(G)
         if not math.isfinite(norm):
@@ -342,7 +345,7 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
             raise NonFiniteError(
                 f"step {t}: update norm {norm:.3g} exceeds {BLOWUP_FACTOR * scale:.3g} "
                 f"= {BLOWUP_FACTOR:g} x its natural scale eta rms(sigma') max(rms(y), 1) "
-                f"(1 + sqrt(d/n)): the step blew up (THEORY.md s.7)")
+                f"(1 + sqrt(d/n)): the step blew up (docs/theory.md §7)")
         np.add(W, G, out=W)
         stats = {
             "t": t, "eta": eta, "batch_index": batch.index, "target_rms": target_rms,

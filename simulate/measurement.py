@@ -1,6 +1,6 @@
 """The ``Measurement`` of one simulation and its JSON + npz files.
 
-Field names mirror the theory's ``Prediction`` (STYLE.md: one vocabulary):
+Field names mirror the theory's ``Prediction`` (one vocabulary, docs/reference.md):
 ``outliers``, ``bulk_edge``, ``outlier_count``, ``amplitudes``, ``step_one``.
 Every overlap stored here is a squared cosine in [0, 1].
 

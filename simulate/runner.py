@@ -128,7 +128,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         dtype: str = "float64", top: int = 10, max_power: int = 4, spectrum: bool = False,
         features: bool = False, null_draws: int = 4, allow_memory: bool = False,
         block_rows: int | None = None, terms: int = 0) -> Measurement:
-    """Simulate the GD steps of THEORY.md section 2 once and measure the result.
+    """Simulate the GD steps of docs/model.md once and measure the result.
 
     ``steps`` defaults to the config's two steps (:func:`gd.default_steps`).
     Spectra of ``W_1..W_T`` and of ``update = W_T - W_{T-1}``: top ``top``
@@ -153,7 +153,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     clock0 = time.perf_counter()
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
-    N = _integer("N", N, 2)
+    N = _integer("N", N, 2, 10**12)
     seed = draws.check_seed(seed)
     run_dtype = draws.check_dtype(dtype)
     top = _integer("top", top, 1)
@@ -174,8 +174,8 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
         max_power = max(max_power, K + 1)
         if K + 1 > MAX_POWER_LIMIT:
             raise ConfigError(f"terms must be <= {MAX_POWER_LIMIT - 1} (q_(K+1) is needed)")
-    if top > min(N, d):
-        raise ConfigError(f"top must be <= min(N, d) = {min(N, d)}, got {top}")
+    spectra.check_width(N, d, top, config.psi_d)
+    parse_function(config.activation).numpy(1)  # refuses activations with a jump before drawing
     if spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
         raise ConfigError(f"spectrum=True needs max(N, d) <= {FULL_SPECTRUM_LIMIT} "
                           f"(dense SVD), got N={N}, d={d}")

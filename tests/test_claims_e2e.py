@@ -40,8 +40,11 @@ def test_false_bbp_location_is_inconsistent_and_true_one_is_not(tmp_path):
 def test_exponent_off_by_0_2_is_inconsistent(tmp_path):
     # term 0 of tanh(z+1/2), independent batch, alpha = (0.2, 0.4): e_0 = 0.4.  A claim of 0.6
     # is refuted; the true exponent is not (its local slopes drift: inconclusive or consistent).
+    # etabar1 = 0.5: the statistic reads the step-two update, so the regime guard needs the
+    # series of exact terms to converge at every width (at etabar1 = 1 its residual is 0.14 at
+    # N = 250, which would leave 3 widths: too few to refute).
     cfg = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.2, alpha2=0.4,
-                      batch="independent")
+                      batch="independent", etabar1=0.5)
 
     def claim(name, e):
         return ExponentClaim(name=name, predicted=lambda c: e,
@@ -53,6 +56,24 @@ def test_exponent_off_by_0_2_is_inconsistent(tmp_path):
     true = check(claim("exp-as-predicted", 0.4), cfg, [250, 500, 1000, 2000], 4, **kw)
     assert false[0].status == "inconsistent", false[0].reason
     assert true[0].status != "inconsistent", true[0].reason
+    assert "series residual" in false[0].evidence.columns
+
+
+def test_user_claim_on_a_diverging_series_is_never_decided(tmp_path):
+    # The count configuration at the default step sizes: the series of exact terms diverges
+    # (residual > 1 at every N), so neither the theory's e_2 = 0.05 nor a false 0.42 (what the
+    # whole-update projection on q_3 shows there) can be confirmed or refuted.
+    cfg = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45)
+
+    def claim(name, e):
+        return ExponentClaim(name=name, predicted=lambda c: e,
+                             statistic=lambda m: m["amplitudes"][2]["amplitude"],
+                             floor=lambda m: m["amplitudes"][2]["null_floor"])
+
+    kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")
+    for name, e in (("steep", 0.42), ("theory", 0.05)):
+        (v,) = check(claim(name, e), cfg, [250, 500, 1000, 2000], 2, **kw)
+        assert v.status == "inconclusive" and "diverges" in v.reason, v.reason
 
 
 def test_verify_claim_cli_and_report_rebuild(tmp_path, monkeypatch, capsys):

@@ -44,7 +44,7 @@ def _nothing_written(path):
     (["verify", "--N", "100", "200"], "--config and --N go with --claim"),
     (["verify", "--jobs", "0"], "jobs"),
     (["fuzz", "--claim", "nope"], "unknown claim 'nope'"),
-    (["fuzz", "--claim", "bbp", "--N", "1"], "--N needs widths >= 2"),
+    (["fuzz", "--claim", "bbp", "--N", "1"], "--N needs widths >= 19"),
     (["report", "input-missing.sqlite", "--out", "r"], "does not exist"),
     (["report", "input-file.txt", "--out", "r"], "input-file.txt"),
 ])

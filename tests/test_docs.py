@@ -478,8 +478,10 @@ def test_measurement_keys_are_documented():
     from twostep.simulate import run
     from twostep.theory import ModelConfig
 
-    data = run(ModelConfig(), 64, 0, top=3, null_draws=2).to_dict()
+    data = run(ModelConfig(), 64, 0, top=3, null_draws=2, terms=1).to_dict()
     keys = set(data)
+    keys |= {f"terms[].{k}" for k in data["terms"][0]}
+    keys |= {f"series.{k}" for k in data["series"]}
     keys |= {f"outliers[].{k}" for o in data["outliers"] for k in o}
     keys |= {f"amplitudes[].{k}" for k in data["amplitudes"][0]}
     keys |= {f"step_one.{k}" for k in data["step_one"]}

@@ -1,4 +1,4 @@
-"""Predictions of twostep.theory.predict against THEORY.md's known facts and invariants."""
+"""Predictions of twostep.theory.predict against the facts of docs/theory.md and invariants."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_exact_arithmetic_beats_float_rounding():
     assert paper_count(0.4, 0.4) == (4, True)
 
 
-# -- activation-aware counts and beta_* (THEORY.md s.4-5) --------------------------------------
+# -- activation-aware counts and beta_* (docs/theory.md §4-§5) -------------------------------------
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
 def test_tanh_drops_odd_terms(batch):

@@ -73,7 +73,7 @@ def test_the_uri_trick_no_longer_writes_into_a_foreign_database(workdir, capsys)
 
 @pytest.mark.parametrize("argv, words", [
     (["sweep", "--store", "s.sqlite", "--N", "2"], "N=2 is too small"),
-    (["sweep", "--store", "s.sqlite", "--N", "9", "20"], "use N >= 10 or a smaller top"),
+    (["sweep", "--store", "s.sqlite", "--N", "9", "20"], "use N >= 10 or --top <= 9"),
     (["sweep", "--store", "s.sqlite", "--N", "12", "--top", "15"], "use N >= 15"),
     (["sweep", "--store", "s.sqlite", "--N", "1000000000"], "GiB per cell"),
     (["sweep", "--store", "s.sqlite", "--N", "1e9"], "invalid int value"),

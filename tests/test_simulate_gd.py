@@ -29,7 +29,7 @@ SCHEDULES = {
 
 
 def dense_reference(config: ModelConfig, N: int, seed: int, steps, activation, target):
-    """THEORY.md section 2 with every matrix materialised (float64):
+    """docs/model.md with every matrix materialised (float64):
     W_{t+1} = W_t + (eta_t/n) diag(a) [sigma'(W_t X^T) * r^T] X, r = y - f(X) or y."""
     d, n = round(config.psi_d * N), round(config.psi_n * N)
     sigma, dsigma = activation

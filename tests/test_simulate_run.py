@@ -15,7 +15,7 @@ C1_TANH = 0.605705509602159  # c_1(tanh) = E[tanh'(z)]
 
 
 def bbp_location(theta: float, c: float) -> float:
-    """Benaych-Georges & Nadakuditi: outlier of W_0 + theta a u^T (THEORY.md section 3)."""
+    """Benaych-Georges & Nadakuditi: outlier of W_0 + theta a u^T (docs/theory.md §3)."""
     return math.sqrt((1 + theta**2) * (c + theta**2)) / theta
 
 
@@ -51,7 +51,7 @@ def test_second_outlier_follows_a_squared_and_vanishes_for_odd_activations():
     shifted = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45)
     m = run(shifted, 2000, 0, dtype="float32")
     powers = _identified_powers(m)
-    # THEORY.md s.4: W_2 has the merged a-spike and a new outlier along GS(a^{o2})
+    # docs/theory.md §4: W_2 has the merged a-spike and a new outlier along GS(a^{o2})
     assert powers[:2] == [1, 2], powers
     second = m.spectra["W2"]["outliers"][1]
     assert second["term"] == 1 and second["gap"] > 0.1

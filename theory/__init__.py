@@ -1,6 +1,6 @@
 """twostep.theory: exact Hermite coefficients and the two-step predictions.
 
-Pure mathematics: no simulation, no I/O.  See THEORY.md (shared) and
+Pure mathematics: no simulation, no I/O.  See docs/theory.md and
 docs/theory.md for the formulas.
 """
 

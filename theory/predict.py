@@ -1,8 +1,8 @@
-"""Predictions of the two-step theory for one configuration (THEORY.md sections 3-5).
+"""Predictions of the two-step theory for one configuration (docs/theory.md §3-§5).
 
 ``predict(config) -> Prediction``.  What is computed, and from where:
 
-- Step two (THEORY.md s.4): ``W_2 - W_1 = sum_k eta_2 eta_1^k a^{o(k+1)} v_k^T / k! + noise``;
+- Step two (docs/theory.md §4): ``W_2 - W_1 = sum_k eta_2 eta_1^k a^{o(k+1)} v_k^T / k! + noise``;
   term k has operator norm of order ``N^{e_k}``, ``e_k = alpha2 - k (1/2 - alpha1)``
   (:func:`exponent`).  Term 0 has left vector ``a`` and merges with the step-one spike;
   term ``k >= 1`` is a new outlier iff ``e_k >= 0`` (``e_k = 0``: finite, BBP decides).
@@ -10,18 +10,18 @@
   in exact rational arithmetic (:func:`paper_count`); ``critical`` when the ratio is an integer.
 - The activation-aware count: term k is dropped when its leading coefficient vanishes:
   independent batch ``c_{k+1}(sigma) = 0``; reused batch ``E[sigma^{(k+1)} sigma'^m] = 0`` for every
-  ``m <= k`` (THEORY.md s.4).  For non-smooth activations the reuse moments with ``m >= 1`` are
+  ``m <= k`` (docs/theory.md §4).  For non-smooth activations the reuse moments with ``m >= 1`` are
   undefined, and so may be the term.
-- Which terms carry beta_* (THEORY.md s.5): independent iff ``c_1(sigma_*) != 0``; reuse iff
+- Which terms carry beta_* (docs/theory.md §5): independent iff ``c_1(sigma_*) != 0``; reuse iff
   some ``m <= k`` has ``E[sigma^{(k+1)} sigma'^m] != 0`` and ``E[z sigma_*^{m+1}] != 0`` (the
   self-term of the reused sample brings ``r^m`` with ``sigma'(h)^m``).
-- Step one (THEORY.md s.3): ``||u||^2 -> c_1(sigma_*)^2 + (psi_d/psi_n)(E sigma_*^2 + tau^2)``,
+- Step one (docs/theory.md §3): ``||u||^2 -> c_1(sigma_*)^2 + (psi_d/psi_n)(E sigma_*^2 + tau^2)``,
   ``theta = etabar_1 |c_1(sigma)| ||u||``; for ``alpha1 = 0`` the BBP spike (:mod:`.bbp`).
 - The one-step feature-matrix spike count of Moniri, Lee, Hassani, Dobriban (ICML 2024,
   arXiv 2310.07891, abstract): ``l`` spikes for ``alpha in ((l-1)/(2l), l/(2l+2))``
   (:func:`one_step_spike_count`).
 
-Only the canonical scaling of THEORY.md s.2 has predictions; other scalings are refused.
+Only the canonical scaling of docs/model.md has predictions; other scalings are refused.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ PREDICTION_SCHEMA = 1
 # -- exponents and counts (exact) ---------------------------------------------------------------
 
 def exponent(alpha1: float | Fraction, alpha2: float | Fraction, k: int) -> Fraction:
-    """``e_k = alpha2 - k (1/2 - alpha1)``, exactly (THEORY.md s.4)."""
+    """``e_k = alpha2 - k (1/2 - alpha1)``, exactly (docs/theory.md §4)."""
     return exact(alpha2) - k * (HALF - exact(alpha1))
 
 
@@ -170,7 +170,7 @@ class Prediction:
         raise KeyError(f"no term k={k}; predicted terms are 0..{self.terms[-1].k}")
 
     def taylor_parameter(self, N: int) -> float:
-        """``eta_1 max_i |a_i| ~ etabar_1 N^{alpha1 - 1/2} sqrt(2 log N)`` (THEORY.md s.7).
+        """``eta_1 max_i |a_i| ~ etabar_1 N^{alpha1 - 1/2} sqrt(2 log N)`` (docs/theory.md §7).
 
         The expansion parameter of step two's Taylor series in the step-one change: terms of
         different k mix in finite-N projections unless it is small.
@@ -249,12 +249,16 @@ class Prediction:
 
 # -- the prediction -----------------------------------------------------------------------------
 
+#: Terms a prediction computes at most (alpha1 near 1/2 makes the paper count explode).
+MAX_TERMS = 16
+
+
 def _growth(e: Fraction) -> str:
     return "diverging" if e > 0 else ("critical" if e == 0 else "vanishing")
 
 
 def _activation_coefficients(act: str, k: int, reuse: bool) -> list[tuple[int, str, Any]]:
-    """(m, label, Value) of the coefficients that lead term k (THEORY.md s.4)."""
+    """(m, label, Value) of the coefficients that lead term k (docs/theory.md §4)."""
     if not reuse:
         return [(0, f"c_{k + 1}(sigma)", hermite.coefficient(act, k + 1))]
     return [(m, f"E[sigma^({k + 1}) sigma'^{m}]", hermite.derivative_moment(act, k, m))
@@ -276,7 +280,7 @@ def _presence(coefs: list[tuple[int, str, Any]], reuse: bool) -> tuple[bool | No
 
 
 def _target_moment(target_expr: sympy.Expr, j: int) -> Any:
-    """``E[z sigma_*(z)^j]`` (THEORY.md s.5)."""
+    """``E[z sigma_*(z)^j]`` (docs/theory.md §5)."""
     return hermite.expectation(sympy.expand(Z * target_expr**j))
 
 
@@ -286,7 +290,7 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
         raise ConfigError(f"predict takes a ModelConfig, got {type(config).__name__}")
     if config.scaling != "canonical":
         raise ConfigError(
-            f"predictions exist for the canonical scaling only (THEORY.md s.2); this config is "
+            f"predictions exist for the canonical scaling only (docs/model.md); this config is "
             f"{config.scaling}: use second_layer=gaussian, first_layer=gaussian, loss=squared")
     act, tgt = config.activation, config.target
     act_fn, tgt_fn = parse_function(act), parse_function(tgt)
@@ -295,6 +299,8 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
     r = ratio(a1, a2)
     count, critical = paper_count(a1, a2)
     last = max(count + 1, 2) if max_terms is None else max_terms
+    capped = last > MAX_TERMS  # alpha1 near 1/2: the count explodes; each term costs moments
+    last = min(last, MAX_TERMS)
     notes: list[str] = []
 
     # target functionals
@@ -324,7 +330,7 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
         e = exponent(a1, a2, k)
         coefs = _activation_coefficients(act, k, reuse)
         present, reason = _presence(coefs, reuse)
-        # beta_* in the right vector (THEORY.md s.5)
+        # beta_* in the right vector (docs/theory.md §5)
         if present is False:
             carries, beta_reason = False, "term absent"
         elif not reuse:
@@ -353,8 +359,13 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
             carries_beta=carries, beta_reason=beta_reason))
 
     counted = [t for t in terms if 1 <= t.k <= count]
-    if any(t.present is None for t in counted):
-        aware: int | None = None
+    aware: int | None
+    if capped and count > last:
+        aware = None
+        aware_reason = (f"not enumerated: the paper count {count} exceeds the {MAX_TERMS} "
+                        "terms a prediction computes")
+    elif any(t.present is None for t in counted):
+        aware = None
         aware_reason = ("undefined: " + "; ".join(f"k={t.k}: {t.reason}"
                                                    for t in counted if t.present is None))
     else:
@@ -381,7 +392,7 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
                     f"(reuse exponent {hermite.reuse_exponent(tgt)})")),
     }
 
-    # step one (THEORY.md s.3)
+    # step one (docs/theory.md §3)
     tau2 = config.noise**2
     u_norm2 = float(c1_target) ** 2 + (config.psi_d / config.psi_n) * (
         target_info["second_moment"] + tau2)

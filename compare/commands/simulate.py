@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="powers a^1..a^K for overlaps and amplitudes (default: %(default)s)")
     r.add_argument("--null-draws", type=int, default=4,
                    help="independent second layers for the null floors (default: %(default)s)")
+    r.add_argument("--terms", type=int, default=0, metavar="K",
+                   help="also the exact step-two terms T_0..T_K and the series residual "
+                        "(two steps, smooth activations; 0..8, docs/theory.md) "
+                        "(default: %(default)s)")
     r.add_argument("--dtype", default="float64",
                    help="float64 or float32 (GEMMs; reductions stay float64) "
                         "(default: %(default)s)")
@@ -155,6 +159,20 @@ def render(m: Measurement) -> str:
         lines.append(f"  {a['k']:>2} {'a^' + str(a['left_power']):>5} "
                      f"{_f(a['amplitude'], '10.4g')} {floor:>18} {_f(ratio, '7.2f')} "
                      f"{_f(a['beta_overlap'], '7.3f')} {nb:>16}")
+    if m.terms:
+        se = m.series
+        lines += ["", f"exact terms T_k = eta_2 eta_1^k D_k of the last update (K = {se['K']}): "
+                      f"series residual ||U - sum T_k|| / ||U|| = {_f(se['residual'], '.3g')} "
+                      f"({'converges' if se['converges'] else 'does not converge'}: tolerance "
+                      f"{se['tolerance']:g}); max eta_1 |P1| = {se['p1']['max']:.3g}",
+                  f"  {'k':>2} {'power':>5} {'||T_k||':>10} {'ratio':>7} {'amplitude':>10} "
+                  f"{'null floor':>11} {'beta_*':>7} {'left-q':>7}"]
+        for t in m.terms:
+            ratio = se["ratios"][t["k"] - 1] if t["k"] >= 1 else None
+            lines.append(f"  {t['k']:>2} {'a^' + str(t['left_power']):>5} "
+                         f"{_f(t['singular_values'][0], '10.4g')} {_f(ratio, '7.3f'):>7} "
+                         f"{_f(t['amplitude'], '10.4g')} {_f(t['null_floor'], '11.4g')} "
+                         f"{_f(t['beta_overlap'], '7.3f')} {_f(t['left_overlap'], '7.3f')}")
     if m.features is not None:
         f = m.features
         lines += ["", f"feature matrix sigma(X W^T)/sqrt(n): F0 edge "
@@ -231,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
     measurement = simulate_run(
         config, args.N, args.seed, steps=steps, dtype=args.dtype, top=args.top,
         max_power=args.max_power, spectrum=args.spectrum, features=args.features,
-        null_draws=args.null_draws, allow_memory=args.allow_memory, block_rows=args.block_rows)
+        null_draws=args.null_draws, allow_memory=args.allow_memory, block_rows=args.block_rows,
+        terms=args.terms)
     if out is not None:
         measurement.save(out)
     if args.json:

@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="highest power a^(k+1) projected on (default: 4)")
     r.add_argument("--null-draws", type=int, metavar="K",
                    help="null draws for the noise floor (default: 4)")
+    r.add_argument("--terms", type=int, metavar="K",
+                   help="exact step-two terms T_0..T_K and the series residual (default: 0)")
     r.add_argument("--spectrum", action="store_true", default=None,
                    help="keep the whole spectrum")
     r.add_argument("--features", action="store_true", default=None,
@@ -103,7 +105,7 @@ def build_grid(args: argparse.Namespace) -> Grid:
     """The grid the flags describe (validated: raises ConfigError)."""
     ns = args.N if args.N is not None else _geometric(args.N_geometric)
     options = {name: getattr(args, name) for name in
-               ("dtype", "top", "max_power", "null_draws", "spectrum", "features")
+               ("dtype", "top", "max_power", "null_draws", "spectrum", "features", "terms")
                if getattr(args, name) is not None}
     return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
                 activations=args.activation, targets=args.target,

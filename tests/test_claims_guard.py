@@ -1,0 +1,373 @@
+"""The regime guard, the symmetric evidence bar and the built-in claims' decisions on synthetic
+measurement dicts (no simulation): every branch of consistent / inconsistent / inconclusive.
+
+Synthetic statistics are ``C N^e exp(s Z)`` with a seeded Generator and s = 3% per seed and 8
+seeds: a last local slope over a factor 2 then has a 95% half-width of about 0.05, so a 0.3
+error is always resolved and a right exponent is not rejected by chance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twostep.compare.claims import (
+    BBP,
+    ExponentClaim,
+    LeftVectors,
+    LimitClaim,
+    OneStepSpikes,
+    OutlierCount,
+    Regime,
+    Results,
+    ReuseGap,
+    TermExponent,
+    decide_all,
+    exponent_finding,
+    limit_finding,
+)
+from twostep.theory import ConfigError, ModelConfig
+
+NS = [500, 1000, 2000, 4000]
+SEEDS = 8
+CFG = ModelConfig()
+
+
+def _decide(findings):
+    return decide_all(findings)
+
+
+def power_law(e, *, Ns=NS, seeds=SEEDS, s=0.03, C=2.0, rng=None):
+    rng = rng or np.random.default_rng(0)
+    return {N: list(C * N**e * np.exp(s * rng.standard_normal(seeds))) for N in Ns}
+
+
+def regime(residual, Ns=NS):
+    return Regime({N: residual for N in Ns}, 0.1)
+
+
+# -- the generic rules -----------------------------------------------------------------------
+
+def test_guard_blocks_both_verdicts_where_the_series_diverges():
+    raw_true, raw_false = power_law(0.05), power_law(0.42)
+    for raw, pred in ((raw_true, 0.05), (raw_false, 0.05), (raw_true, 0.42)):
+        v = _decide([exponent_finding("t", "x", CFG, pred, 0.1, raw=raw,
+                                      regime=regime(21.0))])[0]
+        assert v.status == "inconclusive"
+        assert "series residual 21 at N = 4000" in v.reason and "diverges" in v.reason
+
+
+def test_guard_lets_a_converging_series_decide_either_way():
+    raw = power_law(0.05)
+    right = _decide([exponent_finding("t", "x", CFG, 0.05, 0.1, raw=raw, regime=regime(0.01))])
+    wrong = _decide([exponent_finding("t", "x", CFG, 0.35, 0.1, raw=raw, regime=regime(0.01))])
+    assert right[0].status == "consistent", right[0].reason
+    assert wrong[0].status == "inconsistent", wrong[0].reason
+
+
+def test_guard_drops_only_the_diverging_widths():
+    Ns = [250, 500, 1000, 2000, 4000]
+    raw = power_law(0.2, Ns=Ns)
+    reg = Regime({250: 0.02, 500: 0.03, 1000: 0.05, 2000: 0.4, 4000: 2.0}, 0.1)
+    v = _decide([exponent_finding("t", "x", CFG, 0.2, 0.1, raw=raw, regime=reg)])[0]
+    # 3 converging widths spanning 4x: not enough evidence for either verdict
+    assert v.status == "inconclusive"
+    assert "series residual 2 at N = 4000" in v.reason and "3 usable width(s)" in v.reason, \
+        v.reason
+
+
+def test_missing_series_diagnostics_block_the_guarded_verdict():
+    reg = Regime({N: None for N in NS}, 0.1)
+    v = _decide([exponent_finding("t", "x", CFG, 0.3, 0.1, raw=power_law(0.3), regime=reg)])[0]
+    assert v.status == "inconclusive" and "terms >= 1" in v.reason
+
+
+def test_consistent_needs_the_evidence_a_refutation_needs():
+    few = power_law(0.3, Ns=[100, 200])
+    v = _decide([exponent_finding("t", "x", CFG, 0.3, 0.3, raw=few)])[0]
+    assert v.status == "inconclusive" and "needs >= 4" in v.reason
+    enough = power_law(0.3, Ns=[100, 200, 400, 800])
+    assert _decide([exponent_finding("t", "x", CFG, 0.3, 0.3, raw=enough)])[0].status \
+        == "consistent"
+
+
+def test_limit_with_no_spread_that_misses_the_band_is_decided():
+    zero = {N: [0.0] * 4 for N in NS}
+    v = _decide([limit_finding("t", "x", CFG, zero, 1.0, 0.5)])[0]
+    assert v.status == "inconsistent", v.reason
+    v = _decide([limit_finding("t", "x", CFG, {N: [1.2] * 4 for N in NS}, 1.0, 0.5)])[0]
+    assert v.status == "consistent", v.reason
+
+
+def test_limit_consistent_needs_the_last_two_widths():
+    rng = np.random.default_rng(1)
+    good = {N: list(3.0 + 0.01 * rng.standard_normal(5)) for N in NS}
+    assert _decide([limit_finding("t", "x", CFG, {4000: good[4000]}, 3.0, 0.05)])[0].status \
+        == "inconclusive"
+    off_before = dict(good)
+    off_before[2000] = list(3.5 + 0.01 * rng.standard_normal(5))
+    v = _decide([limit_finding("t", "x", CFG, off_before, 3.0, 0.05)])[0]
+    assert v.status == "inconclusive", v.reason
+
+
+# -- user claims: the guard applies without being asked ---------------------------------------
+
+def _measurements(Ns, residual, amp, seeds=4, extra=None):
+    rng = np.random.default_rng(2)
+    res = Results()
+    for N in Ns:
+        for s in range(seeds):
+            m = {"amplitudes": [{"k": 2, "amplitude": float(amp(N) * np.exp(0.05 *
+                                                                          rng.standard_normal()))}],
+                 "step_one": {"outlier": float(3.0 + 0.01 * rng.standard_normal())},
+                 "series": {"residual": residual(N)}}
+            if extra:
+                m.update(extra(N, s))
+            res.add(CFG, N, s, m)
+    return res
+
+
+def test_user_exponent_claim_on_a_step_two_statistic_gets_the_guard():
+    data = _measurements(NS, lambda N: 20.0, lambda N: N**0.42)
+    claim = ExponentClaim("term2", predicted=lambda c: 0.42,
+                          statistic=lambda m: m["amplitudes"][0]["amplitude"])
+    assert claim.run_options(CFG)["terms"] >= 1
+    v = _decide(claim.findings(CFG, data))[0]
+    assert v.status == "inconclusive" and "diverges" in v.reason
+    off = ExponentClaim("term2", predicted=lambda c: 0.42, guard=False,
+                        statistic=lambda m: m["amplitudes"][0]["amplitude"])
+    v = _decide(off.findings(CFG, data))[0]
+    assert v.status == "consistent" and "guard off" in v.reason
+
+
+def test_user_claim_on_a_step_one_statistic_is_not_guarded():
+    data = _measurements(NS, lambda N: 20.0, lambda N: 1.0)
+    claim = LimitClaim("s1", predicted=lambda c: 3.0, tolerance=0.02,
+                       statistic=lambda m: m["step_one"]["outlier"])
+    v = _decide(claim.findings(CFG, data))[0]
+    assert v.status == "consistent", v.reason
+    assert "series residual" not in v.evidence.columns
+
+
+def test_user_statistic_errors_name_the_claim_the_width_and_the_seed():
+    data = _measurements(NS, lambda N: 0.0, lambda N: 1.0)
+    bad = ExponentClaim("mine", predicted=lambda c: 0.1, statistic=lambda m: m["outlierr"])
+    with pytest.raises(ConfigError, match=r"claim 'mine'.*N=500, seed=0.*KeyError"):
+        bad.findings(CFG, data)
+    nan = LimitClaim("nan", predicted=lambda c: 1.0, statistic=lambda m: math.nan)
+    with pytest.raises(ConfigError, match=r"claim 'nan'.*nan at N=500, seed=0"):
+        nan.findings(CFG, data)
+    with pytest.raises(ConfigError, match="needs statistic="):
+        ExponentClaim("none", predicted=lambda c: 0.1)
+
+
+# -- built-in claims on synthetic measurements ------------------------------------------------
+
+COUNT = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.2, alpha2=0.45,
+                    batch="reuse", etabar1=0.3)
+
+
+def _count_results(exponents, residual=0.01, Ns=NS, seeds=SEEDS, visible=1):
+    rng = np.random.default_rng(7)
+    res = Results()
+    for N in Ns:
+        for s in range(seeds):
+            terms = [{"k": k, "amplitude": float(C * N**e * np.exp(0.03 * rng.standard_normal())),
+                      "null_floor": 1e-3, "beta_overlap": 0.1, "null_beta_overlap": 1e-3}
+                     for k, (C, e) in enumerate(exponents)]
+            res.add(COUNT, N, s, {"terms": terms, "series": {"residual": residual},
+                                  "outlier_count": visible})
+    return res
+
+
+def test_outlier_count_from_the_exact_terms():
+    # (0.2, 0.45): e_1 = 0.15, e_2 = -0.15; paper and activation-aware counts 1
+    claim = OutlierCount()
+    right = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)])
+    vs = _decide(claim.findings(COUNT, right))
+    assert [v.status for v in vs] == ["consistent", "consistent"], [v.reason for v in vs]
+    wrong = _count_results([(5, 0.45), (1, 0.15), (1, 0.15), (1, -0.45)])
+    vs = _decide(claim.findings(COUNT, wrong))
+    assert vs[0].status == "inconsistent" and "[2]" in vs[0].reason, vs[0].reason
+    flat = _count_results([(5, 0.45), (1, 0.15), (1, 0.0), (1, -0.45)])
+    vs = _decide(claim.findings(COUNT, flat))
+    assert vs[0].status == "inconclusive" and "k=2: sign undetermined" in vs[0].reason
+    diverging = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], residual=15.0)
+    vs = _decide(claim.findings(COUNT, diverging))
+    assert vs[0].status == "inconclusive" and "diverges" in vs[0].reason
+    few = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], Ns=[100, 200, 400])
+    assert _decide(claim.findings(COUNT, few))[0].status == "inconclusive"
+
+
+def test_outlier_count_on_a_critical_configuration_is_never_decided():
+    crit = COUNT.replace(alpha1=0.25, alpha2=0.5 - 0.25)  # ratio 1: e_1 = 0
+    res = Results()
+    for r in _count_results([(5, 0.25), (1, 0.0), (1, -0.25)])._data.items():
+        (_, N), by_seed = r
+        for s, m in by_seed.items():
+            res.add(crit, N, s, m)
+    vs = _decide(OutlierCount().findings(crit, res))
+    assert all(v.status == "inconclusive" for v in vs) and "integer" in vs[0].reason
+
+
+def test_outlier_count_needs_the_terms():
+    res = _count_results([(5, 0.45), (1, 0.15)])
+    vs = _decide(OutlierCount().findings(COUNT, res))
+    assert vs[0].status == "inconclusive" and "rerun with terms >= 2" in vs[0].reason
+
+
+def test_term_exponent_claim():
+    res = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)])
+    vs = _decide(TermExponent(terms=(1, 2)).findings(COUNT, res))
+    assert [v.status for v in vs] == ["consistent", "consistent"], [v.reason for v in vs]
+    off = _count_results([(5, 0.45), (1, 0.45), (1, -0.15), (1, -0.45)])
+    vs = _decide(TermExponent(terms=(1,)).findings(COUNT, off))
+    assert vs[0].status == "inconsistent"
+    relu = COUNT.replace(activation="relu")
+    assert TermExponent().run_options(relu)["terms"] == 0
+    vs = _decide(TermExponent().findings(relu, res_for(relu, res)))
+    assert vs[0].status == "inconclusive" and "non-smooth" in vs[0].reason
+
+
+def res_for(config, res):
+    out = Results()
+    for (_, N), by_seed in res._data.items():
+        for s, m in by_seed.items():
+            out.add(config, N, s, m)
+    return out
+
+
+REUSE = ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45, batch="reuse",
+                    etabar1=0.2)
+
+
+def _reuse_results(reuse_e, ind_e, residual=0.01, Ns=NS, seeds=SEEDS):
+    rng = np.random.default_rng(11)
+    res = Results()
+    for cfg, e in ((REUSE, reuse_e), (REUSE.replace(batch="independent"), ind_e)):
+        for N in Ns:
+            for s in range(seeds):
+                terms = [{"k": k, "amplitude": 1.0, "null_floor": 0.01,
+                          "beta_overlap": float(0.05 * (N / 500) ** e *
+                                                np.exp(0.1 * rng.standard_normal())),
+                          "null_beta_overlap": float(1.0 / N * np.exp(0.1 *
+                                                                      rng.standard_normal()))}
+                         for k in range(4)]
+                res.add(cfg, N, s, {"terms": terms, "series": {"residual": residual}})
+    return res
+
+
+def test_reuse_gap_trend_rule():
+    claim = ReuseGap()
+    assert claim._k(REUSE) == 2
+    v = _decide(claim.findings(REUSE, _reuse_results(0.0, -1.0)))[0]
+    assert v.status == "consistent", v.reason
+    # reuse falling toward the null where the theory says it learns: contradiction
+    v = _decide(claim.findings(REUSE, _reuse_results(-1.0, -1.0)))[0]
+    assert v.status == "inconsistent" and "reuse: falls" in v.reason, v.reason
+    # independent flat above the null where the theory says it does not learn (C4)
+    v = _decide(claim.findings(REUSE, _reuse_results(0.0, 0.0)))[0]
+    assert v.status == "inconsistent" and "independent: learns" in v.reason, v.reason
+    v = _decide(claim.findings(REUSE, _reuse_results(0.0, -1.0, residual=30.0)))[0]
+    assert v.status == "inconclusive" and "diverges" in v.reason
+    v = _decide(claim.findings(REUSE, _reuse_results(0.0, -1.0, Ns=[250, 500, 1000])))[0]
+    assert v.status == "inconclusive" and "needs >= 4" in v.reason
+
+
+SPIKES = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45)
+
+
+def _spike_results(config, counts_by_N, seeds=3):
+    res = Results()
+    for N, c in counts_by_N.items():
+        for s in range(seeds):
+            res.add(config, N, s, {"features": {"spike_count": c}})
+    return res
+
+
+def test_one_step_spikes_near_threshold_is_not_refuted_by_counting():
+    # alpha1 = 0.3: 2 spikes predicted, the second grows as N^0.1
+    v = _decide(OneStepSpikes().findings(SPIKES, _spike_results(
+        SPIKES, {250: 1, 500: 1, 1000: 1})))[0]
+    assert v.status == "inconclusive"
+    v = _decide(OneStepSpikes().findings(SPIKES, _spike_results(
+        SPIKES, {250: 1, 500: 1, 1000: 1, 2000: 1, 4000: 1})))[0]
+    assert v.status == "inconclusive" and "within 0.25 of 0" in v.reason, v.reason
+
+
+def test_one_step_spikes_decided_with_margins():
+    cfg = SPIKES.replace(alpha1=0.1)  # 1 spike: s_1 = 0.1 -> too close as well
+    cfg = SPIKES.replace(alpha1=0.45)  # l = 5? use the prediction itself
+    from twostep.theory.predict import predict
+
+    l = predict(cfg).one_step_spikes["count"]
+    a = cfg.alpha1
+    margin_ok = (l * a - (l - 1) / 2 >= 0.25) and ((l + 1) * a - l / 2 <= -0.25)
+    counts = {N: l for N in (250, 500, 1000, 2000)}
+    v = _decide(OneStepSpikes().findings(cfg, _spike_results(cfg, counts)))[0]
+    assert v.status == ("consistent" if margin_ok else "inconclusive"), v.reason
+    zero = SPIKES.replace(alpha1=0.05)  # 1 spike, s_1 = 0.05: not decidable by counting
+    v = _decide(OneStepSpikes().findings(zero, _spike_results(zero, {
+        250: 0, 500: 0, 1000: 0, 2000: 0})))[0]
+    assert v.status == "inconclusive"
+
+
+def test_left_vectors_guarded_at_the_largest_width():
+    cfg = COUNT
+    res = Results()
+    for N in NS:
+        for s in range(4):
+            res.add(cfg, N, s, {"outliers": [{"term": 0, "value": 30.0,
+                                              "left_overlaps": [0.99, 0.0, 0.0, 0.0]}],
+                                "series": {"residual": 12.0 if N == NS[-1] else 0.01}})
+    v = _decide(LeftVectors().findings(cfg, res))[0]
+    assert v.status == "inconclusive" and "diverges" in v.reason
+    res2 = res_for(cfg, res)
+    for by_seed in res2._data.values():
+        for m in by_seed.values():
+            m["series"] = {"residual": 0.01}
+    assert _decide(LeftVectors().findings(cfg, res2))[0].status == "consistent"
+
+
+def test_bbp_says_when_it_replaced_alpha1():
+    cfg = ModelConfig(activation="tanh", target="He1", alpha1=0.3, alpha2=0.2, etabar1=3.0,
+                      batch="independent")
+    claim = BBP()
+    zero = claim.configs(cfg)[0]
+    res = Results()
+    rng = np.random.default_rng(3)
+    for N in NS:
+        for s in range(4):
+            res.add(zero, N, s, {"step_one": {"outlier": float(2.959 + 0.01 * rng.normal()),
+                                              "overlap_beta": 0.42, "overlap_left": 0.9}})
+    vs = _decide(claim.findings(cfg, res))
+    assert all("alpha1 set to 0" in v.reason for v in vs)
+
+
+def test_growth_exponent_needs_the_term_to_carry_the_projection():
+    from twostep.compare.claims import GrowthExponent
+
+    cfg = COUNT.replace(alpha1=0.2, alpha2=0.4, batch="independent")  # e_1 = 0.1
+    rng = np.random.default_rng(5)
+
+    def results(share):
+        res = Results()
+        for N in NS:
+            for s in range(SEEDS):
+                whole = [float(C * N**e * np.exp(0.03 * rng.standard_normal()))
+                         for C, e in ((5, 0.4), (1, 0.1))]
+                res.add(cfg, N, s, {
+                    "amplitudes": [{"k": k, "amplitude": w, "null_floor": 1e-3}
+                                   for k, w in enumerate(whole)],
+                    "terms": [{"k": k, "amplitude": w * (1.0 if k == 0 else share),
+                               "null_floor": 1e-3} for k, w in enumerate(whole)],
+                    "series": {"residual": 0.01}})
+        return res
+
+    claim = GrowthExponent(terms=(1,))
+    v = _decide(claim.findings(cfg, results(0.8)))[0]
+    assert v.status == "consistent", v.reason
+    v = _decide(claim.findings(cfg, results(0.2)))[0]
+    assert v.status == "inconclusive" and "leaks from the other terms" in v.reason, v.reason
