@@ -135,7 +135,7 @@ def _gauss_moment(b: int) -> int:
 
 # -- the powers of a --------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _residuals(top: int) -> tuple[sympy.Poly, ...]:
     """``R_1..R_top``: ``s^m`` minus its L2(N(0,1)) projection on ``s, ..., s^{m-1}``."""
     s = sympy.Symbol("s")
@@ -209,7 +209,18 @@ class _Moments:
         return value
 
     def activation(self, power_h: int, derivs: tuple[tuple[int, int], ...]) -> float:
-        """``E[h^a prod_j sigma^(j)(h)^e_j]``."""
+        """``E[h^a prod_j sigma^(j)(h)^e_j]``. A single factor ``sigma^(j)``, j >= 2, of a
+        non-smooth activation is moved onto the polynomial by Stein,
+        ``E[p(h) f'(h)] = E[f(h) (h p(h) - p'(h))]``, down to ``sigma'`` (distributional, as
+        ``c_m``)."""
+        if len(derivs) == 1 and derivs[0][1] == 1 and derivs[0][0] >= 2 and \
+                sympy.diff(self.expr, Z, derivs[0][0]).has(sympy.DiracDelta):
+            j = derivs[0][0]
+            p = sympy.Poly(Z**power_h, Z)
+            for _ in range(j - 1):
+                p = p * sympy.Poly(Z, Z) - p.diff(Z)
+            key = ("stein", power_h, j)
+            return self._get(key, sympy.expand(p.as_expr() * sympy.diff(self.expr, Z)))
         integrand = Z**power_h
         for j, e in derivs:
             integrand = integrand * sympy.diff(self.expr, Z, j) ** e
@@ -474,7 +485,8 @@ def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
     edge, threshold = 1 + math.sqrt(c), c**0.25
     const = term_constant(config, k)
     if const.value is None:
-        return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge, const.reason)
+        return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,
+                             const.reason)
     amp, rms, coh2 = _finite(config, k, N)
     coh = math.sqrt(coh2)
     a2 = rms * rms
