@@ -109,6 +109,21 @@ def _default_plan() -> tuple[Check, ...]:
 DEFAULT_PLAN = _default_plan()
 
 
+def _deep_plan() -> tuple[Check, ...]:
+    """``twostep verify --profile deep``: the count configurations' exact terms at N up to
+    8000 (docs/results.md).  Its cells at N <= 2000 are the default plan's (same configs,
+    seeds and run options), so a store that holds the default run only adds N = 4000, 8000;
+    an interrupted run resumes from the store."""
+    Ns = (250, 500, 1000, 2000, 4000, 8000)
+    keep = [c for c in DEFAULT_PLAN
+            if c.claim in ("term-exponent", "outlier-count") and c.config.etabar1 < 1]
+    return tuple(Check(c.claim, c.config, Ns, c.seeds, c.options, c.label + ", deep")
+                 for c in keep)
+
+
+DEEP_PLAN = _deep_plan()
+
+
 @dataclass
 class Run:
     """The outcome of a plan: verdicts (in plan order), the sweep summary, the data."""

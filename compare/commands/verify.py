@@ -31,6 +31,11 @@ SPECTRUM_CELL = {"config": ModelConfig(activation="tanh(z + 1/2)", target="He1",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="default", choices=("default", "deep"),
+                        help="the built-in plan: default (a few minutes on 2 cores) or deep (the "
+                             "count configurations' exact terms up to N = 8000, about an hour "
+                             "on 2 cores; reuses the default plan's cells in the same store) "
+                             "(default: %(default)s)")
     parser.add_argument("--claim", metavar="C",
                         help="run this claim only (default: the built-in plan); one of the "
                              "registered claims, see docs/claims.md")
@@ -75,12 +80,14 @@ def load_config_file(path: str) -> ModelConfig:
 
 def build_plan(args: argparse.Namespace):
     from ..claims import get_claim
-    from ..verify import DEFAULT_PLAN, Check
+    from ..verify import DEEP_PLAN, DEFAULT_PLAN, Check
 
     if args.claim is None:
         if args.config or args.N:
             raise ConfigError("--config and --N go with --claim (the default plan fixes its own)")
-        return DEFAULT_PLAN, True
+        return (DEEP_PLAN if args.profile == "deep" else DEFAULT_PLAN), True
+    if args.profile != "default":
+        raise ConfigError("--profile goes without --claim (it names a built-in plan)")
     get_claim(args.claim)
     config = load_config_file(args.config) if args.config else ModelConfig()
     Ns = args.N if args.N is not None else [250, 500, 1000, 2000]
