@@ -340,8 +340,10 @@ class TermAmplitude:
     """Term k at width N. ``amplitude``: the mean of ``||T_k^T q_{k+1}||`` over the law of a
     (compare with the mean of the measured ``terms[k]["amplitude"]`` over seeds); ``rms``:
     ``sqrt(E ||T_k^T q_{k+1}||^2)``; ``coherent``: its rank-one part (the BBP spike strength
-    ``theta_k``); ``leading``: ``C_k N^{e_k}``; ``location``: the predicted outlier of W_2 from
-    this term (None: inside the bulk; k = 0 merges with the step-one spike, None)."""
+    ``theta_k``); ``leading``: ``C_k N^{e_k}``; ``fluctuation_share``: the neuron
+    fluctuations' share ``Sigma_k zeta / (Pi_k vbar + Sigma_k zeta)`` of ``A^2``;
+    ``location``: the predicted outlier of W_2 from this term (None: inside the bulk; k = 0
+    merges with the step-one spike, None)."""
 
     k: int
     N: int
@@ -446,8 +448,13 @@ def term_constant(config: ModelConfig, k: int) -> TermConstant:
     rho = float(overlap_constants(k)["rho"])
     value = config.etabar2 * config.etabar1**k * math.sqrt(rho * vbar)
     how = "reused batch, self-term and u^(-j) coupling" if config.reuse else "independent batch"
-    return TermConstant(k, value, e, exact,
-                        f"leading order, {how}; moments {'exact' if exact else 'numerical'}")
+    reason = f"leading order, {how}; moments {'exact' if exact else 'numerical'}"
+    target = parse_function(config.target)
+    if config.reuse and k >= 1 and target.is_polynomial and sympy.degree(target.expr, Z) >= 2:
+        reason += (f"; caution: the self-term brings moments up to E[y^{2 * k + 2}], which a "
+                   "polynomial target of degree >= 2 reaches only through rare samples "
+                   "(He3/sqrt(6), k = 2: measured 2.6-12x below at N = 1000-500)")
+    return TermConstant(k, value, e, exact, reason)
 
 
 def _check_N(N: object) -> int:
@@ -457,22 +464,25 @@ def _check_N(N: object) -> int:
 
 
 def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
-            ) -> tuple[float, float, float]:
-    """``(mean amplitude, rms amplitude, coherent^2)`` at width N: the mean over the law of a
-    of ``eta sqrt(Pi vbar + Sigma zeta)`` (seeded draws up to A_DRAW_WIDTH, else the moments)."""
+            ) -> tuple[float, float, float, float]:
+    """``(mean amplitude, rms amplitude, coherent^2, fluctuation share)`` at width N: the mean
+    over the law of a of ``eta sqrt(Pi vbar + Sigma zeta)`` (seeded draws up to A_DRAW_WIDTH,
+    else the moments); the share is ``Sigma zeta / (Pi vbar + Sigma zeta)`` from the moments."""
     vbar, zeta, _ = _pieces(config, k, N)
     oc = overlap_constants(k)
     scale = float(N) ** -(k + 1)
     pi_k = max(N * float(oc["rho"]) - float(oc["loss"]), 0.0) * scale
+    sigma_k = float(oc["sigma"]) * scale
     eta = config.etabar2 * N**config.alpha2 * (config.etabar1 * N**config.alpha1) ** k
     coherent2 = eta**2 * pi_k * vbar
+    fluct2 = eta**2 * sigma_k * zeta
+    share = fluct2 / (coherent2 + fluct2) if coherent2 + fluct2 > 0 else 0.0
     if draws and N <= A_DRAW_WIDTH:
         pis, sigs = _a_weights(k, N)
         a2 = eta**2 * (pis * vbar + sigs * zeta)
-        return float(np.mean(np.sqrt(a2))), math.sqrt(float(np.mean(a2))), coherent2
-    sigma_k = float(oc["sigma"]) * scale
-    a2 = coherent2 + eta**2 * sigma_k * zeta
-    return math.sqrt(a2), math.sqrt(a2), coherent2
+        return float(np.mean(np.sqrt(a2))), math.sqrt(float(np.mean(a2))), coherent2, share
+    a2 = coherent2 + fluct2
+    return math.sqrt(a2), math.sqrt(a2), coherent2, share
 
 
 def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
@@ -487,9 +497,8 @@ def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
     if const.value is None:
         return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,
                              const.reason)
-    amp, rms, coh2 = _finite(config, k, N)
+    amp, rms, coh2, share = _finite(config, k, N)
     coh = math.sqrt(coh2)
-    a2 = rms * rms
     location = None
     if k >= 1:
         s = spike(coh, c)
@@ -498,7 +507,6 @@ def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
                  f"inside the bulk (theta {coh:.3g} <= c^(1/4) = {threshold:.3g})")
     else:
         where = "term 0 merges with the step-one spike (left vector a)"
-    share = (a2 - coh2) / a2 if a2 > 0 else None
     return TermAmplitude(k, N, amp, rms, coh, const.value * N**const.exponent, share, location,
                          threshold, edge, f"{const.reason}; {where}")
 
@@ -534,7 +542,7 @@ def crossing_width(config: ModelConfig, k: int) -> Crossing:
 
     def excess(logn: float) -> float:
         N = int(round(math.exp(logn)))
-        _, _, coh2 = _finite(config, k, N, draws=False)
+        _, _, coh2, _ = _finite(config, k, N, draws=False)
         d, _ = _dims(config, N)
         return math.sqrt(coh2) - (N / d) ** 0.25
 
