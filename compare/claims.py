@@ -967,7 +967,10 @@ class OutlierCount(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         Ns = results.Ns(config)
-        visible = _per_N(results, config, lambda m: m["outlier_count"], self.name)
+        # the visible count is None in a rescaled (core) measurement: shown as "-", not used
+        unseen = any(m.get("outlier_count") is None for N in Ns for m in results.get(config, N))
+        visible = ({N: [] for N in Ns} if unseen else
+                   _per_N(results, config, lambda m: m["outlier_count"], self.name))
         regime = measured_regime(results, config)
         counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
         counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
@@ -983,14 +986,15 @@ class OutlierCount(Claim):
                       title=f"{self.name}: visible new outliers of W_2 vs predicted")
         for N in Ns:
             v = visible[N]
-            table.add(**{"N": N, "seeds": len(v), "visible new outliers (mean)": float(np.mean(v)),
-                         "min": int(min(v)), "max": int(max(v)),
+            table.add(**{"N": N, "seeds": len(results.get(config, N)),
+                         "visible new outliers (mean)": float(np.mean(v)) if v else None,
+                         "min": int(min(v)) if v else None, "max": int(max(v)) if v else None,
                          "paper count": pred.paper_count,
                          "activation-aware count": pred.outlier_count,
                          "series residual": regime.residual.get(N)})
         pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
         pvals.update({f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()})
-        mean_vis = float(np.mean(visible[Ns[-1]]))
+        mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
 
         def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
             f = per_term[k]
@@ -1011,7 +1015,8 @@ class OutlierCount(Claim):
 
         def make_decide(counted: list[int], label: str, predicted_count: int | None):
             def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-                vis = f"visible new outliers at N = {Ns[-1]}: {mean_vis:.2f}"
+                vis = (f"visible new outliers at N = {Ns[-1]}: "
+                       + ("-" if math.isnan(mean_vis) else f"{mean_vis:.2f}"))
                 if predicted_count is None:
                     return ("inconclusive", f"{label} count undefined: "
                             f"{pred.outlier_count_reason}", math.nan)

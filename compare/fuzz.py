@@ -1,6 +1,14 @@
 """Fuzzing a claim over (alpha1, alpha2) with hypothesis (``twostep fuzz``).
 
-Each example is one :func:`twostep.compare.verify.check` of the claim at the drawn point.
+Each example is one :func:`twostep.compare.verify.check` of the claim at the drawn point -- or,
+for the claims that read only the exact terms (``outlier-count``, ``term-exponent``,
+``reuse-gap``), one *rescaled evaluation* of a single base sweep (compare/core.py): the base is
+the config with the largest alpha1 the strategy can draw (so every drawn point's eta1 is at most
+the base's at every N), run once with ``terms = 6`` and ``max_power = 7``; each example then
+costs a rescaling and the claim's statistics (milliseconds) instead of a sweep.  Its verdict is
+that of a direct run with those run options.  A failure found this way is shrunk on the core
+as well, and the simplest failing point is then rerun directly with the claim's own options --
+exactly what the printed ``twostep verify`` command runs -- and both verdicts are reported.
 ``inconclusive`` verdicts are counted separately (a finite-N run that cannot decide is not a
 failure); an ``inconsistent`` verdict is a failure: hypothesis shrinks it to the simplest
 failing point and :func:`fuzz` returns it with the exact command that reproduces it.
@@ -87,6 +95,12 @@ class FuzzResult:
     failing_verdicts: list[Verdict] = field(default_factory=list)
     command: str | None = None
     budget_exhausted: bool = False
+    #: core path: base config, run options, base sweep seconds (None on the direct path)
+    core: dict[str, Any] | None = None
+    #: core path: the direct rerun of the failing point with the claim's own options
+    confirmation: list[Verdict] | None = None
+    #: core path: a Python one-liner that reruns the failing point with the core's options
+    core_command: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,11 +115,25 @@ def repro_command(claim: str, config: ModelConfig, Ns: Sequence[int], seeds: int
             f"{' '.join(str(n) for n in Ns)} --seeds {seeds}")
 
 
+def core_repro_command(claim: str, config: ModelConfig, Ns: Sequence[int], seeds: int,
+                       options: dict[str, Any]) -> str:
+    """A shell one-liner that reruns ``claim`` at ``config`` directly with ``options``."""
+    code = (f"from twostep.compare.verify import check; "
+            f"from twostep.theory.config import ModelConfig; "
+            f"[print(v.status, '|', v.subject, '|', v.reason) for v in check({claim!r}, "
+            f"ModelConfig.from_json({config.to_json()!r}), {list(Ns)!r}, {seeds}, "
+            f"**{dict(options)!r})]")
+    return f"python -c {shlex.quote(code)}"
+
+
 def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int] = (200, 400, 800),
          seeds: int = 3, seed: int | None = 0, margin: float = 0.02, derandomize: bool = False,
          budget_s: float | None = None, resolution: int = 100, executor: str = "inline",
-         jobs: int | None = None, on_example: Any = None) -> FuzzResult:
-    """Fuzz ``claim`` around ``base`` (see the module docstring)."""
+         jobs: int | None = None, on_example: Any = None, core: bool | None = None,
+         on_core: Any = None) -> FuzzResult:
+    """Fuzz ``claim`` around ``base`` (see the module docstring).  ``core``: evaluate examples
+    by rescaling one base sweep (default: for the claims the core supports); ``on_core(info)``
+    is called once the base sweep is done."""
     try:
         from hypothesis import HealthCheck, Phase, given, reject, settings
         from hypothesis import seed as hseed
@@ -136,12 +164,43 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
         strategy = alphas(resolution=resolution, margin=margin).map(
             lambda p: base.replace(alpha1=p[0], alpha2=p[1]))
     last_failure: dict[str, Any] = {}
+    from twostep.theory.functions import parse_function
+
+    from . import core as core_view
+
+    use_core = (claim in core_view.CORE_CLAIMS) if core is None else bool(core)
+    if core is None and not parse_function(base.activation).smooth:
+        use_core = False      # no exact terms to rescale: the direct path says so per example
+    if use_core and claim == "bbp":
+        raise ConfigError("the core view does not evaluate bbp (it reads W_1's spectrum)")
+    evaluate = None
+    if use_core:
+        obj = core_view.core_claim(claim)
+        top = (resolution // 2 - 1) / resolution       # the largest alpha1 the strategy draws
+        core_base = base.replace(alpha1=max(top, base.alpha1))
+        K = core_view.TERMS_CAP
+        opts = core_view.core_options(obj, base, [base], {"terms": K, "max_power": K + 1})
+        opts["terms"], opts["max_power"] = K, K + 1
+        with tempfile.TemporaryDirectory(prefix="twostep-fuzz-") as tmp:
+            clock = time.perf_counter()
+            base_res = core_view.base_sweep(obj, core_base, Ns, seeds, opts,
+                                            f"{tmp}/core.sqlite", executor=executor, jobs=jobs)
+        result.core = {"base": core_base, "options": opts,
+                       "sweep_s": time.perf_counter() - clock}
+        if on_core is not None:
+            on_core(result.core)
+        bases = obj.configs(core_base)
+
+        def evaluate(config: ModelConfig) -> list[Verdict]:
+            verdicts, _, _ = core_view.evaluate_core(obj, base_res, bases, [config], K)
+            return verdicts[config.key()]
 
     def body(config: ModelConfig) -> None:
         if budget_s is not None and time.perf_counter() - t0 > budget_s:
             result.budget_exhausted = True
             reject()
-        verdicts = check(claim, config, Ns, seeds, executor=executor, jobs=jobs)
+        verdicts = (evaluate(config) if evaluate is not None else
+                    check(claim, config, Ns, seeds, executor=executor, jobs=jobs))
         for v in verdicts:
             result.counts[v.status] += 1
         if on_example is not None:
@@ -171,4 +230,9 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
         result.failure = last_failure["config"]
         result.failing_verdicts = last_failure["verdicts"]
         result.command = repro_command(claim, result.failure, Ns, seeds)
+        if result.core is not None:
+            result.core_command = core_repro_command(claim, result.failure, Ns, seeds,
+                                                     result.core["options"])
+            result.confirmation = check(claim, result.failure, Ns, seeds, executor=executor,
+                                        jobs=jobs)
     return result

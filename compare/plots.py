@@ -519,3 +519,57 @@ def phase_figure(verdicts: Sequence[Verdict], path: Path, *, max_k: int = 8) -> 
     _save(fig, path)
     plt.close(fig)
     return path
+
+
+#: Colours of the measured phase diagram's cell labels (compare/phase.py).
+PHASE_LABELS = {"consistent": "#1a9850", "inconsistent": "#d73027", "inconclusive": "#bdbdbd",
+                "guard-blocked": "#fdae61", "refused": "white"}
+
+
+def measured_phase_figure(cells: Sequence[tuple[float, float, str]], path: Path, *,
+                          title: str = "", n: int = 20, note: str = "", max_k: int = 8) -> Path:
+    """The (alpha1, alpha2) plane coloured by the paper's count ``floor(alpha2/(1/2 - alpha1))``
+    with the critical lines, and one square per grid cell ``(alpha1, alpha2, label)`` coloured
+    by its verdict label (:data:`PHASE_LABELS`: consistent / inconsistent / inconclusive /
+    guard-blocked / refused)."""
+    plt = _pyplot()
+    from matplotlib.patches import Patch, Rectangle
+
+    fig = plt.figure(figsize=(8, 7))
+    ax = fig.add_axes((0.09, 0.2, 0.68, 0.72))
+    cax = fig.add_axes((0.8, 0.2, 0.025, 0.72))
+    a = np.linspace(0, 0.5, 400, endpoint=False)
+    A1, A2 = np.meshgrid(a, a)
+    count = np.floor(A2 / (0.5 - A1))
+    im = ax.pcolormesh(A1, A2, np.minimum(count, max_k), cmap="Blues", shading="auto",
+                       vmin=0, vmax=max_k, alpha=0.55)
+    fig.colorbar(im, cax=cax, label="paper count floor(alpha2 / (1/2 - alpha1)) (capped)")
+    for k in range(1, max_k + 1):
+        ax.plot(a, k * (0.5 - a), color="k", lw=0.6, alpha=0.7)
+    side = 0.5 / n * 0.62
+    for a1, a2, label in cells:
+        colour = PHASE_LABELS.get(label, "magenta")
+        ax.add_patch(Rectangle((a1 - side / 2, a2 - side / 2), side, side, facecolor=colour,
+                               edgecolor="k", lw=0.5, hatch="xx" if label == "refused" else None,
+                               zorder=3))
+    ax.set_xlim(0, 0.5)
+    ax.set_ylim(0, 0.5)
+    ax.set_xlabel("alpha1")
+    ax.set_ylabel("alpha2")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=9)
+    counts = {lab: sum(1 for *_, x in cells if x == lab) for lab in PHASE_LABELS}
+    handles = [Patch(facecolor=c, edgecolor="k", hatch="xx" if lab == "refused" else None,
+                     label=f"{lab} ({counts[lab]})") for lab, c in PHASE_LABELS.items()]
+    ax.legend(handles=handles, loc="upper center", ncol=3, fontsize=8, frameon=False,
+              bbox_to_anchor=(0.5, -0.08))
+    lines = ["Lines: critical lines alpha2 = k (1/2 - alpha1); cells within the margin of one "
+             "are not drawn.",
+             "guard-blocked: the series of exact terms does not converge (or its residual is "
+             "unknown) at enough widths; refused: needs more exact terms than computed."]
+    if note:
+        lines.append(note)
+    _caption(fig, lines)
+    _save(fig, path)
+    return path

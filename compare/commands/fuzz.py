@@ -1,7 +1,11 @@
 """``twostep fuzz --claim C``: hypothesis over (alpha1, alpha2) for one claim.
 
 Prints the count of each verdict; on an ``inconsistent`` verdict, the simplest failing point
-(after shrinking) and the exact command that reproduces it, and exits 1.
+(after shrinking) and the exact command that reproduces it, and exits 1.  ``outlier-count``,
+``term-exponent`` and ``reuse-gap`` are evaluated by rescaling one base sweep
+(compare/core.py; from Python, ``fuzz(..., core=False)`` simulates every example instead); a
+failure found on the core is rerun directly with the claim's own options (what the reproduce
+command runs) and both verdicts are printed.
 """
 
 from __future__ import annotations
@@ -61,8 +65,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  alpha=({config.alpha1:g}, {config.alpha2:g}) etabar1={config.etabar1:g} "
               f"psi_d={config.psi_d:g}: {statuses}", file=sys.stderr, flush=True)
 
+    def core_done(info):
+        opts = info["options"]
+        print(f"core: one base sweep at alpha1={info['base'].alpha1:g}, "
+              f"etabar1={info['base'].etabar1:g} (terms={opts['terms']}, "
+              f"max_power={opts['max_power']}) in {info['sweep_s']:.1f} s; examples are "
+              "evaluated by rescaling it", file=sys.stderr, flush=True)
+
     res = fuzz(args.claim, base, examples=args.examples, Ns=args.N, seeds=args.seeds,
-               seed=args.seed, margin=args.margin, budget_s=args.budget, on_example=progress)
+               seed=args.seed, margin=args.margin, budget_s=args.budget, on_example=progress,
+               on_core=core_done)
     counts = ", ".join(f"{k}: {res.counts.get(k, 0)}"
                        for k in ("consistent", "inconsistent", "inconclusive"))
     print(f"twostep fuzz {args.claim}: {counts}"
@@ -72,5 +84,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"simplest failing point: alpha=({f.alpha1:g}, {f.alpha2:g}), etabar1={f.etabar1:g}, "
               f"psi_d={f.psi_d:g}: {res.failing_verdicts[0].reason}")
         print(f"reproduce: {res.command}")
+        if res.confirmation is not None:
+            direct = ", ".join(f"{v.subject}: {v.status}" for v in res.confirmation)
+            opts = res.core["options"]
+            print(f"found on the core (a run with terms={opts['terms']}, "
+                  f"max_power={opts['max_power']}); the reproduce command's direct run: {direct}")
+            if not any(v.status == "inconsistent" for v in res.confirmation):
+                print("the direct run with the claim's own options does not confirm it; "
+                      f"with the core's options: {res.core_command}")
         return 1
     return 0

@@ -1,0 +1,471 @@
+"""The step-size-free core of a two-step run: one sweep, every (alpha1, alpha2, etabar1, etabar2).
+
+The exact terms of the step-two update are ``T_k = eta_2 eta_1^k D_k`` with ``D_k`` free of the
+step sizes (docs/theory.md, "The exact terms"), and the random draws of a cell are keyed by
+``(seed, N)`` only (``simulate.draws``): runs that differ only in ``alpha1, alpha2, etabar1,
+etabar2`` share ``W_0``, ``a``, ``beta_*`` and the batches, hence the same ``D_k``.  So every
+exact-term statistic of a measurement at one set of step sizes gives the same statistic at any
+other by a rescaling, with no simulation:
+
+- ``terms[k]``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
+  ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``; ``leakage[m]`` (term m projected on ``q_{k+1}``) by
+  ``s_m``; the squared overlaps (``beta_overlap``, ``null_beta_overlap``, ``left_overlap``, ...)
+  do not change.
+- ``series``: ``eta1``, ``eta2``, ``norms`` (by ``s_k``), ``ratios`` (by ``eta_1'/eta_1``),
+  ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``).
+
+What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
+``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,
+``outlier_count``, ``spectra``, ``learned_beta``): those fields are set to None in a rescaled
+measurement, so no claim reads a stale value.  ``step_one`` and ``features`` (functions of
+``W_1``) are kept only when ``eta_1' = eta_1``.
+
+**The residual rule** (what the regime guard of docs/claims.md reads, ``series.residual``).
+The residual ``||U - sum_{k<=K} T_k|| / ||U||`` does not depend on ``eta_2`` (U and every T_k are
+proportional to it); it depends on ``eta_1`` only.  A rescaled measurement's residual is
+
+1. *measured* when ``eta_1' = eta_1`` (relative difference at most :data:`SAME_ETA1`): the same
+   number, exactly;
+2. *carried* when ``eta_1' < eta_1``, the residual at ``eta_1`` is at most the guard's tolerance,
+   and the Taylor series of sigma provably converges at ``eta_1'``: ``eta_1' max|P1_ij| <
+   R_sigma`` (:func:`radius`: the distance of sigma's nearest complex singularity from the real
+   axis, pi/2 for tanh, pi for the logistic family, infinite for entire functions).  The residual
+   at ``eta_1`` is then carried as an upper estimate of the one at ``eta_1'``: inside the disc of
+   convergence term k of the tail shrinks by ``(eta_1'/eta_1)^k <= (eta_1'/eta_1)^{K+1}``.  This
+   is an estimate, not a theorem about the operator norm of the tail (cancellations between tail
+   terms at ``eta_1`` could in principle make the residual there smaller than at ``eta_1'``);
+   tests/test_core.py checks it against direct runs.
+3. *unknown* (None) otherwise: ``eta_1' > eta_1``, a diverging residual at ``eta_1``, a sigma
+   whose radius is not known here (an expression other than the built-ins and affine shifts of
+   them), or a missing residual.  An unknown residual never counts as converging: the guard
+   refuses a verdict at that N ("guard-blocked").
+
+``series.core_rule`` says which rule gave each residual.
+
+A verdict computed here is the verdict of a direct run with the core's run options
+(``terms = K``, ``max_power = M`` of :func:`core_check`; the series residual is that of K terms),
+up to float rounding of the rescaling (1e-12 relative in float64), whenever the residual is
+measured (rule 1); with rule 2 it holds as long as the carried estimate is on the same side of
+the tolerance as the real residual.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from .claims import (
+    MIN_RANGE,
+    MIN_WIDTHS,
+    Claim,
+    OutlierCount,
+    Results,
+    ReuseGap,
+    TermExponent,
+    Verdict,
+    decide_all,
+    get_claim,
+    measured_regime,
+)
+from .table import Table
+
+#: Step-size fields of a config (everything else keys the random draws' meaning: a rescaling
+#: maps between configs that agree on all other fields).
+STEP_FIELDS = ("alpha1", "alpha2", "etabar1", "etabar2")
+
+#: Two step sizes eta_1 are "the same" when they differ by at most this much, relatively.
+SAME_ETA1 = 1e-12
+
+#: The core computes at most this many exact terms beyond term 0 (paper_count + 1 is needed;
+#: a config that needs more is refused with one line).
+TERMS_CAP = 6
+
+#: Claims that read only the exact terms and the series (``terms``, ``series``).
+CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
+               "reuse-gap": ReuseGap}
+
+#: Fields of a measurement that describe the whole update or W_2 (not derivable).
+WHOLE_UPDATE_FIELDS = ("amplitudes", "outliers", "outlier_count", "spectra", "learned_beta",
+                       "bulk_edge_empirical", "dynamics")
+#: Fields that are functions of W_1 only (kept when eta_1 does not change).
+STEP_ONE_FIELDS = ("step_one", "features")
+
+
+# -- the radius of convergence -------------------------------------------------------------------
+
+_PI = math.pi
+#: Distance of the nearest complex singularity of sigma' from the real axis, for the built-ins
+#: (relu/abs are not smooth: the exact terms are undefined for them).
+_BUILTIN_RADIUS = {"tanh": _PI / 2, "sigmoid": _PI, "softplus": _PI, "silu": _PI,
+                   "gelu": math.inf, "erf": math.inf, "sin": math.inf, "quadratic": math.inf,
+                   "identity": math.inf}
+_ENTIRE = ("erf", "erfc", "sin", "cos", "exp", "sinh", "cosh")
+
+
+def radius(activation: str) -> float | None:
+    """``R_sigma``: the elementwise Taylor series of sigma' at any real point converges within
+    this distance (a lower bound on the radius).  None when not known here."""
+    import sympy
+
+    from twostep.theory.functions import Z, parse_function
+
+    fn = parse_function(activation)
+    if fn.text in _BUILTIN_RADIUS:
+        return _BUILTIN_RADIUS[fn.text]
+    expr = fn.expr
+    if expr.is_polynomial(Z):
+        return math.inf
+    # f(s z + c) for a built-in-like f with a real affine argument: R_f / |s|
+    if len(expr.args) == 1:
+        arg = expr.args[0]
+        poly = sympy.Poly(arg, Z) if arg.is_polynomial(Z) else None
+        if poly is not None and poly.degree() == 1:
+            s, c = poly.all_coeffs()
+            if s.is_real and c.is_real and s != 0:
+                name = type(expr).__name__
+                if name == "tanh":
+                    return float(_PI / 2 / abs(s))
+                if name in _ENTIRE:
+                    return math.inf
+    return None
+
+
+# -- rescaling -----------------------------------------------------------------------------------
+
+def step_free_key(config: ModelConfig) -> str:
+    """The key of a config's step-size-free part (configs with equal keys share their core)."""
+    return config.replace(alpha1=0.0, alpha2=0.0, etabar1=1.0, etabar2=1.0).key()
+
+
+def etas(config: ModelConfig, N: int) -> tuple[float, float]:
+    """``(eta_1, eta_2)`` at width N, computed as the simulator computes them."""
+    from twostep.simulate.gd import default_steps
+
+    s1, s2 = default_steps(config)
+    return s1.eta(N), s2.eta(N)
+
+
+def _check_pair(config_from: ModelConfig, config_to: ModelConfig) -> None:
+    if step_free_key(config_from) != step_free_key(config_to):
+        diff = [f for f in ("activation", "target", "noise", "psi_d", "psi_n", "batch",
+                            "second_layer", "first_layer", "loss")
+                if getattr(config_from, f) != getattr(config_to, f)]
+        raise ConfigError(f"a rescaling changes step sizes only; the configs differ in "
+                          f"{', '.join(diff)}")
+
+
+def _scaled(x: Any, s: float) -> Any:
+    return None if x is None else float(x) * s
+
+
+def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
+            config_to: ModelConfig) -> dict[str, Any]:
+    """The measurement dict of ``config_to``'s exact-term statistics from one of
+    ``config_from`` at the same (N, seed) (module docstring: what is rescaled, what is removed,
+    the residual rule)."""
+    from twostep.simulate.terms import SERIES_TOLERANCE
+
+    _check_pair(config_from, config_to)
+    m = measurement
+    terms, series = m.get("terms"), m.get("series")
+    if not terms or not series:
+        raise ConfigError("the core needs a measurement with exact terms and series "
+                          "diagnostics (run with terms >= 1)")
+    N = int(m["N"])
+    eta1, eta2 = float(series["eta1"]), float(series["eta2"])
+    f1, f2 = etas(config_from, N)
+    if abs(f1 / eta1 - 1) > 1e-12 or abs(f2 / eta2 - 1) > 1e-12:
+        raise ConfigError(f"the measurement's step sizes (eta1 = {eta1:.6g}, eta2 = {eta2:.6g}) "
+                          f"are not those of config_from at N = {N} ({f1:.6g}, {f2:.6g})")
+    t1, t2 = etas(config_to, N)
+    u, v = t1 / eta1, t2 / eta2
+    same = abs(u - 1) <= SAME_ETA1
+    scale = [v * u**k for k in range(len(terms))]
+
+    new_terms = []
+    for entry in terms:
+        k = int(entry["k"])
+        e = copy.deepcopy(dict(entry))
+        for name in ("amplitude", "null_floor", "null_floor_sd"):
+            if name in e:
+                e[name] = _scaled(e[name], scale[k])
+        if e.get("singular_values") is not None:
+            e["singular_values"] = [_scaled(x, scale[k]) for x in e["singular_values"]]
+        if e.get("leakage") is not None:
+            e["leakage"] = [_scaled(x, scale[j]) for j, x in enumerate(e["leakage"])]
+        new_terms.append(e)
+
+    p1 = dict(series.get("p1") or {})
+    p1_max = p1.get("max")
+    p1_abs = None if p1_max is None else float(p1_max) / eta1   # max|P1_ij|, step-size free
+    new_p1 = {"max": None if p1_abs is None else p1_abs * t1,
+              "fraction_above": p1.get("fraction_above") if same else None}
+    R = radius(config_to.activation)
+    base_res = series.get("residual")
+    tol = float(series.get("tolerance", SERIES_TOLERANCE))
+    if same:
+        rule, residual = "measured", base_res
+        residual_norm = _scaled(series.get("residual_norm"), v)
+        update_norm = _scaled(series.get("update_norm"), v)
+    else:
+        residual_norm = update_norm = None
+        certified = (R is not None and p1_abs is not None and t1 * p1_abs < R)
+        if u < 1 and base_res is not None and base_res <= tol and certified:
+            rule, residual = f"carried from eta1 = {eta1:.6g} >= {t1:.6g}", base_res
+        else:
+            rule, residual = "unknown", None
+            why = ("eta1 above the measured one" if u > 1 else
+                   "no residual measured" if base_res is None else
+                   "the series diverges at the measured eta1" if base_res > tol else
+                   "the radius of convergence of sigma is not known here" if R is None else
+                   f"eta1 max|P1| = {t1 * p1_abs:.3g} is not below R_sigma = {R:.3g}")
+            rule = f"unknown ({why})"
+    norms = series.get("norms") or []
+    ratios = series.get("ratios") or []
+    new_series = {
+        **{k: copy.deepcopy(val) for k, val in series.items()},
+        "eta1": t1, "eta2": t2, "residual": residual, "residual_norm": residual_norm,
+        "update_norm": update_norm,
+        "norms": [_scaled(x, scale[k]) for k, x in enumerate(norms)],
+        "ratios": [_scaled(x, u) for x in ratios],
+        "converges": residual is not None and residual <= tol,
+        "p1": new_p1, "core_rule": rule, "radius": R,
+    }
+    out = {key: copy.deepcopy(val) for key, val in m.items()
+           if key not in WHOLE_UPDATE_FIELDS and key not in STEP_ONE_FIELDS
+           and key not in ("terms", "series", "config")}
+    for name in WHOLE_UPDATE_FIELDS:
+        out[name] = None
+    for name in STEP_ONE_FIELDS:
+        out[name] = copy.deepcopy(m.get(name)) if same else None
+    out.update(config=config_to.to_dict(), terms=new_terms, series=new_series,
+               core={"from": config_from.to_dict(), "scales": scale, "residual_rule": rule})
+    return out
+
+
+def plane_results(results: Results, base_config: ModelConfig | Sequence[ModelConfig],
+                  configs: Sequence[ModelConfig]) -> Results:
+    """A :class:`Results` holding, for every config of ``configs``, the rescaled measurements
+    of the base config(s) with the same step-size-free part, at every (N, seed) measured."""
+    bases = [base_config] if isinstance(base_config, ModelConfig) else list(base_config)
+    by_key = {step_free_key(b): b for b in bases}
+    out = Results()
+    for cfg in configs:
+        base = by_key.get(step_free_key(cfg))
+        if base is None:
+            raise ConfigError(f"no base measurement shares the step-size-free part of "
+                              f"{cfg.to_json()} (only step sizes may differ)")
+        for N in results.Ns(base):
+            for seed, m in zip(results.seeds(base, N), results.get(base, N)):
+                out.add(cfg, N, seed, rescale(m, base, cfg))
+    return out
+
+
+# -- core checks ---------------------------------------------------------------------------------
+
+def core_claim(claim: str | Claim) -> Claim:
+    """The claim object, refused with one line unless it reads only the exact terms."""
+    obj = get_claim(claim) if isinstance(claim, str) else claim
+    if not isinstance(obj, tuple(CORE_CLAIMS.values())):
+        raise ConfigError(f"claim {obj.name!r} reads the whole update or W_2, which a rescaling "
+                          f"does not give; the core evaluates {', '.join(CORE_CLAIMS)} only")
+    return obj
+
+
+def default_base(configs: Sequence[ModelConfig]) -> ModelConfig:
+    """A base config whose eta_1 is at least every config's at every N >= 1 (largest alpha1 and
+    etabar1), so rule 2 of the residual applies wherever the base's series converges."""
+    if not configs:
+        raise ConfigError("the core needs at least one config")
+    first = configs[0]
+    for c in configs[1:]:
+        _check_pair(first, c)
+    return first.replace(alpha1=max(c.alpha1 for c in configs),
+                         etabar1=max(c.etabar1 for c in configs),
+                         alpha2=max(c.alpha2 for c in configs))
+
+
+def core_options(claim: Claim, base_config: ModelConfig, configs: Sequence[ModelConfig],
+                 options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The base sweep's run options: the claim's, with ``terms = K`` (the most any config needs,
+    at most :data:`TERMS_CAP`) and ``max_power = M`` (the most any config asks, at least K + 1)."""
+    from twostep.simulate.runner import MAX_POWER_LIMIT
+
+    from .store import RUN_DEFAULTS, normalise_options
+
+    wanted = [claim.run_options(c) for c in configs]
+    K = min(TERMS_CAP, max(int(w.get("terms", 0)) for w in wanted))
+    if K < 1:
+        raise ConfigError(f"the exact terms are undefined for {base_config.activation!r} "
+                          "(non-smooth): the core has nothing to rescale")
+    M = min(MAX_POWER_LIMIT, max([K + 1] + [int(w.get("max_power", RUN_DEFAULTS["max_power"]))
+                                           for w in wanted]))
+    return normalise_options({**claim.run_options(base_config), **dict(options or {}),
+                              "terms": K, "max_power": M})
+
+
+@dataclass
+class CoreVerdicts:
+    """Verdicts of one claim at many configs from one base sweep."""
+
+    claim: str
+    base: ModelConfig
+    options: dict[str, Any]
+    configs: list[ModelConfig]
+    verdicts: dict[str, list[Verdict]]           # config.key() -> verdicts (claim order)
+    blocked: dict[str, bool]                      # guard-blocked (see classify)
+    refused: dict[str, str] = field(default_factory=dict)   # config.key() -> reason
+    sweep_s: float = 0.0
+    evaluate_s: float = 0.0
+    base_results: Results | None = None          # the base sweep's measurements
+    bases: list[ModelConfig] = field(default_factory=list)   # the claim's base configs
+
+    def of(self, config: ModelConfig) -> list[Verdict]:
+        return self.verdicts[config.key()]
+
+
+def _refusal(claim: Claim, config: ModelConfig, reason: str) -> Verdict:
+    return Verdict(claim=claim.name, subject="core view", status="inconclusive",
+                   reason=f"refused by the core view: {reason}",
+                   evidence=Table(["N"], title=f"{claim.name}: refused"), config=config)
+
+
+_NO_SERIES = "(run with terms >= 1)"
+_CORE_NO_SERIES = ("(core view: the series residual at this eta1 is unknown; see "
+                   "compare/core.py, the residual rule)")
+
+
+def guard_blocked(claim: Claim, config: ModelConfig, results: Results) -> bool:
+    """True when the regime guard leaves fewer than MIN_WIDTHS widths spanning MIN_RANGE for
+    some configuration the claim reads: no verdict either way can be reached."""
+    from .claims import enough_widths
+
+    for cfg in claim.configs(config):
+        regime = measured_regime(results, cfg)
+        if regime.blocked:
+            return True
+        Ns = results.Ns(cfg)
+        if enough_widths(Ns) and not enough_widths([N for N in Ns if regime.ok(N)]):
+            return True
+    return False
+
+
+def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[ModelConfig],
+                  configs: Sequence[ModelConfig], K: int) -> tuple[dict, dict, dict]:
+    """Verdicts per config from the base measurements (BH within each config's findings)."""
+    obj = core_claim(claim)
+    verdicts: dict[str, list[Verdict]] = {}
+    blocked: dict[str, bool] = {}
+    refused: dict[str, str] = {}
+    for cfg in configs:
+        need = int(obj.run_options(cfg).get("terms", 0))
+        if need > K:
+            refused[cfg.key()] = (f"needs {need} exact terms, the core computed {K} "
+                                  f"(at most {TERMS_CAP})")
+            verdicts[cfg.key()] = [_refusal(obj, cfg, refused[cfg.key()])]
+            blocked[cfg.key()] = False
+            continue
+        res = plane_results(base_results, bases, obj.configs(cfg))
+        try:
+            findings = obj.findings(cfg, res)
+        except ConfigError as err:
+            refused[cfg.key()] = str(err)
+            verdicts[cfg.key()] = [_refusal(obj, cfg, str(err))]
+            blocked[cfg.key()] = False
+            continue
+        out = decide_all(findings)
+        for v in out:
+            v.reason = v.reason.replace(_NO_SERIES, _CORE_NO_SERIES)
+        verdicts[cfg.key()] = out
+        blocked[cfg.key()] = guard_blocked(obj, cfg, res)
+    return verdicts, blocked, refused
+
+
+def base_sweep(claim: Claim, base_config: ModelConfig, Ns: Sequence[int], seeds: int,
+               options: Mapping[str, Any], store: str | os.PathLike[str], *,
+               executor: str = "inline", jobs: int | None = None, quiet: bool = True
+               ) -> Results:
+    """Simulate the base config(s) of the claim (its ``configs(base_config)``) into ``store``
+    and return their measurements."""
+    from .store import Cell, Store
+    from .sweep import run_sweep
+
+    cells = [Cell(c, int(N), s, dict(options)) for c in claim.configs(base_config)
+             for N in sorted(set(Ns)) for s in range(seeds)]
+    with Store(store) as st:
+        sweep = run_sweep(cells, st, executor=executor, jobs=jobs, quiet=quiet)
+        if sweep.failed:
+            cell, err = sweep.failed[0]
+            raise ConfigError(f"{len(sweep.failed)} base cell(s) failed; first "
+                              f"{cell.describe()}: {err.splitlines()[0] if err else ''}")
+        wanted = {c.key(st.version): c for c in cells}
+        res = Results()
+        for cell, result in st.results():
+            if cell.key(st.version) in wanted:
+                res.add(cell.config, cell.N, cell.seed, result)
+    return res
+
+
+def core_check(claim: str | Claim, base_config: ModelConfig | None,
+               configs: Sequence[ModelConfig], Ns: Sequence[int], seeds: int = 4, *,
+               store: str | os.PathLike[str] | None = None, executor: str = "inline",
+               jobs: int | None = None, quiet: bool = True,
+               options: Mapping[str, Any] | None = None) -> CoreVerdicts:
+    """ONE sweep of ``base_config`` (default: :func:`default_base`), then ``claim`` at every
+    config of ``configs`` by rescaling (term-exponent, outlier-count, reuse-gap only).
+
+    Each config's verdicts equal those of ``verify.check(claim, config, Ns, seeds,
+    **result.options)`` (the module docstring says when exactly).
+    """
+    obj = core_claim(claim)
+    configs = list(configs)
+    if not configs:
+        raise ConfigError("core_check needs at least one config")
+    base = default_base(configs) if base_config is None else base_config
+    for c in configs:
+        _check_pair(base, c)
+    opts = core_options(obj, base, configs, options)
+    bases = obj.configs(base)
+    t0 = time.perf_counter()
+    if store is None:
+        with tempfile.TemporaryDirectory(prefix="twostep-core-") as tmp:
+            res = base_sweep(obj, base, Ns, seeds, opts, Path(tmp) / "core.sqlite",
+                             executor=executor, jobs=jobs, quiet=quiet)
+    else:
+        res = base_sweep(obj, base, Ns, seeds, opts, store, executor=executor, jobs=jobs,
+                         quiet=quiet)
+    t1 = time.perf_counter()
+    verdicts, blocked, refused = evaluate_core(obj, res, bases, configs, opts["terms"])
+    return CoreVerdicts(claim=obj.name, base=base, options=opts, configs=configs,
+                        verdicts=verdicts, blocked=blocked, refused=refused,
+                        sweep_s=t1 - t0, evaluate_s=time.perf_counter() - t1,
+                        base_results=res, bases=list(bases))
+
+
+def classify(verdicts: Sequence[Verdict], blocked: bool, refused: bool = False,
+             subject: str | None = None) -> str:
+    """One label per cell: consistent / inconsistent / inconclusive / guard-blocked / refused
+    (``subject``: only the verdicts whose subject contains it)."""
+    if refused:
+        return "refused"
+    vs = [v for v in verdicts if subject is None or subject in v.subject]
+    if any(v.status == "inconsistent" for v in vs):
+        return "inconsistent"
+    if vs and all(v.status == "consistent" for v in vs):
+        return "consistent"
+    return "guard-blocked" if blocked else "inconclusive"
+
+
+__all__ = ["CORE_CLAIMS", "CoreVerdicts", "MIN_RANGE", "MIN_WIDTHS", "TERMS_CAP", "classify",
+           "core_check", "core_claim", "core_options", "default_base", "etas", "evaluate_core",
+           "plane_results", "radius", "rescale", "step_free_key"]

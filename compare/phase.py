@@ -1,0 +1,155 @@
+"""The measured phase diagram: a claim's verdict at every cell of an (alpha1, alpha2) grid from
+ONE base sweep (compare/core.py), beside the paper's ``floor(alpha2/(1/2 - alpha1))`` regions.
+
+- :func:`count_plane`: the ``outlier-count`` claim (the activation-aware count, decided from the
+  signs of the exact terms' exponents) on a grid;
+- :func:`reuse_plane`: the ``reuse-gap`` claim (beta_* in the exact term, reuse vs independent).
+
+Every grid cell's verdict is the verdict of a direct run with the core's run options (terms = K,
+max_power = M; compare/core.py says when exactly).  Cells are labelled consistent /
+inconsistent / inconclusive / guard-blocked (the regime guard left fewer than MIN_WIDTHS widths
+spanning MIN_RANGE) / refused (the claim needs more exact terms than the core's cap).
+
+``python -m twostep.compare.phase OUT_DIR [DATA_DIR]`` draws OUT_DIR/phase-count.png and
+phase-reuse.png (about ten minutes on 2 cores); with DATA_DIR the base sweeps are stored there
+(phase-*.sqlite, reused by a rerun) and each plane's cells written as phase-*.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.predict import paper_count
+
+from .core import TERMS_CAP, CoreVerdicts, classify, core_check, default_base
+
+#: The count plane's base: tanh(z + 1/2) (every term's coefficient nonzero), He1, reused batch.
+#: etabar1 = 0.02 keeps eta1 max|P1_ij| below ~0.4 up to alpha1 = 0.49 at N = 2000, so the
+#: series of exact terms converges over the whole plane (at etabar1 = 1 it diverges for
+#: alpha1 >= 0.3: docs/theory.md); the count is a statement about exponents, free of etabar1.
+COUNT_BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", batch="reuse", etabar1=0.02)
+#: The reuse plane's base: tanh, He3 (reuse exponent 3).  Heavy residuals make max|P1_ij| reach
+#: ~8 at small N, hence the smaller etabar1.
+REUSE_BASE = ModelConfig(activation="tanh", target="He3", batch="reuse", etabar1=0.003)
+
+PLANE_NS = (250, 500, 1000, 2000)
+
+
+def distance_to_critical(alpha1: float, alpha2: float) -> float:
+    """Distance in alpha2 to the nearest critical line ``alpha2 = k (1/2 - alpha1)``."""
+    gap = 0.5 - alpha1
+    k = round(alpha2 / gap)
+    return min(abs(alpha2 - j * gap) for j in (max(k - 1, 0), k, k + 1))
+
+
+def grid(n: int = 20, margin: float = 0.01) -> list[tuple[float, float]]:
+    """Points ``((i + 0.3)/(2n), (j + 0.7)/(2n))`` of an n x n grid of [0, 1/2)^2 (offsets that
+    keep the grid off the critical lines' common rational points: with centred cells the last
+    column would lie on them), minus those within ``margin`` (in alpha2) of a critical line."""
+    a1s, a2s = _axes(n)
+    return [(a1, a2) for a1 in a1s for a2 in a2s if distance_to_critical(a1, a2) >= margin]
+
+
+def _axes(n: int) -> tuple[list[float], list[float]]:
+    return ([round((i + 0.3) / (2 * n), 6) for i in range(n)],
+            [round((j + 0.7) / (2 * n), 6) for j in range(n)])
+
+
+@dataclass
+class Plane:
+    claim: str
+    base: ModelConfig
+    cells: list[tuple[float, float, str]]           # (alpha1, alpha2, label)
+    core: CoreVerdicts | None
+    skipped: list[tuple[float, float]] = field(default_factory=list)   # near a critical line
+    n: int = 20
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for *_, label in self.cells:
+            out[label] = out.get(label, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "base": self.base.to_dict(), "n": self.n,
+                "cells": [list(c) for c in self.cells], "skipped": [list(p) for p in self.skipped],
+                "counts": self.counts(), "timing": self.timing,
+                "options": self.core.options if self.core else None}
+
+
+def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int], seeds: int,
+           n: int, margin: float, store: str | os.PathLike[str] | None, jobs: int | None,
+           executor: str, quiet: bool) -> Plane:
+    pairs = grid(n, margin)
+    a1s, a2s = _axes(n)
+    every = [(a, b) for a in a1s for b in a2s]
+    skipped = sorted(set(every) - set(pairs))
+    feasible = [(a1, a2) for a1, a2 in pairs if paper_count(a1, a2)[0] + 1 <= TERMS_CAP
+                or claim != "outlier-count"]
+    configs = [base.replace(alpha1=a1, alpha2=a2) for a1, a2 in feasible]
+    t0 = time.perf_counter()
+    core = core_check(claim, default_base(configs), configs, Ns, seeds, store=store,
+                      executor=executor, jobs=jobs, quiet=quiet)
+    cells = []
+    for cfg in configs:
+        key = cfg.key()
+        cells.append((cfg.alpha1, cfg.alpha2, classify(core.verdicts[key], core.blocked[key],
+                                                         key in core.refused, subject)))
+    for a1, a2 in pairs:
+        if (a1, a2) not in feasible:
+            cells.append((a1, a2, "refused"))
+    timing = {"total_s": time.perf_counter() - t0, "sweep_s": core.sweep_s,
+              "evaluate_s": core.evaluate_s, "configs": len(configs)}
+    return Plane(claim, core.base, cells, core, skipped, n, timing)
+
+
+def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
+                n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
+                jobs: int | None = 2, executor: str = "process", quiet: bool = True) -> Plane:
+    """The activation-aware count verdict on the grid (cells needing more than TERMS_CAP exact
+    terms are 'refused' without evaluation)."""
+    return _plane("outlier-count", base, "activation-aware", Ns, seeds, n, margin, store, jobs,
+                  executor, quiet)
+
+
+def reuse_plane(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
+                n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
+                jobs: int | None = 2, executor: str = "process", quiet: bool = True) -> Plane:
+    """The reuse-gap verdict (He3 by default) on the grid."""
+    return _plane("reuse-gap", base, None, Ns, seeds, n, margin, store, jobs, executor, quiet)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .plots import measured_phase_figure
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    out = Path(args[0] if args else "docs/figures")
+    data = Path(args[1]) if len(args) > 1 else None     # JSON of the cells, and the stores
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in (("count", count_plane), ("reuse", reuse_plane)):
+        plane = make(store=None if data is None else data / f"phase-{name}.sqlite")
+        label = ("outlier-count (activation-aware count)" if name == "count"
+                 else "reuse-gap (He3)")
+        measured_phase_figure(plane.cells, out / f"phase-{name}.png", title=(
+            f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
+            f"etabar1 = {plane.base.etabar1:g}"), n=plane.n,
+            note=f"N = {', '.join(map(str, PLANE_NS))}, 4 seeds; one base sweep "
+                 f"({plane.timing['sweep_s']:.0f} s) + {plane.timing['configs']} rescaled "
+                 f"evaluations ({plane.timing['evaluate_s']:.0f} s)")
+        if data is not None:
+            (data / f"phase-{name}.json").write_text(json.dumps(plane.to_dict(), indent=1))
+        print(name, plane.counts(), plane.timing, flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""The core view (compare/core.py): rescaled exact-term statistics against direct runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twostep.compare import core
+from twostep.compare.claims import Results, measured_regime
+from twostep.compare.verify import check
+from twostep.simulate import draws, run
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
+                   etabar1=0.2, batch="reuse")
+OTHER = BASE.replace(alpha1=0.2, alpha2=0.35, etabar1=0.15, etabar2=0.7)
+N, SEED = 200, 1
+RUN = {"terms": 4, "max_power": 5}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return run(BASE, N, SEED, **RUN).to_dict(), run(OTHER, N, SEED, **RUN).to_dict()
+
+
+def rel(x: float, y: float) -> float:
+    return abs(x - y) / max(abs(y), 1e-300)
+
+
+def test_draws_are_shared_by_step_sizes():
+    # the draws are keyed by (seed, N) only: the issue's item 1 already holds
+    d, n = draws.dimensions(BASE, N)
+    assert np.array_equal(draws.draw_first_layer(BASE, SEED, N, d, np.dtype("float64")),
+                          draws.draw_first_layer(OTHER, SEED, N, d, np.dtype("float64")))
+    assert np.array_equal(draws.draw_second_layer(BASE, SEED, N),
+                          draws.draw_second_layer(OTHER, SEED, N))
+    beta = draws.draw_beta(SEED, N, d)
+    b1 = draws.draw_batch(BASE, SEED, N, 0, beta, np.dtype("float64"))
+    b2 = draws.draw_batch(OTHER, SEED, N, 0, beta, np.dtype("float64"))
+    assert np.array_equal(b1.X, b2.X) and np.array_equal(b1.y, b2.y)
+
+
+def test_rescaled_terms_match_a_direct_run(pair):
+    base, direct = pair
+    got = core.rescale(base, BASE, OTHER)
+    for t, u in zip(got["terms"], direct["terms"]):
+        for name in ("amplitude", "null_floor", "null_floor_sd", "beta_overlap",
+                     "null_beta_overlap", "left_overlap", "right_beta_overlap"):
+            if u[name] is None:
+                assert t[name] is None
+            else:
+                assert rel(t[name], u[name]) < 1e-10, (t["k"], name)
+        for x, y in zip(t["singular_values"], u["singular_values"]):
+            assert rel(x, y) < 1e-10
+        for x, y in zip(t["leakage"], u["leakage"]):
+            assert (x is None and y is None) or rel(x, y) < 1e-10
+    s, d = got["series"], direct["series"]
+    assert rel(s["eta1"], d["eta1"]) < 1e-14 and rel(s["eta2"], d["eta2"]) < 1e-14
+    for x, y in zip(s["norms"], d["norms"]):
+        assert rel(x, y) < 1e-10
+    assert rel(s["p1"]["max"], d["p1"]["max"]) < 1e-10
+    # eta1 is smaller: the converging residual at the base's eta1 is carried as an upper estimate
+    assert s["core_rule"].startswith("carried")
+    assert s["residual"] == base["series"]["residual"] <= 0.1
+    assert d["residual"] <= s["residual"]
+    # nothing about the whole update survives
+    for name in ("amplitudes", "outliers", "outlier_count", "spectra", "learned_beta",
+                 "step_one"):
+        assert got[name] is None
+
+
+def test_same_eta1_keeps_the_measured_residual():
+    other = BASE.replace(alpha2=0.25, etabar2=3.0)     # eta1 unchanged: residual exact
+    base = run(BASE, 100, 0, **RUN).to_dict()
+    direct = run(other, 100, 0, **RUN).to_dict()
+    got = core.rescale(base, BASE, other)
+    assert got["series"]["core_rule"] == "measured"
+    assert rel(got["series"]["residual"], direct["series"]["residual"]) < 1e-10
+    assert got["step_one"] == base["step_one"]
+    for t, u in zip(got["terms"], direct["terms"]):
+        assert rel(t["amplitude"], u["amplitude"]) < 1e-10
+
+
+def _regime_of(m: dict, config: ModelConfig):
+    res = Results()
+    res.add(config, m["N"], m["seed"], m)
+    return measured_regime(res, config)
+
+
+def test_unknown_residual_never_converges(pair):
+    base, _ = pair
+    # a larger eta1: not measured
+    up = BASE.replace(etabar1=0.5)
+    got = core.rescale(base, BASE, up)
+    assert got["series"]["residual"] is None and not got["series"]["converges"]
+    assert got["series"]["core_rule"].startswith("unknown (eta1 above")
+    assert not _regime_of(got, up).ok(N)
+    # a smaller eta1 below a diverging residual: unknown, not carried
+    diverging = {**base, "series": {**base["series"], "residual": 3.0}}
+    got = core.rescale(diverging, BASE, OTHER)
+    assert got["series"]["residual"] is None
+    assert not _regime_of(got, OTHER).ok(N)
+    # no residual at all
+    missing = {**base, "series": {**base["series"], "residual": None}}
+    assert core.rescale(missing, BASE, OTHER)["series"]["residual"] is None
+    # smaller eta1 but beyond the radius of convergence: unknown
+    far = {**base, "series": {**base["series"], "p1": {"max": 10.0, "fraction_above": {}}}}
+    got = core.rescale(far, BASE, OTHER)
+    assert got["series"]["residual"] is None and "R_sigma" in got["series"]["core_rule"]
+
+
+def test_radius_of_convergence():
+    assert core.radius("tanh") == pytest.approx(math.pi / 2)
+    assert core.radius("tanh(z + 1/2)") == pytest.approx(math.pi / 2)
+    assert core.radius("tanh(2*z)") == pytest.approx(math.pi / 4)
+    assert core.radius("sigmoid") == pytest.approx(math.pi)
+    assert core.radius("erf") == math.inf and core.radius("z**3 - z") == math.inf
+    assert core.radius("tanh(z)**3") is None           # not known here: never carried
+
+
+def test_refusals(pair):
+    base, _ = pair
+    with pytest.raises(ConfigError, match="step sizes only"):
+        core.rescale(base, BASE, BASE.replace(batch="independent"))
+    with pytest.raises(ConfigError, match="not those of config_from"):
+        core.rescale(base, OTHER, BASE)
+    with pytest.raises(ConfigError, match="whole update"):
+        core.core_claim("growth-exponent")
+    with pytest.raises(ConfigError, match="exact terms"):
+        core.rescale({**base, "terms": None}, BASE, OTHER)
+
+
+NS = (25, 50, 100, 200)
+
+
+def _same(a, b):
+    assert a.status == b.status, (a.reason, b.reason)
+    assert a.subject == b.subject
+    # the outlier count's statistic and last clause are the visible W_2 outliers (not rescaled)
+    visible = "; visible new outliers"
+    assert a.reason.split(visible)[0] == b.reason.split(visible)[0]
+    if a.claim == "outlier-count":
+        return
+    for x, y in ((a.statistic, b.statistic), *zip(a.ci, b.ci)):
+        assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=1e-8, abs=1e-12)
+    ra, rb = a.evidence.rows, b.evidence.rows
+    assert len(ra) == len(rb)
+    for x, y in zip(ra, rb):
+        for col in x:
+            u, v = x[col], y[col]
+            if col.startswith("series residual"):
+                # carried residuals are upper estimates: the same side of the tolerance
+                assert (u is not None and u <= 0.1) == (v is not None and v <= 0.1), col
+            elif isinstance(u, float) and isinstance(v, float) and not math.isnan(v):
+                assert u == pytest.approx(v, rel=1e-7, abs=1e-12), col
+            else:
+                assert (u == v) or (u is None and v is None) or (
+                    isinstance(u, float) and math.isnan(u)), col
+
+
+@pytest.mark.parametrize("claim", ["outlier-count", "term-exponent"])
+def test_core_check_equals_verify_check_cell_by_cell(claim):
+    # eta1 equal to the base's at every N (same alpha1, etabar1): the residual rule is exact
+    configs = [BASE.replace(alpha2=0.1), BASE.replace(alpha2=0.3, etabar2=0.5)]
+    out = core.core_check(claim, BASE, configs, NS, 2)
+    assert out.options["terms"] == 3
+    for cfg in configs:
+        direct = check(claim, cfg, NS, 2, **out.options)
+        got = out.of(cfg)
+        assert len(got) == len(direct)
+        for a, b in zip(got, direct):
+            _same(a, b)
+
+
+def test_core_check_reuse_gap_with_a_smaller_eta1():
+    base = ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45, etabar1=0.02)
+    cfg = base.replace(alpha1=0.2, alpha2=0.4)            # eta1 smaller: carried residual
+    out = core.core_check("reuse-gap", base, [cfg], NS, 2)
+    direct = check("reuse-gap", cfg, NS, 2, **out.options)
+    rules = [m["series"]["core_rule"] for b in core.CORE_CLAIMS["reuse-gap"]().configs(cfg)
+             for N in NS for m in core.plane_results(out.base_results, out.bases, [b]).get(b, N)]
+    assert all(r.startswith("carried") for r in rules), rules
+    for a, b in zip(out.of(cfg), direct):
+        _same(a, b)
+
+
+def test_core_check_refuses_other_claims_and_too_many_terms():
+    with pytest.raises(ConfigError, match="core evaluates"):
+        core.core_check("left-vectors", BASE, [BASE], NS, 2)
+    far = BASE.replace(alpha1=0.45, alpha2=0.45)   # paper count 9: needs 10 terms
+    res = Results()
+    verdicts, blocked, refused = core.evaluate_core("outlier-count", res, [BASE], [far],
+                                                    core.TERMS_CAP)
+    assert far.key() in refused and "needs" in refused[far.key()]
+    assert core.classify(verdicts[far.key()], blocked[far.key()], True) == "refused"
+
+
+# -- fuzz on the core ----------------------------------------------------------------------------
+
+def test_fuzz_on_the_core_evaluates_many_examples_from_one_sweep(tmp_path, monkeypatch):
+    from twostep.compare import fuzz as fz
+
+    monkeypatch.chdir(tmp_path)
+    res = fz.fuzz("outlier-count", BASE, examples=30, Ns=(25, 50, 100, 200), seeds=2,
+                  resolution=20)
+    assert res.core is not None and res.core["base"].alpha1 == pytest.approx(0.45)
+    assert res.core["options"]["terms"] == core.TERMS_CAP
+    assert sum(res.counts.values()) >= 2 * 30 and res.ok
+
+
+def test_fuzz_failure_on_the_core_is_shrunk_and_rerun_directly(tmp_path, monkeypatch):
+    from twostep.compare import fuzz as fz
+    from twostep.compare.claims import Verdict
+    from twostep.compare.table import Table
+
+    monkeypatch.chdir(tmp_path)
+    real = core.evaluate_core
+
+    def fake(claim, results, bases, configs, K):   # "inconsistent" wherever alpha2 >= 0.3
+        v, b, r = real(claim, results, bases, configs, K)
+        for cfg in configs:
+            if cfg.alpha2 >= 0.3:
+                v[cfg.key()] = [Verdict("outlier-count", "fake", "inconsistent", "fake",
+                                        Table(["N"]), config=cfg)]
+        return v, b, r
+
+    monkeypatch.setattr(core, "evaluate_core", fake)
+    res = fz.fuzz("outlier-count", BASE, examples=20, Ns=(25, 50, 100, 200), seeds=2,
+                  resolution=20)
+    assert res.failure is not None and res.failure.alpha2 == pytest.approx(0.3)
+    assert "twostep verify --claim outlier-count" in res.command
+    assert res.confirmation is not None                 # the direct rerun of that point
+    assert all(v.status != "inconsistent" for v in res.confirmation)
+    assert "terms" in res.core_command
