@@ -1030,6 +1030,9 @@ class OutlierCount(Claim):
                 if missing:
                     return ("inconclusive", f"the measurements lack exact term(s) {missing}: "
                             f"rerun with terms >= {missing[-1]}", math.nan)
+                if not any(regime.ok(N) for N in Ns):
+                    return ("inconclusive", f"{label} count {predicted_count} not decided: "
+                            f"{regime.describe(Ns)}; {vis}", math.nan)
                 signs = {k: sign_of(k, adj) for k in tested}
                 summary = "; ".join(text for _, text in signs.values())
                 if any(sg is None for sg, _ in signs.values()):
