@@ -1,5 +1,5 @@
 """The step-two term amplitudes of twostep.theory.amplitudes (docs/theory.md, "The exact terms";
-docs/amplitudes-draft.md): the constants against Monte-Carlo estimates of the same Gaussian
+docs/amplitudes.md): the constants against Monte-Carlo estimates of the same Gaussian
 moments (an independent numpy code path), the finite-N amplitudes against the exact terms of
 the simulator, and a planted wrong constant that the data reject."""
 
@@ -212,7 +212,7 @@ def small_runs():
 
 def tolerance(values: np.ndarray) -> float:
     """4 standard errors of the seed mean plus 3% for the dropped O(1/N) pieces
-    (docs/amplitudes-draft.md)."""
+    (docs/amplitudes.md)."""
     return 4 * values.std(ddof=1) / math.sqrt(len(values)) + 0.03 * abs(values.mean())
 
 
@@ -239,7 +239,7 @@ def test_planted_wrong_constant_is_rejected(small_runs):
 @pytest.mark.parametrize("activation", [TANH, "gelu"])
 @pytest.mark.parametrize("batch", ["independent", "reuse"])
 def test_amplitudes_against_exact_terms_table(activation, batch):
-    """The docs/amplitudes-draft.md table: k = 0, 1, 2 at N = 500, 1000, 2000, 6 seeds."""
+    """The docs/amplitudes.md table: k = 0, 1, 2 at N = 500, 1000, 2000, 6 seeds."""
     cfg = config(batch, activation=activation)
     data = measured(cfg, (500, 1000, 2000), range(6))
     for N, rows in data.items():

@@ -1,5 +1,5 @@
 """Finite-N amplitudes of the step-two terms and their BBP locations (docs/theory.md, §3-§4,
-"The exact terms"; derivation in docs/amplitudes-draft.md).
+"The exact terms"; derivation in docs/amplitudes.md).
 
 Term k of the step-two update is ``T_k = eta_2 eta_1^k D_k`` (docs/theory.md, "The exact
 terms"); its projected amplitude ``A_k(N) = ||T_k^T q_{k+1}||`` is what the simulator reports as

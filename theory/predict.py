@@ -27,6 +27,7 @@ Only the canonical scaling of docs/model.md has predictions; other scalings are 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -180,6 +181,27 @@ class Prediction:
         c = self.config
         return c.etabar1 * N ** (c.alpha1 - 0.5) * math.sqrt(2 * math.log(N))
 
+    def term_amplitudes(self, N: int, ks: Sequence[int] | None = None) -> list[Any]:
+        """Finite-N predictions of the step-two terms k (default: ``1..paper_count``, at most
+        3) at width N: :class:`twostep.theory.amplitudes.TermAmplitude` (``amplitude`` of
+        ``||T_k^T q_{k+1}||``, the spike strength ``coherent``, the W_2 ``location`` or None
+        inside the bulk), the same field names as the measured ``terms[k]``
+        (docs/amplitudes.md)."""
+        from . import amplitudes
+
+        if ks is None:
+            ks = range(1, min(self.paper_count, 3) + 1)
+        return [amplitudes.term_amplitude(self.config, int(k), N) for k in ks]
+
+    def crossing_widths(self, ks: Sequence[int] | None = None) -> list[Any]:
+        """The widths ``N*_k`` where term k leaves (or enters) the bulk
+        (:class:`twostep.theory.amplitudes.Crossing`), k as in :meth:`term_amplitudes`."""
+        from . import amplitudes
+
+        if ks is None:
+            ks = range(1, min(self.paper_count, 3) + 1)
+        return [amplitudes.crossing_width(self.config, int(k)) for k in ks]
+
     def outliers(self, N: int, matrix: str = "W2") -> list[dict[str, Any]]:
         """Predicted outliers of ``matrix`` (W1 or W2) at width N, same keys as a measurement.
 
@@ -217,7 +239,7 @@ class Prediction:
             out.append({"term": t.k, "left_power": t.left_power, "value": None,
                         "exponent": t.exponent, "growth": t.growth,
                         "statement": (f"new outlier along a^{t.left_power}, order N^{t.exponent:g}"
-                                      f" ({scale:.3g} at N={N}, constant not predicted)"
+                                      f" ({scale:.3g} at N={N} from N^e_k alone; see below)"
                                       if t.growth == "diverging" else
                                       f"finite spike along a^{t.left_power} (e_k = 0): "
                                       "an outlier iff it passes the BBP threshold")})

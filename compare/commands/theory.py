@@ -92,7 +92,41 @@ def render(pred, N: int | None = None) -> str:
         for o in pred.outliers(N):
             loc = f"{o['value']:.4f}" if o["value"] is not None else "-"
             lines.append(f"  term {o['term']} (a^{o['left_power']}): {loc}  {o['statement']}")
+        lines += _amplitude_lines(pred, N)
     return "\n".join(lines)
+
+
+def _amplitude_lines(pred, N: int) -> list[str]:
+    """The finite-N amplitudes, locations and crossing widths of the counted terms
+    (docs/amplitudes.md)."""
+    amps = pred.term_amplitudes(N)
+    if not amps:
+        return []
+    crossings = {c.k: c for c in pred.crossing_widths([a.k for a in amps])}
+    lines = ["", f"step-two terms at N = {N} (finite-N amplitude ||T_k^T q_(k+1)||, spike "
+                 f"strength theta_k vs c^(1/4) = {amps[0].threshold:.4f}, W_2 location, width "
+                 "N*_k where theta_k crosses c^(1/4); docs/amplitudes.md):"]
+    visible = 0
+    for a in amps:
+        c = crossings[a.k]
+        if a.amplitude is None:
+            lines.append(f"  term {a.k} (a^{a.k + 1}): not derived ({a.reason})")
+            continue
+        visible += a.location is not None
+        loc = (f"outlier at {a.location:.4f}" if a.location is not None
+               else "inside the bulk")
+        cross = ("-" if c.crossing_width is None
+                 else f"{c.direction} the outliers at N* = {c.crossing_width:.4g}")
+        lines.append(f"  term {a.k} (a^{a.k + 1}): amplitude {a.amplitude:.4g}, theta "
+                     f"{a.coherent:.4g}: {loc}; {cross}")
+    lines.append(f"  predicted visible new outliers at N = {N} (terms shown): {visible}")
+    sizes = [a.amplitude for a in amps if a.amplitude is not None]
+    if any(b > a for a, b in zip(sizes, sizes[1:])):
+        lines.append("  note: the amplitudes grow with k, so the series of exact terms likely "
+                     "diverges at these step sizes and the terms do not describe W_2 there; "
+                     "measure it with twostep simulate --terms K (docs/theory.md, The exact "
+                     "terms)")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
