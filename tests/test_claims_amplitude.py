@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from twostep.compare.claims import OutlierLocations, Results, TermAmplitudeClaim, decide_all
-from twostep.theory import ModelConfig
-from twostep.theory import amplitudes
+from twostep.theory import ModelConfig, amplitudes
 
 # independent batch: its constants are closed forms and fast; (0.2, 0.45): term 1 enters the
 # outliers near N = 1700 (theta_1 = 1.135 at N = 4000, location 2.016)

@@ -371,3 +371,22 @@ def test_growth_exponent_needs_the_term_to_carry_the_projection():
     assert v.status == "consistent", v.reason
     v = _decide(claim.findings(cfg, results(0.2)))[0]
     assert v.status == "inconclusive" and "leaks from the other terms" in v.reason, v.reason
+
+
+def test_reuse_gap_expectation_does_not_depend_on_the_terms_growth():
+    # (0.2, 0.3): e_2 = -0.3, term 2 vanishes; its direction still carries beta_* with a
+    # reused batch (carries_beta), and the statistic is that direction: same verdict as at
+    # (0.3, 0.45) on the same (scale-free) overlaps
+    vanishing = REUSE.replace(alpha1=0.2, alpha2=0.3)
+    res = res_for_pair(vanishing, _reuse_results(0.0, -1.0))
+    v = _decide(ReuseGap().findings(vanishing, res))[0]
+    assert v.status == "consistent", v.reason
+
+
+def res_for_pair(config, res):
+    out = Results()
+    for (key, N), by_seed in res._data.items():
+        batch = res._configs[key].batch
+        for s, m in by_seed.items():
+            out.add(config.replace(batch=batch), N, s, m)
+    return out

@@ -165,7 +165,7 @@ def test_large_but_legitimate_steps_pass_the_guard():
 @pytest.mark.parametrize("text,message", [
     ("0.3:1", "cannot read step"),
     ("0.3:x:fresh", "cannot read step"),
-    ("0.3:1:later", "batch must be independent \(or fresh\) or reuse"),
+    ("0.3:1:later", r"batch must be independent \(or fresh\) or reuse"),
     ("0.3:1:reuse", "step 1 must use a fresh batch"),
     ("0.6:1:fresh", r"alpha must be in \[0, 1/2\)"),
     ("0.3:0:fresh", "etabar must be > 0"),
