@@ -24,8 +24,10 @@ def _bbp_claim(name, factor):
     # A user's claim: the step-one outlier sits at `factor` x the BBP location.  Tolerance 5%:
     # at N <= 1000 with 6 seeds the per-N CI half-width is ~0.1 (outlier fluctuations of order
     # N^{-1/2}), so a 2% band could not be resolved here; the false claim is 10% off.
+    # guard=False: a step-one statistic needs no series of step-two terms (skips their pass)
     return LimitClaim(name=name, predicted=lambda c: factor * predict(c).bbp["outlier"],
-                      statistic=lambda m: m["step_one"]["outlier"], tolerance=0.05)
+                      statistic=lambda m: m["step_one"]["outlier"], tolerance=0.05,
+                      guard=False)
 
 
 def test_false_bbp_location_is_inconsistent_and_true_one_is_not(tmp_path):
