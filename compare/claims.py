@@ -714,7 +714,26 @@ def _required(claim: Claim, *names: str) -> None:
 
 
 @dataclass
-class ExponentClaim(Claim):
+class _UserClaim(Claim):
+    """What the user-facing claims share: a required ``predicted(config)`` and
+    ``statistic(measurement)``, and the regime guard's run option (``terms``) while the
+    subclass's ``guard`` is on."""
+
+    predicted: Callable[[ModelConfig], float] | None = None
+    statistic: Callable[[dict[str, Any]], float] | None = None
+
+    def __post_init__(self) -> None:
+        _required(self, "statistic", "predicted")
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        opts = dict(self.options)
+        if getattr(self, "guard", True):
+            opts.setdefault("terms", guard_terms(config))
+        return opts
+
+
+@dataclass
+class ExponentClaim(_UserClaim):
     """User-facing: a positive statistic grows like ``N^{predicted(config)}``.
 
     ``statistic(measurement) -> float`` and ``predicted(config) -> float`` are required;
@@ -723,20 +742,9 @@ class ExponentClaim(Claim):
     step-two quantity gets the regime guard (module docstring); ``guard=False`` turns it off.
     """
 
-    predicted: Callable[[ModelConfig], float] | None = None
-    statistic: Callable[[dict[str, Any]], float] | None = None
     floor: Callable[[dict[str, Any]], float] | None = None
     tolerance: float = 0.1
     guard: bool = True
-
-    def __post_init__(self) -> None:
-        _required(self, "statistic", "predicted")
-
-    def run_options(self, config: ModelConfig) -> dict[str, Any]:
-        opts = dict(self.options)
-        if self.guard:
-            opts.setdefault("terms", guard_terms(config))
-        return opts
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         reads: set[str] = set()
@@ -749,27 +757,16 @@ class ExponentClaim(Claim):
 
 
 @dataclass
-class LimitClaim(Claim):
+class LimitClaim(_UserClaim):
     """User-facing: a statistic converges to ``predicted(config)`` as N grows.
 
     ``tolerance`` is absolute, or relative to the prediction when ``relative=True``.  The regime
     guard applies as for :class:`ExponentClaim`.
     """
 
-    predicted: Callable[[ModelConfig], float] | None = None
-    statistic: Callable[[dict[str, Any]], float] | None = None
     tolerance: float = 0.02
     relative: bool = True
     guard: bool = True
-
-    def __post_init__(self) -> None:
-        _required(self, "statistic", "predicted")
-
-    def run_options(self, config: ModelConfig) -> dict[str, Any]:
-        opts = dict(self.options)
-        if self.guard:
-            opts.setdefault("terms", guard_terms(config))
-        return opts
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = float(self.predicted(config))

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -56,6 +57,16 @@ def summary_table(verdicts: Sequence[Verdict]) -> Table:
 
 def _finite(x: float) -> bool:
     return x is not None and x == x and abs(x) != float("inf")
+
+
+def print_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> None:
+    """:func:`render_verdicts` on stdout: with ``fmt="json"`` exactly one JSON document."""
+    text = render_verdicts(verdicts, fmt)
+    if fmt == "json":
+        sys.stdout.write(text)
+    else:
+        print(text)
+    sys.stdout.flush()
 
 
 def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:

@@ -5,23 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from twostep.compare.cli import main
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from _cli import run_cli
 
 
 def _nothing_written(path):

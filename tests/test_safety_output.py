@@ -12,19 +12,11 @@ import shutil
 import stat
 
 import pytest
+from _cli import run_cli
 
 from twostep.compare.cli import main
 from twostep.compare.report import MARKER
 from twostep.compare.store import Store
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -5,29 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from _cli import run_cli
 
-from twostep.compare.cli import main
 from twostep.compare.store import Cell, Store, check_store_path
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
 URIS = ["file:x.sqlite", "FILE:x.sqlite", ":memory:", "file:y?mode=memory",
         "file::memory:?cache=shared", "file:///tmp/z.sqlite?mode=rwc"]
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.mark.parametrize("name", URIS)

@@ -85,7 +85,7 @@ def nothing_to_report(store, name) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import check_output_dir, render_verdicts, write_report
+    from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Store, check_store_path
     from ..verify import evaluate, spectrum_measurement, stored_plan
 
@@ -97,12 +97,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(nothing_to_report(store, args.store))
         verdicts, results = evaluate(plan, store)
         spectrum = spectrum_measurement(store)
-    text = render_verdicts(verdicts, args.format)
-    if args.format == "json":
-        sys.stdout.write(text)
-    else:
-        print(text)
-    sys.stdout.flush()
+    print_verdicts(verdicts, args.format)
     out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
                        figures=not args.no_plots, force=args.force, stores=(args.store,))
     print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md",

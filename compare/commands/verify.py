@@ -138,7 +138,7 @@ def predictions_preamble(plan) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import check_output_dir, render_verdicts, write_report
+    from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Cell, Store, check_store_path
     from ..sweep import _check_jobs, check_cells, require_dask
     from ..verify import plan_cells, run_checks, spectrum_measurement
@@ -182,12 +182,7 @@ def run(args: argparse.Namespace) -> int:
         with Store(args.store, readonly=True) as store:
             spectrum = spectrum_measurement(store)
     verdicts = result.verdicts
-    text = render_verdicts(verdicts, args.format)
-    if args.format == "json":
-        sys.stdout.write(text)
-    else:
-        print(text)
-    sys.stdout.flush()
+    print_verdicts(verdicts, args.format)
     out = write_report(args.out, verdicts, plan=plan, results=result.results, spectrum=spectrum,
                        preamble=preamble, figures=not args.no_plots, force=args.force,
                        stores=(args.store,))
