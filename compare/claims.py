@@ -310,11 +310,13 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
 
 
 def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
-    """The ``terms`` run option a step-two claim needs on ``config``: 0 when the activation is
-    not smooth (the terms are undefined; the guard then blocks every term-level verdict)."""
+    """The ``terms`` run option a step-two claim needs on ``config`` (at most
+    ``simulate.terms.TERMS_LIMIT``): 0 when the activation is not smooth (the terms are
+    undefined; the guard then blocks every term-level verdict)."""
+    from twostep.simulate.terms import TERMS_LIMIT
     from twostep.theory.functions import parse_function
 
-    return need if parse_function(config.activation).smooth else 0
+    return min(need, TERMS_LIMIT) if parse_function(config.activation).smooth else 0
 
 
 def enough_widths(Ns: Sequence[int]) -> bool:
@@ -854,9 +856,11 @@ class TermExponent(Claim):
     tolerance: float = 0.1
 
     def _ks(self, pred: Prediction) -> tuple[int, ...]:
+        from twostep.simulate.terms import TERMS_LIMIT
+
         if self.terms is not None:
             return tuple(self.terms)
-        return tuple(t.k for t in pred.terms if t.present)
+        return tuple(t.k for t in pred.terms if t.present and t.k <= TERMS_LIMIT)
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         need = max(self._ks(predict(config)) or (GUARD_TERMS,))
@@ -1025,8 +1029,13 @@ class OutlierCount(Claim):
                             f"the count is decided by a finite spike, not by exponents; {vis}",
                             math.nan)
                 if missing:
+                    from twostep.simulate.terms import TERMS_LIMIT
+
+                    fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
+                           else f"the count needs {missing[-1]} exact terms, twostep computes "
+                                f"at most {TERMS_LIMIT}")
                     return ("inconclusive", f"the measurements lack exact term(s) {missing}: "
-                            f"rerun with terms >= {missing[-1]}", math.nan)
+                            f"{fix}", math.nan)
                 if not any(regime.ok(N) for N in Ns):
                     return ("inconclusive", f"{label} count {predicted_count} not decided: "
                             f"{regime.describe(Ns)}; {vis}", math.nan)
