@@ -1339,11 +1339,14 @@ class TermAmplitudeClaim(Claim):
         pred = _predicted_terms(config, self.terms, Ns)
         out = []
         for k in self.terms:
-            missing = [p.reason for p in pred[k].values() if not p.amplitude]
+            missing = [p.reason for p in pred[k].values() if p.amplitude is None]
+            zero = [N for N, p in pred[k].items() if p.amplitude == 0]
             subject = f"term k={k}: measured / predicted amplitude"
-            if missing:
-                out.append(_blocked(self.name, subject, config, 1.0,
-                                    f"no finite-N prediction: {missing[0]}"))
+            if missing or zero:
+                why = (f"no finite-N prediction: {missing[0]}" if missing else
+                       f"predicted amplitude 0 at N = {zero[0]} (absent at leading order): no "
+                       "ratio can be formed; its size is the null floor's, see term-exponent")
+                out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k)["amplitude"], self.name)
             ratio = {N: [v / (self.factor * pred[k][N].amplitude) for v in vs]
