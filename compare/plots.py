@@ -410,6 +410,20 @@ def _overlap(a: Any, b: Any) -> float:
     return max(w, 0.0) * max(h, 0.0)
 
 
+def _count_regions(fig: Any, ax: Any, cax: Any, max_k: int, *, shade: float,
+                   lines: tuple[float, float], label: str) -> None:
+    """The (alpha1, alpha2) square shaded by the paper's count ``floor(alpha2/(1/2-alpha1))``
+    (capped at ``max_k``) with the critical lines ``alpha2 = k (1/2 - alpha1)``."""
+    a = np.linspace(0, 0.5, 400, endpoint=False)
+    A1, A2 = np.meshgrid(a, a)
+    count = np.floor(A2 / (0.5 - A1))
+    im = ax.pcolormesh(A1, A2, np.minimum(count, max_k), cmap="Blues", shading="auto",
+                       vmin=0, vmax=max_k, alpha=shade)
+    fig.colorbar(im, cax=cax, label=label)
+    for k in range(1, max_k + 1):
+        ax.plot(a, k * (0.5 - a), color="k", lw=lines[0], alpha=lines[1])
+
+
 def phase_figure(verdicts: Sequence[Verdict], path: Path, *, max_k: int = 8) -> Path:
     """(alpha1, alpha2) phase diagram: floor regions, critical lines, measured verdicts.
 
@@ -426,15 +440,8 @@ def phase_figure(verdicts: Sequence[Verdict], path: Path, *, max_k: int = 8) -> 
     fig = plt.figure(figsize=(8, 6.6))
     ax = fig.add_axes((0.08, 0.17, 0.7, 0.76))
     cax = fig.add_axes((0.82, 0.17, 0.025, 0.76))
-    a1 = np.linspace(0, 0.5, 400, endpoint=False)
-    a2 = np.linspace(0, 0.5, 400, endpoint=False)
-    A1, A2 = np.meshgrid(a1, a2)
-    count = np.floor(A2 / (0.5 - A1))
-    im = ax.pcolormesh(A1, A2, np.minimum(count, max_k), cmap="Blues", shading="auto",
-                       vmin=0, vmax=max_k, alpha=0.45)
-    fig.colorbar(im, cax=cax, label="floor(alpha2 / (1/2 - alpha1)) (capped)")
-    for k in range(1, max_k + 1):
-        ax.plot(a1, k * (0.5 - a1), color="k", lw=0.5, alpha=0.6)
+    _count_regions(fig, ax, cax, max_k, shade=0.45, lines=(0.5, 0.6),
+                   label="floor(alpha2 / (1/2 - alpha1)) (capped)")
     ax.set_xlim(0, 0.5)
     ax.set_ylim(0, 0.5)
     groups: dict[tuple[float, float], list[Verdict]] = {}
@@ -538,14 +545,8 @@ def measured_phase_figure(cells: Sequence[tuple[float, float, str]], path: Path,
     fig = plt.figure(figsize=(8, 7))
     ax = fig.add_axes((0.09, 0.2, 0.68, 0.72))
     cax = fig.add_axes((0.8, 0.2, 0.025, 0.72))
-    a = np.linspace(0, 0.5, 400, endpoint=False)
-    A1, A2 = np.meshgrid(a, a)
-    count = np.floor(A2 / (0.5 - A1))
-    im = ax.pcolormesh(A1, A2, np.minimum(count, max_k), cmap="Blues", shading="auto",
-                       vmin=0, vmax=max_k, alpha=0.55)
-    fig.colorbar(im, cax=cax, label="paper count floor(alpha2 / (1/2 - alpha1)) (capped)")
-    for k in range(1, max_k + 1):
-        ax.plot(a, k * (0.5 - a), color="k", lw=0.6, alpha=0.7)
+    _count_regions(fig, ax, cax, max_k, shade=0.55, lines=(0.6, 0.7),
+                   label="paper count floor(alpha2 / (1/2 - alpha1)) (capped)")
     side = 0.5 / n * 0.62
     for a1, a2, label in cells:
         colour = PHASE_LABELS.get(label, "magenta")
