@@ -40,6 +40,11 @@ proportional to it); it depends on ``eta_1`` only.  A rescaled measurement's res
    them), or a missing residual.  An unknown residual never counts as converging: the guard
    refuses a verdict at that N ("guard-blocked").
 
+Rules 2 and 3 are replaced by a measurement when asked (``core_check(..., measure=True)``,
+:func:`measure_residuals`): the simulate-side core (:mod:`twostep.simulate.core`) evaluates the
+exact update at every ``eta_1'`` with one GEMM per (N, seed, eta_1') and measures the residual
+there, so no estimate is carried; tests/test_simulate_core.py checks it against direct runs.
+
 ``series.core_rule`` says which rule gave each residual.
 
 A verdict computed here is the verdict of a direct run with the core's run options
@@ -169,10 +174,13 @@ def _scaled(x: Any, s: float) -> Any:
 
 
 def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
-            config_to: ModelConfig) -> dict[str, Any]:
+            config_to: ModelConfig, *, measured_residual: float | None = None
+            ) -> dict[str, Any]:
     """The measurement dict of ``config_to``'s exact-term statistics from one of
     ``config_from`` at the same (N, seed) (module docstring: what is rescaled, what is removed,
-    the residual rule)."""
+    the residual rule).  ``measured_residual``: the series residual at ``config_to``'s step
+    sizes measured by :func:`twostep.simulate.core.Core.measure` (:func:`measure_residuals`);
+    it replaces rules 2 and 3."""
     from twostep.simulate.terms import SERIES_TOLERANCE
 
     _check_pair(config_from, config_to)
@@ -217,6 +225,9 @@ def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
         rule, residual = "measured", base_res
         residual_norm = _scaled(series.get("residual_norm"), v)
         update_norm = _scaled(series.get("update_norm"), v)
+    elif measured_residual is not None:
+        rule, residual = "measured by simulate.core at this eta1", float(measured_residual)
+        residual_norm = update_norm = None
     else:
         residual_norm = update_norm = None
         certified = (R is not None and p1_abs is not None and t1 * p1_abs < R)
@@ -253,10 +264,40 @@ def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
     return out
 
 
+def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Sequence[int],
+                      seeds: Sequence[int], K: int) -> dict[tuple[str, int, int, float], float]:
+    """The series residual of K exact terms at every distinct ``eta_1`` of ``configs``,
+    measured on the simulate-side core of each (N, seed) (:mod:`twostep.simulate.core`: one
+    GEMM per ``eta_1``), keyed ``(step-free key of base, N, seed, eta_1)`` for
+    :func:`plane_results`.  One core at a time is held (two N x n and K + 1 N x d float64
+    matrices)."""
+    from twostep.simulate import core as sim_core
+
+    out: dict[tuple[str, int, int, float], float] = {}
+    for N in Ns:
+        wanted = sorted({etas(c, N) for c in configs})
+        for seed in seeds:
+            c = sim_core.build(base, N, seed, K)
+            for t1, t2 in wanted:
+                key = (step_free_key(base), int(N), int(seed), _eta_key(t1))
+                if key not in out:
+                    out[key] = c.measure(t1, t2, top=1)["series"]["residual"]
+            del c
+    return out
+
+
+def _eta_key(eta1: float) -> float:
+    return float(f"{eta1:.12g}")
+
+
 def plane_results(results: Results, base_config: ModelConfig | Sequence[ModelConfig],
-                  configs: Sequence[ModelConfig]) -> Results:
+                  configs: Sequence[ModelConfig], *,
+                  residuals: Mapping[tuple[str, int, int, float], float] | None = None
+                  ) -> Results:
     """A :class:`Results` holding, for every config of ``configs``, the rescaled measurements
-    of the base config(s) with the same step-size-free part, at every (N, seed) measured."""
+    of the base config(s) with the same step-size-free part, at every (N, seed) measured.
+    ``residuals`` (:func:`measure_residuals`) gives the measured series residual at each
+    config's ``eta_1``."""
     bases = [base_config] if isinstance(base_config, ModelConfig) else list(base_config)
     by_key = {step_free_key(b): b for b in bases}
     out = Results()
@@ -267,7 +308,9 @@ def plane_results(results: Results, base_config: ModelConfig | Sequence[ModelCon
                               f"{cfg.to_json()} (only step sizes may differ)")
         for N in results.Ns(base):
             for seed, m in zip(results.seeds(base, N), results.get(base, N)):
-                out.add(cfg, N, seed, rescale(m, base, cfg))
+                r = None if residuals is None else residuals.get(
+                    (step_free_key(base), int(N), int(seed), _eta_key(etas(cfg, N)[0])))
+                out.add(cfg, N, seed, rescale(m, base, cfg, measured_residual=r))
     return out
 
 
@@ -361,8 +404,11 @@ def guard_blocked(claim: Claim, config: ModelConfig, results: Results) -> bool:
 
 
 def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[ModelConfig],
-                  configs: Sequence[ModelConfig], K: int) -> tuple[dict, dict, dict]:
-    """Verdicts per config from the base measurements (BH within each config's findings)."""
+                  configs: Sequence[ModelConfig], K: int, *,
+                  residuals: Mapping[tuple[str, int, int, float], float] | None = None
+                  ) -> tuple[dict, dict, dict]:
+    """Verdicts per config from the base measurements (BH within each config's findings);
+    ``residuals`` as in :func:`plane_results`."""
     obj = core_claim(claim)
     verdicts: dict[str, list[Verdict]] = {}
     blocked: dict[str, bool] = {}
@@ -375,7 +421,7 @@ def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[Mod
             verdicts[cfg.key()] = [_refusal(obj, cfg, refused[cfg.key()])]
             blocked[cfg.key()] = False
             continue
-        res = plane_results(base_results, bases, obj.configs(cfg))
+        res = plane_results(base_results, bases, obj.configs(cfg), residuals=residuals)
         try:
             findings = obj.findings(cfg, res)
         except ConfigError as err:
@@ -420,12 +466,15 @@ def core_check(claim: str | Claim, base_config: ModelConfig | None,
                configs: Sequence[ModelConfig], Ns: Sequence[int], seeds: int = 4, *,
                store: str | os.PathLike[str] | None = None, executor: str = "inline",
                jobs: int | None = None, quiet: bool = True,
-               options: Mapping[str, Any] | None = None) -> CoreVerdicts:
+               options: Mapping[str, Any] | None = None,
+               measure: bool = False) -> CoreVerdicts:
     """ONE sweep of ``base_config`` (default: :func:`default_base`), then ``claim`` at every
     config of ``configs`` by rescaling (term-exponent, outlier-count, reuse-gap only).
 
     Each config's verdicts equal those of ``verify.check(claim, config, Ns, seeds,
-    **result.options)`` (the module docstring says when exactly).
+    **result.options)`` (the module docstring says when exactly).  With ``measure`` the series
+    residual at every config's ``eta_1`` is measured on the simulate-side core
+    (:func:`measure_residuals`, one GEMM per (N, seed, eta_1)) instead of carried.
     """
     obj = core_claim(claim)
     configs = list(configs)
@@ -445,7 +494,16 @@ def core_check(claim: str | Claim, base_config: ModelConfig | None,
         res = base_sweep(obj, base, Ns, seeds, opts, store, executor=executor, jobs=jobs,
                          quiet=quiet)
     t1 = time.perf_counter()
-    verdicts, blocked, refused = evaluate_core(obj, res, bases, configs, opts["terms"])
+    residuals = None
+    if measure:
+        residuals = {}
+        for b in bases:
+            twins = [c2 for c in configs for c2 in obj.configs(c)
+                     if step_free_key(c2) == step_free_key(b)]
+            residuals.update(measure_residuals(b, twins, res.Ns(b), range(seeds),
+                                               int(opts["terms"])))
+    verdicts, blocked, refused = evaluate_core(obj, res, bases, configs, opts["terms"],
+                                               residuals=residuals)
     return CoreVerdicts(claim=obj.name, base=base, options=opts, configs=configs,
                         verdicts=verdicts, blocked=blocked, refused=refused,
                         sweep_s=t1 - t0, evaluate_s=time.perf_counter() - t1,
@@ -468,4 +526,4 @@ def classify(verdicts: Sequence[Verdict], blocked: bool, refused: bool = False,
 
 __all__ = ["CORE_CLAIMS", "CoreVerdicts", "MIN_RANGE", "MIN_WIDTHS", "TERMS_CAP", "classify",
            "core_check", "core_claim", "core_options", "default_base", "etas", "evaluate_core",
-           "plane_results", "radius", "rescale", "step_free_key"]
+           "measure_residuals", "plane_results", "radius", "rescale", "step_free_key"]

@@ -32,3 +32,38 @@ def test_core_update_and_residual_match_full_runs_at_other_step_sizes(batch):
 def test_core_refuses_non_smooth_activations():
     with pytest.raises(ConfigError, match="non-smooth"):
         core.build(ModelConfig(activation="relu"), 50, 0, K=2)
+
+
+def test_plane_results_use_the_measured_residual_where_a_carried_one_is_unknown():
+    from twostep.compare.claims import Results
+    from twostep.compare.core import measure_residuals, plane_results
+
+    base = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
+                       etabar1=0.2)
+    target = base.replace(etabar1=0.9)   # a larger eta1: no carried residual exists
+    res = Results()
+    for seed in (0, 1):
+        res.add(base, N, seed, run(base, N, seed, terms=3, null_draws=0).to_dict())
+    plain = plane_results(res, base, [target])
+    assert all(m["series"]["residual"] is None for m in plain.get(target, N))
+    measured = plane_results(res, base, [target],
+                             residuals=measure_residuals(base, [target], [N], [0, 1], K=3))
+    for seed, m in zip((0, 1), measured.get(target, N)):
+        full = run(target, N, seed, terms=3, null_draws=0)
+        assert m["series"]["residual"] == pytest.approx(full.series["residual"], rel=1e-9)
+        assert m["series"]["core_rule"].startswith("measured by simulate.core")
+
+
+def test_core_check_with_measured_residuals_equals_direct_checks_at_a_larger_eta1():
+    from twostep.compare import core as cmp_core
+    from twostep.compare.verify import check
+
+    base = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
+                       etabar1=0.2)
+    cfg = base.replace(etabar1=0.6)   # eta1 above the base's: carried residual unknown
+    Ns = (25, 50, 100, 200)
+    out = cmp_core.core_check("term-exponent", base, [cfg], Ns, 2, measure=True)
+    direct = check("term-exponent", cfg, Ns, 2, **out.options)
+    assert [v.status for v in out.of(cfg)] == [v.status for v in direct]
+    assert [v.reason.split(";")[0] for v in out.of(cfg)] == \
+        [v.reason.split(";")[0] for v in direct]
