@@ -88,7 +88,7 @@ class Plane:
 
 def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int], seeds: int,
            n: int, margin: float, store: str | os.PathLike[str] | None, jobs: int | None,
-           executor: str, quiet: bool) -> Plane:
+           executor: str, quiet: bool, measure: bool = False) -> Plane:
     pairs = grid(n, margin)
     a1s, a2s = _axes(n)
     every = [(a, b) for a in a1s for b in a2s]
@@ -98,7 +98,7 @@ def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int]
     configs = [base.replace(alpha1=a1, alpha2=a2) for a1, a2 in feasible]
     t0 = time.perf_counter()
     core = core_check(claim, default_base(configs), configs, Ns, seeds, store=store,
-                      executor=executor, jobs=jobs, quiet=quiet)
+                      executor=executor, jobs=jobs, quiet=quiet, measure=measure)
     cells = []
     for cfg in configs:
         key = cfg.key()
@@ -114,18 +114,22 @@ def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int]
 
 def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
                 n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
-                jobs: int | None = 2, executor: str = "process", quiet: bool = True) -> Plane:
+                jobs: int | None = 2, executor: str = "process", quiet: bool = True,
+                measure: bool = False) -> Plane:
     """The activation-aware count verdict on the grid (cells needing more than TERMS_CAP exact
-    terms are 'refused' without evaluation)."""
+    terms are 'refused' without evaluation); ``measure``: series residuals measured at every
+    eta1 (:func:`twostep.compare.core.core_check`)."""
     return _plane("outlier-count", base, "activation-aware", Ns, seeds, n, margin, store, jobs,
-                  executor, quiet)
+                  executor, quiet, measure)
 
 
 def reuse_plane(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
                 n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
-                jobs: int | None = 2, executor: str = "process", quiet: bool = True) -> Plane:
+                jobs: int | None = 2, executor: str = "process", quiet: bool = True,
+                measure: bool = False) -> Plane:
     """The reuse-gap verdict (He3 by default) on the grid."""
-    return _plane("reuse-gap", base, None, Ns, seeds, n, margin, store, jobs, executor, quiet)
+    return _plane("reuse-gap", base, None, Ns, seeds, n, margin, store, jobs, executor, quiet,
+                  measure)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

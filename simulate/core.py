@@ -43,6 +43,7 @@ class Core:
     P1: np.ndarray         # G_0 X_2^T (N x n)
     D: list[np.ndarray]    # the exact terms D_0..D_K (N x d)
     activation: Function
+    _D_norms: list[float] | None = None
 
     @property
     def K(self) -> int:
@@ -71,8 +72,9 @@ class Core:
         U = self.update(eta1, eta2)
         rng = draws.generator(self.seed, self.N, draws.SVD, 7)
         usvd = spectra.top_singular(U, max(top, 1), rng)
-        norms = [eta2 * eta1**k * float(spectra.top_singular(Dk, 1, rng).values[0])
-                 for k, Dk in enumerate(self.D)]
+        if self._D_norms is None:  # free of the step sizes: computed once
+            self._D_norms = [float(spectra.top_singular(Dk, 1, rng).values[0]) for Dk in self.D]
+        norms = [eta2 * eta1**k * v for k, v in enumerate(self._D_norms)]
         exact_terms.subtract_terms(U, self.D, eta1, eta2)
         rnorm = float(spectra.top_singular(U, 1, rng).values[0])
         p1 = {"max": eta1 * float(np.abs(self.P1).max()),
