@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
@@ -294,7 +295,6 @@ def term_share(results: Results, config: ModelConfig, k: int, regime: Regime) ->
 
 def measured_regime(results: Results, config: ModelConfig) -> Regime:
     """The :class:`Regime` of ``config``'s measurements (their ``series`` diagnostics)."""
-    from twostep.simulate.terms import SERIES_TOLERANCE
     from twostep.theory.functions import parse_function
 
     residual: dict[int, float | None] = {}
@@ -313,7 +313,6 @@ def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
     """The ``terms`` run option a step-two claim needs on ``config`` (at most
     ``simulate.terms.TERMS_LIMIT``): 0 when the activation is not smooth (the terms are
     undefined; the guard then blocks every term-level verdict)."""
-    from twostep.simulate.terms import TERMS_LIMIT
     from twostep.theory.functions import parse_function
 
     return min(need, TERMS_LIMIT) if parse_function(config.activation).smooth else 0
@@ -464,24 +463,6 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     return Finding(claim, subject, config, table, predicted, est, ci, pvals, decide,
                    extra={"fit": fit, "above": above, "usable": usable, "locs": locs,
                           "signal": signal})
-
-
-def growth_class(finding: Finding) -> str:
-    """How an exponent finding's signal behaves: below floor / growing / vanishing / undetermined.
-
-    From the gate and the bootstrap fit of :func:`exponent_finding`: 'below floor' when the
-    signal is not above the null floor at the largest N, else by the sign of the fit's CI.
-    """
-    above, fit = finding.extra["above"], finding.extra["fit"]
-    if not above[max(above)]:
-        return "below floor"
-    if fit is None:
-        return "undetermined (fewer than two measurable N)"
-    if fit.low > 0:
-        return f"growing, slope {fit}"
-    if fit.high < 0:
-        return f"vanishing, slope {fit}"
-    return f"undetermined, slope {fit}"
 
 
 def limit_finding(claim: str, subject: str, config: ModelConfig,
@@ -856,8 +837,6 @@ class TermExponent(Claim):
     tolerance: float = 0.1
 
     def _ks(self, pred: Prediction) -> tuple[int, ...]:
-        from twostep.simulate.terms import TERMS_LIMIT
-
         if self.terms is not None:
             return tuple(self.terms)
         return tuple(t.k for t in pred.terms if t.present and t.k <= TERMS_LIMIT)
@@ -1029,8 +1008,6 @@ class OutlierCount(Claim):
                             f"the count is decided by a finite spike, not by exponents; {vis}",
                             math.nan)
                 if missing:
-                    from twostep.simulate.terms import TERMS_LIMIT
-
                     fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
                            else f"the count needs {missing[-1]} exact terms, twostep computes "
                                 f"at most {TERMS_LIMIT}")
