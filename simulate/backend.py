@@ -1,0 +1,292 @@
+"""Array backends of the simulation: numpy (the default and the reference), CuPy, torch and
+``array-api-strict`` (the test that the code is namespace-generic), all through
+``array-api-compat`` (docs/performance.md).
+
+- :func:`namespace` turns a backend name into its array namespace (``xp``);
+- :func:`asarray` moves a host numpy array to a backend (same dtype), :func:`to_numpy` brings
+  a backend array back to the host;
+- :func:`lambdify` evaluates a parsed activation (:func:`twostep.theory.parse_function`) and its
+  derivatives in a backend's namespace: the sympy expression is printed with the backend's
+  elementwise functions, not numpy lambdas. The array API standard has no ``erf``: it comes from
+  the backend's special functions (scipy, cupyx, torch.special) and is refused, naming the
+  function and the backend, where there are none (array-api-strict).
+
+Draws stay on the host (:mod:`draws`, numpy Generators) and are moved to the backend with
+:func:`asarray`; on numpy every function here is the identity, so numpy runs are unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable
+from types import ModuleType
+
+import numpy as np
+import sympy
+from array_api_compat import (
+    array_namespace,
+    is_cupy_array,
+    is_cupy_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_array,
+    is_torch_namespace,
+)
+from array_api_compat import device as array_device
+from sympy.printing.pycode import PythonCodePrinter
+
+from twostep.theory import ConfigError, Function
+from twostep.theory.functions import Z
+
+#: Backend names (``numpy`` is the default).
+BACKENDS = ("numpy", "cupy", "torch", "array-api-strict")
+DEFAULT = "numpy"
+
+_INSTALL = {
+    "cupy": "the gpu extra: pip install 'twostep[gpu]'",
+    "torch": "PyTorch: pip install torch",
+    "array-api-strict": "the test extra: pip install 'twostep[test]'",
+}
+
+#: Functions outside the array API standard, taken from the backend's special functions.
+SPECIAL = ("erf", "erfc")
+
+
+def _import(name: str) -> ModuleType:
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+        return xp
+    try:
+        if name == "cupy":
+            import array_api_compat.cupy as xp
+            import cupy
+            if cupy.cuda.runtime.getDeviceCount() < 1:  # pragma: no cover - needs CUDA
+                raise ConfigError("backend 'cupy' found no CUDA device")
+        elif name == "torch":
+            import array_api_compat.torch as xp
+        else:
+            import array_api_strict as xp
+    except ImportError:
+        raise ConfigError(f"backend {name!r} needs {_INSTALL[name]}") from None
+    except ConfigError:  # pragma: no cover - needs CUDA
+        raise
+    except Exception as exc:  # pragma: no cover - cupy without a working CUDA runtime
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"backend {name!r} cannot start: {first}") from None
+    return xp
+
+
+def namespace(backend: str | ModuleType | None = None) -> ModuleType:
+    """The array namespace of ``backend`` (a name of :data:`BACKENDS`, None for numpy, or a
+    namespace, returned as is); one-line ConfigError when it is unknown or not installed."""
+    if backend is None:
+        backend = DEFAULT
+    if isinstance(backend, ModuleType):
+        return backend
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    return _import(backend)
+
+
+def name(xp: ModuleType) -> str:
+    """The backend name of a namespace (its module name when it is none of :data:`BACKENDS`)."""
+    if is_numpy_namespace(xp):
+        return "numpy"
+    if is_cupy_namespace(xp):
+        return "cupy"
+    if is_torch_namespace(xp):
+        return "torch"
+    if xp.__name__ == "array_api_strict":
+        return "array-api-strict"
+    return xp.__name__
+
+
+def is_numpy(x: object) -> bool:
+    """True for host numpy arrays (the fast path of the simulation)."""
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def dtype_name(dtype: object) -> str:
+    """``"float32"``/``"float64"`` of a numpy, CuPy, torch or array-api-strict dtype."""
+    text = str(dtype)
+    return text.rsplit(".", 1)[-1].replace("'>", "").replace("<class '", "")
+
+
+def itemsize(dtype: object) -> int:
+    """Bytes of one element of a floating dtype of any backend."""
+    return np.dtype(dtype_name(dtype)).itemsize
+
+
+def asarray(x: object, xp: ModuleType, dtype: object | None = None):
+    """``x`` (host numpy or already an ``xp`` array) as an ``xp`` array; ``dtype`` (a numpy
+    dtype or name) casts, else the dtype is kept. No copy on numpy."""
+    if is_numpy_namespace(xp):
+        return np.asarray(x, dtype=None if dtype is None else np.dtype(dtype_name(dtype)))
+    try:
+        same = array_namespace(x) is xp
+    except TypeError:
+        same = False
+    if not same:
+        x = xp.asarray(np.asarray(x))
+    if dtype is not None:
+        want = getattr(xp, dtype_name(dtype))
+        if x.dtype != want:
+            x = xp.astype(x, want)
+    return x
+
+
+def to_numpy(x: object) -> np.ndarray:
+    """A backend array (or scalar) as a host numpy array: numpy arrays are returned as they
+    are; CuPy and torch arrays are copied to the host; others (array-api-strict) go through
+    DLPack (``np.from_dlpack``) and are copied, so the host array never aliases backend memory."""
+    if is_numpy(x) or isinstance(x, numbers.Number):
+        return np.asarray(x)
+    if is_cupy_array(x):  # pragma: no cover - needs CUDA
+        return x.get()
+    if is_torch_array(x):  # pragma: no cover - torch is not installed in CI
+        return x.detach().cpu().numpy()
+    try:
+        return np.array(np.from_dlpack(x), copy=True)
+    except (TypeError, BufferError, RuntimeError, AttributeError):  # pragma: no cover
+        return np.array(x, copy=True)
+
+
+def scalar(x: object) -> float:
+    """A 0-d backend array (or number) as a Python float (a device sync on GPUs)."""
+    return float(to_numpy(x)) if not isinstance(x, numbers.Number) else float(x)
+
+
+def _special(xp: ModuleType, func: str) -> Callable | None:
+    """``erf``/``erfc`` of a backend, or None where it has none."""
+    if is_numpy_namespace(xp):
+        import scipy.special
+        return getattr(scipy.special, func)
+    if is_cupy_namespace(xp):  # pragma: no cover - needs CUDA
+        import cupyx.scipy.special
+        return getattr(cupyx.scipy.special, func)
+    if is_torch_namespace(xp):  # pragma: no cover - torch is not installed in CI
+        import torch
+        return getattr(torch.special, func)
+    if is_jax_namespace(xp):  # pragma: no cover
+        import jax.scipy.special
+        return getattr(jax.scipy.special, func)
+    return None
+
+
+def _mapping(xp: ModuleType, needed: set[str]) -> dict[str, object]:
+    """Sympy function names -> functions of ``xp`` (math for Python numbers: sympy prints
+    constants like ``sqrt(2)`` as calls on numbers)."""
+
+    def unary(array_fn: Callable, number_fn: Callable) -> Callable:
+        def call(x):
+            return number_fn(x) if isinstance(x, numbers.Number) else array_fn(x)
+        return call
+
+    def like(value, x):
+        return xp.asarray(value, dtype=x.dtype, device=array_device(x))
+
+    def extremum(array_fn: Callable, number_fn: Callable) -> Callable:
+        def call(*args):
+            arrays = [v for v in args if not isinstance(v, numbers.Number)]
+            numbers_ = [v for v in args if isinstance(v, numbers.Number)]
+            if not arrays:
+                return number_fn(*args)
+            out = arrays[0]
+            for v in arrays[1:]:
+                out = array_fn(out, v)
+            if numbers_:
+                out = array_fn(out, like(number_fn(numbers_), out))
+            return out
+        return call
+
+    def heaviside(x, h0=0.5):
+        if isinstance(x, numbers.Number):
+            return 1.0 if x > 0 else 0.0 if x < 0 else h0 if x == 0 else x
+        step = xp.where(x > 0, like(1.0, x), xp.where(x < 0, like(0.0, x), like(h0, x)))
+        return xp.where(xp.isnan(x), x, step)
+
+    def sign(x):
+        if isinstance(x, numbers.Number):
+            return float((x > 0) - (x < 0))
+        return xp.sign(x)
+
+    mapping: dict[str, object] = {
+        "exp": unary(xp.exp, math.exp), "log": unary(xp.log, math.log),
+        "sqrt": unary(xp.sqrt, math.sqrt), "sin": unary(xp.sin, math.sin),
+        "cos": unary(xp.cos, math.cos), "tan": unary(xp.tan, math.tan),
+        "tanh": unary(xp.tanh, math.tanh), "sinh": unary(xp.sinh, math.sinh),
+        "cosh": unary(xp.cosh, math.cosh), "Abs": unary(xp.abs, abs),
+        "abs": unary(xp.abs, abs), "sign": sign, "Heaviside": heaviside,
+        "Max": extremum(xp.maximum, max), "Min": extremum(xp.minimum, min),
+        "pi": math.pi, "e": math.e, "E": math.e,
+    }
+    for func in SPECIAL:
+        if func not in needed:
+            continue
+        special = _special(xp, func)
+        if special is None:
+            raise ConfigError(
+                f"backend {name(xp)!r} has no {func} (the array API standard has none): "
+                f"use an activation without {func}, or backend numpy, cupy or torch")
+        mapping[func] = unary(special, getattr(math, func))
+    return mapping
+
+
+class _Printer(PythonCodePrinter):
+    """Python code calling the mapping's names: sympy's Python printer writes ``sign``,
+    ``Min`` and ``Max`` with Python scalars' ``copysign``/``min``/``max``, not elementwise."""
+
+    def _call(self, func: str, expr: sympy.Expr) -> str:
+        return f"{func}({', '.join(self._print(arg) for arg in expr.args)})"
+
+    def _print_sign(self, expr: sympy.Expr) -> str:
+        return self._call("sign", expr)
+
+    def _print_Min(self, expr: sympy.Expr) -> str:
+        return self._call("Min", expr)
+
+    def _print_Max(self, expr: sympy.Expr) -> str:
+        return self._call("Max", expr)
+
+
+@functools.lru_cache(maxsize=256)
+def _lambdify(expr: sympy.Expr, derivative: int, xp: ModuleType) -> Callable:
+    target = sympy.diff(expr, Z, derivative) if derivative else expr
+    needed = {str(f.func) for f in target.atoms(sympy.Function)}
+    mapping = _mapping(xp, needed)
+    unknown = sorted(f for f in needed if f not in mapping)
+    if unknown:
+        raise ConfigError(f"backend {name(xp)!r} cannot evaluate {', '.join(unknown)} "
+                          f"(in {target}); use backend numpy")
+    printer = _Printer({"fully_qualified_modules": False, "inline": True,
+                        "allow_unknown_functions": True,
+                        "user_functions": {key: key for key in mapping}})
+    raw = sympy.lambdify(Z, target, modules=[mapping], printer=printer)
+
+    def call(x):
+        out = raw(x)
+        if isinstance(out, numbers.Number):
+            return xp.full(x.shape, float(out), dtype=x.dtype, device=array_device(x))
+        if out.shape != x.shape:
+            out = xp.broadcast_to(out, x.shape)
+        return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
+
+    return call
+
+
+def lambdify(function: Function, derivative: int = 0,
+             xp: ModuleType | str | None = None) -> Callable:
+    """The ``derivative``-th derivative of ``function`` as an elementwise callable on ``xp``
+    arrays (result: the input's shape and dtype).
+
+    On numpy it is ``function.numpy(derivative)`` itself (the reference). The refusals of
+    :meth:`Function.numpy` (derivatives with a jump) apply to every backend; a function the
+    backend lacks (``erf`` on array-api-strict) is a one-line ConfigError naming both.
+    """
+    xp = namespace(xp)
+    reference = function.numpy(derivative)  # the same refusals on every backend
+    if is_numpy_namespace(xp):
+        return reference
+    return _lambdify(function.expr, int(derivative), xp)
