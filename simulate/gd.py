@@ -17,20 +17,31 @@ The n x N pre-activation matrix is never held: for each block of rows
 contribution ``(sigma'(H_b) * r_b a^T)^T X_b``, accumulated in place into the
 N x d update by BLAS ``gemm`` with ``beta = 1``. Peak memory is W, the
 update, X and a few b x N block buffers (see :mod:`memory`).
+
+Backends (:mod:`backend`): host numpy arrays take the BLAS path above (the reference); arrays
+of any other array-API namespace (CuPy, torch, array-api-strict) take the same block
+computation written with the namespace's own operations (:func:`gradient_step` dispatches on
+W's type, :func:`trajectory` on its ``backend`` keyword). The draws are made on the host and
+moved to the backend; the step's small vectors (outputs, residuals, ``u``) come back to the host.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
+from array_api_compat import array_namespace
+from array_api_compat import device as array_device
 from scipy.linalg import blas
 
 from twostep.theory import ConfigError, Function, ModelConfig, NonFiniteError, parse_function
 
+from . import backend as backends
 from . import draws
 
 BATCH_CHOICES = ("fresh", "reuse")
@@ -135,8 +146,9 @@ def check_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
 
 
 def default_block_rows(N: int, n: int, dtype: np.dtype) -> int:
-    """Rows per block: one b x N buffer of about BLOCK_BYTES, at least MIN_BLOCK_ROWS."""
-    rows = BLOCK_BYTES // (N * np.dtype(dtype).itemsize)
+    """Rows per block: one b x N buffer of about BLOCK_BYTES, at least MIN_BLOCK_ROWS
+    (``dtype``: a numpy dtype or name, or a floating dtype of any backend)."""
+    rows = BLOCK_BYTES // (N * backends.itemsize(dtype))
     return int(min(n, max(MIN_BLOCK_ROWS, rows)))
 
 
@@ -162,21 +174,35 @@ def update_scale(eta: float, activation_rms: float, target_rms: float, d: int, n
 
 
 def _frobenius(A: np.ndarray) -> float:
-    """Frobenius norm accumulated in float64 over row chunks (no float32 overflow)."""
+    """Frobenius norm accumulated in float64 over row chunks (no float32 overflow);
+    ``A`` of any backend."""
     rows = max(1, draws.DRAW_BYTES // (8 * max(A.shape[1], 1)))
     total = 0.0
+    if backends.is_numpy(A):
+        for start in range(0, A.shape[0], rows):
+            chunk = A[start:start + rows].astype(np.float64)
+            total += float(np.einsum("ij,ij->", chunk, chunk))
+        return math.sqrt(total)
+    xp = array_namespace(A)
     for start in range(0, A.shape[0], rows):
-        chunk = A[start:start + rows].astype(np.float64)
-        total += float(np.einsum("ij,ij->", chunk, chunk))
+        chunk = xp.astype(A[start:min(start + rows, A.shape[0]), ...], xp.float64)
+        total += backends.scalar(xp.sum(chunk * chunk))
     return math.sqrt(total)
 
 
 def nonfinite_fraction(A: np.ndarray) -> float:
+    """Fraction of NaN/Inf entries of ``A`` (any backend)."""
     rows = max(1, draws.DRAW_BYTES // max(A.shape[1], 1))
     bad = 0
+    if backends.is_numpy(A):
+        for start in range(0, A.shape[0], rows):
+            bad += int(np.count_nonzero(~np.isfinite(A[start:start + rows])))
+        return bad / A.size
+    xp = array_namespace(A)
     for start in range(0, A.shape[0], rows):
-        bad += int(np.count_nonzero(~np.isfinite(A[start:start + rows])))
-    return bad / A.size
+        chunk = A[start:min(start + rows, A.shape[0]), ...]
+        bad += int(backends.scalar(xp.count_nonzero(~xp.isfinite(chunk))))
+    return bad / math.prod(A.shape)
 
 
 def _inplace(result: np.ndarray, target: np.ndarray) -> None:
@@ -186,7 +212,8 @@ def _inplace(result: np.ndarray, target: np.ndarray) -> None:
 
 @dataclass
 class StepResult:
-    """What one gradient pass returns besides the update (float64 vectors)."""
+    """What one gradient pass returns besides the update (float64 host numpy vectors, on
+    every backend)."""
 
     output: np.ndarray     # f_{t-1}(X), length n
     residual: np.ndarray   # r, length n
@@ -202,7 +229,14 @@ def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, et
     the dtype of W; allocated when None). GEMMs run in W's dtype; the
     outputs, residuals and ``u`` are float64. A non-finite residual block is
     recorded but not accumulated (the caller raises).
+
+    ``W``, ``X`` (and ``out``) are arrays of one backend: host numpy takes the BLAS path,
+    any other array-API namespace the same computation in its own operations
+    (:func:`_gradient_step_xp`); ``a`` and ``y`` may be host numpy or backend arrays.
     """
+    if not backends.is_numpy(W):
+        return _gradient_step_xp(W, a, X, y, eta, activation, loss=loss,
+                                 block_rows=block_rows, out=out)
     N, d = W.shape
     n = X.shape[0]
     dtype = W.dtype
@@ -264,12 +298,70 @@ def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, et
     return G, StepResult(output=output, residual=residual, u=u)
 
 
+def _gradient_step_xp(W, a, X, y, eta: float, activation: Function, *, loss: str,
+                      block_rows: int | None, out) -> tuple[object, StepResult]:
+    """:func:`gradient_step` in the namespace of W (no BLAS handles, no in-place ufuncs):
+    the same blocks, one elementwise pass and two GEMMs each; the n- and d-vectors come
+    back to the host once at the end."""
+    xp = array_namespace(W, X)
+    N, d = W.shape
+    n = X.shape[0]
+    dtype = W.dtype
+    if X.dtype != dtype or X.shape[1] != d:
+        raise ValueError("X and W must have the same dtype and d columns")
+    b = int(block_rows) if block_rows else default_block_rows(N, n, dtype)
+    sigma = backends.lambdify(activation, 0, xp)
+    sigma_prime = backends.lambdify(activation, 1, xp)
+    f64 = xp.float64
+    a64 = backends.asarray(a, xp, "float64")
+    a_dt = xp.astype(a64, dtype)
+    a_step = xp.astype((eta / n) * a64, dtype)
+    y64 = backends.asarray(y, xp, "float64")
+    G = out
+    outputs, residuals = [], []
+    u = xp.zeros((d,), dtype=f64, device=array_device(W))
+    inv_sqrt_N = 1.0 / math.sqrt(N)
+    first = True
+    for start in range(0, n, b):
+        stop = min(start + b, n)
+        Xb = X[start:stop, ...]
+        Hb = Xb @ W.T                                            # b x N
+        fb = xp.astype((sigma(Hb) @ a_dt) * inv_sqrt_N, f64)
+        yb = y64[start:stop]
+        rb = yb - fb if loss == "squared" else yb
+        outputs.append(fb)
+        residuals.append(rb)
+        if not bool(xp.all(xp.isfinite(rb))):
+            continue
+        rb_dt = xp.astype(rb, dtype)
+        Mb = sigma_prime(Hb) * xp.reshape(rb_dt, (-1, 1))
+        Mb *= a_step
+        contribution = Mb.T @ Xb                                 # N x d
+        if G is None:
+            G = contribution
+        elif first:
+            G[...] = contribution
+        else:
+            G += contribution
+        first = False
+        u += xp.astype(Xb.T @ rb_dt, f64)
+    if G is None:
+        G = xp.zeros((N, d), dtype=dtype, device=array_device(W))
+    elif first:  # no finite block: nothing was written (the caller raises)
+        G[...] = 0
+    u = u / n
+    return G, StepResult(output=backends.to_numpy(xp.concat(outputs)),
+                         residual=backends.to_numpy(xp.concat(residuals)),
+                         u=backends.to_numpy(u))
+
+
 @dataclass
 class State:
     """The network after step ``t`` (t = 0: initialisation).
 
     ``W`` and ``update`` are views of buffers the next step overwrites: copy
-    what must outlive the iteration.
+    what must outlive the iteration. On a non-numpy backend ``W``, ``update`` and
+    ``batch.X`` are backend arrays; ``a``, ``beta``, ``batch.y`` and ``u`` stay host numpy.
     """
 
     t: int
@@ -287,15 +379,21 @@ def _rms(x: np.ndarray) -> float:
 
 
 def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
-               dtype: np.dtype | str = "float64", block_rows: int | None = None
-               ) -> Iterator[State]:
+               dtype: np.dtype | str = "float64", block_rows: int | None = None,
+               backend: str | ModuleType | None = None) -> Iterator[State]:
     """Yield the initial state and the state after each step.
 
     Batches: the j-th ``fresh`` step draws batch j (so step one always uses
     batch 0, shared by reuse and independent runs with the same seed);
     ``reuse`` keeps the previous step's batch. Raises :class:`NonFiniteError`
     naming the step on NaN/Inf or a blow-up (:data:`BLOWUP_FACTOR`).
+
+    ``backend`` (:data:`backend.BACKENDS` name or namespace; default numpy): where W, the
+    updates and the batches' X live (see :class:`State`). The draws are made on the host
+    and moved there, so every backend starts from the same numbers.
     """
+    xp = backends.namespace(backend)
+    host = backends.name(xp) == "numpy"
     dtype = draws.check_dtype(dtype if isinstance(dtype, str) else np.dtype(dtype).name)
     steps = check_steps(steps)
     d, n = draws.dimensions(config, N)
@@ -304,8 +402,10 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
     beta = draws.draw_beta(seed, N, d)
     a = draws.draw_second_layer(config, seed, N)
     W = draws.draw_first_layer(config, seed, N, d, dtype)
+    if not host:
+        W = backends.asarray(W, xp)
     yield State(t=0, W=W, a=a, beta=beta)
-    G = np.empty_like(W)
+    G = np.empty_like(W) if host else xp.empty_like(W)
     batch: draws.Batch | None = None
     fresh = 0
     for t, step in enumerate(steps, start=1):
@@ -313,6 +413,8 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
         if step.batch == "fresh":
             batch = None  # release the old X before drawing the new one
             batch = draws.draw_batch(config, seed, N, fresh, beta, dtype)
+            if not host:
+                batch = dataclasses.replace(batch, X=backends.asarray(batch.X, xp))
             fresh += 1
         draw_s = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -346,7 +448,10 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
                 f"step {t}: update norm {norm:.3g} exceeds {BLOWUP_FACTOR * scale:.3g} "
                 f"= {BLOWUP_FACTOR:g} x its natural scale eta rms(sigma') max(rms(y), 1) "
                 f"(1 + sqrt(d/n)): the step blew up (docs/theory.md §7)")
-        np.add(W, G, out=W)
+        if host:
+            np.add(W, G, out=W)
+        else:
+            W += G
         stats = {
             "t": t, "eta": eta, "batch_index": batch.index, "target_rms": target_rms,
             "output_rms": _rms(result.output), "residual_rms": residual_rms,
