@@ -24,6 +24,9 @@ The series converges when ``eta_1 |P1_ij|`` stays inside the radius of convergen
 Taylor series at ``P0_ij`` (for tanh the poles sit ``pi/2`` from the real axis); it is decided
 here by measurement: the relative residual ``||U - sum_{k<=K} T_k||_op / ||U||_op`` of the
 real update U (:func:`series`).
+
+Backends (:mod:`backend`): host numpy arrays take the BLAS path; arrays of any other array-API
+namespace the same blocks in the namespace's operations (the derivatives lambdified there).
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from array_api_compat import array_namespace
 from scipy.linalg import blas
 
 from twostep.theory import ConfigError, Function
+
+from . import backend as backends
 
 #: Largest number of terms beyond term 0 (the derivatives sigma^(K+1) are lambdified).
 TERMS_LIMIT = 8
@@ -90,12 +96,19 @@ def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarr
                   X: np.ndarray, y: np.ndarray, activation: Function, K: int, *,
                   loss: str = "squared", rows: int | None = None) -> TermPass:
     """``D_0..D_K`` of the module docstring from ``W_1``, the step-one update
-    ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``."""
+    ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``.
+
+    ``W1``, ``step_one`` and ``X`` are arrays of one backend (host numpy: BLAS; otherwise
+    :func:`_term_matrices_xp`), ``a`` and ``y`` host numpy or of that backend; the ``D_k``
+    are arrays of the backend."""
     N, d = W1.shape
     n = X.shape[0]
     dtype = W1.dtype
     if eta1 <= 0:
         raise ConfigError(f"eta1 must be > 0, got {eta1!r}")
+    if not backends.is_numpy(W1):
+        return _term_matrices_xp(W1, step_one, eta1, a, X, y, activation, K, loss=loss,
+                                 rows=rows)
     gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
     derivs = [activation.numpy(j) for j in range(K + 2)]  # sigma^(0) .. sigma^(K+1)
     b = rows or block_rows(N, n, K, dtype.itemsize)
@@ -156,16 +169,90 @@ def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarr
     return TermPass(D=D, eta1=float(eta1), p1={"max": p1_max, "fraction_above": fractions})
 
 
+def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, K: int, *,
+                      loss: str, rows: int | None) -> TermPass:
+    """:func:`term_matrices` in the namespace of ``W1`` (same blocks, no BLAS handles)."""
+    xp = array_namespace(W1, step_one, X)
+    N, d = W1.shape
+    n = X.shape[0]
+    dtype = W1.dtype
+    f64 = xp.float64
+    derivs = [backends.lambdify(activation, j, xp) for j in range(K + 2)]
+    b = rows or block_rows(N, n, K, backends.itemsize(dtype))
+    D = [xp.zeros_like(W1) for _ in range(K + 1)]
+    a64 = backends.asarray(a, xp, "float64")
+    a_dt = xp.astype(a64, dtype)
+    a_n = xp.astype(a64 / n, dtype)
+    y64 = backends.asarray(y, xp, "float64")
+    inv_sqrt_N = 1.0 / math.sqrt(N)
+    p1_max = 0.0
+    above = dict.fromkeys(P1_THRESHOLDS, 0)
+    for start in range(0, n, b):
+        stop = min(start + b, n)
+        Xb = X[start:stop, ...]
+        Hb = Xb @ W1.T                     # X_b W_1^T
+        Eb = Xb @ step_one.T               # eta_1 X_b G_0^T
+        absE = xp.abs(Eb)
+        p1_max = max(p1_max, backends.scalar(xp.max(absE)))
+        for name, level in P1_THRESHOLDS.items():
+            above[name] += int(backends.scalar(xp.count_nonzero(absE > level)))
+        del absE
+        P0 = Hb - Eb
+        P1 = Eb * (1.0 / eta1)
+        S = [f(P0) for f in derivs]
+        powers = [None, P1]
+        for m in range(2, K + 1):
+            powers.append(powers[-1] * P1 * (1.0 / m))
+        del P0, P1
+        yb = y64[start:stop]
+        r, nonzero = [], []
+        for l in range(K + 1):
+            if loss != "squared":
+                r.append(yb if l == 0 else xp.zeros_like(yb))
+                nonzero.append(l == 0 and bool(xp.any(yb != 0)))
+                continue
+            A = S[l] if l == 0 else S[l] * powers[l]
+            out = xp.astype(A @ a_dt, f64) * inv_sqrt_N
+            r.append(yb - out if l == 0 else -out)
+            nonzero.append(bool(xp.any(r[-1] != 0)))
+        for k in range(K + 1):
+            M = xp.zeros_like(Hb)
+            for m in range(k + 1):
+                l = k - m
+                if not nonzero[l]:
+                    continue
+                A = S[m + 1] if m == 0 else S[m + 1] * powers[m]
+                M += A * xp.reshape(xp.astype(r[l], dtype), (-1, 1))
+            M *= a_n
+            D[k] += M.T @ Xb                # D_k (N x d) += M^T X_b
+        del S, powers, r
+    total = N * n
+    fractions = {name: count / total for name, count in above.items()}
+    for k, Dk in enumerate(D):
+        if not bool(xp.all(xp.isfinite(Dk))):
+            raise_nonfinite(k, Dk)
+    return TermPass(D=D, eta1=float(eta1), p1={"max": p1_max, "fraction_above": fractions})
+
+
 def raise_nonfinite(k: int, Dk: np.ndarray) -> None:
     from twostep.theory import NonFiniteError
 
-    bad = float(np.count_nonzero(~np.isfinite(Dk))) / Dk.size
+    if backends.is_numpy(Dk):
+        bad = float(np.count_nonzero(~np.isfinite(Dk))) / Dk.size
+    else:
+        xp = array_namespace(Dk)
+        bad = backends.scalar(xp.count_nonzero(~xp.isfinite(Dk))) / math.prod(Dk.shape)
     raise NonFiniteError(f"exact term k={k}: {bad:.3g} of the entries of D_{k} are NaN/Inf "
                          "(a derivative of the activation overflowed)")
 
 
 def subtract_terms(U: np.ndarray, D: list[np.ndarray], eta1: float, eta2: float) -> None:
-    """``U -= sum_k eta_2 eta_1^k D_k`` in place (BLAS axpy on the flat arrays)."""
+    """``U -= sum_k eta_2 eta_1^k D_k`` in place (BLAS axpy on the flat arrays; on another
+    backend the namespace's in-place subtraction)."""
+    if not backends.is_numpy(U):
+        for k, Dk in enumerate(D):
+            U -= (eta2 * eta1**k) * Dk
+        return
     axpy = blas.saxpy if U.dtype == np.float32 else blas.daxpy
     flat = U.reshape(-1)
     for k, Dk in enumerate(D):
@@ -177,7 +264,13 @@ def subtract_terms(U: np.ndarray, D: list[np.ndarray], eta1: float, eta2: float)
 def series(update_norm: float, residual_norm: float, norms: list[float], eta1: float,
            eta2: float, p1: dict, K: int) -> dict:
     """Diagnostics of the truncated series: the relative residual, the operator norms
-    ``||T_k||`` and their successive ratios, ``converges`` (residual <= SERIES_TOLERANCE)."""
+    ``||T_k||`` and their successive ratios, ``converges`` (residual <= SERIES_TOLERANCE).
+
+    The norms may be Python floats or 0-d arrays of any backend (read with
+    :func:`backend.scalar`)."""
+    update_norm = backends.scalar(update_norm)
+    residual_norm = backends.scalar(residual_norm)
+    norms = [backends.scalar(v) for v in norms]
     rel = residual_norm / update_norm if update_norm > 0 else None
     ratios = [norms[k + 1] / norms[k] if norms[k] > 0 else None for k in range(len(norms) - 1)]
     return {"K": K, "eta1": eta1, "eta2": eta2, "residual": rel,
