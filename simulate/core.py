@@ -14,19 +14,32 @@ Everything expensive in a two-step run is free of the step sizes: the draws (key
 ``D_k`` (N x d), so it is meant for the widths of a phase plane (N <= 4000 or so), not for
 the largest runs.  Tested against independent full runs at the same draws
 (``tests/test_simulate_core.py``).
+
+Backends (:mod:`backend`): ``build(..., backend=...)`` keeps ``P0``, ``P1``, ``X``, ``a``, ``y``
+and the ``D_k`` on that backend (the draws are made on the host and moved there), and
+:meth:`Core.update` and the residual run there; the top singular values are computed by
+:func:`spectra.top_singular` on a host copy of the matrix (:func:`_for_spectra`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from twostep.theory import ConfigError, Function, ModelConfig, parse_function
 
+from . import backend as backends
 from . import draws, gd, spectra
 from . import terms as exact_terms
+
+
+def _for_spectra(A):
+    """``A`` as :func:`spectra.top_singular` takes it: host numpy (a copy off numpy)."""
+    return backends.to_numpy(A)
 
 
 @dataclass
@@ -50,7 +63,10 @@ class Core:
         return len(self.D) - 1
 
     def update(self, eta1: float, eta2: float) -> np.ndarray:
-        """The exact step-two update at step sizes ``(eta1, eta2)`` (one GEMM)."""
+        """The exact step-two update at step sizes ``(eta1, eta2)`` (one GEMM), on the core's
+        backend."""
+        if not backends.is_numpy(self.P0):
+            return self._update_xp(eta1, eta2)
         N, n = self.P0.shape
         H = self.P0 + eta1 * self.P1
         with np.errstate(over="ignore", invalid="ignore"):
@@ -66,33 +82,69 @@ class Core:
                                  f"{gd.nonfinite_fraction(U):.3g} of the entries are NaN/Inf")
         return U
 
+    def _update_xp(self, eta1: float, eta2: float):
+        """:meth:`update` in the namespace of the core's arrays."""
+        xp = array_namespace(self.P0)
+        N, n = self.P0.shape
+        H = self.P0 + eta1 * self.P1
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = (self.y - (backends.lambdify(self.activation, 0, xp)(H).T @ self.a)
+                 / math.sqrt(N) if self.config.loss == "squared" else self.y)
+            M = backends.lambdify(self.activation, 1, xp)(H) * xp.reshape(r, (1, -1))
+            M *= xp.reshape(xp.astype((eta2 / n) * self.a, M.dtype), (-1, 1))
+        U = M @ xp.astype(self.X, M.dtype)
+        if not bool(xp.all(xp.isfinite(U))):
+            from twostep.theory import NonFiniteError
+
+            raise NonFiniteError(f"core update at eta1={eta1:g}, eta2={eta2:g}: "
+                                 f"{gd.nonfinite_fraction(U):.3g} of the entries are NaN/Inf")
+        return U
+
+    def _p1(self, eta1: float) -> dict:
+        """``max eta1 |P1|`` and the fractions of entries above :data:`terms.P1_THRESHOLDS`."""
+        if backends.is_numpy(self.P1):
+            return {"max": eta1 * float(np.abs(self.P1).max()),
+                    "fraction_above": {name: float(np.mean(eta1 * np.abs(self.P1) > level))
+                                       for name, level in exact_terms.P1_THRESHOLDS.items()}}
+        xp = array_namespace(self.P1)
+        absP1 = xp.abs(self.P1)
+        total = math.prod(absP1.shape)
+        return {"max": eta1 * backends.scalar(xp.max(absP1)),
+                "fraction_above": {
+                    name: backends.scalar(xp.count_nonzero(eta1 * absP1 > level)) / total
+                    for name, level in exact_terms.P1_THRESHOLDS.items()}}
+
     def measure(self, eta1: float, eta2: float, top: int = 3) -> dict:
         """Top singular values of the update and the series diagnostics at ``(eta1, eta2)``
         (the ``series`` keys of a measurement that the regime guard reads)."""
         U = self.update(eta1, eta2)
         rng = draws.generator(self.seed, self.N, draws.SVD, 7)
-        usvd = spectra.top_singular(U, max(top, 1), rng)
+        usvd = spectra.top_singular(_for_spectra(U), max(top, 1), rng)
         if self._D_norms is None:  # free of the step sizes: computed once
-            self._D_norms = [float(spectra.top_singular(Dk, 1, rng).values[0]) for Dk in self.D]
+            self._D_norms = [float(spectra.top_singular(_for_spectra(Dk), 1, rng).values[0])
+                             for Dk in self.D]
         norms = [eta2 * eta1**k * v for k, v in enumerate(self._D_norms)]
         exact_terms.subtract_terms(U, self.D, eta1, eta2)
-        rnorm = float(spectra.top_singular(U, 1, rng).values[0])
-        p1 = {"max": eta1 * float(np.abs(self.P1).max()),
-              "fraction_above": {name: float(np.mean(eta1 * np.abs(self.P1) > level))
-                                 for name, level in exact_terms.P1_THRESHOLDS.items()}}
+        rnorm = float(spectra.top_singular(_for_spectra(U), 1, rng).values[0])
+        p1 = self._p1(eta1)
         series = exact_terms.series(float(usvd.values[0]), rnorm, norms, eta1, eta2, p1, self.K)
         return {"update_singular_values": [float(v) for v in usvd.values[:top]],
                 "series": series}
 
 
-def build(config: ModelConfig, N: int, seed: int, K: int, *, dtype: str = "float64") -> Core:
+def build(config: ModelConfig, N: int, seed: int, K: int, *, dtype: str = "float64",
+          backend: str | ModuleType | None = None) -> Core:
     """The :class:`Core` of ``config`` (its step sizes are ignored) at ``(N, seed)`` with the
-    exact terms ``D_0..D_K``.  Two-step runs of the config's batch mode, smooth activations."""
+    exact terms ``D_0..D_K``.  Two-step runs of the config's batch mode, smooth activations.
+    ``backend`` (default numpy): where the core's arrays live and its updates are computed."""
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
     K = exact_terms.check_terms(K)
     activation = parse_function(config.activation)
     exact_terms.check_smooth(activation)
+    xp = backends.namespace(backend)
+    if backends.name(xp) != "numpy":
+        return _build_xp(config, N, seed, K, dtype, activation, xp)
     run_dtype = draws.check_dtype(dtype)
     seed = draws.check_seed(seed)
     d, n = draws.dimensions(config, N)
@@ -112,4 +164,30 @@ def build(config: ModelConfig, N: int, seed: int, K: int, *, dtype: str = "float
                                    loss=config.loss)
     return Core(config=config, N=int(N), seed=seed, a=np.asarray(a, dtype=run_dtype), X=X2,
                 y=np.asarray(batch2.y, dtype=np.float64), P0=P0, P1=P1, D=tp.D,
+                activation=activation)
+
+
+def _build_xp(config: ModelConfig, N: int, seed: int, K: int, dtype: str, activation: Function,
+              xp: ModuleType) -> Core:
+    """:func:`build` on a non-numpy backend: the same draws, moved there before any product."""
+    backends.lambdify(activation, K + 1, xp)  # refuses a function the backend lacks up front
+    run_dtype = draws.check_dtype(dtype)
+    seed = draws.check_seed(seed)
+    d, n = draws.dimensions(config, N)
+    beta = draws.draw_beta(seed, N, d)
+    a = draws.draw_second_layer(config, seed, N)
+    W0 = backends.asarray(draws.draw_first_layer(config, seed, N, d, run_dtype), xp)
+    batch0 = draws.draw_batch(config, seed, N, 0, beta, run_dtype)
+    X0 = backends.asarray(batch0.X, xp)
+    with np.errstate(over="ignore", invalid="ignore"):
+        G0, _ = gd.gradient_step(W0, a, X0, batch0.y, 1.0, activation, loss=config.loss)
+    batch2 = batch0 if config.reuse else draws.draw_batch(config, seed, N, 1, beta, run_dtype)
+    X2 = X0 if config.reuse else backends.asarray(batch2.X, xp)
+    del X0, batch0
+    P0 = W0 @ X2.T
+    P1 = G0 @ X2.T
+    tp = exact_terms.term_matrices(W0 + G0, G0, 1.0, a, X2, batch2.y, activation, K,
+                                   loss=config.loss)
+    return Core(config=config, N=int(N), seed=seed, a=backends.asarray(a, xp, run_dtype),
+                X=X2, y=backends.asarray(batch2.y, xp, "float64"), P0=P0, P1=P1, D=tp.D,
                 activation=activation)

@@ -8,6 +8,10 @@ edge. The powers are formed from ``sqrt(N) a`` (entries O(1)) and
 orthonormalised by a float64 QR (docs/theory.md, section 7).
 
 Every overlap here is a squared cosine, in [0, 1].
+
+Backends (:mod:`backend`): only the product of the N x d update with the bases runs on the
+update's backend (:func:`projections`); the bases (N x K QRs), overlaps and amplitudes are small
+and computed on the host in float64, from inputs of any backend.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from array_api_compat import array_namespace
+
+from . import backend as backends
 
 #: A power is "in the span of the lower ones" (q undefined) when its QR
 #: diagonal is below this fraction of its norm: ``sign`` second layers give
@@ -35,7 +42,7 @@ def power_basis(a: np.ndarray, max_power: int) -> np.ndarray:
     lies in the span of the lower powers is NaN (see :data:`DEGENERATE`), and so
     is every column m > N (N vectors of R^N span it already).
     """
-    a = np.asarray(a, dtype=np.float64)
+    a = np.asarray(backends.to_numpy(a), dtype=np.float64)
     scaled = math.sqrt(a.size) * a
     powers = np.column_stack([scaled**m for m in range(1, max_power + 1)])
     out = np.full(powers.shape, np.nan)
@@ -51,8 +58,8 @@ def power_basis(a: np.ndarray, max_power: int) -> np.ndarray:
 
 def squared_overlap(x: np.ndarray, y: np.ndarray) -> float | None:
     """``<x, y>^2 / (||x||^2 ||y||^2)`` in [0, 1] (float64); None if x or y is zero/NaN."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(backends.to_numpy(x), dtype=np.float64)
+    y = np.asarray(backends.to_numpy(y), dtype=np.float64)
     xx, yy = float(x @ x), float(y @ y)
     if not (xx > 0 and yy > 0) or not (math.isfinite(xx) and math.isfinite(yy)):
         return None
@@ -102,10 +109,15 @@ def orthogonal_to(null_basis: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def _projections(update: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """``update^T q_m`` for every defined column (d x K float64; NaN columns stay NaN)."""
+    """``update^T q_m`` for every defined column (d x K float64 host array; NaN columns stay
+    NaN). The product runs on the update's backend; only the d x K result comes back."""
     out = np.full((update.shape[1], basis.shape[1]), np.nan)
     defined = ~np.isnan(basis[0])
-    if defined.any():
+    if defined.any() and not backends.is_numpy(update):
+        xp = array_namespace(update)
+        Q = backends.asarray(np.ascontiguousarray(basis[:, defined]), xp, update.dtype)
+        out[:, defined] = backends.to_numpy(xp.astype(update.T @ Q, xp.float64))
+    elif defined.any():
         # Cast q, not the update: the N x d matrix is never copied.
         out[:, defined] = np.asarray(update.T @ basis[:, defined].astype(update.dtype),
                                      dtype=np.float64)
@@ -118,7 +130,11 @@ def projections(update: np.ndarray, basis: np.ndarray, null_bases: Sequence[np.n
 
     ``q'`` = GS(b^{o1..oK}) of an independent copy b of a, with the real ``q_1..q_K`` projected
     out (:func:`orthogonal_to`).  All bases go through a single product with the N x d update.
+
+    ``update`` may live on any backend; the bases and both results are host numpy (float64).
     """
+    basis = backends.to_numpy(basis)
+    null_bases = [backends.to_numpy(nb) for nb in null_bases]
     K = basis.shape[1]
     blocks = [basis, *(orthogonal_to(nb, basis) for nb in null_bases)]
     P = _projections(update, np.concatenate(blocks, axis=1))
@@ -137,6 +153,9 @@ def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -
     cosine with beta_*. U's rows are scaled by a_i, so a uniformly random
     direction would underestimate the floor; b has the same entry law.
     """
+    signal = backends.to_numpy(signal)
+    nulls = None if nulls is None else backends.to_numpy(nulls)
+    beta = backends.to_numpy(beta)
     out = []
     for k in range(signal.shape[1]):
         column = signal[:, k]
