@@ -121,15 +121,16 @@ def itemsize(dtype: object) -> int:
 
 def asarray(x: object, xp: ModuleType, dtype: object | None = None):
     """``x`` (host numpy or already an ``xp`` array) as an ``xp`` array; ``dtype`` (a numpy
-    dtype or name) casts, else the dtype is kept. No copy on numpy."""
+    dtype or name) casts, else the dtype is kept. Host arrays are copied to the backend (never
+    aliased, even where the backend shares host memory); numpy arrays stay as they are."""
     if is_numpy_namespace(xp):
         return np.asarray(x, dtype=None if dtype is None else np.dtype(dtype_name(dtype)))
     try:
         same = array_namespace(x) is xp
     except TypeError:
         same = False
-    if not same:
-        x = xp.asarray(np.asarray(x))
+    if not same:  # a copy: the backend array never aliases the host one
+        x = xp.asarray(np.asarray(x), copy=True)
     if dtype is not None:
         want = getattr(xp, dtype_name(dtype))
         if x.dtype != want:
