@@ -46,6 +46,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twostep.simulate.options import (
+    DEFAULT_KEY,
+    EXECUTION_ONLY,
+    KEYED_IF_SET,
+    RunOptions,
+    check_integer,
+)
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError, NonFiniteError
 from twostep.theory.functions import parse_function
@@ -59,19 +66,13 @@ SCHEMA_VERSION = 1
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
-#: Options of ``twostep.simulate.run`` and their defaults.  A cell's options
-#: are completed with these before hashing, so ``{}`` and the explicit
+#: Options of ``twostep.simulate.run`` in the store key, at their defaults: the key form of
+#: :class:`twostep.simulate.options.RunOptions` (one place for defaults and validation).
+#: A cell's options are completed with these before hashing, so ``{}`` and the explicit
 #: defaults name the same cell.
-RUN_DEFAULTS: dict[str, Any] = {
-    "dtype": "float64",
-    "top": 10,
-    "max_power": 4,
-    "spectrum": False,
-    "features": False,
-    "null_draws": 4,
-    "terms": 0,  # exact step-two terms T_0..T_K (simulate.terms); 0: none
-}
-DTYPES = ("float32", "float64")
+RUN_DEFAULTS: dict[str, Any] = dict(DEFAULT_KEY)
+#: Run options a stored row may omit (their defaults are not written into keys).
+_OPTIONAL_OPTIONS = {name: getattr(RunOptions(), name) for name in KEYED_IF_SET}
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -122,33 +123,16 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def _integer(name: str, value: Any, minimum: int, allowed: str) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ConfigError(f"{name} must be an integer {allowed}, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ConfigError(f"{name} must be an integer {allowed}, got {value!r}")
-    return value
-
-
 def normalise_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Run options completed with :data:`RUN_DEFAULTS`, validated, in key order."""
+    """Run options completed with the defaults, validated, in key order: the store-key form
+    of :class:`~twostep.simulate.options.RunOptions` (execution-only fields are refused)."""
     options = dict(options or {})
-    unknown = sorted(set(options) - set(RUN_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"unknown run option(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(RUN_DEFAULTS)}")
-    out = {**RUN_DEFAULTS, **options}
-    if out["dtype"] not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {out['dtype']!r}")
-    out["top"] = _integer("top", out["top"], 1, ">= 1")
-    out["max_power"] = _integer("max_power", out["max_power"], 1, ">= 1")
-    out["null_draws"] = _integer("null_draws", out["null_draws"], 0, ">= 0")
-    out["terms"] = _integer("terms", out["terms"], 0, ">= 0")
-    for name in ("spectrum", "features"):
-        if not isinstance(out[name], bool):
-            raise ConfigError(f"{name} must be true or false, got {out[name]!r}")
-    return dict(sorted(out.items()))
+    execution = sorted(set(options) & set(EXECUTION_ONLY))
+    if execution:
+        keyed = [f for f in RunOptions.fields() if f not in EXECUTION_ONLY]
+        raise ConfigError(f"run option(s) {', '.join(execution)} are not part of a cell; "
+                          f"allowed: {', '.join(keyed)}")
+    return RunOptions.from_mapping(options).key()
 
 
 @dataclass(frozen=True)
@@ -167,8 +151,8 @@ class Cell:
     def __post_init__(self) -> None:
         if not isinstance(self.config, ModelConfig):
             raise ConfigError(f"a cell needs a ModelConfig, got {type(self.config).__name__}")
-        object.__setattr__(self, "N", _integer("N", self.N, 2, ">= 2"))
-        object.__setattr__(self, "seed", _integer("seed", self.seed, 0, ">= 0"))
+        object.__setattr__(self, "N", check_integer("N", self.N, 2))
+        object.__setattr__(self, "seed", check_integer("seed", self.seed, 0))
         object.__setattr__(self, "options", normalise_options(self.options))
 
     # A dict field is unhashable; the key identifies the cell.
@@ -192,7 +176,7 @@ class Cell:
         c = self.config
         text = (f"{c.activation} -> {c.target}, alpha=({c.alpha1:g}, {c.alpha2:g}), "
                 f"{c.batch}, N={self.N}, seed={self.seed}")
-        changed = [f"{k}={v}" for k, v in self.options.items() if RUN_DEFAULTS[k] != v]
+        changed = [f"{k}={v}" for k, v in self.options.items() if RUN_DEFAULTS.get(k) != v]
         return text + (f" [{', '.join(changed)}]" if changed else "")
 
 
@@ -660,28 +644,36 @@ class Store:
 
     def _rows(self, status: str, filters: dict[str, Any]) -> Iterator[tuple[Cell, str]]:
         version = filters.pop("version", self.version)
-        allowed = ("N", "seed", "version", *ModelConfig.fields(), *RUN_DEFAULTS)
+        allowed = ("N", "seed", "version", *ModelConfig.fields(), *RUN_DEFAULTS,
+                   *(k for k in _OPTIONAL_OPTIONS if k != "spectra"))
         unknown = sorted(set(filters) - set(allowed))
         if unknown:
             raise ConfigError(f"unknown filter(s) {', '.join(unknown)}; allowed: "
                               f"{', '.join(allowed)}")
-        wanted = {name: _filter_values(name, value) for name, value in filters.items()}
         sql = "SELECT config, N, seed, options, {} FROM cells WHERE status = ?"
         params: list[Any] = [status]
         if version is not None:
             sql += " AND version = ?"
             params.append(version)
-        for name in ("N", "seed"):
-            if name in wanted:
-                sql += f" AND {name} IN ({', '.join('?' * len(wanted[name]))})"
-                params.extend(wanted.pop(name))
+        # Every filter is a condition of the query: N and seed are columns, config fields and
+        # run options are read from the stored JSON with json_extract (booleans are 0/1 there).
+        for name, value in filters.items():
+            values = _filter_values(name, value)
+            if name in ("N", "seed"):
+                column = name
+            elif name in _OPTIONAL_OPTIONS:
+                column = f"coalesce(json_extract(options, '$.{name}'), ?)"
+                params.append(_OPTIONAL_OPTIONS[name])
+            elif name in RUN_DEFAULTS:
+                column = f"json_extract(options, '$.{name}')"
+            else:
+                column = f"json_extract(config, '$.{name}')"
+            sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+            params.extend(int(v) if isinstance(v, bool) else v for v in values)
         column = "result" if status == "done" else "error"
         sql = sql.format(column) + " ORDER BY N, config_key, seed, key"
         for config_text, N, seed, options_text, payload in self._conn.execute(sql, params):
-            config = _config_from_json(config_text)
-            options = json.loads(options_text)
-            if all(_matches(config, options, name, values) for name, values in wanted.items()):
-                yield Cell(config, N, seed, options), payload
+            yield Cell(_config_from_json(config_text), N, seed, json.loads(options_text)), payload
 
     def results(self, **filters: Any) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Done cells and their result dicts, ordered by N, config, seed.
@@ -711,12 +703,6 @@ def _filter_values(name: str, value: Any) -> list[Any]:
         else:
             out.append(v)
     return out
-
-
-def _matches(config: ModelConfig, options: dict[str, Any], name: str,
-             values: Iterable[Any]) -> bool:
-    have = options[name] if name in RUN_DEFAULTS else getattr(config, name)
-    return have in values
 
 
 @functools.lru_cache(maxsize=1024)

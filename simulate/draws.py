@@ -27,6 +27,8 @@ import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, NonFiniteError, parse_function
 
+from .options import DTYPES
+
 #: Fixed project salt of the entropy (ASCII "twostep" as an integer).
 SALT = int.from_bytes(b"twostep", "big")
 
@@ -38,9 +40,6 @@ INPUTS, NOISE = 0, 1
 #: Rows of float64 normals drawn at a time (bounds the draw buffer; the
 #: values do not depend on it since Generator draws are sequential).
 DRAW_BYTES = 32 * 2**20
-
-DTYPES = ("float64", "float32")
-
 
 #: Largest seed: seeds are stored as SQLite integers (signed 64-bit) in the result store.
 MAX_SEED = 2**63 - 1

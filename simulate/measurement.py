@@ -103,7 +103,7 @@ class Measurement:
         return ModelConfig.from_dict(self.config)
 
     def __repr__(self) -> str:
-        values = [round(o["value"], 4) for o in self.outliers]
+        values = None if self.outliers is None else [round(o["value"], 4) for o in self.outliers]
         return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
                 f"activation={self.config.get('activation')!r}, "
                 f"target={self.config.get('target')!r}, outliers={values}, "

@@ -1,9 +1,12 @@
 """``run``: simulate the GD steps once and measure spectra and directions.
 
 Everything a :class:`Measurement` holds is computed here from the pieces:
-:mod:`gd` (the steps), :mod:`spectra` (top triplets, bulk edge, outliers),
-:mod:`directions` (powers of a, overlaps, amplitudes, null floors) and
-:mod:`memory` (the refusal before allocating too much).
+:mod:`options` (what to run and measure), :mod:`gd` (the steps), :mod:`spectra` (top
+triplets, bulk edge, outliers), :mod:`directions` (powers of a, overlaps, amplitudes, null
+floors), :mod:`terms` (the exact step-two terms) and :mod:`memory` (the refusal before
+allocating too much). :func:`run` reads as its steps: plan (validate and refuse before any
+draw), draw, then per step the declared spectra, the term pass and the features, then the
+last update, then the Measurement.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import math
 import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +26,11 @@ from . import directions, draws, gd, memory, spectra
 from . import terms as exact_terms
 from .gd import Step
 from .measurement import Measurement, versions
+from .options import MAX_POWER_LIMIT, RunOptions, check_integer
 
 #: Full spectra (``spectrum=True``) are refused above this max(N, d): the
 #: dense SVD is O(N^3) (about a minute at 8000 on two cores).
 FULL_SPECTRUM_LIMIT = 8000
-MAX_POWER_LIMIT = 12
 HISTOGRAM_BINS = 120
 
 
@@ -38,15 +43,6 @@ def _histogram(values: np.ndarray, spec: dict) -> dict:
     counts_, edges = np.histogram(values[values <= hi], bins=HISTOGRAM_BINS, range=(0.0, hi))
     return {"counts": counts_.tolist(), "edges": edges.tolist(),
             "above": int(np.count_nonzero(values > hi))}
-
-
-def _integer(name: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(f"{name} must be {bounds}, got {value!r}")
-    return int(value)
 
 
 def _svd_rng(seed: int, N: int, name: str) -> np.random.Generator:
@@ -125,221 +121,326 @@ def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
 
 
 def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | None = None,
-        dtype: str = "float64", top: int = 10, max_power: int = 4, spectrum: bool = False,
-        features: bool = False, null_draws: int = 4, allow_memory: bool = False,
-        block_rows: int | None = None, terms: int = 0) -> Measurement:
+        options: RunOptions | None = None, **fields: Any) -> Measurement:
     """Simulate the GD steps of docs/model.md once and measure the result.
 
-    ``steps`` defaults to the config's two steps (:func:`gd.default_steps`).
-    Spectra of ``W_1..W_T`` and of ``update = W_T - W_{T-1}``: top ``top``
-    singular values (``max(top, 10) + EXTRA`` are computed for the bulk-edge fit),
-    outliers with their left-vector identification (``left_power`` m when
-    the left vector follows ``q_m``, the Gram-Schmidt of ``a^{o m}``) and
-    beta_* overlap; ``amplitudes`` of the update on ``q_1..q_max_power``
-    with null floors from ``null_draws`` independent second layers;
-    ``step_one`` (BBP quantities of W_1); ``features`` (feature-matrix
-    spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. With ``terms=K`` (two-step
-    runs, smooth activations) the exact term decomposition ``T_0..T_K`` of the update
+    ``options`` is a :class:`RunOptions`; its fields may also be given as keywords
+    (``run(config, N, seed, dtype="float32", terms=3)``), which replace those of
+    ``options``. ``steps`` defaults to the config's two steps (:func:`gd.default_steps`).
+
+    Measured, in order: the spectra named by ``options.spectra`` (default: all) of
+    ``W_1..W_T`` and of ``update = W_T - W_{T-1}``: top ``top`` singular values
+    (``max(top, 10) + EXTRA`` are computed for the bulk-edge fit), outliers with their
+    left-vector identification (``left_power`` m when the left vector follows ``q_m``, the
+    Gram-Schmidt of ``a^{o m}``) and beta_* overlap; ``step_one`` (BBP quantities of W_1,
+    needs W_1's spectrum); ``amplitudes`` of the update on ``q_1..q_max_power`` with null
+    floors from ``null_draws`` independent second layers; ``features`` (feature-matrix
+    spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. With ``terms=K`` (two-step runs,
+    smooth activations) the exact term decomposition ``T_0..T_K`` of the update
     (:mod:`terms`): per term its top singular values and vectors' overlaps, the projected
     amplitude ``||T_k^T q_{k+1}||`` with its null floor and beta_* overlap and the leakage
     ``||T_m^T q_{k+1}||`` of every term m (``terms``), and the series diagnostics
     (``series``: relative residual, operator norms and their ratios, ``eta_1 |P1|``
-    statistics). All overlaps are squared cosines in [0, 1].
+    statistics). All overlaps are squared cosines in [0, 1]. Fields whose spectrum was not
+    computed are None (``outliers``, ``outlier_count``, ``bulk_edge_empirical``,
+    ``step_one``).
 
     Raises ConfigError for bad options or when the estimated peak memory
     exceeds what is available (unless ``allow_memory``), NonFiniteError on
     NaN/Inf or a blow-up (naming the step).
     """
     clock0 = time.perf_counter()
+    plan = _plan(config, N, seed, steps, _options(options, fields))
+    tally = _Tally()
+    trajectory = gd.trajectory(config, plan.N, plan.seed, plan.steps, dtype=plan.dtype,
+                               block_rows=plan.rows)
+    clock = time.perf_counter()
+    initial = next(trajectory)
+    a, beta = initial.a, initial.beta
+    tally.timing["draws_s"] += time.perf_counter() - clock
+    bases = _bases(plan, tally, a)
+    if plan.options.features:
+        _features_before(plan, tally, initial.W)
+    del initial
+
+    term_pass = None
+    for state in trajectory:
+        tally.timing["draws_s"] += state.stats["draw_s"]
+        tally.timing["steps_s"] += state.stats["step_s"]
+        tally.dynamics.append({k: v for k, v in state.stats.items() if not k.endswith("_s")})
+        _measure_weights(plan, tally, state, bases, beta)
+        if state.t == 1 and plan.K:
+            clock = time.perf_counter()
+            term_pass = _term_pass(plan, state)
+            tally.timing["terms_s"] = time.perf_counter() - clock
+        if state.t == 1 and plan.options.features:
+            _features_after(plan, tally, state.W)
+        if state.t == plan.T:
+            _measure_update(plan, tally, state, bases, beta, term_pass)
+            term_pass = None
+        del state
+    tally.timing["total_s"] = time.perf_counter() - clock0
+    return _measurement(plan, tally)
+
+
+def _options(options: RunOptions | None, fields: dict[str, Any]) -> RunOptions:
+    if options is not None and not isinstance(options, RunOptions):
+        raise ConfigError(f"options must be a RunOptions, got {type(options).__name__}")
+    base = RunOptions() if options is None else options
+    if not fields:
+        return base
+    unknown = sorted(set(fields) - set(RunOptions.fields()))
+    if unknown:
+        raise TypeError(f"run() got unexpected keyword argument(s) {', '.join(unknown)}")
+    return base.replace(**fields)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A validated run: everything fixed before the first draw."""
+
+    config: ModelConfig
+    N: int
+    seed: int
+    d: int
+    n: int
+    steps: tuple[Step, ...]
+    options: RunOptions
+    dtype: np.dtype
+    max_power: int
+    rows: int
+    estimate: dict
+    computed: int            # singular values computed per spectrum
+    theory_edge: float
+    theory_tw: float
+
+    @property
+    def T(self) -> int:
+        return len(self.steps)
+
+    @property
+    def K(self) -> int:
+        return self.options.terms
+
+
+def _plan(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | None,
+          opts: RunOptions) -> _Plan:
+    """Validate the run and refuse it (one line) before anything is drawn."""
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
-    N = _integer("N", N, 2, 10**12)
+    N = check_integer("N", N, 2, 10**12)
     seed = draws.check_seed(seed)
-    run_dtype = draws.check_dtype(dtype)
-    top = _integer("top", top, 1)
-    max_power = _integer("max_power", max_power, 1, MAX_POWER_LIMIT)
-    null_draws = _integer("null_draws", null_draws, 0)
-    K = exact_terms.check_terms(terms)
-    for name, flag in (("spectrum", spectrum), ("features", features),
-                       ("allow_memory", allow_memory)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise ConfigError(f"{name} must be True or False, got {flag!r}")
+    run_dtype = draws.check_dtype(opts.dtype)
     steps = gd.default_steps(config) if steps is None else gd.check_steps(steps)
+    opts.check_spectra_names(len(steps))
     d, n = draws.dimensions(config, N)
-    if K:
+    max_power = opts.max_power
+    if opts.terms:
         if len(steps) != 2:
             raise ConfigError(f"terms=K decomposes a two-step update; these steps have "
                               f"{len(steps)} step(s)")
         exact_terms.check_smooth(parse_function(config.activation))
-        max_power = max(max_power, K + 1)
-        if K + 1 > MAX_POWER_LIMIT:
+        if opts.terms + 1 > MAX_POWER_LIMIT:
             raise ConfigError(f"terms must be <= {MAX_POWER_LIMIT - 1} (q_(K+1) is needed)")
-    spectra.check_width(N, d, top, config.psi_d)
+        max_power = max(max_power, opts.terms + 1)
+    spectra.check_width(N, d, opts.top, config.psi_d)
     parse_function(config.activation).numpy(1)  # refuses activations with a jump before drawing
-    if spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
+    if opts.spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
         raise ConfigError(f"spectrum=True needs max(N, d) <= {FULL_SPECTRUM_LIMIT} "
                           f"(dense SVD), got N={N}, d={d}")
-    rows = (gd.default_block_rows(N, n, run_dtype) if block_rows is None
-            else min(_integer("block_rows", block_rows, 1), n))
-    estimate = memory.estimate_peak(N, d, n, run_dtype.itemsize, block_rows=rows, top=top,
-                                    spectrum=spectrum, features=features, terms=K)
-    memory.check(estimate, allow=allow_memory,
+    rows = (gd.default_block_rows(N, n, run_dtype) if opts.block_rows is None
+            else min(opts.block_rows, n))
+    estimate = memory.estimate_peak(N, d, n, run_dtype.itemsize, block_rows=rows,
+                                    top=opts.top, spectrum=opts.spectrum,
+                                    features=opts.features, terms=opts.terms)
+    memory.check(estimate, allow=opts.allow_memory,
                  what=f"N={N}, d={d}, n={n} in {run_dtype.name}")
+    return _Plan(config=config, N=N, seed=seed, d=d, n=n, steps=steps, options=opts,
+                 dtype=run_dtype, max_power=max_power, rows=rows, estimate=estimate,
+                 computed=spectra.computed_count(opts.top),
+                 theory_edge=spectra.bulk_edge_theory(N, d),
+                 theory_tw=spectra.tracy_widom_scale(N, d))
 
-    T = len(steps)
-    m = spectra.computed_count(top)
-    theory_edge = spectra.bulk_edge_theory(N, d)
-    theory_tw = spectra.tracy_widom_scale(N, d)
-    timing: dict = {"draws_s": 0.0, "steps_s": 0.0, "spectra_s": 0.0, "directions_s": 0.0,
-                    "features_s": 0.0, "spectrum_s": {}}
 
-    clock = time.perf_counter()
-    trajectory = gd.trajectory(config, N, seed, steps, dtype=run_dtype, block_rows=rows)
-    initial = next(trajectory)
-    a, beta = initial.a, initial.beta
-    timing["draws_s"] += time.perf_counter() - clock
+@dataclass
+class _Tally:
+    """What the steps of a run have measured so far."""
 
-    clock = time.perf_counter()
-    basis = directions.power_basis(a, max_power)
-    null_bases = [directions.power_basis(
-        draws.draw_second_layer(config, seed, N, stream=draws.NULL, index=(i,)), max_power)
-        for i in range(null_draws)]
-    timing["directions_s"] += time.perf_counter() - clock
-
-    feature_result = None
-    F = None
-    if features:
-        clock = time.perf_counter()
-        F = _feature_matrix(config, seed, N, n, d, initial.W, None)
-        f0, _ = _feature_spectrum(F, m, top, _svd_rng(seed, N, "F0"))
-        timing["features_s"] += time.perf_counter() - clock
-    del initial
-
-    spectra_out: dict[str, dict] = {}
-    counts = {0: 0}  # W_0 is a pure bulk: no outliers
-    dynamics = []
-    step_one: dict = {}
-    amplitude_list: list[dict] = []
+    spectra: dict[str, dict] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
+    dynamics: list[dict] = field(default_factory=list)
+    step_one: dict | None = None
+    amplitudes: list[dict] = field(default_factory=list)
     learned: dict | None = None
-    term_pass: exact_terms.TermPass | None = None
-    term_results: list[dict] | None = None
+    terms: list[dict] | None = None
     series: dict | None = None
-    for state in trajectory:
-        t = state.t
-        timing["draws_s"] += state.stats["draw_s"]
-        timing["steps_s"] += state.stats["step_s"]
-        dynamics.append({k: v for k, v in state.stats.items() if not k.endswith("_s")})
+    features: dict | None = None
+    feature_matrix: np.ndarray | None = None
+    f0: dict | None = None
+    timing: dict = field(default_factory=lambda: {
+        "draws_s": 0.0, "steps_s": 0.0, "spectra_s": 0.0, "directions_s": 0.0,
+        "features_s": 0.0, "spectrum_s": {}})
 
+
+@dataclass(frozen=True)
+class _Bases:
+    """``q_1..q_K`` (the Gram-Schmidt of the powers of a) and the null draws' bases."""
+
+    signal: np.ndarray
+    nulls: list[np.ndarray]
+
+
+def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
+    clock = time.perf_counter()
+    basis = directions.power_basis(a, plan.max_power)
+    nulls = [directions.power_basis(
+        draws.draw_second_layer(plan.config, plan.seed, plan.N, stream=draws.NULL, index=(i,)),
+        plan.max_power) for i in range(plan.options.null_draws)]
+    tally.timing["directions_s"] += time.perf_counter() - clock
+    return _Bases(basis, nulls)
+
+
+def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
+              beta: np.ndarray, *, theory: bool) -> tuple[dict, spectra.TopSVD, list[int]]:
+    """The top-k spectrum of ``A`` as stored under ``spectra[name]``."""
+    clock = time.perf_counter()
+    svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
+    spec, positions = _describe(svd, plan.options.top,
+                                theory_edge=plan.theory_edge if theory else None,
+                                theory_tw=plan.theory_tw if theory else None)
+    tally.timing["spectrum_s"][name] = time.perf_counter() - clock
+    spec["outliers"] = _outliers(svd, positions, _edge_used(spec), bases.signal, beta)
+    if plan.options.spectrum:
+        values = spectra.full_spectrum(A)
+        spec["values"] = values
+        spec["histogram"] = _histogram(values, spec)
+    tally.spectra[name] = spec
+    tally.timing["spectra_s"] += time.perf_counter() - clock
+    return spec, svd, positions
+
+
+def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
+                     beta: np.ndarray) -> None:
+    """W_t's spectrum and outliers (when declared) and, after step one, ``step_one``."""
+    name = f"W{state.t}"
+    if not plan.options.wants(name):
+        return
+    _, svd, positions = _spectrum(plan, tally, name, state.W, bases, beta, theory=True)
+    tally.counts[state.t] = len(positions)
+    if state.t == 1:
         clock = time.perf_counter()
-        name = f"W{t}"
-        svd = spectra.top_singular(state.W, m, _svd_rng(seed, N, name))
-        spec, positions = _describe(svd, top, theory_edge=theory_edge, theory_tw=theory_tw)
-        timing["spectrum_s"][name] = time.perf_counter() - clock
-        spec["outliers"] = _outliers(svd, positions, _edge_used(spec), basis, beta)
-        if spectrum:
-            values = spectra.full_spectrum(state.W)
-            spec["values"] = values
-            spec["histogram"] = _histogram(values, spec)
-        spectra_out[name] = spec
-        counts[t] = len(positions)
-        if t == 1:
-            step_one = {
-                "outlier": float(svd.values[0]),
-                "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
-                "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
-                "overlap_left": directions.squared_overlap(svd.left[:, 0], a),
-                "u_norm": float(np.linalg.norm(state.u)),
-            }
-        timing["spectra_s"] += time.perf_counter() - clock
+        tally.step_one = {
+            "outlier": float(svd.values[0]),
+            "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
+            "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
+            "overlap_left": directions.squared_overlap(svd.left[:, 0], state.a),
+            "u_norm": float(np.linalg.norm(state.u)),
+        }
+        tally.timing["spectra_s"] += time.perf_counter() - clock
 
-        if t == 1 and K:
-            clock = time.perf_counter()
-            term_pass = _term_pass(config, seed, N, steps, state, K, run_dtype)
-            timing["terms_s"] = time.perf_counter() - clock
 
-        if t == 1 and features:
-            clock = time.perf_counter()
-            F = _feature_matrix(config, seed, N, n, d, state.W, F)
-            f1, _ = _feature_spectrum(F, m, top, _svd_rng(seed, N, "F1"))
-            F = None
-            threshold = (None if f0["edge_used"] is None
-                         else f0["bulk_edge_empirical"] + f0["margin"])
-            above = new = None
-            if threshold is not None:
-                above = sum(v > threshold for v in f1["singular_values"])
-                new = above - sum(v > threshold for v in f0["singular_values"])
-            feature_result = {
-                "F0": f0, "F1": f1, "threshold": threshold, "spike_count": new,
-                "above_threshold": above,
-                "definition": "F = sigma(X W^T)/sqrt(n) on a fresh batch, at W_0 (F0) and W_1 "
-                              "(F1); threshold = F0's empirical bulk edge + margin; "
-                              "above_threshold = F1's singular values above it; spike_count = "
-                              "that minus F0's own values above it (spikes made by step one)"}
-            timing["features_s"] += time.perf_counter() - clock
+def _features_before(plan: _Plan, tally: _Tally, W0: np.ndarray) -> None:
+    clock = time.perf_counter()
+    F = _feature_matrix(plan.config, plan.seed, plan.N, plan.n, plan.d, W0, None)
+    tally.f0, _ = _feature_spectrum(F, plan.computed, plan.options.top,
+                                    _svd_rng(plan.seed, plan.N, "F0"))
+    tally.feature_matrix = F
+    tally.timing["features_s"] += time.perf_counter() - clock
 
-        if t == T:
-            clock = time.perf_counter()
-            usvd = spectra.top_singular(state.update, m, _svd_rng(seed, N, "update"))
-            uspec, upos = _describe(usvd, top, theory_edge=None, theory_tw=None)
-            timing["spectrum_s"]["update"] = time.perf_counter() - clock
-            uspec["outliers"] = _outliers(usvd, upos, _edge_used(uspec), basis, beta)
-            if spectrum:
-                values = spectra.full_spectrum(state.update)
-                uspec["values"] = values
-                uspec["histogram"] = _histogram(values, uspec)
-            spectra_out["update"] = uspec
-            timing["spectra_s"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            signal, nulls = directions.projections(state.update, basis, null_bases)
-            amplitude_list = directions.amplitudes(signal, nulls, beta)
-            learned = directions.learned_beta(signal, nulls, beta)
-            timing["directions_s"] += time.perf_counter() - clock
-            if term_pass is not None:
-                clock = time.perf_counter()
-                term_results, series = _term_results(
-                    term_pass, state.update, float(usvd.values[0]), steps[1].eta(N), basis,
-                    null_bases, beta, seed, N)
-                term_pass = None
-                timing["terms_s"] += time.perf_counter() - clock
-        del state
 
-    last = spectra_out[f"W{T}"]
-    timing["total_s"] = time.perf_counter() - clock0
-    options = {
-        "dtype": run_dtype.name, "steps": [s.to_dict() for s in steps], "top": top,
-        "max_power": max_power, "spectrum": bool(spectrum), "features": bool(features),
-        "null_draws": null_draws, "allow_memory": bool(allow_memory), "block_rows": rows,
-        "terms": K,
+def _features_after(plan: _Plan, tally: _Tally, W1: np.ndarray) -> None:
+    clock = time.perf_counter()
+    F = _feature_matrix(plan.config, plan.seed, plan.N, plan.n, plan.d, W1,
+                        tally.feature_matrix)
+    tally.feature_matrix = None
+    f0 = tally.f0
+    f1, _ = _feature_spectrum(F, plan.computed, plan.options.top,
+                              _svd_rng(plan.seed, plan.N, "F1"))
+    del F
+    threshold = (None if f0["edge_used"] is None
+                 else f0["bulk_edge_empirical"] + f0["margin"])
+    above = new = None
+    if threshold is not None:
+        above = sum(v > threshold for v in f1["singular_values"])
+        new = above - sum(v > threshold for v in f0["singular_values"])
+    tally.features = {
+        "F0": f0, "F1": f1, "threshold": threshold, "spike_count": new,
+        "above_threshold": above,
+        "definition": "F = sigma(X W^T)/sqrt(n) on a fresh batch, at W_0 (F0) and W_1 "
+                      "(F1); threshold = F0's empirical bulk edge + margin; "
+                      "above_threshold = F1's singular values above it; spike_count = "
+                      "that minus F0's own values above it (spikes made by step one)"}
+    tally.timing["features_s"] += time.perf_counter() - clock
+
+
+def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
+                    beta: np.ndarray, term_pass: exact_terms.TermPass | None) -> None:
+    """The last update: its spectrum (when declared), amplitudes, the beta_* direction and,
+    with terms, the exact terms and the series residual (which overwrites the update)."""
+    update_norm = None
+    if plan.options.wants("update"):
+        _, usvd, _ = _spectrum(plan, tally, "update", state.update, bases, beta, theory=False)
+        update_norm = float(usvd.values[0])
+    clock = time.perf_counter()
+    signal, nulls = directions.projections(state.update, bases.signal, bases.nulls)
+    tally.amplitudes = directions.amplitudes(signal, nulls, beta)
+    tally.learned = directions.learned_beta(signal, nulls, beta)
+    tally.timing["directions_s"] += time.perf_counter() - clock
+    if term_pass is None:
+        return
+    clock = time.perf_counter()
+    if update_norm is None:  # the series residual is relative to ||update||
+        update_norm = float(spectra.top_singular(
+            state.update, 1, _svd_rng(plan.seed, plan.N, "update")).values[0])
+    tally.terms, tally.series = _term_results(
+        term_pass, state.update, update_norm, plan.steps[1].eta(plan.N), bases.signal,
+        bases.nulls, beta, plan.seed, plan.N)
+    tally.timing["terms_s"] += time.perf_counter() - clock
+
+
+def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
+    T = plan.T
+    last = tally.spectra.get(f"W{T}")
+    counts = tally.counts
+    opts = plan.options
+    recorded = {
+        **opts.key(), "steps": [s.to_dict() for s in plan.steps], "max_power": plan.max_power,
+        "allow_memory": opts.allow_memory, "block_rows": plan.rows,
         "extra": spectra.EXTRA, "edge_margin_kappa": spectra.MARGIN,
-        "memory_estimate_bytes": int(estimate["total"]),
+        "memory_estimate_bytes": int(plan.estimate["total"]),
         "identify_rule": f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
                          f"{directions.IDENTIFY_RATIO:g}x the second",
     }
     return Measurement(
-        config=config.to_dict(), N=N, d=d, n=n, seed=seed, options=options,
-        versions=versions(), timing=timing, spectra=spectra_out, outliers=last["outliers"],
-        bulk_edge=theory_edge, bulk_edge_empirical=last["bulk_edge_empirical"],
-        outlier_count=counts[T] - counts[T - 1], amplitudes=amplitude_list, step_one=step_one,
-        features=feature_result, dynamics=dynamics, learned_beta=learned, terms=term_results,
-        series=series)
+        config=plan.config.to_dict(), N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
+        options=dict(sorted(recorded.items())), versions=versions(), timing=tally.timing,
+        spectra=tally.spectra, outliers=None if last is None else last["outliers"],
+        bulk_edge=plan.theory_edge,
+        bulk_edge_empirical=None if last is None else last["bulk_edge_empirical"],
+        outlier_count=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts
+                       else None),
+        amplitudes=tally.amplitudes, step_one=tally.step_one, features=tally.features,
+        dynamics=tally.dynamics, learned_beta=tally.learned, terms=tally.terms,
+        series=tally.series)
 
 
 #: Top singular values computed per exact term.
 TERM_TOP = 3
 
 
-def _term_pass(config: ModelConfig, seed: int, N: int, steps: Sequence[Step],
-               state: gd.State, K: int, dtype: np.dtype) -> exact_terms.TermPass:
+def _term_pass(plan: _Plan, state: gd.State) -> exact_terms.TermPass:
     """``D_0..D_K`` from the state after step one (W_1 and its update ``eta_1 G_0``) and the
     step-two batch: the same batch on reuse, else batch 1 (drawn as the trajectory draws it)."""
-    if steps[1].batch == "reuse":
+    config = plan.config
+    if plan.steps[1].batch == "reuse":
         batch = state.batch
     else:
-        batch = draws.draw_batch(config, seed, N, 1, state.beta, dtype)
+        batch = draws.draw_batch(config, plan.seed, plan.N, 1, state.beta, plan.dtype)
     activation = parse_function(config.activation)
     with np.errstate(over="ignore", invalid="ignore"):
-        return exact_terms.term_matrices(state.W, state.update, steps[0].eta(N), state.a,
-                                         batch.X, batch.y, activation, K, loss=config.loss)
+        return exact_terms.term_matrices(state.W, state.update, plan.steps[0].eta(plan.N),
+                                         state.a, batch.X, batch.y, activation, plan.K,
+                                         loss=config.loss)
 
 
 def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: float, eta2: float,

@@ -67,7 +67,7 @@ def test_cell_key_separates_what_differs_and_merges_defaults():
     ((BASE, 2.5, 0), "N must be an integer"),
     ((BASE, 100, True), "seed must be an integer"),
     ((BASE, 100, 0, {"colour": 1}), "unknown run option(s) colour; allowed: dtype"),
-    ((BASE, 100, 0, {"dtype": "float16"}), "dtype must be one of float32, float64"),
+    ((BASE, 100, 0, {"dtype": "float16"}), "dtype must be one of float64, float32"),
     ((BASE, 100, 0, {"top": 0}), "top must be an integer >= 1"),
     (("tanh", 100, 0), "needs a ModelConfig"),
 ])

@@ -18,10 +18,12 @@ import numpy as np
 from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate import run as simulate_run
 from twostep.simulate.gd import parse_steps
+from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError, parse_function
 
 from ..paths import check_writable_folder, parent_of
 from ._config_args import add_config_arguments, config_from_args
+from ._run_args import add_run_arguments, run_options
 
 #: Largest --N accepted: far beyond any memory, but the estimates stay ordinary floats.
 MAX_N = 10**12
@@ -43,24 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "batch, step 1 must be independent. Replaces --alpha1/--alpha2/"
                         "--etabar1/--etabar2/--batch for the dynamics; steps 1 and 2 are "
                         "copied into the recorded config")
-    r.add_argument("--top", type=int, default=10,
-                   help="singular values reported per matrix, 1..min(N, d) "
-                        "(default: %(default)s)")
-    r.add_argument("--max-power", type=int, default=4,
-                   help="powers a^1..a^K for overlaps and amplitudes (default: %(default)s)")
-    r.add_argument("--null-draws", type=int, default=4,
-                   help="independent second layers for the null floors (default: %(default)s)")
-    r.add_argument("--terms", type=int, default=0, metavar="K",
-                   help="also the exact step-two terms T_0..T_K and the series residual "
-                        "(two steps, smooth activations; 0..8, docs/theory.md) "
-                        "(default: %(default)s)")
-    r.add_argument("--dtype", default="float64",
-                   help="float64 or float32 (GEMMs; reductions stay float64) "
-                        "(default: %(default)s)")
-    r.add_argument("--spectrum", action="store_true",
-                   help="also the full spectra (dense SVD; N <= 8000), saved in the .npz")
-    r.add_argument("--features", action="store_true",
-                   help="also the one-step feature-matrix spikes (materialises n x N)")
+    add_run_arguments(r)
     r.add_argument("--allow-memory", action="store_true",
                    help="run even when the estimated peak memory exceeds what is available")
     r.add_argument("--block-rows", type=int, default=None,
@@ -125,7 +110,8 @@ def render(m: Measurement) -> str:
             f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
             for s, st in zip(m.dynamics, m.options["steps"])),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
-            f"{name} {_f(spec['bulk_edge_empirical'])}" for name, spec in m.spectra.items()),
+            f"{name} {_f(spec['bulk_edge_empirical'])}" for name, spec in m.spectra.items())
+        + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
     K = m.options["max_power"]
@@ -138,13 +124,18 @@ def render(m: Measurement) -> str:
         lines += _outlier_lines(spec, K)
     lines += [
         "",
-        f"new outliers of the last step (outlier_count): {m.outlier_count}",
+        "new outliers of the last step (outlier_count): "
+        + ("not measured (needs the spectra of the last two W_t)" if m.outlier_count is None
+           else str(m.outlier_count)),
     ]
     s = m.step_one
-    lines.append(
-        f"step one: top singular value of W1 {s['outlier']:.4f}; squared overlaps of its "
-        f"vectors: right-beta_* {_f(s['overlap_beta'])}, right-u {_f(s['overlap_right'])}, "
-        f"left-a {_f(s['overlap_left'])};  ||u|| = {s['u_norm']:.4f}")
+    if s is None:
+        lines.append("step one: not measured (W1's spectrum is not among --spectra)")
+    else:
+        lines.append(
+            f"step one: top singular value of W1 {s['outlier']:.4f}; squared overlaps of its "
+            f"vectors: right-beta_* {_f(s['overlap_beta'])}, right-u {_f(s['overlap_right'])}, "
+            f"left-a {_f(s['overlap_left'])};  ||u|| = {s['u_norm']:.4f}")
     lines += ["", f"amplitudes ||U^T q_(k+1)|| of the last update U vs null floor "
                   f"(mean +- sd over {m.options['null_draws']} independent a):",
               f"  {'k':>2} {'power':>5} {'amplitude':>10} {'null floor':>18} {'ratio':>7} "
@@ -205,15 +196,13 @@ def _steps_text(text: str) -> str:
     return ",".join(parts)
 
 
-def _check_sizes(args: argparse.Namespace, config) -> None:
+def _check_sizes(args: argparse.Namespace, config, options: RunOptions) -> None:
     """What ``simulate.run`` would refuse only after its imports, refused first (one line)."""
     if not 2 <= args.N <= MAX_N:
         raise ConfigError(f"--N must be an integer >= 2 and <= 10^12, got {args.N}")
-    if args.top < 1:
-        raise ConfigError(f"--top must be an integer >= 1, got {args.top}")
     draws.check_seed(args.seed, "--seed")
     d, _ = draws.dimensions(config, args.N)
-    spectra.check_width(args.N, d, args.top, config.psi_d, top_flag="--top")
+    spectra.check_width(args.N, d, options.top, config.psi_d, top_flag="--top")
     activation = parse_function(config.activation)
     try:
         derivative = activation.numpy(1)
@@ -242,15 +231,12 @@ def run(args: argparse.Namespace) -> int:
             sync.update(alpha2=steps[1].alpha, etabar2=steps[1].etabar,
                         batch="reuse" if steps[1].batch == "reuse" else "independent")
         config = config.replace(**sync)
-    _check_sizes(args, config)
+    options = run_options(args, allow_memory=args.allow_memory, block_rows=args.block_rows)
+    _check_sizes(args, config, options)
     out = _out_path(args.out) if args.out is not None else None
     if out is not None:
         _check_writable(out)
-    measurement = simulate_run(
-        config, args.N, args.seed, steps=steps, dtype=args.dtype, top=args.top,
-        max_power=args.max_power, spectrum=args.spectrum, features=args.features,
-        null_draws=args.null_draws, allow_memory=args.allow_memory, block_rows=args.block_rows,
-        terms=args.terms)
+    measurement = simulate_run(config, args.N, args.seed, steps=steps, options=options)
     if out is not None:
         measurement.save(out)
     if args.json:

@@ -17,7 +17,7 @@ from pathlib import Path
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
 
-from ..store import DTYPES, check_store_path
+from ..store import check_store_path
 from ..sweep import (
     EXECUTORS,
     Grid,
@@ -27,6 +27,7 @@ from ..sweep import (
     require_dask,
     run_sweep,
 )
+from ._run_args import add_run_arguments, run_options_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,18 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", type=int, default=1, metavar="S",
                    help="seeds 0..S-1 per cell (default: %(default)s)")
     r = parser.add_argument_group("run options (passed to simulate.run)")
-    r.add_argument("--dtype", help=f"{', '.join(DTYPES)} (default: float64)")
-    r.add_argument("--top", type=int, metavar="K", help="top singular values kept (default: 10)")
-    r.add_argument("--max-power", type=int, metavar="K",
-                   help="highest power a^(k+1) projected on (default: 4)")
-    r.add_argument("--null-draws", type=int, metavar="K",
-                   help="null draws for the noise floor (default: 4)")
-    r.add_argument("--terms", type=int, metavar="K",
-                   help="exact step-two terms T_0..T_K and the series residual (default: 0)")
-    r.add_argument("--spectrum", action="store_true", default=None,
-                   help="keep the whole spectrum")
-    r.add_argument("--features", action="store_true", default=None,
-                   help="also measure the feature matrix sigma(X W^T)")
+    add_run_arguments(r)
     e = parser.add_argument_group("execution")
     e.add_argument("--jobs", type=int, metavar="J",
                    help="parallel workers (default: the available cores)")
@@ -104,9 +94,7 @@ def _geometric(text: str) -> list[int]:
 def build_grid(args: argparse.Namespace) -> Grid:
     """The grid the flags describe (validated: raises ConfigError)."""
     ns = args.N if args.N is not None else _geometric(args.N_geometric)
-    options = {name: getattr(args, name) for name in
-               ("dtype", "top", "max_power", "null_draws", "spectrum", "features", "terms")
-               if getattr(args, name) is not None}
+    options = run_options_from_args(args)
     return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
                 activations=args.activation, targets=args.target,
                 base=_base_config(args.config), options=options)

@@ -1,0 +1,194 @@
+"""``RunOptions``: the options of one simulation, in one place.
+
+:func:`twostep.simulate.run`, the result store's cells, ``twostep simulate`` and
+``twostep sweep`` all take their defaults, validation and store-key form from
+:class:`RunOptions`. The fields:
+
+``dtype``        ``float64`` or ``float32`` (the GEMMs; reductions stay float64)
+``top``          singular values reported per spectrum (>= 1)
+``max_power``    powers ``a^1..a^K`` for overlaps and amplitudes (1..12)
+``null_draws``   independent second layers for the null floors (>= 0)
+``terms``        exact step-two terms ``T_0..T_K`` (0..8; 0: none)
+``spectrum``     also the full spectra (dense SVD)
+``features``     also the one-step feature-matrix spikes
+``spectra``      the top-k spectra to compute: ``"all"`` (every ``W_t`` and the update) or
+                 a tuple of names ``W1``..``WT`` / ``update`` (``()``: none). A claim declares
+                 the spectra it reads, so a cell computes only those (docs/claims.md).
+``backend``      the array library the simulation runs in: ``numpy`` (default, the
+                 reference) or another array-API namespace (docs/performance.md)
+``allow_memory`` run even when the estimated peak memory exceeds what is available
+``block_rows``   samples per streamed block (None: about 32 MiB per block buffer)
+
+The store key (:meth:`RunOptions.key`) holds the fields that change a result. The last two
+only change how a run is executed and are not part of it; ``spectra`` and ``backend`` are
+part of it only when they differ from their defaults, so the keys of cells written before
+those fields existed stay valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twostep.theory.errors import ConfigError
+
+from .terms import TERMS_LIMIT
+
+#: Element types of a run.
+DTYPES = ("float64", "float32")
+#: Largest ``max_power`` (the Gram-Schmidt of a^1..a^K loses accuracy beyond).
+MAX_POWER_LIMIT = 12
+#: Array libraries a run may use; see :mod:`twostep.simulate.backend`.
+BACKENDS = ("numpy", "cupy", "torch", "array-api-strict")
+#: ``spectra`` value meaning every ``W_t`` and the update.
+ALL_SPECTRA = "all"
+_SPECTRUM_NAME = re.compile(r"^(W[1-9][0-9]*|update)$")
+
+#: Fields that change how a run executes, not what it measures (not in the store key).
+EXECUTION_ONLY = ("allow_memory", "block_rows")
+#: Fields in the store key only when they differ from their defaults.
+KEYED_IF_SET = ("spectra", "backend")
+
+
+def check_integer(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``; else a one-line ConfigError naming the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{name} must be an integer {bounds}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{name} must be an integer {bounds}, got {value!r}")
+    return int(value)
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def check_spectra(value: object) -> str | tuple[str, ...]:
+    """``"all"`` or a sorted tuple of distinct spectrum names (``W1``.., ``update``)."""
+    if value == ALL_SPECTRA:
+        return ALL_SPECTRA
+    if isinstance(value, str):
+        value = [v for v in (s.strip() for s in value.split(",")) if v and v != "none"]
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigError(f"spectra must be 'all' or a list of W1, W2, ..., update; "
+                          f"got {value!r}")
+    names = []
+    for v in value:
+        if not isinstance(v, str) or not _SPECTRUM_NAME.match(v):
+            raise ConfigError(f"spectra: unknown spectrum {v!r}; allowed: all, W1, W2, ..., "
+                              f"update (comma-separated), or none")
+        names.append(v)
+    return tuple(sorted(set(names), key=lambda s: (s == "update", len(s), s)))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The validated options of one run (module docstring). Build with keywords or
+    :meth:`from_mapping`; invalid values raise a one-line ConfigError."""
+
+    dtype: str = "float64"
+    top: int = 10
+    max_power: int = 4
+    null_draws: int = 4
+    terms: int = 0
+    spectrum: bool = False
+    features: bool = False
+    spectra: str | tuple[str, ...] = ALL_SPECTRA
+    backend: str = "numpy"
+    allow_memory: bool = False
+    block_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
+        fix = {
+            "top": check_integer("top", self.top, 1),
+            "max_power": check_integer("max_power", self.max_power, 1, MAX_POWER_LIMIT),
+            "null_draws": check_integer("null_draws", self.null_draws, 0),
+            "terms": check_integer("terms", self.terms, 0, TERMS_LIMIT),
+            "spectrum": _check_flag("spectrum", self.spectrum),
+            "features": _check_flag("features", self.features),
+            "allow_memory": _check_flag("allow_memory", self.allow_memory),
+            "spectra": check_spectra(self.spectra),
+            "block_rows": (None if self.block_rows is None
+                           else check_integer("block_rows", self.block_rows, 1)),
+        }
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; "
+                              f"got {self.backend!r}")
+        for name, value in fix.items():
+            object.__setattr__(self, name, value)
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any] | None) -> RunOptions:
+        """From a mapping of field names (a store cell's options, a JSON file); unknown
+        names are refused with the allowed ones."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(cls.fields()))
+        if unknown:
+            raise ConfigError(f"unknown run option(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(cls.fields())}")
+        if isinstance(options.get("spectra"), list):
+            options["spectra"] = tuple(options["spectra"])
+        return cls(**options)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        return dataclasses.replace(self, **changes)
+
+    # -- views --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON types (``spectra`` as a list unless ``"all"``)."""
+        out = {f: getattr(self, f) for f in self.fields()}
+        if out["spectra"] != ALL_SPECTRA:
+            out["spectra"] = list(out["spectra"])
+        return out
+
+    def key(self) -> dict[str, Any]:
+        """The fields that change a result, sorted: the store key's ``options`` (module
+        docstring). ``run(config, N, seed, **options.key())`` reproduces the run."""
+        defaults = RunOptions()
+        out = {}
+        for name, value in self.to_dict().items():
+            if name in EXECUTION_ONLY:
+                continue
+            if name in KEYED_IF_SET and getattr(self, name) == getattr(defaults, name):
+                continue
+            out[name] = value
+        return dict(sorted(out.items()))
+
+    def changed(self) -> dict[str, Any]:
+        """The keyed fields that differ from the defaults (for one-line descriptions)."""
+        defaults = RunOptions().key()
+        return {k: v for k, v in self.key().items() if defaults.get(k, None) != v}
+
+    def wants(self, name: str) -> bool:
+        """Whether the top-k spectrum ``name`` (``W1``.., ``update``) is computed."""
+        return self.spectra == ALL_SPECTRA or name in self.spectra
+
+    def check_spectra_names(self, T: int) -> None:
+        """Refuse spectrum names that this run of ``T`` steps does not have."""
+        if self.spectra == ALL_SPECTRA:
+            return
+        allowed = [f"W{t}" for t in range(1, T + 1)] + ["update"]
+        bad = [s for s in self.spectra if s not in allowed]
+        if bad:
+            raise ConfigError(f"spectra: {', '.join(bad)} not in this {T}-step run; allowed: "
+                              f"all, {', '.join(allowed)}")
+
+
+#: The defaults, as the store key writes them.
+DEFAULT_KEY = RunOptions().key()
