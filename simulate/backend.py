@@ -138,6 +138,14 @@ def asarray(x: object, xp: ModuleType, dtype: object | None = None):
     return x
 
 
+def rows(x: object, start: int, stop: int, xp: ModuleType):
+    """Rows ``start:stop`` of ``x`` as an ``xp`` array: a slice when ``x`` is already there, a
+    block moved from the host when ``x`` is host numpy (the draws stay on the host and only
+    one block at a time occupies the device)."""
+    block = x[start:stop, ...]
+    return block if is_numpy_namespace(xp) or not is_numpy(x) else asarray(block, xp)
+
+
 def to_numpy(x: object) -> np.ndarray:
     """A backend array (or scalar) as a host numpy array: numpy arrays are returned as they
     are; CuPy and torch arrays are copied to the host; others (array-api-strict) go through

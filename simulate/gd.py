@@ -230,9 +230,10 @@ def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, et
     outputs, residuals and ``u`` are float64. A non-finite residual block is
     recorded but not accumulated (the caller raises).
 
-    ``W``, ``X`` (and ``out``) are arrays of one backend: host numpy takes the BLAS path,
-    any other array-API namespace the same computation in its own operations
-    (:func:`_gradient_step_xp`); ``a`` and ``y`` may be host numpy or backend arrays.
+    ``W`` (and ``out``) are arrays of one backend: host numpy takes the BLAS path, any other
+    array-API namespace the same computation in its own operations (:func:`_gradient_step_xp`);
+    ``a``, ``y`` and ``X`` may be host numpy or arrays of W's backend (a host X is moved one
+    block at a time).
     """
     if not backends.is_numpy(W):
         return _gradient_step_xp(W, a, X, y, eta, activation, loss=loss,
@@ -303,11 +304,11 @@ def _gradient_step_xp(W, a, X, y, eta: float, activation: Function, *, loss: str
     """:func:`gradient_step` in the namespace of W (no BLAS handles, no in-place ufuncs):
     the same blocks, one elementwise pass and two GEMMs each; the n- and d-vectors come
     back to the host once at the end."""
-    xp = array_namespace(W, X)
+    xp = array_namespace(W)
     N, d = W.shape
     n = X.shape[0]
     dtype = W.dtype
-    if X.dtype != dtype or X.shape[1] != d:
+    if backends.dtype_name(X.dtype) != backends.dtype_name(dtype) or X.shape[1] != d:
         raise ValueError("X and W must have the same dtype and d columns")
     b = int(block_rows) if block_rows else default_block_rows(N, n, dtype)
     sigma = backends.lambdify(activation, 0, xp)
@@ -324,7 +325,7 @@ def _gradient_step_xp(W, a, X, y, eta: float, activation: Function, *, loss: str
     first = True
     for start in range(0, n, b):
         stop = min(start + b, n)
-        Xb = X[start:stop, ...]
+        Xb = backends.rows(X, start, stop, xp)                   # moved here if X is on the host
         Hb = Xb @ W.T                                            # b x N
         fb = xp.astype((sigma(Hb) @ a_dt) * inv_sqrt_N, f64)
         yb = y64[start:stop]

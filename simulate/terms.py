@@ -98,9 +98,9 @@ def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarr
     """``D_0..D_K`` of the module docstring from ``W_1``, the step-one update
     ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``.
 
-    ``W1``, ``step_one`` and ``X`` are arrays of one backend (host numpy: BLAS; otherwise
-    :func:`_term_matrices_xp`), ``a`` and ``y`` host numpy or of that backend; the ``D_k``
-    are arrays of the backend."""
+    ``W1`` and ``step_one`` are arrays of one backend (host numpy: BLAS; otherwise
+    :func:`_term_matrices_xp`); ``a``, ``y`` and ``X`` host numpy or of that backend (a host
+    X is moved one block at a time); the ``D_k`` are arrays of the backend."""
     N, d = W1.shape
     n = X.shape[0]
     dtype = W1.dtype
@@ -172,7 +172,7 @@ def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarr
 def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, K: int, *,
                       loss: str, rows: int | None) -> TermPass:
     """:func:`term_matrices` in the namespace of ``W1`` (same blocks, no BLAS handles)."""
-    xp = array_namespace(W1, step_one, X)
+    xp = array_namespace(W1, step_one)
     N, d = W1.shape
     n = X.shape[0]
     dtype = W1.dtype
@@ -189,7 +189,7 @@ def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, 
     above = dict.fromkeys(P1_THRESHOLDS, 0)
     for start in range(0, n, b):
         stop = min(start + b, n)
-        Xb = X[start:stop, ...]
+        Xb = backends.rows(X, start, stop, xp)   # moved here if X is on the host
         Hb = Xb @ W1.T                     # X_b W_1^T
         Eb = Xb @ step_one.T               # eta_1 X_b G_0^T
         absE = xp.abs(Eb)

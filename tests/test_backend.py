@@ -198,6 +198,10 @@ def test_gradient_step_on_strict_fills_out_and_matches_both_loss_kinds():
         for field in ("output", "residual", "u"):
             np.testing.assert_allclose(getattr(res2, field), getattr(res, field), rtol=RTOL,
                                        atol=1e-14)
+        # a host X is moved one block at a time: the same numbers
+        G3, _ = gd.gradient_step(B.asarray(W, xp), a, batch.X, batch.y, 0.7, act, loss=loss,
+                                 block_rows=33)
+        _close(G3, G)
 
 
 def test_norm_and_nonfinite_fraction_on_strict():
@@ -225,7 +229,7 @@ def test_terms_and_projections_on_strict_match_numpy(batch):
             X, y = one.batch.X, one.batch.y
         else:
             b2 = draws.draw_batch(cfg, SEED, N, 1, one.beta, np.float64)
-            X, y = B.asarray(b2.X, B.namespace(backend)), b2.y
+            X, y = b2.X, b2.y   # host X: term_matrices moves it block by block
         tp = exact_terms.term_matrices(B.asarray(W1, B.namespace(backend)),
                                        B.asarray(step_one, B.namespace(backend)), eta1, a, X,
                                        y, act, K, rows=25)
