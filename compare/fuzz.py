@@ -13,9 +13,11 @@ exactly what the printed ``twostep verify`` command runs -- and both verdicts ar
 failure); an ``inconsistent`` verdict is a failure: hypothesis shrinks it to the simplest
 failing point and :func:`fuzz` returns it with the exact command that reproduces it.
 
-Points keep a margin (in alpha2) from the critical lines ``alpha2 = k (1/2 - alpha1)``, where
-the count changes and finite-N behaviour is a crossover.  For ``bbp`` (alpha1 = 0 by
-definition) the strategy draws ``etabar1`` and ``psi_d`` instead.
+Where the points are drawn is the claim's :meth:`~twostep.compare.claims.Claim.domain`: by
+default ``(alpha1, alpha2)``, keeping a margin (in alpha2) from the critical lines
+``alpha2 = k (1/2 - alpha1)``, where the count changes and finite-N behaviour is a crossover.
+``bbp`` (alpha1 = 0 by definition) draws ``etabar1`` and ``psi_d`` instead; a user claim may
+override ``domain()`` too.
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
-from .claims import Verdict, get_claim
+from .claims import BBP_PSI_D, Claim, Domain, Verdict, get_claim
 
 
 class _Inconsistent(AssertionError):
     pass
 
 
-#: The aspect ratios psi_d = d/N drawn for the ``bbp`` claim.
-BBP_PSI_D = (0.5, 1.0, 2.0)
+__all__ = ["BBP_PSI_D", "MAX_SEED", "FuzzResult", "check_budget", "core_repro_command",
+           "draw_configs", "fuzz", "repro_command"]
 
 #: Seeds are integers in [0, 2^63 - 1] everywhere in twostep.
 MAX_SEED = 2**63 - 1
@@ -126,25 +128,61 @@ def core_repro_command(claim: str, config: ModelConfig, Ns: Sequence[int], seeds
     return f"python -c {shlex.quote(code)}"
 
 
-def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int] = (200, 400, 800),
-         seeds: int = 3, seed: int | None = 0, margin: float = 0.02, derandomize: bool = False,
+def draw_configs(domain: Domain, base: ModelConfig, *, resolution: int = 100,
+                 margin: float = 0.02) -> Any:
+    """The hypothesis strategy of configs around ``base`` that ``domain`` describes."""
+    from hypothesis import strategies as st
+
+    from .strategies import alphas
+
+    parts: list[tuple[tuple[str, ...], Any]] = []
+    if domain.alphas:
+        parts.append((("alpha1", "alpha2"),
+                      alphas(resolution=resolution, margin=margin)))
+    if domain.etabar1 is not None:
+        lo, hi = (int(round(10 * x)) for x in domain.etabar1)
+        parts.append((("etabar1",), st.integers(lo, hi).map(lambda i: i / 10)))
+    if domain.psi_d is not None:
+        parts.append((("psi_d",), st.sampled_from(tuple(domain.psi_d))))
+    fixed = dict(domain.fixed)
+    if not parts:
+        return st.just(base.replace(**fixed))
+
+    def build(values: Any) -> ModelConfig:
+        drawn = {}
+        for (names, _), value in zip(parts, values if len(parts) > 1 else (values,)):
+            drawn.update(zip(names, value) if len(names) > 1 else ((names[0], value),))
+        return base.replace(**{**fixed, **drawn})
+
+    if len(parts) == 1:
+        return parts[0][1].map(build)
+    return st.tuples(*(strategy for _, strategy in parts)).map(build)
+
+
+def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
+         Ns: Sequence[int] = (200, 400, 800), seeds: int = 3, seed: int | None = 0,
+         margin: float = 0.02, derandomize: bool = False,
          budget_s: float | None = None, resolution: int = 100, executor: str = "inline",
          jobs: int | None = None, on_example: Any = None, core: bool | None = None,
          on_core: Any = None) -> FuzzResult:
-    """Fuzz ``claim`` around ``base`` (see the module docstring).  ``core``: evaluate examples
-    by rescaling one base sweep (default: for the claims the core supports); ``on_core(info)``
-    is called once the base sweep is done."""
+    """Fuzz ``claim`` (a registered name or a :class:`Claim`) around ``base`` over its
+    :meth:`~Claim.domain` (see the module docstring).  ``core``: evaluate examples by rescaling
+    one base sweep (default: for the claims the core supports); ``on_core(info)`` is called
+    once the base sweep is done."""
     try:
         from hypothesis import HealthCheck, Phase, given, reject, settings
         from hypothesis import seed as hseed
-        from hypothesis import strategies as st
         from hypothesis.errors import Unsatisfiable
     except ImportError:
         raise ConfigError("fuzz needs hypothesis: pip install 'twostep[test]'") from None
-    from .strategies import alphas
     from .verify import check
 
-    get_claim(claim)
+    obj = claim if isinstance(claim, Claim) else get_claim(claim)
+    claim = obj.name
+    domain = obj.domain()
+    if not isinstance(domain, Domain):
+        raise ConfigError(f"claim {claim!r}: domain() must return a "
+                          f"twostep.compare.claims.Domain, got {type(domain).__name__}")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ConfigError(f"--examples must be an integer >= 1, got {examples!r}")
     budget_s = check_budget(budget_s)
@@ -156,13 +194,7 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
         raise ConfigError(f"--margin must be in [0, 0.25), got {margin}")
     result = FuzzResult(claim=claim, examples=examples)
     t0 = time.perf_counter()
-    if claim == "bbp":
-        strategy = st.tuples(st.integers(15, 40).map(lambda i: i / 10),
-                             st.sampled_from(BBP_PSI_D)).map(
-            lambda p: base.replace(alpha1=0.0, etabar1=p[0], psi_d=p[1]))
-    else:
-        strategy = alphas(resolution=resolution, margin=margin).map(
-            lambda p: base.replace(alpha1=p[0], alpha2=p[1]))
+    strategy = draw_configs(domain, base, resolution=resolution, margin=margin)
     last_failure: dict[str, Any] = {}
     from twostep.theory.functions import parse_function
 
@@ -171,11 +203,11 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
     use_core = (claim in core_view.CORE_CLAIMS) if core is None else bool(core)
     if core is None and not parse_function(base.activation).smooth:
         use_core = False      # no exact terms to rescale: the direct path says so per example
-    if use_core and claim == "bbp":
-        raise ConfigError("the core view does not evaluate bbp (it reads W_1's spectrum)")
+    if use_core and domain.core:
+        raise ConfigError(f"the core view does not evaluate {claim} ({domain.core})")
     evaluate = None
     if use_core:
-        obj = core_view.core_claim(claim)
+        core_view.core_claim(obj)      # refused with one line unless it reads only the terms
         top = (resolution // 2 - 1) / resolution       # the largest alpha1 the strategy draws
         core_base = base.replace(alpha1=max(top, base.alpha1))
         K = core_view.TERMS_CAP
@@ -200,7 +232,7 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
             result.budget_exhausted = True
             reject()
         verdicts = (evaluate(config) if evaluate is not None else
-                    check(claim, config, Ns, seeds, executor=executor, jobs=jobs))
+                    check(obj, config, Ns, seeds, executor=executor, jobs=jobs))
         for v in verdicts:
             result.counts[v.status] += 1
         if on_example is not None:
@@ -233,6 +265,6 @@ def fuzz(claim: str, base: ModelConfig, *, examples: int = 10, Ns: Sequence[int]
         if result.core is not None:
             result.core_command = core_repro_command(claim, result.failure, Ns, seeds,
                                                      result.core["options"])
-            result.confirmation = check(claim, result.failure, Ns, seeds, executor=executor,
+            result.confirmation = check(obj, result.failure, Ns, seeds, executor=executor,
                                         jobs=jobs)
     return result

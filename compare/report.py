@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -47,16 +48,13 @@ def config_label(cfg: Any) -> str:
 def summary_table(verdicts: Sequence[Verdict]) -> Table:
     t = Table(SUMMARY_COLUMNS, title="verdicts")
     for i, v in enumerate(verdicts, 1):
-        ci = (f"[{v.ci[0]:.3g}, {v.ci[1]:.3g}]" if all(map(_finite, v.ci)) else "-")
+        ci = (f"[{v.ci[0]:.3g}, {v.ci[1]:.3g}]"
+              if all(c is not None and math.isfinite(c) for c in v.ci) else "-")
         t.add(**{"#": i, "claim": v.claim, "subject": v.subject,
                  "config": config_label(v.config) if v.config else "-",
                  "status": v.status.upper() if v.status == "inconsistent" else v.status,
                  "statistic": v.statistic, "CI": ci, "reason": v.reason})
     return t
-
-
-def _finite(x: float) -> bool:
-    return x is not None and x == x and abs(x) != float("inf")
 
 
 def print_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> None:
@@ -295,7 +293,7 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
         md += ["## Figures", ""]
         done: set[str] = set()
         for chk, res in zip(plan, results):
-            if chk.claim not in ("growth-exponent", "outlier-count"):
+            if chk.name not in ("growth-exponent", "outlier-count"):
                 continue
             key = chk.config.key()
             if key in done or len(res.Ns(chk.config)) < 2:
@@ -308,7 +306,7 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
         with_terms: set[str] = set()  # exact step-two terms, where the runs measured them
         for chk, res in zip(plan, results):
             key = chk.config.key()
-            if (chk.claim not in ("growth-exponent", "outlier-count", "term-exponent")
+            if (chk.name not in ("growth-exponent", "outlier-count", "term-exponent")
                     or key in with_terms or not plots.has_terms(res, chk.config)):
                 continue
             with_terms.add(key)

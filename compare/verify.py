@@ -3,7 +3,12 @@
 ``check(claim, config, Ns, seeds)`` is the one-call Python API; ``run_checks`` runs a plan of
 several :class:`Check` s in one sweep (and one multiple-testing family); :func:`evaluate`
 re-reads a store without simulating (``twostep report``).  :data:`DEFAULT_PLAN` is what
-``twostep verify`` checks with no arguments.
+``twostep verify`` checks with no arguments, :data:`SPECTRUM_CELL` the extra cell it draws the
+spectrum of, and :func:`inferred_plan` what ``twostep report`` checks in a store without a
+recorded plan.
+
+A :class:`Check` holds its :class:`~twostep.compare.claims.Claim` object (a registered name is
+looked up once, when the check is made), so a one-off claim runs without being registered.
 """
 
 from __future__ import annotations
@@ -19,19 +24,37 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
-from .claims import Claim, Results, Verdict, decide_all, get_claim
+from .claims import (
+    BUILTIN_CLAIMS,
+    Claim,
+    Finding,
+    Results,
+    Verdict,
+    check_claim_name,
+    decide_all,
+    get_claim,
+)
 from .store import Cell, Store, normalise_options
 from .sweep import SweepResult, run_sweep
 
 #: store meta entry holding the plan of the last verify run
 PLAN_META = "verify_plan"
 
+#: run options of the one extra cell whose full spectrum is drawn in the report
+SPECTRUM_CELL = {"config": ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3,
+                                       alpha2=0.45, batch="reuse"),
+                 "N": 2000, "seed": 0, "options": {"spectrum": True}}
+
 
 @dataclass(frozen=True)
 class Check:
-    """One claim on one configuration, over widths ``Ns`` and seeds ``0..seeds-1``."""
+    """One claim on one configuration, over widths ``Ns`` and seeds ``0..seeds-1``.
 
-    claim: str
+    ``claim`` is a :class:`~twostep.compare.claims.Claim` or the name of a registered one
+    (looked up here; ``check.claim`` is then the object); ``check.name`` is its name.
+    """
+
+    claim: Claim
     config: ModelConfig
     Ns: tuple[int, ...]
     seeds: int
@@ -39,7 +62,14 @@ class Check:
     label: str = ""
 
     def __post_init__(self) -> None:
-        get_claim(self.claim)  # unknown claim -> ConfigError listing the known ones
+        if isinstance(self.claim, str):
+            # unknown claim -> ConfigError listing the known ones
+            object.__setattr__(self, "claim", get_claim(self.claim))
+        elif isinstance(self.claim, Claim):
+            check_claim_name(self.claim.name)  # it names the report's files
+        else:
+            raise ConfigError(f"a check's claim is a registered claim name or a Claim, got "
+                              f"{type(self.claim).__name__}")
         Ns = tuple(sorted({int(n) for n in self.Ns}))
         if not Ns:
             raise ConfigError("a check needs at least one N (e.g. --N 500 1000 2000)")
@@ -49,18 +79,25 @@ class Check:
             raise ConfigError(f"seeds must be an integer >= 1, got {self.seeds!r}")
         object.__setattr__(self, "Ns", Ns)
 
+    @property
+    def name(self) -> str:
+        """The claim's name."""
+        return self.claim.name
+
     def run_options(self) -> dict[str, Any]:
-        return normalise_options({**get_claim(self.claim).run_options(self.config),
-                                  **dict(self.options)})
+        return normalise_options({**self.claim.run_options(self.config), **dict(self.options)})
 
     def cells(self) -> list[Cell]:
-        claim = get_claim(self.claim)
         opts = self.run_options()
-        return [Cell(cfg, N, s, opts) for cfg in claim.configs(self.config)
+        return [Cell(cfg, N, s, opts) for cfg in self.claim.configs(self.config)
                 for N in self.Ns for s in range(self.seeds)]
 
+    def findings(self, results: Results) -> list[Finding]:
+        """The claim's findings on this check's configuration."""
+        return self.claim.findings(self.config, results)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"claim": self.claim, "config": self.config.to_dict(), "Ns": list(self.Ns),
+        return {"claim": self.name, "config": self.config.to_dict(), "Ns": list(self.Ns),
                 "seeds": self.seeds, "options": dict(self.options), "label": self.label}
 
     @classmethod
@@ -116,12 +153,45 @@ def _deep_plan() -> tuple[Check, ...]:
     an interrupted run resumes from the store."""
     Ns = (250, 500, 1000, 2000, 4000, 8000)
     keep = [c for c in DEFAULT_PLAN
-            if c.claim in ("term-exponent", "outlier-count") and c.config.etabar1 < 1]
+            if c.name in ("term-exponent", "outlier-count") and c.config.etabar1 < 1]
     return tuple(Check(c.claim, c.config, Ns, c.seeds, c.options, c.label + ", deep")
                  for c in keep)
 
 
 DEEP_PLAN = _deep_plan()
+
+
+def inferred_plan(store: Store) -> tuple[Check, ...]:
+    """Claims that apply to a store without a recorded plan, with the cells' own options:
+    ``growth-exponent``, ``outlier-count`` and ``left-vectors`` for every config with at least
+    two widths (and seeds 0..S-1 at each), ``reuse-gap`` where both batch modes were run,
+    ``bbp`` for alpha1 = 0."""
+    from collections import defaultdict
+
+    Ns: dict[tuple[str, str], set[int]] = defaultdict(set)
+    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
+    configs = {}
+    for cell, _ in store.results():
+        group = (cell.config.key(), json.dumps(cell.options, sort_keys=True))
+        configs[group] = cell.config
+        Ns[group].add(cell.N)
+        seeds[group].add(cell.seed)
+    plan = []
+    for group, cfg in configs.items():
+        n_seeds = len(seeds[group])
+        # a claim reads seeds 0..S-1 at every N: skip groups with holes
+        if len(Ns[group]) < 2 or max(seeds[group]) != n_seeds - 1:
+            continue
+        ns, opts = tuple(sorted(Ns[group])), json.loads(group[1])
+        if cfg.alpha1 == 0:
+            plan.append(Check("bbp", cfg, ns, n_seeds, opts))
+        plan.append(Check("growth-exponent", cfg, ns, n_seeds, opts))
+        plan.append(Check("outlier-count", cfg, ns, n_seeds, opts))
+        plan.append(Check("left-vectors", cfg, ns, n_seeds, opts))
+        other = (cfg.replace(batch="independent").key(), group[1])
+        if cfg.batch == "reuse" and other in configs and Ns[other] >= Ns[group]:
+            plan.append(Check("reuse-gap", cfg, ns, n_seeds, opts))
+    return tuple(plan)
 
 
 @dataclass
@@ -162,7 +232,7 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
         for cell in chk.cells():
             res.add(cell.config, cell.N, cell.seed, found[cell.key(store.version)])
         per_check.append(res)
-        findings.extend(get_claim(chk.claim).findings(chk.config, res))
+        findings.extend(chk.findings(res))
     return decide_all(findings), per_check
 
 
@@ -204,39 +274,22 @@ def check(claim: str | Claim, config: ModelConfig, Ns: Sequence[int], seeds: int
           jobs: int | None = None, quiet: bool = True, **options: Any) -> list[Verdict]:
     """Run one claim on one config and return its verdicts (one per finding).
 
-    ``claim`` is a registered name or a :class:`Claim` (registered on the fly).  Without
-    ``store`` the measurements go to a temporary store that is deleted afterwards.  The
-    default executor runs the cells in this process (no ``__main__`` guard needed); pass
-    ``executor="process"`` and ``jobs`` for a pool.
+    ``claim`` is a registered name or a :class:`Claim` object (run as it is; the registry is
+    neither read nor changed for it).  A claim object named like a built-in claim, and not that
+    claim itself, is refused.  Without ``store`` the measurements go to a temporary store that
+    is deleted afterwards.  The default executor runs the cells in this process (no
+    ``__main__`` guard needed); pass ``executor="process"`` and ``jobs`` for a pool.
     """
-    temporary = None
-    if isinstance(claim, Claim):
-        from .claims import _REGISTRY, BUILTIN_CLAIMS, register
-
-        if claim.name in BUILTIN_CLAIMS and _REGISTRY[claim.name] is not claim:
-            raise ConfigError(f"{claim.name!r} is a built-in claim; give your claim another name")
-        if _REGISTRY.get(claim.name) is not claim:
-            # run an unregistered claim without leaving it (or a shadowed one) behind
-            temporary = (claim.name, _REGISTRY.get(claim.name))
-            register(claim, replace=True)
-        claim = claim.name
-    try:
-        plan = (Check(claim, config, tuple(Ns), seeds, options),)
-        if store is not None:
-            run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
-        else:
-            with tempfile.TemporaryDirectory(prefix="twostep-") as tmp:
-                run = run_checks(plan, Path(tmp) / "check.sqlite", jobs=jobs, executor=executor,
-                                 quiet=quiet)
-    finally:
-        if temporary is not None:
-            from .claims import _REGISTRY
-
-            name, previous = temporary
-            if previous is None:
-                _REGISTRY.pop(name, None)
-            else:
-                _REGISTRY[name] = previous
+    if isinstance(claim, Claim) and claim.name in BUILTIN_CLAIMS \
+            and get_claim(claim.name) is not claim:
+        raise ConfigError(f"{claim.name!r} is a built-in claim; give your claim another name")
+    plan = (Check(claim, config, tuple(Ns), seeds, options),)
+    if store is not None:
+        run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
+    else:
+        with tempfile.TemporaryDirectory(prefix="twostep-") as tmp:
+            run = run_checks(plan, Path(tmp) / "check.sqlite", jobs=jobs, executor=executor,
+                             quiet=quiet)
     if run.sweep is not None and run.sweep.failed:
         cell, err = run.sweep.failed[0]
         raise ConfigError(f"{len(run.sweep.failed)} cell(s) failed; first {cell.describe()}: "

@@ -40,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from twostep.theory.errors import ConfigError
 
     from ..claims import get_claim
-    from ..fuzz import BBP_PSI_D, MAX_SEED, check_budget, fuzz
+    from ..fuzz import MAX_SEED, check_budget, fuzz
     from .verify import load_config_file
 
-    get_claim(args.claim)
+    claim = get_claim(args.claim)
     check_budget(args.budget)
     if not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
     base = load_config_file(args.config) if args.config else ModelConfig()
     # every width must hold the 10 singular values the spectra keep, at every psi_d drawn
-    psis = BBP_PSI_D if args.claim == "bbp" else (base.psi_d,)
+    psis = claim.domain().psi_values(base)
     least = max(spectra.min_width(10, psi) for psi in psis)
     if not args.N or min(args.N) < least:
         raise ConfigError(f"--N needs widths >= {least} (the spectra keep 10 singular values; "

@@ -34,39 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 
-def inferred_plan(store):
-    """Claims that apply to a store without a recorded plan, with the cells' own options."""
-    import json
-    from collections import defaultdict
-
-    from ..verify import Check
-
-    Ns: dict[tuple[str, str], set[int]] = defaultdict(set)
-    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
-    configs = {}
-    for cell, _ in store.results():
-        group = (cell.config.key(), json.dumps(cell.options, sort_keys=True))
-        configs[group] = cell.config
-        Ns[group].add(cell.N)
-        seeds[group].add(cell.seed)
-    plan = []
-    for group, cfg in configs.items():
-        n_seeds = len(seeds[group])
-        # a claim reads seeds 0..S-1 at every N: skip groups with holes
-        if len(Ns[group]) < 2 or max(seeds[group]) != n_seeds - 1:
-            continue
-        ns, opts = tuple(sorted(Ns[group])), json.loads(group[1])
-        if cfg.alpha1 == 0:
-            plan.append(Check("bbp", cfg, ns, n_seeds, opts))
-        plan.append(Check("growth-exponent", cfg, ns, n_seeds, opts))
-        plan.append(Check("outlier-count", cfg, ns, n_seeds, opts))
-        plan.append(Check("left-vectors", cfg, ns, n_seeds, opts))
-        other = (cfg.replace(batch="independent").key(), group[1])
-        if cfg.batch == "reuse" and other in configs and Ns[other] >= Ns[group]:
-            plan.append(Check("reuse-gap", cfg, ns, n_seeds, opts))
-    return tuple(plan)
-
-
 def nothing_to_report(store, name) -> str:
     """Why a store gives no verdict, and what to do (one line)."""
     versions = store.versions()
@@ -87,7 +54,7 @@ def nothing_to_report(store, name) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Store, check_store_path
-    from ..verify import evaluate, spectrum_measurement, stored_plan
+    from ..verify import evaluate, inferred_plan, spectrum_measurement, stored_plan
 
     check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
     check_output_dir(args.out, force=args.force, stores=(args.store,))

@@ -24,11 +24,6 @@ from pathlib import Path
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
-#: run options of the one extra cell whose full spectrum is drawn in the report
-SPECTRUM_CELL = {"config": ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3,
-                                       alpha2=0.45, batch="reuse"),
-                 "N": 2000, "seed": 0, "options": {"spectrum": True}}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="default", choices=("default", "deep"),
@@ -88,12 +83,12 @@ def build_plan(args: argparse.Namespace):
         return (DEEP_PLAN if args.profile == "deep" else DEFAULT_PLAN), True
     if args.profile != "default":
         raise ConfigError("--profile goes without --claim (it names a built-in plan)")
-    get_claim(args.claim)
+    claim = get_claim(args.claim)  # an unknown name is refused before the config file is read
     config = load_config_file(args.config) if args.config else ModelConfig()
     Ns = args.N if args.N is not None else [250, 500, 1000, 2000]
     if not Ns:
         raise ConfigError("--N needs at least one width")
-    return (Check(args.claim, config, tuple(Ns), args.seeds),), False
+    return (Check(claim, config, tuple(Ns), args.seeds),), False
 
 
 _DEFAULT = ModelConfig()
@@ -112,14 +107,12 @@ def predictions_preamble(plan) -> str:
     """A short block of predictions per configuration the plan's checks use (deduplicated)."""
     from twostep.theory.predict import predict
 
-    from ..claims import get_claim
-
     used: dict[str, tuple[ModelConfig, list[str]]] = {}
     for chk in plan:
-        for cfg in get_claim(chk.claim).configs(chk.config):
+        for cfg in chk.claim.configs(chk.config):
             _, claims = used.setdefault(cfg.key(), (cfg, []))
-            if chk.claim not in claims:
-                claims.append(chk.claim)
+            if chk.name not in claims:
+                claims.append(chk.name)
     lines = ["predictions for the configurations the checks use (full tables: twostep theory):"]
     for cfg, claims in used.values():
         pred = predict(cfg)
@@ -141,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Cell, Store, check_store_path
     from ..sweep import _check_jobs, check_cells, require_dask
-    from ..verify import plan_cells, run_checks, spectrum_measurement
+    from ..verify import SPECTRUM_CELL, plan_cells, run_checks, spectrum_measurement
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")

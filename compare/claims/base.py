@@ -1,0 +1,204 @@
+"""The :class:`Claim` base class, its fuzzing :class:`Domain`, and the helpers claims share to
+read measurements (:func:`_per_N`, which also records the step-two fields a user's statistic
+reads, :class:`_Reads`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from ..table import Table
+from .results import Finding, Results
+from .rules import STEP_TWO_FIELDS, STEP_TWO_SPECTRA
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where ``twostep fuzz`` draws a claim's configurations around a base config
+    (compare/fuzz.py, docs/howto-fuzz.md).
+
+    ``alphas``: draw ``(alpha1, alpha2)`` on the fuzz grid, away from the critical lines (the
+    ``--margin``); otherwise the base's (or ``fixed``'s) step-size exponents are kept.
+    ``etabar1``: ``(low, high)`` draws etabar1 on the grid of step 0.1 from low to high (None:
+    the base's).  ``psi_d``: draws psi_d among these values (None: the base's); the widths must
+    hold the spectra at every one of them.  ``fixed``: fields set on every drawn config.
+    ``core``: why the core view (compare/core.py, rescaling one base sweep) cannot evaluate the
+    claim, shown when it is asked to; empty when nothing in the domain stands against it.
+    """
+
+    alphas: bool = True
+    etabar1: tuple[float, float] | None = None
+    psi_d: tuple[float, ...] | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    core: str = ""
+
+    def __post_init__(self) -> None:
+        allowed = {f.name for f in fields(ModelConfig)}
+        unknown = sorted(set(self.fixed) - allowed)
+        if unknown:
+            raise ConfigError(f"Domain.fixed names unknown config field(s) {unknown}; allowed: "
+                              f"{', '.join(sorted(allowed))}")
+        if self.etabar1 is not None:
+            lo, hi = self.etabar1
+            if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+                raise ConfigError(f"Domain.etabar1 must be (low, high) with 0 < low <= high, "
+                                  f"got {self.etabar1!r}")
+        if self.psi_d is not None and (not self.psi_d or not all(
+                math.isfinite(p) and p > 0 for p in self.psi_d)):
+            raise ConfigError(f"Domain.psi_d must be a non-empty tuple of numbers > 0, got "
+                              f"{self.psi_d!r}")
+
+    def psi_values(self, base: ModelConfig) -> tuple[float, ...]:
+        """Every psi_d a drawn config can have."""
+        if self.psi_d is not None:
+            return tuple(self.psi_d)
+        return (float(self.fixed.get("psi_d", base.psi_d)),)
+
+
+@dataclass
+class Claim:
+    """Base class: what to simulate and how to turn measurements into findings.
+
+    A claim names the configurations it reads (:meth:`configs`), the run options it needs
+    (:meth:`run_options`), turns measurements into findings (:meth:`findings`), and says where
+    ``twostep fuzz`` may draw its configurations (:meth:`domain`).
+    """
+
+    name: str
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def configs(self, config: ModelConfig) -> list[ModelConfig]:
+        """The configurations whose simulations this claim reads."""
+        return [config]
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        """Options of ``simulate.run`` this claim needs for ``config``."""
+        return dict(self.options)
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        raise NotImplementedError
+
+    def domain(self) -> Domain:
+        """Where ``twostep fuzz`` draws this claim's configurations: by default
+        ``(alpha1, alpha2)`` away from the critical lines, every other field the base's."""
+        return Domain()
+
+
+class _Reads(dict):
+    """A measurement dict that records which step-two fields (:data:`STEP_TWO_FIELDS`, the
+    spectra of :data:`STEP_TWO_SPECTRA`) a statistic reads: the regime guard applies to it
+    without the user having to ask."""
+
+    def __init__(self, data: Mapping[str, Any], log: set[str], path: str = "") -> None:
+        super().__init__(data)
+        self._log = log
+        self._path = path
+
+    def _note(self, key: Any) -> None:
+        if not self._path and key in STEP_TWO_FIELDS:
+            self._log.add(str(key))
+        elif self._path == "spectra" and key in STEP_TWO_SPECTRA:
+            self._log.add(f"spectra.{key}")
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        self._note(key)
+        if not self._path and key == "spectra" and isinstance(value, dict):
+            return _Reads(value, self._log, "spectra")
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self._note(key)
+        return default
+
+    def _everything(self) -> None:  # iteration reads every field: assume the worst
+        for key in list(dict.keys(self)):
+            self._note(key)
+
+    def __iter__(self):  # type: ignore[override]
+        self._everything()
+        return super().__iter__()
+
+    def items(self):  # type: ignore[override]
+        self._everything()
+        return super().items()
+
+    def values(self):  # type: ignore[override]
+        self._everything()
+        return super().values()
+
+
+def _per_N(results: Results, config: ModelConfig, get: Callable[[dict[str, Any]], float],
+           claim: str = "", reads: set[str] | None = None) -> dict[int, list[float]]:
+    """``get(measurement)`` per seed at each N.  A statistic that raises or is not finite stops
+    with one line naming the claim, N and seed; with ``reads`` the step-two fields it reads are
+    recorded there."""
+    out = {}
+    for N in results.Ns(config):
+        values = []
+        for seed, m in zip(results.seeds(config, N), results.get(config, N)):
+            source = _Reads(m, reads) if reads is not None else m
+            try:
+                value = float(get(source))
+            except ConfigError as err:
+                raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
+            except Exception as err:  # a user's statistic: any error is theirs to see
+                raise ConfigError(f"claim {claim!r}: the statistic failed at N={N}, "
+                                  f"seed={seed}: {type(err).__name__}: {err}") from None
+            if not math.isfinite(value):
+                raise ConfigError(f"claim {claim!r}: the statistic is {value} at N={N}, "
+                                  f"seed={seed}; it must be a finite number")
+            values.append(value)
+        out[N] = values
+    if not out:
+        raise ConfigError(f"no measurements for config {config.to_json()}")
+    return out
+
+
+def _amp(m: dict[str, Any], k: int) -> dict[str, Any]:
+    for a in m["amplitudes"]:
+        if a["k"] == k:
+            return a
+    raise ConfigError(f"measurement has no amplitude for term k={k}; rerun with max_power > {k}")
+
+
+def _term(m: dict[str, Any], k: int) -> dict[str, Any]:
+    """Exact term k of a measurement (``terms`` run option)."""
+    terms = m.get("terms")
+    if not terms:
+        raise ConfigError("measurement has no exact terms; rerun with terms >= 1")
+    for t in terms:
+        if t["k"] == k:
+            return t
+    raise ConfigError(f"measurement has no exact term k={k}; rerun with terms >= {k}")
+
+
+def _available_terms(results: Results, config: ModelConfig) -> int:
+    """Exact terms present in every measurement of ``config`` (0 when some lack them)."""
+    counts = [len(m.get("terms") or []) for N in results.Ns(config)
+              for m in results.get(config, N)]
+    return min(counts) if counts else 0
+
+
+def _blocked(claim: str, subject: str, config: ModelConfig, predicted: Any,
+             reason: str) -> Finding:
+    """A finding that can only be inconclusive (``reason``): no data can decide it."""
+    return Finding(claim, subject, config, Table(["N"], title=f"{claim}: {subject}"), predicted,
+                   math.nan, (math.nan, math.nan), {},
+                   lambda adj: ("inconclusive", reason, math.nan))
+
+
+def _required(claim: Claim, *names: str) -> None:
+    missing = [n for n in names if not callable(getattr(claim, n))]
+    if missing:
+        raise ConfigError(f"{type(claim).__name__} {claim.name!r} needs "
+                          f"{' and '.join(f'{n}=' for n in missing)} (a callable); see "
+                          "docs/howto-own-claim.md")

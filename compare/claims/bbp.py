@@ -1,0 +1,68 @@
+"""``bbp``: the step-one outlier and overlaps at alpha1 = 0 (the BBP formulas)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.predict import Prediction, predict
+
+from .base import Claim, Domain, _per_N
+from .results import Finding, Results
+from .rules import limit_finding
+
+#: The aspect ratios psi_d = d/N ``twostep fuzz`` draws for the ``bbp`` claim.
+BBP_PSI_D = (0.5, 1.0, 2.0)
+
+@dataclass
+class BBP(Claim):
+    """``bbp``: for alpha1 = 0 the step-one outlier and overlaps match the BBP formulas.
+
+    Measured on W_1: the top singular value and the squared overlaps of its right singular vector
+    with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.05 on overlaps.
+    The claim is about ``alpha1 = 0``: a config with another alpha1 is run with alpha1 = 0, and
+    the verdict says so.
+    """
+
+    name: str = "bbp"
+    description: str = "alpha1 = 0 step-one outlier location and overlaps (BBP)"
+    location_tolerance: float = 0.02
+    overlap_tolerance: float = 0.05
+    location: Callable[[Prediction], float] = lambda p: p.bbp["outlier"]
+
+    def configs(self, config: ModelConfig) -> list[ModelConfig]:
+        return [config.replace(alpha1=0.0)]
+
+    def domain(self) -> Domain:
+        """alpha1 = 0 by definition: ``twostep fuzz`` draws etabar1 in [1.5, 4] and psi_d among
+        :data:`BBP_PSI_D` instead of the alphas."""
+        return Domain(alphas=False, etabar1=(1.5, 4.0), psi_d=BBP_PSI_D, fixed={"alpha1": 0.0},
+                      core="it reads W_1's spectrum")
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        cfg = self.configs(config)[0]
+        pred = predict(cfg)
+        note = ("" if config.alpha1 == 0 else
+                f"alpha1 set to 0 for this claim (the config has alpha1 = {config.alpha1:g})")
+
+        def values(get: Callable[[dict[str, Any]], float]) -> dict[int, list[float]]:
+            return _per_N(results, cfg, get, self.name)
+
+        if not pred.bbp["exists"]:
+            return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
+                                  values(lambda m: m["step_one"]["outlier"]), pred.bulk_edge,
+                                  0.05 * pred.bulk_edge, note=note)]
+        loc = float(self.location(pred))
+        return [
+            limit_finding(self.name, "outlier location", cfg,
+                          values(lambda m: m["step_one"]["outlier"]), loc,
+                          self.location_tolerance * loc, note=note),
+            limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
+                          values(lambda m: m["step_one"]["overlap_beta"]),
+                          pred.bbp["overlap_beta"], self.overlap_tolerance, note=note),
+            limit_finding(self.name, "squared overlap left vector / a", cfg,
+                          values(lambda m: m["step_one"]["overlap_left"]),
+                          pred.bbp["overlap_left"], self.overlap_tolerance, note=note),
+        ]

@@ -1,0 +1,124 @@
+"""The exponent claims: ``growth-exponent`` (the whole update's projections) and
+``term-exponent`` (the exact step-two terms)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twostep.simulate.terms import TERMS_LIMIT
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+from twostep.theory.predict import Prediction, predict
+
+from .base import Claim, _amp, _available_terms, _blocked, _per_N, _term
+from .results import Finding, Results
+from .rules import (
+    GUARD_TERMS,
+    Regime,
+    exponent_finding,
+    guard_terms,
+    measured_regime,
+    term_share,
+)
+
+
+@dataclass
+class GrowthExponent(Claim):
+    """``growth-exponent``: the projected amplitude of term k grows as ``N^{e_k}``.
+
+    Measured: the floor-corrected amplitude ``sqrt(A_k^2 - F_k^2)`` of the whole step-two update
+    projected on ``q_{k+1} = GS(a^{o(k+1)})`` (simulate section 2), per seed, at the N where the
+    series of exact terms converges (the regime guard) and where term k's own projection is at
+    least :data:`MIN_TERM_SHARE` of it (:class:`TermShare`): only there is the projection on
+    ``q_{k+1}`` term k's.  Measured: for k >= 2 other terms' leakage (term 0's above all)
+    carries 80-85% of it even where the series converges.
+    """
+
+    name: str = "growth-exponent"
+    description: str = "projected amplitude of term k grows as N^{e_k}"
+    terms: tuple[int, ...] | None = None
+    tolerance: float = 0.1
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        need = 1 + max(self.terms or (len(predict(config).terms) - 1,))
+        return {"terms": guard_terms(config, max(GUARD_TERMS, need - 1)), **self.options,
+                "max_power": max(4, need)}
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        pred = predict(config)
+        out = []
+        ks = self.terms if self.terms is not None else tuple(
+            t.k for t in pred.terms if t.present and t.growth != "vanishing")
+        available = min(len(m["amplitudes"]) for N in results.Ns(config)
+                        for m in results.get(config, N))
+        regime = measured_regime(results, config)
+        for k in ks:
+            if k >= available:
+                continue  # measured with a smaller max_power: nothing to test
+            t = pred.term(k)
+            raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"], self.name)
+            flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"], self.name)
+            subject = f"term k={k} (a^{k + 1}), e_k={t.exponent_exact}"
+            out.append(exponent_finding(self.name, subject, config, t.exponent, self.tolerance,
+                                        raw=raw, floor=flo, regime=term_share(results, config, k,
+                                                                              regime),
+                                        taylor=pred.taylor_parameter(max(raw))))
+        return out
+
+
+def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred: Prediction,
+                         ks: Sequence[int], tolerance: float, regime: Regime,
+                         label: str = "exact term") -> dict[int, Finding]:
+    """Exponent findings of the exact terms' projected amplitudes ``||T_k^T q_{k+1}||``
+    against ``e_k``, with their null floors and the regime guard."""
+    out = {}
+    taylor = pred.taylor_parameter(results.Ns(config)[-1])
+    for k in ks:
+        t = pred.term(k)
+        raw = _per_N(results, config, lambda m, k=k: _term(m, k)["amplitude"], claim)
+        flo = _per_N(results, config, lambda m, k=k: _term(m, k)["null_floor"], claim)
+        out[k] = exponent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
+                                  config, t.exponent, tolerance, raw=raw, floor=flo,
+                                  regime=regime, taylor=taylor)
+    return out
+
+
+@dataclass
+class TermExponent(Claim):
+    """``term-exponent``: the exact term's projected amplitude ``||T_k^T q_{k+1}||`` grows as
+    ``N^{e_k}`` (simulate's ``terms``; ``T_k = eta_2 eta_1^k D_k`` with ``D_k`` free of the
+    step sizes, so the statement does not depend on ``etabar_1``).  The exponent rule with the
+    null floor, the regime guard and BH; by default every term with a nonzero coefficient up to
+    ``paper_count + 1``.
+    """
+
+    name: str = "term-exponent"
+    description: str = "exact step-two term k grows as N^{e_k}"
+    terms: tuple[int, ...] | None = None
+    tolerance: float = 0.1
+
+    def _ks(self, pred: Prediction) -> tuple[int, ...]:
+        if self.terms is not None:
+            return tuple(self.terms)
+        return tuple(t.k for t in pred.terms if t.present and t.k <= TERMS_LIMIT)
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        need = max(self._ks(predict(config)) or (GUARD_TERMS,))
+        return {**self.options, "terms": guard_terms(config, max(need, GUARD_TERMS))}
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        pred = predict(config)
+        regime = measured_regime(results, config)
+        ks = self._ks(pred)
+        if regime.blocked:
+            return [_blocked(self.name, "exact terms", config, [pred.term(k).exponent for k in ks],
+                             regime.blocked)]
+        available = _available_terms(results, config)
+        missing = [k for k in ks if k >= available]
+        if missing:
+            raise ConfigError(f"claim {self.name!r}: the measurements lack exact term(s) "
+                              f"{missing}; rerun with terms >= {missing[-1]}")
+        return list(_exact_term_findings(self.name, config, results, pred, ks, self.tolerance,
+                                         regime).values())

@@ -1,0 +1,174 @@
+"""``reuse-gap``: beta_* in the exact term the theory names, reused vs independent batch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+from twostep.theory.predict import predict
+
+from .. import stats
+from ..table import Table
+from .base import Claim, _blocked, _term
+from .results import LEVEL, Finding, Results
+from .rules import GUARD_TERMS, _evidence_note, enough_widths, guard_terms, measured_regime
+
+#: The reuse-gap trend is the log-log slope of the overlap over the usable widths.  A direction
+#: that carries beta_* keeps an overlap of order 1 (slope 0); one that does not falls to the null
+#: of a random direction in R^d, ~1/d (slope -1).  The trend decides between the two by the
+#: midpoint: "learns" needs the slope significantly above it, "does not learn" below it.
+TREND_MIDPOINT = -0.5
+
+
+@dataclass
+class ReuseGap(Claim):
+    """``reuse-gap``: beta_* in the exact term the theory names, reused vs independent batch.
+
+    The term is ``k = j_* - 1`` (``j_*`` the reuse exponent: the first k whose reuse
+    coefficient carries beta_*), or ``term``.  Statistic per seed: the squared cosine with
+    beta_* of the exact term's projection ``T_k^T q_{k+1}`` (simulate's ``terms``), against its
+    null (the same projection on independent copies of a, ~1/d).  Per batch mode, from at least
+    :data:`MIN_WIDTHS` widths spanning :data:`MIN_RANGE` where the series of exact terms
+    converges (the regime guard):
+
+    - "learns": above the null at each of the last two N (Welch, BH) and a log-log slope
+      significantly above :data:`TREND_MIDPOINT` (bounded overlaps have slope 0);
+    - "does not learn": a slope significantly below :data:`TREND_MIDPOINT`, toward the null
+      (which falls as 1/d: slope -1);
+    - otherwise undecided.  A finite-N overlap at the null decides nothing either way.
+
+    ``consistent`` when both modes are decided as predicted (reuse: reuse exponent and
+    activation moments; independent: ``c_1(sigma_*) != 0``), ``inconsistent`` when a decided
+    mode contradicts its prediction, else ``inconclusive``.
+    """
+
+    name: str = "reuse-gap"
+    description: str = "beta_* overlap of the exact term, reuse vs independent"
+    term: int | None = None
+
+    def configs(self, config: ModelConfig) -> list[ModelConfig]:
+        return [config.replace(batch="reuse"), config.replace(batch="independent")]
+
+    def _k(self, config: ModelConfig) -> int:
+        if self.term is not None:
+            return int(self.term)
+        pred = predict(config.replace(batch="reuse"))
+        j = pred.target["reuse_exponent"]
+        if pred.beta["first_term"] is not None:
+            return int(pred.beta["first_term"])
+        if j is not None and j - 1 < len(pred.terms):
+            return max(1, int(j) - 1)
+        return min(len(pred.terms) - 1, max(1, pred.paper_count))
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        return {**self.options, "terms": guard_terms(config, max(GUARD_TERMS, self._k(config)))}
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        reuse_cfg, ind_cfg = self.configs(config)
+        k = self._k(config)
+        preds = {"reuse": predict(reuse_cfg).term(k), "independent": predict(ind_cfg).term(k)}
+        # the statistic is a direction (scale-free): it says whether term k's right vector
+        # carries beta_*, not whether the term grows into an outlier (term-exponent and
+        # outlier-count decide that), so the expectation does not depend on e_k
+        expect = {mode: bool(t.carries_beta and t.present) for mode, t in preds.items()}
+        cfgs = {"reuse": reuse_cfg, "independent": ind_cfg}
+        Ns = sorted(set(results.Ns(reuse_cfg)) & set(results.Ns(ind_cfg)))
+        if not Ns:
+            raise ConfigError("reuse-gap needs measurements of both batch modes")
+        regimes = {mode: measured_regime(results, cfg) for mode, cfg in cfgs.items()}
+        subject = f"term k={k} (a^{k + 1}): reuse vs independent"
+        if regimes["reuse"].blocked:
+            return [_blocked(self.name, subject, reuse_cfg, expect, regimes["reuse"].blocked)]
+        pvals: dict[str, float] = {}
+        data: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
+        for mode, cfg in cfgs.items():
+            data[mode] = {}
+            for N in Ns:
+                ms = results.get(cfg, N)
+                S = [float(_term(m, k)["beta_overlap"] or 0.0) for m in ms]
+                F = [float(_term(m, k)["null_beta_overlap"] or 0.0) for m in ms]
+                data[mode][N] = (S, F)
+        usable = [N for N in Ns if all(regimes[m].ok(N) for m in cfgs)]
+        tail = usable[-2:]
+        trend_Ns = usable
+        fits: dict[str, stats.Interval | None] = {}
+        for mode in cfgs:
+            for N in tail:
+                S, F = data[mode][N]
+                pvals[f"{mode}>null@{N}"] = stats.welch_greater(S, F)
+            sub = {N: data[mode][N][0] for N in trend_Ns}
+            fit = None
+            if len(trend_Ns) >= 2 and all(min(v) > 0 for v in sub.values()):
+                fit = stats.fit_exponent(sub, predicted=TREND_MIDPOINT)
+                pvals[f"{mode}:trend"] = fit.pvalue
+            fits[mode] = fit
+        table = Table(["N", "seeds", "reuse overlap", "independent overlap", "null overlap",
+                       "reuse > null p", "independent > null p", "series residual (reuse)",
+                       "series residual (independent)"],
+                      title=f"{self.name}: squared beta_* overlap of T_{k}^T q_{k + 1} "
+                            "(exact term)")
+        for N in Ns:
+            R, FR = data["reuse"][N]
+            I_, FI = data["independent"][N]
+            table.add(**{"N": N, "seeds": len(R), "reuse overlap": float(np.mean(R)),
+                         "independent overlap": float(np.mean(I_)),
+                         "null overlap": float(np.mean(FR + FI)),
+                         "reuse > null p": pvals.get(f"reuse>null@{N}"),
+                         "independent > null p": pvals.get(f"independent>null@{N}"),
+                         "series residual (reuse)": regimes["reuse"].residual.get(N),
+                         "series residual (independent)":
+                             regimes["independent"].residual.get(N)})
+
+        def measured(mode: str, adj: dict[str, float]) -> tuple[bool | None, str]:
+            fit = fits[mode]
+            means = ", ".join(f"{np.mean(data[mode][N][0]):.3g}" for N in usable)
+            if len(tail) < 2:
+                return None, f"{mode}: too few converging widths"
+            above = all(adj[f"{mode}>null@{N}"] < LEVEL for N in tail)
+            decided = fit is not None and adj[f"{mode}:trend"] < LEVEL
+            trend = "no trend fit" if fit is None else f"trend N^{fit}"
+            if above and decided and fit.estimate > TREND_MIDPOINT:
+                return True, f"{mode}: learns (overlaps {means}, above the null, {trend})"
+            if decided and fit.estimate < TREND_MIDPOINT:
+                return False, f"{mode}: falls toward the null (overlaps {means}, {trend})"
+            return None, (f"{mode}: undecided (overlaps {means}, {trend}; decided by the slope "
+                          f"against {TREND_MIDPOINT:g} and the null)")
+
+        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+            for row in table.rows:
+                for col, mode in (("reuse > null p", "reuse"),
+                                  ("independent > null p", "independent")):
+                    key = f"{mode}>null@{row['N']}"
+                    row[col] = adj.get(key)
+            pred_text = (f"predicted: reuse {'learns' if expect['reuse'] else 'does not learn'}, "
+                         f"independent {'learns' if expect['independent'] else 'does not learn'}")
+            outside = [N for N in Ns if N not in usable]
+            prefix = ""
+            if outside:
+                prefix = "; ".join(r.describe(outside) for r in regimes.values()
+                                   if any(not r.ok(N) for N in outside)) + "; "
+            if not enough_widths(usable):
+                return ("inconclusive", prefix + f"{_evidence_note(usable)}; {pred_text}",
+                        math.nan)
+            found = {mode: measured(mode, adj) for mode in cfgs}
+            desc = "; ".join(text for _, text in found.values()) + f"; {pred_text}"
+            wrong = [mode for mode, (got, _) in found.items()
+                     if got is not None and got != expect[mode]]
+            if wrong:
+                keys = [key for mode in wrong for key in
+                        ([f"{mode}>null@{N}" for N in tail] if found[mode][0]
+                         else [f"{mode}:trend"])]
+                return "inconsistent", prefix + desc, max(adj[key] for key in keys)
+            if all(got is not None for got, _ in found.values()):
+                return "consistent", prefix + desc, math.nan
+            return "inconclusive", prefix + desc, math.nan
+
+        R = [np.mean(data["reuse"][N][0]) for N in Ns]
+        return [Finding(self.name, subject, reuse_cfg, table,
+                        {m: "learns" if e else "does not learn" for m, e in expect.items()},
+                        float(R[-1]), (math.nan, math.nan), pvals, decide)]

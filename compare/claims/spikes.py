@@ -1,0 +1,87 @@
+"""``one-step-spikes``: spikes of the feature matrix after one step (Moniri et al. 2023)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.predict import predict
+
+from ..table import Table
+from .base import Claim, _per_N
+from .results import Finding, Results
+from .rules import _evidence_note, enough_widths
+
+#: A count of feature-matrix spikes is decided, either way, only when spike l and spike l + 1
+#: both have strength exponents at least this far from 0 (the j-th spike grows as
+#: N^{j alpha - (j-1)/2}; over the widths a laptop reaches, 8x, an exponent of 0.15 changes a
+#: strength by 1.37x).  The two exponents differ by 1/2 - alpha, so counting decides only
+#: l = 1 with alpha in [0.15, 0.175]; everywhere else a count is inconclusive by counting.
+SPIKE_EXPONENT_MARGIN = 0.15
+
+
+@dataclass
+class OneStepSpikes(Claim):
+    """``one-step-spikes``: Moniri et al. 2023, spikes of the feature matrix after one step.
+
+    Measured: simulate's ``features['spike_count']`` (spikes of ``sigma(X W_1^T)/sqrt(n)`` above
+    the bulk of the same matrix at W_0).  Spike j grows as ``N^{s_j}``, ``s_j = j alpha -
+    (j - 1)/2``: the predicted ``l`` has ``s_l > 0 > s_{l+1}``.  The count is decidable by
+    counting only when both ``s_l`` and ``-s_{l+1}`` are at least
+    :data:`SPIKE_EXPONENT_MARGIN` (the same condition both ways), from :data:`MIN_WIDTHS`
+    widths spanning :data:`MIN_RANGE`.  Then ``consistent``: the median count equals ``l`` at
+    the last two N; ``inconsistent``: it differs at the last two N in every seed, on one side,
+    not moving toward ``l``.  Otherwise ``inconclusive``.
+    """
+
+    name: str = "one-step-spikes"
+    description: str = "feature-matrix spikes after one step (Moniri et al. 2023)"
+    options: dict[str, Any] = field(default_factory=lambda: {"features": True})
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        pred = predict(config)
+        l = pred.one_step_spikes["count"]
+        counts = _per_N(results, config, lambda m: m["features"]["spike_count"], self.name)
+        Ns = sorted(counts)
+        table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
+                      title=f"{self.name}: spikes of the one-step feature matrix")
+        for N in Ns:
+            c = counts[N]
+            table.add(**{"N": N, "seeds": len(c), "median count": float(np.median(c)),
+                         "min": int(min(c)), "max": int(max(c)), "predicted": l})
+        a = config.alpha1
+
+        def s(j: int) -> float:
+            return j * a - (j - 1) / 2
+
+        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+            tail = Ns[-2:]
+            med = [float(np.median(counts[N])) for N in tail]
+            base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
+                    f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
+            if pred.one_step_spikes["critical"]:
+                return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
+                    "spikes): the count is not decided", math.nan
+            if not enough_widths(Ns):
+                return "inconclusive", f"{base}; {_evidence_note(Ns)}", math.nan
+            if not (s(l) >= SPIKE_EXPONENT_MARGIN and -s(l + 1) >= SPIKE_EXPONENT_MARGIN):
+                return ("inconclusive", f"{base}: an exponent within {SPIKE_EXPONENT_MARGIN} "
+                        "of 0 is not decided by counting at feasible N, either way", math.nan)
+            if all(m == l for m in med):
+                return "consistent", f"{base}; both exponents at least " \
+                    f"{SPIKE_EXPONENT_MARGIN} from 0", math.nan
+            sides = {np.sign(c - l) for N in tail for c in counts[N]}
+            moving = abs(med[1] - l) < abs(med[0] - l)
+            if len(sides) == 1 and 0 not in sides and not moving:
+                return ("inconsistent", f"{base}: differs in every seed, on one side, not moving "
+                        "toward it", math.nan)
+            return "inconclusive", f"{base}: not observable at this N", math.nan
+
+        last = counts[Ns[-1]]
+        return [Finding(self.name, f"alpha1={config.alpha1:g}", config, table, l,
+                        float(np.median(last)), (float(min(last)), float(max(last))), {},
+                        decide)]

@@ -1,0 +1,80 @@
+"""The user-facing claims: :class:`ExponentClaim` and :class:`LimitClaim`
+(docs/howto-own-claim.md).  Both require ``statistic`` and ``predicted``; a statistic that reads
+a step-two quantity gets the regime guard by itself (docs/claims.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+
+from .base import Claim, _per_N, _required
+from .results import Finding, Results
+from .rules import exponent_finding, guard_terms, limit_finding, measured_regime
+
+
+@dataclass
+class _UserClaim(Claim):
+    """What the user-facing claims share: a required ``predicted(config)`` and
+    ``statistic(measurement)``, and the regime guard's run option (``terms``) while the
+    subclass's ``guard`` is on."""
+
+    predicted: Callable[[ModelConfig], float] | None = None
+    statistic: Callable[[dict[str, Any]], float] | None = None
+
+    def __post_init__(self) -> None:
+        _required(self, "statistic", "predicted")
+
+    def run_options(self, config: ModelConfig) -> dict[str, Any]:
+        opts = dict(self.options)
+        if getattr(self, "guard", True):
+            opts.setdefault("terms", guard_terms(config))
+        return opts
+
+
+@dataclass
+class ExponentClaim(_UserClaim):
+    """User-facing: a positive statistic grows like ``N^{predicted(config)}``.
+
+    ``statistic(measurement) -> float`` and ``predicted(config) -> float`` are required;
+    optional ``floor(measurement) -> float`` (a null level of the same statistic; when given,
+    the floor-corrected signal ``sqrt(s^2 - floor^2)`` is fitted).  A statistic that reads a
+    step-two quantity gets the regime guard (docs/claims.md); ``guard=False`` turns it off.
+    """
+
+    floor: Callable[[dict[str, Any]], float] | None = None
+    tolerance: float = 0.1
+    guard: bool = True
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        reads: set[str] = set()
+        raw = _per_N(results, config, self.statistic, self.name, reads)
+        flo = _per_N(results, config, self.floor, self.name, reads) if self.floor else None
+        regime = measured_regime(results, config) if reads and self.guard else None
+        return [exponent_finding(self.name, "exponent", config, float(self.predicted(config)),
+                                 self.tolerance, raw=raw, floor=flo, regime=regime,
+                                 guard_off=bool(reads) and not self.guard)]
+
+
+@dataclass
+class LimitClaim(_UserClaim):
+    """User-facing: a statistic converges to ``predicted(config)`` as N grows.
+
+    ``tolerance`` is absolute, or relative to the prediction when ``relative=True``.  The regime
+    guard applies as for :class:`ExponentClaim`.
+    """
+
+    tolerance: float = 0.02
+    relative: bool = True
+    guard: bool = True
+
+    def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
+        pred = float(self.predicted(config))
+        tol = self.tolerance * abs(pred) if self.relative else self.tolerance
+        reads: set[str] = set()
+        vals = _per_N(results, config, self.statistic, self.name, reads)
+        regime = measured_regime(results, config) if reads and self.guard else None
+        return [limit_finding(self.name, "limit", config, vals, pred, tol, regime=regime,
+                              guard_off=bool(reads) and not self.guard)]
