@@ -37,14 +37,13 @@ import numpy as np
 
 from twostep.theory.errors import ConfigError
 
+from .backend import BACKENDS
 from .terms import TERMS_LIMIT
 
 #: Element types of a run.
 DTYPES = ("float64", "float32")
 #: Largest ``max_power`` (the Gram-Schmidt of a^1..a^K loses accuracy beyond).
 MAX_POWER_LIMIT = 12
-#: Array libraries a run may use; see :mod:`twostep.simulate.backend`.
-BACKENDS = ("numpy", "cupy", "torch", "array-api-strict")
 #: ``spectra`` value meaning every ``W_t`` and the update.
 ALL_SPECTRA = "all"
 _SPECTRUM_NAME = re.compile(r"^(W[1-9][0-9]*|update)$")

@@ -22,6 +22,7 @@ import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, parse_function
 
+from . import backend as backends
 from . import directions, draws, gd, memory, spectra
 from . import terms as exact_terms
 from .gd import Step
@@ -104,6 +105,7 @@ def _feature_matrix(config: ModelConfig, seed: int, N: int, n: int, d: int, W: n
     """``F = sigma(X W^T) / sqrt(n)`` on the fresh features batch (its own stream),
     drawn chunk by chunk so X is never held whole."""
     sigma = parse_function(config.activation).numpy()
+    W = backends.to_numpy(W)  # the feature matrix is built on the host (numpy)
     F = np.empty((n, N), dtype=W.dtype) if out is None else out
     scale = 1.0 / math.sqrt(n)
     for start, chunk, _ in draws.draw_inputs(seed, N, n, d, draws.FEATURES, 0):
@@ -153,7 +155,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     plan = _plan(config, N, seed, steps, _options(options, fields))
     tally = _Tally()
     trajectory = gd.trajectory(config, plan.N, plan.seed, plan.steps, dtype=plan.dtype,
-                               block_rows=plan.rows)
+                               block_rows=plan.rows, backend=plan.options.backend)
     clock = time.perf_counter()
     initial = next(trajectory)
     a, beta = initial.a, initial.beta
@@ -245,6 +247,11 @@ def _plan(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | None,
         max_power = max(max_power, opts.terms + 1)
     spectra.check_width(N, d, opts.top, config.psi_d)
     parse_function(config.activation).numpy(1)  # refuses activations with a jump before drawing
+    if opts.backend != "numpy":  # refuses a backend that is missing or lacks a function
+        xp = backends.namespace(opts.backend)
+        activation = parse_function(config.activation)
+        for k in range(opts.terms + 2) if opts.terms else (0, 1):
+            backends.lambdify(activation, k, xp)
     if opts.spectrum and max(N, d) > FULL_SPECTRUM_LIMIT:
         raise ConfigError(f"spectrum=True needs max(N, d) <= {FULL_SPECTRUM_LIMIT} "
                           f"(dense SVD), got N={N}, d={d}")
@@ -311,7 +318,7 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
     tally.timing["spectrum_s"][name] = time.perf_counter() - clock
     spec["outliers"] = _outliers(svd, positions, _edge_used(spec), bases.signal, beta)
     if plan.options.spectrum:
-        values = spectra.full_spectrum(A)
+        values = spectra.full_spectrum(backends.to_numpy(A))
         spec["values"] = values
         spec["histogram"] = _histogram(values, spec)
     tally.spectra[name] = spec
@@ -334,7 +341,7 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
             "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
             "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
             "overlap_left": directions.squared_overlap(svd.left[:, 0], state.a),
-            "u_norm": float(np.linalg.norm(state.u)),
+            "u_norm": float(np.linalg.norm(backends.to_numpy(state.u))),
         }
         tally.timing["spectra_s"] += time.perf_counter() - clock
 

@@ -1,0 +1,146 @@
+"""RunOptions: one place for the run defaults, their validation and the store key; the
+declared spectra (a run computes only what it is asked for); the backend option end to end."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from twostep.compare.store import Cell, Store, normalise_options
+from twostep.simulate import run
+from twostep.simulate.options import DEFAULT_KEY, RunOptions
+from twostep.theory import ConfigError, ModelConfig
+
+#: The store key's options as every store written so far holds them: changing this form
+#: silently orphans the cells on disk, so it is spelled out here, not derived.
+LEGACY_DEFAULT_KEY = {"dtype": "float64", "features": False, "max_power": 4, "null_draws": 4,
+                      "spectrum": False, "terms": 0, "top": 10}
+CONFIG = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
+                     etabar1=0.2)
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"dtype": "float16"}, "dtype must be one of float64, float32; got 'float16'"),
+    ({"top": 0}, "top must be an integer >= 1, got 0"),
+    ({"top": 2.5}, "top must be an integer >= 1, got 2.5"),
+    ({"max_power": 13}, "max_power must be an integer in [1, 12], got 13"),
+    ({"null_draws": -1}, "null_draws must be an integer >= 0, got -1"),
+    ({"terms": 9}, "terms must be an integer in [0, 8], got 9"),
+    ({"spectrum": "yes"}, "spectrum must be true or false, got 'yes'"),
+    ({"spectra": ["W1", "W 2"]}, "spectra: unknown spectrum 'W 2'"),
+    ({"backend": "jax"}, "backend must be one of numpy, cupy, torch, array-api-strict"),
+    ({"block_rows": 0}, "block_rows must be an integer >= 1, got 0"),
+])
+def test_bad_options_are_one_line_errors_naming_the_allowed_values(fields, words):
+    with pytest.raises(ConfigError) as info:
+        RunOptions(**fields)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_default_key_is_the_one_stores_hold():
+    assert RunOptions().key() == DEFAULT_KEY == LEGACY_DEFAULT_KEY
+    assert normalise_options({}) == LEGACY_DEFAULT_KEY
+    # the store key of a default cell is the documented hash of that form
+    cell = Cell(CONFIG, 500, 2)
+    payload = {"config": CONFIG.to_dict(), "N": 500, "seed": 2, "options": LEGACY_DEFAULT_KEY,
+               "version": "9.9"}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    assert cell.key("9.9") == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_new_fields_enter_the_key_only_when_set_and_execution_fields_never():
+    assert RunOptions(spectra="all", backend="numpy").key() == LEGACY_DEFAULT_KEY
+    assert RunOptions(spectra="update,W1").key()["spectra"] == ["W1", "update"]
+    assert RunOptions(spectra="none").key()["spectra"] == []
+    assert RunOptions(backend="array-api-strict").key()["backend"] == "array-api-strict"
+    assert "allow_memory" not in RunOptions(allow_memory=True).key()
+    assert Cell(CONFIG, 100, 0, {"spectra": ["W1"]}).key() != Cell(CONFIG, 100, 0).key()
+    with pytest.raises(ConfigError, match="allow_memory are not part of a cell"):
+        Cell(CONFIG, 100, 0, {"allow_memory": True})
+    # the stored form round-trips: JSON lists come back as the same options
+    opts = RunOptions(spectra=("update", "W1"), terms=3)
+    assert RunOptions.from_mapping(json.loads(json.dumps(opts.key()))) == opts
+
+
+def test_a_run_computes_only_the_declared_spectra_and_the_rest_is_unchanged():
+    full = run(CONFIG, 150, 3, terms=2, null_draws=2)
+    w1 = run(CONFIG, 150, 3, terms=2, null_draws=2, spectra=("W1",))
+    none = run(CONFIG, 150, 3, terms=2, null_draws=2, spectra="none")
+    assert set(full.spectra) == {"W1", "W2", "update"}
+    assert set(w1.spectra) == {"W1"} and none.spectra == {}
+    assert w1.spectra["W1"]["singular_values"] == full.spectra["W1"]["singular_values"]
+    assert w1.step_one == full.step_one and none.step_one is None
+    for m in (w1, none):  # what needs W_2's spectrum is None, not a stale or made-up value
+        assert m.outlier_count is None and m.outliers is None
+        assert m.bulk_edge_empirical is None
+        assert m.amplitudes == full.amplitudes and m.learned_beta == full.learned_beta
+        assert m.options["spectra"] in (["W1"], [])
+    # the series residual is relative to ||update||, computed alone when its spectrum is not
+    assert none.series["residual"] == pytest.approx(full.series["residual"], rel=1e-6)
+    with pytest.raises(ConfigError, match="W3 not in this 2-step run"):
+        run(CONFIG, 150, 3, spectra=("W3",))
+
+
+@pytest.mark.parametrize("batch", ["reuse", "independent"])
+def test_a_whole_run_on_array_api_strict_matches_numpy(batch):
+    """The code is namespace-generic: steps, spectra' block products, exact terms and
+    projections run in array-api-strict and agree with numpy to 1e-12 (float64)."""
+    config = CONFIG.replace(batch=batch)
+    ref = run(config, 120, 1, terms=2, null_draws=2).to_dict()
+    got = run(config, 120, 1, terms=2, null_draws=2, backend="array-api-strict").to_dict()
+    assert got["options"]["backend"] == "array-api-strict"
+    for skip in ("timing", "versions", "options"):
+        ref.pop(skip), got.pop(skip)
+    flat_ref, flat_got = _flatten(ref), _flatten(got)
+    assert flat_ref.keys() == flat_got.keys()
+    for key, want in flat_ref.items():
+        have = flat_got[key]
+        if isinstance(want, float):
+            assert have == pytest.approx(want, rel=1e-12, abs=1e-12), key
+        else:
+            assert have == want, key
+
+
+def test_a_backend_that_is_not_installed_is_refused_before_drawing():
+    with pytest.raises(ConfigError, match="gpu extra"):
+        run(CONFIG, 120, 1, backend="cupy")
+
+
+def test_store_filters_run_in_sql_on_config_fields_and_options(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    cells = [Cell(CONFIG, 100, 0), Cell(CONFIG.replace(alpha1=0.2), 100, 0),
+             Cell(CONFIG, 100, 1, {"terms": 3}), Cell(CONFIG, 200, 0, {"spectra": ["W1"]})]
+    for i, c in enumerate(cells):
+        store.put_result(c, {"i": i}, 0.1)
+    got = lambda **f: sorted(r["i"] for _, r in store.results(**f))  # noqa: E731
+    assert got() == [0, 1, 2, 3]
+    assert got(alpha1=0.3) == [0, 2, 3] and got(alpha1=[0.2]) == [1]
+    assert got(terms=3) == [2] and got(terms=0, N=100) == [0, 1]
+    assert got(activation="tanh(z + 1/2)") == [0, 1, 2, 3] and got(activation="tanh") == []
+    assert got(backend="numpy") == [0, 1, 2, 3] and got(backend="cupy") == []
+    assert got(spectrum=False, seed=1) == [2]
+    with pytest.raises(ConfigError, match="unknown filter"):
+        got(colour="red")
+    store.close()
+
+
+def _flatten(value, prefix=""):
+    out = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}"))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = value
+    return out
+
+
+def test_numpy_results_do_not_depend_on_the_execution_only_fields():
+    a = run(CONFIG, 120, 0, null_draws=1)
+    b = run(CONFIG, 120, 0, null_draws=1, block_rows=17, allow_memory=True)
+    np.testing.assert_allclose(a.spectra["W2"]["singular_values"],
+                               b.spectra["W2"]["singular_values"], rtol=1e-10)
