@@ -32,6 +32,7 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
+from . import nonsmooth
 from .errors import ConfigError
 
 Z = sympy.Symbol("z", real=True)
@@ -59,15 +60,12 @@ BUILTINS: dict[str, sympy.Expr] = {
     **{f"He{m}": _hermite(m) for m in range(1, 9)},
 }
 
-#: Functions of sympy that an expression may use besides the built-ins.
+#: Functions of sympy that an expression may use besides the built-ins (the
+#: non-smooth ones are those of :data:`.nonsmooth.REGISTRY` that have a name).
 ELEMENTARY = (
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sinh", "cosh", "erf", "erfc",
-    "Abs", "Max", "Min", "Heaviside", "sign", "pi", "E",
+    *(kind.names[0] for kind in nonsmooth.REGISTRY.values() if kind.names), "pi", "E",
 )
-
-# Functions that make an expression non-smooth (kinks, jumps).
-_NON_SMOOTH = (sympy.Abs, sympy.Max, sympy.Min, sympy.Heaviside, sympy.sign,
-               sympy.Piecewise)
 
 _TRANSFORMS = standard_transformations + (convert_xor, rationalize)
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]+$")
@@ -83,18 +81,17 @@ def allowed_text() -> str:
 def _local_dict() -> dict[str, object]:
     x = sympy.Dummy("x", real=True)
     local: dict[str, object] = {"z": Z}
+    registered = {name: kind.cls for kind in nonsmooth.REGISTRY.values() for name in kind.names}
     for name in ELEMENTARY:
-        local[name] = getattr(sympy, name)
-    local["abs"] = sympy.Abs
-    local["max"] = sympy.Max
-    local["min"] = sympy.Min
+        local[name] = registered.get(name) or getattr(sympy, name)
+    local.update(registered)
     for name, expr in BUILTINS.items():
         local[name] = sympy.Lambda(x, expr.subs(Z, x))
     return local
 
 
 def _is_smooth(expr: sympy.Expr) -> bool:
-    return not expr.has(*_NON_SMOOTH)
+    return nonsmooth.is_smooth(expr)
 
 
 @dataclass(frozen=True)
@@ -129,19 +126,29 @@ class Function:
 
         Kinks are fine (relu' is the step ``Heaviside(z)``), jumps are not: a
         derivative holding a Dirac delta (``sign``, ``Heaviside`` and anything
-        with a jump, from the first derivative on) raises :class:`ConfigError`.
+        with a jump, from the first derivative on) raises :class:`ConfigError`:
+        sympy's derivative holds a ``DiracDelta``, or the derivative before it
+        holds a primitive that jumps (:func:`.nonsmooth.jump`; sympy drops the
+        delta of a ``Piecewise``).
         Its a.e. value 0 would make gradient descent ignore the jump, while the
         theory's ``c_1 = E[sigma']`` counts it (``E[sign'(z)] = 2 phi(0)``), so a
         simulation would silently measure a different model.
         """
         target = self.derivative(derivative)
+        which = {1: "first", 2: "second", 3: "third"}.get(derivative, f"{derivative}-th")
+        instead = ("simulate a continuous activation instead (relu, abs, or a smooth step "
+                   "such as erf(4*z) or tanh(4*z))")
         if target.has(sympy.DiracDelta):
-            which = {1: "first", 2: "second", 3: "third"}.get(derivative, f"{derivative}-th")
             raise ConfigError(
                 f"{self.text} has a jump: its {which} derivative {target} is a Dirac delta, "
                 f"0 almost everywhere, so gradient descent would not see the jump the theory "
-                f"counts; simulate a continuous activation instead (relu, abs, or a smooth "
-                f"step such as erf(4*z) or tanh(4*z))")
+                f"counts; {instead}")
+        jumping = nonsmooth.jump(self.derivative(derivative - 1)) if derivative else None
+        if jumping is not None:
+            raise ConfigError(
+                f"{self.text} has a jump: {jumping} jumps, so its {which} derivative holds a "
+                f"Dirac delta that its a.e. value {target} leaves out; gradient descent would "
+                f"not see the jump the theory counts; {instead}")
         return _numpy_callable(self.expr, derivative)
 
 
@@ -150,7 +157,7 @@ def _numpy_callable(expr: sympy.Expr, derivative: int) -> Callable[[np.ndarray],
     target = sympy.diff(expr, Z, derivative) if derivative else expr
     # a.e. derivatives of kinks: Heaviside(0) and sign(0) carry no mass.
     modules = [{"erf": scipy.special.erf, "erfc": scipy.special.erfc,
-                "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
+                **nonsmooth.lambdify_modules("numpy")}, "numpy"]
     raw = sympy.lambdify(Z, target, modules=modules)
 
     def call(x: np.ndarray) -> np.ndarray:

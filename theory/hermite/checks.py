@@ -1,0 +1,143 @@
+"""Input checks: expressions, integers, digits, and integrability (poles, growth,
+real values) before any shortcut."""
+
+from __future__ import annotations
+
+import functools
+
+import mpmath
+import sympy
+
+from ..errors import ConfigError
+from ..functions import Function, Z, parse_function
+from .budget import _evaluates, _short
+from .gaussian import _SQRT_2PI
+from .numerics import _capped_functions, _mp_callable
+
+#: Largest precision (significant digits) a caller may ask for.
+MAX_DIGITS = 200
+#: Largest Hermite order the library computes (the CLI allows less).
+MAX_ORDER = 200
+
+def _as_expr(f: str | Function | sympy.Expr) -> sympy.Expr:
+    if isinstance(f, Function):
+        return f.expr
+    if isinstance(f, str):
+        return parse_function(f).expr
+    if isinstance(f, sympy.Basic):
+        expr = sympy.sympify(f)
+        others = sorted(str(s) for s in expr.free_symbols if s != Z)
+        if others:
+            raise ConfigError(f"expression {expr} uses symbol(s) {', '.join(others)}; "
+                              f"only z (twostep.theory.functions.Z) is allowed")
+        return expr
+    raise ConfigError(f"expected a function name, an expression string, a Function or a "
+                      f"sympy expression in z; got {type(f).__name__}")
+
+
+def _name(f: str | Function | sympy.Expr) -> str:
+    if isinstance(f, Function):
+        return f.text
+    if isinstance(f, str):
+        return parse_function(f).text
+    return str(f)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _check_digits(digits: object) -> int:
+    return _check_int("digits", digits, 1, MAX_DIGITS)
+
+
+_FAR = sympy.Integer(40)
+
+
+def _blows_up(expr: sympy.Expr, point: sympy.Expr) -> bool:
+    """``|f| > 1e10`` at ``point +- 1e-20``: a pole, not a removable zero/zero (tanh(z)/z)."""
+    for side in (1, -1):
+        value = sympy.N(expr.subs(Z, point + side * sympy.Rational(1, 10**20)), 40)
+        if not value.is_finite or abs(value) > 10**10:
+            return True
+    return False
+
+
+def _real_poles(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Real zeros of polynomial denominators of ``expr`` that are not wrapped in a
+    function (``1/z``, ``1/(z - 1)`` diverge; ``sin(1/z)``, ``exp(-1/z^2)`` do not):
+    candidates, each confirmed by :func:`_blows_up`."""
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        return [pole for arg in expr.args for pole in _real_poles(arg)]
+    if isinstance(expr, sympy.Pow) and expr.base.has(Z):
+        if expr.exp.is_negative and expr.base.is_polynomial(Z):
+            return list(sympy.Poly(expr.base, Z).real_roots())
+        return _real_poles(expr.base)
+    return []
+
+
+#: ``exp`` of an argument beyond this (about 1e1233) is taken as +inf (or 0): its
+#: value would have an exponent of more than 2^4096 bits, and mpmath (like sympy's
+#: evalf) would need that many bits of working precision -- ``exp(exp(exp(40)))``
+#: never returns.  Quadrature nodes stay below 1e300, so ordinary functions never
+
+
+def _far_value(expr: sympy.Expr, x: sympy.Expr) -> sympy.Expr:
+    """``f(x)`` for the integrability check: sympy's 30-digit evalf, unless a
+    saturating mpmath evaluation first meets an astronomically large exponential
+    (:data:`_EXP_CAP`); then that evaluation's value (+-inf, or 0 for ``exp(-huge)``)."""
+    flag: list = []
+    try:
+        with mpmath.workdps(30):
+            fast = _mp_callable(expr, _capped_functions(flag))(mpmath.mpf(int(x)))
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        flag.clear()
+    if not flag:
+        return sympy.N(expr.subs(Z, x), 30)
+    if isinstance(fast, mpmath.mpc):
+        return sympy.I if fast.imag != 0 else sympy.Float(str(fast.real))
+    if mpmath.isnan(fast):
+        return sympy.nan
+    if mpmath.isinf(fast):
+        return sympy.oo if fast > 0 else -sympy.oo
+    return sympy.S.Zero if fast == 0 else sympy.Float(str(fast), 30)
+
+
+@functools.lru_cache(maxsize=1024)
+@_evaluates(lambda expr, power: f"the integrability check of {_short(expr)}")
+def _check_integrable(expr: sympy.Expr, power: int) -> None:
+    """Refuse ``f`` with ``E[|f|^power] = inf`` before any shortcut (parity would
+    otherwise call c_1(exp(z^2)) zero): ``|f(+-40)|^power phi(40)`` must be below 1,
+    i.e. ``|f|^power`` grows more slowly than about ``exp(z^2/2)``; also refuses
+    functions that are not real-valued there and real poles (``1/z``; a removable
+    ``tanh(z)/z`` is accepted).  Raises :class:`ConfigError`."""
+    for pole in _real_poles(expr):
+        if not _blows_up(expr, pole):
+            continue
+        raise ConfigError(f"function {expr} has a pole at z = {pole}; its Gaussian "
+                          f"expectations diverge (expected a function finite on the whole line)")
+    if expr.is_polynomial(Z):  # every moment of a polynomial is finite, whatever f(40) is
+        if all(c.is_real for c in sympy.Poly(expr, Z).coeffs()):
+            return
+        raise ConfigError(f"function {expr} is not real-valued; expected a real function "
+                          f"of z defined on the whole line")
+    for x in (_FAR, -_FAR):
+        value = _far_value(expr, x)
+        if value.has(sympy.nan, sympy.zoo) or not value.is_extended_real:
+            raise ConfigError(f"function {expr} is not real-valued (at z = {x}); expected a "
+                              f"real function of z defined on the whole line")
+        if value == 0:
+            continue
+        if value in (sympy.oo, -sympy.oo):
+            log_weight = sympy.oo
+        else:
+            log_weight = power * sympy.log(abs(value)) - x**2 / 2 - sympy.log(_SQRT_2PI)
+        if sympy.N(log_weight, 15) > 0:
+            what = "E[f(z)^2]" if power == 2 else "E[f(z)]"
+            raise ConfigError(f"{what} diverges for f = {expr} (it grows like "
+                              f"exp(z^2/{2 * power}) or faster); functions must be "
+                              f"square-integrable under N(0, 1)")
