@@ -49,6 +49,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import array_api_compat
 import numpy as np
 import scipy.linalg
 from threadpoolctl import ThreadpoolController
@@ -64,6 +65,10 @@ EXTRA = 20
 OVERSAMPLE = 10
 MAX_ITERATIONS = 60
 RTOL = 1e-7
+FIRST_CHECK = 6
+CHECK_STRIDE = 2
+STALL_EPS = 1700.0   # float32: 2e-4 of theta; float64: 4e-13
+FLOOR_EPS = 50.0
 
 AIRY_OFFSET = 0.75
 MARGIN = 4.0
@@ -151,7 +156,7 @@ def _tolerance(dtype: np.dtype, rtol: float) -> float:
     # the dtype (float32: 6e-6, i.e. singular values to ~3e-6 relative). It is relative to
     # each theta_i, not to theta_1: a large outlier does not excuse the bulk values (a
     # theta_1-relative floor left W_2's bulk 0.8 Tracy-Widom units low at N = 4000).
-    return max(rtol, 50.0 * float(np.finfo(dtype).eps))
+    return max(rtol, FLOOR_EPS * float(np.finfo(dtype).eps))
 
 
 def _top_ritz(T: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,81 +193,137 @@ def _dense(A: np.ndarray, m: int) -> TopSVD:
                   iterations=0, residual=0.0, converged=True)
 
 
-def top_singular(A: np.ndarray, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
-                 max_iterations: int = MAX_ITERATIONS, dense_limit: int = DENSE_LIMIT
-                 ) -> TopSVD:
-    """The ``m`` largest singular triplets of A (see the module docstring)."""
+def _host(x) -> np.ndarray:
+    """A host numpy copy (or view) of an array of any namespace: numpy itself, DLPack for
+    host arrays of other libraries (array_api_strict, torch on the CPU), else the library's
+    own device-to-host copy (CuPy ``get``, torch ``cpu``)."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.from_dlpack(x)
+    except (TypeError, BufferError, RuntimeError, ValueError, AttributeError):
+        pass
+    for method in ("get", "cpu"):
+        if hasattr(x, method):
+            x = getattr(x, method)()
+            return x if isinstance(x, np.ndarray) else np.asarray(x.numpy())
+    return np.asarray(x)
+
+
+def _start_block(start, side: int, right_side: bool) -> np.ndarray | None:
+    if start is None:
+        return None
+    if isinstance(start, TopSVD):
+        start = start.right if right_side else start.left
+    block = np.asarray(_host(start), dtype=np.float64)
+    if block.ndim == 1:
+        block = block[:, None]
+    if block.ndim != 2 or block.shape[0] != side:
+        raise ValueError(f"start must have {side} rows (the {'right' if right_side else 'left'} "
+                         f"singular vectors), got shape {block.shape}")
+    return block
+
+
+def top_singular(A, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
+                 max_iterations: int = MAX_ITERATIONS, dense_limit: int = DENSE_LIMIT,
+                 start=None) -> TopSVD:
+    """The ``m`` largest singular triplets of A, an array of any array-API namespace (see the
+    module docstring); host numpy float64 results. ``start``: a block of approximate
+    singular vectors (a :class:`TopSVD`, whose right vectors are used when d <= N and its
+    left ones otherwise, or an array with that side's rows) that takes the place of the
+    first columns of the random starting block."""
+    xp = array_api_compat.array_namespace(A)
     N, d = A.shape
     side = min(N, d)
     m = min(m, side)
     if side <= dense_limit:
-        return _dense(A, m)
+        return _dense(_host(A), m)
+    if A.dtype not in (xp.float32, xp.float64):
+        A = xp.astype(A, xp.float64)
     dtype = A.dtype
+    host_dtype = np.dtype(np.float32 if dtype == xp.float32 else np.float64)
+    dev = array_api_compat.device(A)
+    tol = _tolerance(host_dtype, rtol)
+    stall_tol = max(tol, STALL_EPS * float(np.finfo(host_dtype).eps))
     b = min(m + OVERSAMPLE, side)
     right_side = d <= N
 
-    def gram(Q: np.ndarray) -> np.ndarray:
-        Qd = Q.astype(dtype)
-        if right_side:
-            return np.asarray(A.T @ (A @ Qd), dtype=np.float64)
-        return np.asarray(A @ (A.T @ Qd), dtype=np.float64)
+    def gram(Q):
+        return A.T @ (A @ Q) if right_side else A @ (A.T @ Q)
+
+    def device(x: np.ndarray):
+        return xp.asarray(np.ascontiguousarray(x, dtype=host_dtype), device=dev)
 
     max_dim = min(side, b * (max_iterations + 1))
-    K = np.empty((side, max_dim))
+    K = xp.empty((side, max_dim), dtype=dtype, device=dev)
     T = np.zeros((max_dim, max_dim))
+    block = rng.standard_normal((side, b))
+    warm = _start_block(start, side, right_side)
+    if warm is not None:
+        k = min(warm.shape[1], b)
+        block[:, :k] = warm[:, :k]
     with _serial():
-        K[:, :b] = np.linalg.qr(rng.standard_normal((side, b)))[0]
+        K[:, :b] = device(np.linalg.qr(block)[0])
     lo, cols = 0, b
     converged = False
     iterations = 0
     theta = Z = None
+    next_check, last = FIRST_CHECK, None
     while True:
         iterations += 1
-        Y = gram(K[:, lo:cols])
         basis = K[:, :cols]
-        with _serial():
-            C = basis.T @ Y
-            Y -= basis @ C
-            C2 = basis.T @ Y
-            Y -= basis @ C2
-            C += C2
+        Y = gram(K[:, lo:cols])
+        # One projection gives the block of T exactly (C = K^T G K_new); the new block is
+        # made orthogonal to K by the QR and a second projection of the normalised Q.
+        C = basis.T @ Y
+        Y = Y - basis @ C
+        C = _host(C).astype(np.float64)
         T[:cols, lo:cols] = C
         T[lo:cols, :cols] = C.T
-        # The Ritz problem costs O(cols^3), more than an iteration once cols ~ 20 b: look at
-        # iterations 6, 9, 12, ... (top-30 needs 15-30 iterations at N = 1000-16000).
-        check = (iterations >= 6 and iterations % 3 == 0) or cols >= max_dim
+        with _serial():
+            Qn, R = np.linalg.qr(_host(Y).astype(np.float64))
+        check = iterations >= next_check or cols >= max_dim
         if check:
             theta, Z = _top_ritz(T[:cols, :cols], m + 1)
         if check and theta.size > m:
-            residual = np.linalg.norm(Y @ Z[lo:cols, :m], axis=0)
-            if np.all(_error_bound(theta, residual) <= _tolerance(dtype, rtol) * theta[:m]):
+            # the residual of the Ritz pair (theta, K z) is ||Y z_new|| = ||R z_new||
+            residual = np.linalg.norm(R @ Z[lo:cols, :m], axis=0)
+            ratio = float(np.max(_error_bound(theta, residual) / (tol * theta[:m])))
+            # Ritz values of nested subspaces only grow towards the true ones (Cauchy
+            # interlacing), so the change since the previous check measures the error
+            # that check had; convergence is geometric, far faster than that
+            # (module docstring).
+            stalled = last is not None and float(np.max(
+                (theta[:m] - last[:m]) / theta[:m])) <= stall_tol
+            if ratio <= 1.0 or stalled:
                 converged = True
                 break
+            next_check = iterations + CHECK_STRIDE
+            last = theta
         if cols >= max_dim:
             converged = cols == side  # the whole space: Rayleigh-Ritz is exact
             break
         width = min(b, max_dim - cols)
+        Qd = device(Qn[:, :width])
+        Qd = Qd - basis @ (basis.T @ Qd)
         with _serial():
-            Qn = np.linalg.qr(Y)[0][:, :width]
-            # A second projection keeps the new block orthogonal to K even after a
-            # breakdown (Y nearly in span(K): Qn would otherwise be arbitrary).
-            Qn -= basis @ (basis.T @ Qn)
-            Qn = np.linalg.qr(Qn)[0]
-        K[:, cols:cols + width] = Qn
+            Qn = np.linalg.qr(_host(Qd).astype(np.float64))[0]
+        K[:, cols:cols + width] = device(Qn)
         lo, cols = cols, cols + width
-    vectors = K[:, :cols] @ Z[:, :m]
-    images = np.asarray((A @ vectors.astype(dtype)) if right_side
-                        else (A.T @ vectors.astype(dtype)), dtype=np.float64)
-    values = np.linalg.norm(images, axis=0)
+    vectors = K[:, :cols] @ device(Z[:, :m])
+    images = A @ vectors if right_side else A.T @ vectors
+    values = _host(xp.sqrt(xp.sum(images * images, axis=0))).astype(np.float64)
     order = np.argsort(-values, kind="stable")
-    values, vectors, images = values[order], vectors[:, order], images[:, order]
+    values = values[order]
     safe = np.where(values > 0, values, 1.0)
-    images = images / safe
-    back = np.asarray((A.T @ images.astype(dtype)) if right_side
-                      else (A @ images.astype(dtype)), dtype=np.float64)
+    images = images * device(1.0 / safe[np.argsort(order, kind="stable")])
+    back = A.T @ images if right_side else A @ images
+    vectors_h = _host(vectors).astype(np.float64)[:, order]
+    images_h = _host(images).astype(np.float64)[:, order]
+    back_h = _host(back).astype(np.float64)[:, order]
     top = values[0] if values[0] > 0 else 1.0
-    residual = float(np.max(np.linalg.norm(back - vectors * values, axis=0)) / top)
-    left, right = (images, vectors) if right_side else (vectors, images)
+    residual = float(np.max(np.linalg.norm(back_h - vectors_h * values, axis=0)) / top)
+    left, right = (images_h, vectors_h) if right_side else (vectors_h, images_h)
     return TopSVD(values=values, left=left, right=right, method="block-lanczos",
                   iterations=iterations, residual=residual, converged=converged)
 
