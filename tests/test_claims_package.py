@@ -266,3 +266,17 @@ def test_a_claim_subclass_without_domain_gets_the_default():
         name: str = "plain"
 
     assert Plain().domain() == Domain()
+
+
+@pytest.mark.parametrize("ci, shown", [
+    ((0.25, 0.5), "[0.25, 0.5]"),
+    ((float("nan"), 0.5), "-"),
+    ((0.25, float("inf")), "-"),
+    ((None, 0.5), "-"),
+])
+def test_summary_shows_only_finite_intervals(ci, shown):
+    from twostep.compare.report import summary_table
+    from twostep.compare.table import Table
+
+    v = Verdict("bbp", "s", "consistent", "r", Table(["N"]), ci=ci)
+    assert summary_table([v]).rows[0]["CI"] == shown

@@ -43,3 +43,38 @@ def test_bad_input(capsys, workdir, argv, fragment):
     assert err.count("\n") == 1
     assert _nothing_written(workdir), sorted(p.name for p in workdir.iterdir())
     assert (workdir / "input-file.txt").read_text() == "I am not a store"
+
+
+def test_report_infers_the_plan_of_a_sweep_store(capsys, workdir):
+    # a store filled by `twostep sweep` has no recorded plan: compare.verify.inferred_plan
+    # picks the claims that apply (bbp at alpha1 = 0, reuse-gap where both batch modes ran)
+    from twostep.compare.store import Store
+    from twostep.compare.verify import inferred_plan, stored_plan
+
+    code, _, err = run_cli(capsys, "sweep", "--store", "s.sqlite", "--alpha", "0,0.2",
+                           "--batch", "reuse", "independent", "--N", "20", "40", "--seeds", "2",
+                           "--terms", "3",
+                           "--executor", "inline", "--quiet")
+    assert code == 0, err
+    with Store("s.sqlite", readonly=True) as store:
+        assert stored_plan(store) is None
+        plan = inferred_plan(store)
+    names = sorted((chk.name, chk.config.batch) for chk in plan)
+    expected = [(name, batch) for batch in ("reuse", "independent")
+                for name in ("bbp", "growth-exponent", "outlier-count", "left-vectors")]
+    assert names == sorted([*expected, ("reuse-gap", "reuse")])
+    assert all(chk.Ns == (20, 40) and chk.seeds == 2 for chk in plan)
+    code, out, err = run_cli(capsys, "report", "s.sqlite", "--out", "r", "--format", "json",
+                             "--no-plots")
+    assert code == 0, err
+    claims = {v["claim"] for v in json.loads(out)}
+    assert claims == {"bbp", "growth-exponent", "outlier-count", "left-vectors", "reuse-gap"}
+
+
+def test_verify_draws_the_spectrum_cell_that_compare_verify_names():
+    from twostep.compare.commands import verify as command
+    from twostep.compare.verify import SPECTRUM_CELL
+
+    assert not hasattr(command, "SPECTRUM_CELL")  # one definition, in compare/verify.py
+    assert SPECTRUM_CELL["N"] == 2000 and SPECTRUM_CELL["options"] == {"spectrum": True}
+    assert SPECTRUM_CELL["config"].alpha1 == 0.3 and SPECTRUM_CELL["config"].batch == "reuse"
