@@ -103,8 +103,10 @@ def fit_exponent(values: Mapping[int, Sequence[float]], *, predicted: float | No
                  rng: np.random.Generator | None = None) -> Interval:
     """Least-squares slope of ``mean log s`` against ``log N`` with a bootstrap CI over seeds.
 
-    Seeds are resampled independently within each N (``scipy.stats.bootstrap`` on the seed
-    indices, percentile method: the BCa correction is unstable with a handful of seeds).
+    Seeds are resampled independently within each N: one ``scipy.stats.bootstrap`` call with
+    one sample per N (``paired=False``), the statistic being the slope of the resampled means;
+    percentile method (the BCa correction is unstable with a handful of seeds).  ``rng``
+    (default ``default_rng(0)``) makes the interval deterministic.
     The p-value is the two-sided bootstrap p-value of ``predicted`` (the fraction of resampled
     slopes on the far side of it, doubled), or NaN without a prediction.
     """
@@ -123,15 +125,16 @@ def fit_exponent(values: Mapping[int, Sequence[float]], *, predicted: float | No
     if min(v.size for v in logs) < 2:
         return Interval(estimate, -math.inf, math.inf, float("nan"), sum(v.size for v in logs))
     rng = rng if rng is not None else np.random.default_rng(0)
-    # resample seeds within each N: one bootstrap per N of the mean log, combined per resample
-    boot_means = []
-    for v in logs:
-        res = stats.bootstrap((v,), np.mean, n_resamples=n_resamples, method="percentile",
-                              random_state=rng, vectorized=True)
-        boot_means.append(res.bootstrap_distribution)
-    slopes = slope_of(np.stack(boot_means, axis=-1))
-    alpha = 1 - level
-    low, high = np.quantile(slopes, [alpha / 2, 1 - alpha / 2])
+
+    def slope_of_samples(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        return slope_of(np.stack([s.mean(axis=axis) for s in samples], axis=-1))
+
+    # one sample per N, resampled independently (paired=False): seeds within each N
+    res = stats.bootstrap(tuple(logs), slope_of_samples, n_resamples=n_resamples,
+                          confidence_level=level, method="percentile", random_state=rng,
+                          vectorized=True, paired=False)
+    slopes = res.bootstrap_distribution
+    low, high = res.confidence_interval
     p = float("nan")
     if predicted is not None:
         frac = min(np.mean(slopes <= predicted), np.mean(slopes >= predicted))

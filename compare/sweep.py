@@ -50,6 +50,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError, TwostepError
 
@@ -177,9 +179,8 @@ def geometric_ns(n_min: int, n_max: int, count: int) -> list[int]:
             raise ConfigError("the number of N values must be >= 2 when the smallest and "
                               f"largest N differ ({n_min} != {n_max})")
         return [n_min]
-    ratio = n_max / n_min
-    values = {round(n_min * ratio ** (i / (count - 1))) for i in range(count)}
-    return sorted(values | {n_min, n_max})
+    # geomspace returns both end points exactly; rint rounds half to even, like round()
+    return [int(v) for v in np.unique(np.rint(np.geomspace(n_min, n_max, count)))]
 
 
 def _listed(name: str, values: Any) -> tuple[Any, ...] | None:
@@ -624,6 +625,10 @@ class _ProcessRunner:
         # state or locks of the parent), the same on every OS.
         self.context = multiprocessing.get_context("spawn")
         self.pool: ProcessPoolExecutor | None = None
+        # The pool's worker processes: the children of this process that appeared while
+        # cells were submitted (a ProcessPoolExecutor starts its spawn workers in submit()).
+        self._children_before: set[Any] = set()
+        self.workers: list[Any] = []
 
     def __enter__(self) -> _ProcessRunner:
         return self
@@ -631,25 +636,42 @@ class _ProcessRunner:
     def __exit__(self, *exc: object) -> None:
         self._discard_pool()
 
-    def _discard_pool(self) -> None:
-        """Stop the pool's workers now and release it.
+    def _discard_pool(self) -> list[Any]:
+        """Stop the pool's workers now and release it; return its worker processes.
 
         Workers are terminated rather than asked to exit: after Ctrl-C or an
         error nothing should wait for running cells, and after a finished
         batch they are idle with every result received, while a clean exit
         (interpreter teardown with sympy loaded) takes 0.3-1 s per pool.
+        Once the pool is shut down every worker has been joined, so the
+        returned processes have their ``exitcode``.
         """
         pool, self.pool = self.pool, None
+        workers, self.workers = self.workers, []
         if pool is None:
-            return
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            return workers
+        for process in workers:
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+        return workers
 
     def _new_pool(self, workers: int, threads: int, started: Any) -> ProcessPoolExecutor:
+        self._children_before = set(self.context.active_children())
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=self.context,
                                         initializer=_init_worker, initargs=(threads, started))
         return self.pool
+
+    def _note_workers(self) -> None:
+        """Record the pool's worker processes (call after submitting: submit() starts them).
+
+        ``multiprocessing.active_children()`` lists this process's live children; those that
+        were not there before the pool was made are its workers (a sweep starts no other
+        processes while a pool runs).  A worker that died before this look is missed; the
+        triage then treats every started unfinished cell as a suspect.
+        """
+        known = set(self.workers)
+        self.workers += [p for p in self.context.active_children()
+                         if p not in self._children_before and p not in known]
 
     def run(self, cells: list[Cell], cell_fn: CellFunction, recorder: _Recorder) -> None:
         queue = list(cells)
@@ -666,9 +688,9 @@ class _ProcessRunner:
         pool = self._new_pool(workers, threads, started_queue)
         futures = {pool.submit(_execute, cell_fn, cell, threads, token): token
                    for token, cell in enumerate(cells)}
+        self._note_workers()
         started: dict[int, int] = {}  # token -> pid of the worker that took it
         finished: set[int] = set()
-        exitcodes: dict[int, int | None] = {}
         broken = False
         try:
             remaining = set(futures)
@@ -691,16 +713,14 @@ class _ProcessRunner:
                                            socket.gethostname(), -1)
                     finished.add(token)
                     recorder.outcome(cells[token], outcome)
-            if broken:
-                # CPython keeps the dead pool's Process objects; without them
-                # every unfinished cell that had started is a suspect.
-                processes = getattr(pool, "_processes", None) or {}
-                exitcodes = {pid: p.exitcode for pid, p in processes.items()}
         finally:
-            self._discard_pool()
+            workers = self._discard_pool()
             started_queue.close()
         if not broken:
             return [], []
+        # The pool terminated the other workers (SIGTERM); the one that died otherwise is
+        # the culprit.  Without exit codes every unfinished cell that had started is a suspect.
+        exitcodes = {p.pid: p.exitcode for p in workers}
         return _triage(cells, started, finished, exitcodes)
 
     def _run_alone(self, suspects: list[Cell], cell_fn: CellFunction,
@@ -712,7 +732,9 @@ class _ProcessRunner:
                 if pool is None:
                     pool = self._new_pool(1, self.cores, None)
                 try:
-                    outcome = pool.submit(_execute, cell_fn, cell, self.cores).result()
+                    future = pool.submit(_execute, cell_fn, cell, self.cores)
+                    self._note_workers()
+                    outcome = future.result()
                 except BrokenProcessPool as err:
                     self._discard_pool()
                     pool = None

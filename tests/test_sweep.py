@@ -76,7 +76,7 @@ def test_grid_order_dedup_and_configs():
     ({"ns": [100], "batches": ["sideways"]}, "batch must be one of reuse, independent"),
     ({"ns": [100], "activations": ["nosuch"]}, "activation"),
     ({"ns": [100], "targets": []}, "empty grid: no targets"),
-    ({"ns": [100], "options": {"dtype": "float16"}}, "dtype must be one of float32, float64"),
+    ({"ns": [100], "options": {"dtype": "float16"}}, "dtype must be one of float64, float32"),
 ])
 def test_bad_grids_are_refused(kwargs, words):
     with pytest.raises(ConfigError, match=words) as info:

@@ -1,0 +1,165 @@
+"""Properties of ``twostep.theory.predict`` over drawn configurations (hypothesis).
+
+The configurations come from ``compare.strategies.model_configs()``: ``(alpha1, alpha2)`` on
+a decimal grid, activations ``tanh`` (odd), ``tanh(z + 1/2)`` (no parity), ``gelu`` (smooth,
+not odd) and ``relu`` (non-smooth), targets He1/He2/He3, reused or independent batch.  The
+properties are those of theory/predict.py's docstring (docs/theory.md §4-§5): the exponents
+``e_k = alpha2 - k (1/2 - alpha1)``, the paper count, the activation-aware count and which
+terms can be outliers.  Paper counts are kept <= 1 (``max_count=1``): a prediction computes
+``max(count + 1, 2)`` terms, each a few symbolic moments, and the moments of a new
+(activation, k) cost seconds the first time; test_predict.py covers larger counts on fixed
+examples.  Hypothesis runs derandomized with no example database (``database=None``); its
+plugin still caches the source constants it collects under ``.hypothesis/`` at collection
+time, before any fixture of this module runs.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twostep.compare.strategies import (
+    CONFIG_ACTIVATIONS,
+    activations,
+    model_configs,
+    polynomial_targets,
+)
+from twostep.theory import ModelConfig
+from twostep.theory.predict import paper_count, predict
+
+PROPERTY = settings(max_examples=25, derandomize=True, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+CONFIGS = model_configs(max_count=1)
+HALF = Fraction(1, 2)
+
+
+def _exact(x: float) -> Fraction:
+    return Fraction(repr(x))  # the strategy draws decimals: repr is the exact rational
+
+
+@PROPERTY
+@given(CONFIGS)
+def test_exponents_growth_and_paper_count(config):
+    p = predict(config)
+    a1, a2 = _exact(config.alpha1), _exact(config.alpha2)
+    assert [t.k for t in p.terms] == list(range(len(p.terms)))
+    for t in p.terms:
+        e = a2 - t.k * (HALF - a1)
+        assert Fraction(t.exponent_exact) == e
+        assert t.exponent == float(e)
+        assert t.left_power == t.k + 1
+        assert t.growth == ("diverging" if e > 0 else "critical" if e == 0 else "vanishing")
+    # the paper counts exactly the terms k >= 1 with e_k >= 0; critical iff the ratio is an
+    # integer r, i.e. iff some term (k = r, k = 0 when alpha2 = 0) has e_k = 0
+    assert (p.paper_count, p.critical) == paper_count(a1, a2)
+    assert p.paper_count == sum(1 for t in p.terms if t.k >= 1 and t.growth != "vanishing")
+    assert p.critical == any(t.growth == "critical" for t in p.terms)
+    assert p.ratio == a2 / (HALF - a1)
+
+
+@PROPERTY
+@given(CONFIGS)
+def test_activation_aware_count_never_exceeds_the_paper_count(config):
+    p = predict(config)
+    counted = [t for t in p.terms if 1 <= t.k <= p.paper_count]
+    if p.outlier_count is None:
+        # undefined only when a counted term's coefficients are (non-smooth activation)
+        assert not p.activation["smooth"]
+        assert any(t.present is None for t in counted)
+    else:
+        assert 0 <= p.outlier_count <= p.paper_count
+        assert p.outlier_count == sum(1 for t in counted if t.present)
+    if p.activation["smooth"]:
+        assert all(t.present is not None for t in p.terms)
+
+
+@PROPERTY
+@given(CONFIGS, st.sampled_from([100, 1000, 10_000]))
+def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
+    p = predict(config)
+    listed = {o["term"] for o in p.outliers(N, "W2") if o["term"] >= 1}
+    for t in p.terms:
+        if t.present is False:
+            assert t.is_outlier is False and t.carries_beta is False
+        if t.growth == "vanishing" or t.k == 0:
+            assert t.is_outlier is False
+        assert (t.k in listed) == (t.is_outlier is True), t
+    assert all(o["term"] == 0 for o in p.outliers(N, "W1"))
+
+
+@PROPERTY
+@given(CONFIGS)
+def test_odd_activation_has_no_odd_terms(config):
+    # sigma odd: c_{k+1}(sigma) = 0 for k + 1 even, and E[sigma^(k+1) sigma'^m] = 0 for k + 1
+    # even (sigma^(k+1) is then odd, sigma'^m even): every odd k is absent, both batches.
+    p = predict(config)
+    if p.activation["parity"] == "odd":
+        assert all(t.present is False for t in p.terms if t.k % 2 == 1)
+    if config.activation == "tanh":
+        assert p.activation["parity"] == "odd"
+
+
+@PROPERTY
+@given(CONFIGS)
+def test_prediction_round_trips_through_json(config):
+    p = predict(config)
+    d = p.to_dict()
+    back = json.loads(json.dumps(d, allow_nan=False))
+    assert back == d
+    again = ModelConfig.from_dict(back["config"])
+    assert again == config and again.key() == config.key()
+    assert predict(again).to_dict() == back
+
+
+@PROPERTY
+@given(activations(), model_configs(activation=st.just("tanh"), batches=("independent",),
+                                    max_count=1))
+def test_every_smooth_activation_decides_every_independent_term(act, config):
+    # independent batch: term k is present iff c_{k+1}(sigma) != 0, defined for smooth sigma
+    p = predict(config.replace(activation=act))
+    assert p.activation["smooth"]
+    for t in p.terms:
+        (coef,) = t.coefficients
+        assert coef["defined"] and t.present is (not coef["zero"])
+    assert p.outlier_count is not None
+
+
+def _gaussian_moment(j: int) -> int:
+    """E[z^j] for z ~ N(0, 1): (j - 1)!! for even j, 0 for odd j."""
+    if j % 2:
+        return 0
+    out = 1
+    for i in range(j - 1, 0, -2):
+        out *= i
+    return out
+
+
+@settings(PROPERTY, max_examples=15)
+@given(polynomial_targets(max_degree=4))
+def test_polynomial_target_c1_decides_beta_for_an_independent_batch(target):
+    # c_1(sigma_*) = E[z sigma_*(z)] = sum_i c_i E[z^(i+1)]; with tanh (c_1 != 0, so term 0 is
+    # present with e_0 = alpha2 >= 0) the independent batch learns beta_* iff c_1 != 0.
+    coefs = {int(i): int(c) for c, i in
+             (part.strip()[1:].split(")*z**") for part in target.split(" + "))}
+    c1 = sum(c * _gaussian_moment(i + 1) for i, c in coefs.items())
+    p = predict(ModelConfig(activation="tanh", target=target, batch="independent",
+                            alpha1=0.1, alpha2=0.2))
+    assert p.target["c1"] == pytest.approx(c1, abs=1e-9)
+    assert p.beta["learned"] is (c1 != 0)
+
+
+def test_config_strategy_draws_every_activation_and_respects_max_count():
+    seen: set[str] = set()
+
+    @settings(PROPERTY, max_examples=60)
+    @given(CONFIGS)
+    def collect(config):
+        assert paper_count(config.alpha1, config.alpha2)[0] <= 1
+        seen.add(config.activation)
+
+    collect()
+    assert {ModelConfig(activation=a).activation for a in CONFIG_ACTIVATIONS} <= seen
