@@ -85,7 +85,9 @@ class Check:
         return self.claim.name
 
     def run_options(self) -> dict[str, Any]:
-        return normalise_options({**self.claim.run_options(self.config), **dict(self.options)})
+        """The cell options: the spectra the claim reads, its run options, then the check's."""
+        return normalise_options({"spectra": self.claim.spectra,
+                                  **self.claim.run_options(self.config), **dict(self.options)})
 
     def cells(self) -> list[Cell]:
         opts = self.run_options()
@@ -182,7 +184,8 @@ def inferred_plan(store: Store) -> tuple[Check, ...]:
         # a claim reads seeds 0..S-1 at every N: skip groups with holes
         if len(Ns[group]) < 2 or max(seeds[group]) != n_seeds - 1:
             continue
-        ns, opts = tuple(sorted(Ns[group])), json.loads(group[1])
+        # the cells' own options, spectra included (a stored cell omits "all")
+        ns, opts = tuple(sorted(Ns[group])), {"spectra": "all", **json.loads(group[1])}
         if cfg.alpha1 == 0:
             plan.append(Check("bbp", cfg, ns, n_seeds, opts))
         plan.append(Check("growth-exponent", cfg, ns, n_seeds, opts))
@@ -204,18 +207,49 @@ class Run:
     results: list[Results]
 
 
-def plan_cells(plan: Sequence[Check]) -> list[Cell]:
-    """Every cell of the plan, once, smallest N first (so early progress is quick)."""
-    seen: dict[str, Cell] = {}
+def _spectra_union(cells: Sequence[Cell]) -> Any:
+    """The spectra that serve every cell of the group: ``"all"`` if one reads all of them."""
+    names: set[str] = set()
+    for cell in cells:
+        spectra = cell.options.get("spectra", "all")
+        if spectra == "all":
+            return "all"
+        names.update(spectra)
+    return "all" if names >= {"W1", "W2", "update"} else sorted(names)
+
+
+def merged_cells(plan: Sequence[Check]) -> dict[str, Cell]:
+    """For every cell of the plan (by key), the cell that computes it.
+
+    Cells that differ only in the spectra they declare are one simulation computing the union
+    of those spectra, so two claims on one configuration share their runs.
+    """
+    groups: dict[str, list[Cell]] = {}
     for chk in plan:
         for cell in chk.cells():
-            seen.setdefault(cell.key(), cell)
+            base = {k: v for k, v in cell.options.items() if k != "spectra"}
+            groups.setdefault(Cell(cell.config, cell.N, cell.seed, base).key(), []).append(cell)
+    out: dict[str, Cell] = {}
+    for cells in groups.values():
+        first = cells[0]
+        base = {k: v for k, v in first.options.items() if k != "spectra"}
+        merged = Cell(first.config, first.N, first.seed,
+                      {**base, "spectra": _spectra_union(cells)})
+        for cell in cells:
+            out[cell.key()] = merged
+    return out
+
+
+def plan_cells(plan: Sequence[Check]) -> list[Cell]:
+    """Every cell the plan simulates, once, smallest N first (so early progress is quick)."""
+    seen = {c.key(): c for c in merged_cells(plan).values()}
     return sorted(seen.values(), key=lambda c: (c.N, c.config.to_json(), c.seed))
 
 
 def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[Results]]:
     """Evaluate the plan's claims on what the store holds (no simulation)."""
-    wanted: dict[str, Cell] = {c.key(store.version): c for c in plan_cells(plan)}
+    serves = merged_cells(plan)
+    wanted: dict[str, Cell] = {c.key(store.version): c for c in serves.values()}
     found: dict[str, dict[str, Any]] = {}
     for cell, result in store.results():
         k = cell.key(store.version)
@@ -230,7 +264,8 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
     for chk in plan:
         res = Results()
         for cell in chk.cells():
-            res.add(cell.config, cell.N, cell.seed, found[cell.key(store.version)])
+            res.add(cell.config, cell.N, cell.seed,
+                    found[serves[cell.key()].key(store.version)])
         per_check.append(res)
         findings.extend(chk.findings(res))
     return decide_all(findings), per_check

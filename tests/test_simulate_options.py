@@ -144,3 +144,25 @@ def test_numpy_results_do_not_depend_on_the_execution_only_fields():
     b = run(CONFIG, 120, 0, null_draws=1, block_rows=17, allow_memory=True)
     np.testing.assert_allclose(a.spectra["W2"]["singular_values"],
                                b.spectra["W2"]["singular_values"], rtol=1e-10)
+
+
+def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():
+    from twostep.compare.verify import Check, merged_cells, plan_cells
+
+    cfg = CONFIG
+    count = Check("outlier-count", cfg, (100, 200), 2)
+    vectors = Check("left-vectors", cfg, (100, 200), 2)
+    growth = Check("growth-exponent", cfg, (100, 200), 2)
+    assert count.run_options()["spectra"] == ["W1", "W2"]
+    assert vectors.run_options()["spectra"] == ["W2"]
+    assert growth.run_options()["spectra"] == []
+    # one simulation per (N, seed) computes the union of what the claims on it read
+    cells = plan_cells((count, vectors))
+    assert len(cells) == 4 and {tuple(c.options["spectra"]) for c in cells} == {("W1", "W2")}
+    serves = merged_cells((count, vectors, growth))
+    assert {tuple(c.options["spectra"]) for c in serves.values()} == {("W1", "W2")}
+    # a claim that reads every spectrum (a user claim's default) makes the cell compute all
+    from twostep.compare.claims import ExponentClaim
+    mine = ExponentClaim(name="mine", statistic=lambda m: 1.0, predicted=lambda c: 0.0)
+    every = plan_cells((count, Check(mine, cfg, (100, 200), 2)))
+    assert {c.options.get("spectra", "all") for c in every} == {"all"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import predict
@@ -34,6 +34,8 @@ class TermAmplitudeClaim(Claim):
     its finite-N prediction (docs/amplitudes.md).  Statistic per seed: measured / predicted at
     that N; the limit rule on the ratio (target 1, tolerance :data:`AMPLITUDE_TOLERANCE`), with
     the regime guard.  ``factor`` scales the prediction (a planted error for tests)."""
+
+    spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only
 
     name: str = "term-amplitude"
     description: str = "exact step-two term k has its predicted finite-N amplitude"
@@ -78,6 +80,8 @@ class OutlierLocations(Claim):
     of the W_2 outlier identified with ``a^{k+1}`` against the predicted location (ratio,
     tolerance 2%; seeds where no outlier is identified with that power count as the bulk
     edge).  The regime guard applies: the locations are those of a converging series."""
+
+    spectra: ClassVar[str | tuple[str, ...]] = ("W1", "W2")  # W_2 outliers, new ones
 
     name: str = "outlier-locations"
     description: str = "step-two outliers at their predicted finite-N locations"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -65,9 +65,14 @@ class Claim:
     """Base class: what to simulate and how to turn measurements into findings.
 
     A claim names the configurations it reads (:meth:`configs`), the run options it needs
-    (:meth:`run_options`), turns measurements into findings (:meth:`findings`), and says where
+    (:meth:`run_options`) and the top-k spectra its findings read (:attr:`spectra`: ``"all"``,
+    or a tuple of ``W1``, ``W2``, ``update``; a cell computes only the spectra of the claims
+    that read it), turns measurements into findings (:meth:`findings`), and says where
     ``twostep fuzz`` may draw its configurations (:meth:`domain`).
     """
+
+    #: The spectra the findings read (``twostep.simulate.options.RunOptions.spectra``).
+    spectra: ClassVar[str | tuple[str, ...]] = "all"
 
     name: str
     description: str = ""

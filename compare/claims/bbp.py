@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import Prediction, predict
@@ -25,6 +25,8 @@ class BBP(Claim):
     The claim is about ``alpha1 = 0``: a config with another alpha1 is run with alpha1 = 0, and
     the verdict says so.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ("W1",)  # W_1's top singular triplet
 
     name: str = "bbp"
     description: str = "alpha1 = 0 step-one outlier location and overlaps (BBP)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,6 +47,8 @@ class OutlierCount(Claim):
     configuration (some e_k = 0) is never decided by exponents.  Reported beside it: each term's
     exponent test and the new outliers visible at each N (W_2's outliers minus W_1's).
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ("W1", "W2")  # W_2 count minus W_1 count
 
     name: str = "outlier-count"
     description: str = "number of new outliers after step two"

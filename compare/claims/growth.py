@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
@@ -35,6 +35,8 @@ class GrowthExponent(Claim):
     ``q_{k+1}`` term k's.  Measured: for k >= 2 other terms' leakage (term 0's above all)
     carries 80-85% of it even where the series converges.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ()  # amplitudes and exact terms only
 
     name: str = "growth-exponent"
     description: str = "projected amplitude of term k grows as N^{e_k}"
@@ -93,6 +95,8 @@ class TermExponent(Claim):
     null floor, the regime guard and BH; by default every term with a nonzero coefficient up to
     ``paper_count + 1``.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only
 
     name: str = "term-exponent"
     description: str = "exact step-two term k grows as N^{e_k}"

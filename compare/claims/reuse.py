@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,8 @@ class ReuseGap(Claim):
     activation moments; independent: ``c_1(sigma_*) != 0``), ``inconsistent`` when a decided
     mode contradicts its prediction, else ``inconclusive``.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only
 
     name: str = "reuse-gap"
     description: str = "beta_* overlap of the exact term, reuse vs independent"

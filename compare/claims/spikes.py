@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -37,6 +37,8 @@ class OneStepSpikes(Claim):
     the last two N; ``inconsistent``: it differs at the last two N in every seed, on one side,
     not moving toward ``l``.  Otherwise ``inconclusive``.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ()  # the feature matrices only
 
     name: str = "one-step-spikes"
     description: str = "feature-matrix spikes after one step (Moniri et al. 2023)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,8 @@ class LeftVectors(Claim):
     overlap CI above 1/2.  Otherwise ``inconclusive``.  Both verdicts need the series of exact
     terms to converge at that N (the regime guard): "outlier k is term k" presupposes the terms.
     """
+
+    spectra: ClassVar[str | tuple[str, ...]] = ("W2",)  # the outliers of W_2
 
     name: str = "left-vectors"
     description: str = "outlier left vectors align with a^{o(k+1)}"
