@@ -147,6 +147,47 @@ def test_a_worker_killed_inside_a_cell_fails_only_that_cell(tmp_path):
         assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+class _Outcomes:
+    """Stands in for the sweep's recorder: keeps what the pool returns."""
+
+    def __init__(self):
+        self.outcomes = {}
+
+    def outcome(self, cell, out):
+        self.outcomes[cell.seed] = out
+
+
+def test_the_runner_knows_its_workers_and_their_exit_codes(monkeypatch):
+    # The triage needs each worker's exit code; the runner finds the pool's workers through
+    # multiprocessing.active_children() (no private executor attribute).
+    runner = sweep_module._ProcessRunner(2)
+    cells = Grid(ns=[10], seeds=4).cells()
+    recorder = _Outcomes()
+    assert runner._run_batch(cells, worker.echo_cell, recorder) == ([], [])
+    assert runner.workers == [] and runner.pool is None  # discarded with the batch
+    pids = {out.pid for out in recorder.outcomes.values()}
+    assert sorted(recorder.outcomes) == [0, 1, 2, 3] and 1 <= len(pids) <= 2
+
+    seen = {}
+
+    def spy(cells, started, finished, exitcodes):
+        seen.update(started=dict(started), exitcodes=dict(exitcodes))
+        return real(cells, started, finished, exitcodes)
+
+    real = sweep_module._triage
+    monkeypatch.setattr(sweep_module, "_triage", spy)
+    cells = Grid(ns=[10], seeds=3).cells()  # seed 2 kills its worker (SIGKILL)
+    recorder = _Outcomes()
+    requeue, suspects = runner._run_batch(cells, worker.suicidal_cell, recorder)
+    assert [c.seed for c in suspects] == [2] and 2 not in recorder.outcomes
+    killed = seen["started"][2]  # the pid that took seed 2
+    assert seen["exitcodes"][killed] == -signal.SIGKILL
+    # every other worker of the pool was terminated by it (or by the runner)
+    assert all(code == -signal.SIGTERM for pid, code in seen["exitcodes"].items()
+               if pid != killed)
+    assert set(seen["started"].values()) <= set(seen["exitcodes"])
+
+
 def test_triage_of_a_broken_pool():
     from twostep.compare.sweep import _triage
 
