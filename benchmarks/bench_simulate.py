@@ -12,9 +12,15 @@ Measured in one run, on this machine:
 3. peak resident memory (VmHWM of a fresh subprocess per N) at N = 4000,
    8000, 16000 in float32, against the formula of ``simulate/memory.py``;
 4. growth of the time with N: fitted exponent over N = 1000..16000 and the
-   successive-N slopes (reusing the timings above).
+   successive-N slopes (reusing the timings above);
+5. the whole run against its GEMM floor (issue "Reach the asymptotic regime"), at
+   N = 2000 and 4000 float32 in one process: the four bare GEMMs of the run's shapes
+   (``H = X W^T`` and ``G = M^T X`` per step, :mod:`twostep.simulate.gd`), the steps
+   alone (``gd.trajectory``), a default ``run()`` (top = 10, terms = 0) and the naive
+   notebook way (float64, full ``np.linalg.svd`` with vectors of W_2 and of the update);
+   goals: run() <= 1.5x the GEMMs, steps <= 1.25x, run() >= 5x faster than naive.
 
-Usage: ``python benchmarks/bench_simulate.py [--quick]`` (``--quick``: small
+Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5]`` (``--quick``: small
 sizes, a minute). The full run takes ~15 minutes on 2 cores.
 """
 
@@ -111,9 +117,11 @@ def bare_gemms(N: int, dtype: str, repeats: int = 2) -> float:
     return best
 
 
-def naive(config: ModelConfig, N: int, seed: int, dtype: str) -> tuple[float, np.ndarray]:
+def naive(config: ModelConfig, N: int, seed: int, dtype: str, *, update: bool = False
+          ) -> tuple[float, np.ndarray]:
     """Notebook-style two steps: the n x N pre-activations materialised, then the SVD of W_2
-    (with vectors, as needed for overlaps). Same draws as ``run``."""
+    (with vectors, as needed for overlaps) and, with ``update``, of the update too. Same
+    draws as ``run``."""
     t = time.perf_counter()
     dt = np.dtype(dtype)
     d, n = draws.dimensions(config, N)
@@ -127,9 +135,54 @@ def naive(config: ModelConfig, N: int, seed: int, dtype: str) -> tuple[float, np
     for step in gd.default_steps(config):
         H = X @ W.T
         r = y - s0(H) @ a.astype(dt) / math.sqrt(N)
-        W = W + (step.eta(N) / n) * (a.astype(dt)[:, None] * (s1(H) * r[:, None]).T) @ X
+        G = (step.eta(N) / n) * (a.astype(dt)[:, None] * (s1(H) * r[:, None]).T) @ X
+        W = W + G
     _, s, _ = np.linalg.svd(W, full_matrices=False)
+    if update:
+        np.linalg.svd(G, full_matrices=False)
     return time.perf_counter() - t, s[:10]
+
+
+def steps_alone(N: int) -> tuple[float, float]:
+    """Wall time of ``gd.trajectory`` (draws + both steps, float32) and its steps' part."""
+    t = time.perf_counter()
+    step_s = 0.0
+    for state in gd.trajectory(CONFIG, N, 0, gd.default_steps(CONFIG), dtype="float32"):
+        step_s += state.stats.get("step_s", 0.0)
+    return time.perf_counter() - t, step_s
+
+
+def floor_table(Ns, repeats: int) -> None:
+    """Section 5: whole run() vs the four bare GEMMs, the steps and the naive way."""
+    threads = [i.get("num_threads") for i in threadpool_info()]
+    print(f"5. whole run vs its GEMM floor (float32; naive float64), {repeats} interleaved "
+          f"repeat(s), minimum of each; BLAS threads {threads}; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print("| N | four GEMMs s | steps s (ratio) | trajectory s (ratio) | run() s (ratio) | "
+          "spectra s | naive s | naive / run() | max rel. diff top-10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for N in Ns:
+        best = {"gemm": math.inf, "traj": math.inf, "steps": math.inf, "run": math.inf,
+                "naive": math.inf, "spectra": math.inf}
+        diff = math.nan
+        for _ in range(repeats):
+            best["gemm"] = min(best["gemm"], bare_gemms(N, "float32", repeats=1))
+            traj, steps = steps_alone(N)
+            best["traj"], best["steps"] = min(best["traj"], traj), min(best["steps"], steps)
+            m = run(CONFIG, N, 0, dtype="float32", top=10, terms=0)
+            best["run"] = min(best["run"], m.timing["total_s"])
+            best["spectra"] = min(best["spectra"], m.timing["spectra_s"])
+            t_naive, s_naive = naive(CONFIG, N, 0, "float64", update=True)
+            best["naive"] = min(best["naive"], t_naive)
+            ours = np.array(m.spectra["W2"]["singular_values"])
+            diff = float(np.max(np.abs(ours - s_naive) / s_naive))
+        g = best["gemm"]
+        print(f"| {N} | {g:.2f} | {best['steps']:.2f} ({best['steps'] / g:.2f}) | "
+              f"{best['traj']:.2f} ({best['traj'] / g:.2f}) | {best['run']:.2f} "
+              f"({best['run'] / g:.2f}) | {best['spectra']:.2f} | {best['naive']:.1f} | "
+              f"{best['naive'] / best['run']:.1f}x | {diff:.1e} |", flush=True)
+    print(f"(goals: run() <= 1.5x and steps <= 1.25x the four GEMMs at N = 4000; naive / run() "
+          f">= 5x; load average now {os.getloadavg()[0]:.2f})\n")
 
 
 def best_run(N: int, dtype: str, repeats: int):
@@ -160,8 +213,10 @@ def slope(Ns, times) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    parser.add_argument("--sections", default="1,2,3,4",
+    parser.add_argument("--sections", default="1,2,3,4,5",
                         help="which measurements to run, e.g. 1,2 (default: all)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="interleaved repeats of section 5 (default 2)")
     args = parser.parse_args()
     quick = args.quick
     sections = {int(x) for x in args.sections.split(",") if x.strip()}
@@ -257,6 +312,9 @@ def main() -> None:
             timings.setdefault(N, r["timing"]["total_s"])
             steps_timings.setdefault(N, r["timing"]["steps_s"])
         print()
+
+    if 5 in sections:
+        floor_table((500, 1000) if quick else (2000, 4000), max(1, args.repeats))
 
     if 4 in sections and len(timings) > 1:
         # 4. growth ---------------------------------------------------------------------------

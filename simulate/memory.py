@@ -10,7 +10,7 @@ With ``s`` the bytes of the run dtype (8 or 4), ``b`` the block rows and
 
     step     = 2 s b N + 8 SUB_BLOCK_BYTES         H_b and M_b; the activation's temporaries
              + 2 DRAW_BYTES                        on sub-blocks; one float64 draw chunk
-    spectra  = 8 min(N,d) w (MAX_ITERATIONS + 1)   Krylov basis (float64)
+    spectra  = s min(N,d) w (MAX_ITERATIONS + 1)   Krylov basis (run dtype)
              + 8 (w (MAX_ITERATIONS + 1))^2        projected matrix
              + (8 + s) (N + d) w * 3               block products and Ritz vectors
     features = s n N + spectra(n x N)              the feature matrix sigma(X W^T)/sqrt(n)
@@ -44,7 +44,7 @@ def _spectra_bytes(rows: int, cols: int, m: int, itemsize: int) -> int:
     dim = min(dim, side)
     if side <= spectra.DENSE_LIMIT:
         return 8 * (3 * rows * cols)
-    return 8 * side * dim + 8 * dim * dim + (8 + itemsize) * (rows + cols) * width * 3
+    return itemsize * side * dim + 8 * dim * dim + (8 + itemsize) * (rows + cols) * width * 3
 
 
 def estimate_peak(N: int, d: int, n: int, itemsize: int, *, block_rows: int, top: int,

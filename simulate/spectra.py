@@ -3,22 +3,37 @@
 Top-k triplets (:func:`top_singular`)
     Block Lanczos with full reorthogonalisation on the Gram operator of the
     smaller side (``A^T A`` on R^d when d <= N, else ``A A^T``), started from
-    a Gaussian block drawn from the run's Generator (reproducible). Products
-    with A run in A's dtype (BLAS-3, one pass over A per block product);
-    the basis, the projected matrix and the Ritz problem are float64. The
-    projected matrix ``T = K^T (A^T A) K`` is formed explicitly, so the Ritz
-    values are a Rayleigh-Ritz approximation from span(K) whatever happens
-    to the recurrence. Iteration stops when every wanted Ritz value has an
-    error estimate ``min(r, r^2 / gap) <= tol theta`` (r the residual
+    a Gaussian block drawn from the run's Generator (reproducible), or from a
+    caller's approximate vectors (``start``, e.g. W_1's when computing W_2's).
+    A may come from any array-API namespace (``array_api_compat``): the Krylov
+    basis and every product with A or with the basis (BLAS-3) live in A's
+    namespace, device and dtype (float32 GEMMs for a float32 run); only small
+    matrices come to the host, in float64: the projected matrix
+    ``T = K^T (A^T A) K`` (one projection of each new block gives its block
+    of T exactly), the b x b Gram eigenproblems that orthonormalise each new
+    block (SVQB, Gram matrix in float64; the block is then projected once
+    more against K and re-orthonormalised, which also survives a breakdown),
+    and the Ritz problem. The projections on K run on one thread for numpy
+    (latency-bound; :func:`_serial`). T is formed explicitly, so the Ritz values are a Rayleigh-Ritz
+    approximation from span(K) whatever happens to the recurrence. Results
+    are host numpy float64. Ritz checks run at iterations 6, 8, 10, ...; the
+    iteration stops when every wanted Ritz value has an error estimate
+    ``min(r, r^2 / gap) <= tol theta`` (r the residual
     ``||A^T A v - theta v||``, gap the distance to the nearest other Ritz
     value; :func:`_error_bound`) with ``tol = max(1e-7, 50 eps)`` of the
-    dtype (float32: 6e-6), i.e. singular values to ``tol / 2`` relative. They
-    are reported as ``||A v||``, with the true residual
-    ``max ||A^T u - sigma v|| / sigma_1``. Measured against a dense SVD
-    (N = 2000-4000, an outlier of 60): top-10 relative error 1e-8 (float32)
-    and 5e-15 (float64), bulk values within 1e-4 Tracy-Widom units.
-    Matrices with ``min(N, d) <= DENSE_LIMIT`` use a dense float64 SVD
-    (cheaper than iterating there).
+    dtype, or, in float32, when no wanted Ritz value grew by more than
+    ``2e-4 theta`` since the previous check (Ritz values of nested subspaces
+    only grow towards the true ones, and geometrically: measured at N = 2000,
+    the error at the stop is 1e-6 relative for the top 10 and <= 0.003
+    Tracy-Widom units for all 30, the float32 floor of ``||A v||``, where the
+    error bound alone asked 2-4 more iterations). Values are reported as
+    ``||A v||``, with the true residual ``max ||A^T u - sigma v|| / sigma_1``.
+    Measured against a dense float64 SVD (N = 2000, W_1, W_2 and the update
+    of the benchmark's run): top-10 relative error <= 9e-7 (float32); tested
+    at N = 1000 (<= 1e-4, every value within 0.05 Tracy-Widom units) and
+    against PROPACK (``scipy.sparse.linalg.svds``). Matrices with
+    ``min(N, d) <= DENSE_LIMIT`` use a dense float64 SVD (cheaper than
+    iterating there).
 
 Bulk edge (:func:`fit_edge`)
     Near a soft edge E the k-th largest bulk singular value sits at
@@ -44,6 +59,7 @@ singular value is ``(1 + sqrt(d/N))^(1/3) d^(-2/3) / 2``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -151,6 +167,15 @@ def _serial():
     return _controller().limit(limits=1, user_api="blas")
 
 
+#: Run the projections on the Krylov basis on one thread (numpy): side x cols x b GEMMs of
+#: about a millisecond each, latency-bound like the rest of the bookkeeping (see _serial).
+SERIAL_PROJECTIONS = True
+
+
+def _bookkeeping():
+    return _serial() if SERIAL_PROJECTIONS else contextlib.nullcontext()
+
+
 def _tolerance(dtype: np.dtype, rtol: float) -> float:
     # Relative error asked of every wanted Ritz value: rtol, but no finer than 50 eps of
     # the dtype (float32: 6e-6, i.e. singular values to ~3e-6 relative). It is relative to
@@ -210,6 +235,17 @@ def _host(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _svqb(S: np.ndarray) -> np.ndarray:
+    """``W`` with ``(Y W)^T (Y W) = I`` from the Gram matrix ``S = Y^T Y`` (SVQB, Stathopoulos
+    & Wu 2002): ``V diag(lambda)^(-1/2)``, largest lambda first; eigenvalues below
+    ``1e-13 lambda_max`` (directions lost to rounding) are raised to that floor."""
+    with _serial():
+        lam, V = np.linalg.eigh(np.asarray(S, dtype=np.float64))
+    lam, V = lam[::-1], V[:, ::-1]
+    top = lam[0] if lam[0] > 0 else 1.0
+    return V / np.sqrt(np.maximum(lam, 1e-13 * top))
+
+
 def _start_block(start, side: int, right_side: bool) -> np.ndarray | None:
     if start is None:
         return None
@@ -254,6 +290,9 @@ def top_singular(A, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
     def device(x: np.ndarray):
         return xp.asarray(np.ascontiguousarray(x, dtype=host_dtype), device=dev)
 
+    def device64(x: np.ndarray):
+        return xp.asarray(np.ascontiguousarray(x, dtype=np.float64), device=dev)
+
     max_dim = min(side, b * (max_iterations + 1))
     K = xp.empty((side, max_dim), dtype=dtype, device=dev)
     T = np.zeros((max_dim, max_dim))
@@ -275,19 +314,19 @@ def top_singular(A, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
         Y = gram(K[:, lo:cols])
         # One projection gives the block of T exactly (C = K^T G K_new); the new block is
         # made orthogonal to K by the QR and a second projection of the normalised Q.
-        C = basis.T @ Y
-        Y = Y - basis @ C
+        with _bookkeeping():
+            C = basis.T @ Y
+            Y = Y - basis @ C
         C = _host(C).astype(np.float64)
         T[:cols, lo:cols] = C
         T[lo:cols, :cols] = C.T
-        with _serial():
-            Qn, R = np.linalg.qr(_host(Y).astype(np.float64))
         check = iterations >= next_check or cols >= max_dim
         if check:
             theta, Z = _top_ritz(T[:cols, :cols], m + 1)
         if check and theta.size > m:
-            # the residual of the Ritz pair (theta, K z) is ||Y z_new|| = ||R z_new||
-            residual = np.linalg.norm(R @ Z[lo:cols, :m], axis=0)
+            # the residual of the Ritz pair (theta, K z) is ||Y z_new||
+            Yz = Y @ device(Z[lo:cols, :m])
+            residual = np.sqrt(_host(xp.sum(Yz * Yz, axis=0)).astype(np.float64))
             ratio = float(np.max(_error_bound(theta, residual) / (tol * theta[:m])))
             # Ritz values of nested subspaces only grow towards the true ones (Cauchy
             # interlacing), so the change since the previous check measures the error
@@ -304,11 +343,16 @@ def top_singular(A, m: int, rng: np.random.Generator, *, rtol: float = RTOL,
             converged = cols == side  # the whole space: Rayleigh-Ritz is exact
             break
         width = min(b, max_dim - cols)
-        Qd = device(Qn[:, :width])
-        Qd = Qd - basis @ (basis.T @ Qd)
-        with _serial():
-            Qn = np.linalg.qr(_host(Qd).astype(np.float64))[0]
-        K[:, cols:cols + width] = device(Qn)
+        # Orthonormalise the new block (SVQB: Gram matrix in float64, its b x b eigenproblem
+        # on the host), project it once more against K (which also makes it orthogonal to K
+        # after a breakdown, Y nearly in span(K)) and orthonormalise again.
+        with _bookkeeping():
+            Y64 = xp.astype(Y, xp.float64)
+            Q = xp.astype(Y64 @ device64(_svqb(_host(Y64.T @ Y64))), dtype)
+            Q = Q - basis @ (basis.T @ Q)
+            Q64 = xp.astype(Q, xp.float64)
+            Q = xp.astype(Q64 @ device64(_svqb(_host(Q64.T @ Q64))), dtype)
+        K[:, cols:cols + width] = Q[:, :width]
         lo, cols = cols, cols + width
     vectors = K[:, :cols] @ device(Z[:, :m])
     images = A @ vectors if right_side else A.T @ vectors
