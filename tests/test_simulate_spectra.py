@@ -227,3 +227,19 @@ def test_agrees_with_propack():
     for ours, theirs in ((top.left[:, :10], U), (top.right[:, :10], Vt.T)):
         cosines = np.linalg.svd(ours.T @ theirs, compute_uv=False)
         assert cosines.min() > 1 - 1e-8
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_breakdown_on_a_low_rank_matrix_keeps_the_basis_orthonormal(dtype):
+    # rank 3 < the 10 wanted values: the Krylov space is exhausted after one block, the
+    # new blocks are rounding noise (replaced by fresh columns); the Ritz values must stay
+    # the true ones (a non-orthonormal basis would give values above them) and the rest ~0
+    rng = np.random.default_rng(0)
+    A = (rng.standard_normal((600, 3)) @ rng.standard_normal((3, 500))).astype(dtype)
+    s = np.linalg.svd(A.astype(np.float64), compute_uv=False)
+    top = spectra.top_singular(A, 10, np.random.default_rng(0))
+    assert top.converged
+    assert np.max(np.abs(top.values[:3] - s[:3]) / s[:3]) <= 1e-5
+    assert np.all(top.values[3:] <= 1e-5 * s[0])
+    zero = spectra.top_singular(np.zeros((600, 500), dtype), 5, np.random.default_rng(0))
+    assert np.array_equal(zero.values, np.zeros(5))
