@@ -1,5 +1,5 @@
 """The regime guard, the symmetric evidence bar and the built-in claims' decisions on synthetic
-measurement dicts (no simulation): every branch of consistent / inconsistent / inconclusive.
+measurements (no simulation): every branch of consistent / inconsistent / inconclusive.
 
 Synthetic statistics are ``C N^e exp(s Z)`` with a seeded Generator and s = 3% per seed and 8
 seeds: a last local slope over a factor 2 then has a 95% half-width of about 0.05, so a 0.3
@@ -8,6 +8,7 @@ error is always resolved and a right exponent is not rejected by chance.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -28,11 +29,20 @@ from twostep.compare.claims import (
     exponent_finding,
     limit_finding,
 )
+from twostep.simulate import Measurement
 from twostep.theory import ConfigError, ModelConfig
 
 NS = [500, 1000, 2000, 4000]
 SEEDS = 8
 CFG = ModelConfig()
+
+
+def measurement(config, N, seed, **fields):
+    """A synthetic :class:`Measurement` (d = n = N); projections get ``left_power = k + 1``."""
+    for name in ("amplitudes", "terms"):
+        if fields.get(name) is not None:
+            fields[name] = [{"left_power": e["k"] + 1, **e} for e in fields[name]]
+    return Measurement(config=config, N=N, d=N, n=N, seed=seed, **fields)
 
 
 def _decide(findings):
@@ -121,23 +131,23 @@ def _measurements(Ns, residual, amp, seeds=4, extra=None):
         for s in range(seeds):
             m = {"amplitudes": [{"k": 2, "amplitude": float(amp(N) * np.exp(0.05 *
                                                                           rng.standard_normal()))}],
-                 "step_one": {"outlier": float(3.0 + 0.01 * rng.standard_normal())},
+                 "step_one_spike": {"value": float(3.0 + 0.01 * rng.standard_normal())},
                  "series": {"residual": residual(N)}}
             if extra:
                 m.update(extra(N, s))
-            res.add(CFG, N, s, m)
+            res.add(CFG, N, s, measurement(CFG, N, s, **m))
     return res
 
 
 def test_user_exponent_claim_on_a_step_two_statistic_gets_the_guard():
     data = _measurements(NS, lambda N: 20.0, lambda N: N**0.42)
     claim = ExponentClaim("term2", predicted=lambda c: 0.42,
-                          statistic=lambda m: m["amplitudes"][0]["amplitude"])
+                          statistic=lambda m: m.amplitudes[0].amplitude)
     assert claim.run_options(CFG)["terms"] >= 1
     v = _decide(claim.findings(CFG, data))[0]
     assert v.status == "inconclusive" and "diverges" in v.reason
     off = ExponentClaim("term2", predicted=lambda c: 0.42, guard=False,
-                        statistic=lambda m: m["amplitudes"][0]["amplitude"])
+                        statistic=lambda m: m.amplitudes[0].amplitude)
     v = _decide(off.findings(CFG, data))[0]
     assert v.status == "consistent" and "guard off" in v.reason
 
@@ -145,7 +155,7 @@ def test_user_exponent_claim_on_a_step_two_statistic_gets_the_guard():
 def test_user_claim_on_a_step_one_statistic_is_not_guarded():
     data = _measurements(NS, lambda N: 20.0, lambda N: 1.0)
     claim = LimitClaim("s1", predicted=lambda c: 3.0, tolerance=0.02,
-                       statistic=lambda m: m["step_one"]["outlier"])
+                       statistic=lambda m: m.step_one_spike.value)
     v = _decide(claim.findings(CFG, data))[0]
     assert v.status == "consistent", v.reason
     assert "series residual" not in v.evidence.columns
@@ -153,9 +163,14 @@ def test_user_claim_on_a_step_one_statistic_is_not_guarded():
 
 def test_user_statistic_errors_name_the_claim_the_width_and_the_seed():
     data = _measurements(NS, lambda N: 0.0, lambda N: 1.0)
-    bad = ExponentClaim("mine", predicted=lambda c: 0.1, statistic=lambda m: m["outlierr"])
-    with pytest.raises(ConfigError, match=r"claim 'mine'.*N=500, seed=0.*KeyError"):
+    bad = ExponentClaim("mine", predicted=lambda c: 0.1, statistic=lambda m: m.outlierr)
+    with pytest.raises(ConfigError, match=r"claim 'mine': the statistic failed at N=500, "
+                                          r"seed=0: AttributeError: .*outlierr"):
         bad.findings(CFG, data)
+    # the dict reads of earlier versions say how to read a typed measurement
+    old = ExponentClaim("old", predicted=lambda c: 0.1, statistic=lambda m: m["amplitudes"])
+    with pytest.raises(ConfigError, match=r"claim 'old'.*TypeError: .*m\.amplitudes"):
+        old.findings(CFG, data)
     nan = LimitClaim("nan", predicted=lambda c: 1.0, statistic=lambda m: math.nan)
     with pytest.raises(ConfigError, match=r"claim 'nan'.*nan at N=500, seed=0"):
         nan.findings(CFG, data)
@@ -177,8 +192,9 @@ def _count_results(exponents, residual=0.01, Ns=NS, seeds=SEEDS, visible=1):
             terms = [{"k": k, "amplitude": float(C * N**e * np.exp(0.03 * rng.standard_normal())),
                       "null_floor": 1e-3, "beta_overlap": 0.1, "null_beta_overlap": 1e-3}
                      for k, (C, e) in enumerate(exponents)]
-            res.add(COUNT, N, s, {"terms": terms, "series": {"residual": residual},
-                                  "outlier_count": visible})
+            res.add(COUNT, N, s, measurement(COUNT, N, s, terms=terms,
+                                             series={"residual": residual},
+                                             visible_new_outliers=visible))
     return res
 
 
@@ -255,7 +271,8 @@ def _reuse_results(reuse_e, ind_e, residual=0.01, Ns=NS, seeds=SEEDS):
                           "null_beta_overlap": float(1.0 / N * np.exp(0.1 *
                                                                       rng.standard_normal()))}
                          for k in range(4)]
-                res.add(cfg, N, s, {"terms": terms, "series": {"residual": residual}})
+                res.add(cfg, N, s, measurement(cfg, N, s, terms=terms,
+                                               series={"residual": residual}))
     return res
 
 
@@ -283,7 +300,7 @@ def _spike_results(config, counts_by_N, seeds=3):
     res = Results()
     for N, c in counts_by_N.items():
         for s in range(seeds):
-            res.add(config, N, s, {"features": {"spike_count": c}})
+            res.add(config, N, s, measurement(config, N, s, features={"spike_count": c}))
     return res
 
 
@@ -314,15 +331,16 @@ def test_left_vectors_guarded_at_the_largest_width():
     res = Results()
     for N in NS:
         for s in range(4):
-            res.add(cfg, N, s, {"outliers": [{"term": 0, "value": 30.0,
-                                              "left_overlaps": [0.99, 0.0, 0.0, 0.0]}],
-                                "series": {"residual": 12.0 if N == NS[-1] else 0.01}})
+            res.add(cfg, N, s, measurement(
+                cfg, N, s, outliers=[{"term": 0, "value": 30.0,
+                                      "left_overlaps": [0.99, 0.0, 0.0, 0.0]}],
+                series={"residual": 12.0 if N == NS[-1] else 0.01}))
     v = _decide(LeftVectors().findings(cfg, res))[0]
     assert v.status == "inconclusive" and "diverges" in v.reason
-    res2 = res_for(cfg, res)
-    for by_seed in res2._data.values():
-        for m in by_seed.values():
-            m["series"] = {"residual": 0.01}
+    res2 = Results()
+    for (_, N), by_seed in res._data.items():
+        for s, m in by_seed.items():
+            res2.add(cfg, N, s, dataclasses.replace(m, series={"residual": 0.01}))
     assert _decide(LeftVectors().findings(cfg, res2))[0].status == "consistent"
 
 
@@ -335,8 +353,9 @@ def test_bbp_says_when_it_replaced_alpha1():
     rng = np.random.default_rng(3)
     for N in NS:
         for s in range(4):
-            res.add(zero, N, s, {"step_one": {"outlier": float(2.959 + 0.01 * rng.normal()),
-                                              "overlap_beta": 0.42, "overlap_left": 0.9}})
+            res.add(zero, N, s, measurement(zero, N, s, step_one_spike={
+                "value": float(2.959 + 0.01 * rng.normal()), "overlap_beta": 0.42,
+                "overlap_left": 0.9}))
     vs = _decide(claim.findings(cfg, res))
     assert all("alpha1 set to 0" in v.reason for v in vs)
 
@@ -353,12 +372,13 @@ def test_growth_exponent_needs_the_term_to_carry_the_projection():
             for s in range(SEEDS):
                 whole = [float(C * N**e * np.exp(0.03 * rng.standard_normal()))
                          for C, e in ((5, 0.4), (1, 0.1))]
-                res.add(cfg, N, s, {
-                    "amplitudes": [{"k": k, "amplitude": w, "null_floor": 1e-3}
-                                   for k, w in enumerate(whole)],
-                    "terms": [{"k": k, "amplitude": w * (1.0 if k == 0 else share),
-                               "null_floor": 1e-3} for k, w in enumerate(whole)],
-                    "series": {"residual": 0.01}})
+                res.add(cfg, N, s, measurement(
+                    cfg, N, s,
+                    amplitudes=[{"k": k, "amplitude": w, "null_floor": 1e-3}
+                                for k, w in enumerate(whole)],
+                    terms=[{"k": k, "amplitude": w * (1.0 if k == 0 else share),
+                            "null_floor": 1e-3} for k, w in enumerate(whole)],
+                    series={"residual": 0.01}))
         return res
 
     claim = GrowthExponent(terms=(1,))
@@ -385,3 +405,92 @@ def res_for_pair(config, res):
         for s, m in by_seed.items():
             out.add(config.replace(batch=batch), N, s, m)
     return out
+
+
+# -- typed measurements: the proxy that turns the guard on, and stored format-1 dicts ----------
+
+def test_reads_proxy_records_the_step_two_fields_and_spectra():
+    from twostep.compare.claims import _Reads
+
+    m = measurement(CFG, 500, 0, terms=[{"k": 1, "amplitude": 2.0}],
+                    step_one_spike={"value": 3.0}, series={"residual": 0.01},
+                    spectra={"W1": {"singular_values": [3.0]},
+                             "W2": {"singular_values": [4.0]}})
+    log: set[str] = set()
+    proxy = _Reads(m, log)
+    assert proxy.step_one_spike.value == 3.0 and proxy.N == 500
+    assert proxy.spectra["W1"]["singular_values"] == [3.0]
+    assert log == set()
+    assert proxy.terms[0].amplitude == 2.0
+    assert proxy.spectra.get("W2")["singular_values"] == [4.0]
+    assert log == {"terms", "spectra.W2"}
+    with pytest.raises(AttributeError, match="amplitdes"):
+        proxy.amplitdes  # noqa: B018
+
+
+@pytest.mark.parametrize(("statistic", "guarded"), [
+    (lambda m: m.terms[0].amplitude, True),
+    (lambda m: m.spectra["W2"]["singular_values"][0], True),
+    (lambda m: m.spectra["update"]["singular_values"][0], True),
+    (lambda m: m.step_one_spike.value, False),
+    (lambda m: m.spectra["W1"]["singular_values"][0], False),
+])
+def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded):
+    res = Results()
+    for N in NS:
+        for s in range(4):
+            spec = {name: {"singular_values": [3.0 + 0.001 * s]} for name in ("W1", "W2",
+                                                                               "update")}
+            res.add(CFG, N, s, measurement(CFG, N, s, terms=[{"k": 1, "amplitude": 3.0}],
+                                           step_one_spike={"value": 3.0 + 0.001 * s},
+                                           series={"residual": 20.0}, spectra=spec))
+    v = _decide(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
+                .findings(CFG, res))[0]
+    assert ("series residual" in v.evidence.columns) is guarded
+    assert v.status == ("inconclusive" if guarded else "consistent"), v.reason
+
+
+def _format_1(m: Measurement) -> dict:
+    """The stored dict of ``m`` as format 1 wrote it (the names before the typed observables)."""
+    d = m.to_dict()
+    d["format"] = "twostep.simulate.Measurement/1"
+    d["outlier_count"] = d.pop("visible_new_outliers")
+    d["learned_beta"] = d.pop("beta")
+    s = d.pop("step_one_spike")
+    d["step_one"] = None if s is None else {"outlier": s["value"], **{
+        k: s[k] for k in ("overlap_right", "overlap_left", "overlap_beta", "u_norm")}}
+    return d
+
+
+def test_a_format_1_store_dict_gives_the_verdicts_of_the_current_format():
+    bbp_cfg = BBP().configs(COUNT)[0]
+    rng = np.random.default_rng(13)
+    new, old = Results(), Results()
+    for N in NS:
+        for s in range(SEEDS):
+            terms = [{"k": k, "amplitude": float(C * N**e * np.exp(0.03 * rng.standard_normal())),
+                      "null_floor": 1e-3}
+                     for k, (C, e) in enumerate([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)])]
+            for cfg in (COUNT, bbp_cfg):
+                m = measurement(cfg, N, s, terms=terms, series={"residual": 0.01},
+                                visible_new_outliers=1,
+                                step_one_spike={"value": float(3.0 + 0.01 * rng.normal()),
+                                                "overlap_beta": 0.4, "overlap_left": 0.9,
+                                                "overlap_right": 0.5, "u_norm": 1.0},
+                                beta={"overlap": float(0.3 + 0.001 * rng.normal()), "term": 2,
+                                      "null": 0.01, "null_sd": 0.001, "null_draws": 16})
+                stored = _format_1(m)
+                assert "outlier_count" in stored and "step_one" in stored
+                assert Measurement.from_dict(stored) == Measurement.from_dict(m.to_dict())
+                new.add(cfg, N, s, m.to_dict())
+                old.add(cfg, N, s, stored)
+    user = LimitClaim("beta", predicted=lambda c: 0.3, statistic=lambda m: m.beta.overlap)
+    # decided verdicts (the BBP claim: no outlier at etabar1 = 0.3, a top value of 3 is off)
+    expected = {"outlier-count": ["consistent", "consistent"], "bbp": ["inconsistent"],
+                "beta": ["consistent"]}
+    for claim in (OutlierCount(), BBP(), user):
+        a = _decide(claim.findings(COUNT, new))
+        b = _decide(claim.findings(COUNT, old))
+        assert [(v.status, v.reason) for v in a] == [(v.status, v.reason) for v in b]
+        assert [v.status for v in a] == expected[claim.name], [v.reason for v in a]
+    assert all(isinstance(m, Measurement) for m in old.get(COUNT, NS[0]))

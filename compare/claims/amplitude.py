@@ -63,7 +63,7 @@ class TermAmplitudeClaim(Claim):
                        "ratio can be formed; its size is the null floor's, see term-exponent")
                 out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
-            ratio = _per_N(results, config, lambda m, k=k: _term(m, k)["amplitude"], self.name)
+            ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
             ratio = {N: [v / (self.factor * pred[k][N].amplitude) for v in vs]
                      for N, vs in ratio.items()}
             out.append(limit_finding(self.name, subject, config, ratio, 1.0, self.tolerance,
@@ -104,7 +104,7 @@ class OutlierLocations(Claim):
             return [_blocked(self.name, "visible new outliers", config, None,
                              f"no finite-N prediction: {undefined[0]}")]
         expected = {N: sum(amps[k][N].location is not None for k in ks) for N in Ns}
-        diff = _per_N(results, config, lambda m: m["outlier_count"], self.name)
+        diff = _per_N(results, config, lambda m: m.visible_new_outliers, self.name)
         diff = {N: [v - expected[N] for v in vs] for N, vs in diff.items()}
         out = [limit_finding(self.name, "visible new outliers minus predicted", config, diff,
                              0.0, 0.5, regime=regime,
@@ -119,8 +119,8 @@ class OutlierLocations(Claim):
                     continue
                 vals = []
                 for m in results.get(config, N):
-                    found = [o["value"] for o in m["outliers"] if o.get("term") == k]
-                    edge = m.get("bulk_edge") or amps[k][N].bulk_edge
+                    found = [o.value for o in m.outliers if o.term == k]
+                    edge = m.bulk_edge or amps[k][N].bulk_edge
                     vals.append((found[0] if found else edge) / amps[k][N].location)
                 ratio[N] = vals
             out.append(limit_finding(self.name, f"term k={k}: outlier location / predicted",

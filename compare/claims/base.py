@@ -1,6 +1,6 @@
 """The :class:`Claim` base class, its fuzzing :class:`Domain`, and the helpers claims share to
-read measurements (:func:`_per_N`, which also records the step-two fields a user's statistic
-reads, :class:`_Reads`)."""
+read typed measurements (:func:`_per_N`, which also records the step-two fields a user's
+statistic reads, :class:`_Reads`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
 from .results import Finding, Results
@@ -95,36 +97,28 @@ class Claim:
         return Domain()
 
 
-class _Reads(dict):
-    """A measurement dict that records which step-two fields (:data:`STEP_TWO_FIELDS`, the
-    spectra of :data:`STEP_TWO_SPECTRA`) a statistic reads: the regime guard applies to it
-    without the user having to ask."""
+class _SpectraReads(dict):
+    """A measurement's ``spectra`` dict that records reads of the step-two spectra
+    (:data:`STEP_TWO_SPECTRA`) as ``spectra.<name>``; iterating it reads every spectrum."""
 
-    def __init__(self, data: Mapping[str, Any], log: set[str], path: str = "") -> None:
+    def __init__(self, data: Mapping[str, Any], log: set[str]) -> None:
         super().__init__(data)
         self._log = log
-        self._path = path
 
     def _note(self, key: Any) -> None:
-        if not self._path and key in STEP_TWO_FIELDS:
-            self._log.add(str(key))
-        elif self._path == "spectra" and key in STEP_TWO_SPECTRA:
+        if key in STEP_TWO_SPECTRA:
             self._log.add(f"spectra.{key}")
 
     def __getitem__(self, key: Any) -> Any:
         value = super().__getitem__(key)
         self._note(key)
-        if not self._path and key == "spectra" and isinstance(value, dict):
-            return _Reads(value, self._log, "spectra")
         return value
 
     def get(self, key: Any, default: Any = None) -> Any:
-        if key in self:
-            return self[key]
         self._note(key)
-        return default
+        return super().get(key, default)
 
-    def _everything(self) -> None:  # iteration reads every field: assume the worst
+    def _everything(self) -> None:  # iteration reads every spectrum: assume the worst
         for key in list(dict.keys(self)):
             self._note(key)
 
@@ -141,7 +135,43 @@ class _Reads(dict):
         return super().values()
 
 
-def _per_N(results: Results, config: ModelConfig, get: Callable[[dict[str, Any]], float],
+class _Reads:
+    """A :class:`~twostep.simulate.Measurement` that records which step-two fields
+    (:data:`STEP_TWO_FIELDS`, the spectra of :data:`STEP_TWO_SPECTRA`) a statistic reads: the
+    regime guard applies to it without the user having to ask.  Every attribute passes through
+    to the measurement; ``m.spectra`` is a dict that records reads of ``W2`` and ``update``."""
+
+    __slots__ = ("_measurement", "_log")
+
+    def __init__(self, measurement: Measurement, log: set[str]) -> None:
+        object.__setattr__(self, "_measurement", measurement)
+        object.__setattr__(self, "_log", log)
+
+    def __getattr__(self, name: str) -> Any:
+        m = object.__getattribute__(self, "_measurement")
+        log = object.__getattribute__(self, "_log")
+        value = getattr(m, name)  # a misspelt name raises AttributeError here
+        if name in STEP_TWO_FIELDS:
+            log.add(name)
+        elif name == "spectra" and isinstance(value, dict):
+            return _SpectraReads(value, log)
+        elif name == "to_dict":  # the whole measurement: assume the worst
+            log.update(STEP_TWO_FIELDS)
+            log.update(f"spectra.{k}" for k in m.spectra if k in STEP_TWO_SPECTRA)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a measurement is read-only (setting {name!r})")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise TypeError(f"a measurement is read by attribute: m.{key}, not m[{key!r}] "
+                        "(docs/howto-own-claim.md)")
+
+    def __repr__(self) -> str:
+        return repr(object.__getattribute__(self, "_measurement"))
+
+
+def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], float],
            claim: str = "", reads: set[str] | None = None) -> dict[int, list[float]]:
     """``get(measurement)`` per seed at each N.  A statistic that raises or is not finite stops
     with one line naming the claim, N and seed; with ``reads`` the step-two fields it reads are
@@ -168,27 +198,28 @@ def _per_N(results: Results, config: ModelConfig, get: Callable[[dict[str, Any]]
     return out
 
 
-def _amp(m: dict[str, Any], k: int) -> dict[str, Any]:
-    for a in m["amplitudes"]:
-        if a["k"] == k:
+def _amp(m: Measurement, k: int) -> Projection:
+    """Whole-update amplitude k of a measurement (``max_power`` run option)."""
+    for a in m.amplitudes:
+        if a.k == k:
             return a
     raise ConfigError(f"measurement has no amplitude for term k={k}; rerun with max_power > {k}")
 
 
-def _term(m: dict[str, Any], k: int) -> dict[str, Any]:
+def _term(m: Measurement, k: int) -> ExactTerm:
     """Exact term k of a measurement (``terms`` run option)."""
-    terms = m.get("terms")
+    terms = m.terms
     if not terms:
         raise ConfigError("measurement has no exact terms; rerun with terms >= 1")
     for t in terms:
-        if t["k"] == k:
+        if t.k == k:
             return t
     raise ConfigError(f"measurement has no exact term k={k}; rerun with terms >= {k}")
 
 
 def _available_terms(results: Results, config: ModelConfig) -> int:
     """Exact terms present in every measurement of ``config`` (0 when some lack them)."""
-    counts = [len(m.get("terms") or []) for N in results.Ns(config)
+    counts = [len(m.terms or ()) for N in results.Ns(config)
               for m in results.get(config, N)]
     return min(counts) if counts else 0
 

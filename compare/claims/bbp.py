@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import Prediction, predict
 
@@ -49,22 +50,22 @@ class BBP(Claim):
         note = ("" if config.alpha1 == 0 else
                 f"alpha1 set to 0 for this claim (the config has alpha1 = {config.alpha1:g})")
 
-        def values(get: Callable[[dict[str, Any]], float]) -> dict[int, list[float]]:
+        def values(get: Callable[[Measurement], float]) -> dict[int, list[float]]:
             return _per_N(results, cfg, get, self.name)
 
         if not pred.bbp["exists"]:
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
-                                  values(lambda m: m["step_one"]["outlier"]), pred.bulk_edge,
+                                  values(lambda m: m.step_one_spike.value), pred.bulk_edge,
                                   0.05 * pred.bulk_edge, note=note)]
         loc = float(self.location(pred))
         return [
             limit_finding(self.name, "outlier location", cfg,
-                          values(lambda m: m["step_one"]["outlier"]), loc,
+                          values(lambda m: m.step_one_spike.value), loc,
                           self.location_tolerance * loc, note=note),
             limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
-                          values(lambda m: m["step_one"]["overlap_beta"]),
+                          values(lambda m: m.step_one_spike.overlap_beta),
                           pred.bbp["overlap_beta"], self.overlap_tolerance, note=note),
             limit_finding(self.name, "squared overlap left vector / a", cfg,
-                          values(lambda m: m["step_one"]["overlap_left"]),
+                          values(lambda m: m.step_one_spike.overlap_left),
                           pred.bbp["overlap_left"], self.overlap_tolerance, note=note),
         ]

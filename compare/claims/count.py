@@ -64,9 +64,9 @@ class OutlierCount(Claim):
         pred = predict(config)
         Ns = results.Ns(config)
         # the visible count is None in a rescaled (core) measurement: shown as "-", not used
-        unseen = any(m.get("outlier_count") is None for N in Ns for m in results.get(config, N))
+        unseen = any(m.visible_new_outliers is None for N in Ns for m in results.get(config, N))
         visible = ({N: [] for N in Ns} if unseen else
-                   _per_N(results, config, lambda m: m["outlier_count"], self.name))
+                   _per_N(results, config, lambda m: m.visible_new_outliers, self.name))
         regime = measured_regime(results, config)
         counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
         counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
@@ -86,7 +86,7 @@ class OutlierCount(Claim):
                          "visible new outliers (mean)": float(np.mean(v)) if v else None,
                          "min": int(min(v)) if v else None, "max": int(max(v)) if v else None,
                          "paper count": pred.paper_count,
-                         "activation-aware count": pred.outlier_count,
+                         "activation-aware count": pred.aware_count,
                          "series residual": regime.residual.get(N)})
         pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
         pvals.update({f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()})
@@ -115,7 +115,7 @@ class OutlierCount(Claim):
                        + ("-" if math.isnan(mean_vis) else f"{mean_vis:.2f}"))
                 if predicted_count is None:
                     return ("inconclusive", f"{label} count undefined: "
-                            f"{pred.outlier_count_reason}", math.nan)
+                            f"{pred.aware_count_reason}", math.nan)
                 if regime.blocked:
                     return "inconclusive", f"{regime.blocked}; {vis}", math.nan
                 if pred.critical:
@@ -152,7 +152,7 @@ class OutlierCount(Claim):
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
                     pred.paper_count, mean_vis, (math.nan, math.nan),
                     pvals, make_decide(counted_paper, "paper", pred.paper_count)),
-            Finding(self.name, "activation-aware count", config, table, pred.outlier_count,
+            Finding(self.name, "activation-aware count", config, table, pred.aware_count,
                     mean_vis, (math.nan, math.nan), pvals,
-                    make_decide(counted_aware, "activation-aware", pred.outlier_count)),
+                    make_decide(counted_aware, "activation-aware", pred.aware_count)),
         ]

@@ -53,15 +53,15 @@ class GrowthExponent(Claim):
         out = []
         ks = self.terms if self.terms is not None else tuple(
             t.k for t in pred.terms if t.present and t.growth != "vanishing")
-        available = min(len(m["amplitudes"]) for N in results.Ns(config)
+        available = min(len(m.amplitudes) for N in results.Ns(config)
                         for m in results.get(config, N))
         regime = measured_regime(results, config)
         for k in ks:
             if k >= available:
                 continue  # measured with a smaller max_power: nothing to test
             t = pred.term(k)
-            raw = _per_N(results, config, lambda m, k=k: _amp(m, k)["amplitude"], self.name)
-            flo = _per_N(results, config, lambda m, k=k: _amp(m, k)["null_floor"], self.name)
+            raw = _per_N(results, config, lambda m, k=k: _amp(m, k).amplitude, self.name)
+            flo = _per_N(results, config, lambda m, k=k: _amp(m, k).null_floor, self.name)
             subject = f"term k={k} (a^{k + 1}), e_k={t.exponent_exact}"
             out.append(exponent_finding(self.name, subject, config, t.exponent, self.tolerance,
                                         raw=raw, floor=flo, regime=term_share(results, config, k,
@@ -79,8 +79,8 @@ def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred
     taylor = pred.taylor_parameter(results.Ns(config)[-1])
     for k in ks:
         t = pred.term(k)
-        raw = _per_N(results, config, lambda m, k=k: _term(m, k)["amplitude"], claim)
-        flo = _per_N(results, config, lambda m, k=k: _term(m, k)["null_floor"], claim)
+        raw = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, claim)
+        flo = _per_N(results, config, lambda m, k=k: _term(m, k).null_floor, claim)
         out[k] = exponent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
                                   config, t.exponent, tolerance, raw=raw, floor=flo,
                                   regime=regime, taylor=taylor)

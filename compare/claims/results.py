@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 
 from .. import stats
@@ -28,17 +29,23 @@ LEVEL = 0.05
 # -- results -------------------------------------------------------------------------------------
 
 class Results:
-    """Measurements grouped by (config, N): ``results.get(config, N) -> [measurement dict]``."""
+    """Measurements grouped by (config, N): ``results.get(config, N) -> [Measurement]``.
+
+    :meth:`add` takes a :class:`~twostep.simulate.Measurement` or a mapping (a stored JSON
+    dict, of the current or an earlier format), converted by ``Measurement.from_dict``.
+    """
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, int], dict[int, dict[str, Any]]] = defaultdict(dict)
+        self._data: dict[tuple[str, int], dict[int, Measurement]] = defaultdict(dict)
         self._configs: dict[str, ModelConfig] = {}
 
-    def add(self, config: ModelConfig, N: int, seed: int, measurement: Mapping[str, Any]) -> None:
+    def add(self, config: ModelConfig, N: int, seed: int,
+            measurement: Measurement | Mapping[str, Any]) -> None:
+        m = Measurement.from_dict(measurement)
         self._configs[config.key()] = config
-        self._data[(config.key(), int(N))][int(seed)] = dict(measurement)
+        self._data[(config.key(), int(N))][int(seed)] = m
 
-    def get(self, config: ModelConfig, N: int) -> list[dict[str, Any]]:
+    def get(self, config: ModelConfig, N: int) -> list[Measurement]:
         by_seed = self._data.get((config.key(), int(N)), {})
         return [by_seed[s] for s in sorted(by_seed)]
 

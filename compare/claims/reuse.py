@@ -61,8 +61,8 @@ class ReuseGap(Claim):
             return int(self.term)
         pred = predict(config.replace(batch="reuse"))
         j = pred.target["reuse_exponent"]
-        if pred.beta["first_term"] is not None:
-            return int(pred.beta["first_term"])
+        if pred.beta.term is not None:
+            return int(pred.beta.term)
         if j is not None and j - 1 < len(pred.terms):
             return max(1, int(j) - 1)
         return min(len(pred.terms) - 1, max(1, pred.paper_count))
@@ -92,8 +92,8 @@ class ReuseGap(Claim):
             data[mode] = {}
             for N in Ns:
                 ms = results.get(cfg, N)
-                S = [float(_term(m, k)["beta_overlap"] or 0.0) for m in ms]
-                F = [float(_term(m, k)["null_beta_overlap"] or 0.0) for m in ms]
+                S = [float(_term(m, k).beta_overlap or 0.0) for m in ms]
+                F = [float(_term(m, k).null_beta_overlap or 0.0) for m in ms]
                 data[mode][N] = (S, F)
         usable = [N for N in Ns if all(regimes[m].ok(N) for m in cfgs)]
         tail = usable[-2:]

@@ -42,9 +42,9 @@ GUARD_TERMS = 3
 
 #: Top-level measurement fields that hold step-two quantities (a statistic that reads one of
 #: them is a statement about the step-two update, and the regime guard applies to it).
-STEP_TWO_FIELDS = frozenset({"amplitudes", "terms", "outliers", "outlier_count",
-                             "learned_beta", "series"})
-#: Spectra of step two (``measurement["spectra"][name]``).
+STEP_TWO_FIELDS = frozenset({"amplitudes", "terms", "outliers", "visible_new_outliers",
+                             "beta", "series"})
+#: Spectra of step two (``measurement.spectra[name]``).
 STEP_TWO_SPECTRA = frozenset({"W2", "update"})
 
 
@@ -150,12 +150,12 @@ def term_share(results: Results, config: ModelConfig, k: int, regime: Regime) ->
     for N in results.Ns(config):
         values = []
         for m in results.get(config, N):
-            exact = next((t for t in (m.get("terms") or []) if t["k"] == k), None)
-            whole = next((a for a in m.get("amplitudes") or [] if a["k"] == k), None)
-            if exact is None or whole is None or not whole.get("amplitude"):
+            exact = next((t for t in (m.terms or ()) if t.k == k), None)
+            whole = next((a for a in m.amplitudes or () if a.k == k), None)
+            if exact is None or whole is None or not whole.amplitude:
                 values = None
                 break
-            values.append(exact["amplitude"] / whole["amplitude"])
+            values.append(exact.amplitude / whole.amplitude)
         share[N] = None if values is None else float(np.median(values))
     return TermShare(regime.residual, regime.tolerance, regime.blocked, k=k, share=share)
 
@@ -166,7 +166,7 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
 
     residual: dict[int, float | None] = {}
     for N in results.Ns(config):
-        values = [(m.get("series") or {}).get("residual") for m in results.get(config, N)]
+        values = [(m.series or {}).get("residual") for m in results.get(config, N)]
         residual[N] = None if any(v is None for v in values) else float(max(values))
     blocked = ""
     if not parse_function(config.activation).smooth:

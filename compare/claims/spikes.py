@@ -28,7 +28,7 @@ SPIKE_EXPONENT_MARGIN = 0.15
 class OneStepSpikes(Claim):
     """``one-step-spikes``: Moniri et al. 2023, spikes of the feature matrix after one step.
 
-    Measured: simulate's ``features['spike_count']`` (spikes of ``sigma(X W_1^T)/sqrt(n)`` above
+    Measured: simulate's ``features.spike_count`` (spikes of ``sigma(X W_1^T)/sqrt(n)`` above
     the bulk of the same matrix at W_0).  Spike j grows as ``N^{s_j}``, ``s_j = j alpha -
     (j - 1)/2``: the predicted ``l`` has ``s_l > 0 > s_{l+1}``.  The count is decidable by
     counting only when both ``s_l`` and ``-s_{l+1}`` are at least
@@ -46,8 +46,8 @@ class OneStepSpikes(Claim):
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
-        l = pred.one_step_spikes["count"]
-        counts = _per_N(results, config, lambda m: m["features"]["spike_count"], self.name)
+        l = pred.one_step_spikes.spike_count
+        counts = _per_N(results, config, lambda m: m.features.spike_count, self.name)
         Ns = sorted(counts)
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")
@@ -65,7 +65,7 @@ class OneStepSpikes(Claim):
             med = [float(np.median(counts[N])) for N in tail]
             base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
                     f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
-            if pred.one_step_spikes["critical"]:
+            if pred.one_step_spikes.critical:
                 return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
                     "spikes): the count is not decided", math.nan
             if not enough_widths(Ns):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 
 from .base import Claim, _per_N, _required
@@ -18,11 +19,12 @@ from .rules import exponent_finding, guard_terms, limit_finding, measured_regime
 @dataclass
 class _UserClaim(Claim):
     """What the user-facing claims share: a required ``predicted(config)`` and
-    ``statistic(measurement)``, and the regime guard's run option (``terms``) while the
-    subclass's ``guard`` is on."""
+    ``statistic(measurement)`` (the measurement a :class:`~twostep.simulate.Measurement`, read by
+    attribute: ``m.amplitudes[1].amplitude``), and the regime guard's run option (``terms``)
+    while the subclass's ``guard`` is on."""
 
     predicted: Callable[[ModelConfig], float] | None = None
-    statistic: Callable[[dict[str, Any]], float] | None = None
+    statistic: Callable[[Measurement], float] | None = None
 
     def __post_init__(self) -> None:
         _required(self, "statistic", "predicted")
@@ -44,7 +46,7 @@ class ExponentClaim(_UserClaim):
     step-two quantity gets the regime guard (docs/claims.md); ``guard=False`` turns it off.
     """
 
-    floor: Callable[[dict[str, Any]], float] | None = None
+    floor: Callable[[Measurement], float] | None = None
     tolerance: float = 0.1
     guard: bool = True
 

@@ -49,23 +49,23 @@ class LeftVectors(Claim):
         regime = measured_regime(results, config)
         allowed = {t.k for t in pred.terms if t.present and t.growth != "vanishing"}
         absent = {t.k for t in pred.terms if t.present is False}
-        ranks = max((len(m["outliers"]) for m in ms), default=0)
+        ranks = max((len(m.outliers) for m in ms), default=0)
         table = Table(["rank", "seeds with outlier", "value (mean)", "identified k (mode)",
                        "agreement", "overlap with q_(k+1) (mean)", "CI low", "CI high",
                        "predicted"], title=f"{self.name}: W_2 outliers at N = {N}")
         rows = []
         for r in range(ranks):
-            outs = [m["outliers"][r] for m in ms if len(m["outliers"]) > r]
-            terms = [o["term"] for o in outs]
+            outs = [m.outliers[r] for m in ms if len(m.outliers) > r]
+            terms = [o.term for o in outs]
             mode, count = Counter(terms).most_common(1)[0]
             if mode is None:
-                ov = [max(v for v in o["left_overlaps"] if v is not None) for o in outs]
+                ov = [max(v for v in o.left_overlaps if v is not None) for o in outs]
             else:
-                ov = [o["left_overlaps"][mode] for o in outs]
+                ov = [o.left_overlaps[mode] for o in outs]
             iv = stats.mean_interval(ov) if len(ov) >= 1 else None
             rows.append((r, len(outs), mode, count, iv))
             table.add(**{"rank": r + 1, "seeds with outlier": f"{len(outs)}/{len(ms)}",
-                         "value (mean)": float(np.mean([o["value"] for o in outs])),
+                         "value (mean)": float(np.mean([o.value for o in outs])),
                          "identified k (mode)": mode, "agreement": f"{count}/{len(outs)}",
                          "overlap with q_(k+1) (mean)": iv.estimate if iv else None,
                          "CI low": iv.low if iv else None, "CI high": iv.high if iv else None,
