@@ -29,12 +29,29 @@ def test_json_answers_the_references(capsys):
     code, out, _ = run_cli(capsys, "theory", "--activation", "tanh", "--alpha1", "0.3",
                            "--alpha2", "0.45", "--independent", "--json")
     d = json.loads(out)
-    assert (d["paper_count"], d["outlier_count"], d["critical"]) == (2, 1, False)
+    assert (d["paper_count"], d["aware_count"], d["critical"]) == (2, 1, False)
     assert [t["k"] for t in d["terms"] if t["is_outlier"]] == [2]
 
     code, out, _ = run_cli(capsys, "theory", "--target", "He3", "--alpha1", "0.3",
                            "--alpha2", "0.45", "--reuse", "--json")
-    assert json.loads(out)["beta"]["first_term"] == 2
+    d = json.loads(out)
+    assert (d["beta"]["learned"], d["beta"]["term"], d["beta"]["terms"]) == (True, 2, [2])
+    assert d["schema"] == 2 and d["one_step_spikes"]["spike_count"] == 2
+
+
+def test_json_at_N_has_the_observables(capsys):
+    code, out, _ = run_cli(capsys, "theory", "--activation", "tanh", "--target", "He1",
+                           "--alpha1", "0", "--alpha2", "0.2", "--eta1", "3", "--N", "1000",
+                           "--json")
+    assert code == 0
+    at = json.loads(out)["outliers_at_N"]
+    assert at["N"] == 1000
+    assert at["step_one_spike"]["value"] == pytest.approx(2.959, abs=5e-4)
+    assert set(at["step_one_spike"]) == {"value", "overlap_right", "overlap_left",
+                                         "overlap_beta", "u_norm"}
+    (w1,) = at["W1"]
+    assert w1["term"] == 0 and w1["value"] == at["step_one_spike"]["value"]
+    assert w1["growth"] == "critical" and w1["index"] is None  # measured-only: null
 
 
 def test_table_is_readable(capsys):
@@ -44,6 +61,7 @@ def test_table_is_readable(capsys):
     assert "paper count" in out and "activation-aware count: 2" in out
     assert "| 2 | a^3 |" in out
     assert "outliers of W_2 at N = 4000" in out
+    assert "step-one spike of W_1 at N = 4000: " in out and "leading order" in out
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from twostep.compare.strategies import alphas
 from twostep.theory import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import BetaLearning, FeatureSpikes, Outlier, StepOneSpike
 from twostep.theory.predict import (
+    PREDICTION_SCHEMA,
+    Prediction,
     exponent,
     one_step_spike_count,
     paper_count,
@@ -88,7 +91,7 @@ def test_exact_arithmetic_beats_float_rounding():
 def test_tanh_drops_odd_terms(batch):
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.3, alpha2=0.45, batch=batch))
     assert p.paper_count == 2 and not p.critical
-    assert p.outlier_count == 1
+    assert p.aware_count == 1
     kept = [t.k for t in p.terms if t.is_outlier]
     assert kept == [2]
     assert p.term(1).present is False
@@ -99,13 +102,13 @@ def test_tanh_drops_odd_terms(batch):
 def test_shifted_tanh_keeps_both_terms(batch):
     p = predict(ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                             batch=batch))
-    assert p.paper_count == 2 and p.outlier_count == 2
+    assert p.paper_count == 2 and p.aware_count == 2
 
 
 def test_he3_reuse_learns_beta_from_k2():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="reuse"))
-    assert p.beta["learned"] is True and p.beta["first_term"] == 2
+    assert p.beta.learned is True and p.beta.term == 2
     assert [t.carries_beta for t in p.terms[:3]] == [False, False, True]
     assert p.target["information_exponent"] == 3 and p.target["reuse_exponent"] == 3
 
@@ -114,13 +117,13 @@ def test_he3_reuse_needs_the_second_term():
     # floor(alpha2/(1/2 - alpha1)) = 1 < 2: term 2 vanishes, beta_* is not learned
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.2, alpha2=0.4,
                             batch="reuse"))
-    assert p.paper_count == 1 and p.beta["learned"] is False
+    assert p.paper_count == 1 and p.beta.learned is False
 
 
 def test_he3_independent_never_carries_beta():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
-    assert p.beta["learned"] is False
+    assert p.beta.learned is False
     assert not any(t.carries_beta for t in p.terms)
 
 
@@ -129,7 +132,7 @@ def test_he3_independent_never_carries_beta():
 def test_he2_never_carries_beta(batch, activation):
     p = predict(ModelConfig(activation=activation, target="He2", alpha1=0.3, alpha2=0.45,
                             batch=batch))
-    assert p.beta["learned"] is False
+    assert p.beta.learned is False
     assert not any(t.carries_beta for t in p.terms)
     assert p.target["reuse_exponent"] is None
 
@@ -141,10 +144,10 @@ def test_relu_reuse_count_is_undefined_not_a_number():
     # distributions, so the count cannot be decided
     assert p.term(1).present is True
     assert p.term(2).present is None
-    assert p.outlier_count is None and "undefined" in p.outlier_count_reason
+    assert p.aware_count is None and "undefined" in p.aware_count_reason
     q = predict(ModelConfig(activation="relu", target="He1", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
-    assert q.outlier_count == 1  # c_2 != 0, c_3 = 0
+    assert q.aware_count == 1  # c_2 != 0, c_3 = 0
 
 
 # -- step one ----------------------------------------------------------------------------------
@@ -159,13 +162,13 @@ def test_bbp_reference():
     assert b["cosine_beta"] == pytest.approx(0.651, abs=5e-4)
     assert b["overlap_beta"] == pytest.approx(0.651**2, abs=1e-3)
     assert b["bulk_edge"] == pytest.approx(2.0)
-    assert p.outliers(1000, "W1")[0]["value"] == pytest.approx(2.959, abs=5e-4)
+    assert p.outliers_at(1000, "W1")[0].value == pytest.approx(2.959, abs=5e-4)
 
 
 def test_bbp_below_threshold_has_no_outlier():
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
     assert p.bbp["theta"] < 1 and not p.bbp["exists"]
-    assert p.outliers(1000, "W1") == []
+    assert p.outliers_at(1000, "W1") == ()
 
 
 def test_one_step_spike_intervals():
@@ -192,19 +195,139 @@ def test_prediction_json_round_trip_is_stable():
     p = predict(config)
     d = json.loads(json.dumps(p.to_dict(), allow_nan=False))
     assert d == p.to_dict()  # every value survives JSON (no tuples, NaN or Fractions)
-    assert d["schema"] == 1
+    assert d["schema"] == PREDICTION_SCHEMA == 2
     assert ModelConfig.from_dict(d["config"]) == p.config == config
     # the values are those of the prediction, not only its keys
     assert (d["paper_count"], d["critical"]) == (p.paper_count, p.critical) == (2, False)
     assert Fraction(d["ratio_exact"]) == p.ratio == Fraction(9, 10) / Fraction(2, 5)
     assert d["ratio"] == float(p.ratio)
-    assert d["outlier_count"] == p.outlier_count
+    assert d["aware_count"] == p.aware_count and "outlier_count" not in d
+    assert d["aware_count_reason"] == p.aware_count_reason
     assert [t["exponent_exact"] for t in d["terms"]] == [str(exponent(0.3, 0.45, k))
                                                          for k in range(len(p.terms))]
     assert [t["present"] for t in d["terms"]] == [t.present for t in p.terms]
     assert d["bulk_edge"] == p.bulk_edge == 2.0
-    assert d["step_one"] == p.step_one and d["beta"] == p.beta and d["target"] == p.target
-    assert d["one_step_spikes"]["count"] == one_step_spike_count(0.3)[0]
+    assert d["step_one"] == p.step_one and d["target"] == p.target
+    assert d["beta"] == p.beta.to_dict() and d["beta"]["terms"] == list(p.beta.terms)
+    assert d["one_step_spikes"]["spike_count"] == one_step_spike_count(0.3)[0]
     assert d["bbp"] is None  # alpha1 = 0.3: no finite BBP location
     # and the prediction of the round-tripped config is the same prediction
     assert predict(ModelConfig.from_dict(d["config"])).to_dict() == d
+    # the JSON reads back into the same Prediction, observables included
+    back = Prediction.from_dict(d)
+    assert back == p and isinstance(back.beta, BetaLearning)
+    assert isinstance(back.one_step_spikes, FeatureSpikes)
+    assert back.to_dict() == d
+
+
+@pytest.mark.parametrize("config", [ModelConfig(alpha1=0.0), ModelConfig(activation="relu",
+                                    alpha1=0.3, alpha2=0.45, batch="reuse")])
+def test_prediction_from_dict_reads_back_bbp_and_undefined_counts(config):
+    import json
+
+    p = predict(config)
+    back = Prediction.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert back == p
+    assert back.step_one_spike(500) == p.step_one_spike(500)
+    assert back.outliers_at(500) == p.outliers_at(500)
+
+
+def test_prediction_from_dict_refuses_old_schema_and_missing_keys():
+    d = predict(ModelConfig()).to_dict()
+    with pytest.raises(ConfigError, match="schema 1 is not 2"):
+        Prediction.from_dict({**d, "schema": 1})
+    del d["aware_count"]
+    with pytest.raises(ConfigError, match="missing key 'aware_count'"):
+        Prediction.from_dict(d)
+    with pytest.raises(ConfigError, match="BetaLearning: unknown field.s. first_term"):
+        Prediction.from_dict({**predict(ModelConfig()).to_dict(),
+                              "beta": {"first_term": 0}})
+
+
+# -- the observables (theory/observables.py) -----------------------------------------------------
+
+def test_aware_and_paper_counts():
+    p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.3, alpha2=0.45))
+    assert (p.paper_count, p.aware_count) == (2, 1)
+    assert "k=1 dropped" in p.aware_count_reason and "[2] kept" in p.aware_count_reason
+    assert not hasattr(p, "outlier_count")
+    q = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.1, alpha2=0.1))
+    assert (q.paper_count, q.aware_count) == (0, 0) and q.aware_count_reason == "no term kept"
+
+
+def test_step_one_spike_at_alpha1_zero_is_the_bbp_spike():
+    p = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
+                            alpha1=0.0, alpha2=0.2, etabar1=3.0))
+    s = p.step_one_spike(1000)
+    assert isinstance(s, StepOneSpike)
+    b = p.bbp
+    assert (s.value, s.overlap_right, s.overlap_left, s.overlap_beta) == (
+        b["outlier"], b["overlap_right"], b["overlap_left"], b["overlap_beta"])
+    assert s.value == pytest.approx(2.959, abs=5e-4)
+    assert s.u_norm == p.step_one["u_norm"]
+    assert p.step_one_spike(10) == s  # N-independent
+    # below the threshold: the edge, overlaps 0
+    q = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
+    below = q.step_one_spike(1000)
+    assert below.value == q.bbp["outlier"] == q.bulk_edge
+    assert below.overlap_right == below.overlap_left == below.overlap_beta == 0.0
+
+
+@pytest.mark.parametrize("alpha1", [0.1, 0.3])
+def test_step_one_spike_for_alpha1_positive_scales_as_N_to_the_alpha1(alpha1):
+    p = predict(ModelConfig(activation="tanh", target="He1", alpha1=alpha1, alpha2=0.2))
+    assert p.bbp is None
+    small, large = p.step_one_spike(100), p.step_one_spike(100_000)
+    assert small.value == pytest.approx(p.step_one["strength"] * 100 ** alpha1, rel=1e-12)
+    assert large.value / small.value == pytest.approx(1000 ** alpha1, rel=1e-12)
+    assert small.overlap_right is small.overlap_left is small.overlap_beta is None
+    assert small.u_norm == p.step_one["u_norm"]
+
+
+def test_step_one_spike_without_a_spike_and_bad_N():
+    # c_1(sigma) = 0: strength 0, no spike: the top singular value stays at the edge
+    p = predict(ModelConfig(activation="He2", target="He1", alpha1=0.3, alpha2=0.2))
+    assert p.step_one["strength"] == 0 and p.step_one_spike(1000).value == p.bulk_edge
+    for N in (1, 2.5, True):
+        with pytest.raises(ConfigError, match="N must be an integer >= 2"):
+            p.step_one_spike(N)
+        with pytest.raises(ConfigError, match="N must be an integer >= 2"):
+            p.outliers_at(N)
+    with pytest.raises(ConfigError, match="matrix must be W1 or W2"):
+        p.outliers_at(100, "W3")
+
+
+def test_outliers_at_returns_outliers_with_the_predicted_values():
+    p = predict(ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45))
+    w2 = p.outliers_at(4000)
+    assert all(isinstance(o, Outlier) for o in w2)
+    assert [(o.term, o.left_power, o.value, o.growth) for o in w2] == [
+        (0, 1, None, "diverging"), (1, 2, None, "diverging"), (2, 3, None, "diverging")]
+    assert [o.exponent for o in w2] == [0.3, pytest.approx(0.25), pytest.approx(0.05)]
+    strength = p.step_one["strength"]
+    assert f"{strength:.3g} N^0.3 = {strength * 4000 ** 0.3:.3g} at N=4000" in w2[0].statement
+    assert "order N^0.25" in w2[1].statement
+    # measured-only fields are None
+    assert all(o.index is None and o.gap is None and o.left_overlaps is None
+               and o.beta_overlap is None for o in w2)
+    assert p.outliers_at(4000, "W1") == w2[:1]
+    # alpha1 = 0: the BBP outlier has a finite value, critical growth
+    q = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
+                            alpha1=0.0, alpha2=0.2, etabar1=3.0))
+    (o,) = q.outliers_at(1000, "W1")
+    assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp["outlier"], 0.0, "critical")
+    assert "term 0 of order N^0.2" in q.outliers_at(1000, "W2")[0].statement
+
+
+def test_beta_and_feature_spikes_are_observables():
+    p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
+                            batch="reuse"))
+    assert isinstance(p.beta, BetaLearning)
+    assert (p.beta.learned, p.beta.term, p.beta.terms) == (True, 2, (2,))
+    assert "k=2" in p.beta.reason
+    assert p.beta.overlap is p.beta.null is p.beta.null_sd is p.beta.null_draws is None
+    f = p.one_step_spikes
+    assert isinstance(f, FeatureSpikes)
+    assert (f.spike_count, f.critical, f.alpha) == (2, False, 0.3)
+    assert f.threshold is f.above_threshold is f.F0 is f.F1 is f.definition is None
+    assert "2310.07891" in f.reference

@@ -29,7 +29,7 @@ from twostep.compare.strategies import (
     polynomial_targets,
 )
 from twostep.theory import ModelConfig
-from twostep.theory.predict import paper_count, predict
+from twostep.theory.predict import Prediction, paper_count, predict
 
 PROPERTY = settings(max_examples=25, derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -66,13 +66,13 @@ def test_exponents_growth_and_paper_count(config):
 def test_activation_aware_count_never_exceeds_the_paper_count(config):
     p = predict(config)
     counted = [t for t in p.terms if 1 <= t.k <= p.paper_count]
-    if p.outlier_count is None:
+    if p.aware_count is None:
         # undefined only when a counted term's coefficients are (non-smooth activation)
         assert not p.activation["smooth"]
         assert any(t.present is None for t in counted)
     else:
-        assert 0 <= p.outlier_count <= p.paper_count
-        assert p.outlier_count == sum(1 for t in counted if t.present)
+        assert 0 <= p.aware_count <= p.paper_count
+        assert p.aware_count == sum(1 for t in counted if t.present)
     if p.activation["smooth"]:
         assert all(t.present is not None for t in p.terms)
 
@@ -81,14 +81,20 @@ def test_activation_aware_count_never_exceeds_the_paper_count(config):
 @given(CONFIGS, st.sampled_from([100, 1000, 10_000]))
 def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
     p = predict(config)
-    listed = {o["term"] for o in p.outliers(N, "W2") if o["term"] >= 1}
+    listed = {o.term for o in p.outliers_at(N, "W2") if o.term >= 1}
     for t in p.terms:
         if t.present is False:
             assert t.is_outlier is False and t.carries_beta is False
         if t.growth == "vanishing" or t.k == 0:
             assert t.is_outlier is False
         assert (t.k in listed) == (t.is_outlier is True), t
-    assert all(o["term"] == 0 for o in p.outliers(N, "W1"))
+    assert all(o.term == 0 for o in p.outliers_at(N, "W1"))
+    # the step-one spike: the W1 outlier's value where theory gives one, else the leading order
+    spike = p.step_one_spike(N)
+    if p.bbp is not None:
+        assert spike.value == p.bbp["outlier"] and spike.overlap_beta == p.bbp["overlap_beta"]
+    elif p.step_one["strength"] > 0:
+        assert spike.value == pytest.approx(p.step_one["strength"] * N ** config.alpha1)
 
 
 @PROPERTY
@@ -113,6 +119,7 @@ def test_prediction_round_trips_through_json(config):
     again = ModelConfig.from_dict(back["config"])
     assert again == config and again.key() == config.key()
     assert predict(again).to_dict() == back
+    assert Prediction.from_dict(back) == p
 
 
 @PROPERTY
@@ -125,7 +132,7 @@ def test_every_smooth_activation_decides_every_independent_term(act, config):
     for t in p.terms:
         (coef,) = t.coefficients
         assert coef["defined"] and t.present is (not coef["zero"])
-    assert p.outlier_count is not None
+    assert p.aware_count is not None
 
 
 def _gaussian_moment(j: int) -> int:
@@ -149,7 +156,7 @@ def test_polynomial_target_c1_decides_beta_for_an_independent_batch(target):
     p = predict(ModelConfig(activation="tanh", target=target, batch="independent",
                             alpha1=0.1, alpha2=0.2))
     assert p.target["c1"] == pytest.approx(c1, abs=1e-9)
-    assert p.beta["learned"] is (c1 != 0)
+    assert p.beta.learned is (c1 != 0)
 
 
 def test_config_strategy_draws_every_activation_and_respects_max_count():

@@ -21,6 +21,9 @@
   arXiv 2310.07891, abstract): ``l`` spikes for ``alpha in ((l-1)/(2l), l/(2l+2))``
   (:func:`one_step_spike_count`).
 
+The observables (the step-one spike, the outliers, beta_* learning, the feature-matrix spikes)
+are the types of :mod:`.observables`, with the field names a measurement uses.
+
 Only the canonical scaling of docs/model.md has predictions; other scalings are refused.
 """
 
@@ -39,11 +42,14 @@ from .bbp import spike
 from .config import ModelConfig, exact
 from .errors import ConfigError
 from .functions import Z, parse_function
+from .observables import BetaLearning, FeatureSpikes, Outlier, StepOneSpike
 
 HALF = Fraction(1, 2)
 
 #: Version of the JSON layout of :meth:`Prediction.to_dict` (bump on any key change).
-PREDICTION_SCHEMA = 1
+#: 2: ``aware_count`` (was ``outlier_count``), ``beta`` and ``one_step_spikes`` are the
+#: observables :class:`BetaLearning` and :class:`FeatureSpikes`.
+PREDICTION_SCHEMA = 2
 
 
 # -- exponents and counts (exact) ---------------------------------------------------------------
@@ -143,7 +149,15 @@ class Term:
 class Prediction:
     """Everything the theory predicts for one :class:`ModelConfig` (see module docstring).
 
-    JSON keys (stable, ``schema`` = :data:`PREDICTION_SCHEMA`) are those of :meth:`to_dict`.
+    ``paper_count``: the paper's count of new step-two outliers; ``aware_count``: the
+    activation-aware asymptotic count (None: undefined, ``aware_count_reason`` says why).
+    ``step_one`` (exponent, u_norm, strength, cos2_u_beta) is the step-one scaling and ``bbp``
+    (alpha1 = 0 only, else None) the BBP model; :meth:`step_one_spike` turns them into the
+    observable a measurement has.  ``beta`` is a :class:`BetaLearning`, ``one_step_spikes`` a
+    :class:`FeatureSpikes` (their measured-only fields are None).
+
+    JSON keys (stable, ``schema`` = :data:`PREDICTION_SCHEMA`) are those of :meth:`to_dict`;
+    :meth:`from_dict` reads them back.
     """
 
     config: ModelConfig
@@ -152,16 +166,16 @@ class Prediction:
     ratio: Fraction
     paper_count: int
     critical: bool
-    outlier_count: int | None
-    outlier_count_reason: str
+    aware_count: int | None
+    aware_count_reason: str
     terms: tuple[Term, ...]
     bulk_edge: float
     step_one: dict[str, Any]
     bbp: dict[str, Any] | None
-    beta: dict[str, Any]
+    beta: BetaLearning
     activation: dict[str, Any]
     target: dict[str, Any]
-    one_step_spikes: dict[str, Any]
+    one_step_spikes: FeatureSpikes
     notes: tuple[str, ...] = field(default=())
 
     def term(self, k: int) -> Term:
@@ -202,19 +216,43 @@ class Prediction:
             ks = range(1, min(self.paper_count, 3) + 1)
         return [amplitudes.crossing_width(self.config, int(k)) for k in ks]
 
-    def outliers(self, N: int, matrix: str = "W2") -> list[dict[str, Any]]:
-        """Predicted outliers of ``matrix`` (W1 or W2) at width N, same keys as a measurement.
-
-        Each entry has ``term``, ``left_power``, ``value`` (the finite-N location where theory
-        gives one: the alpha1 = 0 step-one spike; else None), ``exponent``, ``growth`` and a
-        ``statement``.  Where only the asymptotic order is known, ``value`` is None and the
-        statement gives the order ``N^{e_k}``.
-        """
-        if not isinstance(N, int) or N < 2:
+    @staticmethod
+    def _check_N(N: int) -> None:
+        if isinstance(N, bool) or not isinstance(N, int) or N < 2:
             raise ConfigError(f"N must be an integer >= 2, got {N!r}")
+
+    def step_one_spike(self, N: int) -> StepOneSpike:
+        """The predicted top singular triplet of W_1 at width N (a :class:`StepOneSpike`).
+
+        alpha1 = 0: the BBP model (``bbp``): ``value`` is the outlier location (the bulk edge
+        when no outlier exists), the three overlaps are the BBP squared overlaps, all
+        independent of N.  alpha1 > 0: ``value`` is the leading order
+        ``strength N^alpha1`` only (corrections of relative order ``N^-alpha1`` are not
+        included; the bulk edge when ``strength`` = 0, i.e. c_1(sigma) = 0, where there is no
+        spike) and the overlaps are None.  ``u_norm`` is the limit of ``||u||`` either way.
+        """
+        self._check_N(N)
+        s1 = self.step_one
+        if self.bbp is not None:
+            b = self.bbp
+            return StepOneSpike(value=b["outlier"], overlap_right=b["overlap_right"],
+                                overlap_left=b["overlap_left"], overlap_beta=b["overlap_beta"],
+                                u_norm=s1["u_norm"])
+        value = s1["strength"] * N ** self.config.alpha1 if s1["strength"] > 0 else self.bulk_edge
+        return StepOneSpike(value=value, u_norm=s1["u_norm"])
+
+    def outliers_at(self, N: int, matrix: str = "W2") -> tuple[Outlier, ...]:
+        """Predicted outliers of ``matrix`` (W1 or W2) at width N, as :class:`Outlier` objects.
+
+        Each has ``term``, ``left_power``, ``value`` (the finite-N location where theory gives
+        one: the alpha1 = 0 step-one spike; else None), ``exponent``, ``growth`` and a
+        ``statement``; the measured-only fields are None.  Where only the asymptotic order is
+        known, ``value`` is None and the statement gives the order ``N^{e_k}``.
+        """
+        self._check_N(N)
         if matrix not in ("W1", "W2"):
             raise ConfigError(f"matrix must be W1 or W2, got {matrix!r}")
-        out: list[dict[str, Any]] = []
+        out: list[Outlier] = []
         s1 = self.step_one
         if self.bbp is not None:
             if self.bbp["exists"]:
@@ -222,28 +260,29 @@ class Prediction:
                 if matrix == "W2":
                     statement += (f"; step two adds term 0 of order N^{self.config.alpha2:g} "
                                   "on the same left vector")
-                out.append({"term": 0, "left_power": 1, "value": self.bbp["outlier"],
-                            "exponent": 0.0, "growth": "critical", "statement": statement})
+                out.append(Outlier(term=0, left_power=1, value=self.bbp["outlier"],
+                                   exponent=0.0, growth="critical", statement=statement))
         elif s1["strength"] > 0:
             a1 = self.config.alpha1
-            out.append({"term": 0, "left_power": 1, "value": None,
-                        "exponent": self.step_one_exponent, "growth": "diverging",
-                        "statement": f"step-one spike ~ {s1['strength']:.3g} N^{a1:g}"
-                                     f" = {s1['strength'] * N ** a1:.3g} at N={N}"})
+            out.append(Outlier(term=0, left_power=1, value=None,
+                               exponent=self.step_one_exponent, growth="diverging",
+                               statement=f"step-one spike ~ {s1['strength']:.3g} N^{a1:g}"
+                                         f" = {s1['strength'] * N ** a1:.3g} at N={N}"))
         if matrix == "W1":
-            return out
+            return tuple(out)
         for t in self.terms:
             if t.k == 0 or not t.is_outlier:
                 continue
             scale = N ** t.exponent
-            out.append({"term": t.k, "left_power": t.left_power, "value": None,
-                        "exponent": t.exponent, "growth": t.growth,
-                        "statement": (f"new outlier along a^{t.left_power}, order N^{t.exponent:g}"
-                                      f" ({scale:.3g} at N={N} from N^e_k alone; see below)"
-                                      if t.growth == "diverging" else
-                                      f"finite spike along a^{t.left_power} (e_k = 0): "
-                                      "an outlier iff it passes the BBP threshold")})
-        return out
+            out.append(Outlier(
+                term=t.k, left_power=t.left_power, value=None, exponent=t.exponent,
+                growth=t.growth,
+                statement=(f"new outlier along a^{t.left_power}, order N^{t.exponent:g}"
+                           f" ({scale:.3g} at N={N} from N^e_k alone; see below)"
+                           if t.growth == "diverging" else
+                           f"finite spike along a^{t.left_power} (e_k = 0): "
+                           "an outlier iff it passes the BBP threshold")))
+        return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -255,18 +294,51 @@ class Prediction:
             "ratio_exact": str(self.ratio),
             "paper_count": self.paper_count,
             "critical": self.critical,
-            "outlier_count": self.outlier_count,
-            "outlier_count_reason": self.outlier_count_reason,
+            "aware_count": self.aware_count,
+            "aware_count_reason": self.aware_count_reason,
             "terms": [t.to_dict() for t in self.terms],
             "bulk_edge": self.bulk_edge,
             "step_one": self.step_one,
             "bbp": self.bbp,
-            "beta": self.beta,
+            "beta": self.beta.to_dict(),
             "activation": self.activation,
             "target": self.target,
-            "one_step_spikes": self.one_step_spikes,
+            "one_step_spikes": self.one_step_spikes.to_dict(),
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prediction:
+        """The :class:`Prediction` whose :meth:`to_dict` is ``data`` (schema
+        :data:`PREDICTION_SCHEMA` only; another schema or a missing key is refused in one
+        line)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a prediction must be a JSON object, got {type(data).__name__}")
+        if data.get("schema") != PREDICTION_SCHEMA:
+            raise ConfigError(f"prediction schema {data.get('schema')!r} is not "
+                              f"{PREDICTION_SCHEMA}: recompute it with this version "
+                              "(twostep theory --json)")
+        try:
+            terms = tuple(
+                Term(**{**{k: v for k, v in t.items() if k != "is_outlier"},
+                        "coefficients": tuple(t["coefficients"])})
+                for t in data["terms"])
+            return cls(
+                config=ModelConfig.from_dict(data["config"]), scaling=data["scaling"],
+                step_one_exponent=data["step_one_exponent"],
+                ratio=Fraction(data["ratio_exact"]), paper_count=data["paper_count"],
+                critical=data["critical"], aware_count=data["aware_count"],
+                aware_count_reason=data["aware_count_reason"], terms=terms,
+                bulk_edge=data["bulk_edge"], step_one=dict(data["step_one"]),
+                bbp=None if data["bbp"] is None else dict(data["bbp"]),
+                beta=BetaLearning.from_dict(data["beta"]),
+                activation=dict(data["activation"]), target=dict(data["target"]),
+                one_step_spikes=FeatureSpikes.from_dict(data["one_step_spikes"]),
+                notes=tuple(data["notes"]))
+        except KeyError as exc:
+            raise ConfigError(f"prediction: missing key {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise ConfigError(f"prediction: {exc}") from None
 
 
 # -- the prediction -----------------------------------------------------------------------------
@@ -402,17 +474,17 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
     undecided = [t for t in terms if t.growth != "vanishing" and (t.present is None or
                                                                  t.carries_beta is None)]
     first = learned[0].k if learned else None
-    beta = {
-        "learned": True if learned else (None if undecided else False),
-        "first_term": first,
-        "terms": [t.k for t in learned],
-        "reason": (f"term k={first} (left vector a^{first + 1}) carries beta_*" if learned else
+    beta = BetaLearning(
+        learned=True if learned else (None if undecided else False),
+        term=first,
+        terms=tuple(t.k for t in learned),
+        reason=(f"term k={first} (left vector a^{first + 1}) carries beta_*" if learned else
                    ("undecided: " + undecided[0].beta_reason) if undecided else
                    ("independent batch and c_1(sigma_*) = 0 (information exponent "
                     f"{target_info['information_exponent']})" if not reuse else
                     "reused batch, but no term with e_k >= 0 has a nonzero beta_* coefficient "
                     f"(reuse exponent {hermite.reuse_exponent(tgt)})")),
-    }
+    )
 
     # step one (docs/theory.md §3)
     tau2 = config.noise**2
@@ -433,16 +505,17 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
         notes.append("c_1(sigma) = 0: no step-one spike; term 0 of step two is absent too")
 
     l_count, l_critical = one_step_spike_count(a1)
-    one_step = {"alpha": float(a1), "count": l_count, "critical": l_critical,
-                "interval": f"(({l_count}-1)/(2*{l_count}), {l_count}/(2*{l_count}+2))",
-                "reference": "Moniri, Lee, Hassani, Dobriban 2023 (arXiv 2310.07891)"}
+    one_step = FeatureSpikes(
+        spike_count=l_count, alpha=float(a1), critical=l_critical,
+        interval=f"(({l_count}-1)/(2*{l_count}), {l_count}/(2*{l_count}+2))",
+        reference="Moniri, Lee, Hassani, Dobriban 2023 (arXiv 2310.07891)")
 
     if critical:
         notes.append(f"alpha2/(1/2 - alpha1) = {r} is an integer: term k={int(r)} has e_k = 0 "
                      "(finite spike; the BBP threshold decides whether it is an outlier)")
     return Prediction(
         config=config, scaling=config.scaling, step_one_exponent=float(a1), ratio=r,
-        paper_count=count, critical=critical, outlier_count=aware,
-        outlier_count_reason=aware_reason, terms=tuple(terms), bulk_edge=1.0 + math.sqrt(aspect),
+        paper_count=count, critical=critical, aware_count=aware,
+        aware_count_reason=aware_reason, terms=tuple(terms), bulk_edge=1.0 + math.sqrt(aspect),
         step_one=step_one, bbp=bbp, beta=beta, activation=activation_info, target=target_info,
         one_step_spikes=one_step, notes=tuple(notes))

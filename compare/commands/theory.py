@@ -50,7 +50,7 @@ def render(pred, N: int | None = None) -> str:
         "",
         f"paper count floor(alpha2/(1/2-alpha1)) = floor({pred.ratio}) = {pred.paper_count}"
         + ("   (critical: ratio is an integer)" if pred.critical else ""),
-        f"activation-aware count: {_fmt(pred.outlier_count)}   ({pred.outlier_count_reason})",
+        f"activation-aware count: {_fmt(pred.aware_count)}   ({pred.aware_count_reason})",
         f"bulk edge of W_0: 1 + sqrt(N/d) = {pred.bulk_edge:.4f}",
         "",
         "| k | left vector | e_k | growth | coefficient | present | carries beta_* |",
@@ -69,7 +69,7 @@ def render(pred, N: int | None = None) -> str:
         "",
         f"target: information exponent {_fmt(tg['information_exponent'])}, reuse exponent "
         f"{reuse}, parity {tg['parity']}",
-        f"beta_* learned: {_fmt(pred.beta['learned'])} ({pred.beta['reason']})",
+        f"beta_* learned: {_fmt(pred.beta.learned)} ({pred.beta.reason})",
         f"step one: ||u|| = {pred.step_one['u_norm']:.4f}, strength theta = "
         f"{pred.step_one['strength']:.4f}, exponent alpha1 = {pred.step_one_exponent:g}",
     ]
@@ -82,16 +82,20 @@ def render(pred, N: int | None = None) -> str:
                f"{b['overlap_beta']:.4f} (|cos| {b['cosine_beta']:.4f})" if b["exists"]
                else "no outlier (below threshold)"))
     s = pred.one_step_spikes
-    lines.append(f"one-step feature-matrix spikes (Moniri et al. 2023) at alpha1: {s['count']}"
-                 + (" (critical: interval end point)" if s["critical"] else ""))
+    lines.append(f"one-step feature-matrix spikes (Moniri et al. 2023) at alpha1: "
+                 f"{s.spike_count}" + (" (critical: interval end point)" if s.critical else ""))
     for note in pred.notes:
         lines.append(f"note: {note}")
     if N is not None:
         lines.append("")
+        spike = pred.step_one_spike(N)
+        lines.append(f"step-one spike of W_1 at N = {N}: {spike.value:.4f}"
+                     + (" (BBP location)" if pred.bbp is not None else
+                        " (leading order strength N^alpha1)"))
         lines.append(f"outliers of W_2 at N = {N}:")
-        for o in pred.outliers(N):
-            loc = f"{o['value']:.4f}" if o["value"] is not None else "-"
-            lines.append(f"  term {o['term']} (a^{o['left_power']}): {loc}  {o['statement']}")
+        for o in pred.outliers_at(N):
+            loc = f"{o.value:.4f}" if o.value is not None else "-"
+            lines.append(f"  term {o.term} (a^{o.left_power}): {loc}  {o.statement}")
         lines += _amplitude_lines(pred, N)
     return "\n".join(lines)
 
@@ -143,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             data = pred.to_dict()
             if args.N is not None:
-                data["outliers_at_N"] = {"N": args.N, "W1": pred.outliers(args.N, "W1"),
-                                         "W2": pred.outliers(args.N, "W2")}
+                data["outliers_at_N"] = {
+                    "N": args.N,
+                    "step_one_spike": pred.step_one_spike(args.N).to_dict(),
+                    "W1": [o.to_dict() for o in pred.outliers_at(args.N, "W1")],
+                    "W2": [o.to_dict() for o in pred.outliers_at(args.N, "W2")]}
             text = json.dumps(data, indent=2, sort_keys=True)
         else:
             text = render(pred, args.N)
