@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from twostep.compare.claims import OutlierLocations, Results, TermAmplitudeClaim, decide_all
+from twostep.simulate import Measurement
 from twostep.theory import ModelConfig, amplitudes
 
 # independent batch: its constants are closed forms and fast; (0.2, 0.45): term 1 enters the
@@ -23,16 +24,17 @@ def _results(factor=1.0, residual=0.01, visible=None, location_factor=1.0):
     for N in NS:
         pred = {k: amplitudes.term_amplitude(CFG, k, N) for k in (0, 1, 2)}
         for s in range(6):
-            terms = [{"k": k, "amplitude": float(factor * p.amplitude *
+            terms = [{"k": k, "left_power": k + 1, "amplitude": float(factor * p.amplitude *
                                                  np.exp(0.03 * rng.standard_normal()))}
                      for k, p in pred.items()]
             outs = []
             if pred[1].location is not None:
                 outs.append({"term": 1, "value": float(location_factor * pred[1].location *
                                                        (1 + 0.002 * rng.standard_normal()))})
-            res.add(CFG, N, s, {"terms": terms, "series": {"residual": residual},
-                                "outliers": outs, "bulk_edge": 2.0,
-                                "outlier_count": len(outs) if visible is None else visible})
+            res.add(CFG, N, s, Measurement(
+                config=CFG, N=N, d=N, n=N, seed=s, terms=terms, series={"residual": residual},
+                outliers=outs, bulk_edge=2.0,
+                visible_new_outliers=len(outs) if visible is None else visible))
     return res
 
 

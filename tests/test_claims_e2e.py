@@ -27,7 +27,7 @@ def _bbp_claim(name, factor):
     # N^{-1/2}), so a 2% band could not be resolved here; the false claim is 10% off.
     # guard=False: a step-one statistic needs no series of step-two terms (skips their pass)
     return LimitClaim(name=name, predicted=lambda c: factor * predict(c).bbp["outlier"],
-                      statistic=lambda m: m["step_one"]["outlier"], tolerance=0.05,
+                      statistic=lambda m: m.step_one_spike.value, tolerance=0.05,
                       guard=False)
 
 
@@ -52,8 +52,8 @@ def test_exponent_off_by_0_2_is_inconsistent(tmp_path):
 
     def claim(name, e):
         return ExponentClaim(name=name, predicted=lambda c: e,
-                             statistic=lambda m: m["amplitudes"][0]["amplitude"],
-                             floor=lambda m: m["amplitudes"][0]["null_floor"], tolerance=0.1)
+                             statistic=lambda m: m.amplitudes[0].amplitude,
+                             floor=lambda m: m.amplitudes[0].null_floor, tolerance=0.1)
 
     kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")
     false = check(claim("exp-plus-0.2", 0.6), cfg, [250, 500, 1000, 2000], 4, **kw)
@@ -72,8 +72,8 @@ def test_user_claim_on_a_diverging_series_is_never_decided(tmp_path):
 
     def claim(name, e):
         return ExponentClaim(name=name, predicted=lambda c: e,
-                             statistic=lambda m: m["amplitudes"][2]["amplitude"],
-                             floor=lambda m: m["amplitudes"][2]["null_floor"])
+                             statistic=lambda m: m.amplitudes[2].amplitude,
+                             floor=lambda m: m.amplitudes[2].null_floor)
 
     kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")
     for name, e in (("steep", 0.42), ("theory", 0.05)):

@@ -50,7 +50,7 @@ CHEAP = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, eta
 
 def _outlier_claim(name: str, **kw) -> LimitClaim:
     return LimitClaim(name=name, predicted=lambda c: predict(c).bulk_edge,
-                      statistic=lambda m: m["step_one"]["outlier"], tolerance=0.5, guard=False,
+                      statistic=lambda m: m.step_one_spike.value, tolerance=0.5, guard=False,
                       **kw)
 
 
@@ -125,7 +125,7 @@ def test_check_runs_a_claim_object_without_touching_the_registry(tmp_path):
     def statistic(m):
         # evaluated while the check runs: the claim must not be registered meanwhile
         seen.append("mine-once" in claims._REGISTRY)
-        return m["step_one"]["outlier"]
+        return m.step_one_spike.value
 
     mine = LimitClaim(name="mine-once", predicted=lambda c: predict(c).bulk_edge,
                       statistic=statistic, tolerance=0.5, guard=False)
@@ -227,7 +227,7 @@ def test_a_user_claim_fuzzes_over_its_own_domain_unregistered():
     from twostep.compare.fuzz import fuzz
 
     mine = _PsiClaim(name="mine-fuzzed", predicted=lambda c: predict(c).bulk_edge,
-                     statistic=lambda m: m["step_one"]["outlier"], tolerance=0.5, guard=False)
+                     statistic=lambda m: m.step_one_spike.value, tolerance=0.5, guard=False)
     drawn = []
     res = fuzz(mine, ModelConfig(alpha1=0.2, alpha2=0.1, etabar1=3.0), examples=3, Ns=(20, 40),
                seeds=2, on_example=lambda cfg, verdicts: drawn.append(cfg))
