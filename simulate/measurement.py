@@ -1,8 +1,12 @@
 """The ``Measurement`` of one simulation and its JSON + npz files.
 
-Field names mirror the theory's ``Prediction`` (one vocabulary, docs/reference.md):
-``outliers``, ``bulk_edge``, ``outlier_count``, ``amplitudes``, ``step_one``.
-Every overlap stored here is a squared cosine in [0, 1].
+The observables are the types of :mod:`twostep.theory.observables`, shared with the theory's
+``Prediction`` under the same names (one vocabulary, docs/reference.md): ``step_one_spike``
+(:class:`StepOneSpike`), ``outliers`` (:class:`Outlier`), ``amplitudes`` (:class:`Projection`),
+``terms`` (:class:`ExactTerm`), ``beta`` (:class:`BetaLearning`), ``features``
+(:class:`FeatureSpikes`). ``visible_new_outliers`` is what a finite N shows (W_T's outliers
+minus W_{T-1}'s), not the theory's asymptotic ``paper_count`` / ``aware_count``. Every overlap
+stored here is a squared cosine in [0, 1].
 
 Files: ``save(path)`` writes the JSON (``to_dict()``, pure JSON types) at
 ``path`` and a sibling ``.npz`` with the arrays (top singular values of each
@@ -19,6 +23,7 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,19 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig
+from twostep.theory.observables import (
+    BetaLearning,
+    ExactTerm,
+    FeatureSpikes,
+    Observable,
+    Outlier,
+    Projection,
+    StepOneSpike,
+)
 
-FORMAT = "twostep.simulate.Measurement/1"
+FORMAT = "twostep.simulate.Measurement/2"
+#: Earlier formats :meth:`Measurement.from_dict` reads (renamed to the current names).
+OLD_FORMATS = ("twostep.simulate.Measurement/1",)
 
 
 def versions() -> dict[str, str]:
@@ -46,6 +62,10 @@ def versions() -> dict[str, str]:
 
 def _jsonable(value: Any, where: str = "") -> Any:
     """Plain JSON types: numpy scalars become Python numbers; arrays are refused."""
+    if isinstance(value, Observable):
+        return _jsonable(value.to_dict(), where)
+    if isinstance(value, ModelConfig):
+        return _jsonable(value.to_dict(), where)
     if isinstance(value, dict):
         return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -66,48 +86,84 @@ def _jsonable(value: Any, where: str = "") -> Any:
     raise TypeError(f"{type(value).__name__} at {where} is not JSON")
 
 
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 measurement under the current names (stores written before format 2)."""
+    data = dict(data)
+    renames = {"outlier_count": "visible_new_outliers", "learned_beta": "beta"}
+    for old, new in renames.items():
+        if old in data:
+            data[new] = data.pop(old)
+    if "step_one" in data:
+        s = data.pop("step_one")
+        data["step_one_spike"] = None if s is None else {
+            "value": s.get("outlier"), "overlap_right": s.get("overlap_right"),
+            "overlap_left": s.get("overlap_left"), "overlap_beta": s.get("overlap_beta"),
+            "u_norm": s.get("u_norm")}
+    return data
+
+
+def _typed(kind: type[Observable], value: Any) -> Any:
+    return None if value is None else kind.from_dict(value)
+
+
+def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
+    return None if value is None else tuple(kind.from_dict(v) for v in value)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One simulated run (see the module docstring and :func:`twostep.simulate.run`).
 
-    ``spectra[name]`` (``W1``..``WT``, ``update``) are dicts with
+    ``spectra[name]`` (``W1``..``WT``, ``update``: those the run computed) are dicts with
     ``singular_values`` (top, descending), ``bulk_edge`` (theory, W_0's
     ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
     ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all
-    singular values, an array kept in the npz) and ``histogram``.
+    singular values, an array kept in the npz) and ``histogram``. ``series`` holds the
+    diagnostics of the exact terms' series (docs/theory.md). Observables whose spectrum was
+    not computed are None. Mappings given for the observables (from JSON) are converted to
+    their types.
     """
 
-    config: dict
+    config: ModelConfig
     N: int
     d: int
     n: int
     seed: int
-    options: dict
-    versions: dict
-    timing: dict
-    spectra: dict
-    outliers: list
-    bulk_edge: float
-    bulk_edge_empirical: float | None
-    outlier_count: int
-    amplitudes: list
-    step_one: dict
-    features: dict | None = None
-    dynamics: list = dataclasses.field(default_factory=list)
-    learned_beta: dict | None = None
-    terms: list | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+    versions: dict = dataclasses.field(default_factory=dict)
+    timing: dict = dataclasses.field(default_factory=dict)
+    spectra: dict = dataclasses.field(default_factory=dict)
+    outliers: tuple[Outlier, ...] | None = None
+    bulk_edge: float | None = None
+    bulk_edge_empirical: float | None = None
+    visible_new_outliers: int | None = None
+    amplitudes: tuple[Projection, ...] = ()
+    step_one_spike: StepOneSpike | None = None
+    features: FeatureSpikes | None = None
+    dynamics: tuple[dict, ...] = ()
+    beta: BetaLearning | None = None
+    terms: tuple[ExactTerm, ...] | None = None
     series: dict | None = None
 
-    @property
-    def model(self) -> ModelConfig:
-        return ModelConfig.from_dict(self.config)
+    def __post_init__(self) -> None:
+        fix = object.__setattr__
+        if isinstance(self.config, Mapping):
+            fix(self, "config", ModelConfig.from_dict(self.config))
+        elif not isinstance(self.config, ModelConfig):
+            raise ConfigError(f"config must be a ModelConfig, got {type(self.config).__name__}")
+        fix(self, "outliers", _typed_list(Outlier, self.outliers))
+        fix(self, "amplitudes", _typed_list(Projection, self.amplitudes) or ())
+        fix(self, "terms", _typed_list(ExactTerm, self.terms))
+        fix(self, "step_one_spike", _typed(StepOneSpike, self.step_one_spike))
+        fix(self, "features", _typed(FeatureSpikes, self.features))
+        fix(self, "beta", _typed(BetaLearning, self.beta))
+        fix(self, "dynamics", tuple(self.dynamics or ()))
 
     def __repr__(self) -> str:
-        values = None if self.outliers is None else [round(o["value"], 4) for o in self.outliers]
+        values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]
         return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
-                f"activation={self.config.get('activation')!r}, "
-                f"target={self.config.get('target')!r}, outliers={values}, "
-                f"outlier_count={self.outlier_count}, "
+                f"activation={self.config.activation!r}, target={self.config.target!r}, "
+                f"outliers={values}, visible_new_outliers={self.visible_new_outliers}, "
                 f"bulk_edge_empirical={self.bulk_edge_empirical})")
 
     # -- arrays ---------------------------------------------------------------
@@ -135,12 +191,18 @@ class Measurement:
         return _jsonable(data)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        if not isinstance(data, dict):
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """The measurement of ``to_dict()`` (or of an earlier format, renamed); refuses
+        unknown or missing fields in one line."""
+        if isinstance(data, Measurement):
+            return data
+        if not isinstance(data, Mapping):
             raise ConfigError(f"a measurement must be a mapping, got {type(data).__name__}")
         data = dict(data)
         fmt = data.pop("format", FORMAT)
-        if fmt != FORMAT:
+        if fmt in OLD_FORMATS:
+            data = _upgrade(data)
+        elif fmt != FORMAT:
             raise ConfigError(f"unknown measurement format {fmt!r}; expected {FORMAT!r}")
         names = {f.name for f in dataclasses.fields(cls)}
         required = {f.name for f in dataclasses.fields(cls)

@@ -118,7 +118,7 @@ def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
                       ) -> tuple[dict, spectra.TopSVD]:
     svd = spectra.top_singular(F, m, rng)
     spec, positions = _describe(svd, top, theory_edge=None, theory_tw=None)
-    spec["outlier_count"] = len(positions)
+    spec["edge_outliers"] = len(positions)  # values above the edge + margin
     return spec, svd
 
 
@@ -134,7 +134,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     ``W_1..W_T`` and of ``update = W_T - W_{T-1}``: top ``top`` singular values
     (``max(top, 10) + EXTRA`` are computed for the bulk-edge fit), outliers with their
     left-vector identification (``left_power`` m when the left vector follows ``q_m``, the
-    Gram-Schmidt of ``a^{o m}``) and beta_* overlap; ``step_one`` (BBP quantities of W_1,
+    Gram-Schmidt of ``a^{o m}``) and beta_* overlap; ``step_one_spike`` (W_1's top triplet,
     needs W_1's spectrum); ``amplitudes`` of the update on ``q_1..q_max_power`` with null
     floors from ``null_draws`` independent second layers; ``features`` (feature-matrix
     spikes, Moniri-Lee-Hassani-Dobriban 2023) when asked. With ``terms=K`` (two-step runs,
@@ -144,8 +144,8 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     ``||T_m^T q_{k+1}||`` of every term m (``terms``), and the series diagnostics
     (``series``: relative residual, operator norms and their ratios, ``eta_1 |P1|``
     statistics). All overlaps are squared cosines in [0, 1]. Fields whose spectrum was not
-    computed are None (``outliers``, ``outlier_count``, ``bulk_edge_empirical``,
-    ``step_one``).
+    computed are None (``outliers``, ``visible_new_outliers``, ``bulk_edge_empirical``,
+    ``step_one_spike``).
 
     Raises ConfigError for bad options or when the estimated peak memory
     exceeds what is available (unless ``allow_memory``), NonFiniteError on
@@ -276,7 +276,7 @@ class _Tally:
     spectra: dict[str, dict] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
     dynamics: list[dict] = field(default_factory=list)
-    step_one: dict | None = None
+    step_one_spike: dict | None = None
     amplitudes: list[dict] = field(default_factory=list)
     learned: dict | None = None
     terms: list[dict] | None = None
@@ -328,7 +328,7 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
 
 def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
                      beta: np.ndarray) -> None:
-    """W_t's spectrum and outliers (when declared) and, after step one, ``step_one``."""
+    """W_t's spectrum and outliers (when declared) and, after step one, ``step_one_spike``."""
     name = f"W{state.t}"
     if not plan.options.wants(name):
         return
@@ -336,8 +336,8 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     tally.counts[state.t] = len(positions)
     if state.t == 1:
         clock = time.perf_counter()
-        tally.step_one = {
-            "outlier": float(svd.values[0]),
+        tally.step_one_spike = {
+            "value": float(svd.values[0]),
             "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
             "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
             "overlap_left": directions.squared_overlap(svd.left[:, 0], state.a),
@@ -419,15 +419,15 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
                          f"{directions.IDENTIFY_RATIO:g}x the second",
     }
     return Measurement(
-        config=plan.config.to_dict(), N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
+        config=plan.config, N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
         options=dict(sorted(recorded.items())), versions=versions(), timing=tally.timing,
         spectra=tally.spectra, outliers=None if last is None else last["outliers"],
         bulk_edge=plan.theory_edge,
         bulk_edge_empirical=None if last is None else last["bulk_edge_empirical"],
-        outlier_count=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts
-                       else None),
-        amplitudes=tally.amplitudes, step_one=tally.step_one, features=tally.features,
-        dynamics=tally.dynamics, learned_beta=tally.learned, terms=tally.terms,
+        visible_new_outliers=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts
+                              else None),
+        amplitudes=tally.amplitudes, step_one_spike=tally.step_one_spike, features=tally.features,
+        dynamics=tally.dynamics, beta=tally.learned, terms=tally.terms,
         series=tally.series)
 
 

@@ -411,7 +411,7 @@ class EdgeFit:
     edge: float | None
     kappa: float | None
     margin: float | None
-    outlier_count: int
+    edge_outliers: int   # values above edge + margin (the fixed point of the fit)
     values_used: int
     rms_residual: float | None   # of the fit, in kappa units
     reliable: bool
@@ -419,7 +419,7 @@ class EdgeFit:
 
     def to_dict(self) -> dict:
         return {"edge": self.edge, "kappa": self.kappa, "margin": self.margin,
-                "outlier_count": self.outlier_count, "values_used": self.values_used,
+                "edge_outliers": self.edge_outliers, "values_used": self.values_used,
                 "rms_residual": self.rms_residual, "reliable": self.reliable,
                 "reason": self.reason, "rule": f"Airy fit from position m//{FIT_START}, "
                 f"offset {AIRY_OFFSET}, outliers above edge + {MARGIN:g} kappa"}

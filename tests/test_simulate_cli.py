@@ -28,7 +28,7 @@ def test_summary_lists_outliers_edges_and_amplitudes(capsys):
     out = capsys.readouterr().out
     for text in ("outliers of W1", "outliers of W2", "outliers of W_T - W_{T-1}",
                  "bulk edge of W_0 (theory 1 + sqrt(N/d)): 2.0000", "null floor",
-                 "outlier_count", "step one: top singular value of W1"):
+                 "visible_new_outliers", "step one: top singular value of W1"):
         assert text in out, text
     assert "a^1 (k=0)" in out  # the step-one spike is identified
 
@@ -36,8 +36,9 @@ def test_summary_lists_outliers_edges_and_amplitudes(capsys):
 def test_json_output_has_the_measurement_keys(capsys):
     assert cli.main(SMALL + ["--json", "--steps", "0.2:1:fresh,0.4:2:fresh,0.1:1:reuse"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert {"spectra", "outliers", "amplitudes", "step_one", "bulk_edge",
-            "bulk_edge_empirical", "outlier_count"} <= set(data)
+    assert {"spectra", "outliers", "amplitudes", "step_one_spike", "bulk_edge",
+            "bulk_edge_empirical", "visible_new_outliers"} <= set(data)
+    assert data["format"] == "twostep.simulate.Measurement/2"
     assert set(data["spectra"]) == {"W1", "W2", "W3", "update"}
     assert [s["batch"] for s in data["options"]["steps"]] == ["fresh", "fresh", "reuse"]
     # steps 1 and 2 are copied into the recorded config

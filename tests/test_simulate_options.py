@@ -71,11 +71,11 @@ def test_a_run_computes_only_the_declared_spectra_and_the_rest_is_unchanged():
     assert set(full.spectra) == {"W1", "W2", "update"}
     assert set(w1.spectra) == {"W1"} and none.spectra == {}
     assert w1.spectra["W1"]["singular_values"] == full.spectra["W1"]["singular_values"]
-    assert w1.step_one == full.step_one and none.step_one is None
+    assert w1.step_one_spike == full.step_one_spike and none.step_one_spike is None
     for m in (w1, none):  # what needs W_2's spectrum is None, not a stale or made-up value
-        assert m.outlier_count is None and m.outliers is None
+        assert m.visible_new_outliers is None and m.outliers is None
         assert m.bulk_edge_empirical is None
-        assert m.amplitudes == full.amplitudes and m.learned_beta == full.learned_beta
+        assert m.amplitudes == full.amplitudes and m.beta == full.beta
         assert m.options["spectra"] in (["W1"], [])
     # the series residual is relative to ||update||, computed alone when its spectrum is not
     assert none.series["residual"] == pytest.approx(full.series["residual"], rel=1e-6)

@@ -29,17 +29,17 @@ def test_step_one_at_alpha_zero_sits_at_the_bbp_location():
     seeds = range(6)
     runs = [run(config, 1000, seed, steps=[Step(0.0, 3.0, "fresh")], dtype="float32", top=2,
                 max_power=1, null_draws=0) for seed in seeds]
-    outliers = [m.step_one["outlier"] for m in runs]
-    u_sq = [m.step_one["u_norm"] ** 2 for m in runs]
+    outliers = [m.step_one_spike.value for m in runs]
+    u_sq = [m.step_one_spike.u_norm ** 2 for m in runs]
     # Measured over 12 seeds at N = 1000: outlier sd 0.09 per seed (O(N^-1/2) Gaussian
     # fluctuations), mean 2.955; ||u||^2 sd 0.14. Means of 6 seeds: sd 0.037 and 0.057;
     # the tolerances are 4 sd.
     assert np.mean(outliers) == pytest.approx(predicted, abs=4 * 0.09 / math.sqrt(6))
     assert np.mean(u_sq) == pytest.approx(2.0, abs=4 * 0.14 / math.sqrt(6))
     for m in runs:
-        assert m.outliers and m.outliers[0]["index"] == 0
-        assert m.outliers[0]["left_power"] == 1  # the step-one spike lies along a
-        assert m.step_one["overlap_left"] > 0.6
+        assert m.outliers and m.outliers[0].index == 0
+        assert m.outliers[0].left_power == 1  # the step-one spike lies along a
+        assert m.step_one_spike.overlap_left > 0.6
         assert m.options["steps"] == [{"alpha": 0.0, "etabar": 3.0, "batch": "fresh"}]
         assert set(m.spectra) == {"W1", "update"}
 
@@ -57,7 +57,7 @@ def test_second_outlier_along_a_squared_at_n_1000_not_for_odd_activations():
     assert _identified_powers(m)[:2] == [1, 2]
     assert m.spectra["W2"]["outliers"][1]["term"] == 1
     a2 = m.amplitudes[1]
-    assert a2["amplitude"] > a2["null_floor"] + 3 * a2["null_floor_sd"]
+    assert a2.amplitude > a2.null_floor + 3 * a2.null_floor_sd
     plain = run(shifted.replace(activation="tanh"), 1000, 0, dtype="float32")
     assert 2 not in _identified_powers(plain)
 
@@ -71,9 +71,9 @@ def test_second_outlier_follows_a_squared_and_vanishes_for_odd_activations():
     assert powers[:2] == [1, 2], powers
     second = m.spectra["W2"]["outliers"][1]
     assert second["term"] == 1 and second["gap"] > 0.1
-    assert m.outlier_count >= 1
+    assert m.visible_new_outliers >= 1
     a2 = m.amplitudes[1]
-    assert a2["amplitude"] > a2["null_floor"] + 3 * a2["null_floor_sd"]
+    assert a2.amplitude > a2.null_floor + 3 * a2.null_floor_sd
 
     plain = run(shifted.replace(activation="tanh"), 2000, 0, dtype="float32")
     # odd sigma: every odd term k vanishes by w -> -w symmetry (k = 1 is a^{o2})
@@ -111,14 +111,14 @@ def test_measurement_json_and_npz_round_trip(tmp_path):
     text = json.dumps(data, allow_nan=False)  # pure JSON types, no NaN
     assert json.loads(text) == data
     for key in ("config", "N", "d", "n", "seed", "options", "versions", "timing", "spectra",
-                "outliers", "bulk_edge", "bulk_edge_empirical", "outlier_count", "amplitudes",
-                "step_one"):
+                "outliers", "bulk_edge", "bulk_edge_empirical", "visible_new_outliers",
+                "amplitudes", "step_one_spike", "beta"):
         assert key in data
     assert set(data["versions"]) == {"twostep", "numpy", "scipy", "python"}
     assert {"steps_s", "spectra_s", "total_s"} <= set(data["timing"])
     assert data["spectra"]["W2"]["values"] == {"npz": "W2.values", "size": 200}
-    assert set(data["step_one"]) == {"outlier", "overlap_beta", "overlap_right",
-                                     "overlap_left", "u_norm"}
+    assert set(data["step_one_spike"]) == {"value", "overlap_beta", "overlap_right",
+                                           "overlap_left", "u_norm"}
     amp = data["amplitudes"][0]
     assert set(amp) >= {"k", "left_power", "amplitude", "null_floor", "null_floor_sd",
                         "beta_overlap", "null_beta_overlap"}
@@ -174,10 +174,10 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 def test_features_count_new_spikes_of_the_feature_matrix():
     m = run(ModelConfig(activation="tanh", alpha1=0.3), 400, 0, features=True)
     f = m.features
-    assert f["F0"]["singular_values"][0] >= f["F0"]["singular_values"][1]
+    assert f.F0["singular_values"][0] >= f.F0["singular_values"][1]
     # step one adds the spike of the linear term (Moniri et al. 2023, l >= 1 for alpha1 > 0)
-    assert f["spike_count"] >= 1
-    assert f["above_threshold"] >= f["spike_count"]
+    assert f.spike_count >= 1
+    assert f.above_threshold >= f.spike_count
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -54,7 +54,7 @@ def test_pure_bulk_has_no_outliers_and_the_theoretical_edge(N, d, seed):
     values = np.linalg.svd(gaussian(N, d, seed), compute_uv=False)[:30]
     fit = spectra.fit_edge(values)
     tw = spectra.tracy_widom_scale(N, d)
-    assert fit.reliable and fit.outlier_count == 0
+    assert fit.reliable and fit.edge_outliers == 0
     # fitted edge: bias <= 0.3 and sd ~ 1 in Tracy-Widom units (spectra module docstring)
     assert abs(fit.edge - spectra.bulk_edge_theory(N, d)) < 4 * tw
     # the fitted scale is the Tracy-Widom scale (kappa/tw = 1.00-1.05 measured)
@@ -68,7 +68,7 @@ def test_planted_spike_gives_one_outlier_at_the_bbp_location():
     A = gaussian(N, d, 4) + theta * np.outer(unit(rng, N), unit(rng, d))
     values = np.linalg.svd(A, compute_uv=False)[:30]
     fit = spectra.fit_edge(values)
-    assert fit.outlier_count == 1
+    assert fit.edge_outliers == 1
     # Benaych-Georges & Nadakuditi (c = 1): sqrt((1 + theta^2)(1 + theta^2)) / theta = 2.1667;
     # outlier fluctuations are O(N^-1/2) ~ 0.03 here
     assert abs(values[0] - (1 + theta**2) / theta) < 0.1
@@ -82,7 +82,7 @@ def test_visible_bulk_far_above_the_theoretical_edge_is_found():
     A = 1.7 * gaussian(N, N, 5)
     A += 9 * np.outer(unit(rng, N), unit(rng, N)) + 4 * np.outer(unit(rng, N), unit(rng, N))
     fit = spectra.fit_edge(np.linalg.svd(A, compute_uv=False)[:30])
-    assert fit.outlier_count == 2
+    assert fit.edge_outliers == 2
     assert abs(fit.edge - 3.4) < 4 * 1.7 * spectra.tracy_widom_scale(N, N)
 
 
@@ -169,7 +169,7 @@ def test_float32_spectra_meet_the_documented_accuracy():
     assert top.converged and top.method == "block-lanczos"
     assert np.max(np.abs(top.values[:10] - s[:10]) / s[:10]) <= 1e-4
     assert np.max(np.abs(top.values - s[:30])) <= 0.05 * spectra.tracy_widom_scale(N, d)
-    assert spectra.fit_edge(top.values).outlier_count == spectra.fit_edge(s[:30]).outlier_count
+    assert spectra.fit_edge(top.values).edge_outliers == spectra.fit_edge(s[:30]).edge_outliers
 
 
 def test_array_api_strict_input_matches_numpy():

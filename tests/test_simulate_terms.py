@@ -94,13 +94,13 @@ def test_run_reports_terms_and_series():
     cfg = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                       batch="reuse", etabar1=0.1)
     m = run(cfg, 60, 1, terms=3, null_draws=2)
-    assert [t["k"] for t in m.terms] == [0, 1, 2, 3]
+    assert [t.k for t in m.terms] == [0, 1, 2, 3]
     assert m.options["terms"] == 3 and m.options["max_power"] >= 4
     assert m.series["converges"] and m.series["residual"] < 0.05
     t0 = m.terms[0]
     # term 0 is the rank-one a v_0^T plus noise: its projection is most of its norm
-    assert t0["left_overlap"] > 0.9
-    assert len(t0["leakage"]) == 4 and t0["leakage"][0] == pytest.approx(t0["amplitude"])
+    assert t0.left_overlap > 0.9
+    assert len(t0.leakage) == 4 and t0.leakage[0] == pytest.approx(t0.amplitude)
     assert m.to_dict()["series"]["K"] == 3
     # the default step sizes at alpha1 = 0.3 leave the convergence region of tanh's series
     big = run(cfg.replace(etabar1=1.0), 60, 1, terms=3, null_draws=0)
@@ -123,4 +123,4 @@ def test_float32_terms_match_float64():
     m64 = run(cfg, 300, 0, terms=2, null_draws=0)
     m32 = run(cfg, 300, 0, terms=2, null_draws=0, dtype="float32")
     for t64, t32 in zip(m64.terms, m32.terms):
-        assert t32["amplitude"] == pytest.approx(t64["amplitude"], rel=1e-3)
+        assert t32.amplitude == pytest.approx(t64.amplitude, rel=1e-3)

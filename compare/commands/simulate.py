@@ -100,8 +100,8 @@ def _outlier_lines(spec: dict, max_power: int) -> list[str]:
 
 def render(m: Measurement) -> str:
     """The readable summary of a :class:`Measurement`."""
-    c = m.config
-    scaling = m.model.scaling
+    c = m.config.to_dict()
+    scaling = m.config.scaling
     lines = [
         f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
         f"n={m.n}  seed={m.seed}  {m.options['dtype']}  tau={c['noise']:g}  [{scaling}]",
@@ -124,32 +124,32 @@ def render(m: Measurement) -> str:
         lines += _outlier_lines(spec, K)
     lines += [
         "",
-        "new outliers of the last step (outlier_count): "
-        + ("not measured (needs the spectra of the last two W_t)" if m.outlier_count is None
-           else str(m.outlier_count)),
+        "new outliers of the last step (visible_new_outliers): "
+        + ("not measured (needs the spectra of the last two W_t)"
+           if m.visible_new_outliers is None else str(m.visible_new_outliers)),
     ]
-    s = m.step_one
+    s = m.step_one_spike
     if s is None:
         lines.append("step one: not measured (W1's spectrum is not among --spectra)")
     else:
         lines.append(
-            f"step one: top singular value of W1 {s['outlier']:.4f}; squared overlaps of its "
-            f"vectors: right-beta_* {_f(s['overlap_beta'])}, right-u {_f(s['overlap_right'])}, "
-            f"left-a {_f(s['overlap_left'])};  ||u|| = {s['u_norm']:.4f}")
+            f"step one: top singular value of W1 {s.value:.4f}; squared overlaps of its "
+            f"vectors: right-beta_* {_f(s.overlap_beta)}, right-u {_f(s.overlap_right)}, "
+            f"left-a {_f(s.overlap_left)};  ||u|| = {s.u_norm:.4f}")
     lines += ["", f"amplitudes ||U^T q_(k+1)|| of the last update U vs null floor "
                   f"(mean +- sd over {m.options['null_draws']} independent a):",
               f"  {'k':>2} {'power':>5} {'amplitude':>10} {'null floor':>18} {'ratio':>7} "
               f"{'beta_*':>7} {'null beta_*':>16}"]
     for a in m.amplitudes:
-        floor = (f"{_f(a['null_floor'], '.4g')} +- {_f(a['null_floor_sd'], '.2g')}"
-                 if a["null_floor"] is not None else "-")
-        ratio = (a["amplitude"] / a["null_floor"]
-                 if a["amplitude"] is not None and a["null_floor"] else None)
-        nb = (f"{_f(a['null_beta_overlap'], '.3f')} +- {_f(a['null_beta_overlap_sd'], '.2f')}"
-              if a["null_beta_overlap"] is not None else "-")
-        lines.append(f"  {a['k']:>2} {'a^' + str(a['left_power']):>5} "
-                     f"{_f(a['amplitude'], '10.4g')} {floor:>18} {_f(ratio, '7.2f')} "
-                     f"{_f(a['beta_overlap'], '7.3f')} {nb:>16}")
+        floor = (f"{_f(a.null_floor, '.4g')} +- {_f(a.null_floor_sd, '.2g')}"
+                 if a.null_floor is not None else "-")
+        ratio = (a.amplitude / a.null_floor
+                 if a.amplitude is not None and a.null_floor else None)
+        nb = (f"{_f(a.null_beta_overlap, '.3f')} +- {_f(a.null_beta_overlap_sd, '.2f')}"
+              if a.null_beta_overlap is not None else "-")
+        lines.append(f"  {a.k:>2} {'a^' + str(a.left_power):>5} "
+                     f"{_f(a.amplitude, '10.4g')} {floor:>18} {_f(ratio, '7.2f')} "
+                     f"{_f(a.beta_overlap, '7.3f')} {nb:>16}")
     if m.terms:
         se = m.series
         lines += ["", f"exact terms T_k = eta_2 eta_1^k D_k of the last update (K = {se['K']}): "
@@ -159,17 +159,17 @@ def render(m: Measurement) -> str:
                   f"  {'k':>2} {'power':>5} {'||T_k||':>10} {'ratio':>7} {'amplitude':>10} "
                   f"{'null floor':>11} {'beta_*':>7} {'left-q':>7}"]
         for t in m.terms:
-            ratio = se["ratios"][t["k"] - 1] if t["k"] >= 1 else None
-            lines.append(f"  {t['k']:>2} {'a^' + str(t['left_power']):>5} "
-                         f"{_f(t['singular_values'][0], '10.4g')} {_f(ratio, '7.3f'):>7} "
-                         f"{_f(t['amplitude'], '10.4g')} {_f(t['null_floor'], '11.4g')} "
-                         f"{_f(t['beta_overlap'], '7.3f')} {_f(t['left_overlap'], '7.3f')}")
+            ratio = se["ratios"][t.k - 1] if t.k >= 1 else None
+            lines.append(f"  {t.k:>2} {'a^' + str(t.left_power):>5} "
+                         f"{_f(t.singular_values[0], '10.4g')} {_f(ratio, '7.3f'):>7} "
+                         f"{_f(t.amplitude, '10.4g')} {_f(t.null_floor, '11.4g')} "
+                         f"{_f(t.beta_overlap, '7.3f')} {_f(t.left_overlap, '7.3f')}")
     if m.features is not None:
         f = m.features
         lines += ["", f"feature matrix sigma(X W^T)/sqrt(n): F0 edge "
-                      f"{_f(f['F0']['bulk_edge_empirical'])}, threshold {_f(f['threshold'])}; "
-                      f"F1 values above it {f['above_threshold']}, new spikes (spike_count) "
-                      f"{f['spike_count']}"]
+                      f"{_f(f.F0['bulk_edge_empirical'])}, threshold {_f(f.threshold)}; "
+                      f"F1 values above it {f.above_threshold}, new spikes (spike_count) "
+                      f"{f.spike_count}"]
     t = m.timing
     lines += ["", f"time: draws {t['draws_s']:.2f} s, steps {t['steps_s']:.2f} s, spectra "
                   f"{t['spectra_s']:.2f} s, total {t['total_s']:.2f} s"]
