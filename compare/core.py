@@ -16,9 +16,10 @@ other by a rescaling, with no simulation:
 
 What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
 ``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,
-``outlier_count``, ``spectra``, ``learned_beta``): those fields are set to None in a rescaled
-measurement, so no claim reads a stale value.  ``step_one`` and ``features`` (functions of
-``W_1``) are kept only when ``eta_1' = eta_1``.
+``visible_new_outliers``, ``spectra``, ``beta``): those fields are emptied in a rescaled
+:class:`~twostep.simulate.Measurement` (None, or ``()`` / ``{}`` for the collections), so no
+claim reads a stale value.  ``step_one_spike`` and ``features`` (functions of ``W_1``) are kept
+only when ``eta_1' = eta_1``.
 
 **The residual rule** (what the regime guard of docs/claims.md reads, ``series.residual``).
 The residual ``||U - sum_{k<=K} T_k|| / ||U||`` does not depend on ``eta_2`` (U and every T_k are
@@ -45,7 +46,8 @@ Rules 2 and 3 are replaced by a measurement when asked (``core_check(..., measur
 exact update at every ``eta_1'`` with one GEMM per (N, seed, eta_1') and measures the residual
 there, so no estimate is carried; tests/test_simulate_core.py checks it against direct runs.
 
-``series.core_rule`` says which rule gave each residual.
+``series.core_rule`` says which rule gave each residual; ``series.core_from`` (the config
+measured) and ``series.core_scales`` (``s_k`` per term) say where the rescaled numbers come from.
 
 A verdict computed here is the verdict of a direct run with the core's run options
 (``terms = K``, ``max_power = M`` of :func:`core_check`; the series residual is that of K terms),
@@ -57,6 +59,7 @@ the tolerance as the real residual.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import tempfile
@@ -66,6 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
@@ -99,11 +103,14 @@ TERMS_CAP = 6
 CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
                "reuse-gap": ReuseGap}
 
-#: Fields of a measurement that describe the whole update or W_2 (not derivable).
-WHOLE_UPDATE_FIELDS = ("amplitudes", "outliers", "outlier_count", "spectra", "learned_beta",
-                       "bulk_edge_empirical", "dynamics")
-#: Fields that are functions of W_1 only (kept when eta_1 does not change).
-STEP_ONE_FIELDS = ("step_one", "features")
+#: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable),
+#: and the empty value a rescaled measurement holds for each.
+WHOLE_UPDATE_EMPTY: dict[str, Any] = {
+    "amplitudes": (), "outliers": None, "visible_new_outliers": None, "spectra": {},
+    "beta": None, "bulk_edge_empirical": None, "dynamics": ()}
+WHOLE_UPDATE_FIELDS = tuple(WHOLE_UPDATE_EMPTY)
+#: Fields that are functions of W_1 only (kept when eta_1 does not change; None otherwise).
+STEP_ONE_FIELDS = ("step_one_spike", "features")
 
 
 # -- the radius of convergence -------------------------------------------------------------------
@@ -173,23 +180,24 @@ def _scaled(x: Any, s: float) -> Any:
     return None if x is None else float(x) * s
 
 
-def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
+def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConfig,
             config_to: ModelConfig, *, measured_residual: float | None = None
-            ) -> dict[str, Any]:
-    """The measurement dict of ``config_to``'s exact-term statistics from one of
+            ) -> Measurement:
+    """The :class:`Measurement` of ``config_to``'s exact-term statistics from one of
     ``config_from`` at the same (N, seed) (module docstring: what is rescaled, what is removed,
-    the residual rule).  ``measured_residual``: the series residual at ``config_to``'s step
-    sizes measured by :func:`twostep.simulate.core.Core.measure` (:func:`measure_residuals`);
-    it replaces rules 2 and 3."""
+    the residual rule); a stored dict is read with ``Measurement.from_dict``.
+    ``measured_residual``: the series residual at ``config_to``'s step sizes measured by
+    :func:`twostep.simulate.core.Core.measure` (:func:`measure_residuals`); it replaces rules 2
+    and 3."""
     from twostep.simulate.terms import SERIES_TOLERANCE
 
     _check_pair(config_from, config_to)
-    m = measurement
-    terms, series = m.get("terms"), m.get("series")
+    m = Measurement.from_dict(measurement)
+    terms, series = m.terms, m.series
     if not terms or not series:
         raise ConfigError("the core needs a measurement with exact terms and series "
                           "diagnostics (run with terms >= 1)")
-    N = int(m["N"])
+    N = int(m.N)
     eta1, eta2 = float(series["eta1"]), float(series["eta2"])
     f1, f2 = etas(config_from, N)
     if abs(f1 / eta1 - 1) > 1e-12 or abs(f2 / eta2 - 1) > 1e-12:
@@ -202,16 +210,14 @@ def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
 
     new_terms = []
     for entry in terms:
-        k = int(entry["k"])
-        e = copy.deepcopy(dict(entry))
-        for name in ("amplitude", "null_floor", "null_floor_sd"):
-            if name in e:
-                e[name] = _scaled(e[name], scale[k])
-        if e.get("singular_values") is not None:
-            e["singular_values"] = [_scaled(x, scale[k]) for x in e["singular_values"]]
-        if e.get("leakage") is not None:
-            e["leakage"] = [_scaled(x, scale[j]) for j, x in enumerate(e["leakage"])]
-        new_terms.append(e)
+        s_k = scale[int(entry.k)]
+        new_terms.append(dataclasses.replace(
+            entry,
+            amplitude=_scaled(entry.amplitude, s_k),
+            null_floor=_scaled(entry.null_floor, s_k),
+            null_floor_sd=_scaled(entry.null_floor_sd, s_k),
+            singular_values=tuple(_scaled(x, s_k) for x in entry.singular_values or ()),
+            leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ()))))
 
     p1 = dict(series.get("p1") or {})
     p1_max = p1.get("max")
@@ -251,17 +257,14 @@ def rescale(measurement: Mapping[str, Any], config_from: ModelConfig,
         "ratios": [_scaled(x, u) for x in ratios],
         "converges": residual is not None and residual <= tol,
         "p1": new_p1, "core_rule": rule, "radius": R,
+        "core_from": config_from.to_dict(), "core_scales": scale,
     }
-    out = {key: copy.deepcopy(val) for key, val in m.items()
-           if key not in WHOLE_UPDATE_FIELDS and key not in STEP_ONE_FIELDS
-           and key not in ("terms", "series", "config")}
-    for name in WHOLE_UPDATE_FIELDS:
-        out[name] = None
-    for name in STEP_ONE_FIELDS:
-        out[name] = copy.deepcopy(m.get(name)) if same else None
-    out.update(config=config_to.to_dict(), terms=new_terms, series=new_series,
-               core={"from": config_from.to_dict(), "scales": scale, "residual_rule": rule})
-    return out
+    return dataclasses.replace(
+        m, config=config_to, terms=tuple(new_terms), series=new_series,
+        options=copy.deepcopy(m.options), versions=copy.deepcopy(m.versions),
+        timing=copy.deepcopy(m.timing),
+        **WHOLE_UPDATE_EMPTY,
+        **({} if same else dict.fromkeys(STEP_ONE_FIELDS)))
 
 
 def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Sequence[int],

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.errors import ConfigError
 
 from .claims import Results, Verdict, floor_corrected
@@ -89,7 +90,8 @@ def _width_axis(ax: Any, Ns: Sequence[int], labels: Sequence[str] | None = None)
 
 def _series(results: Results, config: Any, Ns: Sequence[int], key: str, k: int
             ) -> dict[str, Any]:
-    """Per N: the floor-corrected mean +- s.e. over seeds of term k of ``m[key]``, the floor
+    """Per N: the floor-corrected mean +- s.e. over seeds of term k of ``m.<key>``
+    (``amplitudes`` or ``terms``: :class:`~twostep.theory.observables.Projection` s), the floor
     (mean over seeds) and its spread (sd of the null draws, else sd over seeds)."""
     raw: dict[int, list[float]] = {}
     flo: dict[int, list[float]] = {}
@@ -97,14 +99,14 @@ def _series(results: Results, config: Any, Ns: Sequence[int], key: str, k: int
     for N in Ns:
         raw[N], flo[N], sds[N] = [], [], []
         for m in results.get(config, N):
-            entry = next((a for a in (m.get(key) or ()) if a.get("k") == k), None)
-            if entry is None or entry.get("amplitude") is None:
+            entry = next((a for a in (getattr(m, key) or ()) if a.k == k), None)
+            if entry is None or entry.amplitude is None:
                 continue
-            raw[N].append(float(entry["amplitude"]))
-            if entry.get("null_floor") is not None:
-                flo[N].append(float(entry["null_floor"]))
-            if entry.get("null_floor_sd") is not None:
-                sds[N].append(float(entry["null_floor_sd"]))
+            raw[N].append(float(entry.amplitude))
+            if entry.null_floor is not None:
+                flo[N].append(float(entry.null_floor))
+            if entry.null_floor_sd is not None:
+                sds[N].append(float(entry.null_floor_sd))
     out: dict[str, Any] = {"N": [], "mean": [], "err": [], "floor": [], "floor_sd": []}
     for N in Ns:
         if not raw[N]:
@@ -222,8 +224,7 @@ def amplitude_figure(results: Results, config: Any, prediction: Any, path: Path,
         raise ConfigError("an amplitude plot needs at least two N")
     ms0 = results.get(config, Ns[0])
     last_term = prediction.terms[-1].k
-    ks = terms if terms is not None else [a["k"] for a in ms0[0]["amplitudes"]
-                                          if a["k"] <= last_term]
+    ks = terms if terms is not None else [a.k for a in ms0[0].amplitudes if a.k <= last_term]
     fig = plt.figure(figsize=(8.5, 5.4))
     ax = fig.add_axes((0.09, 0.27, 0.58, 0.64))
     handles, merged = _draw_terms(ax, results, config, Ns, "amplitudes", ks, prediction)
@@ -246,7 +247,7 @@ def amplitude_figure(results: Results, config: Any, prediction: Any, path: Path,
 def has_terms(results: Results, config: Any) -> bool:
     """Whether two or more widths of ``config`` carry the exact step-two terms (``terms=K``
     runs): what :func:`term_amplitude_figure` needs."""
-    return sum(any(m.get("terms") for m in results.get(config, N))
+    return sum(any(m.terms for m in results.get(config, N))
                for N in results.Ns(config)) >= 2
 
 
@@ -254,8 +255,8 @@ def _residuals(results: Results, config: Any, Ns: Sequence[int]) -> dict[int, fl
     """Median over seeds of the truncated series' relative residual, per N (None: unknown)."""
     out: dict[int, float | None] = {}
     for N in Ns:
-        vals = [float(m["series"]["residual"]) for m in results.get(config, N)
-                if isinstance(m.get("series"), dict) and m["series"].get("residual") is not None]
+        vals = [float(m.series["residual"]) for m in results.get(config, N)
+                if isinstance(m.series, dict) and m.series.get("residual") is not None]
         out[N] = float(np.median(vals)) if vals else None
     return out
 
@@ -266,14 +267,14 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
     residual per N; the N where the series does not converge are greyed and hatched."""
     plt = _pyplot()
     Ns = [N for N in results.Ns(config)
-          if any(m.get("terms") for m in results.get(config, N))]
+          if any(m.terms for m in results.get(config, N))]
     if not Ns:
         raise ConfigError("the measurements have no exact step-two terms; "
                           "run the simulations with terms=K (K = the last term)")
     if len(Ns) < 2:
         raise ConfigError("a term amplitude plot needs at least two N with terms")
-    first = next(m for m in results.get(config, Ns[0]) if m.get("terms"))
-    ks = [t["k"] for t in first["terms"]]
+    first = next(m for m in results.get(config, Ns[0]) if m.terms)
+    ks = [t.k for t in first.terms]
     res = _residuals(results, config, Ns)
     undefined = [N for N in Ns if res[N] is not None and res[N] > SERIES_RESIDUAL_LIMIT]
 
@@ -322,11 +323,15 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
 
 # -- spectrum ---------------------------------------------------------------------------------
 
-def spectrum_figure(measurement: dict[str, Any], prediction: Any, path: Path,
+def spectrum_figure(measurement: Measurement | Mapping[str, Any], prediction: Any, path: Path,
                     matrix: str = "W2") -> Path:
-    """Histogram of the full spectrum (``spectrum=True`` runs) with edges and outliers."""
+    """Histogram of the full spectrum (``spectrum=True`` runs) with edges and outliers.
+
+    ``measurement``: a :class:`~twostep.simulate.Measurement` or its stored dict; its
+    ``spectra[matrix]`` is the raw spectrum dict (``values``, ``histogram``, ``outliers``)."""
     plt = _pyplot()
-    spec = measurement["spectra"][matrix]
+    measurement = Measurement.from_dict(measurement)
+    spec = measurement.spectra[matrix]
     values = spec.get("values")
     if isinstance(values, dict):  # stored measurements keep the raw values in the npz only
         values = None
@@ -366,14 +371,14 @@ def spectrum_figure(measurement: dict[str, Any], prediction: Any, path: Path,
         ax.annotate(name, (o["value"], 0.02), xycoords=ax.get_xaxis_transform(),
                     xytext=(3, 0), textcoords="offset points", color="tab:red", fontsize=8)
     if prediction is not None:
-        for i, o in enumerate(prediction.outliers(int(measurement["N"]), matrix)):
-            if o["value"] is not None and o["value"] <= hi:
-                ax.axvline(o["value"], color="tab:green", ls="-.", lw=1.2,
+        for i, o in enumerate(prediction.outliers_at(int(measurement.N), matrix)):
+            if o.value is not None and o.value <= hi:
+                ax.axvline(o.value, color="tab:green", ls="-.", lw=1.2,
                            label="predicted outlier" if i == 0 else None)
     ax.set_xlim(0, hi)
-    c = measurement["config"]
-    ax.set_title(f"{matrix}: sigma={c['activation']}, sigma*={c['target']}, {c['batch']}, "
-                 f"alpha=({c['alpha1']:g}, {c['alpha2']:g}), N={measurement['N']}", fontsize=9)
+    c = measurement.config
+    ax.set_title(f"{matrix}: sigma={c.activation}, sigma*={c.target}, {c.batch}, "
+                 f"alpha=({c.alpha1:g}, {c.alpha2:g}), N={measurement.N}", fontsize=9)
     ax.set_xlabel("singular value")
     ax.set_ylabel("count")
     leg = ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)

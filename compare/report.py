@@ -22,10 +22,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
@@ -208,10 +209,12 @@ def _write_marker(root: Path) -> None:
 
 def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
                  plan: Sequence[Any] = (), results: Sequence[Results] = (),
-                 spectrum: dict[str, Any] | None = None, preamble: str = "",
+                 spectrum: Measurement | Mapping[str, Any] | None = None, preamble: str = "",
                  figures: bool = True, force: bool = False,
                  stores: Sequence[str | os.PathLike[str]] = ()) -> Path:
     """Write Markdown + CSV + LaTeX + JSON tables and PNG figures into ``out`` (atomically).
+
+    ``spectrum``: the measurement (or its stored dict) whose full W_2 spectrum is drawn.
 
     ``out``, ``force``, ``stores``: see :func:`check_output_dir` (checked again here).
     Files and folders get the modes of the user's umask.
@@ -264,8 +267,8 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
 
 
 def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
-           results: Sequence[Results], spectrum: dict[str, Any] | None, preamble: str,
-           figures: bool) -> None:
+           results: Sequence[Results], spectrum: Measurement | Mapping[str, Any] | None,
+           preamble: str, figures: bool) -> None:
     (root / "tables").mkdir()
     md = ["# twostep verification report", ""]
     if preamble:
@@ -317,12 +320,11 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
                    f"(right), {config_label(chk.config)}; series residual per N under the "
                    "left panel.", ""]
         if spectrum is not None:
-            from twostep.theory.config import ModelConfig
-
-            cfg = ModelConfig.from_dict(spectrum["config"])
+            spectrum = Measurement.from_dict(spectrum)
+            cfg = spectrum.config
             plots.spectrum_figure(spectrum, predict(cfg), fig_dir / "spectrum.png")
             md += ["![spectrum](figures/spectrum.png)", "",
-                   f"Singular values of W_2, {config_label(cfg)}, N = {spectrum['N']}.", ""]
+                   f"Singular values of W_2, {config_label(cfg)}, N = {spectrum.N}.", ""]
         if verdicts:
             plots.phase_figure(verdicts, fig_dir / "phase.png")
             md += ["![phase](figures/phase.png)", "", "Phase diagram with the verdicts.", ""]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
@@ -250,11 +251,11 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
     """Evaluate the plan's claims on what the store holds (no simulation)."""
     serves = merged_cells(plan)
     wanted: dict[str, Cell] = {c.key(store.version): c for c in serves.values()}
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Measurement] = {}
     for cell, result in store.results():
         k = cell.key(store.version)
         if k in wanted:
-            found[k] = result
+            found[k] = Measurement.from_dict(result)
     missing = [c for k, c in wanted.items() if k not in found]
     if missing:
         raise ConfigError(f"the store lacks {len(missing)} of the plan's {len(wanted)} cells "
@@ -290,12 +291,12 @@ def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
     return Run(plan, verdicts, sweep, results)
 
 
-def spectrum_measurement(store: Store) -> dict[str, Any] | None:
+def spectrum_measurement(store: Store) -> Measurement | None:
     """The largest-N done cell of the store that holds a full spectrum (for the histogram)."""
     best = None
     for cell, result in store.results(spectrum=True):
-        if best is None or cell.N > best["N"]:
-            best = result
+        if best is None or cell.N > best.N:
+            best = Measurement.from_dict(result)
     return best
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,9 +11,10 @@ import pytest
 from twostep.compare import core
 from twostep.compare.claims import Results, measured_regime
 from twostep.compare.verify import check
-from twostep.simulate import draws, run
+from twostep.simulate import Measurement, draws, run
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import ExactTerm
 
 BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                    etabar1=0.2, batch="reuse")
@@ -23,7 +25,7 @@ RUN = {"terms": 4, "max_power": 5}
 
 @pytest.fixture(scope="module")
 def pair():
-    return run(BASE, N, SEED, **RUN).to_dict(), run(OTHER, N, SEED, **RUN).to_dict()
+    return run(BASE, N, SEED, **RUN), run(OTHER, N, SEED, **RUN)
 
 
 def rel(x: float, y: float) -> float:
@@ -46,47 +48,54 @@ def test_draws_are_shared_by_step_sizes():
 def test_rescaled_terms_match_a_direct_run(pair):
     base, direct = pair
     got = core.rescale(base, BASE, OTHER)
-    for t, u in zip(got["terms"], direct["terms"]):
+    assert isinstance(got, Measurement) and got.config == OTHER
+    assert all(isinstance(t, ExactTerm) for t in got.terms)
+    for t, u in zip(got.terms, direct.terms):
         for name in ("amplitude", "null_floor", "null_floor_sd", "beta_overlap",
                      "null_beta_overlap", "left_overlap", "right_beta_overlap"):
-            if u[name] is None:
-                assert t[name] is None
+            if getattr(u, name) is None:
+                assert getattr(t, name) is None
             else:
-                assert rel(t[name], u[name]) < 1e-10, (t["k"], name)
-        for x, y in zip(t["singular_values"], u["singular_values"]):
+                assert rel(getattr(t, name), getattr(u, name)) < 1e-10, (t.k, name)
+        for x, y in zip(t.singular_values, u.singular_values):
             assert rel(x, y) < 1e-10
-        for x, y in zip(t["leakage"], u["leakage"]):
+        for x, y in zip(t.leakage, u.leakage):
             assert (x is None and y is None) or rel(x, y) < 1e-10
-    s, d = got["series"], direct["series"]
+    s, d = got.series, direct.series
     assert rel(s["eta1"], d["eta1"]) < 1e-14 and rel(s["eta2"], d["eta2"]) < 1e-14
     for x, y in zip(s["norms"], d["norms"]):
         assert rel(x, y) < 1e-10
     assert rel(s["p1"]["max"], d["p1"]["max"]) < 1e-10
     # eta1 is smaller: the converging residual at the base's eta1 is carried as an upper estimate
     assert s["core_rule"].startswith("carried")
-    assert s["residual"] == base["series"]["residual"] <= 0.1
+    assert s["residual"] == base.series["residual"] <= 0.1
     assert d["residual"] <= s["residual"]
+    assert s["core_from"] == BASE.to_dict() and len(s["core_scales"]) == len(got.terms)
     # nothing about the whole update survives
-    for name in ("amplitudes", "outliers", "outlier_count", "spectra", "learned_beta",
-                 "step_one"):
-        assert got[name] is None
+    for name in ("outliers", "visible_new_outliers", "beta", "step_one_spike", "features",
+                 "bulk_edge_empirical"):
+        assert getattr(got, name) is None, name
+    assert got.amplitudes == () and got.spectra == {} and got.dynamics == ()
+    # a stored dict gives the same measurement, and the rescaled one is JSON
+    assert core.rescale(base.to_dict(), BASE, OTHER).to_dict() == got.to_dict()
 
 
 def test_same_eta1_keeps_the_measured_residual():
     other = BASE.replace(alpha2=0.25, etabar2=3.0)     # eta1 unchanged: residual exact
-    base = run(BASE, 100, 0, **RUN).to_dict()
-    direct = run(other, 100, 0, **RUN).to_dict()
+    base = run(BASE, 100, 0, **RUN)
+    direct = run(other, 100, 0, **RUN)
     got = core.rescale(base, BASE, other)
-    assert got["series"]["core_rule"] == "measured"
-    assert rel(got["series"]["residual"], direct["series"]["residual"]) < 1e-10
-    assert got["step_one"] == base["step_one"]
-    for t, u in zip(got["terms"], direct["terms"]):
-        assert rel(t["amplitude"], u["amplitude"]) < 1e-10
+    assert got.series["core_rule"] == "measured"
+    assert rel(got.series["residual"], direct.series["residual"]) < 1e-10
+    assert got.step_one_spike == base.step_one_spike is not None
+    assert got.features == base.features
+    for t, u in zip(got.terms, direct.terms):
+        assert rel(t.amplitude, u.amplitude) < 1e-10
 
 
-def _regime_of(m: dict, config: ModelConfig):
+def _regime_of(m: Measurement, config: ModelConfig):
     res = Results()
-    res.add(config, m["N"], m["seed"], m)
+    res.add(config, m.N, m.seed, m)
     return measured_regime(res, config)
 
 
@@ -95,21 +104,21 @@ def test_unknown_residual_never_converges(pair):
     # a larger eta1: not measured
     up = BASE.replace(etabar1=0.5)
     got = core.rescale(base, BASE, up)
-    assert got["series"]["residual"] is None and not got["series"]["converges"]
-    assert got["series"]["core_rule"].startswith("unknown (eta1 above")
+    assert got.series["residual"] is None and not got.series["converges"]
+    assert got.series["core_rule"].startswith("unknown (eta1 above")
     assert not _regime_of(got, up).ok(N)
     # a smaller eta1 below a diverging residual: unknown, not carried
-    diverging = {**base, "series": {**base["series"], "residual": 3.0}}
+    diverging = replace(base, series={**base.series, "residual": 3.0})
     got = core.rescale(diverging, BASE, OTHER)
-    assert got["series"]["residual"] is None
+    assert got.series["residual"] is None
     assert not _regime_of(got, OTHER).ok(N)
     # no residual at all
-    missing = {**base, "series": {**base["series"], "residual": None}}
-    assert core.rescale(missing, BASE, OTHER)["series"]["residual"] is None
+    missing = replace(base, series={**base.series, "residual": None})
+    assert core.rescale(missing, BASE, OTHER).series["residual"] is None
     # smaller eta1 but beyond the radius of convergence: unknown
-    far = {**base, "series": {**base["series"], "p1": {"max": 10.0, "fraction_above": {}}}}
+    far = replace(base, series={**base.series, "p1": {"max": 10.0, "fraction_above": {}}})
     got = core.rescale(far, BASE, OTHER)
-    assert got["series"]["residual"] is None and "R_sigma" in got["series"]["core_rule"]
+    assert got.series["residual"] is None and "R_sigma" in got.series["core_rule"]
 
 
 def test_radius_of_convergence():
@@ -130,7 +139,7 @@ def test_refusals(pair):
     with pytest.raises(ConfigError, match="whole update"):
         core.core_claim("growth-exponent")
     with pytest.raises(ConfigError, match="exact terms"):
-        core.rescale({**base, "terms": None}, BASE, OTHER)
+        core.rescale(replace(base, terms=None), BASE, OTHER)
 
 
 NS = (25, 50, 100, 200)
@@ -180,7 +189,7 @@ def test_core_check_reuse_gap_with_a_smaller_eta1():
     cfg = base.replace(alpha1=0.2, alpha2=0.4)            # eta1 smaller: carried residual
     out = core.core_check("reuse-gap", base, [cfg], NS, 2)
     direct = check("reuse-gap", cfg, NS, 2, **out.options)
-    rules = [m["series"]["core_rule"] for b in core.CORE_CLAIMS["reuse-gap"]().configs(cfg)
+    rules = [m.series["core_rule"] for b in core.CORE_CLAIMS["reuse-gap"]().configs(cfg)
              for N in NS for m in core.plane_results(out.base_results, out.bases, [b]).get(b, N)]
     assert all(r.startswith("carried") for r in rules), rules
     for a, b in zip(out.of(cfg), direct):

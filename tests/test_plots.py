@@ -1,10 +1,12 @@
-"""Figures of compare.plots on synthetic Results (fake measurement dicts, no simulation).
+"""Figures of compare.plots on synthetic Results (small Measurements, no simulation).
 
 Amplitudes follow ``C_k N^{e_k}`` times log-normal noise; the null floors are constant with a
 small spread, so the figures are drawn from data of the shape the simulations store.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ pytest.importorskip("matplotlib")
 from twostep.compare import plots  # noqa: E402
 from twostep.compare.claims import Results, Verdict  # noqa: E402
 from twostep.compare.table import Table  # noqa: E402
+from twostep.simulate import Measurement  # noqa: E402
 from twostep.theory import ModelConfig  # noqa: E402
 from twostep.theory.errors import ConfigError  # noqa: E402
 from twostep.theory.predict import predict  # noqa: E402
@@ -41,13 +44,12 @@ def synthetic_results(config=CFG, Ns=NS, seeds=3, *, terms=True, residuals=None,
     res = Results()
     for N in Ns:
         for s in range(seeds):
-            m = {"N": N, "seed": s, "config": config.to_dict(),
-                 "amplitudes": _entries(pred, N, rng)}
+            m = {"amplitudes": _entries(pred, N, rng)}
             if terms:
                 m["terms"] = _entries(pred, N, rng, scale=0.9, floor=0.05)
                 r = (residuals or {}).get(N, 0.02)
                 m["series"] = {"residual": r, "converges": r <= 0.1}
-            res.add(config, N, s, m)
+            res.add(config, N, s, Measurement(config=config, N=N, d=N, n=N, seed=s, **m))
     return res
 
 
@@ -71,9 +73,9 @@ def synthetic_spectrum(config=CFG, N=500):
     edge = 2.0
     values = np.sort(edge * np.sqrt(rng.uniform(0, 1, N)))
     outliers = [{"value": 2.6, "term": 1}, {"value": 3.4, "term": 2}, {"value": 40.0, "term": 0}]
-    return {"N": N, "config": config.to_dict(),
-            "spectra": {"W2": {"values": list(values), "bulk_edge": edge,
-                               "bulk_edge_empirical": 1.98, "outliers": outliers}}}
+    return Measurement(config=config, N=N, d=N, n=N, seed=0,
+                       spectra={"W2": {"values": list(values), "bulk_edge": edge,
+                                       "bulk_edge_empirical": 1.98, "outliers": outliers}})
 
 
 def _is_png(path):
@@ -120,9 +122,11 @@ def test_phase_figure_marks_each_exact_point(tmp_path, monkeypatch):
     real_close(kept[-1])
 
 
-def test_spectrum_figure_legend_off_the_bars(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stored", [False, True])
+def test_spectrum_figure_legend_off_the_bars(tmp_path, monkeypatch, stored):
     kept, real_close = _capture(monkeypatch)
-    path = plots.spectrum_figure(synthetic_spectrum(), predict(CFG), tmp_path / "s.png")
+    m = synthetic_spectrum()
+    path = plots.spectrum_figure(m.to_dict() if stored else m, predict(CFG), tmp_path / "s.png")
     assert _is_png(path)
     fig = kept[-1]
     ax = fig.axes[0]
@@ -144,13 +148,15 @@ def test_term_amplitude_figure(tmp_path, monkeypatch):
     real_close(fig)
 
 
-@pytest.mark.parametrize("terms", ["missing", None])
+@pytest.mark.parametrize("terms", [None, ()])
 def test_term_amplitude_figure_needs_terms(tmp_path, terms):
     res = synthetic_results(terms=False)
-    if terms is None:
+    if terms is not None:
+        empty = Results()
         for N in NS:
-            for m in res.get(CFG, N):
-                m["terms"] = None
+            for s, m in zip(res.seeds(CFG, N), res.get(CFG, N)):
+                empty.add(CFG, N, s, replace(m, terms=terms))
+        res = empty
     assert not plots.has_terms(res, CFG)
     with pytest.raises(ConfigError, match="terms=K"):
         plots.term_amplitude_figure(res, CFG, predict(CFG), tmp_path / "t.png")
