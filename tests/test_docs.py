@@ -484,10 +484,10 @@ def test_measurement_keys_are_documented():
     keys |= {f"series.{k}" for k in data["series"]}
     keys |= {f"outliers[].{k}" for o in data["outliers"] for k in o}
     keys |= {f"amplitudes[].{k}" for k in data["amplitudes"][0]}
-    keys |= {f"step_one.{k}" for k in data["step_one"]}
+    keys |= {f"step_one_spike.{k}" for k in data["step_one_spike"]}
     keys |= {f"spectra.W2.{k}" for k in data["spectra"]["W2"]}
     keys |= {f"dynamics[].{k}" for k in data["dynamics"][0]}
-    keys |= {f"learned_beta.{k}" for k in data["learned_beta"]}
+    keys |= {f"beta.{k}" for k in data["beta"]}
     documented = _documented_keys("measurement")
     missing = keys - documented
     assert not missing, f"Measurement keys missing from docs/reference.md: {sorted(missing)}"
