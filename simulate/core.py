@@ -17,8 +17,8 @@ the largest runs.  Tested against independent full runs at the same draws
 
 Backends (:mod:`backend`): ``build(..., backend=...)`` keeps ``P0``, ``P1``, ``X``, ``a``, ``y``
 and the ``D_k`` on that backend (the draws are made on the host and moved there), and
-:meth:`Core.update` and the residual run there; the top singular values are computed by
-:func:`spectra.top_singular` on a host copy of the matrix (:func:`_for_spectra`).
+:meth:`Core.update`, the residual and the block products of :func:`spectra.top_singular` run
+there (its small Ritz problems on the host).
 """
 
 from __future__ import annotations
@@ -35,11 +35,6 @@ from twostep.theory import ConfigError, Function, ModelConfig, parse_function
 from . import backend as backends
 from . import draws, gd, spectra
 from . import terms as exact_terms
-
-
-def _for_spectra(A):
-    """``A`` as :func:`spectra.top_singular` takes it: host numpy (a copy off numpy)."""
-    return backends.to_numpy(A)
 
 
 @dataclass
@@ -119,13 +114,13 @@ class Core:
         (the ``series`` keys of a measurement that the regime guard reads)."""
         U = self.update(eta1, eta2)
         rng = draws.generator(self.seed, self.N, draws.SVD, 7)
-        usvd = spectra.top_singular(_for_spectra(U), max(top, 1), rng)
+        usvd = spectra.top_singular(U, max(top, 1), rng)
         if self._D_norms is None:  # free of the step sizes: computed once
-            self._D_norms = [float(spectra.top_singular(_for_spectra(Dk), 1, rng).values[0])
+            self._D_norms = [float(spectra.top_singular(Dk, 1, rng).values[0])
                              for Dk in self.D]
         norms = [eta2 * eta1**k * v for k, v in enumerate(self._D_norms)]
         exact_terms.subtract_terms(U, self.D, eta1, eta2)
-        rnorm = float(spectra.top_singular(_for_spectra(U), 1, rng).values[0])
+        rnorm = float(spectra.top_singular(U, 1, rng).values[0])
         p1 = self._p1(eta1)
         series = exact_terms.series(float(usvd.values[0]), rnorm, norms, eta1, eta2, p1, self.K)
         return {"update_singular_values": [float(v) for v in usvd.values[:top]],
