@@ -43,15 +43,15 @@ def test_plane_results_use_the_measured_residual_where_a_carried_one_is_unknown(
     target = base.replace(etabar1=0.9)   # a larger eta1: no carried residual exists
     res = Results()
     for seed in (0, 1):
-        res.add(base, N, seed, run(base, N, seed, terms=3, null_draws=0).to_dict())
+        res.add(base, N, seed, run(base, N, seed, terms=3, null_draws=0))
     plain = plane_results(res, base, [target])
-    assert all(m["series"]["residual"] is None for m in plain.get(target, N))
+    assert all(m.series["residual"] is None for m in plain.get(target, N))
     measured = plane_results(res, base, [target],
                              residuals=measure_residuals(base, [target], [N], [0, 1], K=3))
     for seed, m in zip((0, 1), measured.get(target, N)):
         full = run(target, N, seed, terms=3, null_draws=0)
-        assert m["series"]["residual"] == pytest.approx(full.series["residual"], rel=1e-9)
-        assert m["series"]["core_rule"].startswith("measured by simulate.core")
+        assert m.series["residual"] == pytest.approx(full.series["residual"], rel=1e-9)
+        assert m.series["core_rule"].startswith("measured by simulate.core")
 
 
 def test_core_check_with_measured_residuals_equals_direct_checks_at_a_larger_eta1():
