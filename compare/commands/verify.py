@@ -119,9 +119,10 @@ def predictions_preamble(plan) -> str:
         terms = "; ".join(f"k={t.k} (a^{t.left_power}) N^{t.exponent_exact}"
                           for t in pred.terms if t.present) or "none"
         count = "undefined" if pred.aware_count is None else pred.aware_count
+        learned = {True: "yes", False: "no", None: "undecided"}[pred.beta.learned]
         lines += [f"- {', '.join(claims)}: {_config_text(cfg)}",
                   f"  outliers of W_2: {count} (paper count {pred.paper_count}); terms present: "
-                  f"{terms}; beta_* learned: {'yes' if pred.beta.learned else 'no'}"]
+                  f"{terms}; beta_* learned: {learned}"]
         if pred.bbp is not None:
             b = pred.bbp
             lines.append(f"  BBP: theta = {b['theta']:.4g} vs threshold {b['threshold']:.4g}: "
