@@ -18,10 +18,12 @@ Measured in one run, on this machine:
    (``H = X W^T`` and ``G = M^T X`` per step, :mod:`twostep.simulate.gd`), the steps
    alone (``gd.trajectory``), a default ``run()`` (top = 10, terms = 0) and the naive
    notebook way (float64, full ``np.linalg.svd`` with vectors of W_2 and of the update);
-   goals: run() <= 1.5x the GEMMs, steps <= 1.25x, run() >= 5x faster than naive.
+   goals: run() <= 1.5x the GEMMs, steps <= 1.25x, run() >= 5x faster than naive;
+6. a run costs what it measures: run() at N = 4000 float32 computing only the spectra each
+   built-in claim reads (``RunOptions.spectra``), against the same GEMM floor.
 
-Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5]`` (``--quick``: small
-sizes, a minute). The full run takes ~15 minutes on 2 cores.
+Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5,6]``
+(``--quick``: small sizes, a minute). The full run takes ~15 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -185,6 +187,28 @@ def floor_table(Ns, repeats: int) -> None:
           f">= 5x; load average now {os.getloadavg()[0]:.2f})\n")
 
 
+#: The spectra the built-in claims read (compare/claims: ``Claim.spectra``).
+DECLARED = (("all (the default run)", "all"), ("W1, W2 (outlier-count, outlier-locations)",
+             ("W1", "W2")), ("W2 (left-vectors)", ("W2",)), ("W1 (bbp)", ("W1",)),
+            ("none (exponents, amplitudes, reuse-gap)", ()))
+
+
+def declared_table(N: int, repeats: int) -> None:
+    """Section 6: run() computing only the spectra a claim reads, against the GEMM floor."""
+    print(f"6. a run costs what it measures: run() at N = {N}, float32, by declared spectra "
+          f"(terms = 0), {repeats} repeat(s), minimum; load average {os.getloadavg()[0]:.2f}")
+    print("| spectra | run() s | of which spectra s | run() / four GEMMs |")
+    print("|---|---|---|---|")
+    gemm = min(bare_gemms(N, "float32", repeats=1) for _ in range(repeats))
+    for label, spectra in DECLARED:
+        times = [run(CONFIG, N, 0, dtype="float32", spectra=spectra).timing
+                 for _ in range(repeats)]
+        best = min(times, key=lambda t: t["total_s"])
+        print(f"| {label} | {best['total_s']:.2f} | {best['spectra_s']:.2f} | "
+              f"{best['total_s'] / gemm:.2f} |", flush=True)
+    print(f"(four GEMMs {gemm:.2f} s; load average now {os.getloadavg()[0]:.2f})\n")
+
+
 def best_run(N: int, dtype: str, repeats: int):
     best = None
     for _ in range(repeats):
@@ -213,7 +237,7 @@ def slope(Ns, times) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    parser.add_argument("--sections", default="1,2,3,4,5",
+    parser.add_argument("--sections", default="1,2,3,4,5,6",
                         help="which measurements to run, e.g. 1,2 (default: all)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="interleaved repeats of section 5 (default 2)")
@@ -315,6 +339,9 @@ def main() -> None:
 
     if 5 in sections:
         floor_table((500, 1000) if quick else (2000, 4000), max(1, args.repeats))
+
+    if 6 in sections:
+        declared_table(1000 if quick else 4000, max(1, args.repeats))
 
     if 4 in sections and len(timings) > 1:
         # 4. growth ---------------------------------------------------------------------------
