@@ -39,18 +39,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("twostep")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="twostep", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"twostep {_version()}")
+    from twostep.simulate.measurement import package_version
+
+    parser.add_argument("--version", action="version", version=f"twostep {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
         try:

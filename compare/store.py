@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twostep.simulate.measurement import package_version
 from twostep.simulate.options import (
     DEFAULT_KEY,
     EXECUTION_ONLY,
@@ -111,16 +112,6 @@ CREATE TABLE IF NOT EXISTS claims (
     heartbeat REAL NOT NULL
 )
 """
-
-
-def package_version() -> str:
-    """The installed twostep version (part of every cell key)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("twostep")
-    except PackageNotFoundError:  # running from a bare source tree
-        return "0+unknown"
 
 
 def normalise_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

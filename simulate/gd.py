@@ -40,6 +40,7 @@ from array_api_compat import device as array_device
 from scipy.linalg import blas
 
 from twostep.theory import ConfigError, Function, ModelConfig, NonFiniteError, parse_function
+from twostep.theory.config import check_alpha
 
 from . import backend as backends
 from . import draws
@@ -87,8 +88,7 @@ class Step:
             if not math.isfinite(value):
                 raise ConfigError(f"step {name} must be finite, got {value!r}")
             object.__setattr__(self, name, float(value))
-        if not 0.0 <= self.alpha < 0.5:
-            raise ConfigError(f"step alpha must be in [0, 1/2), got {self.alpha!r}")
+        check_alpha("step alpha", self.alpha)
         if self.etabar <= 0:
             raise ConfigError(f"step etabar must be > 0, got {self.etabar!r}")
         object.__setattr__(self, "batch", BATCH_ALIASES.get(self.batch, self.batch))

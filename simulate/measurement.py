@@ -46,17 +46,22 @@ FORMAT = "twostep.simulate.Measurement/2"
 OLD_FORMATS = ("twostep.simulate.Measurement/1",)
 
 
-def versions() -> dict[str, str]:
-    """Versions of twostep, numpy, scipy and python that made the measurement."""
+def package_version() -> str:
+    """The installed twostep version (recorded in every measurement, part of every store key,
+    printed by ``twostep --version``); ``0+unknown`` in a source tree without install."""
     from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("twostep")
+    except PackageNotFoundError:  # pragma: no cover - source tree without install
+        return "0+unknown"
+
+
+def versions() -> dict[str, str]:
+    """Versions of twostep, numpy, scipy and python that made the measurement."""
     import scipy
 
-    try:
-        own = version("twostep")
-    except PackageNotFoundError:  # pragma: no cover - source tree without install
-        own = "0+unknown"
-    return {"twostep": own, "numpy": np.__version__, "scipy": scipy.__version__,
+    return {"twostep": package_version(), "numpy": np.__version__, "scipy": scipy.__version__,
             "python": platform.python_version()}
 
 

@@ -71,6 +71,13 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def check_alpha(name: str, value: float | Fraction, shown: Any = None) -> None:
+    """The one check of a step-size exponent: ``value`` in [0, 1/2) (docs/model.md), else a
+    one-line ConfigError naming it (and ``shown``, the value as the user gave it)."""
+    if not 0 <= value < Fraction(1, 2):
+        raise ConfigError(f"{name} must be in [0, 1/2), got {value if shown is None else shown!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """One point of the model: activation, target and the two steps.
@@ -107,9 +114,7 @@ class ModelConfig:
         for name in ("noise", "psi_d", "psi_n", "alpha1", "alpha2", "etabar1", "etabar2"):
             set_(self, name, _number(name, getattr(self, name)))
         for name in ("alpha1", "alpha2"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 0.5:
-                raise ConfigError(f"{name} must be in [0, 1/2), got {value!r}")
+            check_alpha(name, getattr(self, name))
         for name in ("psi_d", "psi_n", "etabar1", "etabar2"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")

@@ -39,7 +39,7 @@ import sympy
 
 from . import hermite
 from .bbp import spike
-from .config import ModelConfig, exact
+from .config import ModelConfig, check_alpha, exact
 from .errors import ConfigError
 from .functions import Z, parse_function
 from .observables import BetaLearning, FeatureSpikes, Outlier, StepOneSpike
@@ -62,8 +62,7 @@ def exponent(alpha1: float | Fraction, alpha2: float | Fraction, k: int) -> Frac
 def ratio(alpha1: float | Fraction, alpha2: float | Fraction) -> Fraction:
     """``alpha2 / (1/2 - alpha1)``, exactly."""
     a1 = exact(alpha1)
-    if not 0 <= a1 < HALF:
-        raise ConfigError(f"alpha1 must be in [0, 1/2), got {alpha1!r}")
+    check_alpha("alpha1", a1, alpha1)
     return exact(alpha2) / (HALF - a1)
 
 
@@ -86,8 +85,7 @@ def one_step_spike_count(alpha: float | Fraction) -> tuple[int, bool]:
     ``eta = Theta(1)``) is the left end of the first interval, also critical.
     """
     a = exact(alpha)
-    if not 0 <= a < HALF:
-        raise ConfigError(f"alpha must be in [0, 1/2), got {alpha!r}")
+    check_alpha("alpha", a, alpha)
     if a == 0:
         return 1, True
     # l is the least integer with alpha < l/(2l+2)  <=>  l > 2 alpha / (1 - 2 alpha)
