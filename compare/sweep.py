@@ -155,11 +155,9 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
 # -- grids ---------------------------------------------------------------------
 
 def _positive_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    from twostep.simulate.options import check_integer
+
+    return check_integer(name, value, minimum)
 
 
 def geometric_ns(n_min: int, n_max: int, count: int) -> list[int]:

@@ -38,10 +38,11 @@ import numpy as np
 from twostep.theory.errors import ConfigError
 
 from .backend import BACKENDS
-from .terms import TERMS_LIMIT
 
 #: Element types of a run.
 DTYPES = ("float64", "float32")
+#: Largest number of exact terms beyond term 0 (the derivatives sigma^(K+1) are lambdified).
+TERMS_LIMIT = 8
 #: Largest ``max_power`` (the Gram-Schmidt of a^1..a^K loses accuracy beyond).
 MAX_POWER_LIMIT = 12
 #: ``spectra`` value meaning every ``W_t`` and the update.

@@ -41,9 +41,7 @@ from scipy.linalg import blas
 from twostep.theory import ConfigError, Function
 
 from . import backend as backends
-
-#: Largest number of terms beyond term 0 (the derivatives sigma^(K+1) are lambdified).
-TERMS_LIMIT = 8
+from .options import TERMS_LIMIT, check_integer
 
 #: The series "converges" at one (N, seed) when the relative residual of K terms is at most
 #: this. Measured (tanh(z+1/2), He1, reuse, alpha = (0.3, 0.45), K = 5): 0.001-0.008 at
@@ -72,11 +70,7 @@ class TermPass:
 
 
 def check_terms(terms: object) -> int:
-    if isinstance(terms, bool) or not isinstance(terms, (int, np.integer)):
-        raise ConfigError(f"terms must be an integer in [0, {TERMS_LIMIT}], got {terms!r}")
-    if not 0 <= terms <= TERMS_LIMIT:
-        raise ConfigError(f"terms must be an integer in [0, {TERMS_LIMIT}], got {terms!r}")
-    return int(terms)
+    return check_integer("terms", terms, 0, TERMS_LIMIT)
 
 
 def check_smooth(activation: Function) -> None:
