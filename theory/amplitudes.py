@@ -125,12 +125,7 @@ def _D(j: int) -> sympy.Symbol:
 
 def _gauss_moment(b: int) -> int:
     """``E[z^b]``, z ~ N(0, 1): ``(b-1)!!`` for even b, 0 for odd."""
-    if b % 2:
-        return 0
-    out = 1
-    for i in range(b - 1, 0, -2):
-        out *= i
-    return out
+    return 0 if b % 2 else int(sympy.factorial2(b - 1))
 
 
 # -- the powers of a --------------------------------------------------------------------------
