@@ -648,6 +648,7 @@ class Store:
             params.append(version)
         # Every filter is a condition of the query: N and seed are columns, config fields and
         # run options are read from the stored JSON with json_extract (booleans are 0/1 there).
+        exact: dict[str, list[float]] = {}
         for name, value in filters.items():
             values = _filter_values(name, value)
             if name in ("N", "seed"):
@@ -657,6 +658,15 @@ class Store:
                 params.append(_OPTIONAL_OPTIONS[name])
             elif name in RUN_DEFAULTS:
                 column = f"json_extract(options, '$.{name}')"
+            elif name in _FLOAT_FIELDS:
+                # SQL narrows with a relative 1e-12 (a JSON number parsed by SQLite need not
+                # be the double Python parsed); the exact comparison is made below
+                column = f"json_extract(config, '$.{name}')"
+                sql += " AND (" + " OR ".join(
+                    f"abs({column} - ?) <= 1e-12 * max(1.0, abs(?))" for _ in values) + ")"
+                params.extend(x for v in values for x in (v, v))
+                exact[name] = values
+                continue
             else:
                 column = f"json_extract(config, '$.{name}')"
             sql += f" AND {column} IN ({', '.join('?' * len(values))})"
@@ -664,7 +674,9 @@ class Store:
         column = "result" if status == "done" else "error"
         sql = sql.format(column) + " ORDER BY N, config_key, seed, key"
         for config_text, N, seed, options_text, payload in self._conn.execute(sql, params):
-            yield Cell(_config_from_json(config_text), N, seed, json.loads(options_text)), payload
+            config = _config_from_json(config_text)
+            if all(getattr(config, name) in values for name, values in exact.items()):
+                yield Cell(config, N, seed, json.loads(options_text)), payload
 
     def results(self, **filters: Any) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Done cells and their result dicts, ordered by N, config, seed.

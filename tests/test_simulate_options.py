@@ -117,6 +117,7 @@ def test_store_filters_run_in_sql_on_config_fields_and_options(tmp_path):
     got = lambda **f: sorted(r["i"] for _, r in store.results(**f))  # noqa: E731
     assert got() == [0, 1, 2, 3]
     assert got(alpha1=0.3) == [0, 2, 3] and got(alpha1=[0.2]) == [1]
+    assert got(alpha1=0.3 + 1e-15) == []  # floats match exactly (SQL only narrows)
     assert got(terms=3) == [2] and got(terms=0, N=100) == [0, 1]
     assert got(activation="tanh(z + 1/2)") == [0, 1, 2, 3] and got(activation="tanh") == []
     assert got(backend="numpy") == [0, 1, 2, 3] and got(backend="cupy") == []
