@@ -247,10 +247,33 @@ def plan_cells(plan: Sequence[Check]) -> list[Cell]:
     return sorted(seen.values(), key=lambda c: (c.N, c.config.to_json(), c.seed))
 
 
+def _every_spectrum(cell: Cell) -> Cell:
+    """The cell that equals ``cell`` but computes every spectrum (``spectra="all"``)."""
+    return Cell(cell.config, cell.N, cell.seed,
+                {k: v for k, v in cell.options.items() if k != "spectra"})
+
+
+def served_cells(cells: Sequence[Cell], store: Store) -> list[Cell]:
+    """Each cell, or the done cell of the store that serves it: the same run computing every
+    spectrum (e.g. written before claims declared their spectra) serves a cell that computes
+    fewer, so such a store is neither recomputed nor refused."""
+    done = store.done_keys()
+    out = []
+    for cell in cells:
+        full = _every_spectrum(cell)
+        if cell.key(store.version) not in done and full.key(store.version) in done:
+            out.append(full)
+        else:
+            out.append(cell)
+    return out
+
+
 def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[Results]]:
     """Evaluate the plan's claims on what the store holds (no simulation)."""
     serves = merged_cells(plan)
-    wanted: dict[str, Cell] = {c.key(store.version): c for c in serves.values()}
+    merged = list({c.key(): c for c in serves.values()}.values())
+    serving = dict(zip((c.key() for c in merged), served_cells(merged, store)))
+    wanted: dict[str, Cell] = {c.key(store.version): c for c in serving.values()}
     found: dict[str, Measurement] = {}
     for cell, result in store.results():
         k = cell.key(store.version)
@@ -265,8 +288,8 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
     for chk in plan:
         res = Results()
         for cell in chk.cells():
-            res.add(cell.config, cell.N, cell.seed,
-                    found[serves[cell.key()].key(store.version)])
+            source = serving[serves[cell.key()].key()]
+            res.add(cell.config, cell.N, cell.seed, found[source.key(store.version)])
         per_check.append(res)
         findings.extend(chk.findings(res))
     return decide_all(findings), per_check
@@ -275,7 +298,8 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
 def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
                jobs: int | None = None, executor: str = "process", scheduler: str | None = None,
                quiet: bool = False, extra_cells: Sequence[Cell] = ()) -> Run:
-    """Simulate what the plan needs (skipping finished cells), then evaluate it.
+    """Simulate what the plan needs (skipping finished cells, and cells a finished run of every
+    spectrum serves), then evaluate it.
 
     ``extra_cells`` are simulated in the same sweep but read by no claim (e.g. the full-spectrum
     cell of the report's histogram).
@@ -283,7 +307,8 @@ def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
     plan = tuple(plan)
     with Store(store_path) as store:
         store.set_meta(PLAN_META, json.dumps([c.to_dict() for c in plan]))
-        sweep = run_sweep([*plan_cells(plan), *extra_cells], store, executor=executor, jobs=jobs,
+        cells = served_cells(plan_cells(plan), store)
+        sweep = run_sweep([*cells, *extra_cells], store, executor=executor, jobs=jobs,
                           scheduler=scheduler, quiet=quiet)
         if sweep.failed:
             return Run(plan, [], sweep, [])

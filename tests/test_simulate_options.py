@@ -167,3 +167,36 @@ def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():
     mine = ExponentClaim(name="mine", statistic=lambda m: 1.0, predicted=lambda c: 0.0)
     every = plan_cells((count, Check(mine, cfg, (100, 200), 2)))
     assert {c.options.get("spectra", "all") for c in every} == {"all"}
+
+
+def test_a_run_of_every_spectrum_serves_a_claim_that_declares_fewer(tmp_path):
+    """A store written before claims declared their spectra (cells computing all of them) is
+    read, not recomputed or refused: such a cell serves a check whose claim reads fewer."""
+    from twostep.compare.claims import LimitClaim
+    from twostep.compare.verify import Check, evaluate, plan_cells, served_cells
+    from twostep.simulate import Measurement
+
+    class StepOneOnly(LimitClaim):
+        spectra = ("W1",)
+
+    claim = StepOneOnly(name="w1-value", predicted=lambda c: 3.0,
+                        statistic=lambda m: m.step_one_spike.value, tolerance=0.5, guard=False)
+    check = Check(claim, CONFIG, (100, 200, 400, 800), 2)
+    store = Store(tmp_path / "s.sqlite")
+    for cell in check.cells():
+        every = Cell(cell.config, cell.N, cell.seed, {})          # spectra "all"
+        m = Measurement(config=cell.config, N=cell.N, d=cell.N, n=cell.N, seed=cell.seed,
+                        step_one_spike={"value": 3.0 + 0.01 * cell.seed})
+        store.put_result(every, m.to_dict(), 0.1)
+    cells = plan_cells((check,))
+    assert all(c.options["spectra"] == ["W1"] for c in cells)
+    served = served_cells(cells, store)
+    assert all("spectra" not in c.options for c in served)   # the stored runs of every spectrum
+    (verdict,), _ = evaluate((check,), store)
+    assert verdict.status == "consistent", verdict.reason
+    # without such a run, the declared cell is what is missing
+    empty = Store(tmp_path / "e.sqlite")
+    assert served_cells(cells, empty) == cells
+    with pytest.raises(ConfigError, match="the store lacks 8 of the plan's 8 cells"):
+        evaluate((check,), empty)
+    store.close(), empty.close()
