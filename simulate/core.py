@@ -139,38 +139,13 @@ def build(config: ModelConfig, N: int, seed: int, K: int, *, dtype: str = "float
     exact_terms.check_smooth(activation)
     xp = backends.namespace(backend)
     if backends.name(xp) != "numpy":
-        return _build_xp(config, N, seed, K, dtype, activation, xp)
+        backends.lambdify(activation, K + 1, xp)  # refuses a function the backend lacks up front
     run_dtype = draws.check_dtype(dtype)
     seed = draws.check_seed(seed)
     d, n = draws.dimensions(config, N)
     beta = draws.draw_beta(seed, N, d)
     a = draws.draw_second_layer(config, seed, N)
-    W0 = draws.draw_first_layer(config, seed, N, d, run_dtype)
-    batch0 = draws.draw_batch(config, seed, N, 0, beta, run_dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        G0, _ = gd.gradient_step(W0, a, batch0.X, batch0.y, 1.0, activation, loss=config.loss)
-    G0 = G0.copy()
-    batch2 = batch0 if config.reuse else draws.draw_batch(config, seed, N, 1, beta, run_dtype)
-    X2 = batch2.X
-    P0 = W0 @ X2.T
-    P1 = G0 @ X2.T
-    # D_k from W_1 = W_0 + G_0 at eta1 = 1 (the terms do not depend on eta1)
-    tp = exact_terms.term_matrices(W0 + G0, G0, 1.0, a, X2, batch2.y, activation, K,
-                                   loss=config.loss)
-    return Core(config=config, N=int(N), seed=seed, a=np.asarray(a, dtype=run_dtype), X=X2,
-                y=np.asarray(batch2.y, dtype=np.float64), P0=P0, P1=P1, D=tp.D,
-                activation=activation)
-
-
-def _build_xp(config: ModelConfig, N: int, seed: int, K: int, dtype: str, activation: Function,
-              xp: ModuleType) -> Core:
-    """:func:`build` on a non-numpy backend: the same draws, moved there before any product."""
-    backends.lambdify(activation, K + 1, xp)  # refuses a function the backend lacks up front
-    run_dtype = draws.check_dtype(dtype)
-    seed = draws.check_seed(seed)
-    d, n = draws.dimensions(config, N)
-    beta = draws.draw_beta(seed, N, d)
-    a = draws.draw_second_layer(config, seed, N)
+    # the draws are made on the host and moved to the backend (the identity on numpy)
     W0 = backends.asarray(draws.draw_first_layer(config, seed, N, d, run_dtype), xp)
     batch0 = draws.draw_batch(config, seed, N, 0, beta, run_dtype)
     X0 = backends.asarray(batch0.X, xp)
@@ -181,6 +156,7 @@ def _build_xp(config: ModelConfig, N: int, seed: int, K: int, dtype: str, activa
     del X0, batch0
     P0 = W0 @ X2.T
     P1 = G0 @ X2.T
+    # D_k from W_1 = W_0 + G_0 at eta1 = 1 (the terms do not depend on eta1)
     tp = exact_terms.term_matrices(W0 + G0, G0, 1.0, a, X2, batch2.y, activation, K,
                                    loss=config.loss)
     return Core(config=config, N=int(N), seed=seed, a=backends.asarray(a, xp, run_dtype),

@@ -170,11 +170,6 @@ class RunOptions:
             out[name] = value
         return dict(sorted(out.items()))
 
-    def changed(self) -> dict[str, Any]:
-        """The keyed fields that differ from the defaults (for one-line descriptions)."""
-        defaults = RunOptions().key()
-        return {k: v for k, v in self.key().items() if defaults.get(k, None) != v}
-
     def wants(self, name: str) -> bool:
         """Whether the top-k spectrum ``name`` (``W1``.., ``update``) is computed."""
         return self.spectra == ALL_SPECTRA or name in self.spectra
