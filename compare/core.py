@@ -8,7 +8,8 @@ exact-term statistic of a measurement at one set of step sizes gives the same st
 other by a rescaling, with no simulation:
 
 - ``terms[k]``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
-  ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``; ``leakage[m]`` (term m projected on ``q_{k+1}``) by
+  ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``, the squared coherent strength ``coherent_sq`` and
+  its standard error by ``s_k^2``; ``leakage[m]`` (term m projected on ``q_{k+1}``) by
   ``s_m``; the squared overlaps (``beta_overlap``, ``null_beta_overlap``, ``left_overlap``, ...)
   do not change.
 - ``series``: ``eta1``, ``eta2``, ``norms`` (by ``s_k``), ``ratios`` (by ``eta_1'/eta_1``),
@@ -217,7 +218,9 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
             null_floor=_scaled(entry.null_floor, s_k),
             null_floor_sd=_scaled(entry.null_floor_sd, s_k),
             singular_values=tuple(_scaled(x, s_k) for x in entry.singular_values or ()),
-            leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ()))))
+            leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ())),
+            coherent_sq=_scaled(entry.coherent_sq, s_k**2),
+            coherent_sq_se=_scaled(entry.coherent_sq_se, s_k**2)))
 
     p1 = dict(series.get("p1") or {})
     p1_max = p1.get("max")

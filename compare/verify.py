@@ -49,18 +49,23 @@ SPECTRUM_CELL = {"config": ModelConfig(activation="tanh(z + 1/2)", target="He1",
 
 @dataclass(frozen=True)
 class Check:
-    """One claim on one configuration, over widths ``Ns`` and seeds ``0..seeds-1``.
+    """One claim on one configuration, over widths ``Ns`` and seeds
+    ``first_seed .. first_seed + seeds - 1``.
 
     ``claim`` is a :class:`~twostep.compare.claims.Claim` or the name of a registered one
     (looked up here; ``check.claim`` is then the object); ``check.name`` is its name.
+    ``seeds`` is one count for every N or a mapping ``{N: count}`` (seeds spent where they buy
+    power, :mod:`twostep.compare.power`); ``first_seed`` keeps a pilot's seeds apart from the
+    seeds that decide.
     """
 
     claim: Claim
     config: ModelConfig
     Ns: tuple[int, ...]
-    seeds: int
+    seeds: int | Mapping[int, int]
     options: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    first_seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.claim, str):
@@ -76,9 +81,22 @@ class Check:
             raise ConfigError("a check needs at least one N (e.g. --N 500 1000 2000)")
         if Ns[0] < 2:
             raise ConfigError(f"N must be >= 2, got {Ns[0]}")
-        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
-            raise ConfigError(f"seeds must be an integer >= 1, got {self.seeds!r}")
         object.__setattr__(self, "Ns", Ns)
+        if isinstance(self.seeds, Mapping):
+            per = {int(N): _seed_count(v) for N, v in self.seeds.items()}
+            if set(per) != set(Ns):
+                raise ConfigError(f"seeds per N must name exactly the widths {list(Ns)}, got "
+                                  f"{sorted(per)}")
+            object.__setattr__(self, "seeds", dict(sorted(per.items())))
+        else:
+            _seed_count(self.seeds)
+        if (isinstance(self.first_seed, bool) or not isinstance(self.first_seed, int)
+                or self.first_seed < 0):
+            raise ConfigError(f"first_seed must be an integer >= 0, got {self.first_seed!r}")
+
+    def seeds_at(self, N: int) -> int:
+        """The number of seeds at width N."""
+        return self.seeds[N] if isinstance(self.seeds, Mapping) else self.seeds
 
     @property
     def name(self) -> str:
@@ -93,21 +111,36 @@ class Check:
     def cells(self) -> list[Cell]:
         opts = self.run_options()
         return [Cell(cfg, N, s, opts) for cfg in self.claim.configs(self.config)
-                for N in self.Ns for s in range(self.seeds)]
+                for N in self.Ns
+                for s in range(self.first_seed, self.first_seed + self.seeds_at(N))]
 
     def findings(self, results: Results) -> list[Finding]:
         """The claim's findings on this check's configuration."""
         return self.claim.findings(self.config, results)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"claim": self.name, "config": self.config.to_dict(), "Ns": list(self.Ns),
-                "seeds": self.seeds, "options": dict(self.options), "label": self.label}
+        seeds = ({str(N): v for N, v in self.seeds.items()} if isinstance(self.seeds, Mapping)
+                 else self.seeds)
+        out = {"claim": self.name, "config": self.config.to_dict(), "Ns": list(self.Ns),
+               "seeds": seeds, "options": dict(self.options), "label": self.label}
+        if self.first_seed:
+            out["first_seed"] = self.first_seed
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Check:
+        seeds = d["seeds"]
+        seeds = ({int(N): int(v) for N, v in seeds.items()} if isinstance(seeds, Mapping)
+                 else int(seeds))
         return cls(claim=d["claim"], config=ModelConfig.from_dict(d["config"]),
-                   Ns=tuple(d["Ns"]), seeds=int(d["seeds"]), options=d.get("options", {}),
-                   label=d.get("label", ""))
+                   Ns=tuple(d["Ns"]), seeds=seeds, options=d.get("options", {}),
+                   label=d.get("label", ""), first_seed=int(d.get("first_seed", 0)))
+
+
+def _seed_count(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"seeds must be an integer >= 1, got {v!r}")
+    return v
 
 
 def _default_plan() -> tuple[Check, ...]:

@@ -198,3 +198,68 @@ def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray)
             "null": float(np.mean(draws)) if draws else None,
             "null_sd": float(np.std(draws, ddof=1)) if len(draws) > 1 else None,
             "null_draws": len(draws)}
+
+
+def coherent_part(matrix: np.ndarray, q: np.ndarray, projected: np.ndarray | None = None
+                  ) -> tuple[float, float]:
+    """The pair (U-statistic) estimate of the squared coherent strength of ``matrix`` along the
+    left direction ``q``, and its neuron-jackknife standard error (docs/amplitudes.md, the
+    coherent part).
+
+    With rows ``m_i`` (one per neuron) and ``S = matrix^T q = sum_i q_i m_i``::
+
+        U = ||S||^2 - sum_i q_i^2 ||m_i||^2 = sum_{i != j} q_i q_j <m_i, m_j>.
+
+    If the rows are ``m_i = c_i vbar + zeta_i`` with ``zeta_i`` independent and mean zero given
+    the batch, ``E[U] = sum_{i != j} q_i q_j c_i c_j ||vbar||^2``: the rank-one (coherent) part
+    only; the diagonal ``i = j``, which carries the neurons' own fluctuations, is what is
+    removed.  U is unbiased for that part and may be negative when the part is small.  For
+    term k of the step-two update (``c_i = a_i^{k+1}``, ``q = q_{k+1}``) this is the squared
+    BBP strength ``theta_k^2`` up to the ``O(1/N)`` diagonal.
+
+    The standard error is the jackknife over neurons: leaving neuron i out gives
+    ``U_{-i} = U - 2 q_i <S, m_i> + 2 q_i^2 ||m_i||^2`` (one matrix-vector product), and
+    ``se^2 = (N-1)/N sum_i (U_{-i} - mean U_{-.})^2``.  It is conditional on the batch (the
+    batch is shared by all neurons), so it measures the neuron noise only; the spread across
+    seeds, which the decision rules use, includes the batch's.
+
+    ``matrix`` (N x d) may live on any backend; ``q`` (length N) is host float64;
+    ``projected`` is ``matrix^T q`` if already known (host, float64).  Returns Python floats.
+    """
+    q = np.asarray(backends.to_numpy(q), dtype=np.float64)
+    N = q.shape[0]
+    if projected is None:
+        projected = _projections(matrix, q[:, None])[:, 0]
+    S = np.asarray(projected, dtype=np.float64)
+    if backends.is_numpy(matrix):
+        rows2 = np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64)
+        c = np.asarray(matrix @ S.astype(matrix.dtype), dtype=np.float64)
+    else:
+        xp = array_namespace(matrix)
+        rows2 = backends.to_numpy(xp.astype(xp.sum(matrix * matrix, axis=1), xp.float64))
+        Sx = backends.asarray(S, xp, matrix.dtype)
+        c = backends.to_numpy(xp.astype(matrix @ Sx, xp.float64))
+    s = q * q * rows2
+    U = float(S @ S - s.sum())
+    delta = 2.0 * (s - q * c)
+    se = math.sqrt((N - 1) / N * float(((delta - delta.mean()) ** 2).sum())) if N > 1 else math.inf
+    return U, se
+
+
+def left_weight(a: np.ndarray, q: np.ndarray, power: int) -> float:
+    """The pair weight of the left vector ``a^{o power}`` along ``q`` (docs/amplitudes.md, the
+    coherent part), in units where it has a finite limit::
+
+        L = [(q . s^{o p})^2 - sum_i q_i^2 s_i^{2p}] / N,     s = sqrt(N) a,  p = power = k + 1.
+
+    For rows ``a_i^{k+1} vbar`` the coherent pair sum of :func:`coherent_part` is exactly
+    ``L N^{-k} ||vbar||^2``.  ``L`` is a fact about the Gaussian draw of ``a`` alone: as N grows
+    it tends to the variance of the Gram-Schmidt residual of ``s^{k+1}`` (3, 6, 30 for
+    k = 1, 2, 3) with a ``1/N`` correction that is large for high k (about ``1 - 248/N`` for
+    k = 3), so dividing the coherent part by it removes that correction (and its seed-to-seed
+    spread) from the measured exponent."""
+    a = np.asarray(backends.to_numpy(a), dtype=np.float64)
+    q = np.asarray(backends.to_numpy(q), dtype=np.float64)
+    N = a.size
+    c = (math.sqrt(N) * a) ** power
+    return float(((q @ c) ** 2 - np.sum(q * q * c * c)) / N)

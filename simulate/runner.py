@@ -401,7 +401,7 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
             state.update, 1, _svd_rng(plan.seed, plan.N, "update")).values[0])
     tally.terms, tally.series = _term_results(
         term_pass, state.update, update_norm, plan.steps[1].eta(plan.N), bases.signal,
-        bases.nulls, beta, plan.seed, plan.N)
+        bases.nulls, beta, plan.seed, plan.N, state.a)
     tally.timing["terms_s"] += time.perf_counter() - clock
 
 
@@ -452,7 +452,7 @@ def _term_pass(plan: _Plan, state: gd.State) -> exact_terms.TermPass:
 
 def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: float, eta2: float,
                   basis: np.ndarray, null_bases: list[np.ndarray], beta: np.ndarray, seed: int,
-                  N: int) -> tuple[list[dict], dict]:
+                  N: int, a: np.ndarray) -> tuple[list[dict], dict]:
     """Per-term statistics of ``T_k = eta_2 eta_1^k D_k`` and the series diagnostics; the
     residual is formed in place in ``update`` (not used afterwards)."""
     K = len(tp.D) - 1
@@ -467,6 +467,8 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
         nulls = None if nulls is None else nulls * scales[k]
         projected.append(signal)
         amp = directions.amplitudes(signal, nulls, beta)[k]
+        coherent, coherent_se = (None, None) if np.isnan(basis[0, k]) else \
+            directions.coherent_part(Dk, basis[:, k], signal[:, k] / scales[k])
         values = [float(v) * scales[k] for v in svd.values[:TERM_TOP]]
         norms.append(values[0])
         out.append({
@@ -475,6 +477,10 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
             "left_overlap": directions.squared_overlap(svd.left[:, 0], basis[:, k])
             if not np.isnan(basis[0, k]) else None,
             "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
+            "coherent_sq": None if coherent is None else coherent * scales[k] ** 2,
+            "coherent_sq_se": None if coherent_se is None else coherent_se * scales[k] ** 2,
+            "left_weight": None if coherent is None else directions.left_weight(a, basis[:, k],
+                                                                               k + 1),
         })
     for k, entry in enumerate(out):
         entry["leakage"] = [None if np.isnan(projected[m][0, k]) else

@@ -39,7 +39,7 @@ NAMES = ["AMPLITUDE_TOLERANCE", "BBP", "BUILTIN_CLAIMS", "Claim", "ExponentClaim
          "floor_corrected", "get_claim", "guard_terms", "limit_finding", "measured_regime",
          "register", "term_share", "_REGISTRY", "_Reads", "_UserClaim", "_amp",
          "_available_terms", "_blocked", "_evidence_note", "_exact_term_findings", "_margin",
-         "_per_N", "_predicted_terms", "_required", "_sign_pvalues", "_term"]
+         "_per_N", "_predicted_terms", "_required", "_term"]
 
 MODULES = ["results", "rules", "base", "user", "growth", "bbp", "count", "vectors", "reuse",
            "amplitude", "spikes", "registry"]

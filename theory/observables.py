@@ -125,12 +125,26 @@ class ExactTerm(Projection):
     its projection on ``q_{k+1}`` (the :class:`Projection` fields), its top
     ``singular_values``, the squared overlap of its top left vector with ``q_{k+1}``
     (``left_overlap``) and of its top right vector with beta_* (``right_beta_overlap``), and
-    ``leakage[m] = ||T_m^T q_{k+1}||`` of every term m."""
+    ``leakage[m] = ||T_m^T q_{k+1}||`` of every term m.
+
+    ``coherent_sq`` is the squared coherent (rank-one, BBP) strength ``theta_k^2`` of T_k along
+    ``q_{k+1}``, estimated without the neurons' own fluctuations by the pair statistic
+    ``||T_k^T q||^2 - sum_i q_i^2 ||row_i(T_k)||^2`` (unbiased for it; negative values mean a
+    part below the noise), ``coherent_sq_se`` its neuron-jackknife standard error at this seed
+    (docs/amplitudes.md, the coherent part).  The projected ``amplitude`` squared is this part
+    plus the fluctuations; only this part makes an outlier.  ``left_weight`` is the same pair
+    sum of the left vector ``a^{k+1}`` alone, ``[(q.s^{k+1})^2 - sum_i q_i^2 s_i^{2k+2}] / N``
+    with ``s = sqrt(N) a`` (a property of the draw of a, tending to a constant), so
+    ``coherent_sq / left_weight`` is ``N^{-k}`` times the squared norm of the term's mean right
+    vector, free of the Gram-Schmidt's finite-N correction."""
 
     singular_values: tuple[float, ...] = ()
     left_overlap: float | None = None
     right_beta_overlap: float | None = None
     leakage: tuple[float | None, ...] = ()
+    coherent_sq: float | None = None
+    coherent_sq_se: float | None = None
+    left_weight: float | None = None
 
 
 @dataclass(frozen=True)

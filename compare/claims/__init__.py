@@ -53,7 +53,7 @@ from .base import (
     _term,
 )
 from .bbp import BBP, BBP_PSI_D
-from .count import OutlierCount, _sign_pvalues
+from .count import OutlierCount
 from .growth import GrowthExponent, TermExponent, _exact_term_findings
 from .registry import (
     _CLAIM_NAME,
@@ -104,5 +104,5 @@ __all__ = [
     # private names kept importable for the tests and older code
     "_CLAIM_NAME", "_REGISTRY", "_Reads", "_UserClaim", "_amp", "_available_terms", "_blocked",
     "_evidence_note", "_exact_term_findings", "_fmt_list", "_margin", "_per_N",
-    "_predicted_terms", "_required", "_sign_pvalues", "_term",
+    "_predicted_terms", "_required", "_term",
 ]

@@ -13,39 +13,31 @@ from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import predict
 
-from .. import stats
 from ..table import Table
 from .base import Claim, _available_terms, _per_N
+from .coherent import cell_seconds, sign_need
 from .growth import _exact_term_findings
 from .results import LEVEL, Finding, Results
 from .rules import GUARD_TERMS, _evidence_note, enough_widths, guard_terms, measured_regime
-
-
-def _sign_pvalues(finding: Finding) -> dict[str, float]:
-    """The p-value of "exponent = 0" for the fit of an exponent finding (the sign test of the
-    count), on the same usable widths."""
-    usable, signal = finding.extra["usable"], finding.extra["signal"]
-    if len(usable) < 2:
-        return {}
-    sub = {N: signal[N] for N in usable}
-    return {"sign_fit": stats.fit_exponent(sub, predicted=0.0).pvalue}
 
 
 @dataclass
 class OutlierCount(Claim):
     """``outlier-count``: the new outliers of step two (C3), paper and activation-aware counts.
 
-    An asymptotic count is a statement about the signs of the exponents of the exact terms
-    ``T_k`` (simulate's ``terms``) and about their sum, so it is decided from them: each term
-    k = 1 .. paper_count + 1 is tested for the sign of its growth exponent (the fit significantly
-    on one side of 0 after BH, the last local slope on the same side) at the N where the series
-    of exact terms
+    An asymptotic count is a statement about the signs of the exponents of the exact terms'
+    coherent (BBP) strengths ``theta_k`` (only the coherent part of ``T_k`` makes an outlier;
+    docs/claims.md, the coherent rule), so it is decided from them: each term
+    k = 1 .. paper_count + 1 is tested for the sign of its exponent (the fit with corrections to
+    scaling significantly on one side of 0 after BH) at the N where the series of exact terms
     converges at the config's own step sizes (the regime guard), from at least
-    :data:`MIN_WIDTHS` widths spanning :data:`MIN_RANGE`.  When every sign is decided, the
-    measured count (terms growing) is compared with the prediction: ``consistent`` if equal,
-    ``inconsistent`` if not; otherwise ``inconclusive`` with the undecided terms.  A critical
+    :data:`MIN_WIDTHS` widths spanning :data:`MIN_RANGE`.  ``consistent`` when every sign is
+    decided and the count of growing terms equals the prediction; ``inconsistent`` as soon as
+    one term's sign is decided against the prediction; otherwise ``inconclusive``, with what
+    would decide each undecided term (seeds per N and the time they cost).  A critical
     configuration (some e_k = 0) is never decided by exponents.  Reported beside it: each term's
-    exponent test and the new outliers visible at each N (W_2's outliers minus W_1's).
+    step-size-free exponent ``gamma_k = e_k - alpha2 - k alpha1`` and the new outliers visible
+    at each N (W_2's outliers minus W_1's).
     """
 
     spectra: ClassVar[str | tuple[str, ...]] = ("W1", "W2")  # W_2 count minus W_1 count
@@ -76,7 +68,8 @@ class OutlierCount(Claim):
         tested = [k for k in ks if k < available] if not regime.blocked else []
         per_term = _exact_term_findings(self.name, config, results, pred, tested,
                                         self.tolerance, regime)
-        signs_p = {k: _sign_pvalues(f) for k, f in per_term.items()}
+        signs_p = {k: f.extra["sign_pvalue"] for k, f in per_term.items()}
+        seconds = cell_seconds(results, config)
         table = Table(["N", "seeds", "visible new outliers (mean)", "min", "max",
                        "paper count", "activation-aware count", "series residual"],
                       title=f"{self.name}: visible new outliers of W_2 vs predicted")
@@ -88,26 +81,31 @@ class OutlierCount(Claim):
                          "paper count": pred.paper_count,
                          "activation-aware count": pred.aware_count,
                          "series residual": regime.residual.get(N)})
-        pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
-        pvals.update({f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()})
+        # one test per term enters the BH family: the sign of its coherent exponent
+        pvals = {f"{k}:sign": p for k, p in signs_p.items() if math.isfinite(p)}
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
 
         def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
             f = per_term[k]
-            usable, fit, locs = f.extra["usable"], f.extra["fit"], f.extra["locs"]
-            if fit is None or not enough_widths(usable):
+            usable, fit = f.extra["usable"], f.extra["fit"]
+            gamma = f.extra["gamma"]
+            g = ("" if gamma is None else
+                 f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]")
+            if fit.chosen is None or not enough_widths(usable):
                 why = (regime.describe([N for N in Ns if not regime.ok(N)])
                        if any(not regime.ok(N) for N in Ns) else "")
+                need = sign_need(f, seconds, abs(pred.term(k).exponent))
                 return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
-                              + (f"; {why}" if why else "") + ")")
-            last = locs[-1][2]
-            p = adj[f"{k}:sign_fit"]
-            same = np.sign(fit.estimate) == np.sign(last.estimate) != 0
-            if same and p < LEVEL:
+                              + (f"; {fit.note}" if fit.note else "")
+                              + (f"; {why}" if why else "") + f"; would decide: {need})")
+            p = adj.get(f"{k}:sign", math.nan)
+            if p < LEVEL:
                 sign = int(np.sign(fit.estimate))
-                return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, slope {fit} "
-                              f"(last local {last}, p = {p:.2g})")
-            return None, f"k={k}: sign undetermined, slope {fit}, last local {last} (p = {p:.2g})"
+                return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent "
+                              f"{fit} (p = {p:.2g}){g}")
+            need = sign_need(f, seconds, abs(pred.term(k).exponent))
+            return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}){g};"
+                          f" would decide: {need}")
 
         def make_decide(counted: list[int], label: str, predicted_count: int | None):
             def decide(adj: dict[str, float]) -> tuple[str, str, float]:
@@ -134,18 +132,20 @@ class OutlierCount(Claim):
                             f"{regime.describe(Ns)}; {vis}", math.nan)
                 signs = {k: sign_of(k, adj) for k in tested}
                 summary = "; ".join(text for _, text in signs.values())
+                wrong = [k for k in tested if signs[k][0] is not None
+                         and (signs[k][0] > 0) != (k in counted)]
+                if wrong:
+                    decided = sum(1 for k in tested if signs[k][0] is not None and signs[k][0] > 0)
+                    p = max(adj[f"{k}:sign"] for k in wrong)
+                    return ("inconsistent", f"{label} count {predicted_count}: term(s) {wrong} "
+                            f"decided against the prediction ({decided} decided growing); "
+                            f"{summary}; {vis}", p)
                 if any(sg is None for sg, _ in signs.values()):
                     return ("inconclusive", f"{label} count {predicted_count} not decided at "
                             f"N <= {Ns[-1]}: {summary}; {vis}", math.nan)
-                measured = sum(1 for k in tested if signs[k][0] > 0)
-                wrong = [k for k in tested if (signs[k][0] > 0) != (k in counted)]
-                if not wrong:
-                    used = ", ".join(map(str, per_term[tested[0]].extra["usable"]))
-                    return ("consistent", f"{label} count {predicted_count}: {summary}; series "
-                            f"converges at N = {used}; {vis}", math.nan)
-                p = max(adj[f"{k}:sign_fit"] for k in wrong)
-                return ("inconsistent", f"{label} count {predicted_count}, measured {measured}: "
-                        f"term(s) {wrong} against the prediction; {summary}; {vis}", p)
+                used = ", ".join(map(str, per_term[tested[0]].extra["usable"]))
+                return ("consistent", f"{label} count {predicted_count}: {summary}; series "
+                        f"converges at N = {used}; {vis}", math.nan)
             return decide
 
         return [

@@ -12,7 +12,8 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
 
-from .base import Claim, _amp, _available_terms, _blocked, _per_N, _term
+from .base import Claim, _amp, _available_terms, _blocked, _per_N
+from .coherent import cell_seconds, coherent_finding, coherent_values
 from .results import Finding, Results
 from .rules import (
     GUARD_TERMS,
@@ -73,27 +74,27 @@ class GrowthExponent(Claim):
 def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred: Prediction,
                          ks: Sequence[int], tolerance: float, regime: Regime,
                          label: str = "exact term") -> dict[int, Finding]:
-    """Exponent findings of the exact terms' projected amplitudes ``||T_k^T q_{k+1}||``
-    against ``e_k``, with their null floors and the regime guard."""
+    """Coherent-rule findings (:func:`~twostep.compare.claims.coherent.coherent_finding`) of
+    the exact terms' coherent strengths against ``e_k``, under the regime guard."""
     out = {}
-    taylor = pred.taylor_parameter(results.Ns(config)[-1])
+    seconds = cell_seconds(results, config)
     for k in ks:
         t = pred.term(k)
-        raw = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, claim)
-        flo = _per_N(results, config, lambda m, k=k: _term(m, k).null_floor, claim)
-        out[k] = exponent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
-                                  config, t.exponent, tolerance, raw=raw, floor=flo,
-                                  regime=regime, taylor=taylor)
+        out[k] = coherent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
+                                  config, t.exponent, raw=coherent_values(results, config, k,
+                                                                          claim),
+                                  regime=regime, tolerance=tolerance, seconds=seconds, k=k)
     return out
 
 
 @dataclass
 class TermExponent(Claim):
-    """``term-exponent``: the exact term's projected amplitude ``||T_k^T q_{k+1}||`` grows as
+    """``term-exponent``: the exact term's coherent (BBP) strength ``theta_k`` grows as
     ``N^{e_k}`` (simulate's ``terms``; ``T_k = eta_2 eta_1^k D_k`` with ``D_k`` free of the
-    step sizes, so the statement does not depend on ``etabar_1``).  The exponent rule with the
-    null floor, the regime guard and BH; by default every term with a nonzero coefficient up to
-    ``paper_count + 1``.
+    step sizes, so the statement does not depend on ``etabar_1``).  The coherent rule
+    (:mod:`~twostep.compare.claims.coherent`: the pair estimate of ``theta_k^2``, fitted with
+    corrections to scaling on ``N >= N_min`` windows) under the regime guard and BH; by default
+    every term with a nonzero coefficient up to ``paper_count + 1``.
     """
 
     spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "output is one JSON document (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--budget", type=float, metavar="MIN",
+                        help="decide as much as fits in MIN minutes: a pilot run measures the "
+                             "spread of each exponent the coherent rule decides (term-exponent, "
+                             "outlier-count) and sets the seeds per N, then a fresh run with "
+                             "other seeds decides (docs/claims.md, power); --seeds is the least "
+                             "per N (default: no pilot)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when some verdict is inconsistent")
 
@@ -131,6 +138,26 @@ def predictions_preamble(plan) -> str:
     return "\n".join(lines)
 
 
+def step_free_block(plan, results) -> str:
+    """The step-size-free exponents gamma_k (docs/claims.md) of every setup the plan measured
+    with exact terms, once per (activation, target, batch, psi, noise) and step sizes."""
+    from ..claims.coherent import gamma_lines
+
+    lines, seen = [], set()
+    for chk, res in zip(plan, results):
+        key = (chk.config.key(), tuple(chk.Ns))
+        if key in seen:
+            continue
+        seen.add(key)
+        lines += gamma_lines(chk.config, res, f"- {_config_text(chk.config)} (from "
+                                              f"{chk.name}):")
+    if not lines:
+        return ""
+    return "\n".join(["step-size-free exponents gamma_k = e_k - alpha2 - k alpha1 of the exact "
+                      "terms' coherent strengths (predicted -k/2; one per setup decides the "
+                      "sign of e_k at every (alpha1, alpha2)):", *lines])
+
+
 def run(args: argparse.Namespace) -> int:
     from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Cell, Store, check_store_path
@@ -139,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
+        raise ConfigError(f"--budget must be a number of minutes > 0, got {args.budget:g}")
     if args.jobs is not None:
         _check_jobs(args.jobs)
     if args.executor == "dask":
@@ -163,6 +192,14 @@ def run(args: argparse.Namespace) -> int:
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
+    if args.budget is not None:
+        from ..power import powered_plan
+
+        plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
+                                    executor=args.executor, scheduler=args.scheduler,
+                                    quiet=args.quiet)
+        for p in powers:
+            print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
     result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
                         scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
     if result.sweep is not None and result.sweep.failed:
@@ -177,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
             spectrum = spectrum_measurement(store)
     verdicts = result.verdicts
     print_verdicts(verdicts, args.format)
+    gammas = step_free_block(plan, result.results)
+    if gammas:
+        print("\n" + gammas, file=text_out, flush=True)
     out = write_report(args.out, verdicts, plan=plan, results=result.results, spectrum=spectrum,
                        preamble=preamble, figures=not args.no_plots, force=args.force,
                        stores=(args.store,))

@@ -1,0 +1,255 @@
+"""The coherent rule: exponents of the exact terms' coherent strengths (docs/claims.md).
+
+Only the coherent (rank-one) part of term k, the BBP strength ``theta_k``, makes an outlier;
+the projected amplitude ``||T_k^T q_{k+1}||`` adds the neurons' own fluctuations, whose
+N-dependence differs (docs/amplitudes.md).  Each measurement carries the unbiased pair estimate
+``coherent_sq`` of ``theta_k^2`` (:class:`~twostep.theory.observables.ExactTerm`); its exponent
+is fitted across N with corrections to scaling (:mod:`twostep.compare.scaling`) at the N where
+the series of exact terms converges (the regime guard).
+
+- :func:`coherent_finding`: the exponent against a prediction (``term-exponent``), or its sign
+  (``outlier-count``);
+- :func:`step_free_exponent`: ``gamma_k = e_k - alpha2 - k alpha1``, the N-exponent of the
+  step-size-free ``D_k``'s coherent strength (predicted ``-k/2``): one measurement of it decides
+  the sign of ``e_k`` at every (alpha1, alpha2) with the same interval;
+- :func:`what_decides`: the seeds per N (and time on the machine that measured) that would bring
+  the interval under a margin, from the measured spread (a pilot).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from .. import scaling
+from ..table import Table
+from .base import _term
+from .results import LEVEL, Finding, Results
+from .rules import Regime, _evidence_note, enough_widths
+
+
+def coherent_values(results: Results, config: ModelConfig, k: int, claim: str
+                    ) -> dict[int, list[float]]:
+    """``coherent_sq / left_weight`` of term k per seed at each N: the squared coherent
+    strength per unit left weight, whose square root grows as ``N^{e_k}`` without the
+    Gram-Schmidt's finite-N correction (the left weight is a fact about the draw of a alone;
+    :attr:`ExactTerm.left_weight`).  A measurement without these fields (stored before twostep
+    measured them) stops with one line saying to rerun."""
+    out: dict[int, list[float]] = {}
+    for N in results.Ns(config):
+        values = []
+        for seed, m in zip(results.seeds(config, N), results.get(config, N)):
+            try:
+                t = _term(m, k)
+            except ConfigError as err:
+                raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
+            if t.coherent_sq is None or t.left_weight is None:
+                raise ConfigError(
+                    f"claim {claim!r} at N={N}, seed={seed}: exact term k={k} has no coherent "
+                    "strength (coherent_sq, left_weight; measured since twostep 0.2): rerun "
+                    "with a new store")
+            L = float(t.left_weight)
+            values.append(float(t.coherent_sq) / L if L > 0 else math.nan)
+        out[N] = values
+    return out
+
+
+def cell_seconds(results: Results, config: ModelConfig) -> dict[int, float]:
+    """Mean wall time of one cell per N (the measurements' ``timing.total_s``)."""
+    out = {}
+    for N in results.Ns(config):
+        ts = [float((m.timing or {}).get("total_s") or math.nan) for m in results.get(config, N)]
+        ts = [t for t in ts if math.isfinite(t)]
+        if ts:
+            out[N] = float(np.mean(ts))
+    return out
+
+
+@dataclass(frozen=True)
+class Need:
+    """What would decide an undecided exponent: ``seeds`` per width at the widths ``Ns`` and
+    the estimated wall time of the missing cells (``seconds``; None when unknown)."""
+
+    seeds: int | None
+    Ns: tuple[int, ...]
+    seconds: float | None
+    why: str = ""
+
+    def __str__(self) -> str:
+        if self.seeds is None:
+            return self.why or "more widths (the systematic error alone exceeds the margin)"
+        t = "" if self.seconds is None else f", about {_duration(self.seconds)} on the machine " \
+                                            "that measured these cells"
+        return f"{self.seeds} seeds per N at N = {', '.join(map(str, self.Ns))}{t}"
+
+
+def _duration(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def what_decides(fit: scaling.ScalingFit, seeds: Mapping[int, int], margin: float,
+                 seconds: Mapping[int, float]) -> Need:
+    """Seeds per N that bring ``fit``'s 95% half-width under ``margin`` (statistical errors
+    shrink as ``1/sqrt(seeds)``; the systematic part does not), and their cost."""
+    Ns = tuple(sorted(seeds))
+    if fit.chosen is None:
+        return Need(None, Ns, None, "a fit on at least two widths with a mean clearly above "
+                                    "zero (more seeds at the largest N, or larger N)")
+    need = scaling.seeds_needed(fit, seeds, margin)
+    if need is None:
+        largest = max(Ns)
+        return Need(None, Ns, None, f"larger N than {largest}: the window-to-window systematic "
+                                    f"error {fit.syst:.2g} alone exceeds the margin "
+                                    f"{margin:.2g}")
+    missing = {N: max(0, need - seeds.get(N, 0)) for N in Ns}
+    cost = (sum(missing[N] * seconds[N] for N in Ns) if all(N in seconds for N in Ns)
+            else None)
+    return Need(need, Ns, cost)
+
+
+def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
+                     raw: Mapping[int, Sequence[float]], regime: Regime | None,
+                     tolerance: float, seconds: Mapping[int, float] | None = None,
+                     k: int | None = None) -> Finding:
+    """The exponent of ``sqrt(E coherent_sq)`` against ``predicted`` (module docstring).
+
+    ``consistent`` needs the fit's 95% interval (statistical and systematic errors) to contain
+    the prediction and to be no wider than ``tolerance`` either side; ``inconsistent`` needs it
+    to exclude the prediction significantly (BH-adjusted p < level).  Both need
+    :func:`~twostep.compare.claims.rules.enough_widths` usable widths: converging series (the
+    regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
+    ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
+    per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
+    ``k`` is given), ``need`` (what would decide it).
+    """
+    Ns = sorted(raw)
+    in_regime = {N: regime is None or regime.ok(N) for N in Ns}
+    considered = {N: raw[N] for N in Ns if in_regime[N]}
+    fit = scaling.fit_scaling(considered) if len(considered) >= 2 else scaling.ScalingFit(
+        math.nan, math.inf, 0.0, None, note="fewer than two widths in the regime")
+    usable = list(fit.usable)
+    seeds = {N: len(raw[N]) for N in Ns}
+    lo, hi = fit.interval()
+    pvals: dict[str, float] = {}
+    sign_p = math.nan
+    if fit.chosen is not None and enough_widths(usable):
+        pvals["fit"] = fit.pvalue(predicted)
+        sign_p = fit.pvalue(0.0)
+    gamma = None
+    if k is not None and fit.chosen is not None:
+        shift = config.alpha2 + k * config.alpha1
+        gamma = (fit.estimate - shift, lo - shift, hi - shift)
+    cols = ["N", "seeds", "sqrt(U/L)", "se", "z", "in fit", "local slope", "predicted"]
+    if regime is not None:
+        cols.append("series residual")
+    table = Table(cols, title=f"{claim}: {subject} (coherent strength)")
+    prev = None
+    for N in Ns:
+        x = np.asarray(raw[N], dtype=float)
+        m = float(x.mean())
+        se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
+        strength = math.copysign(math.sqrt(abs(m)), m)
+        point = fit.points.get(N)
+        slope = None
+        if point is not None and prev is not None:
+            slope = (point[0] - prev[1][0]) / math.log(N / prev[0])
+        if point is not None:
+            prev = (N, point)
+        row = {"N": N, "seeds": int(x.size), "sqrt(U/L)": strength,
+               "se": 0.5 * se / math.sqrt(abs(m)) if m else None,
+               "z": m / se if se and math.isfinite(se) else None,
+               "in fit": N in usable, "local slope": slope, "predicted": f"N^{predicted:.3g}"}
+        if regime is not None:
+            row["series residual"] = regime.residual.get(N)
+        table.add(**row)
+    need = what_decides(fit, {N: seeds[N] for N in usable or considered}, tolerance,
+                        seconds or {})
+
+    def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        prefix = ""
+        if regime is not None:
+            outside = [N for N in Ns if not in_regime[N]]
+            if len(outside) == len(Ns):
+                return "inconclusive", regime.describe(Ns), math.nan
+            if outside:
+                prefix = regime.describe(outside) + "; "
+        if fit.chosen is None:
+            return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {need}",
+                    math.nan)
+        if not enough_widths(usable):
+            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}",
+                    math.nan)
+        p = adj.get("fit", math.nan)
+        if lo <= predicted <= hi:
+            if (hi - lo) / 2 > tolerance:
+                return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
+                        f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance:g}; would "
+                        f"decide: {need}", math.nan)
+            return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}",
+                    math.nan)
+        if p < LEVEL:
+            return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
+                    f"{predicted:.3g} (BH-adjusted p = {p:.2g})", p)
+        return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
+                f"not significantly after BH (p = {p:.2g})", math.nan)
+
+    return Finding(claim, subject, config, table, predicted, fit.estimate, (lo, hi), pvals,
+                   decide, extra={"fit": fit, "usable": usable, "seeds": seeds,
+                                  "sign_pvalue": sign_p, "gamma": gamma, "need": need,
+                                  "k": k})
+
+
+def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> Need:
+    """What would decide the sign of a :func:`coherent_finding`'s exponent (margin: the
+    predicted ``|e_k|``)."""
+    fit = finding.extra["fit"]
+    seeds = finding.extra["seeds"]
+    usable = finding.extra["usable"] or sorted(seeds)
+    return what_decides(fit, {N: seeds[N] for N in usable}, margin, seconds)
+
+
+def step_free_exponent(finding: Finding) -> tuple[float, float, float] | None:
+    """``(gamma_k, low, high)`` of a :func:`coherent_finding` made with ``k``."""
+    return finding.extra.get("gamma")
+
+
+def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[str]:
+    """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
+    ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series
+    converges.  Empty when the measurements carry no coherent strengths."""
+    from .rules import measured_regime
+
+    Ns = results.Ns(config)
+    ms = [m for N in Ns for m in results.get(config, N)]
+    if not ms or any(not m.terms for m in ms):
+        return []
+    K = min(len(m.terms) for m in ms) - 1
+    if any(t.coherent_sq is None or t.left_weight is None for m in ms for t in m.terms):
+        return []
+    regime = measured_regime(results, config)
+    if regime.blocked:
+        return []
+    lines = []
+    for k in range(1, K + 1):
+        f = coherent_finding("gamma", f"k={k}", config, -k / 2, k=k,
+                             raw=coherent_values(results, config, k, "gamma"), regime=regime,
+                             tolerance=math.inf)
+        fit, gamma = f.extra["fit"], f.extra["gamma"]
+        where = (f"N = {', '.join(map(str, f.extra['usable']))}" if f.extra["usable"]
+                 else "no usable N")
+        if gamma is None:
+            lines.append(f"  gamma_{k}: undetermined ({fit.note or regime.describe(Ns)}); "
+                         f"predicted {-k / 2:g}")
+        else:
+            lines.append(f"  gamma_{k} = {gamma[0]:.3f} [{gamma[1]:.3f}, {gamma[2]:.3f}] "
+                         f"(predicted {-k / 2:g}; {where}; stat {fit.stat:.2g}, syst "
+                         f"{fit.syst:.2g})")
+    if lines and label:
+        lines.insert(0, label)
+    return lines
