@@ -88,8 +88,9 @@ class OutlierCount(Claim):
                          "paper count": pred.paper_count,
                          "activation-aware count": pred.aware_count,
                          "series residual": regime.residual.get(N)})
-        pvals = {f"{k}:{name}": p for k, f in per_term.items() for name, p in f.pvalues.items()}
-        pvals.update({f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()})
+        # only the sign tests decide the count; both findings share them (scope "signs"), so
+        # each enters the run's BH family once
+        pvals = {f"{k}:{name}": p for k, ps in signs_p.items() for name, p in ps.items()}
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
 
         def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
@@ -151,8 +152,9 @@ class OutlierCount(Claim):
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
                     pred.paper_count, mean_vis, (math.nan, math.nan),
-                    pvals, make_decide(counted_paper, "paper", pred.paper_count)),
+                    pvals, make_decide(counted_paper, "paper", pred.paper_count), scope="signs"),
             Finding(self.name, "activation-aware count", config, table, pred.aware_count,
                     mean_vis, (math.nan, math.nan), pvals,
-                    make_decide(counted_aware, "activation-aware", pred.aware_count)),
+                    make_decide(counted_aware, "activation-aware", pred.aware_count),
+                    scope="signs"),
         ]
