@@ -115,3 +115,15 @@ def test_a_finding_is_data_a_report_can_rebuild():
         _shared("x", 0.5).to_dict()
     with pytest.raises(ValueError, match="unknown decision rule"):
         Finding("c", "s", CFG, Table(["N"]), 1, 0.0, (0.0, 0.0), {}, rule="nope")
+
+
+def test_outlier_count_puts_its_sign_tests_in_the_family_once():
+    from test_claims_guard import COUNT, _count_results
+
+    from twostep.compare.claims import OutlierCount
+
+    fs = OutlierCount().findings(COUNT, _count_results([(5, 0.45), (1, 0.15), (1, -0.15),
+                                                        (1, -0.45)]))
+    assert len(fs) == 2 and fs[0].pvalues == fs[1].pvalues
+    assert all(name.endswith(":sign_fit") for name in fs[0].pvalues)  # what decide uses
+    assert len(family(fs)) == len(fs[0].pvalues)
