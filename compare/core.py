@@ -435,9 +435,8 @@ def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[Mod
             verdicts[cfg.key()] = [_refusal(obj, cfg, str(err))]
             blocked[cfg.key()] = False
             continue
-        out = decide_all(findings)
-        for v in out:
-            v.reason = v.reason.replace(_NO_SERIES, _CORE_NO_SERIES)
+        out = [dataclasses.replace(v, reason=v.reason.replace(_NO_SERIES, _CORE_NO_SERIES))
+               for v in decide_all(findings)]
         verdicts[cfg.key()] = out
         blocked[cfg.key()] = guard_blocked(obj, cfg, res)
     return verdicts, blocked, refused

@@ -506,6 +506,18 @@ def test_verdict_keys_are_documented():
     assert keys == _documented_keys("verdict")
 
 
+def test_verdict_meanings_are_the_code_s():
+    """docs/reference.md's Verdict table says, key by key, what ``claims.VERDICT_KEYS`` says (the
+    one text the code documents), e.g. that ``pvalue`` is the p-value of the test that decided."""
+    from twostep.compare.claims import VERDICT_KEYS
+
+    text = REFERENCE.read_text(encoding="utf-8")
+    start = text.index("<!-- keys:verdict -->")
+    block = text[start:text.index("<!-- keys:end -->", start)]
+    documented = dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", block, re.M))
+    assert documented == VERDICT_KEYS
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write-reference"]:
         write_reference()

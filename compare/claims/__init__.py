@@ -30,7 +30,8 @@ its verdict then says so.
 
 The package's modules:
 
-- ``results``: :class:`Results`, :class:`Verdict`, :class:`Finding`, :func:`decide_all` (BH);
+- ``results``: :class:`Results`, :class:`Verdict`, :class:`Finding` (data: a rule's name and
+  inputs), :class:`Outcome`, :func:`decide_all` (BH, each test once by its key);
 - ``rules``: the exponent and limit rules, the null floor and the regime guard;
 - ``base``: the :class:`Claim` base class, its fuzzing :class:`Domain`, measurement helpers;
 - ``user``: :class:`ExponentClaim`, :class:`LimitClaim`;
@@ -40,7 +41,14 @@ The package's modules:
   package registers the built-in ones.
 """
 
-from .amplitude import AMPLITUDE_TOLERANCE, OutlierLocations, TermAmplitudeClaim, _predicted_terms
+from .amplitude import (
+    AMPLITUDE_TOLERANCE,
+    EDGE_MARGIN,
+    LOCATION_UNITS,
+    OutlierLocations,
+    TermAmplitudeClaim,
+    _predicted_terms,
+)
 from .base import (
     Claim,
     Domain,
@@ -64,7 +72,20 @@ from .registry import (
     get_claim,
     register,
 )
-from .results import LEVEL, STATUSES, Finding, Results, Verdict, decide_all
+from .results import (
+    LEVEL,
+    RULES,
+    STATUSES,
+    VERDICT_KEYS,
+    ConfidenceInterval,
+    Finding,
+    Outcome,
+    Results,
+    Verdict,
+    decide_all,
+    family,
+    register_rule,
+)
 from .reuse import TREND_MIDPOINT, ReuseGap
 from .rules import (
     GUARD_TERMS,
@@ -82,6 +103,7 @@ from .rules import (
     _margin,
     enough_widths,
     exponent_finding,
+    extrapolated_limit_finding,
     floor_corrected,
     guard_terms,
     limit_finding,
@@ -93,7 +115,9 @@ from .user import ExponentClaim, LimitClaim, _UserClaim
 from .vectors import LeftVectors
 
 __all__ = [
-    "AMPLITUDE_TOLERANCE", "BBP", "BBP_PSI_D", "BUILTIN_CLAIMS", "GUARD_TERMS", "LEVEL",
+    "AMPLITUDE_TOLERANCE", "EDGE_MARGIN", "LOCATION_UNITS", "RULES", "VERDICT_KEYS",
+    "ConfidenceInterval", "Outcome", "family", "register_rule", "extrapolated_limit_finding",
+    "BBP", "BBP_PSI_D", "BUILTIN_CLAIMS", "GUARD_TERMS", "LEVEL",
     "MIN_RANGE", "MIN_RANGE_TO_REFUTE", "MIN_TERM_SHARE", "MIN_WIDTHS", "MIN_WIDTHS_TO_REFUTE",
     "SPIKE_EXPONENT_MARGIN", "STATUSES", "STEP_TWO_FIELDS", "STEP_TWO_SPECTRA", "TREND_MIDPOINT",
     "Claim", "Domain", "ExponentClaim", "Finding", "GrowthExponent", "LeftVectors", "LimitClaim",

@@ -7,18 +7,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
 from .results import Finding, Results
-from .rules import GUARD_TERMS, guard_terms, limit_finding, measured_regime
+from .rules import (
+    GUARD_TERMS,
+    extrapolated_limit_finding,
+    guard_terms,
+    limit_finding,
+    measured_regime,
+)
 
-#: Relative tolerance of the ``term-amplitude`` claim: the leading order drops pieces of
-#: relative size ~N^{-1/2} (measured: term 1 3-12% above the leading order at N = 2000..500
-#: before the neuron fluctuations were added; with them, ratios 0.90-1.10 over N = 500..2000,
-#: docs/amplitudes.md), so a 15% band separates a right constant from a 30% error.
-AMPLITUDE_TOLERANCE = 0.15
+#: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
+#: extrapolated ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}``), set from the model's measured
+#: accuracy: against the exact terms (docs/amplitudes.md, section 7) the finite-N prediction of
+#: terms 0 and 1 is within 1.7% at N = 2000 on the independent batch (and 0.993, 1.006 on a
+#: held-out activation, N = 2000, 4 seeds); 3% is that accuracy with room for the seed error of
+#: those comparisons (about 1-2%).  A 10% error in a constant lies outside it.
+AMPLITUDE_TOLERANCE = 0.03
+
+#: ``outlier-locations``: a predicted outlier is measured in units of the edge's finite-N
+#: fluctuation ``s_N`` (the larger of the empirical edge's spread across seeds and the
+#: Tracy-Widom scale of the edge).  The location finding uses a width only when the predicted
+#: gap to the edge is at least ``(EDGE_MARGIN + LOCATION_UNITS) s_N``: simulate calls a value
+#: an outlier only above edge + 4 kappa (``simulate.spectra.MARGIN``), so below that the seeds
+#: that identify the outlier are a selected sample, and a location inside the band cannot tell
+#: the outlier from the edge.
+EDGE_MARGIN = 4.0
+#: The measured gap must match the predicted one within this many fluctuation units: the
+#: outlier itself fluctuates on the edge's scale near the threshold.
+LOCATION_UNITS = 2.0
 
 
 def _predicted_terms(config: ModelConfig, ks: Sequence[int], Ns: Sequence[int]
@@ -32,8 +54,10 @@ def _predicted_terms(config: ModelConfig, ks: Sequence[int], Ns: Sequence[int]
 class TermAmplitudeClaim(Claim):
     """``term-amplitude``: the exact term's projected amplitude ``||T_k^T q_{k+1}||`` matches
     its finite-N prediction (docs/amplitudes.md).  Statistic per seed: measured / predicted at
-    that N; the limit rule on the ratio (target 1, tolerance :data:`AMPLITUDE_TOLERANCE`), with
-    the regime guard.  ``factor`` scales the prediction (a planted error for tests)."""
+    that N; its limit as N grows, ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}`` fitted across the
+    converging widths, against 1 +- :data:`AMPLITUDE_TOLERANCE`
+    (:func:`~twostep.compare.claims.rules.extrapolated_limit_finding`), with the regime guard.
+    ``factor`` scales the prediction (a planted error for tests)."""
 
     spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only
 
@@ -66,26 +90,54 @@ class TermAmplitudeClaim(Claim):
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
             ratio = {N: [v / (self.factor * pred[k][N].amplitude) for v in vs]
                      for N, vs in ratio.items()}
-            out.append(limit_finding(self.name, subject, config, ratio, 1.0, self.tolerance,
-                                     regime=regime))
+            out.append(extrapolated_limit_finding(self.name, subject, config, ratio, 1.0,
+                                                  self.tolerance, regime=regime))
         return out
+
+
+def _edge_scale(ms: Sequence[Any], N: int) -> tuple[list[float | None], float]:
+    """Per-seed empirical W_2 edges and the edge's fluctuation ``s_N``: the larger of the
+    edges' spread across seeds and the Tracy-Widom scale (the seeds' fitted Airy scale
+    ``margin / MARGIN`` where the spectrum has one, else ``spectra.tracy_widom_scale``)."""
+    from twostep.simulate import spectra
+
+    edges: list[float | None] = []
+    scales = []
+    for m in ms:
+        w2 = (m.spectra or {}).get("W2") or {}
+        edge = m.bulk_edge_empirical or w2.get("bulk_edge_empirical")
+        edges.append(None if edge is None else float(edge))
+        margin = w2.get("margin")
+        scales.append(float(margin) / spectra.MARGIN if margin else
+                      spectra.tracy_widom_scale(N, m.d))
+    known = [e for e in edges if e is not None]
+    spread = float(np.std(known, ddof=1)) if len(known) >= 2 else 0.0
+    return edges, max(spread, float(np.median(scales)) if scales else 0.0)
 
 
 @dataclass
 class OutlierLocations(Claim):
     """``outlier-locations``: the step-two outliers of W_2 where the finite-N theory puts them
-    (docs/amplitudes.md).  Two findings per term k = 1..paper_count (at most 3): the number of
-    new outliers visible at each N against the predicted visible count (difference, limit rule,
-    tolerance 0.5); and, for each term predicted out of the bulk at the last two N, the location
-    of the W_2 outlier identified with ``a^{k+1}`` against the predicted location (ratio,
-    tolerance 2%; seeds where no outlier is identified with that power count as the bulk
-    edge).  The regime guard applies: the locations are those of a converging series."""
+    (docs/amplitudes.md).  Two findings per term k = 1..paper_count (at most 3):
+
+    - the number of new outliers visible at each N against the predicted visible count
+      (difference, limit rule, tolerance 0.5); widths where a predicted location lies within
+      the edge's fluctuation band (below) cannot decide it; the table says in how many seeds
+      each term's outlier is identified;
+    - for each term predicted out of the bulk at the last two N, the *gap* of the W_2 outlier
+      identified with ``a^{k+1}`` above the seed's empirical edge, against the predicted gap
+      (location minus the theory's edge), within :data:`LOCATION_UNITS` edge-fluctuation units
+      ``s_N`` (:func:`_edge_scale`; limit rule with a per-N band).  A width decides only where
+      the predicted gap is at least ``(EDGE_MARGIN + LOCATION_UNITS) s_N`` and two seeds
+      identify the outlier: a seed with no identified outlier is a missing measurement.
+
+    The regime guard applies: the locations are those of a converging series."""
 
     spectra: ClassVar[str | tuple[str, ...]] = ("W1", "W2")  # W_2 outliers, new ones
 
     name: str = "outlier-locations"
     description: str = "step-two outliers at their predicted finite-N locations"
-    location_tolerance: float = 0.02
+    location_units: float = LOCATION_UNITS
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         return {**self.options, "terms": guard_terms(config)}
@@ -103,26 +155,71 @@ class OutlierLocations(Claim):
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
                              f"no finite-N prediction: {undefined[0]}")]
+        units, band = self.location_units, EDGE_MARGIN + self.location_units
+        scale: dict[int, float] = {}
+        edges: dict[int, list[float]] = {}
+        found: dict[int, dict[int, list[float | None]]] = {k: {} for k in ks}
+        for N in Ns:
+            ms = results.get(config, N)
+            edges[N], scale[N] = _edge_scale(ms, N)
+            for k in ks:
+                found[k][N] = [next((o.value for o in (m.outliers or ()) if o.term == k), None)
+                               for m in ms]
+
+        def gap(k: int, N: int) -> float | None:
+            a = amps[k][N]
+            return None if a.location is None else a.location - a.bulk_edge
+
+        # a predicted location within the band: the count there is not decided by the theory
+        ambiguous = {N: [k for k in ks if gap(k, N) is not None and gap(k, N) < band * scale[N]]
+                     for N in Ns}
         expected = {N: sum(amps[k][N].location is not None for k in ks) for N in Ns}
         diff = _per_N(results, config, lambda m: m.visible_new_outliers, self.name)
         diff = {N: [v - expected[N] for v in vs] for N, vs in diff.items()}
+        seen = {f"term {k} identified": {N: f"{sum(v is not None for v in found[k][N])}/"
+                                            f"{len(found[k][N])}" for N in Ns} for k in ks}
+        excluded = {N: (f"at N = {N} the predicted location of term(s) {ambiguous[N]} lies "
+                        f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}) of "
+                        "the edge") for N in Ns if ambiguous[N]}
         out = [limit_finding(self.name, "visible new outliers minus predicted", config, diff,
-                             0.0, 0.5, regime=regime,
+                             0.0, 0.5, regime=regime, excluded=excluded, columns=seen,
                              note="predicted " + ", ".join(f"{expected[N]} at N = {N}"
-                                                           for N in Ns))]
+                                                           for N in Ns) + "; " + "; ".join(
+                                 f"term {k}'s outlier identified in " + ", ".join(
+                                     f"{seen[f'term {k} identified'][N]} seeds at N = {N}"
+                                     for N in Ns) for k in ks))]
         for k in ks:
             if any(amps[k][N].location is None for N in Ns[-2:]):
                 continue
-            ratio: dict[int, list[float]] = {}
+            gaps: dict[int, list[float]] = {}
+            skip: dict[int, str] = {}
             for N in Ns:
-                if amps[k][N].location is None:
+                g = gap(k, N)
+                if g is None:
                     continue
-                vals = []
-                for m in results.get(config, N):
-                    found = [o.value for o in m.outliers if o.term == k]
-                    edge = m.bulk_edge or amps[k][N].bulk_edge
-                    vals.append((found[0] if found else edge) / amps[k][N].location)
-                ratio[N] = vals
-            out.append(limit_finding(self.name, f"term k={k}: outlier location / predicted",
-                                     config, ratio, 1.0, self.location_tolerance, regime=regime))
+                theory_edge = amps[k][N].bulk_edge
+                vals = [v - (theory_edge if e is None else e)
+                        for v, e in zip(found[k][N], edges[N]) if v is not None]
+                gaps[N] = vals
+                n_seen = f"{len(vals)}/{len(found[k][N])}"
+                known = [e for e in edges[N] if e is not None]
+                edge = (f"empirical edge {np.mean(known):.4g}" if known
+                        else "no empirical edge")
+                if g < band * scale[N]:
+                    skip[N] = (f"at N = {N} the predicted outlier {amps[k][N].location:.4g} "
+                               f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
+                               f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
+                               f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
+                               f"from the edge (identified in {n_seen} seeds)")
+                elif len(vals) < 2:
+                    skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
+                               f"{n_seen} seeds (a seed without it is a missing measurement)")
+            out.append(limit_finding(
+                self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
+                gaps, {N: gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
+                regime=regime, excluded=skip,
+                columns={"identified": {N: f"{len(gaps[N])}/{len(found[k][N])}" for N in gaps},
+                         "edge fluctuation s_N": {N: scale[N] for N in gaps},
+                         "predicted location": {N: amps[k][N].location for N in gaps}},
+                note=f"gap tolerance {units:g} s_N"))
         return out

@@ -81,7 +81,8 @@ class OutlierCount(Claim):
                          "paper count": pred.paper_count,
                          "activation-aware count": pred.aware_count,
                          "series residual": regime.residual.get(N)})
-        # one test per term enters the BH family: the sign of its coherent exponent
+        # one test per term enters the BH family: the sign of its coherent exponent; both
+        # findings share them (scope "signs"), so each enters the run's family once
         pvals = {f"{k}:sign": p for k, p in signs_p.items() if math.isfinite(p)}
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
 
@@ -151,8 +152,9 @@ class OutlierCount(Claim):
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
                     pred.paper_count, mean_vis, (math.nan, math.nan),
-                    pvals, make_decide(counted_paper, "paper", pred.paper_count)),
+                    pvals, make_decide(counted_paper, "paper", pred.paper_count), scope="signs"),
             Finding(self.name, "activation-aware count", config, table, pred.aware_count,
                     mean_vis, (math.nan, math.nan), pvals,
-                    make_decide(counted_aware, "activation-aware", pred.aware_count)),
+                    make_decide(counted_aware, "activation-aware", pred.aware_count),
+                    scope="signs"),
         ]

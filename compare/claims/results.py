@@ -2,14 +2,19 @@
 
 A claim turns measurements (:class:`Results`) into :class:`Finding` s carrying raw p-values;
 :func:`decide_all` adjusts every p-value of a run together (Benjamini-Hochberg,
-:func:`twostep.compare.stats.adjust_pvalues`) and only then lets each finding decide its
-:class:`Verdict` (docs/claims.md).
+:func:`twostep.compare.stats.adjust_pvalues`), each test once, and only then lets each finding
+decide its :class:`Verdict` (docs/claims.md).
+
+A finding is either *data*, a registered rule's name and its JSON-able inputs
+(:data:`RULES`, :func:`register_rule`; ``Finding.to_dict`` / ``Finding.from_dict`` keep and
+rebuild it without the claim), or carries a ``decide`` callable (the older form, still
+accepted).  Either way the decision is an :class:`Outcome`.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +29,10 @@ STATUSES = ("consistent", "inconsistent", "inconclusive")
 
 #: Family-wise level of the adjusted tests.
 LEVEL = 0.05
+
+#: What ``Verdict.confidence_interval`` returns (like scipy's result objects: ``.low``,
+#: ``.high``, and a tuple).
+ConfidenceInterval = namedtuple("ConfidenceInterval", ["low", "high"])
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -60,16 +69,63 @@ class Results:
         return sum(len(v) for v in self._data.values())
 
 
+# -- intervals at any level ----------------------------------------------------------------------
+
+def interval_at(source: Mapping[str, Any] | None, level: float) -> ConfidenceInterval | None:
+    """The interval of ``source`` (an :class:`Outcome`'s ``interval``: what the statistic was
+    computed from) at ``level``; None when the source cannot be recomputed.
+
+    ``{"method": "mean", "values": [...]}``: the Student-t interval of the mean
+    (``stats.mean_interval``); ``{"method": "fit", "values": {N: [...]}}``: the bootstrap
+    interval of the log-log slope (``stats.fit_exponent``, deterministic).
+    """
+    if not source:
+        return None
+    method = source.get("method")
+    if method == "mean":
+        iv = stats.mean_interval(source["values"], level=level)
+    elif method == "fit":
+        iv = stats.fit_exponent({int(N): v for N, v in source["values"].items()}, level=level)
+    else:
+        return None
+    return ConfidenceInterval(iv.low, iv.high)
+
+
 # -- verdicts ------------------------------------------------------------------------------------
 
-@dataclass
+#: The meaning of each key of ``Verdict.to_dict()``: the one text the docstring, the code and
+#: docs/reference.md share (``tests/test_docs.py`` checks the reference against it).
+VERDICT_KEYS = {
+    "claim": "claim name",
+    "subject": "what was decided (a term, a count, a location ...)",
+    "status": "`consistent`, `inconsistent` or `inconclusive`",
+    "reason": "one line",
+    "predicted": "the prediction (a number, a count, a list of terms, `\"learned\"` ...)",
+    "statistic": "the measured quantity the decision rests on, at the width(s) that decided "
+                 "(`null` when none)",
+    "ci": "its 95% interval `[low, high]`, from the same data",
+    "decided_at": "the width N whose data gave `statistic` and `ci` (`null`: several widths, "
+                  "as for a fitted exponent, or none)",
+    "pvalue": "the BH-adjusted p-value of the test that decided: a rejection that needs several "
+              "tests to reject together (an intersection-union test) has the largest of them; "
+              "`null` when no test decided (every `consistent` and `inconclusive` verdict)",
+    "config": "the `ModelConfig` as a dict",
+    "evidence": "the table: `{\"title\", \"columns\", \"rows\": [{column: value}]}`",
+}
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The outcome of one claim on one configuration (scipy.stats-style result object).
+    """The outcome of one claim on one configuration (scipy.stats-style result object,
+    immutable).
 
     ``status`` is one of consistent | inconsistent | inconclusive; ``reason`` one line;
-    ``evidence`` the per-N table; ``statistic`` the measured quantity the decision rests on
-    (an exponent, a limit, a count) with its interval ``ci``; ``pvalue`` the smallest
-    BH-adjusted p-value of the tests behind a deviation (NaN when none was run).
+    ``evidence`` the per-N table; ``statistic`` the measured quantity the decision rests on,
+    at the width(s) that decided (``decided_at``), with its 95% interval ``ci``;
+    ``confidence_interval(confidence_level)`` recomputes it at another level where the data
+    allow; ``pvalue`` the BH-adjusted p-value of the test that decided (the largest of the
+    tests an intersection-union rejection needs), NaN when no test decided.  The keys of
+    :meth:`to_dict` mean what :data:`VERDICT_KEYS` says.
     """
 
     claim: str
@@ -82,9 +138,24 @@ class Verdict:
     ci: tuple[float, float] = (float("nan"), float("nan"))
     pvalue: float = float("nan")
     config: ModelConfig | None = None
+    decided_at: int | None = None
+    #: what ``statistic`` was computed from (:func:`interval_at`); not part of equality
+    interval: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
-    def confidence_interval(self) -> tuple[float, float]:
-        return self.ci
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ci", tuple(self.ci))
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> ConfidenceInterval:
+        """The statistic's interval at ``confidence_level`` (0.95: ``ci``)."""
+        if not 0 < confidence_level < 1:
+            raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+        if math.isclose(confidence_level, 0.95):
+            return ConfidenceInterval(*self.ci)
+        iv = interval_at(self.interval, confidence_level)
+        if iv is None:
+            raise ValueError(f"this verdict ({self.claim}: {self.subject}) keeps only its 95% "
+                             "interval; confidence_level must be 0.95")
+        return iv
 
     def __repr__(self) -> str:
         return (f"Verdict(claim={self.claim!r}, subject={self.subject!r}, status={self.status!r}, "
@@ -98,17 +169,71 @@ class Verdict:
         return {"claim": self.claim, "subject": self.subject, "status": self.status,
                 "reason": self.reason, "predicted": self.predicted,
                 "statistic": num(self.statistic), "ci": [num(self.ci[0]), num(self.ci[1])],
-                "pvalue": num(self.pvalue),
+                "decided_at": self.decided_at, "pvalue": num(self.pvalue),
                 "config": self.config.to_dict() if self.config else None,
                 "evidence": self.evidence.to_dict()}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision: ``status``, ``reason``, the ``pvalue`` of the test that decided (NaN when
+    none did) and, when the decision rests on one width's data, that width ``N`` with its
+    ``statistic``, ``ci`` and ``interval`` source (:func:`interval_at`), and the prediction
+    there (``predicted``, for a prediction that depends on N).  ``statistic``, ``ci``,
+    ``predicted`` None: the finding's own."""
+
+    status: str
+    reason: str
+    pvalue: float = math.nan
+    statistic: float | None = None
+    ci: tuple[float, float] | None = None
+    N: int | None = None
+    interval: Mapping[str, Any] | None = None
+    predicted: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {"status": self.status, "reason": self.reason, "pvalue": num(self.pvalue),
+                "statistic": num(self.statistic),
+                "ci": None if self.ci is None else [num(c) for c in self.ci], "N": self.N}
+
+
+#: The decision rules a data :class:`Finding` names: ``rule(inputs, adjusted) -> Outcome``
+#: (``compare/claims/rules.py`` registers the built-in ones).
+RULES: dict[str, Callable[[Mapping[str, Any], Mapping[str, float]], Outcome]] = {}
+
+
+def register_rule(name: str):
+    """Decorator: register ``fn(inputs, adjusted) -> Outcome`` as the rule ``name``."""
+    def wrap(fn):
+        RULES[name] = fn
+        return fn
+    return wrap
+
+
+def _as_outcome(x: Outcome | tuple[str, str, float]) -> Outcome:
+    if isinstance(x, Outcome):
+        return x
+    status, reason, p = x
+    return Outcome(status, reason, p)
 
 
 @dataclass
 class Finding:
     """Evidence of one claim before the multiple-testing correction.
 
-    ``pvalues`` are the raw p-values of the tests whose significance the decision uses;
-    ``decide(adjusted)`` gets them back adjusted and returns ``(status, reason, pvalue)``.
+    ``pvalues`` are the raw p-values of the tests whose significance the decision uses (and
+    only those: every entry joins the run's BH family).  The decision is either the
+    registered rule ``rule`` applied to ``inputs`` (JSON-able: the finding is then data that
+    :meth:`to_dict` keeps and :meth:`from_dict` rebuilds), or ``decide(adjusted)`` (a callable
+    returning an :class:`Outcome` or ``(status, reason, pvalue)``).
+
+    Each test enters the BH family once, under its key :meth:`key`: ``(claim, config,
+    scope, name)`` with ``scope`` defaulting to the subject.  Findings that share tests (two
+    verdicts read off the same sign tests) give the same ``scope``; their shared p-values then
+    enter the family once.
     """
 
     claim: str
@@ -119,22 +244,89 @@ class Finding:
     statistic: float
     ci: tuple[float, float]
     pvalues: dict[str, float]
-    decide: Callable[[dict[str, float]], tuple[str, str, float]]
+    decide: Callable[[dict[str, float]], Outcome | tuple[str, str, float]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rule: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    scope: str = ""
+
+    def __post_init__(self) -> None:
+        if self.decide is None and not self.rule:
+            raise ValueError("a Finding needs a rule name (with inputs) or a decide callable")
+        if self.rule and self.rule not in RULES:
+            raise ValueError(f"unknown decision rule {self.rule!r}; registered: "
+                             f"{', '.join(sorted(RULES))}")
+
+    def key(self, name: str) -> tuple[str, str, str, str]:
+        """The BH-family key of the p-value ``name``."""
+        return (self.claim, self.config.key(), self.scope or self.subject, name)
+
+    def outcome(self, adjusted: Mapping[str, float]) -> Outcome:
+        """The decision, given the adjusted p-values of :attr:`pvalues`."""
+        if self.rule and self.decide is None:
+            out = RULES[self.rule](self.inputs, adjusted)
+        else:
+            out = _as_outcome(self.decide(dict(adjusted)))
+        if out.status not in STATUSES:
+            raise ValueError(f"decision status {out.status!r}; allowed: {', '.join(STATUSES)}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as data (only a rule-based finding: a callable cannot be kept)."""
+        if not self.rule or self.decide is not None:
+            raise ValueError(f"finding {self.claim}: {self.subject} decides by a callable, not "
+                             "by a registered rule; it cannot be kept as data")
+
+        def num(x: float) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {"claim": self.claim, "subject": self.subject, "config": self.config.to_dict(),
+                "evidence": self.evidence.to_dict(), "predicted": self.predicted,
+                "statistic": num(self.statistic), "ci": [num(c) for c in self.ci],
+                "pvalues": {k: num(v) for k, v in self.pvalues.items()}, "rule": self.rule,
+                "inputs": self.inputs, "scope": self.scope}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        """Rebuild a finding kept by :meth:`to_dict`."""
+        def num(x: float | None) -> float:
+            return math.nan if x is None else float(x)
+
+        ev = d["evidence"]
+        return cls(d["claim"], d["subject"], ModelConfig.from_dict(d["config"]),
+                   Table(ev["columns"], [dict(r) for r in ev["rows"]], ev.get("title", "")),
+                   d["predicted"], num(d["statistic"]), tuple(num(c) for c in d["ci"]),
+                   {k: num(v) for k, v in d["pvalues"].items()}, rule=d["rule"],
+                   inputs=d["inputs"], scope=d.get("scope", ""))
+
+
+def family(findings: Sequence[Finding]) -> dict[tuple, float]:
+    """The run's BH family: every test once, by :meth:`Finding.key` (raw p-values).  Two
+    findings that give one key different p-values are a bug in the claim (ValueError)."""
+    out: dict[tuple, float] = {}
+    for f in findings:
+        for name, p in f.pvalues.items():
+            k = f.key(name)
+            if k in out and not (out[k] == p or (math.isnan(out[k]) and math.isnan(p))):
+                raise ValueError(f"test {k} enters the BH family twice with different p-values "
+                                 f"({out[k]!r}, {p!r})")
+            out[k] = p
+    return out
 
 
 def decide_all(findings: Sequence[Finding]) -> list[Verdict]:
-    """Adjust every p-value of the run together (Benjamini-Hochberg), then decide each finding."""
-    flat = [(i, name, p) for i, f in enumerate(findings) for name, p in f.pvalues.items()]
-    adjusted = stats.adjust_pvalues([p for _, _, p in flat])
-    per: list[dict[str, float]] = [{} for _ in findings]
-    for (i, name, _), q in zip(flat, adjusted):
-        per[i][name] = q
+    """Adjust every p-value of the run together (Benjamini-Hochberg, each test once by its
+    key), then decide each finding."""
+    tests = family(findings)
+    adjusted = dict(zip(tests, stats.adjust_pvalues(list(tests.values()))))
     out = []
-    for f, adj in zip(findings, per):
-        status, reason, p = f.decide(adj)
-        assert status in STATUSES, status
-        out.append(Verdict(claim=f.claim, subject=f.subject, status=status, reason=reason,
-                           evidence=f.evidence, predicted=f.predicted, statistic=f.statistic,
-                           ci=f.ci, pvalue=p, config=f.config))
+    for f in findings:
+        adj = {name: adjusted[f.key(name)] for name in f.pvalues}
+        o = f.outcome(adj)
+        out.append(Verdict(
+            claim=f.claim, subject=f.subject, status=o.status, reason=o.reason,
+            evidence=f.evidence, predicted=f.predicted if o.predicted is None else o.predicted,
+            statistic=f.statistic if o.statistic is None else o.statistic,
+            ci=f.ci if o.ci is None else o.ci, pvalue=o.pvalue, config=f.config,
+            decided_at=o.N, interval=o.interval))
     return out

@@ -7,8 +7,11 @@
   deviation that is not shrinking across the last local slopes.  Both need the same evidence:
   at least :data:`MIN_WIDTHS` usable widths spanning :data:`MIN_RANGE`.  Everything else is
   ``inconclusive`` with its reason.
-- limit (:func:`limit_finding`): the per-N mean converges to the prediction; the same structure
-  with a tolerance band instead of a slope, decided at the last two N both ways.
+- limit (:func:`limit_finding`, rule ``"limit"``): the per-N mean converges to the prediction;
+  the same structure with a tolerance band instead of a slope, decided at the last two usable N
+  both ways; the verdict's statistic and interval are those of the largest usable N.
+- extrapolated limit (:func:`extrapolated_limit_finding`, rule ``"extrapolated-limit"``): the
+  limit ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}`` fitted across N, against a band.
 - the regime guard (:class:`Regime`, :func:`measured_regime`): a statement about step-two terms
   is decided only at the N where the measured series of exact terms converges (docs/claims.md).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +30,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .results import LEVEL, Finding, Results
+from .results import LEVEL, Finding, Outcome, Results, register_rule
 
 #: An asymptotic statement is decided (either way) only from at least this many widths spanning
 #: at least this ratio: the "not drifting" judgement needs three local slopes, not two, and a
@@ -332,96 +336,306 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
                           "signal": signal})
 
 
-def limit_finding(claim: str, subject: str, config: ModelConfig,
-                  values: Mapping[int, Sequence[float]], predicted: float,
-                  tolerance: float, *, regime: Regime | None = None,
-                  guard_off: bool = False, note: str = "") -> Finding:
-    """The per-N mean of ``values`` converges to ``predicted`` within ``tolerance`` (absolute).
+def regime_to_dict(regime: Regime | None) -> dict | None:
+    """A :class:`Regime` (or :class:`TermShare`) as JSON-able data (a finding's inputs)."""
+    if regime is None:
+        return None
+    d = {"residual": {str(N): r for N, r in regime.residual.items()},
+         "tolerance": regime.tolerance, "blocked": regime.blocked}
+    if isinstance(regime, TermShare):
+        d.update(k=regime.k, share={str(N): s for N, s in regime.share.items()})
+    return d
 
-    Decided at the last two N, the same evidence both ways.  consistent: at each of them the
-    mean's CI meets the band ``predicted +- tolerance``, and at the largest N it is no wider
-    than the band (half-width <= tolerance: a wide CI meets every band).  inconsistent: at each
-    of the last two N the CI misses the band (one-sided t-test against the nearest end of the
-    band, adjusted; a sample with no spread that misses the band is decided, p = 0) and the
-    deviation is not shrinking.  With a ``regime`` only N where the series of exact terms
-    converges are used.  ``note`` is appended to every reason.
+
+def regime_from_dict(d: Mapping | None) -> Regime | None:
+    if d is None:
+        return None
+    residual = {int(N): r for N, r in d["residual"].items()}
+    if "share" in d:
+        return TermShare(residual, d["tolerance"], d["blocked"], k=int(d["k"]),
+                         share={int(N): s for N, s in d["share"].items()})
+    return Regime(residual, d["tolerance"], d["blocked"])
+
+
+def _per_N_value(x: float | Mapping[int, float], Ns: Sequence[int]) -> dict[str, float]:
+    if isinstance(x, Mapping):
+        return {str(N): float(x[N]) for N in Ns if N in x}
+    return {str(N): float(x) for N in Ns}
+
+
+def _usable(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, str]
+            ) -> tuple[list[int], str]:
+    """The N that may decide (converging series, not excluded) and the clause on the others."""
+    parts = []
+    if regime is not None:
+        outside = [N for N in Ns if not regime.ok(N)]
+        if outside:
+            parts.append(regime.describe(outside))
+    out = [N for N in Ns if N not in excluded and (regime is None or regime.ok(N))]
+    for N in Ns:
+        if N in excluded and (regime is None or regime.ok(N)):
+            parts.append(excluded[N])
+    return out, "; ".join(parts)
+
+
+def limit_finding(claim: str, subject: str, config: ModelConfig,
+                  values: Mapping[int, Sequence[float]], predicted: float | Mapping[int, float],
+                  tolerance: float | Mapping[int, float], *, regime: Regime | None = None,
+                  guard_off: bool = False, note: str = "",
+                  excluded: Mapping[int, str] | None = None,
+                  columns: Mapping[str, Mapping[int, Any]] | None = None) -> Finding:
+    """The per-N mean of ``values`` converges to ``predicted`` within ``tolerance`` (absolute;
+    either may be given per N).
+
+    Decided at the last two *usable* N (those the ``regime`` guard admits and ``excluded``
+    does not name; ``excluded[N]`` is the clause saying why N cannot decide), the same
+    evidence both ways.  consistent: at each of them the mean's CI meets the band
+    ``predicted +- tolerance``, and at the largest usable N it is no wider than the band
+    (half-width <= tolerance: a wide CI meets every band).  inconsistent: at each of the last
+    two usable N the CI misses the band (one-sided t-test against the nearest end of the band,
+    adjusted; a sample with no spread that misses the band is decided, p = 0) and the deviation
+    is not shrinking; the verdict's p-value is the larger of the two (an intersection-union
+    test).  Only those two tests join the run's BH family.  The verdict's statistic and
+    interval are the mean and its 95% t interval at the largest usable N (``decided_at``).
+    ``note`` is appended to every reason; ``columns`` adds per-N columns to the table.
     """
     Ns = sorted(values)
-    table = Table(["N", "seeds", "measured", "CI low", "CI high", "predicted", "deviation"]
+    excluded = dict(excluded or {})
+    columns = dict(columns or {})
+    pred = _per_N_value(predicted, Ns)
+    tol = _per_N_value(tolerance, Ns)
+    table = Table(["N", "seeds", "measured", "CI low", "CI high", "predicted", "deviation",
+                   "tolerance", *columns]
                   + (["series residual"] if regime is not None else []),
                   title=f"{claim}: {subject}")
-    ivs = {}
-    pvals = {}
-    lo, hi = predicted - tolerance, predicted + tolerance
     for N in Ns:
-        x = np.asarray(values[N], float)
-        iv = stats.mean_interval(x)
-        ivs[N] = iv
-        edge = hi if iv.estimate > predicted else lo
-        if x.size >= 2:
-            if np.ptp(x) > 0:
-                alt = "greater" if iv.estimate > predicted else "less"
-                from scipy.stats import ttest_1samp
-
-                pvals[f"outside@{N}"] = float(ttest_1samp(x, edge, alternative=alt).pvalue)
-            else:  # no spread: the deviation is exact
-                pvals[f"outside@{N}"] = 0.0 if not lo <= x[0] <= hi else 1.0
-        row = {"N": N, "seeds": x.size, "measured": iv.estimate, "CI low": iv.low,
-               "CI high": iv.high, "predicted": predicted, "deviation": iv.estimate - predicted}
+        x = list(values[N])
+        iv = stats.mean_interval(x) if x else None
+        row = {"N": N, "seeds": len(x), "measured": iv.estimate if iv else None,
+               "CI low": iv.low if iv else None, "CI high": iv.high if iv else None,
+               "predicted": pred.get(str(N)),
+               "deviation": iv.estimate - pred[str(N)] if iv and str(N) in pred else None,
+               "tolerance": tol.get(str(N)),
+               **{c: col.get(N) for c, col in columns.items()}}
         if regime is not None:
             row["series residual"] = regime.residual.get(N)
         table.add(**row)
-    suffix = (f"; {note}" if note else "") + (
-        "; regime guard off (asked by the claim)" if guard_off else "")
+    usable, _ = _usable(Ns, regime, excluded)
+    pvals = {f"outside@{N}": _outside_pvalue(values[N], pred[str(N)], tol[str(N)])
+             for N in usable[-2:]}
+    pvals = {k: p for k, p in pvals.items() if p is not None}
+    inputs = {"values": {str(N): [float(v) for v in values[N]] for N in Ns},
+              "predicted": pred, "tolerance": tol,
+              "excluded": {str(N): why for N, why in excluded.items()},
+              "regime": regime_to_dict(regime), "note": note, "guard_off": guard_off}
+    scalar = not isinstance(predicted, Mapping)
+    return Finding(claim, subject, config, table, predicted if scalar else None, math.nan,
+                   (math.nan, math.nan), pvals, rule="limit", inputs=inputs)
+
+
+def _outside_pvalue(x: Sequence[float], predicted: float, tolerance: float) -> float | None:
+    """One-sided t-test of the mean against the nearer end of the band (None: < 2 values)."""
+    x = np.asarray(x, float)
+    if x.size < 2:
+        return None
+    lo, hi = predicted - tolerance, predicted + tolerance
+    if np.ptp(x) == 0:  # no spread: the deviation is exact
+        return 0.0 if not lo <= x[0] <= hi else 1.0
+    above = x.mean() > predicted
+    from scipy.stats import ttest_1samp
+
+    return float(ttest_1samp(x, hi if above else lo,
+                             alternative="greater" if above else "less").pvalue)
+
+
+@register_rule("limit")
+def decide_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+    """The limit rule (:func:`limit_finding`) on its inputs and the adjusted p-values."""
+    values = {int(N): v for N, v in inputs["values"].items()}
+    Ns = sorted(values)
+    pred = {int(N): p for N, p in inputs["predicted"].items()}
+    tol = {int(N): t for N, t in inputs["tolerance"].items()}
+    regime = regime_from_dict(inputs["regime"])
+    excluded = {int(N): why for N, why in inputs["excluded"].items()}
+    suffix = (f"; {inputs['note']}" if inputs["note"] else "") + (
+        "; regime guard off (asked by the claim)" if inputs["guard_off"] else "")
+    usable, clause = _usable(Ns, regime, excluded)
+    prefix = clause + "; " if clause else ""
+    if not usable:
+        return Outcome("inconclusive", (clause or "no width can decide") + suffix)
+    ivs = {N: stats.mean_interval(values[N]) for N in usable}
+    last_N = usable[-1]
+    last = ivs[last_N]
+    p_last = pred[last_N]
+    where = dict(statistic=last.estimate, ci=(last.low, last.high), N=last_N,
+                 interval={"method": "mean", "values": list(values[last_N])},
+                 predicted=p_last)
+
+    def out(status: str, reason: str, p: float = math.nan) -> Outcome:
+        return Outcome(status, prefix + reason + suffix, p, **where)
+
+    def band(N: int) -> str:
+        return f"{pred[N]:.4g} +- {tol[N]:.3g}"
 
     def meets(N: int) -> bool:
-        return ivs[N].high >= lo and ivs[N].low <= hi
+        return ivs[N].high >= pred[N] - tol[N] and ivs[N].low <= pred[N] + tol[N]
 
-    def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        status, reason, p = _decide(adj)
-        return status, reason + suffix, p
+    tail = usable[-2:]
+    if len(tail) < 2:
+        return out("inconclusive", f"mean {last} at N = {last_N}: a verdict needs the last two "
+                   "widths")
+    if all(meets(N) for N in tail):
+        if last.half_width > tol[last_N]:
+            return out("inconclusive", f"CI wider than the tolerance: mean {last} at N = "
+                       f"{last_N} has half-width {last.half_width:.3g} > {tol[last_N]:.3g}")
+        return out("consistent", f"mean {last} at N = {last_N} within {band(last_N)}, and at "
+                   f"N = {tail[0]} too")
+    sig = all(adj.get(f"outside@{N}", 1.0) < LEVEL for N in tail)
+    devs = [abs(ivs[N].estimate - pred[N]) for N in tail]
+    shrinking = devs[1] < devs[0] - _margin(*(ivs[N] for N in tail))
+    if sig and not shrinking:
+        p = max(adj[f"outside@{N}"] for N in tail)
+        return out("inconsistent", f"mean {last} at N = {last_N} outside {band(last_N)} at "
+                   f"the last two N (adjusted p = {p:.2g}), deviation {devs[0]:.3g} -> "
+                   f"{devs[1]:.3g} not significantly shrinking", p)
+    if shrinking:
+        return out("inconclusive", f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking toward "
+                   "the prediction: pre-asymptotic")
+    if not meets(last_N):
+        return out("inconclusive", f"mean {last} at N = {last_N} misses the band "
+                   f"{band(last_N)} but not significantly at the last two N")
+    return out("inconclusive", f"mean {last} at N = {last_N} meets the band {band(last_N)} but "
+               f"the mean at N = {tail[0]} does not")
 
-    def _decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        prefix = ""
-        usable = list(Ns)
+
+# -- the extrapolated limit ----------------------------------------------------------------------
+
+#: An extrapolation ``r_inf + c N^{-1/2}`` has two parameters: it needs at least this many
+#: usable widths (one left to check the form) spanning at least this ratio (N^{-1/2} halves).
+EXTRAPOLATION_WIDTHS = 3
+EXTRAPOLATION_RANGE = 4.0
+
+
+def _extrapolate(values: Mapping[int, Sequence[float]], level: float = 0.95,
+                 edges: tuple[float, float] | None = None
+                 ) -> tuple[stats.Interval, float | None]:
+    """``r_inf`` of the weighted least-squares fit of the per-N means against ``N^{-1/2}``
+    (weights 1/se_N^2, fixed from the data), with a percentile bootstrap CI over the seeds
+    within each N (``scipy.stats.bootstrap``, ``paired=False``, seeded: deterministic).  With
+    ``edges = (lo, hi)`` also the one-sided bootstrap p-value that ``r_inf`` lies beyond the
+    nearer edge's side, i.e. against ``r_inf`` inside the band (None without edges)."""
+    from scipy import stats as sps
+
+    Ns = sorted(values)
+    xs = np.asarray([N ** -0.5 for N in Ns])
+    samples = [np.asarray(values[N], float) for N in Ns]
+    se2 = np.array([max(np.var(s, ddof=1) / s.size, 1e-300) for s in samples])
+    # a width whose seeds agree exactly gets the smallest positive variance of the others
+    pos = se2[se2 > 1e-300]
+    se2 = np.where(se2 > 1e-300, se2, pos.min() if pos.size else 1.0)
+    w = 1.0 / se2
+    design = np.column_stack([np.ones_like(xs), xs]) * np.sqrt(w)[:, None]
+    solve = np.linalg.pinv(design) * np.sqrt(w)[None, :]   # means -> (r_inf, c)
+
+    def r_inf(*ss: np.ndarray, axis: int = -1) -> np.ndarray:
+        means = np.stack([s.mean(axis=axis) for s in ss], axis=-1)
+        return means @ solve[0]
+
+    est = float(r_inf(*samples))
+    res = sps.bootstrap(tuple(samples), r_inf, n_resamples=2000, confidence_level=level,
+                        method="percentile", random_state=np.random.default_rng(0),
+                        vectorized=True, paired=False)
+    dist = res.bootstrap_distribution
+    p = None
+    if edges is not None:
+        lo, hi = edges
+        if est > hi:
+            p = float(min(1.0, np.mean(dist <= hi) + 1.0 / (dist.size + 1)))
+        elif est < lo:
+            p = float(min(1.0, np.mean(dist >= lo) + 1.0 / (dist.size + 1)))
+        else:
+            p = 1.0
+    low, high = res.confidence_interval
+    return stats.Interval(est, float(low), float(high), math.nan,
+                          sum(s.size for s in samples)), p
+
+
+def extrapolated_limit_finding(claim: str, subject: str, config: ModelConfig,
+                               values: Mapping[int, Sequence[float]], predicted: float,
+                               tolerance: float, *, regime: Regime | None = None,
+                               note: str = "") -> Finding:
+    """The limit ``r_inf`` of ``values`` as N grows, from ``r(N) = r_inf + c N^{-1/2}`` fitted
+    across the usable widths (:func:`_extrapolate`), against ``predicted +- tolerance``.
+
+    Both verdicts need :data:`EXTRAPOLATION_WIDTHS` usable widths spanning
+    :data:`EXTRAPOLATION_RANGE` and at least two seeds at each.  consistent: the 95% CI of
+    ``r_inf`` meets the band and is no wider than it (half-width <= tolerance).  inconsistent:
+    the CI misses the band and the one-sided bootstrap p-value against the nearer band edge,
+    BH-adjusted, is below :data:`LEVEL` (it is the verdict's p-value).  Otherwise
+    inconclusive.  The statistic is ``r_inf`` with its CI (``decided_at`` None: every usable
+    width decided).
+    """
+    Ns = sorted(values)
+    table = Table(["N", "seeds", "measured", "CI low", "CI high", "predicted"]
+                  + (["series residual"] if regime is not None else []),
+                  title=f"{claim}: {subject} (limit of r_inf + c N^-1/2)")
+    for N in Ns:
+        iv = stats.mean_interval(values[N])
+        row = {"N": N, "seeds": len(values[N]), "measured": iv.estimate, "CI low": iv.low,
+               "CI high": iv.high, "predicted": predicted}
         if regime is not None:
-            outside = [N for N in Ns if not regime.ok(N)]
-            usable = [N for N in Ns if regime.ok(N)]
-            if not usable:
-                return "inconclusive", regime.describe(Ns), math.nan
-            if outside:
-                prefix = regime.describe(outside) + "; "
-        last_N = usable[-1]
-        last = ivs[last_N]
-        tail = usable[-2:]
-        band = f"{predicted:.4g} +- {tolerance:.3g}"
-        if len(tail) < 2:
-            return ("inconclusive", prefix + f"mean {last} at N = {last_N}: a verdict needs the "
-                    "last two widths", math.nan)
-        if all(meets(N) for N in tail):
-            if last.half_width > tolerance:
-                return ("inconclusive", prefix + f"CI wider than the tolerance: mean {last} at "
-                        f"N = {last_N} has half-width {last.half_width:.3g} > {tolerance:.3g}",
-                        math.nan)
-            return ("consistent", prefix + f"mean {last} at N = {last_N} within {band}, and at "
-                    f"N = {tail[0]} too", math.nan)
-        sig = all(adj.get(f"outside@{N}", 1.0) < LEVEL for N in tail)
-        devs = [abs(ivs[N].estimate - predicted) for N in tail]
-        shrinking = devs[1] < devs[0] - _margin(*(ivs[N] for N in tail))
-        if sig and not shrinking:
-            p = max(adj[f"outside@{N}"] for N in tail)
-            return ("inconsistent", prefix + f"mean {last} at N = {last_N} outside {band} at the "
-                    f"last two N (adjusted p = {p:.2g}), deviation {devs[0]:.3g} -> "
-                    f"{devs[1]:.3g} not significantly shrinking", p)
-        if shrinking:
-            return ("inconclusive", prefix + f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking "
-                    "toward the prediction: pre-asymptotic", math.nan)
-        if not meets(last_N):
-            return ("inconclusive", prefix + f"mean {last} at N = {last_N} misses the band {band} "
-                    "but not significantly at the last two N", math.nan)
-        return ("inconclusive", prefix + f"mean {last} at N = {last_N} meets the band {band} but "
-                f"the mean at N = {tail[0]} does not", math.nan)
+            row["series residual"] = regime.residual.get(N)
+        table.add(**row)
+    usable, _ = _usable(Ns, regime, {})
+    usable = [N for N in usable if len(values[N]) >= 2]
+    fit = p = None
+    if len(usable) >= 2:
+        fit, p = _extrapolate({N: values[N] for N in usable},
+                              edges=(predicted - tolerance, predicted + tolerance))
+    inputs = {"values": {str(N): [float(v) for v in values[N]] for N in Ns},
+              "predicted": predicted, "tolerance": tolerance,
+              "regime": regime_to_dict(regime), "note": note}
+    return Finding(claim, subject, config, table, predicted,
+                   fit.estimate if fit else math.nan,
+                   (fit.low, fit.high) if fit else (math.nan, math.nan),
+                   {"r_inf": p} if p is not None else {}, rule="extrapolated-limit",
+                   inputs=inputs)
 
-    last = ivs[Ns[-1]]
-    return Finding(claim, subject, config, table, predicted, last.estimate,
-                   (last.low, last.high), pvals, decide)
+
+@register_rule("extrapolated-limit")
+def decide_extrapolated_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+    """The rule of :func:`extrapolated_limit_finding`."""
+    values = {int(N): v for N, v in inputs["values"].items()}
+    Ns = sorted(values)
+    predicted, tolerance = inputs["predicted"], inputs["tolerance"]
+    regime = regime_from_dict(inputs["regime"])
+    suffix = f"; {inputs['note']}" if inputs["note"] else ""
+    usable, clause = _usable(Ns, regime, {})
+    usable = [N for N in usable if len(values[N]) >= 2]
+    prefix = clause + "; " if clause else ""
+    band = f"{predicted:.4g} +- {tolerance:.3g}"
+    enough = (len(usable) >= EXTRAPOLATION_WIDTHS
+              and usable[-1] / usable[0] >= EXTRAPOLATION_RANGE)
+    if len(usable) < 2:
+        return Outcome("inconclusive", prefix + "fewer than two usable widths with two seeds: "
+                       "no limit can be extrapolated" + suffix)
+    fit, _ = _extrapolate({N: values[N] for N in usable})
+    where = dict(statistic=fit.estimate, ci=(fit.low, fit.high))
+    seen = f"limit r_inf = {fit} from N = {', '.join(map(str, usable))}"
+    if not enough:
+        return Outcome("inconclusive", prefix + f"{seen}: an extrapolation needs >= "
+                       f"{EXTRAPOLATION_WIDTHS} usable widths spanning >= "
+                       f"{EXTRAPOLATION_RANGE:g}x" + suffix, **where)
+    meets = fit.high >= predicted - tolerance and fit.low <= predicted + tolerance
+    if meets:
+        if fit.half_width > tolerance:
+            return Outcome("inconclusive", prefix + f"{seen}: CI half-width "
+                           f"{fit.half_width:.3g} wider than the tolerance {tolerance:.3g}"
+                           + suffix, **where)
+        return Outcome("consistent", prefix + f"{seen} within {band}" + suffix, **where)
+    p = adj.get("r_inf", 1.0)
+    if p < LEVEL:
+        return Outcome("inconsistent", prefix + f"{seen} outside {band} (adjusted p = {p:.2g})"
+                       + suffix, p, **where)
+    return Outcome("inconclusive", prefix + f"{seen} misses {band} but not significantly after "
+                   f"BH (p = {p:.2g})" + suffix, **where)
