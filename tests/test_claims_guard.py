@@ -189,9 +189,12 @@ def _count_results(exponents, residual=0.01, Ns=NS, seeds=SEEDS, visible=1):
     res = Results()
     for N in Ns:
         for s in range(seeds):
-            terms = [{"k": k, "amplitude": float(C * N**e * np.exp(0.03 * rng.standard_normal())),
-                      "null_floor": 1e-3, "beta_overlap": 0.1, "null_beta_overlap": 1e-3}
-                     for k, (C, e) in enumerate(exponents)]
+            amps = [float(C * N**e * np.exp(0.03 * rng.standard_normal()))
+                    for C, e in exponents]
+            # the coherent part: an unbiased estimate of (C N^e)^2 per unit left weight
+            terms = [{"k": k, "amplitude": amp, "null_floor": 1e-3, "beta_overlap": 0.1,
+                      "null_beta_overlap": 1e-3, "coherent_sq": amp**2, "left_weight": 1.0}
+                     for k, amp in enumerate(amps)]
             res.add(COUNT, N, s, measurement(COUNT, N, s, terms=terms,
                                              series={"residual": residual},
                                              visible_new_outliers=visible))
@@ -471,6 +474,8 @@ def test_a_format_1_store_dict_gives_the_verdicts_of_the_current_format():
             terms = [{"k": k, "amplitude": float(C * N**e * np.exp(0.03 * rng.standard_normal())),
                       "null_floor": 1e-3}
                      for k, (C, e) in enumerate([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)])]
+            for t in terms:
+                t.update(coherent_sq=t["amplitude"] ** 2, left_weight=1.0)
             for cfg in (COUNT, bbp_cfg):
                 m = measurement(cfg, N, s, terms=terms, series={"residual": 0.01},
                                 visible_new_outliers=1,

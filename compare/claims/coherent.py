@@ -34,6 +34,10 @@ from .results import LEVEL, Finding, Results
 from .rules import Regime, _evidence_note, enough_widths
 
 
+class MissingCoherent(ConfigError):
+    """Measurements stored before twostep measured the coherent strength."""
+
+
 def coherent_values(results: Results, config: ModelConfig, k: int, claim: str
                     ) -> dict[int, list[float]]:
     """``coherent_sq / left_weight`` of term k per seed at each N: the squared coherent
@@ -50,10 +54,10 @@ def coherent_values(results: Results, config: ModelConfig, k: int, claim: str
             except ConfigError as err:
                 raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
             if t.coherent_sq is None or t.left_weight is None:
-                raise ConfigError(
-                    f"claim {claim!r} at N={N}, seed={seed}: exact term k={k} has no coherent "
-                    "strength (coherent_sq, left_weight; measured since twostep 0.2): rerun "
-                    "with a new store")
+                raise MissingCoherent(
+                    f"exact term k={k} at N={N}, seed={seed} has no coherent strength "
+                    "(coherent_sq, left_weight: measured since twostep 0.2; this store's cells "
+                    "are older): rerun into a new store to decide it")
             L = float(t.left_weight)
             values.append(float(t.coherent_sq) / L if L > 0 else math.nan)
         out[N] = values
@@ -114,7 +118,8 @@ def what_decides(fit: scaling.ScalingFit, seeds: Mapping[int, int], margin: floa
 
 
 def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
-                     raw: Mapping[int, Sequence[float]], regime: Regime | None,
+                     raw: Mapping[int, Sequence[float]] | MissingCoherent,
+                     regime: Regime | None,
                      tolerance: float, seconds: Mapping[int, float] | None = None,
                      k: int | None = None) -> Finding:
     """The exponent of ``sqrt(E coherent_sq)`` against ``predicted`` (module docstring).
@@ -126,13 +131,19 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
     ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
     per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
-    ``k`` is given), ``need`` (what would decide it).
+    ``k`` is given), ``need`` (what would decide it).  ``raw`` may be the
+    :class:`MissingCoherent` of measurements stored before the coherent strength existed: the
+    finding is then inconclusive, saying so.
     """
+    missing = ""
+    if isinstance(raw, MissingCoherent):
+        missing, raw = str(raw), {}
     Ns = sorted(raw)
     in_regime = {N: regime is None or regime.ok(N) for N in Ns}
     considered = {N: raw[N] for N in Ns if in_regime[N]}
     fit = scaling.fit_scaling(considered) if len(considered) >= 2 else scaling.ScalingFit(
-        math.nan, math.inf, 0.0, None, note="fewer than two widths in the regime")
+        math.nan, math.inf, 0.0, None,
+        note=missing or "fewer than two widths in the regime")
     usable = list(fit.usable)
     seeds = {N: len(raw[N]) for N in Ns}
     lo, hi = fit.interval()
@@ -173,6 +184,8 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
         prefix = ""
+        if missing:
+            return "inconclusive", missing, math.nan
         if regime is not None:
             outside = [N for N in Ns if not in_regime[N]]
             if len(outside) == len(Ns):

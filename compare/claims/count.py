@@ -11,6 +11,7 @@ import numpy as np
 
 from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from ..table import Table
@@ -45,12 +46,28 @@ class OutlierCount(Claim):
     name: str = "outlier-count"
     description: str = "number of new outliers after step two"
     tolerance: float = 0.15
+    #: a count to test instead of the theory's (a user's claim, e.g. a planted false count):
+    #: terms 1..claimed grow, the next ones vanish; one finding instead of two
+    claimed: int | None = None
+    #: also draw W_1 and W_2's spectra for the visible new outliers (reported beside the
+    #: verdict, never used by it); False keeps the cells at the exact terms' cost
+    visible: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.visible:
+            self.spectra = ()   # an instance value shadowing the class's declaration
+        if self.claimed is not None and (isinstance(self.claimed, bool)
+                                         or not isinstance(self.claimed, int)
+                                         or not 0 <= self.claimed <= TERMS_LIMIT - 1):
+            raise ConfigError(f"claimed must be an integer in [0, {TERMS_LIMIT - 1}] (a count "
+                              f"of new outliers), got {self.claimed!r}")
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         pred = predict(config)
         need = len(pred.terms)   # whole-update amplitudes of k = 0 .. paper_count + 1 (figures)
-        return {**self.options, "max_power": max(4, need),
-                "terms": guard_terms(config, max(GUARD_TERMS, pred.paper_count + 1))}
+        top = max(pred.paper_count, self.claimed or 0) + 1
+        return {**self.options, "max_power": max(4, need, top + 1),
+                "terms": guard_terms(config, max(GUARD_TERMS, top))}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
@@ -62,7 +79,8 @@ class OutlierCount(Claim):
         regime = measured_regime(results, config)
         counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
         counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
-        ks = list(range(1, pred.paper_count + 2))
+        top = pred.paper_count if self.claimed is None else max(pred.paper_count, self.claimed)
+        ks = list(range(1, top + 2))
         available = _available_terms(results, config)
         missing = [k for k in ks if k >= available] if not regime.blocked else []
         tested = [k for k in ks if k < available] if not regime.blocked else []
@@ -95,7 +113,7 @@ class OutlierCount(Claim):
             if fit.chosen is None or not enough_widths(usable):
                 why = (regime.describe([N for N in Ns if not regime.ok(N)])
                        if any(not regime.ok(N) for N in Ns) else "")
-                need = sign_need(f, seconds, abs(pred.term(k).exponent))
+                need = sign_need(f, seconds, abs(f.predicted))
                 return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
                               + (f"; {fit.note}" if fit.note else "")
                               + (f"; {why}" if why else "") + f"; would decide: {need})")
@@ -104,7 +122,7 @@ class OutlierCount(Claim):
                 sign = int(np.sign(fit.estimate))
                 return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent "
                               f"{fit} (p = {p:.2g}){g}")
-            need = sign_need(f, seconds, abs(pred.term(k).exponent))
+            need = sign_need(f, seconds, abs(f.predicted))
             return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}){g};"
                           f" would decide: {need}")
 
@@ -142,13 +160,23 @@ class OutlierCount(Claim):
                             f"decided against the prediction ({decided} decided growing); "
                             f"{summary}; {vis}", p)
                 if any(sg is None for sg, _ in signs.values()):
+                    grows = [k for k in tested if signs[k][0] == 1]
+                    vanish = [k for k in tested if signs[k][0] == -1]
+                    open_ = [k for k in tested if signs[k][0] is None]
+                    so_far = (f"decided so far: term(s) {grows or 'none'} grow, "
+                              f"{vanish or 'none'} vanish, {open_} open")
                     return ("inconclusive", f"{label} count {predicted_count} not decided at "
-                            f"N <= {Ns[-1]}: {summary}; {vis}", math.nan)
+                            f"N <= {Ns[-1]} ({so_far}): {summary}; {vis}", math.nan)
                 used = ", ".join(map(str, per_term[tested[0]].extra["usable"]))
                 return ("consistent", f"{label} count {predicted_count}: {summary}; series "
                         f"converges at N = {used}; {vis}", math.nan)
             return decide
 
+        if self.claimed is not None:
+            claimed = list(range(1, self.claimed + 1))
+            return [Finding(self.name, f"claimed count {self.claimed}", config, table,
+                            self.claimed, mean_vis, (math.nan, math.nan), pvals,
+                            make_decide(claimed, "claimed", self.claimed), scope="signs")]
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
                     pred.paper_count, mean_vis, (math.nan, math.nan),

@@ -13,7 +13,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
 
 from .base import Claim, _amp, _available_terms, _blocked, _per_N
-from .coherent import cell_seconds, coherent_finding, coherent_values
+from .coherent import MissingCoherent, cell_seconds, coherent_finding, coherent_values
 from .results import Finding, Results
 from .rules import (
     GUARD_TERMS,
@@ -78,12 +78,20 @@ def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred
     the exact terms' coherent strengths against ``e_k``, under the regime guard."""
     out = {}
     seconds = cell_seconds(results, config)
+    known = {t.k: t for t in pred.terms}
     for k in ks:
-        t = pred.term(k)
-        out[k] = coherent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={t.exponent_exact}",
-                                  config, t.exponent, raw=coherent_values(results, config, k,
-                                                                          claim),
-                                  regime=regime, tolerance=tolerance, seconds=seconds, k=k)
+        if k in known:
+            exponent, exact = known[k].exponent, known[k].exponent_exact
+        else:   # beyond the predicted terms (a user's claimed count): e_k of the canonical model
+            exponent = config.alpha2 - k * (0.5 - config.alpha1)
+            exact = f"{exponent:.4g}"
+        try:
+            raw = coherent_values(results, config, k, claim)
+        except MissingCoherent as err:   # an older store: inconclusive, saying so
+            raw = err
+        out[k] = coherent_finding(claim, f"{label} k={k} (a^{k + 1}), e_k={exact}",
+                                  config, exponent, raw=raw, regime=regime,
+                                  tolerance=tolerance, seconds=seconds, k=k)
     return out
 
 

@@ -1,0 +1,103 @@
+"""Seeds per N, the pilot that sets them, and planted false counts (docs/claims.md, power)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twostep.compare.claims import OutlierCount, Results, decide_all
+from twostep.compare.power import PILOT_FIRST_SEED, plan_seeds, powered_plan
+from twostep.compare.verify import Check, Run, evaluate, run_checks
+from twostep.simulate import Measurement
+from twostep.theory import ConfigError, ModelConfig
+
+COUNT = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.2, alpha2=0.45,
+                    etabar1=0.2, batch="independent")
+NS = (500, 1000, 2000, 4000)
+
+
+def test_seeds_per_width_and_a_separate_seed_range():
+    chk = Check("outlier-count", COUNT, NS, {500: 2, 1000: 3, 2000: 4, 4000: 5},
+                first_seed=PILOT_FIRST_SEED)
+    cells = chk.cells()
+    per = {N: sorted(c.seed for c in cells if c.N == N) for N in NS}
+    assert per[500] == [PILOT_FIRST_SEED, PILOT_FIRST_SEED + 1]
+    assert len(per[4000]) == 5
+    assert Check.from_dict(chk.to_dict()) == chk
+    with pytest.raises(ConfigError, match="exactly the widths"):
+        Check("outlier-count", COUNT, NS, {500: 2})
+    with pytest.raises(ConfigError, match="seeds must be an integer >= 1"):
+        Check("outlier-count", COUNT, NS, {500: 0, 1000: 1, 2000: 1, 4000: 1})
+    with pytest.raises(ConfigError, match="first_seed"):
+        Check("outlier-count", COUNT, NS, 2, first_seed=-1)
+
+
+def _planted(exponents, seeds=8, rel=0.1, Ns=NS, rng=None):
+    """Coherent parts ``(C N^e)^2 (1 + rel Z)`` per seed (unbiased, additive noise)."""
+    rng = rng or np.random.default_rng(3)
+    res = Results()
+    for N in Ns:
+        for s in range(seeds):
+            terms = []
+            for k, (C, e) in enumerate(exponents):
+                u = (C * N**e) ** 2 * (1 + rel * rng.standard_normal())
+                terms.append({"k": k, "left_power": k + 1, "amplitude": abs(u) ** 0.5,
+                              "coherent_sq": u, "left_weight": 1.0})
+            res.add(COUNT, N, s, Measurement(config=COUNT, N=N, d=N, n=N, seed=s, terms=terms,
+                                             series={"residual": 0.001},
+                                             visible_new_outliers=1,
+                                             timing={"total_s": N / 1000}))
+    return res
+
+
+TRUE = [(5, 0.45), (1, 0.15), (1, -0.15), (0.1, -0.45)]   # (0.2, 0.45): count 1
+
+
+def test_planted_false_counts_are_refuted_and_the_true_one_is_not():
+    res = _planted(TRUE)
+    true = decide_all(OutlierCount().findings(COUNT, res))
+    assert [v.status for v in true] == ["consistent", "consistent"], [v.reason for v in true]
+    for wrong in (0, 2):   # "term 1 vanishes" and "term 2 grows"
+        v = decide_all(OutlierCount(name="planted", claimed=wrong).findings(COUNT, res))[0]
+        assert v.status == "inconsistent", v.reason
+        assert v.pvalue < 0.05
+    with pytest.raises(ConfigError, match="claimed"):
+        OutlierCount(claimed=-1)
+
+
+def test_an_undecided_count_says_what_is_decided_and_what_would_decide_it():
+    res = _planted([(5, 0.45), (1, 0.15), (1, -0.15), (0.1, -0.45)], seeds=3, rel=0.9)
+    v = decide_all(OutlierCount().findings(COUNT, res))[0]
+    assert v.status == "inconclusive"
+    assert "decided so far" in v.reason and "would decide" in v.reason
+
+
+def test_the_pilot_asks_for_more_seeds_when_the_spread_is_large():
+    quiet, noisy = _planted(TRUE, seeds=4, rel=0.05), _planted(TRUE, seeds=4, rel=0.8)
+    pilot = Check(OutlierCount(), COUNT, NS, 4, first_seed=PILOT_FIRST_SEED)
+    few = plan_seeds(pilot, Run((pilot,), [], None, [quiet]), 0, 1e9, 4)
+    many = plan_seeds(pilot, Run((pilot,), [], None, [noisy]), 0, 1e9, 4)
+    assert few[0] == 4 and many[0] > 4 * few[0], (few, many)
+    capped = plan_seeds(pilot, Run((pilot,), [], None, [noisy]), 0, 60.0, 4)
+    # per seed set 0.5 + 1 + 2 + 4 = 7.5 s of planted cell time: 60 s buys 8 seeds
+    assert capped[0] == 8 and "budget allows 8" in capped[3]
+
+
+def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
+    cfg = COUNT.replace(alpha1=0.2)
+    plan = (Check(OutlierCount(visible=False), cfg, (40, 80, 160, 320), 2,
+                  {"dtype": "float32", "null_draws": 0}),)
+    assert plan[0].run_options()["spectra"] == []   # exact terms only
+    store = tmp_path / "p.sqlite"
+    new, notes = powered_plan(plan, store, 60.0, executor="inline", quiet=True)
+    assert len(notes) == 1 and new[0].seeds >= 2
+    run_checks(new, store, executor="inline", quiet=True)
+    from twostep.compare.store import Store
+
+    with Store(store) as st:
+        verdicts, results = evaluate(new, st)
+        seeds = {s for N in results[0].Ns(cfg) for s in results[0].seeds(cfg, N)}
+        stored = {cell.seed for cell, _ in st.results()}
+    assert seeds == set(range(new[0].seeds))
+    assert {s for s in stored if s >= PILOT_FIRST_SEED}   # the pilot ran, into the same store
+    assert len(verdicts) == 2
