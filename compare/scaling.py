@@ -24,7 +24,9 @@ Fits, the way statistical physics decides exponents:
   exceeds one; its *systematic* error is the drift of the estimate to the next narrower window
   beyond what the statistical errors explain: for nested fits the difference of the two
   estimates has variance ``se_next^2 - se_chosen^2`` under the model, so
-  ``syst^2 = max(0, (e_next - e_chosen)^2 - (se_next^2 - se_chosen^2))``;
+  ``syst^2 = (e_next - e_chosen)^2 - (se_next^2 - se_chosen^2)`` when that difference is
+  significant (:data:`DRIFT_Z2`), else 0; the same for the correction-to-scaling fit on the
+  chosen window, and the larger of the two counts;
 - the total error is ``sqrt(stat^2 + syst^2)``, the interval normal, and the p-value of a null
   exponent two-sided normal.
 
@@ -47,6 +49,9 @@ MIN_FIT_WIDTHS = 3
 OMEGA = 0.5
 #: A window fit is acceptable when its chi^2 p-value is at least this.
 CHI2_LEVEL = 0.05
+#: A rival fit's difference counts as a drift (a systematic error) when its square exceeds this
+#: many variances of the difference (3.84 = 1.96^2: a two-sided 5% test).
+DRIFT_Z2 = 3.84
 #: A width enters the fit only where its seed mean is this many standard errors above zero
 #: (the log of a mean near zero is not a usable point; about a one-sided 0.1% test).
 MIN_SIGNAL_Z = 3.0
@@ -151,10 +156,15 @@ def _wls(Ns: Sequence[int], y: np.ndarray, se: np.ndarray, model: str) -> Window
 
 
 def _excess(chosen: WindowFit, rival: WindowFit) -> float:
-    """The systematic error a nested ``rival`` fit reveals: ``sqrt(max(0, (e_r - e_c)^2 -
-    (se_r^2 - se_c^2)))`` (module docstring)."""
-    return math.sqrt(max(0.0, (rival.estimate - chosen.estimate) ** 2
-                         - max(rival.se**2 - chosen.se**2, 0.0)))
+    """The systematic error a nested ``rival`` fit reveals: when the difference of the two
+    estimates is significant (``(e_r - e_c)^2 > 3.84 (se_r^2 - se_c^2)``, a two-sided 5% test of
+    the difference of nested fits), ``sqrt((e_r - e_c)^2 - (se_r^2 - se_c^2))``; else 0 (a
+    difference within the noise is not a drift; counting it would add the rival's own noise)."""
+    diff2 = (rival.estimate - chosen.estimate) ** 2
+    var = max(rival.se**2 - chosen.se**2, 0.0)
+    if diff2 <= DRIFT_Z2 * var:
+        return 0.0
+    return math.sqrt(diff2 - var)
 
 
 def fit_scaling(values: Mapping[int, Sequence[float]]) -> ScalingFit:

@@ -101,3 +101,16 @@ def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
     assert seeds == set(range(new[0].seeds))
     assert {s for s in stored if s >= PILOT_FIRST_SEED}   # the pilot ran, into the same store
     assert len(verdicts) == 2
+
+
+def test_a_user_exponent_claim_can_ask_for_the_coherent_fit():
+    from twostep.compare.claims import ExponentClaim
+
+    res = _planted(TRUE, seeds=8, rel=0.3)
+    stat = lambda m: m.terms[1].coherent_sq  # noqa: E731 - a user's one-line statistic
+    right = ExponentClaim("t1", predicted=lambda c: 0.15, statistic=stat, fit="coherent")
+    wrong = ExponentClaim("t1w", predicted=lambda c: 0.45, statistic=stat, fit="coherent")
+    assert decide_all(right.findings(COUNT, res))[0].status == "consistent"
+    assert decide_all(wrong.findings(COUNT, res))[0].status == "inconsistent"
+    with pytest.raises(ConfigError, match="fit must be"):
+        ExponentClaim("t", predicted=lambda c: 0.1, statistic=stat, fit="linear")

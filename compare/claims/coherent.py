@@ -117,6 +117,36 @@ def what_decides(fit: scaling.ScalingFit, seeds: Mapping[int, int], margin: floa
     return Need(need, Ns, cost)
 
 
+def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
+                seconds: Mapping[int, float]) -> str:
+    """What would make enough widths usable (>= MIN_WIDTHS spanning MIN_RANGE): per unusable
+    N, the seeds that would lift its mean ``MIN_SIGNAL_Z`` standard errors above zero (from its
+    measured mean and spread); or one more width above the largest (its cost from the N^3 of
+    the GEMMs)."""
+    from .rules import MIN_RANGE, MIN_WIDTHS
+
+    parts = []
+    for N in sorted(raw):
+        if N in usable:
+            continue
+        x = np.asarray(raw[N], dtype=float)
+        x = x[np.isfinite(x)]
+        if x.size < 2 or x.mean() <= 0 or x.std(ddof=1) == 0:
+            parts.append(f"N = {N}: mean not above zero")
+            continue
+        z1 = float(x.mean() / x.std(ddof=1))   # per seed
+        need = math.ceil((1.2 * scaling.MIN_SIGNAL_Z / z1) ** 2)
+        cost = (f", about {_duration(need * seconds[N])}" if N in seconds else "")
+        parts.append(f"N = {N}: {need} seeds (signal/noise {z1:.2g} per seed{cost})")
+    top = max(raw) if raw else 0
+    if top and top in seconds:
+        nxt = 2 * top
+        parts.append(f"or a width N = {nxt} (about {_duration(8 * seconds[top])} per seed, "
+                     "N^3 from the largest)")
+    return (f"{MIN_WIDTHS} usable widths spanning {MIN_RANGE:g}x: " + "; ".join(parts)
+            if parts else "")
+
+
 def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
                      raw: Mapping[int, Sequence[float]] | MissingCoherent,
                      regime: Regime | None,
@@ -196,8 +226,9 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
             return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {need}",
                     math.nan)
         if not enough_widths(usable):
-            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}",
-                    math.nan)
+            more = widths_need(considered, usable, seconds or {})
+            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
+                    + (f"; would decide: {more}" if more else ""), math.nan)
         p = adj.get("fit", math.nan)
         if lo <= predicted <= hi:
             if (hi - lo) / 2 > tolerance:
@@ -215,7 +246,8 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     return Finding(claim, subject, config, table, predicted, fit.estimate, (lo, hi), pvals,
                    decide, extra={"fit": fit, "usable": usable, "seeds": seeds,
                                   "sign_pvalue": sign_p, "gamma": gamma, "need": need,
-                                  "k": k})
+                                  "k": k, "widths_need": widths_need(considered, usable,
+                                                                     seconds or {})})
 
 
 def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> Need:

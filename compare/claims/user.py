@@ -10,8 +10,10 @@ from typing import Any
 
 from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
 
 from .base import Claim, _per_N, _required
+from .coherent import cell_seconds, coherent_finding
 from .results import Finding, Results
 from .rules import exponent_finding, guard_terms, limit_finding, measured_regime
 
@@ -49,10 +51,30 @@ class ExponentClaim(_UserClaim):
     floor: Callable[[Measurement], float] | None = None
     tolerance: float = 0.1
     guard: bool = True
+    #: "log-log" (default): the exponent rule on a positive statistic; "coherent": the
+    #: statistic is a per-seed unbiased estimate of a squared strength (it may be negative),
+    #: and the exponent of the square root of its mean is fitted with corrections to scaling
+    #: (the coherent rule, docs/claims.md; no floor)
+    fit: str = "log-log"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fit not in ("log-log", "coherent"):
+            raise ConfigError(f"ExponentClaim fit must be 'log-log' or 'coherent', got "
+                              f"{self.fit!r}")
+        if self.fit == "coherent" and self.floor is not None:
+            raise ConfigError("ExponentClaim(fit='coherent') takes no floor: the statistic is "
+                              "already an unbiased estimate of the coherent part")
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         reads: set[str] = set()
         raw = _per_N(results, config, self.statistic, self.name, reads)
+        if self.fit == "coherent":
+            regime = measured_regime(results, config) if reads and self.guard else None
+            return [coherent_finding(self.name, "exponent (coherent rule)", config,
+                                     float(self.predicted(config)), raw=raw, regime=regime,
+                                     tolerance=self.tolerance,
+                                     seconds=cell_seconds(results, config))]
         flo = _per_N(results, config, self.floor, self.name, reads) if self.floor else None
         regime = measured_regime(results, config) if reads and self.guard else None
         return [exponent_finding(self.name, "exponent", config, float(self.predicted(config)),
