@@ -22,7 +22,7 @@ Measured in one run, on this machine:
 6. a run costs what it measures: run() at N = 4000 float32 computing only the spectra each
    built-in claim reads (``RunOptions.spectra``), against the same GEMM floor.
 
-Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5,6]``
+Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5,6,7]``
 (``--quick``: small sizes, a minute). The full run takes ~15 minutes on 2 cores.
 """
 
@@ -209,6 +209,32 @@ def declared_table(N: int, repeats: int) -> None:
     print(f"(four GEMMs {gemm:.2f} s; load average now {os.getloadavg()[0]:.2f})\n")
 
 
+#: The cells of the coherent rule (term-exponent, outlier-count with visible=False, the power
+#: pilot and the count plane's base sweep): exact terms only.
+TERMS_CELL = {"dtype": "float32", "spectra": (), "null_draws": 0}
+
+
+def terms_table(N: int, K: int, repeats: int) -> None:
+    """Section 7: a cell that reads only the exact terms against its GEMM floor.
+
+    The floor: the two steps' four GEMMs, plus the term pass's ``2 + (K + 1)`` products of the
+    same shape (pre-activations ``X W_1^T`` and ``X (W_1 - W_0)^T`` per block, one ``X^T M_k``
+    per term): ``(4 + 2 + K + 1) / 4`` times the four bare GEMMs."""
+    print(f"7. exact-terms cells: run() at N = {N}, float32, spectra none, terms = {K}, "
+          f"null_draws 0, {repeats} repeat(s), minimum; load average {os.getloadavg()[0]:.2f}")
+    gemm = min(bare_gemms(N, "float32", repeats=1) for _ in range(repeats))
+    floor = gemm * (4 + 2 + K + 1) / 4
+    times = [run(CONFIG, N, 0, terms=K, **TERMS_CELL).timing for _ in range(repeats)]
+    best = min(times, key=lambda t: t["total_s"])
+    print("| part | s | of the floor |")
+    print("|---|---|---|")
+    for name in ("draws_s", "steps_s", "terms_s", "total_s"):
+        print(f"| {name[:-2]} | {best[name]:.2f} | {best[name] / floor:.2f} |")
+    print(f"(GEMM floor {floor:.2f} s = {(4 + 2 + K + 1) / 4:.2f} x four GEMMs of {gemm:.2f} s; "
+          f"terms includes the per-term top singular values and the series residual; load "
+          f"average now {os.getloadavg()[0]:.2f})\n")
+
+
 def best_run(N: int, dtype: str, repeats: int):
     best = None
     for _ in range(repeats):
@@ -237,7 +263,7 @@ def slope(Ns, times) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6",
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7",
                         help="which measurements to run, e.g. 1,2 (default: all)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="interleaved repeats of section 5 (default 2)")
@@ -342,6 +368,10 @@ def main() -> None:
 
     if 6 in sections:
         declared_table(1000 if quick else 4000, max(1, args.repeats))
+
+    if 7 in sections:
+        for N in ((500, 1000) if quick else (2000, 4000)):
+            terms_table(N, 3, max(1, args.repeats))
 
     if 4 in sections and len(timings) > 1:
         # 4. growth ---------------------------------------------------------------------------

@@ -113,8 +113,9 @@ class ScalingFit:
             return f"undetermined ({self.note})" if self.note else "undetermined"
         c = self.chosen
         chi = f"chi2/dof {c.chi2:.2g}/{c.dof}" if c.dof else "chi2/dof -"
+        note = f"; {self.note}" if self.note else ""
         return (f"{self.estimate:.3g} [{lo:.3g}, {hi:.3g}] (stat {self.stat:.2g}, syst "
-                f"{self.syst:.2g}; N >= {c.N_min}, model {c.model}, {chi})")
+                f"{self.syst:.2g}; N >= {c.N_min}, model {c.model}, {chi}{note})")
 
 
 def log_points(values: Mapping[int, Sequence[float]]) -> dict[int, tuple[float, float] | None]:

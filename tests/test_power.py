@@ -106,7 +106,7 @@ def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
 def test_a_user_exponent_claim_can_ask_for_the_coherent_fit():
     from twostep.compare.claims import ExponentClaim
 
-    res = _planted(TRUE, seeds=8, rel=0.3)
+    res = _planted(TRUE, seeds=16, rel=0.2)
     stat = lambda m: m.terms[1].coherent_sq  # noqa: E731 - a user's one-line statistic
     right = ExponentClaim("t1", predicted=lambda c: 0.15, statistic=stat, fit="coherent")
     wrong = ExponentClaim("t1w", predicted=lambda c: 0.45, statistic=stat, fit="coherent")
