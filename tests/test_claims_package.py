@@ -235,6 +235,7 @@ def test_a_user_claim_fuzzes_over_its_own_domain_unregistered():
     assert {(c.alpha1, c.alpha2) for c in drawn} == {(0.0, 0.3)}
     assert {c.psi_d for c in drawn} <= {1.0, 2.0}
     assert sum(res.counts.values()) == len(drawn)
+    assert res.evaluated == len(drawn)
     assert "mine-fuzzed" not in claims.claim_names()
 
 
