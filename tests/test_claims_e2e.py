@@ -2,9 +2,9 @@
 
 The widths and seeds are the smallest that decide (measured on the 2-core dev machine); the
 two checks that need N = 2000, and the false BBP location (N = 1000, 6 seeds), are marked slow
-(``make test-slow``): the default suite keeps the CLI end-to-end test here, and planted false
-claims on small data in test_claims_amplitude.py, test_claims_guard.py, test_stats_claims.py.  Every check runs
-in-process (``executor="inline"``).
+(``make test-slow``): the default suite keeps the CLI end-to-end test here, and planted
+false claims on small data in test_claims_amplitude.py, test_claims_guard.py and
+test_stats_claims.py.  Every check runs in-process (``executor="inline"``).
 """
 
 from __future__ import annotations
