@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: verify test test-slow lint bench clean
+.PHONY: verify test test-slow docs-check lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+# Every command and example of README.md and docs/*.md, the blocks marked slow included, run as
+# written (tests/test_docs.py): the docs reproduce. A release runs it.
+docs-check: $(STAMP)
+	$(PY) -m pytest -m docs tests/test_docs.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -88,11 +88,14 @@ def _scratch_hypothesis_home():
 
 @dataclass
 class FuzzResult:
-    """``counts``: verdict statuses over every evaluated example (shrinking included)."""
+    """``counts``: verdict statuses over every evaluated example (shrinking included; one
+    example gives one verdict per finding, so they may add up to more than the examples);
+    ``evaluated``: how many examples were evaluated (shrinking included)."""
 
     claim: str
     examples: int
     counts: Counter = field(default_factory=Counter)
+    evaluated: int = 0
     failure: ModelConfig | None = None
     failing_verdicts: list[Verdict] = field(default_factory=list)
     command: str | None = None
@@ -233,6 +236,7 @@ def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
             reject()
         verdicts = (evaluate(config) if evaluate is not None else
                     check(obj, config, Ns, seeds, executor=executor, jobs=jobs))
+        result.evaluated += 1
         for v in verdicts:
             result.counts[v.status] += 1
         if on_example is not None:

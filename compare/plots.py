@@ -23,15 +23,18 @@ from typing import Any
 import numpy as np
 
 from twostep.simulate.measurement import Measurement
+from twostep.simulate.terms import SERIES_TOLERANCE
 from twostep.theory.errors import ConfigError
 
-from .claims import Results, Verdict, floor_corrected
+from .claims import Results, Verdict, floor_corrected, measured_regime
 
 STATUS_COLOURS = {"consistent": "tab:green", "inconsistent": "tab:red",
                   "inconclusive": "tab:gray"}
 
-#: relative residual of the truncated series above which the exact terms are undefined
-SERIES_RESIDUAL_LIMIT = 0.1
+#: relative residual of the truncated series above which the exact terms are undefined: the
+#: regime guard's own tolerance (twostep.simulate.terms.SERIES_TOLERANCE), so the figures and
+#: the verdicts read the one rule
+SERIES_RESIDUAL_LIMIT = SERIES_TOLERANCE
 
 _CAPTION_SIZE = 7.5
 
@@ -252,13 +255,11 @@ def has_terms(results: Results, config: Any) -> bool:
 
 
 def _residuals(results: Results, config: Any, Ns: Sequence[int]) -> dict[int, float | None]:
-    """Median over seeds of the truncated series' relative residual, per N (None: unknown)."""
-    out: dict[int, float | None] = {}
-    for N in Ns:
-        vals = [float(m.series["residual"]) for m in results.get(config, N)
-                if isinstance(m.series, dict) and m.series.get("residual") is not None]
-        out[N] = float(np.median(vals)) if vals else None
-    return out
+    """The series residual per N that the regime guard reads (the worst seed's, i.e. the
+    largest over the seeds; None where a seed has no series diagnostics):
+    :func:`twostep.compare.claims.measured_regime`, so figure and verdict never disagree."""
+    regime = measured_regime(results, config)
+    return {N: regime.residual.get(N) for N in Ns}
 
 
 def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: Path) -> Path:
@@ -297,7 +298,7 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
     for i, label in enumerate(left.get_xticklabels()):
         if Ns[i] in undefined:
             label.set_color("tab:red")
-    left.set_xlabel("N  (res: series residual ||U - sum_k T_k|| / ||U||, median over seeds)",
+    left.set_xlabel("N  (res: series residual ||U - sum_k T_k|| / ||U||, worst seed)",
                     fontsize=8)
     right.set_xlabel("N")
     left.set_ylabel("amplitude (floor-corrected)")
@@ -307,14 +308,16 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
     right.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.03, 1.0),
                  borderaxespad=0, title="term (left vector)", title_fontsize=7.5)
     caption = _amplitude_caption([merged_left, merged_right])
+    rule = ("res is the worst seed's series residual (the largest over the seeds, not the "
+            "median): the one the regime guard of the verdicts reads (docs/claims.md).")
     if undefined:
         caption.append(f"Hatched, grey points, red N: series residual > {SERIES_RESIDUAL_LIMIT:g}"
-                       " (the truncated series does not converge; terms undefined) at N = "
-                       + ", ".join(str(N) for N in undefined)
-                       + "; those points never anchor a slope.")
+                       " in at least one seed (the truncated series does not converge; terms "
+                       "undefined) at N = " + ", ".join(str(N) for N in undefined)
+                       + "; those points never anchor a slope. " + rule)
     else:
-        caption.append(f"The series residual is <= {SERIES_RESIDUAL_LIMIT:g} at every N "
-                       "(the terms are defined).")
+        caption.append(f"The series residual is <= {SERIES_RESIDUAL_LIMIT:g} at every N in "
+                       "every seed (the terms are defined). " + rule)
     _caption(fig, caption)
     _save(fig, path)
     plt.close(fig)

@@ -120,7 +120,9 @@ def monte_carlo_pieces(batch: str, k: int, size: int, seed: int) -> tuple[float,
 
 
 @pytest.mark.parametrize("batch,k", [("independent", 0), ("independent", 1),
-                                     ("independent", 2), ("reuse", 1), ("reuse", 2)])
+                                     pytest.param("independent", 2, marks=pytest.mark.slow),
+                                     ("reuse", 1),
+                                     pytest.param("reuse", 2, marks=pytest.mark.slow)])
 def test_constants_against_monte_carlo(batch, k):
     vbar, zeta, _ = am._pieces(config(batch), k, None)
     mc_vbar, vbar_se, mc_zeta, zeta_se = monte_carlo_pieces(batch, k, 600_000, seed=11 + k)

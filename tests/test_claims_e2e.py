@@ -1,8 +1,10 @@
 """Claims on real simulations: deliberately false claims must come out ``inconsistent``.
 
 The widths and seeds are the smallest that decide (measured on the 2-core dev machine); the
-two checks that need N = 2000 are marked slow (``make test-slow``).  Every check runs
-in-process (``executor="inline"``).
+two checks that need N = 2000, and the false BBP location (N = 1000, 6 seeds), are marked slow
+(``make test-slow``): the default suite keeps the CLI end-to-end test here, and planted
+false claims on small data in test_claims_amplitude.py, test_claims_guard.py and
+test_stats_claims.py.  Every check runs in-process (``executor="inline"``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def _bbp_claim(name, factor):
                       guard=False)
 
 
+@pytest.mark.slow  # the default suite's end-to-end representative: the verify --claim CLI test
 def test_false_bbp_location_is_inconsistent_and_true_one_is_not(tmp_path):
     kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")  # one store: cells run once
     false = check(_bbp_claim("bbp-10pc-high", 1.10), BBP_CONFIG, [250, 500, 1000], 6, **kw)

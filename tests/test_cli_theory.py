@@ -91,3 +91,27 @@ def test_bad_flag_is_one_line_exit_2():
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "unrecognized arguments: --bogus" in proc.stderr
+
+
+def test_json_at_N_carries_what_the_text_prints(capsys):
+    """Issue 19 §6: `theory --N 2000 --json` lacked the finite-N term amplitudes, locations,
+    crossing widths (and term 0's amplitude) that the text output prints."""
+    code, text, _ = run_cli(capsys, "theory", "--N", "2000")
+    assert code == 0
+    code, out, _ = run_cli(capsys, "theory", "--N", "2000", "--json")
+    assert code == 0
+    terms = json.loads(out)["outliers_at_N"]["terms"]
+    assert terms["N"] == 2000 and terms["threshold"] == pytest.approx(1.0)
+    by_k = {t["k"]: t for t in terms["terms"]}
+    assert sorted(by_k) == [0, 1, 2]
+    assert by_k[0]["amplitude"] > 0 and by_k[0]["crossing"] is None
+    assert by_k[2]["location"] is not None and by_k[1]["location"] is None
+    assert by_k[2]["crossing"]["direction"] == "enters"
+    assert terms["visible_new_outliers"] == 1 and terms["amplitudes_grow"] is True
+    # every number of the text's step-two lines is in the JSON
+    section = text.split("step-two terms at N = 2000", 1)[1]
+    for k, t in by_k.items():
+        assert f"term {k} (a^{k + 1}): amplitude {t['amplitude']:.4g}" in section
+    assert f"outlier at {by_k[2]['location']:.4f}" in section
+    assert f"N* = {by_k[2]['crossing']['crossing_width']:.4g}" in section
+    assert "visible new outliers at N = 2000 (terms 1 and up shown): 1" in section

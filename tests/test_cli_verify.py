@@ -78,3 +78,19 @@ def test_verify_draws_the_spectrum_cell_that_compare_verify_names():
     assert not hasattr(command, "SPECTRUM_CELL")  # one definition, in compare/verify.py
     assert SPECTRUM_CELL["N"] == 2000 and SPECTRUM_CELL["options"] == {"spectrum": True}
     assert SPECTRUM_CELL["config"].alpha1 == 0.3 and SPECTRUM_CELL["config"].batch == "reuse"
+
+
+def test_fuzz_summary_counts_examples_and_verdicts():
+    """Issue 19 §6: `fuzz --examples 5` said "inconclusive: 13" (verdicts, not examples)."""
+    from collections import Counter
+
+    from twostep.compare.commands.fuzz import summary_line
+    from twostep.compare.fuzz import FuzzResult
+
+    res = FuzzResult(claim="growth-exponent", examples=5,
+                     counts=Counter(inconclusive=13), evaluated=5)
+    assert summary_line("growth-exponent", res) == (
+        "twostep fuzz growth-exponent: 5 examples, 13 verdicts (one per finding of an "
+        "example): consistent: 0, inconsistent: 0, inconclusive: 13")
+    one = FuzzResult(claim="bbp", examples=1, counts=Counter(consistent=1), evaluated=1)
+    assert "bbp: 1 example, 1 verdict (" in summary_line("bbp", one)

@@ -7,7 +7,8 @@ Conventions (docs/reference.md, "Conventions of the docs"):
   (a line ending in a backslash continues on the next one); the other lines of the block are
   the output that was shown.  Python examples are ```` ```python ```` fences.
 - An HTML comment on the line just before a fence sets markers for that block, comma
-  separated: ``<!-- docs: slow -->`` (run only by the ``@pytest.mark.slow`` test),
+  separated: ``<!-- docs: slow -->`` (run only by the ``@pytest.mark.slow`` and
+  ``@pytest.mark.docs`` test: ``make docs-check``),
   ``exit=N`` (every command of the block must exit with N; default 0),
   ``interrupt=S`` (send SIGINT, like Ctrl-C, to the command after S seconds; default exit 130),
   ``background`` (start each command and leave it running until the file is done: servers),
@@ -437,6 +438,7 @@ def test_cheap_blocks_run(path, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.docs
 @pytest.mark.parametrize("path", DOCS, ids=_ids(DOCS))
 def test_every_block_runs(path, tmp_path):
     if not any(b.slow for b in blocks(path)):

@@ -175,3 +175,28 @@ def test_report_adds_terms_figure_only_where_measured(tmp_path):
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert figures == ["amplitudes-01.png", "amplitudes-02.png", "phase.png", "terms-01.png"]
     assert "figures/terms-01.png" in (out / "report.md").read_text()
+
+
+def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path, monkeypatch):
+    """Issue 19 §5: one seed over the tolerance at N = 500 (median 0.02, worst 0.434) makes
+    the verdicts' regime guard refuse N = 500; the figure must mark it too, and its caption
+    must say which residual it shows."""
+    from twostep.compare.claims import measured_regime
+
+    kept, real_close = _capture(monkeypatch)
+    base = synthetic_results()
+    res = Results()
+    for N in NS:
+        for s, m in zip(base.seeds(CFG, N), base.get(CFG, N)):
+            if N == 500 and s == 2:
+                m = replace(m, series={"residual": 0.434, "converges": False})
+            res.add(CFG, N, s, m)
+    assert not measured_regime(res, CFG).ok(500)
+    plots.term_amplitude_figure(res, CFG, predict(CFG), tmp_path / "t.png")
+    fig = kept[-1]
+    caption = " ".join(t.get_text() for t in fig.texts)
+    assert "terms undefined" in caption and "at N = 500" in caption
+    assert "worst seed" in caption and "every N" not in caption
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert any("0.43" in label for label in labels)
+    real_close(fig)

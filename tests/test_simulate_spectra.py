@@ -20,7 +20,7 @@ def unit(rng: np.random.Generator, size: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-@pytest.mark.parametrize("N,d", [(600, 400), (400, 600)])
+@pytest.mark.parametrize("N,d", [(600, 400), pytest.param(400, 600, marks=pytest.mark.slow)])
 def test_block_lanczos_matches_dense_svd(N, d):
     rng = np.random.default_rng(5)
     A = gaussian(N, d, 1)
@@ -48,8 +48,9 @@ def test_top_singular_is_reproducible_and_small_matrices_go_dense():
     assert small.method == "dense" and small.values.size == 30
 
 
-@pytest.mark.parametrize("N,d,seed", [(1000, 1000, 0), (1000, 1000, 1), (800, 400, 2),
-                                      (400, 800, 3)])
+@pytest.mark.parametrize("N,d,seed", [pytest.param(1000, 1000, 0, marks=pytest.mark.slow),
+                                      pytest.param(1000, 1000, 1, marks=pytest.mark.slow),
+                                      (800, 400, 2), (400, 800, 3)])
 def test_pure_bulk_has_no_outliers_and_the_theoretical_edge(N, d, seed):
     values = np.linalg.svd(gaussian(N, d, seed), compute_uv=False)[:30]
     fit = spectra.fit_edge(values)

@@ -1,6 +1,7 @@
 """``twostep fuzz --claim C``: hypothesis over (alpha1, alpha2) for one claim.
 
-Prints the count of each verdict; on an ``inconsistent`` verdict, the simplest failing point
+Prints how many examples were evaluated and the count of each verdict (an example gives
+one verdict per finding); on an ``inconsistent`` verdict, the simplest failing point
 (after shrinking) and the exact command that reproduces it, and exits 1.  ``outlier-count``,
 ``term-exponent`` and ``reuse-gap`` are evaluated by rescaling one base sweep
 (compare/core.py; from Python, ``fuzz(..., core=False)`` simulates every example instead); a
@@ -33,6 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "alpha2 = k(1/2 - alpha1) (default: %(default)s)")
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help="stop drawing new examples after this many seconds (finite, > 0)")
+
+
+def summary_line(claim: str, res) -> str:
+    """``twostep fuzz C: E examples, V verdicts (one per finding of an example): consistent:
+    ..., inconsistent: ..., inconclusive: ...``: both counts, since an example gives one
+    verdict per finding."""
+    counts = ", ".join(f"{k}: {res.counts.get(k, 0)}"
+                       for k in ("consistent", "inconsistent", "inconclusive"))
+    total = sum(res.counts.values())
+    examples = f"{res.evaluated} example{'' if res.evaluated == 1 else 's'}"
+    verdicts = f"{total} verdict{'' if total == 1 else 's'}"
+    return (f"twostep fuzz {claim}: {examples}, {verdicts} (one per finding of an example): "
+            f"{counts}" + (" (budget exhausted)" if res.budget_exhausted else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,10 +89,7 @@ def run(args: argparse.Namespace) -> int:
     res = fuzz(args.claim, base, examples=args.examples, Ns=args.N, seeds=args.seeds,
                seed=args.seed, margin=args.margin, budget_s=args.budget, on_example=progress,
                on_core=core_done)
-    counts = ", ".join(f"{k}: {res.counts.get(k, 0)}"
-                       for k in ("consistent", "inconsistent", "inconclusive"))
-    print(f"twostep fuzz {args.claim}: {counts}"
-          + (" (budget exhausted)" if res.budget_exhausted else ""))
+    print(summary_line(args.claim, res))
     if res.failure is not None:
         f = res.failure
         print(f"simplest failing point: alpha=({f.alpha1:g}, {f.alpha2:g}), etabar1={f.etabar1:g}, "

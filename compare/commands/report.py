@@ -20,7 +20,11 @@ from twostep.theory.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="a twostep result store (read only)")
+    parser.add_argument("store", metavar="STORE",
+                        help="a twostep result store (read only); evaluated: the plan of the "
+                             "LAST twostep verify that wrote into it (earlier verify plans are "
+                             "not reported; one store per plan, docs/howto-paper.md), else the "
+                             "claims inferred from a sweep's cells")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused")

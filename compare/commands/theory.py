@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from ._config_args import (
     add_config_arguments,
@@ -100,32 +101,59 @@ def render(pred, N: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _amplitude_lines(pred, N: int) -> list[str]:
-    """The finite-N amplitudes, locations and crossing widths of the counted terms
-    (docs/amplitudes.md)."""
+def term_data(pred, N: int) -> dict[str, Any] | None:
+    """The finite-N step-two terms at width N, as data: what the text output prints
+    (:func:`_amplitude_lines`) and what ``--json`` carries under ``outliers_at_N.terms``.
+
+    ``terms``: ``TermAmplitude.to_dict()`` of term 0 (what ``term-amplitude`` checks; it
+    merges with the step-one spike, so it has no location or crossing) and of the counted
+    terms ``1..min(paper_count, 3)``, each with ``crossing`` (``Crossing.to_dict()``, None for
+    term 0); ``threshold``: ``c^(1/4)``; ``visible_new_outliers``: the counted terms with a
+    W_2 location; ``amplitudes_grow``: the amplitudes of the counted terms grow with k (the
+    series likely diverges).  None when no term is counted (paper count 0).
+    """
     amps = pred.term_amplitudes(N)
     if not amps:
-        return []
+        return None
     crossings = {c.k: c for c in pred.crossing_widths([a.k for a in amps])}
-    lines = ["", f"step-two terms at N = {N} (finite-N amplitude ||T_k^T q_(k+1)||, spike "
-                 f"strength theta_k vs c^(1/4) = {amps[0].threshold:.4f}, W_2 location, width "
-                 "N*_k where theta_k crosses c^(1/4); docs/amplitudes.md):"]
-    visible = 0
-    for a in amps:
-        c = crossings[a.k]
-        if a.amplitude is None:
-            lines.append(f"  term {a.k} (a^{a.k + 1}): not derived ({a.reason})")
-            continue
-        visible += a.location is not None
-        loc = (f"outlier at {a.location:.4f}" if a.location is not None
-               else "inside the bulk")
-        cross = ("-" if c.crossing_width is None
-                 else f"{c.direction} the outliers at N* = {c.crossing_width:.4g}")
-        lines.append(f"  term {a.k} (a^{a.k + 1}): amplitude {a.amplitude:.4g}, theta "
-                     f"{a.coherent:.4g}: {loc}; {cross}")
-    lines.append(f"  predicted visible new outliers at N = {N} (terms shown): {visible}")
+    zero = pred.term_amplitudes(N, [0])[0]
+    terms = [{**zero.to_dict(), "crossing": None}]
+    terms += [{**a.to_dict(), "crossing": crossings[a.k].to_dict()} for a in amps]
     sizes = [a.amplitude for a in amps if a.amplitude is not None]
-    if any(b > a for a, b in zip(sizes, sizes[1:])):
+    return {"N": N, "threshold": amps[0].threshold,
+            "visible_new_outliers": sum(a.amplitude is not None and a.location is not None
+                                        for a in amps),
+            "amplitudes_grow": any(b > a for a, b in zip(sizes, sizes[1:])),
+            "terms": terms}
+
+
+def _amplitude_lines(pred, N: int, data: dict[str, Any] | None = None) -> list[str]:
+    """The finite-N amplitudes, locations and crossing widths of the counted terms, and term
+    0's amplitude (docs/amplitudes.md)."""
+    data = term_data(pred, N) if data is None else data
+    if data is None:
+        return []
+    lines = ["", f"step-two terms at N = {N} (finite-N amplitude ||T_k^T q_(k+1)||, spike "
+                 f"strength theta_k vs c^(1/4) = {data['threshold']:.4f}, W_2 location, width "
+                 "N*_k where theta_k crosses c^(1/4); docs/amplitudes.md):"]
+    for a in data["terms"]:
+        k, c = a["k"], a["crossing"]
+        if a["amplitude"] is None:
+            lines.append(f"  term {k} (a^{k + 1}): not derived ({a['reason']})")
+            continue
+        if c is None:  # term 0
+            lines.append(f"  term {k} (a^{k + 1}): amplitude {a['amplitude']:.4g}, theta "
+                         f"{a['coherent']:.4g}: merges with the step-one spike")
+            continue
+        loc = (f"outlier at {a['location']:.4f}" if a["location"] is not None
+               else "inside the bulk")
+        cross = ("-" if c["crossing_width"] is None
+                 else f"{c['direction']} the outliers at N* = {c['crossing_width']:.4g}")
+        lines.append(f"  term {k} (a^{k + 1}): amplitude {a['amplitude']:.4g}, theta "
+                     f"{a['coherent']:.4g}: {loc}; {cross}")
+    lines.append(f"  predicted visible new outliers at N = {N} (terms 1 and up shown): "
+                 f"{data['visible_new_outliers']}")
+    if data["amplitudes_grow"]:
         lines.append("  note: the amplitudes grow with k, so the series of exact terms likely "
                      "diverges at these step sizes and the terms do not describe W_2 there; "
                      "measure it with twostep simulate --terms K (docs/theory.md, The exact "
@@ -151,7 +179,9 @@ def run(args: argparse.Namespace) -> int:
                     "N": args.N,
                     "step_one_spike": pred.step_one_spike(args.N).to_dict(),
                     "W1": [o.to_dict() for o in pred.outliers_at(args.N, "W1")],
-                    "W2": [o.to_dict() for o in pred.outliers_at(args.N, "W2")]}
+                    "W2": [o.to_dict() for o in pred.outliers_at(args.N, "W2")],
+                    # the finite-N terms the text output prints (None: paper count 0)
+                    "terms": term_data(pred, args.N)}
             text = json.dumps(data, indent=2, sort_keys=True)
         else:
             text = render(pred, args.N)
