@@ -125,5 +125,5 @@ def test_outlier_count_puts_its_sign_tests_in_the_family_once():
     fs = OutlierCount().findings(COUNT, _count_results([(5, 0.45), (1, 0.15), (1, -0.15),
                                                         (1, -0.45)]))
     assert len(fs) == 2 and fs[0].pvalues == fs[1].pvalues
-    assert all(name.endswith(":sign_fit") for name in fs[0].pvalues)  # what decide uses
+    assert all(name.endswith(":sign") for name in fs[0].pvalues)  # what decide uses
     assert len(family(fs)) == len(fs[0].pvalues)

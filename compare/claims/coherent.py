@@ -34,6 +34,10 @@ from .results import LEVEL, Finding, Results
 from .rules import Regime, _evidence_note, enough_widths
 
 
+#: Seeds per width beyond which "more seeds" is not a useful answer.
+MAX_USEFUL_SEEDS = 10_000
+
+
 class MissingCoherent(ConfigError):
     """Measurements stored before twostep measured the coherent strength."""
 
@@ -136,8 +140,20 @@ def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
             continue
         z1 = float(x.mean() / x.std(ddof=1))   # per seed
         need = math.ceil((1.2 * scaling.MIN_SIGNAL_Z / z1) ** 2)
+        if need > MAX_USEFUL_SEEDS:
+            parts.append(f"N = {N}: signal/noise {z1:.2g} per seed, beyond seeds")
+            continue
         cost = (f", about {_duration(need * seconds[N])}" if N in seconds else "")
         parts.append(f"N = {N}: {need} seeds (signal/noise {z1:.2g} per seed{cost})")
+    if parts and all(p.endswith(("mean not above zero", "beyond seeds")) for p in parts) and raw:
+        top = max(raw)
+        x = np.asarray(raw[top], dtype=float)
+        x = x[np.isfinite(x)]
+        bound = (x.mean() + 2 * x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+        return (f"nothing at these widths: the coherent part is not above the per-seed noise at "
+                f"any N <= {top} (at N = {top}: mean {x.mean():.3g}, 95% upper bound "
+                f"{bound:.3g}); seeds cannot lift a zero mean, only N where the part is larger "
+                "than its noise")
     top = max(raw) if raw else 0
     if top and top in seconds:
         nxt = 2 * top
@@ -223,7 +239,8 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
             if outside:
                 prefix = regime.describe(outside) + "; "
         if fit.chosen is None:
-            return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {need}",
+            more = widths_need(considered, usable, seconds or {}) or str(need)
+            return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
                     math.nan)
         if not enough_widths(usable):
             more = widths_need(considered, usable, seconds or {})

@@ -113,8 +113,7 @@ class OutlierCount(Claim):
             if fit.chosen is None or not enough_widths(usable):
                 why = (regime.describe([N for N in Ns if not regime.ok(N)])
                        if any(not regime.ok(N) for N in Ns) else "")
-                need = (f.extra["widths_need"] if fit.chosen is not None or usable
-                        else None) or sign_need(f, seconds, abs(f.predicted))
+                need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
                 return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
                               + (f"; {fit.note}" if fit.note else "")
                               + (f"; {why}" if why else "") + f"; would decide: {need})")

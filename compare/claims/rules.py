@@ -201,6 +201,34 @@ def _evidence_note(Ns: Sequence[int]) -> str:
             f"{MIN_WIDTHS} spanning >= {MIN_RANGE:g}x)")
 
 
+def more_seeds(seeds: int, half_width: float, target: float) -> int | None:
+    """Seeds per N that bring a 95% half-width measured with ``seeds`` seeds under ``target``
+    (it shrinks as ``1/sqrt(seeds)``; 20% to spare), or None when unknown."""
+    if not (seeds >= 1 and math.isfinite(half_width) and half_width > 0 and target > 0):
+        return None
+    return max(seeds + 1, math.ceil(seeds * (half_width / target) ** 2 * 1.2))
+
+
+def _exponent_need(reason: str, fit: stats.Interval | None, seeds: int, tolerance: float,
+                   largest: int) -> str:
+    """What would decide an undecided exponent-rule verdict, from the reason's cause."""
+    if "diverges" in reason:
+        return ("a smaller etabar1 (the exact terms do not depend on it) or the N where the "
+                "series converges")
+    if "null floor" in reason:
+        return f"a larger N than {largest} (the signal must clear its floor) or more seeds"
+    if "width(s) spanning" in reason:
+        return (f"more widths: add N = {2 * largest} (a verdict needs {MIN_WIDTHS} spanning "
+                f"{MIN_RANGE:g}x)")
+    if "pre-asymptotic" in reason or "drifting" in reason or "excludes" in reason:
+        return f"larger N than {largest} (the local slopes have not settled)"
+    if fit is not None:
+        n = more_seeds(seeds, fit.half_width, tolerance)
+        if n is not None:
+            return f"about {n} seeds per N (fit half-width {fit.half_width:.2g} vs {tolerance:g})"
+    return "more seeds or larger N"
+
+
 def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: float,
                      tolerance: float, *, raw: Mapping[int, Sequence[float]],
                      floor: Mapping[int, Sequence[float]] | None = None,
@@ -259,8 +287,13 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
                    f"; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {Ns[-1]}")
     guard_note = "; regime guard off (asked by the claim)" if guard_off else ""
 
+    seeds_now = min((len(raw[N]) for N in Ns), default=0)
+
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
         status, reason, p = _decide(adj)
+        if status == "inconclusive" and "would decide" not in reason:
+            reason += "; would decide: " + _exponent_need(reason, fit, seeds_now, tolerance,
+                                                          Ns[-1] if Ns else 0)
         return status, reason + taylor_note + guard_note, p
 
     def _decide(adj: dict[str, float]) -> tuple[str, str, float]:
@@ -486,8 +519,11 @@ def decide_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome
                    "widths")
     if all(meets(N) for N in tail):
         if last.half_width > tol[last_N]:
+            n = more_seeds(len(values[last_N]), last.half_width, tol[last_N])
+            more = "" if n is None else f"; would decide: about {n} seeds per N"
             return out("inconclusive", f"CI wider than the tolerance: mean {last} at N = "
-                       f"{last_N} has half-width {last.half_width:.3g} > {tol[last_N]:.3g}")
+                       f"{last_N} has half-width {last.half_width:.3g} > {tol[last_N]:.3g}"
+                       + more)
         return out("consistent", f"mean {last} at N = {last_N} within {band(last_N)}, and at "
                    f"N = {tail[0]} too")
     sig = all(adj.get(f"outside@{N}", 1.0) < LEVEL for N in tail)
@@ -500,7 +536,7 @@ def decide_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome
                    f"{devs[1]:.3g} not significantly shrinking", p)
     if shrinking:
         return out("inconclusive", f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking toward "
-                   "the prediction: pre-asymptotic")
+                   f"the prediction: pre-asymptotic; would decide: larger N than {last_N}")
     if not meets(last_N):
         return out("inconclusive", f"mean {last} at N = {last_N} misses the band "
                    f"{band(last_N)} but not significantly at the last two N")
