@@ -33,7 +33,6 @@ from .base import _term
 from .results import LEVEL, Finding, Results
 from .rules import Regime, _evidence_note, enough_widths
 
-
 #: Seeds per width beyond which "more seeds" is not a useful answer.
 MAX_USEFUL_SEEDS = 10_000
 
