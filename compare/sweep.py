@@ -148,8 +148,9 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
             hint = "use smaller widths"
             if itemsize == 8 and dtype_flag and _peak_bytes(N, d, n, 4, o) <= available:
                 hint += f" or {dtype_flag} float32"
-            raise ConfigError(f"N={N} needs about {total / 2**30:.1f} GiB per cell (estimated "
-                              f"peak) but only {available / 2**30:.1f} GiB is available; {hint}")
+            raise ConfigError(f"N={N} needs about {sim_memory.format_bytes(total)} per cell "
+                              f"(estimated peak) but only {sim_memory.format_bytes(available)} "
+                              f"is available; {hint}")
 
 
 # -- grids ---------------------------------------------------------------------

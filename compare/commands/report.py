@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused")
     parser.add_argument("--force", action="store_true",
-                        help="replace a twostep report folder even if it holds other files "
-                             "(they are deleted with it); never any other folder")
+                        help="replace a twostep report folder even if files twostep wrote in it "
+                             "were edited since; a file twostep did not write is never deleted, "
+                             "nor any other folder")
     parser.add_argument("--format", default="markdown",
                         choices=("markdown", "csv", "latex", "json"),
                         help="format of the tables printed on the terminal; json: standard "

@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "wrote before (then replaced); any other folder is refused "
                              "(default: %(default)s)")
     parser.add_argument("--force", action="store_true",
-                        help="replace a twostep report folder even if it holds other files "
-                             "(they are deleted with it); never any other folder")
+                        help="replace a twostep report folder even if files twostep wrote in it "
+                             "were edited since; a file twostep did not write is never deleted, "
+                             "nor any other folder")
     parser.add_argument("--store", default="twostep-verify.sqlite", metavar="FILE",
                         help="result store; finished cells are reused (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
