@@ -2,13 +2,14 @@
 
 A report folder is written only where nothing can be lost: a new folder, an empty one, or one
 twostep wrote before (it holds the marker file :data:`MARKER`, which lists the files written
-and their sha256).  Anything else is refused with one line and left untouched; the current
-folder, a folder above it and a folder holding the result store are always refused.  A
-twostep folder that holds anything twostep did not write is refused, ``force`` or not; one
-whose own files were edited since is replaced only with ``force``.  ``write_report`` builds the report in a temporary folder and moves it into place
-at the end (a new folder: one rename; a twostep folder: swapped with the old one, which is then
-deleted; an empty folder: its entries are moved in), so an interrupted run never leaves a
-half-written report, and no folder twostep did not make is ever renamed or deleted.
+and their sha256). Anything else is refused with one line and left untouched; the current
+folder, a folder above it and a folder holding the result store are always refused. A twostep
+folder that holds anything twostep did not write is refused, ``force`` or not; one whose own
+files were edited since is replaced only with ``force``. ``write_report`` builds the report in
+a temporary folder and moves it into place at the end (a new folder: one rename; a twostep
+folder: swapped with the old one, which is then deleted; an empty folder: its entries are moved
+in), so an interrupted run never leaves a half-written report, and no folder twostep did not
+make is ever renamed or deleted.
 """
 
 from __future__ import annotations
