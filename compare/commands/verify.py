@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--N", nargs="+", type=int, metavar="N",
                         help="with --claim: widths, each >= 10 (the spectra report 10 singular "
                              "values) (default: 250 500 1000 2000)")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds per N (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=4,
+                        help="seeds per N, 1..10000 (default: %(default)s)")
     parser.add_argument("--out", default="twostep-report", metavar="DIR",
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused "
@@ -133,13 +134,22 @@ def predictions_preamble(plan) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..paths import disk_full
     from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Cell, Store, check_store_path
-    from ..sweep import _check_jobs, check_cells, require_dask
-    from ..verify import SPECTRUM_CELL, plan_cells, run_checks, spectrum_measurement
+    from ..sweep import _check_jobs, check_cells, check_seed_count, require_dask
+    from ..verify import (
+        SPECTRUM_CELL,
+        check_plan_inputs,
+        plan_cells,
+        plan_size,
+        run_checks,
+        spectrum_measurement,
+    )
+    from .report import REPORT_KEPT
+    from .sweep import STORE_KEPT
 
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    check_seed_count(args.seeds, "--seeds")
     if args.jobs is not None:
         _check_jobs(args.jobs)
     if args.executor == "dask":
@@ -151,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     if default and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
+    plan_size(plan)
+    check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
     cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
     check_cells([*cells, *extra], memory=args.scheduler is None)
@@ -164,8 +176,9 @@ def run(args: argparse.Namespace) -> int:
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
-    result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
-                        scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
+    with disk_full(f"store {args.store}", STORE_KEPT):
+        result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
+                            scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
     if result.sweep is not None and result.sweep.failed:
         print(f"twostep verify: {len(result.sweep.failed)} cell(s) failed:", file=sys.stderr)
         for cell, err in result.sweep.failed:
@@ -178,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
             spectrum = spectrum_measurement(store)
     verdicts = result.verdicts
     print_verdicts(verdicts, args.format)
-    out = write_report(args.out, verdicts, plan=plan, results=result.results, spectrum=spectrum,
-                       preamble=preamble, figures=not args.no_plots, force=args.force,
-                       stores=(args.store,))
+    with disk_full(f"report {args.out}", REPORT_KEPT):
+        out = write_report(args.out, verdicts, plan=plan, results=result.results,
+                           spectrum=spectrum, preamble=preamble, figures=not args.no_plots,
+                           force=args.force, stores=(args.store,))
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
