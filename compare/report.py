@@ -2,13 +2,14 @@
 
 A report folder is written only where nothing can be lost: a new folder, an empty one, or one
 twostep wrote before (it holds the marker file :data:`MARKER`, which lists the files written
-and their sha256).  Anything else is refused with one line and left untouched; the current
-folder, a folder above it and a folder holding the result store are always refused.  A
-twostep folder that holds other files (or files changed since) is replaced only with
-``force``.  ``write_report`` builds the report in a temporary folder and moves it into place
-at the end (a new folder: one rename; a twostep folder: swapped with the old one, which is then
-deleted; an empty folder: its entries are moved in), so an interrupted run never leaves a
-half-written report, and no folder twostep did not make is ever renamed or deleted.
+and their sha256). Anything else is refused with one line and left untouched; the current
+folder, a folder above it and a folder holding the result store are always refused. A twostep
+folder that holds anything twostep did not write is refused, ``force`` or not; one whose own
+files were edited since is replaced only with ``force``. ``write_report`` builds the report in
+a temporary folder and moves it into place at the end (a new folder: one rename; a twostep
+folder: swapped with the old one, which is then deleted; an empty folder: its entries are moved
+in), so an interrupted run never leaves a half-written report, and no folder twostep did not
+make is ever renamed or deleted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from twostep.simulate.measurement import Measurement
+from twostep.simulate.measurement import Measurement, umask
 from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
@@ -85,19 +86,6 @@ def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # no thread-safe way to read it elsewhere
-    os.umask(mask)
-    return mask
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -131,20 +119,27 @@ def _marker(root: Path) -> dict[str, Any] | None:
     return data
 
 
-def _not_ours(root: Path, marker: dict[str, Any]) -> list[str]:
-    """What in a twostep folder twostep did not write, or what changed since it did."""
+def _not_ours(root: Path, marker: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What in a twostep folder twostep did not write (files it does not list, links,
+    devices, folders it did not make), and the files it wrote that changed since."""
     files, folders = _entries(root)
     listed: dict[str, str] = marker["files"]
     ours_dirs = {p.as_posix() for f in listed for p in Path(f).parents}
     ours_dirs |= {str(d) for d in marker.get("folders", ())}
-    extra = []
+    foreign, changed = [], []
     for rel, p in sorted(files.items()):
         if rel == MARKER:
             continue
-        if rel not in listed or p.is_symlink() or not p.is_file() or _sha256(p) != listed[rel]:
-            extra.append(rel)
-    extra += sorted(d for d in folders if d not in ours_dirs)
-    return extra
+        if rel not in listed or p.is_symlink() or not p.is_file():
+            foreign.append(rel)
+        elif _sha256(p) != listed[rel]:
+            changed.append(rel)
+    foreign += sorted(d for d in folders if d not in ours_dirs)
+    return foreign, changed
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -156,9 +151,11 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool = False,
     """Refuse, before any work, an output folder where writing could lose something.
 
     Allowed: a new folder (its parent writable), an empty folder, a folder twostep wrote
-    (marker :data:`MARKER`) holding only what twostep wrote (with ``force``: also other
-    files, which are deleted with it).  Always refused: the current folder or one above it, a
-    symbolic link, a folder holding one of ``stores``, any other non-empty folder.
+    (marker :data:`MARKER`) holding only what twostep wrote, unchanged (with ``force``: also
+    files twostep wrote that were edited since).  Always refused, ``force`` or not: the current
+    folder or one above it, a symbolic link, a folder holding one of ``stores``, a twostep
+    folder holding anything twostep did not write (files, links, folders), any other
+    non-empty folder.
     """
     text = os.fspath(out)
     if not str(text).strip():
@@ -187,12 +184,15 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool = False,
     if marker is None:
         raise ConfigError(f"output {path} is not empty and twostep did not write it (no "
                           f"{MARKER} file); nothing in it is touched: give a new or empty folder")
-    extra = _not_ours(path, marker)
-    if extra and not force:
-        shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+    foreign, changed = _not_ours(path, marker)
+    if foreign:
         raise ConfigError(f"output {path} is a twostep report but holds files twostep did not "
-                          f"write or that changed since ({shown}); give another folder, or "
-                          "--force to replace it with them")
+                          f"write ({_shown(foreign)}); they are never deleted, --force or not: "
+                          "move them out, or give another folder")
+    if changed and not force:
+        raise ConfigError(f"output {path} is a twostep report but files twostep wrote changed "
+                          f"since ({_shown(changed)}); give another folder, or --force to "
+                          "replace them")
     check_writable_folder(parent_of(path), f"output {path}")  # the swap renames in there
     return path
 
@@ -227,7 +227,7 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.twostep-tmp.", dir=build_in))
     moved: list[Path] = []
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700
         _write(tmp, verdicts, plan, results, spectrum, preamble, figures)
         _write_marker(tmp)
         if ours:

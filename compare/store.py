@@ -250,7 +250,7 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     """
     path = check_store_name(path)
     if path.is_dir():
-        raise ConfigError(f"store {path} is a folder; give a file name such as results.db")
+        raise ConfigError(f"store {path} is a folder; give a file name such as results.sqlite")
     if not path.exists():
         if readonly:
             raise ConfigError(f"store {path} does not exist")
@@ -414,17 +414,21 @@ class Store:
         # starts with "file:" as a URI.
         self._conn = sqlite3.connect(str(self.path.resolve()), isolation_level=None,
                                      timeout=60.0)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        if not exists:
-            # Created in rollback-journal mode: the schema lands in the main
-            # file atomically, so the file is recognisable as a twostep store
-            # (application_id in its header) from its first commit on.
-            self._create()
-        # WAL + synchronous=NORMAL: a commit survives the process being killed
-        # (only a power cut may lose the last few cells).
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute(_CLAIMS_SCHEMA)
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            if not exists:
+                # Created in rollback-journal mode: the schema lands in the main
+                # file atomically, so the file is recognisable as a twostep store
+                # (application_id in its header) from its first commit on.
+                self._create()
+            # WAL + synchronous=NORMAL: a commit survives the process being killed
+            # (only a power cut may lose the last few cells).
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute(_CLAIMS_SCHEMA)
+        except BaseException:  # Ctrl-C, a full disk: close now, so no -wal/-shm stay behind
+            self.close()
+            raise
 
     def _create(self) -> None:
         with self._transaction():

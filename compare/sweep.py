@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import pickle
 import signal
@@ -74,6 +75,11 @@ EXECUTORS = ("process", "dask", "inline")
 
 CellFunction = Callable[[Cell], Mapping[str, Any]]
 
+#: Most seeds per cell of a grid or a check (``--seeds``), and most cells in one sweep or
+#: plan: sized before anything is built, so a typo cannot allocate gigabytes of cells.
+MAX_SEEDS = 10_000
+MAX_CELLS = 100_000
+
 #: How long to wait for a dask scheduler given by address.
 DASK_CONNECT_TIMEOUT = "20s"
 
@@ -112,19 +118,46 @@ def _peak_bytes(N: int, d: int, n: int, itemsize: int, options: Mapping[str, Any
                                     terms=options.get("terms", 0))["total"])
 
 
-def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str = "") -> None:
-    """Refuse (one line) cells that ``simulate.run`` would refuse for their size.
+def check_run_inputs(runs: Iterable[tuple[ModelConfig, Mapping[str, Any]]], *,
+                     here: bool = True) -> None:
+    """:func:`twostep.simulate.runner.check_inputs` once per distinct (config, run options):
+    what ``twostep simulate`` refuses before drawing, refused (one line) before any store or
+    worker exists.  ``here=False`` (the cells run on a dask scheduler's workers) leaves the
+    backend to them."""
+    from twostep.simulate.options import RunOptions
+    from twostep.simulate.runner import check_inputs
 
-    Checked before a store is created or a worker started: ``top`` singular
-    values need ``min(N, d) >= top``; ``spectrum`` needs ``max(N, d)`` within the
-    dense-SVD limit; with ``memory``, the estimated peak memory of one cell
-    (:mod:`twostep.simulate.memory`) must fit in the memory available here.
-    ``dtype_flag`` names the flag that selects float32, for the hint.
+    seen: set[tuple[str, str]] = set()
+    for config, options in runs:
+        key = (config.key(), json.dumps(dict(options), sort_keys=True, default=str))
+        if key in seen:
+            continue
+        seen.add(key)
+        run_options = RunOptions.from_mapping(options)
+        if not here:
+            run_options = run_options.replace(backend="numpy")
+        check_inputs(config, run_options)
+
+
+def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str = "") -> None:
+    """Refuse (one line) cells that ``simulate.run`` would refuse, once, before any work.
+
+    Checked before a store is created or a worker started: per configuration and run
+    options, what ``twostep simulate`` refuses before drawing
+    (:func:`twostep.simulate.runner.check_inputs`: the spectra named, terms with a non-smooth
+    activation, an activation or target the backend cannot print or evaluate, an activation
+    with a jump or not finite on [-8, 8], a backend that is not installed); per width, ``top``
+    singular values need ``min(N, d) >= top``, ``spectrum`` needs ``max(N, d)`` within the
+    dense-SVD limit and, with ``memory`` (the cells run here, not on a dask scheduler's
+    workers), the estimated peak memory of one cell (:mod:`twostep.simulate.memory`) must fit
+    in the memory available here.  ``dtype_flag`` names the flag that selects float32.
     """
     from twostep.simulate import draws, spectra
     from twostep.simulate import memory as sim_memory
     from twostep.simulate.runner import FULL_SPECTRUM_LIMIT
 
+    cells = list(cells)
+    check_run_inputs(((cell.config, cell.options) for cell in cells), here=memory)
     available = sim_memory.available_bytes() if memory else None
     seen: set[tuple[Any, ...]] = set()
     for cell in cells:
@@ -148,8 +181,9 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
             hint = "use smaller widths"
             if itemsize == 8 and dtype_flag and _peak_bytes(N, d, n, 4, o) <= available:
                 hint += f" or {dtype_flag} float32"
-            raise ConfigError(f"N={N} needs about {total / 2**30:.1f} GiB per cell (estimated "
-                              f"peak) but only {available / 2**30:.1f} GiB is available; {hint}")
+            raise ConfigError(f"N={N} needs about {sim_memory.format_bytes(total)} per cell "
+                              f"(estimated peak) but only {sim_memory.format_bytes(available)} "
+                              f"is available; {hint}")
 
 
 # -- grids ---------------------------------------------------------------------
@@ -158,6 +192,23 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
     from twostep.simulate.options import check_integer
 
     return check_integer(name, value, minimum)
+
+
+def check_seed_count(seeds: Any, name: str = "the number of seeds") -> int:
+    """A seed count in [1, :data:`MAX_SEEDS`]; else a one-line ConfigError."""
+    from twostep.simulate.options import check_integer
+
+    return check_integer(name, seeds, 1, MAX_SEEDS)
+
+
+def check_cell_count(count: int, what: str = "the sweep") -> int:
+    """Refuse (one line) a sweep or plan of more than :data:`MAX_CELLS` cells, before any
+    cell is built."""
+    if count > MAX_CELLS:
+        raise ConfigError(f"{what} has {count:,} cells, more than the {MAX_CELLS:,} one run "
+                          f"takes; split it into smaller runs into the same store (fewer widths, "
+                          f"seeds or configurations)")
+    return count
 
 
 def geometric_ns(n_min: int, n_max: int, count: int) -> list[int]:
@@ -245,7 +296,7 @@ class Grid:
             seeds = _listed("seeds", self.seeds)
             seeds = tuple(dict.fromkeys(_positive_int("seed", s, 0) for s in seeds))
         else:
-            seeds = tuple(range(_positive_int("the number of seeds", self.seeds, 1)))
+            seeds = tuple(range(check_seed_count(self.seeds)))
         set_(self, "seeds", seeds)
         alphas = _listed("alpha pairs", self.alphas)
         set_(self, "alphas", None if alphas is None else tuple(_alpha_pair(a) for a in alphas))
@@ -257,6 +308,10 @@ class Grid:
         set_(self, "activations", _listed("activations", self.activations))
         set_(self, "targets", _listed("targets", self.targets))
         set_(self, "options", normalise_options(self.options))
+        count = 1
+        for values in (self.alphas, batches, self.activations, self.targets):
+            count *= len(values or (None,))
+        check_cell_count(len(self.ns) * len(self.seeds) * count, "the grid")
         set_(self, "_configs", self._build_configs())
 
     def _build_configs(self) -> tuple[ModelConfig, ...]:
@@ -486,14 +541,16 @@ def require_dask() -> None:
 def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
               executor: str = "process", jobs: int | None = None,
               scheduler: str | None = None, quiet: bool = False,
-              cell_fn: CellFunction | None = None) -> SweepResult:
+              cell_fn: CellFunction | None = None,
+              on_open: Callable[[Store], None] | None = None) -> SweepResult:
     """Run every cell not yet done in ``store``; commit each as it finishes.
 
     ``store`` is an open :class:`Store` or a path (opened, created if missing,
     after the executor is up, and closed at the end).  ``cell_fn(cell) -> dict``
     defaults to :func:`run_cell`; it must be importable by the workers (a
-    module-level function).  Returns the counts and the failed cells with
-    their errors.  Interrupting (Ctrl-C) keeps every cell already committed.
+    module-level function).  ``on_open(store)`` is called once the store is open for
+    the cells to run (not when every cell is done already).  Returns the counts and the
+    failed cells with their errors.  Interrupting (Ctrl-C) keeps every cell already committed.
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
@@ -538,6 +595,8 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
         stack.enter_context(runner)
         if not isinstance(store, Store):
             store = stack.enter_context(Store(store))
+        if on_open is not None:
+            on_open(store)
         recorder = _Recorder(store, result, len(pending), quiet)
         stack.callback(recorder.close)
         claims = stack.enter_context(_Claims(store))
@@ -591,24 +650,26 @@ class _Claims:
         return self
 
     def _beat(self) -> None:
-        try:
-            conn = sqlite3.connect(str(self.store.path.resolve()), timeout=30.0,
-                                   isolation_level=None)
-        except sqlite3.Error:
-            return
-        try:
-            while not self._stop.wait(HEARTBEAT_S):
-                with contextlib.suppress(sqlite3.Error):
+        # A connection per beat, closed at once: between beats the sweep holds only its
+        # store's own connection, so a sweep stopped at any moment (Ctrl-C, a second Ctrl-C
+        # cutting the join short) leaves no open connection and so no -wal/-shm behind.
+        path = str(self.store.path.resolve())
+        while not self._stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(sqlite3.Error):
+                conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+                try:
                     conn.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?",
                                  (time.time(), self.owner))
-        finally:
-            conn.close()
+                finally:
+                    conn.close()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=35.0)
-        with contextlib.suppress(sqlite3.Error):
-            self.store.release(self.owner)
+        try:
+            self._thread.join(timeout=35.0)
+        finally:  # even when a second Ctrl-C cuts the wait short
+            with contextlib.suppress(sqlite3.Error):
+                self.store.release(self.owner)
 
 
 class _ProcessRunner:

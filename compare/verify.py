@@ -35,8 +35,14 @@ from .claims import (
     decide_all,
     get_claim,
 )
-from .store import Cell, Store, normalise_options
-from .sweep import SweepResult, run_sweep
+from .store import Cell, Store, check_store_path, normalise_options
+from .sweep import (
+    SweepResult,
+    check_cell_count,
+    check_run_inputs,
+    check_seed_count,
+    run_sweep,
+)
 
 #: store meta entry holding the plan of the last verify run
 PLAN_META = "verify_plan"
@@ -138,9 +144,7 @@ class Check:
 
 
 def _seed_count(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ConfigError(f"seeds must be an integer >= 1, got {v!r}")
-    return v
+    return check_seed_count(v, "seeds")
 
 
 def _default_plan() -> tuple[Check, ...]:
@@ -274,8 +278,26 @@ def merged_cells(plan: Sequence[Check]) -> dict[str, Cell]:
     return out
 
 
+def plan_size(plan: Sequence[Check]) -> int:
+    """The number of cells the plan's checks read (before merging), counted without building
+    them; refused above :data:`~twostep.compare.sweep.MAX_CELLS`."""
+    count = sum(len(chk.claim.configs(chk.config)) * sum(chk.seeds_at(N) for N in chk.Ns)
+                for chk in plan)
+    return check_cell_count(count, "the plan")
+
+
+def check_plan_inputs(plan: Sequence[Check], *, here: bool = True) -> None:
+    """What ``twostep simulate`` refuses before drawing (the activation, the target, the
+    backend, the spectra named), checked once per configuration of the plan, before its
+    cells are planned (which predicts) and before any store exists (one line)."""
+    runs = [(cfg, {"spectra": chk.claim.spectra, **dict(chk.options)})
+            for chk in plan for cfg in chk.claim.configs(chk.config)]
+    check_run_inputs(runs, here=here)
+
+
 def plan_cells(plan: Sequence[Check]) -> list[Cell]:
     """Every cell the plan simulates, once, smallest N first (so early progress is quick)."""
+    plan_size(plan)
     seen = {c.key(): c for c in merged_cells(plan).values()}
     return sorted(seen.values(), key=lambda c: (c.N, c.config.to_json(), c.seed))
 
@@ -338,11 +360,18 @@ def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
     cell of the report's histogram).
     """
     plan = tuple(plan)
+    meta = json.dumps([c.to_dict() for c in plan])
+    cells = plan_cells(plan)
+    if check_store_path(store_path):  # an existing store: what it holds serves the plan
+        with Store(store_path, readonly=True) as peek:
+            cells = served_cells(cells, peek)
+    # The sweep creates a new store only once its executor is up (a dask scheduler that
+    # cannot be reached leaves no file); the plan is recorded as soon as the store is open.
+    sweep = run_sweep([*cells, *extra_cells], store_path, executor=executor, jobs=jobs,
+                      scheduler=scheduler, quiet=quiet,
+                      on_open=lambda store: store.set_meta(PLAN_META, meta))
     with Store(store_path) as store:
-        store.set_meta(PLAN_META, json.dumps([c.to_dict() for c in plan]))
-        cells = served_cells(plan_cells(plan), store)
-        sweep = run_sweep([*cells, *extra_cells], store, executor=executor, jobs=jobs,
-                          scheduler=scheduler, quiet=quiet)
+        store.set_meta(PLAN_META, meta)  # also when every cell was done already
         if sweep.failed:
             return Run(plan, [], sweep, [])
         verdicts, results = evaluate(plan, store)

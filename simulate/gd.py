@@ -114,7 +114,8 @@ def default_steps(config: ModelConfig) -> tuple[Step, ...]:
             Step(config.alpha2, config.etabar2, "reuse" if config.reuse else "fresh"))
 
 
-STEPS_SYNTAX = "ALPHA:ETABAR:BATCH[,...] with BATCH fresh or reuse, e.g. 0.3:1:fresh,0.45:1:reuse"
+STEPS_SYNTAX = ("ALPHA:ETABAR:BATCH[,...] with BATCH independent (or fresh) or reuse, e.g. "
+                "0.3:1:independent,0.45:1:reuse")
 
 
 def parse_steps(text: str) -> tuple[Step, ...]:

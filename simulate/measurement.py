@@ -12,17 +12,25 @@ Files: ``save(path)`` writes the JSON (``to_dict()``, pure JSON types) at
 ``path`` and a sibling ``.npz`` with the arrays (top singular values of each
 spectrum and, with ``spectrum=True``, the full spectra). Both are written to
 temporary files in the target directory and renamed into place, npz first,
-so a reader never sees a half-written file and the JSON appears last.
+so a reader never sees a half-written file and the JSON appears last.  Nothing is
+lost on the way (:meth:`Measurement.check_save`): a file is written where none is, and
+replaced only when twostep wrote it (a measurement JSON, an npz of its arrays) and
+``force=True``; a symbolic link, a device, FIFO or socket, or any file twostep did not write
+is never replaced, whatever ``force``.  The files get the modes of the user's umask.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import json
 import os
 import platform
+import re
+import stat
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +97,61 @@ def _jsonable(value: Any, where: str = "") -> Any:
     if value is None or isinstance(value, (str, int)):
         return value
     raise TypeError(f"{type(value).__name__} at {where} is not JSON")
+
+
+def umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no thread-safe way to read it elsewhere
+    os.umask(mask)
+    return mask
+
+
+#: A measurement JSON larger than this is not one twostep wrote (the arrays go to the npz).
+_MAX_JSON_BYTES = 64 * 2**20
+#: The arrays of a measurement's npz (``Measurement.arrays``), as zip member names.
+_NPZ_MEMBER = re.compile(r"(W\d+|update)\.(singular_values|values)\.npy")
+
+
+def _regular(path: Path) -> os.stat_result | None:
+    """``lstat`` of a regular file that is not a symbolic link, else None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
+def is_measurement_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a regular file holding a measurement JSON twostep wrote."""
+    info = _regular(Path(path))
+    if info is None or info.st_size > _MAX_JSON_BYTES:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read(_MAX_JSON_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") in (FORMAT, *OLD_FORMATS)
+
+
+def is_measurement_npz(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a regular file holding a measurement's arrays (an npz whose
+    members are all ``<spectrum>.singular_values`` / ``<spectrum>.values``)."""
+    if _regular(Path(path)) is None:
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return all(_NPZ_MEMBER.fullmatch(name) for name in names)
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
@@ -228,32 +291,92 @@ class Measurement:
             raise ConfigError(f"{path}: the JSON file may not end in .npz (its arrays go there)")
         return path.with_suffix(".npz")
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``path`` (JSON) and its sibling ``.npz`` atomically; return the JSON path."""
+    @classmethod
+    def check_save(cls, path: str | os.PathLike, *, force: bool = False,
+                   force_hint: str = "force=True") -> list[Path]:
+        """Refuse (one-line ConfigError, before any work) a :meth:`save` that could lose
+        something; return the files (``path``, its npz) that exist and will be replaced.
+
+        Each of the two files may be missing (it is created), or a regular file twostep
+        wrote (a measurement JSON, an npz of its arrays), replaced only with ``force``.
+        Refused whatever ``force``: a symbolic link (its target is never written through
+        or replaced), a folder, a device, FIFO or socket, and a file twostep did not write.
+        ``force_hint`` is how the caller spells ``force`` in the advice.
+        """
+        path = Path(path)
+        replaced = []
+        for target, ours, what in ((path, is_measurement_file, "a twostep measurement"),
+                                   (cls.npz_path(path), is_measurement_npz,
+                                    "the arrays of a twostep measurement")):
+            try:
+                info = os.lstat(target)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise ConfigError(f"{target}: cannot be examined ({err.strerror or err}); "
+                                  "nothing was written") from None
+            mode = info.st_mode
+            if stat.S_ISLNK(mode):
+                raise ConfigError(f"{target} is a symbolic link; twostep never writes through "
+                                  "or replaces one: give a new file name")
+            if stat.S_ISDIR(mode):
+                raise ConfigError(f"{target} is a directory; give a file name")
+            if not stat.S_ISREG(mode):
+                raise ConfigError(f"{target} is not a regular file (a device, FIFO or socket); "
+                                  "it is never replaced: give a new file name")
+            if not ours(target):
+                raise ConfigError(f"{target} exists and twostep did not write it (not {what}); "
+                                  "it is never replaced: give a new file name")
+            if not force:
+                raise ConfigError(f"{target} exists ({what}); give a new file name, or "
+                                  f"{force_hint} to replace it")
+            replaced.append(target)
+        return replaced
+
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
+        """Write ``path`` (JSON) and its sibling ``.npz`` atomically; return the JSON path.
+
+        Existing files are replaced only when twostep wrote them and ``force`` is true
+        (:meth:`check_save`, the module docstring); the files get the umask's modes.
+        """
         path = Path(path)
         npz = self.npz_path(path)
+        replace = set(self.check_save(path, force=force))
         text = json.dumps(self.to_dict(), indent=1, sort_keys=True)
         arrays = self.arrays()
         directory = path.parent if str(path.parent) else Path(".")
-        temps = []
+        mode = 0o666 & ~umask()
+        temps: list[str] = []
+        created: list[Path] = []
         try:
             with tempfile.NamedTemporaryFile("wb", dir=directory, prefix=f".{npz.name}.",
                                              delete=False) as fh:
                 temps.append(fh.name)
                 np.savez(fh, **arrays)
                 fh.flush()
+                os.fchmod(fh.fileno(), mode)
                 os.fsync(fh.fileno())
             with tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{path.name}.",
                                              delete=False, encoding="utf-8") as fh:
                 temps.append(fh.name)
                 fh.write(text + "\n")
                 fh.flush()
+                os.fchmod(fh.fileno(), mode)
                 os.fsync(fh.fileno())
-            os.replace(temps[0], npz)
-            os.replace(temps[1], path)
+            for temp, target in zip(temps, (npz, path)):
+                if target in replace:
+                    self.check_save(path, force=True)  # still only twostep's own files?
+                    os.replace(temp, target)
+                else:
+                    _place_new(temp, target)
+                    created.append(target)
+        except BaseException:
+            for target in created:  # only what this call created
+                target.unlink(missing_ok=True)
+            raise
         finally:
             for name in temps:
-                if os.path.exists(name):
+                if os.path.lexists(name):
                     os.unlink(name)
         return path
 
@@ -280,3 +403,23 @@ class Measurement:
                         raise ConfigError(f"{npz}: array {key!r} is missing")
                     measurement.spectra[name]["values"] = arrays[key]
         return measurement
+
+
+def _place_new(temp: str, target: Path) -> None:
+    """Move ``temp`` to ``target`` only if ``target`` does not exist (a hard link: atomic and
+    never replacing); where links are not supported, a last look, then a rename."""
+    try:
+        os.link(temp, target, follow_symlinks=False)
+    except FileExistsError:
+        raise ConfigError(f"{target} appeared while the measurement was saved; it was left "
+                          "as it is and nothing was replaced") from None
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV,
+                             errno.EMLINK, errno.ENOSYS):
+            raise
+        if os.path.lexists(target):
+            raise ConfigError(f"{target} appeared while the measurement was saved; it was "
+                              "left as it is and nothing was replaced") from None
+        os.rename(temp, target)
+        return
+    os.unlink(temp)

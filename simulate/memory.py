@@ -105,13 +105,28 @@ def available_bytes() -> int | None:
         return None
 
 
+def format_bytes(count: float) -> str:
+    """``count`` bytes for a message: ``1.5 GiB``, ``2.3 TiB``, up to ``EiB``, then a power
+    of ten (``2.1e+07 EiB``) rather than a 17-digit number."""
+    units = ("GiB", "TiB", "PiB", "EiB")
+    value = count / GiB
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            break
+        value /= 1024
+    return f"{value:.1f} {unit}" if value < 1e5 else f"{value:.2g} {unit}"
+
+
 def check(estimate: dict, *, allow: bool, what: str,
-          allow_hint: str | None = "allow_memory=True (--allow-memory)") -> None:
+          allow_hint: str | None = "allow_memory=True",
+          dtype_hint: str = 'dtype="float32"') -> None:
     """Refuse (ConfigError) when the estimated peak exceeds the available memory.
 
-    The advice names only what would help: dtype float32 for a float64 run (about half
+    The advice names only what would help: ``dtype_hint`` for a float64 run (about half
     the memory; never for a run already in float32), a smaller N, and ``allow_hint``
-    (the caller's way to override, None when it has none)."""
+    (the caller's way to override, None when it has none).  The defaults are the Python
+    API's spellings; ``twostep simulate`` passes its flags (``--dtype float32``,
+    ``--allow-memory``)."""
     available = available_bytes()
     if allow or available is None:
         return
@@ -119,11 +134,11 @@ def check(estimate: dict, *, allow: bool, what: str,
     if total > available:
         advice = []
         if estimate.get("itemsize", 8) > 4:
-            advice.append("dtype float32 (about half the memory)")
+            advice.append(f"{dtype_hint} (about half the memory)")
         advice.append("a smaller N")
         if allow_hint:
             advice.append(allow_hint)
         text = advice[0] if len(advice) == 1 else ", ".join(advice[:-1]) + " or " + advice[-1]
         raise ConfigError(
-            f"{what} needs about {total / GiB:.1f} GiB (estimated peak) but only "
-            f"{available / GiB:.1f} GiB is available; use {text}")
+            f"{what} needs about {format_bytes(total)} (estimated peak) but only "
+            f"{format_bytes(available)} is available; use {text}")

@@ -104,7 +104,7 @@ def test_the_current_folder_or_one_above_it_is_refused(work, capsys, monkeypatch
     assert snapshot(work.parent) == before  # no .old / temporary folder left anywhere
 
 
-def test_a_twostep_folder_is_replaced_and_force_covers_only_its_extra_files(work, capsys):
+def test_a_twostep_folder_is_replaced_and_force_covers_only_its_edited_files(work, capsys):
     code, _, err = report(capsys)
     assert code == 0, err
     marker = json.loads((work / "rep" / MARKER).read_text())
@@ -117,8 +117,9 @@ def test_a_twostep_folder_is_replaced_and_force_covers_only_its_extra_files(work
     (work / "rep" / "tables" / "mine").rmdir()
     (work / "rep" / "notes.txt").write_text("mine\n")
     code, _, err = report(capsys)
-    assert code == 2 and "holds files twostep did not write or that changed since (notes.txt)" \
-        in err and "--force" in err
+    assert code == 2 and "holds files twostep did not write (notes.txt)" in err
+    assert "never deleted, --force or not" in err
+    assert report(capsys, "--force")[0] == 2  # a file twostep did not write: never deleted
     assert (work / "rep" / "notes.txt").read_text() == "mine\n"
     (work / "rep" / "notes.txt").unlink()
     (work / "rep" / "report.md").write_text("edited by hand")

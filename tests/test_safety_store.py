@@ -60,11 +60,11 @@ def test_the_uri_trick_no_longer_writes_into_a_foreign_database(workdir, capsys)
     (["sweep", "--store", "s.sqlite", "--N", "2"], "N=2 is too small"),
     (["sweep", "--store", "s.sqlite", "--N", "9", "20"], "use N >= 10 or --top <= 9"),
     (["sweep", "--store", "s.sqlite", "--N", "12", "--top", "15"], "use N >= 15"),
-    (["sweep", "--store", "s.sqlite", "--N", "1000000000"], "GiB per cell"),
+    (["sweep", "--store", "s.sqlite", "--N", "1000000000"], "EiB per cell"),
     (["sweep", "--store", "s.sqlite", "--N", "1e9"], "invalid int value"),
     (["verify", "--store", "s.sqlite", "--claim", "bbp", "--N", "2", "40"], "N=2 is too small"),
     (["verify", "--store", "s.sqlite", "--claim", "bbp", "--N", "20", "1000000000"],
-     "GiB per cell"),
+     "EiB per cell"),
 ])
 def test_impossible_widths_are_refused_before_the_store_exists(workdir, capsys, argv, words):
     code, out, err = run_cli(capsys, *argv)

@@ -204,7 +204,7 @@ def test_bad_options_are_one_line_config_errors(kwargs, message):
 
 def test_memory_estimate_refuses_before_allocating(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)
-    with pytest.raises(ConfigError, match=r"needs about .* GiB .*--allow-memory"):
+    with pytest.raises(ConfigError, match=r"needs about .* GiB .*allow_memory=True$"):
         run(ModelConfig(), 16000, dtype="float32")  # refused at once: nothing is drawn
     m = run(ModelConfig(), 100, allow_memory=True)
     assert m.options["memory_estimate_bytes"] > 0

@@ -67,7 +67,7 @@ def test_grid_order_dedup_and_configs():
 @pytest.mark.parametrize("kwargs, words", [
     ({"ns": []}, "empty grid: no N values"),
     ({"ns": [1, 100]}, "N must be an integer >= 2, got 1"),
-    ({"ns": [100], "seeds": 0}, "number of seeds must be an integer >= 1, got 0"),
+    ({"ns": [100], "seeds": 0}, r"number of seeds must be an integer in \[1, 10000\], got 0"),
     ({"ns": [100], "seeds": []}, "empty grid: no seeds"),
     ({"ns": [100], "seeds": [-1]}, "seed must be an integer >= 0"),
     ({"ns": [100], "alphas": []}, "empty grid: no alpha pairs"),
@@ -325,12 +325,13 @@ def _bad_inputs(tmp):
     store = str(tmp / "new.db")
     return [
         (["--store", store, "--N", "1", "100"], "N must be an integer >= 2, got 1"),
-        (["--store", store, "--N", "100", "--seeds", "0"], "number of seeds must be"),
+        (["--store", store, "--N", "100", "--seeds", "0"],
+         "--seeds must be an integer in [1, 10000]"),
         (["--store", store, "--N-geometric", "500:100:3"], "largest N (100) must be >="),
         (["--store", store, "--N-geometric", "500-4000"], "MIN:MAX:COUNT"),
         (["--store", store, "--N", "100", "--alpha", "0.7,0.1"], "alpha1 must be in [0, 1/2)"),
         (["--store", store, "--N", "100", "--alpha", "0.3"], "an alpha pair is"),
-        (["--store", store, "--N", "100", "--batch", "sideways"], "batch must be one of"),
+        (["--store", store, "--N", "100", "--batch", "sideways"], "must be one of reuse"),
         (["--store", store, "--N", "100", "--activation", "nosuch"], "activation"),
         (["--store", store, "--N", "100", "--config", str(tmp / "none.json")],
          "cannot read --config"),

@@ -18,6 +18,12 @@ import sys
 
 from twostep.theory.errors import ConfigError
 
+from ..paths import disk_full
+
+#: What a full disk leaves while a report is written (it is built aside, then moved in).
+REPORT_KEPT = ("nothing was lost: the store was only read, the report folder is as it was and "
+               "the partial report was removed")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE",
@@ -29,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused")
     parser.add_argument("--force", action="store_true",
-                        help="replace a twostep report folder even if it holds other files "
-                             "(they are deleted with it); never any other folder")
+                        help="replace a twostep report folder even if files twostep wrote in it "
+                             "were edited since; a file twostep did not write is never deleted, "
+                             "nor any other folder")
     parser.add_argument("--format", default="markdown",
                         choices=("markdown", "csv", "latex", "json"),
                         help="format of the tables printed on the terminal; json: standard "
@@ -69,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         verdicts, results = evaluate(plan, store)
         spectrum = spectrum_measurement(store)
     print_verdicts(verdicts, args.format)
-    out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
-                       figures=not args.no_plots, force=args.force, stores=(args.store,))
+    with disk_full(f"report {args.out}", REPORT_KEPT):
+        out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
+                           figures=not args.no_plots, force=args.force, stores=(args.store,))
     print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md",
           file=sys.stderr)
     return 0

@@ -3,7 +3,9 @@
 Prints a readable summary (outliers of each W_t with their identified power
 of a and beta_* overlap, bulk edges, amplitudes of the last update against
 their null floors); ``--json`` prints the Measurement dict, ``--out FILE``
-saves FILE (JSON) and its sibling .npz.
+saves FILE (JSON) and its sibling .npz: new files, or files a twostep simulate wrote with
+``--force``; a symbolic link, a device or FIFO, or a file twostep did not write is never
+replaced.  ``--out -`` writes the JSON to standard output (the summary goes to standard error).
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
-
-import numpy as np
 
 from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate import run as simulate_run
 from twostep.simulate.gd import parse_steps
 from twostep.simulate.options import RunOptions
-from twostep.theory import ConfigError, parse_function
+from twostep.theory import ConfigError
+from twostep.theory.errors import TwostepError
 
-from ..paths import check_writable_folder, parent_of
+from ..paths import check_writable_folder, disk_full, parent_of
 from ._config_args import add_config_arguments, config_from_args
 from ._run_args import add_run_arguments, run_options
 
@@ -53,7 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o = parser.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the Measurement as JSON")
     o.add_argument("--out", default=None, metavar="FILE",
-                   help="save the Measurement to FILE (JSON) and FILE's .npz sibling")
+                   help="save the Measurement to FILE (JSON) and FILE's .npz sibling, both "
+                        "new (or written by twostep, with --force); - writes the JSON to "
+                        "standard output and the summary to standard error")
+    o.add_argument("--force", action="store_true",
+                   help="with --out: replace FILE and its .npz when a twostep simulate wrote "
+                        "them; any other file, a link or a device is never replaced")
 
 
 def _out_path(text: str) -> Path:
@@ -67,14 +74,20 @@ def _out_path(text: str) -> Path:
     return path
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse an --out that cannot be written, before any simulation."""
+def _check_writable(path: Path, force: bool) -> None:
+    """Refuse, before any simulation, an --out that cannot be written or whose writing could
+    lose a file (:meth:`Measurement.check_save`)."""
     npz = Measurement.npz_path(path)
     for target in (path, npz):
-        if target.is_dir():
+        if target.is_dir() and not target.is_symlink():
             raise ConfigError(f"--out {path}: {target} is a directory; give a file name")
         check_writable_folder(parent_of(target), f"--out {path}")
-        if target.exists() and not os.access(target, os.W_OK):
+    try:
+        replaced = Measurement.check_save(path, force=force, force_hint="--force")
+    except ConfigError as err:
+        raise ConfigError(f"--out {path}: {err}") from None
+    for target in replaced:
+        if not os.access(target, os.W_OK):
             raise ConfigError(f"--out {path}: {target} exists and is not writable")
 
 
@@ -196,29 +209,31 @@ def _steps_text(text: str) -> str:
     return ",".join(parts)
 
 
-def _check_sizes(args: argparse.Namespace, config, options: RunOptions) -> None:
-    """What ``simulate.run`` would refuse only after its imports, refused first (one line)."""
+def _check_sizes(args: argparse.Namespace, config, options: RunOptions, steps) -> None:
+    """What ``simulate.run`` would refuse only after its imports, refused first (one line),
+    with the flags' spellings."""
+    from twostep.simulate import gd, memory
+    from twostep.simulate.runner import check_inputs
+
     if not 2 <= args.N <= MAX_N:
         raise ConfigError(f"--N must be an integer >= 2 and <= 10^12, got {args.N}")
     draws.check_seed(args.seed, "--seed")
-    d, _ = draws.dimensions(config, args.N)
+    d, n = draws.dimensions(config, args.N)
     spectra.check_width(args.N, d, options.top, config.psi_d, top_flag="--top")
-    activation = parse_function(config.activation)
     try:
-        derivative = activation.numpy(1)
+        check_inputs(config, options, steps)
     except ConfigError as err:
-        raise ConfigError(f"--activation {err}") from None
-    # pre-activations are about N(0, 1): sigma and sigma' must be finite reals on [-8, 8]
-    grid = np.linspace(-8.0, 8.0, 1025)  # step 1/64: holds 0 and the integers
-    for name, fn in (("", activation.numpy(0)), ("the derivative of ", derivative)):
-        with np.errstate(all="ignore"):
-            values = np.asarray(fn(grid), dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            z = grid[bad[0]]
-            raise ConfigError(f"--activation: {name}{activation.text} is {values[bad[0]]} at "
-                              f"z = {z:g}; an activation must be finite and real on the line "
-                              f"(checked on [-8, 8], where the pre-activations lie)")
+        text = str(err)
+        raise ConfigError("--" + text if text.startswith(("activation", "target")) else text
+                          ) from None
+    dtype = draws.check_dtype(options.dtype)
+    rows = (gd.default_block_rows(args.N, n, dtype) if options.block_rows is None
+            else min(options.block_rows, n))
+    estimate = memory.estimate_peak(args.N, d, n, dtype.itemsize, block_rows=rows,
+                                    top=options.top, spectrum=options.spectrum,
+                                    features=options.features, terms=options.terms)
+    memory.check(estimate, allow=options.allow_memory, what=f"--N {args.N} (d={d}, n={n})",
+                 allow_hint="--allow-memory", dtype_hint="--dtype float32")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,18 +247,36 @@ def run(args: argparse.Namespace) -> int:
                         batch="reuse" if steps[1].batch == "reuse" else "independent")
         config = config.replace(**sync)
     options = run_options(args, allow_memory=args.allow_memory, block_rows=args.block_rows)
-    _check_sizes(args, config, options)
-    out = _out_path(args.out) if args.out is not None else None
+    _check_sizes(args, config, options, steps)
+    to_stdout = args.out == "-"
+    if args.force and args.out is None:
+        raise ConfigError("--force goes with --out FILE (it allows replacing a file a twostep "
+                          "simulate wrote)")
+    if to_stdout and options.spectrum:
+        raise ConfigError("--out - writes the JSON only, and the full spectra of --spectrum go "
+                          "to the .npz sibling of a file: give a file name")
+    out = _out_path(args.out) if args.out is not None and not to_stdout else None
     if out is not None:
-        _check_writable(out)
-    measurement = simulate_run(config, args.N, args.seed, steps=steps, options=options)
+        _check_writable(out, args.force)
+    try:
+        measurement = simulate_run(config, args.N, args.seed, steps=steps, options=options)
+    except MemoryError as err:
+        raise TwostepError(f"N={args.N} ran out of memory ({_memory_text(err)}); nothing was "
+                           "written: use a smaller --N or --dtype float32, or free memory "
+                           "(the estimate of --allow-memory was exceeded)") from None
     if out is not None:
-        measurement.save(out)
-    if args.json:
+        with disk_full(f"--out {out}"):
+            measurement.save(out, force=args.force)
+    if args.json or to_stdout:
         print(json.dumps(measurement.to_dict(), indent=1, sort_keys=True))
-    else:
-        print(render(measurement))
+    if not args.json:
+        print(render(measurement), file=sys.stderr if to_stdout else sys.stdout)
         if out is not None:
             print(f"saved {out} and {Measurement.npz_path(out)}")
     return 0
+
+
+def _memory_text(err: MemoryError) -> str:
+    text = str(err).strip()
+    return text[0].lower() + text[1:] if text else "MemoryError"
 

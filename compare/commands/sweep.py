@@ -17,17 +17,25 @@ from pathlib import Path
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ..paths import disk_full
 from ..store import check_store_path
 from ..sweep import (
     EXECUTORS,
+    MAX_SEEDS,
     Grid,
     check_cells,
+    check_seed_count,
     error_summary,
     geometric_ns,
     require_dask,
     run_sweep,
 )
+from ._config_args import batch_mode
 from ._run_args import add_run_arguments, run_options_from_args
+
+#: What a full disk leaves of a store (every cell is committed in its own transaction).
+STORE_KEPT = ("nothing was lost: the store is intact and keeps every cell finished before; "
+              "the same command resumes from it")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", nargs="+", metavar="A1,A2",
                    help="(alpha1, alpha2) pairs to sweep, e.g. 0.3,0.45 0.4,0.4 "
                         "(default: the base config's)")
-    g.add_argument("--batch", nargs="+", metavar="MODE",
-                   help=f"batch modes to sweep: {', '.join(BATCH_MODES)} "
-                        "(default: the base config's)")
+    g.add_argument("--batch", nargs="+", metavar="MODE", type=batch_mode,
+                   help=f"batch modes to sweep: {', '.join(BATCH_MODES)} (fresh is accepted "
+                        "for independent, as in simulate and theory) (default: the base "
+                        "config's)")
     widths = g.add_mutually_exclusive_group(required=True)
     widths.add_argument("--N", nargs="+", type=int, metavar="N",
                         help="widths; min(N, d) must hold the --top singular values "
@@ -55,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="COUNT widths spaced geometrically from MIN to MAX, "
                              "e.g. 500:4000:4 -> 500 1000 2000 4000")
     g.add_argument("--seeds", type=int, default=1, metavar="S",
-                   help="seeds 0..S-1 per cell (default: %(default)s)")
+                   help=f"seeds 0..S-1 per cell, 1..{MAX_SEEDS} (default: %(default)s)")
     r = parser.add_argument_group("run options (passed to simulate.run)")
     add_run_arguments(r)
     e = parser.add_argument_group("execution")
@@ -93,6 +102,7 @@ def _geometric(text: str) -> list[int]:
 
 def build_grid(args: argparse.Namespace) -> Grid:
     """The grid the flags describe (validated: raises ConfigError)."""
+    check_seed_count(args.seeds, "--seeds")
     ns = args.N if args.N is not None else _geometric(args.N_geometric)
     options = run_options_from_args(args)
     return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
@@ -116,8 +126,9 @@ def run(args: argparse.Namespace) -> int:
     check_cells(cells, memory=args.scheduler is None, dtype_flag="--dtype")
     check_store_path(args.store)  # before any worker starts; writes nothing
 
-    result = run_sweep(cells, args.store, executor=args.executor, jobs=args.jobs,
-                       scheduler=args.scheduler, quiet=args.quiet)
+    with disk_full(f"store {args.store}", STORE_KEPT):
+        result = run_sweep(cells, args.store, executor=args.executor, jobs=args.jobs,
+                           scheduler=args.scheduler, quiet=args.quiet)
     print(f"twostep sweep: {result.summary()}; store: {args.store}")
     if result.failed:
         print(f"failed cells ({len(result.failed)}; rerun the same command to retry them):")

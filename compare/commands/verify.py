@@ -41,14 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--N", nargs="+", type=int, metavar="N",
                         help="with --claim: widths, each >= 10 (the spectra report 10 singular "
                              "values) (default: 250 500 1000 2000)")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds per N (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=4,
+                        help="seeds per N, 1..10000 (default: %(default)s)")
     parser.add_argument("--out", default="twostep-report", metavar="DIR",
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused "
                              "(default: %(default)s)")
     parser.add_argument("--force", action="store_true",
-                        help="replace a twostep report folder even if it holds other files "
-                             "(they are deleted with it); never any other folder")
+                        help="replace a twostep report folder even if files twostep wrote in it "
+                             "were edited since; a file twostep did not write is never deleted, "
+                             "nor any other folder")
     parser.add_argument("--store", default="twostep-verify.sqlite", metavar="FILE",
                         help="result store; finished cells are reused (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
@@ -159,13 +161,22 @@ def step_free_block(plan, results) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..paths import disk_full
     from ..report import check_output_dir, print_verdicts, write_report
     from ..store import Cell, Store, check_store_path
-    from ..sweep import _check_jobs, check_cells, require_dask
-    from ..verify import SPECTRUM_CELL, plan_cells, run_checks, spectrum_measurement
+    from ..sweep import _check_jobs, check_cells, check_seed_count, require_dask
+    from ..verify import (
+        SPECTRUM_CELL,
+        check_plan_inputs,
+        plan_cells,
+        plan_size,
+        run_checks,
+        spectrum_measurement,
+    )
+    from .report import REPORT_KEPT
+    from .sweep import STORE_KEPT
 
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    check_seed_count(args.seeds, "--seeds")
     if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
         raise ConfigError(f"--budget must be a number of minutes > 0, got {args.budget:g}")
     if args.jobs is not None:
@@ -179,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     if default and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
+    plan_size(plan)
+    check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
     cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
     check_cells([*cells, *extra], memory=args.scheduler is None)
@@ -192,16 +205,17 @@ def run(args: argparse.Namespace) -> int:
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
-    if args.budget is not None:
-        from ..power import powered_plan
+    with disk_full(f"store {args.store}", STORE_KEPT):
+        if args.budget is not None:
+            from ..power import powered_plan
 
-        plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
-                                    executor=args.executor, scheduler=args.scheduler,
-                                    quiet=args.quiet)
-        for p in powers:
-            print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
-    result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
-                        scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
+            plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
+                                        executor=args.executor, scheduler=args.scheduler,
+                                        quiet=args.quiet)
+            for p in powers:
+                print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
+        result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
+                            scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
     if result.sweep is not None and result.sweep.failed:
         print(f"twostep verify: {len(result.sweep.failed)} cell(s) failed:", file=sys.stderr)
         for cell, err in result.sweep.failed:
@@ -217,9 +231,10 @@ def run(args: argparse.Namespace) -> int:
     gammas = step_free_block(plan, result.results)
     if gammas:
         print("\n" + gammas, file=text_out, flush=True)
-    out = write_report(args.out, verdicts, plan=plan, results=result.results, spectrum=spectrum,
-                       preamble=preamble, figures=not args.no_plots, force=args.force,
-                       stores=(args.store,))
+    with disk_full(f"report {args.out}", REPORT_KEPT):
+        out = write_report(args.out, verdicts, plan=plan, results=result.results,
+                           spectrum=spectrum, preamble=preamble, figures=not args.no_plots,
+                           force=args.force, stores=(args.store,))
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
