@@ -359,8 +359,10 @@ def core_options(claim: Claim, base_config: ModelConfig, configs: Sequence[Model
                           "(non-smooth): the core has nothing to rescale")
     M = min(MAX_POWER_LIMIT, max([K + 1] + [int(w.get("max_power", RUN_DEFAULTS["max_power"]))
                                            for w in wanted]))
-    return normalise_options({**claim.run_options(base_config), **dict(options or {}),
-                              "terms": K, "max_power": M})
+    # the core's claims read only the exact terms and the series: no spectrum is drawn
+    # (a rescaled measurement empties every whole-update field anyway)
+    return normalise_options({"spectra": (), **claim.run_options(base_config),
+                              **dict(options or {}), "terms": K, "max_power": M})
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.predict import paper_count
 
+from .claims import OutlierCount
 from .core import TERMS_CAP, CoreVerdicts, classify, core_check, default_base
 
 #: The count plane's base: tanh(z + 1/2) (every term's coefficient nonzero), He1, reused batch.
@@ -41,6 +42,12 @@ COUNT_BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", batch="reuse"
 REUSE_BASE = ModelConfig(activation="tanh", target="He3", batch="reuse", etabar1=0.003)
 
 PLANE_NS = (250, 500, 1000, 2000)
+#: The count plane's widths, seeds and cell options (the coherent rule, docs/claims.md): exact
+#: terms only, K = 3 (term 3's coherent part is below its per-seed noise at N <= 4000, so
+#: points whose count needs term 4 or more cannot be decided here and are refused unevaluated).
+COUNT_NS = (500, 1000, 2000, 4000)
+COUNT_SEEDS = 12
+COUNT_OPTIONS = {"dtype": "float32", "null_draws": 0, "terms": 3}
 
 
 def distance_to_critical(alpha1: float, alpha2: float) -> float:
@@ -72,6 +79,8 @@ class Plane:
     skipped: list[tuple[float, float]] = field(default_factory=list)   # near a critical line
     n: int = 20
     timing: dict[str, float] = field(default_factory=dict)
+    Ns: tuple[int, ...] = PLANE_NS
+    seeds: int = 4
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -88,17 +97,20 @@ class Plane:
 
 def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int], seeds: int,
            n: int, margin: float, store: str | os.PathLike[str] | None, jobs: int | None,
-           executor: str, quiet: bool, measure: bool = False) -> Plane:
+           executor: str, quiet: bool, measure: bool = False,
+           options: dict[str, Any] | None = None, max_terms: int = TERMS_CAP) -> Plane:
     pairs = grid(n, margin)
     a1s, a2s = _axes(n)
     every = [(a, b) for a in a1s for b in a2s]
     skipped = sorted(set(every) - set(pairs))
-    feasible = [(a1, a2) for a1, a2 in pairs if paper_count(a1, a2)[0] + 1 <= TERMS_CAP
+    feasible = [(a1, a2) for a1, a2 in pairs if paper_count(a1, a2)[0] + 1 <= max_terms
                 or claim != "outlier-count"]
     configs = [base.replace(alpha1=a1, alpha2=a2) for a1, a2 in feasible]
     t0 = time.perf_counter()
-    core = core_check(claim, default_base(configs), configs, Ns, seeds, store=store,
-                      executor=executor, jobs=jobs, quiet=quiet, measure=measure)
+    obj = OutlierCount(visible=False) if claim == "outlier-count" else claim
+    core = core_check(obj, default_base(configs), configs, Ns, seeds, store=store,
+                      executor=executor, jobs=jobs, quiet=quiet, measure=measure,
+                      options=options)
     cells = []
     for cfg in configs:
         key = cfg.key()
@@ -109,18 +121,21 @@ def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int]
             cells.append((a1, a2, "refused"))
     timing = {"total_s": time.perf_counter() - t0, "sweep_s": core.sweep_s,
               "evaluate_s": core.evaluate_s, "configs": len(configs)}
-    return Plane(claim, core.base, cells, core, skipped, n, timing)
+    return Plane(claim, core.base, cells, core, skipped, n, timing, tuple(Ns), seeds)
 
 
-def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
-                n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
-                jobs: int | None = 2, executor: str = "process", quiet: bool = True,
-                measure: bool = False) -> Plane:
-    """The activation-aware count verdict on the grid (cells needing more than TERMS_CAP exact
-    terms are 'refused' without evaluation); ``measure``: series residuals measured at every
-    eta1 (:func:`twostep.compare.core.core_check`)."""
+def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = COUNT_NS,
+                seeds: int = COUNT_SEEDS, *, n: int = 20, margin: float = 0.01,
+                store: str | os.PathLike[str] | None = None, jobs: int | None = 2,
+                executor: str = "process", quiet: bool = True, measure: bool = False,
+                options: dict[str, Any] | None = None) -> Plane:
+    """The activation-aware count verdict on the grid (cells needing more exact terms than the
+    options' ``terms`` are 'refused' without evaluation); ``measure``: series residuals
+    measured at every eta1 (:func:`twostep.compare.core.core_check`)."""
+    opts = dict(COUNT_OPTIONS if options is None else options)
     return _plane("outlier-count", base, "activation-aware", Ns, seeds, n, margin, store, jobs,
-                  executor, quiet, measure)
+                  executor, quiet, measure, options=opts,
+                  max_terms=int(opts.get("terms", TERMS_CAP)))
 
 
 def reuse_plane(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
@@ -146,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         measured_phase_figure(plane.cells, out / f"phase-{name}.png", title=(
             f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
             f"etabar1 = {plane.base.etabar1:g}"), n=plane.n,
-            note=f"N = {', '.join(map(str, PLANE_NS))}, 4 seeds; one base sweep "
+            note=f"N = {', '.join(map(str, plane.Ns))}, {plane.seeds} seeds; one base sweep "
                  f"({plane.timing['sweep_s']:.0f} s) + {plane.timing['configs']} rescaled "
                  f"evaluations ({plane.timing['evaluate_s']:.0f} s)")
         if data is not None:
