@@ -8,7 +8,9 @@ unbiased and may be fitted on a log scale once it is clearly positive.  The expo
     y_N = (1/2) [log m_N + s_N^2 / (2 m_N^2)],   se(y_N) = s_N / (2 m_N),
 
 with ``m_N`` the seed mean and ``s_N`` its standard error (the second term removes the
-``-s^2/(2 m^2)`` bias of the log of a mean; the standard error is the delta method).
+``-s^2/(2 m^2)`` bias of the log of a mean; the standard error is the delta method, widened
+by ``t_{0.975, S-1} / z_{0.975}`` for S seeds because ``s_N`` is itself estimated from S
+values).
 
 Fits, the way statistical physics decides exponents:
 
@@ -134,7 +136,11 @@ def log_points(values: Mapping[int, Sequence[float]]) -> dict[int, tuple[float, 
             continue
         if s == 0:
             s = abs(m) * 1e-12
-        out[N] = (0.5 * (math.log(m) + s * s / (2 * m * m)), s / (2 * m))
+        # the standard error is itself estimated from a few seeds: widen it by the ratio of the
+        # Student t quantile to the normal one, so a 95% interval built from it covers as a t
+        # interval would (1.62x at 4 seeds, 1.20x at 8, 1.13x at 12)
+        widen = float(stats.t.ppf(0.975, x.size - 1) / stats.norm.ppf(0.975))
+        out[N] = (0.5 * (math.log(m) + s * s / (2 * m * m)), widen * s / (2 * m))
     return out
 
 
