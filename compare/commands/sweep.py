@@ -72,7 +72,7 @@ def _base_config(path: str | None) -> ModelConfig:
     if path is None:
         return ModelConfig()
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
     except OSError as err:
         raise ConfigError(f"cannot read --config {path}: {err.strerror or err}") from None
     try:

@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_config_file(path: str) -> ModelConfig:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
     return ModelConfig.from_json(text)

@@ -131,6 +131,10 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
                                   f"{name} needs a symbolic derivative of order {k + 1} > "
                                   f"{MAX_DERIVATIVE_ORDER}")
     integrand = _derivative(expr, k + 1) * _derivative(expr, 1) ** m
+    if integrand.has(sympy.Derivative):  # floor, frac, zeta: sympy cannot differentiate them
+        return _undefined(digits, f"undefined for activation {name}: sympy has no closed-form "
+                                  f"derivative of it, so E[sigma^({k + 1}) sigma'^{m}] has no "
+                                  "integrand")
     return _expectation(integrand, digits)
 
 
