@@ -91,7 +91,9 @@ def _local_dict() -> dict[str, object]:
 
 
 def _is_smooth(expr: sympy.Expr) -> bool:
-    return nonsmooth.is_smooth(expr)
+    """No kink or jump: no registered primitive, and not :func:`.nonsmooth.discontinuous`
+    (``floor(z)``, ``sin(1/z)``)."""
+    return nonsmooth.is_smooth(expr) and not nonsmooth.discontinuous(expr)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import functools
 
 import sympy
 
+from .. import nonsmooth
 from ..errors import ConfigError
 from ..functions import Function, Z
 from .budget import _evaluates, _short
@@ -114,7 +115,7 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
         return Value(value=c.value, numeric=c.numeric, exact=c.exact, error=c.error,
                      digits=digits, reason=f"Stein: E[sigma^({k + 1})] = c_{k + 1}(sigma); "
                                            f"{c.reason}")
-    if not _is_smooth(expr):
+    if not _is_smooth(expr) or nonsmooth.discontinuous(expr):
         return _undefined(digits, f"undefined for non-smooth activation {name}: "
                                   f"E[sigma^({k + 1}) sigma'^{m}] multiplies distributions")
     sym = _symmetry(expr)
