@@ -27,6 +27,7 @@ from ..sweep import (
     require_dask,
     run_sweep,
 )
+from ._config_args import DistinctWidths
 from ._run_args import add_run_arguments, run_options_from_args
 
 
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"batch modes to sweep: {', '.join(BATCH_MODES)} "
                         "(default: the base config's)")
     widths = g.add_mutually_exclusive_group(required=True)
-    widths.add_argument("--N", nargs="+", type=int, metavar="N",
+    widths.add_argument("--N", nargs="+", type=int, action=DistinctWidths, metavar="N",
                         help="widths; min(N, d) must hold the --top singular values "
                              "(N >= 10 with the defaults)")
     widths.add_argument("--N-geometric", metavar="MIN:MAX:COUNT",

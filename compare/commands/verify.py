@@ -24,6 +24,8 @@ from pathlib import Path
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ._config_args import DistinctWidths
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="default", choices=("default", "deep"),
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE.json",
                         help="with --claim: the model config, a JSON object of ModelConfig fields "
                              "(default: ModelConfig())")
-    parser.add_argument("--N", nargs="+", type=int, metavar="N",
+    parser.add_argument("--N", nargs="+", type=int, action=DistinctWidths, metavar="N",
                         help="with --claim: widths, each >= 10 (the spectra report 10 singular "
                              "values) (default: 250 500 1000 2000)")
     parser.add_argument("--seeds", type=int, default=4, help="seeds per N (default: %(default)s)")
