@@ -162,14 +162,20 @@ def _argument_poles(arg: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
 
 def _continuous_at(node: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> bool:
     """``node`` takes nearly one finite value at ``point +- 1e-20`` and ``+- 1.4e-20``
-    (``exp(-1/z^2)``: yes; ``sin(1/z)``, ``cos(1/z)``, ``atan(1/z)``: no)."""
-    values = []
-    for eps in (sympy.Rational(1, 10**20), sympy.Rational(14, 10**21)):
-        for side in (1, -1):
-            v = sympy.N(node.subs(x, point + side * eps), 30)
-            if not (v.is_real and v.is_finite):
-                return False
-            values.append(v)
+    (``exp(-1/z^2)``: yes; ``sin(1/z)``, ``cos(1/z)``, ``atan(1/z)``: no).  Evaluated by
+    mpmath with exp/sinh/cosh saturating (``exp(exp(1/z))`` would never return in sympy)."""
+    from .hermite.numerics import _mp_callable  # the hermite engine imports this module
+
+    try:
+        f = _mp_callable(node.subs(x, sympy.Symbol("z", real=True)))
+        with mpmath.workdps(30):
+            at = mpmath.mpf(str(sympy.N(point, 40)))
+            values = [f(at + side * eps) for eps in (mpmath.mpf("1e-20"), mpmath.mpf("1.4e-20"))
+                      for side in (1, -1)]
+    except (ArithmeticError, ValueError, TypeError, ConfigError):
+        return False
+    if any(isinstance(v, mpmath.mpc) or not mpmath.isfinite(v) for v in values):
+        return False
     return max(values) - min(values) < 1e-8
 
 

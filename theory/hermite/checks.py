@@ -143,11 +143,12 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
         if value == 0:
             continue
         log_weight = _log_weight(value, x, power)
-        if sympy.N(log_weight, 15) > -60:
+        if log_weight.is_finite and sympy.N(log_weight, 15) > -60:
             # not negligible at 40: |f|^power phi must also fall faster than 1/|z| from 40
             # to 80, else its integral diverges (exp(z^2/4) squared: constant, not decaying)
             further = _log_weight(_far_value(expr, 2 * x), 2 * x, power)
-            if further.has(sympy.nan) or sympy.N(further - log_weight, 15) > -math.log(2):
+            if not further.is_extended_real or (
+                    further != -sympy.oo and sympy.N(further - log_weight, 15) > -math.log(2)):
                 log_weight = sympy.oo
         if sympy.N(log_weight, 15) > 0:
             what = "E[f(z)^2]" if power == 2 else "E[f(z)]"
