@@ -74,18 +74,26 @@ def _check_flag(name: str, value: object) -> bool:
 
 def check_spectra(value: object) -> str | tuple[str, ...]:
     """``"all"`` or a sorted tuple of distinct spectrum names (``W1``.., ``update``)."""
+    allowed = "allowed: all, none, or a comma-separated list of W1, W2, ..., update"
     if value == ALL_SPECTRA:
         return ALL_SPECTRA
     if isinstance(value, str):
-        value = [v for v in (s.strip() for s in value.split(",")) if v and v != "none"]
+        items = [s.strip() for s in value.split(",")]
+        if not value.strip():
+            raise ConfigError(f"spectra: empty (for no spectra write none); {allowed}")
+        if "" in items:
+            raise ConfigError(f"spectra: empty spectrum name in {value!r}; {allowed}")
+        for word in (ALL_SPECTRA, "none"):
+            if word in items and len(items) > 1:
+                raise ConfigError(f"spectra: {word!r} stands alone, got {value!r}; {allowed}")
+        value = [] if items == ["none"] else items
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise ConfigError(f"spectra must be 'all' or a list of W1, W2, ..., update; "
                           f"got {value!r}")
     names = []
     for v in value:
         if not isinstance(v, str) or not _SPECTRUM_NAME.match(v):
-            raise ConfigError(f"spectra: unknown spectrum {v!r}; allowed: all, W1, W2, ..., "
-                              f"update (comma-separated), or none")
+            raise ConfigError(f"spectra: unknown spectrum {v!r}; {allowed}")
         names.append(v)
     return tuple(sorted(set(names), key=lambda s: (s == "update", len(s), s)))
 

@@ -18,6 +18,7 @@ is the stable hash that keys the result store.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hashlib
 import json
@@ -51,6 +52,27 @@ def exact(value: float | str | Fraction) -> Fraction:
     if isinstance(value, float):
         return Fraction(repr(value))
     return Fraction(str(value))
+
+
+#: The numeric fields of a :class:`ModelConfig`.
+NUMBER_FIELDS = ("noise", "psi_d", "psi_n", "alpha1", "alpha2", "etabar1", "etabar2")
+
+#: Byte-order marks and their encodings; UTF-32 first (its little-endian mark starts with
+#: UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode_text(data: bytes, what: str = "file") -> str:
+    """The text of a file's bytes: UTF-8, or UTF-8, UTF-16 or UTF-32 with a byte-order mark
+    (as Windows editors save it); anything else is a one-line ConfigError naming ``what``."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} is not {encoding.upper()} text (byte {err.start}); save it "
+                          "as UTF-8 (UTF-16 and UTF-32 need a byte-order mark)") from None
 
 
 def _number(name: str, value: Any) -> float:
@@ -111,7 +133,7 @@ class ModelConfig:
                 set_(self, name, parse_function(value).text)
             except ConfigError as err:
                 raise ConfigError(f"{name}: {err}") from None
-        for name in ("noise", "psi_d", "psi_n", "alpha1", "alpha2", "etabar1", "etabar2"):
+        for name in NUMBER_FIELDS:
             set_(self, name, _number(name, getattr(self, name)))
         for name in ("alpha1", "alpha2"):
             check_alpha(name, getattr(self, name))
@@ -168,12 +190,22 @@ class ModelConfig:
         if unknown:
             raise ConfigError(
                 f"unknown config field(s) {', '.join(unknown)}; allowed: {', '.join(cls.fields())}")
+        for name in NUMBER_FIELDS:
+            # JSON has numbers: a quoted "0.2" is a mistake, refused like any other wrong type
+            # (the constructor reads strings: command-line flags arrive as text)
+            if isinstance(data.get(name), str):
+                raise ConfigError(f"{name} must be a number, got {data[name]!r} (a string; "
+                                  "write it without quotes)")
         return cls(**data)
 
     @classmethod
-    def from_json(cls, text: str) -> ModelConfig:
+    def from_json(cls, text: str | bytes) -> ModelConfig:
+        """The config of a JSON object; ``bytes`` are decoded by :func:`decode_text` (UTF-8,
+        or UTF-8/16/32 with a byte-order mark), a leading byte-order mark is ignored."""
+        if isinstance(text, (bytes, bytearray)):
+            text = decode_text(bytes(text), "config")
         try:
-            data = json.loads(text)
+            data = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as err:
             raise ConfigError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from None
         return cls.from_dict(data)

@@ -91,7 +91,9 @@ def _local_dict() -> dict[str, object]:
 
 
 def _is_smooth(expr: sympy.Expr) -> bool:
-    return nonsmooth.is_smooth(expr)
+    """No kink or jump: no registered primitive, and not :func:`.nonsmooth.discontinuous`
+    (``floor(z)``, ``sin(1/z)``)."""
+    return nonsmooth.is_smooth(expr) and not nonsmooth.discontinuous(expr)
 
 
 @dataclass(frozen=True)
@@ -149,16 +151,54 @@ class Function:
                 f"{self.text} has a jump: {jumping} jumps, so its {which} derivative holds a "
                 f"Dirac delta that its a.e. value {target} leaves out; gradient descent would "
                 f"not see the jump the theory counts; {instead}")
-        return _numpy_callable(self.expr, derivative)
+        if derivative:
+            _numpy_callable(self.expr, 0, self.text)  # the function itself must be real
+        return _numpy_callable(self.expr, derivative, self.text)
+
+
+#: Points where :meth:`Function.numpy` tries a callable once before a simulation uses it.
+_PROBE = np.array([-2.5, -1.0, -0.3, 0.0, 0.4, 1.3, 2.2])
+
+
+def _not_numeric(text: str, target: sympy.Expr, derivative: int, err: BaseException) -> str:
+    """The one-line refusal of a function numpy cannot evaluate (``zeta``, ``airyai``, ...)."""
+    which = "" if not derivative else f" (its derivative {derivative}: {target})"
+    names = sorted({type(f).__name__ for f in target.atoms(sympy.Function, sympy.Derivative)}
+                   - set(ELEMENTARY) - set(nonsmooth.lambdify_modules("numpy")))
+    if target.has(sympy.Derivative):
+        why = ("sympy has no closed-form derivative of "
+               + ", ".join(sorted({str(d.expr.func) for d in target.atoms(sympy.Derivative)})))
+    elif isinstance(err, OverflowError):
+        why = "a constant is beyond the float64 range"
+    elif names:
+        why = f"numpy has no {', '.join(names)}"
+    else:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        why = f"{type(err).__name__}: {first}"
+    return (f"{text} cannot be evaluated numerically for a simulation{which}: {why}; "
+            f"a simulation accepts {allowed_text()}")
 
 
 @functools.lru_cache(maxsize=256)
-def _numpy_callable(expr: sympy.Expr, derivative: int) -> Callable[[np.ndarray], np.ndarray]:
+def _numpy_callable(expr: sympy.Expr, derivative: int, text: str = ""
+                    ) -> Callable[[np.ndarray], np.ndarray]:
+    """The numpy callable of ``expr``'s ``derivative``-th derivative, tried once on
+    :data:`_PROBE`: what numpy cannot print or evaluate (``zeta``, ``airyai``, ``1e400*z``)
+    and what is not real-valued (``I*z``) is a one-line ConfigError naming ``text``."""
+    text = text or str(expr)
     target = sympy.diff(expr, Z, derivative) if derivative else expr
     # a.e. derivatives of kinks: Heaviside(0) and sign(0) carry no mass.
     modules = [{"erf": scipy.special.erf, "erfc": scipy.special.erfc,
                 **nonsmooth.lambdify_modules("numpy")}, "numpy"]
-    raw = sympy.lambdify(Z, target, modules=modules)
+    try:
+        raw = sympy.lambdify(Z, target, modules=modules)
+        with np.errstate(all="ignore"):
+            probe = np.asarray(raw(_PROBE.copy()))
+    except Exception as err:  # noqa: BLE001 - printers and numpy raise many types
+        raise ConfigError(_not_numeric(text, target, derivative, err)) from None
+    if np.iscomplexobj(probe) or probe.dtype == object:
+        raise ConfigError(f"function {text} is not real-valued; expected a real function of z "
+                          "defined on the whole line")
 
     def call(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)

@@ -16,6 +16,7 @@ Adding a primitive is adding one :class:`NonSmooth` entry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,8 @@ import sympy
 
 from .errors import ConfigError
 
-__all__ = ["REGISTRY", "NonSmooth", "entry", "is_smooth", "jump", "lambdify_modules", "switches"]
+__all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump",
+           "lambdify_modules", "switches"]
 
 #: ``resolve(e)``: the smooth branch of ``e`` at the current point (recursive).
 Resolve = Callable[[sympy.Expr], sympy.Expr]
@@ -141,6 +143,62 @@ def entry(node: sympy.Basic) -> NonSmooth | None:
 def is_smooth(expr: sympy.Basic) -> bool:
     """No registered primitive occurs in ``expr``."""
     return not expr.has(*REGISTRY)
+
+
+#: sympy functions with jumps that no :data:`REGISTRY` entry describes (an expression may
+#: still use them through sympy's names; they are never smooth).
+_JUMPING = (sympy.floor, sympy.ceiling, sympy.frac)
+
+
+def _argument_poles(arg: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
+    """Real zeros of the polynomial denominators inside ``arg`` (``1/z`` in ``sin(1/z)``)."""
+    out = []
+    for node in sympy.preorder_traversal(arg):
+        if (isinstance(node, sympy.Pow) and node.exp.is_negative and node.base.has(x)
+                and node.base.is_polynomial(x)):
+            out += sympy.Poly(node.base, x).real_roots()
+    return out
+
+
+def _continuous_at(node: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> bool:
+    """``node`` takes nearly one finite value at ``point +- 1e-20`` and ``+- 1.4e-20``
+    (``exp(-1/z^2)``: yes; ``sin(1/z)``, ``cos(1/z)``, ``atan(1/z)``: no).  Evaluated by
+    mpmath with exp/sinh/cosh saturating (``exp(exp(1/z))`` would never return in sympy)."""
+    from .hermite.numerics import _mp_callable  # the hermite engine imports this module
+
+    try:
+        f = _mp_callable(node.subs(x, sympy.Symbol("z", real=True)))
+        with mpmath.workdps(30):
+            at = mpmath.mpf(str(sympy.N(point, 40)))
+            values = [f(at + side * eps) for eps in (mpmath.mpf("1e-20"), mpmath.mpf("1.4e-20"))
+                      for side in (1, -1)]
+    except (ArithmeticError, ValueError, TypeError, ConfigError):
+        return False
+    if any(isinstance(v, mpmath.mpc) or not mpmath.isfinite(v) for v in values):
+        return False
+    return max(values) - min(values) < 1e-8
+
+
+@functools.lru_cache(maxsize=1024)
+def discontinuous(expr: sympy.Basic) -> bool:
+    """``expr`` jumps or oscillates somewhere on the real line although no registered
+    primitive occurs in it: ``floor``, ``ceiling``, ``frac``, or a function of an argument
+    with a real pole where the function has no limit (``sin(1/z)``; ``exp(-1/z^2)`` is
+    smooth).  Such a function is not smooth (``Function.smooth`` is False)."""
+    if expr.has(*_JUMPING):
+        return True
+    symbols = expr.free_symbols
+    if len(symbols) != 1:
+        return False
+    (x,) = symbols
+    for node in sympy.preorder_traversal(expr):
+        if not isinstance(node, sympy.Function) or not node.has(x):
+            continue
+        for arg in node.args:
+            for pole in _argument_poles(arg, x):
+                if not _continuous_at(node, x, pole):
+                    return True
+    return False
 
 
 def switches(node: sympy.Basic) -> list[sympy.Expr]:

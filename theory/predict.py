@@ -112,6 +112,8 @@ class Term:
 
     ``growth``: "diverging" (e_k > 0), "critical" (e_k = 0), "vanishing" (e_k < 0).
     ``present``: the activation-aware verdict on its leading coefficient (None: undefined).
+    ``coefficients``: the leading coefficients evaluated, in order of m; evaluation stops at
+    the first nonzero one unless the beta_* decision needs more.
     ``carries_beta``: whether its right vector has a beta_* component (None: undefined).
     """
 
@@ -349,26 +351,60 @@ def _growth(e: Fraction) -> str:
     return "diverging" if e > 0 else ("critical" if e == 0 else "vanishing")
 
 
-def _activation_coefficients(act: str, k: int, reuse: bool) -> list[tuple[int, str, Any]]:
-    """(m, label, Value) of the coefficients that lead term k (docs/theory.md §4)."""
-    if not reuse:
-        return [(0, f"c_{k + 1}(sigma)", hermite.coefficient(act, k + 1))]
-    return [(m, f"E[sigma^({k + 1}) sigma'^{m}]", hermite.derivative_moment(act, k, m))
-            for m in range(k + 1)]
+class _Coefficients:
+    """The coefficients that lead term k (docs/theory.md §4), evaluated on demand in order of
+    m: ``c_{k+1}(sigma)`` (independent batch) or ``E[sigma^(k+1) sigma'^m]``, ``m <= k``
+    (reused batch).  Only those a decision needs are computed (the first nonzero one decides
+    the presence); :meth:`evaluated` lists them."""
+
+    def __init__(self, act: str, k: int, reuse: bool) -> None:
+        self.act, self.k, self.reuse = act, k, reuse
+        self.labels = ([f"c_{k + 1}(sigma)"] if not reuse else
+                       [f"E[sigma^({k + 1}) sigma'^{m}]" for m in range(k + 1)])
+        self._values: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def get(self, m: int) -> Any:
+        if m not in self._values:
+            self._values[m] = (hermite.coefficient(self.act, self.k + 1) if not self.reuse
+                               else hermite.derivative_moment(self.act, self.k, m))
+        return self._values[m]
+
+    def evaluated(self) -> list[tuple[int, str, Any]]:
+        return [(m, self.labels[m], self._values[m]) for m in sorted(self._values)]
 
 
-def _presence(coefs: list[tuple[int, str, Any]], reuse: bool) -> tuple[bool | None, str]:
-    defined = [(lab, v) for _, lab, v in coefs if v.defined]
-    nonzero = [lab for lab, v in defined if not v.is_zero]
-    if nonzero:
-        return True, f"{nonzero[0]} != 0"
-    if len(defined) < len(coefs):
-        undefined = [lab for _, lab, v in coefs if not v.defined]
-        return None, (f"{', '.join(undefined)} undefined for a non-smooth activation and "
-                      "every defined coefficient is 0")
+def _activation_coefficients(act: str, k: int, reuse: bool) -> _Coefficients:
+    """The coefficients that lead term k, evaluated on demand (:class:`_Coefficients`)."""
+    return _Coefficients(act, k, reuse)
+
+
+def _not_computed(v: Any) -> bool:
+    return not v.defined and v.reason.startswith(hermite.NOT_COMPUTED)
+
+
+def _presence(coefs: _Coefficients, reuse: bool) -> tuple[bool | None, str]:
+    for m in range(len(coefs)):
+        v = coefs.get(m)
+        if v.defined and not v.is_zero:
+            return True, f"{coefs.labels[m]} != 0"
+    undefined = [(lab, v) for _, lab, v in coefs.evaluated() if not v.defined]
+    if undefined:
+        skipped = [lab for lab, v in undefined if _not_computed(v)]
+        distributions = [lab for lab, v in undefined if not _not_computed(v)]
+        parts = []
+        if distributions:
+            parts.append(f"{', '.join(distributions)} undefined for a non-smooth activation")
+        if skipped:
+            parts.append(f"{', '.join(skipped)} not computed (symbolic derivatives stop at "
+                         f"order {hermite.MAX_DERIVATIVE_ORDER} for a non-polynomial "
+                         "activation)")
+        return None, " and ".join(parts) + " and every defined coefficient is 0"
     if reuse:
         return False, f"E[sigma^({len(coefs)}) sigma'^m] = 0 for every m <= {len(coefs) - 1}"
-    return False, f"{coefs[0][1]} = 0"
+    return False, f"{coefs.labels[0]} = 0"
 
 
 def _target_moment(target_expr: sympy.Expr, j: int) -> Any:
@@ -377,7 +413,25 @@ def _target_moment(target_expr: sympy.Expr, j: int) -> Any:
 
 
 def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
-    """The two-step predictions for ``config`` (see the module docstring for the formulas)."""
+    """The two-step predictions for ``config`` (see the module docstring for the formulas).
+
+    Bounded work: at most :data:`MAX_TERMS` + 1 terms (alpha1 near 1/2 makes the paper count
+    explode; beyond it the activation-aware count is not enumerated), and symbolic derivatives
+    up to :data:`twostep.theory.hermite.MAX_DERIVATIVE_ORDER` only.  Each evaluation runs under
+    the current :func:`twostep.theory.hermite.time_budget`, or
+    :data:`twostep.theory.hermite.DEFAULT_TIME_BUDGET` seconds when none is set (every
+    command that predicts gives up with one line rather than hang).
+    """
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"predict takes a ModelConfig, got {type(config).__name__}")
+    if hermite.budget._BUDGET.__dict__.get("seconds") is None:
+        with hermite.time_budget(hermite.DEFAULT_TIME_BUDGET,
+                                 hermite.budget._BUDGET.__dict__.get("progress")):
+            return _predict(config, max_terms=max_terms)
+    return _predict(config, max_terms=max_terms)
+
+
+def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"predict takes a ModelConfig, got {type(config).__name__}")
     if config.scaling != "canonical":
@@ -430,24 +484,29 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
             beta_reason = (f"independent batch: c_1(sigma_*) {'!=' if carries else '='} 0")
         else:
             carries, beta_reason = False, "no m <= k with both coefficients nonzero"
-            unknown = False
-            for m, lab, v in coefs:
+            unknown = skipped = False
+            for m, lab in enumerate(coefs.labels):
                 tm = moment(m + 1)
                 if tm.is_zero:
                     continue
+                v = coefs.get(m)
                 if not v.defined:
                     unknown = True
+                    skipped = skipped or _not_computed(v)
                     continue
                 if not v.is_zero:
                     carries = True
                     beta_reason = f"{lab} != 0 and E[z sigma_*^{m + 1}] != 0"
                     break
             if not carries and unknown:
-                carries, beta_reason = None, "needs a moment undefined for a non-smooth activation"
+                carries, beta_reason = None, (
+                    "needs a moment not computed (symbolic derivatives stop at order "
+                    f"{hermite.MAX_DERIVATIVE_ORDER})" if skipped else
+                    "needs a moment undefined for a non-smooth activation")
         terms.append(Term(
             k=k, left_power=k + 1, exponent=float(e), exponent_exact=str(e), growth=_growth(e),
             present=present, reason=reason,
-            coefficients=tuple(_value_dict(lab, v) for _, lab, v in coefs),
+            coefficients=tuple(_value_dict(lab, v) for _, lab, v in coefs.evaluated()),
             carries_beta=carries, beta_reason=beta_reason))
 
     counted = [t for t in terms if 1 <= t.k <= count]
@@ -508,6 +567,9 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
         interval=f"(({l_count}-1)/(2*{l_count}), {l_count}/(2*{l_count}+2))",
         reference="Moniri, Lee, Hassani, Dobriban 2023 (arXiv 2310.07891)")
 
+    if capped:
+        notes.append(f"alpha1 near 1/2: only terms k = 0..{last} of the paper count {count} are "
+                     f"computed (at most {MAX_TERMS})")
     if critical:
         notes.append(f"alpha2/(1/2 - alpha1) = {r} is an integer: term k={int(r)} has e_k = 0 "
                      "(finite spike; the BBP threshold decides whether it is an outlier)")

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from twostep.simulate.options import MAX_POWER_LIMIT
 from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -66,7 +67,7 @@ class OutlierCount(Claim):
         pred = predict(config)
         need = len(pred.terms)   # whole-update amplitudes of k = 0 .. paper_count + 1 (figures)
         top = max(pred.paper_count, self.claimed or 0) + 1
-        return {**self.options, "max_power": max(4, need, top + 1),
+        return {**self.options, "max_power": min(MAX_POWER_LIMIT, max(4, need, top + 1)),
                 "terms": guard_terms(config, max(GUARD_TERMS, top))}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
@@ -79,11 +80,14 @@ class OutlierCount(Claim):
         regime = measured_regime(results, config)
         counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
         counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
-        top = pred.paper_count if self.claimed is None else max(pred.paper_count, self.claimed)
-        ks = list(range(1, top + 2))
+        # ranges, not lists: near alpha1 = 1/2 the paper count reaches millions
+        last_k = (pred.paper_count if self.claimed is None
+                  else max(pred.paper_count, self.claimed)) + 1
         available = _available_terms(results, config)
-        missing = [k for k in ks if k >= available] if not regime.blocked else []
-        tested = [k for k in ks if k < available] if not regime.blocked else []
+        missing = range(max(1, available), last_k + 1) if not regime.blocked else range(0)
+        tested = list(range(1, min(available, last_k + 1))) if not regime.blocked else []
+        missing_text = (str(list(missing)) if len(missing) <= 8
+                        else f"[{missing[0]}, {missing[1]}, ..., {missing[-1]}]")
         per_term = _exact_term_findings(self.name, config, results, pred, tested,
                                         self.tolerance, regime)
         signs_p = {k: f.extra["sign_pvalue"] for k, f in per_term.items()}
@@ -144,7 +148,7 @@ class OutlierCount(Claim):
                     fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
                            else f"the count needs {missing[-1]} exact terms, twostep computes "
                                 f"at most {TERMS_LIMIT}")
-                    return ("inconclusive", f"the measurements lack exact term(s) {missing}: "
+                    return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
                             f"{fix}", math.nan)
                 if not any(regime.ok(N) for N in Ns):
                     return ("inconclusive", f"{label} count {predicted_count} not decided: "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from twostep.simulate.options import MAX_POWER_LIMIT
 from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -46,8 +47,10 @@ class GrowthExponent(Claim):
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         need = 1 + max(self.terms or (len(predict(config).terms) - 1,))
+        # the predicted terms reach k = MAX_TERMS near alpha1 = 1/2; measure what simulate can
+        power = max(4, need) if self.terms else min(MAX_POWER_LIMIT, max(4, need))
         return {"terms": guard_terms(config, max(GUARD_TERMS, need - 1)), **self.options,
-                "max_power": max(4, need)}
+                "max_power": power}
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)

@@ -4,6 +4,7 @@ a step-two quantity gets the regime guard by itself (docs/claims.md)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,26 @@ class _UserClaim(Claim):
 
     def __post_init__(self) -> None:
         _required(self, "statistic", "predicted")
+        tol = getattr(self, "tolerance", None)
+        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
+                                or not math.isfinite(tol) or tol <= 0):
+            raise ConfigError(f"{type(self).__name__} {self.name!r}: tolerance must be a finite "
+                              f"number > 0, got {tol!r}")
+
+    def _predicted(self, config: ModelConfig) -> float:
+        """``predicted(config)`` as a finite float; a prediction that raises or is not finite
+        stops with one line naming the claim (the user's function: its error is theirs)."""
+        try:
+            value = float(self.predicted(config))
+        except ConfigError as err:
+            raise ConfigError(f"claim {self.name!r}: predicted(config): {err}") from None
+        except Exception as err:  # noqa: BLE001 - a user's function: any error is theirs
+            raise ConfigError(f"claim {self.name!r}: predicted(config) failed for "
+                              f"{config.to_json()}: {type(err).__name__}: {err}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"claim {self.name!r}: predicted(config) is {value} for "
+                              f"{config.to_json()}; it must be a finite number")
+        return value
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         opts = dict(self.options)
@@ -77,7 +98,7 @@ class ExponentClaim(_UserClaim):
                                      seconds=cell_seconds(results, config))]
         flo = _per_N(results, config, self.floor, self.name, reads) if self.floor else None
         regime = measured_regime(results, config) if reads and self.guard else None
-        return [exponent_finding(self.name, "exponent", config, float(self.predicted(config)),
+        return [exponent_finding(self.name, "exponent", config, self._predicted(config),
                                  self.tolerance, raw=raw, floor=flo, regime=regime,
                                  guard_off=bool(reads) and not self.guard)]
 
@@ -95,7 +116,7 @@ class LimitClaim(_UserClaim):
     guard: bool = True
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        pred = float(self.predicted(config))
+        pred = self._predicted(config)
         tol = self.tolerance * abs(pred) if self.relative else self.tolerance
         reads: set[str] = set()
         vals = _per_N(results, config, self.statistic, self.name, reads)

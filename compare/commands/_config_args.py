@@ -89,6 +89,21 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
         etabar2=args.etabar2, noise=args.noise, **extra)
 
 
+class DistinctWidths(argparse.Action):
+    """``--N`` with ``nargs="+"``: each width once (``--N 20 20`` is refused, exit 2)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        seen, repeated = set(), []
+        for n in values:
+            if n in seen and n not in repeated:
+                repeated.append(n)
+            seen.add(n)
+        if repeated:
+            parser.error(f"argument {option_string}: width(s) {', '.join(map(str, repeated))} "
+                         "given more than once; give each width once")
+        setattr(namespace, self.dest, values)
+
+
 # --------------------------------------------------------------------------- time budget
 
 

@@ -16,6 +16,8 @@ import sys
 
 from twostep.theory.config import ModelConfig
 
+from ._config_args import DistinctWidths
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--claim", required=True, metavar="C", help="the claim to fuzz")
@@ -23,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="base config (activation, target, batch, ...); alphas are drawn")
     parser.add_argument("--examples", type=int, default=10,
                         help="examples to draw (default: %(default)s)")
-    parser.add_argument("--N", nargs="+", type=int, default=[200, 400, 800], metavar="N",
+    parser.add_argument("--N", nargs="+", type=int, action=DistinctWidths, default=[200, 400, 800],
+                        metavar="N",
                         help="widths of each check (default: 200 400 800)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per N (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,

@@ -30,7 +30,7 @@ from ..sweep import (
     require_dask,
     run_sweep,
 )
-from ._config_args import batch_mode
+from ._config_args import DistinctWidths, batch_mode
 from ._run_args import add_run_arguments, run_options_from_args
 
 #: What a full disk leaves of a store (every cell is committed in its own transaction).
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "for independent, as in simulate and theory) (default: the base "
                         "config's)")
     widths = g.add_mutually_exclusive_group(required=True)
-    widths.add_argument("--N", nargs="+", type=int, metavar="N",
+    widths.add_argument("--N", nargs="+", type=int, action=DistinctWidths, metavar="N",
                         help="widths; min(N, d) must hold the --top singular values "
                              "(N >= 10 with the defaults)")
     widths.add_argument("--N-geometric", metavar="MIN:MAX:COUNT",
@@ -81,7 +81,7 @@ def _base_config(path: str | None) -> ModelConfig:
     if path is None:
         return ModelConfig()
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
     except OSError as err:
         raise ConfigError(f"cannot read --config {path}: {err.strerror or err}") from None
     try:

@@ -25,6 +25,8 @@ from pathlib import Path
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ._config_args import DistinctWidths
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="default", choices=("default", "deep"),
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE.json",
                         help="with --claim: the model config, a JSON object of ModelConfig fields "
                              "(default: ModelConfig())")
-    parser.add_argument("--N", nargs="+", type=int, metavar="N",
+    parser.add_argument("--N", nargs="+", type=int, action=DistinctWidths, metavar="N",
                         help="with --claim: widths, each >= 10 (the spectra report 10 singular "
                              "values) (default: 250 500 1000 2000)")
     parser.add_argument("--seeds", type=int, default=4,
@@ -76,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_config_file(path: str) -> ModelConfig:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
     return ModelConfig.from_json(text)

@@ -56,6 +56,8 @@ non-smooth primitive contributes is one entry of
 """
 
 from .api import (
+    MAX_DERIVATIVE_ORDER,
+    NOT_COMPUTED,
     _coefficient,
     _derivative_moment,
     _expectation,
@@ -78,6 +80,8 @@ __all__ = [
     "Symmetry",
     "Value",
     "DEFAULT_TIME_BUDGET",
+    "MAX_DERIVATIVE_ORDER",
+    "NOT_COMPUTED",
     "MAX_DIGITS",
     "MAX_ORDER",
     "MAX_TIME_BUDGET",

@@ -6,6 +6,7 @@ import functools
 
 import sympy
 
+from .. import nonsmooth
 from ..errors import ConfigError
 from ..functions import Function, Z
 from .budget import _evaluates, _short
@@ -89,6 +90,23 @@ def coefficients(f: str | Function | sympy.Expr, order: int, digits: int = 30
     return [_coefficient(expr, m, digits) for m in range(order + 1)]
 
 
+#: Highest derivative order ``sigma^(k+1)`` differentiated symbolically for a derivative moment
+#: with ``m >= 1`` of a non-polynomial activation.  sympy's derivatives of tanh grow so fast
+#: that order 13 takes 16 s and order 50 never returns; beyond this order the moment is not
+#: computed (``defined=False``, reason "not computed: ...").  Polynomials have no limit.
+MAX_DERIVATIVE_ORDER = 8
+
+#: Start of the reason of a moment beyond :data:`MAX_DERIVATIVE_ORDER`.
+NOT_COMPUTED = "not computed"
+
+
+@functools.lru_cache(maxsize=1024)
+def _derivative(expr: sympy.Expr, n: int) -> sympy.Expr:
+    """``expr^(n)``, one order at a time from the cached ``expr^(n-1)`` (each moment of a
+    term shares them)."""
+    return expr if n == 0 else sympy.diff(_derivative(expr, n - 1), Z)
+
+
 @functools.lru_cache(maxsize=4096)
 @_evaluates(lambda expr, k, m, digits, name: f"E[sigma^({k + 1}) sigma'^{m}] for sigma = {name}")
 def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str) -> Value:
@@ -97,7 +115,7 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
         return Value(value=c.value, numeric=c.numeric, exact=c.exact, error=c.error,
                      digits=digits, reason=f"Stein: E[sigma^({k + 1})] = c_{k + 1}(sigma); "
                                            f"{c.reason}")
-    if not _is_smooth(expr):
+    if not _is_smooth(expr) or nonsmooth.discontinuous(expr):
         return _undefined(digits, f"undefined for non-smooth activation {name}: "
                                   f"E[sigma^({k + 1}) sigma'^{m}] multiplies distributions")
     sym = _symmetry(expr)
@@ -109,7 +127,15 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
         return _exact_value(sympy.S.Zero, digits,
                             f"zero by parity: sigma even ({sym.how_odd}), "
                             f"sigma^({k + 1}) sigma'^{m} is odd")
-    integrand = sympy.diff(expr, Z, k + 1) * sympy.diff(expr, Z) ** m
+    if k + 1 > MAX_DERIVATIVE_ORDER and not expr.is_polynomial(Z):
+        return _undefined(digits, f"{NOT_COMPUTED}: E[sigma^({k + 1}) sigma'^{m}] for sigma = "
+                                  f"{name} needs a symbolic derivative of order {k + 1} > "
+                                  f"{MAX_DERIVATIVE_ORDER}")
+    integrand = _derivative(expr, k + 1) * _derivative(expr, 1) ** m
+    if integrand.has(sympy.Derivative):  # floor, frac, zeta: sympy cannot differentiate them
+        return _undefined(digits, f"undefined for activation {name}: sympy has no closed-form "
+                                  f"derivative of it, so E[sigma^({k + 1}) sigma'^{m}] has no "
+                                  "integrand")
     return _expectation(integrand, digits)
 
 
@@ -118,7 +144,9 @@ def derivative_moment(f: str | Function | sympy.Expr, k: int, m: int, digits: in
     """``E[sigma^{(k+1)}(z) sigma'(z)^m]``, ``0 <= m <= k`` (docs/theory.md, section 4: the
     leading coefficient of step-two term k).  For m = 0 this is ``c_{k+1}(sigma)``
     (Stein, distributional: defined for relu).  For a non-smooth activation and
-    m >= 1 it multiplies distributions: returned with ``defined=False``."""
+    m >= 1 it multiplies distributions: returned with ``defined=False``.  So is a moment
+    with ``m >= 1`` of a non-polynomial activation beyond the symbolic derivative order
+    :data:`MAX_DERIVATIVE_ORDER` (reason "not computed: ..."), unless parity makes it 0."""
     expr = _as_expr(f)
     _check_integrable(expr, 2)
     k = _check_int("k", k, 0, MAX_ORDER)

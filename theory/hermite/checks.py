@@ -4,6 +4,7 @@ real values) before any shortcut."""
 from __future__ import annotations
 
 import functools
+import math
 
 import mpmath
 import sympy
@@ -107,6 +108,15 @@ def _far_value(expr: sympy.Expr, x: sympy.Expr) -> sympy.Expr:
     return sympy.S.Zero if fast == 0 else sympy.Float(str(fast), 30)
 
 
+def _log_weight(value: sympy.Expr, x: sympy.Expr, power: int) -> sympy.Expr:
+    """``log(|f(x)|^power phi(x))`` for ``value = f(x)`` (-oo for 0, +oo for +-oo)."""
+    if value == 0:
+        return -sympy.oo
+    if value in (sympy.oo, -sympy.oo):
+        return sympy.oo
+    return power * sympy.log(abs(value)) - x**2 / 2 - sympy.log(_SQRT_2PI)
+
+
 @functools.lru_cache(maxsize=1024)
 @_evaluates(lambda expr, power: f"the integrability check of {_short(expr)}")
 def _check_integrable(expr: sympy.Expr, power: int) -> None:
@@ -132,10 +142,14 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
                               f"real function of z defined on the whole line")
         if value == 0:
             continue
-        if value in (sympy.oo, -sympy.oo):
-            log_weight = sympy.oo
-        else:
-            log_weight = power * sympy.log(abs(value)) - x**2 / 2 - sympy.log(_SQRT_2PI)
+        log_weight = _log_weight(value, x, power)
+        if log_weight.is_finite and sympy.N(log_weight, 15) > -60:
+            # not negligible at 40: |f|^power phi must also fall faster than 1/|z| from 40
+            # to 80, else its integral diverges (exp(z^2/4) squared: constant, not decaying)
+            further = _log_weight(_far_value(expr, 2 * x), 2 * x, power)
+            if not further.is_extended_real or (
+                    further != -sympy.oo and sympy.N(further - log_weight, 15) > -math.log(2)):
+                log_weight = sympy.oo
         if sympy.N(log_weight, 15) > 0:
             what = "E[f(z)^2]" if power == 2 else "E[f(z)]"
             raise ConfigError(f"{what} diverges for f = {expr} (it grows like "

@@ -10,6 +10,7 @@ import mpmath
 import sympy
 
 from .. import nonsmooth
+from ..errors import ConfigError
 from ..functions import Z
 
 #: ``exp`` of an argument beyond this (about 1e1233) is taken as +inf (or 0): its
@@ -43,7 +44,16 @@ def _mp_callable(expr: sympy.Expr, capped: dict[str, Callable] | None = None):
     (``capped``: the saturating functions to use, default ones that record nothing)."""
     modules = [{**nonsmooth.lambdify_modules("mpmath"),
                 **(capped if capped is not None else _capped_functions([]))}, "mpmath"]
-    return sympy.lambdify(Z, expr, modules=modules, cse=True)
+    try:
+        return sympy.lambdify(Z, expr, modules=modules, cse=True)
+    except Exception as err:  # noqa: BLE001 - sympy's printers raise several types
+        # an unevaluated Derivative (of floor, zeta, ...) has no mpmath form
+        names = sorted({type(f).__name__ for f in expr.atoms(sympy.Derivative)} |
+                       {str(d.expr.func) for d in expr.atoms(sympy.Derivative)})
+        what = (f"sympy has no closed-form derivative of {', '.join(names[1:] or names)}"
+                if expr.has(sympy.Derivative) else
+                (str(err).splitlines()[0] if str(err) else type(err).__name__))
+        raise ConfigError(f"cannot evaluate {expr} numerically: {what}") from None
 
 
 def _to_mp(x: sympy.Expr):
