@@ -27,7 +27,7 @@ Fits, the way statistical physics decides exponents:
   beyond what the statistical errors explain: for nested fits the difference of the two
   estimates has variance ``se_next^2 - se_chosen^2`` under the model, so
   ``syst^2 = (e_next - e_chosen)^2 - (se_next^2 - se_chosen^2)`` when that difference is
-  significant (:data:`DRIFT_Z2`), else 0; the same for the correction-to-scaling fit on the
+  significant (a 1% test, :data:`DRIFT_Z2`), else 0; the same for the correction-to-scaling fit on the
   chosen window, and the larger of the two counts;
 - the total error is ``sqrt(stat^2 + syst^2)``, the interval normal, and the p-value of a null
   exponent two-sided normal.
@@ -52,8 +52,9 @@ OMEGA = 0.5
 #: A window fit is acceptable when its chi^2 p-value is at least this.
 CHI2_LEVEL = 0.05
 #: A rival fit's difference counts as a drift (a systematic error) when its square exceeds this
-#: many variances of the difference (3.84 = 1.96^2: a two-sided 5% test).
-DRIFT_Z2 = 3.84
+#: many variances of the difference (6.63 = 2.576^2: a two-sided 1% test; with two rival fits a
+#: 5% test flagged a drift in about 10% of pure power laws, costing their verdicts).
+DRIFT_Z2 = 6.63
 #: A width enters the fit only where its seed mean is this many standard errors above zero
 #: (the log of a mean near zero is not a usable point; about a one-sided 0.1% test).
 MIN_SIGNAL_Z = 3.0
@@ -164,7 +165,7 @@ def _wls(Ns: Sequence[int], y: np.ndarray, se: np.ndarray, model: str) -> Window
 
 def _excess(chosen: WindowFit, rival: WindowFit) -> float:
     """The systematic error a nested ``rival`` fit reveals: when the difference of the two
-    estimates is significant (``(e_r - e_c)^2 > 3.84 (se_r^2 - se_c^2)``, a two-sided 5% test of
+    estimates is significant (``(e_r - e_c)^2 > 6.63 (se_r^2 - se_c^2)``, a two-sided 1% test of
     the difference of nested fits), ``sqrt((e_r - e_c)^2 - (se_r^2 - se_c^2))``; else 0 (a
     difference within the noise is not a drift; counting it would add the rival's own noise)."""
     diff2 = (rival.estimate - chosen.estimate) ** 2
