@@ -27,8 +27,8 @@ Fits, the way statistical physics decides exponents:
   beyond what the statistical errors explain: for nested fits the difference of the two
   estimates has variance ``se_next^2 - se_chosen^2`` under the model, so
   ``syst^2 = (e_next - e_chosen)^2 - (se_next^2 - se_chosen^2)`` when that difference is
-  significant (a 1% test, :data:`DRIFT_Z2`), else 0; the same for the correction-to-scaling fit on the
-  chosen window, and the larger of the two counts;
+  significant (a 1% test, :data:`DRIFT_Z2`), else 0; the same for the correction-to-scaling
+  fit on the chosen window, and the larger of the two counts;
 - the total error is ``sqrt(stat^2 + syst^2)``, the interval normal, and the p-value of a null
   exponent two-sided normal.
 
