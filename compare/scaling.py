@@ -93,6 +93,17 @@ class ScalingFit:
     usable: tuple[int, ...] = ()
     points: Mapping[int, tuple[float, float]] = field(default_factory=dict)
     note: str = ""
+    #: the fit on the next narrower window (the largest widths only): a verdict needs it to
+    #: agree with the chosen fit, as the exponent rule needs its last local slope to
+    narrower: WindowFit | None = None
+
+    def narrower_interval(self, level: float = 0.95) -> tuple[float, float] | None:
+        """The narrower window's interval (its own statistical error), or None."""
+        w = self.narrower
+        if w is None or not math.isfinite(w.se):
+            return None
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        return (w.estimate - z * w.se, w.estimate + z * w.se)
 
     @property
     def se(self) -> float:
@@ -219,7 +230,7 @@ def fit_scaling(values: Mapping[int, Sequence[float]]) -> ScalingFit:
                           and chosen.model == "A"]
     syst = max((_excess(chosen, w) for w in rivals), default=0.0)
     return ScalingFit(chosen.estimate, chosen.se, syst, chosen, tuple(windows), usable, points,
-                      note=note)
+                      note=note, narrower=later[0] if later else None)
 
 
 def seeds_needed(fit: ScalingFit, seeds: Mapping[int, int], margin: float,

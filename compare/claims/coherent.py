@@ -246,16 +246,31 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
             return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
                     + (f"; would decide: {more}" if more else ""), math.nan)
         p = adj.get("fit", math.nan)
+        narrow = fit.narrower_interval()
+        tail = ("" if fit.narrower is None else
+                f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
+                f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
         if lo <= predicted <= hi:
             if (hi - lo) / 2 > tolerance:
                 return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
                         f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance:g}; would "
                         f"decide: {need}", math.nan)
-            return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}",
+            if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
+                return ("inconclusive", prefix + f"coherent exponent {fit} contains "
+                        f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
+                        f"would decide: larger N than {Ns[-1]}", math.nan)
+            return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
+                    + (f", and so does the largest widths' fit ({tail})" if tail else ""),
                     math.nan)
+        if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
+            return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
+                    f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
+                    f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
+                    f"{Ns[-1]}", math.nan)
         if p < LEVEL:
             return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
-                    f"{predicted:.3g} (BH-adjusted p = {p:.2g})", p)
+                    f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
+                    + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
         return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
                 f"not significantly after BH (p = {p:.2g})", math.nan)
 

@@ -122,6 +122,13 @@ class OutlierCount(Claim):
                               + (f"; {fit.note}" if fit.note else "")
                               + (f"; {why}" if why else "") + f"; would decide: {need})")
             p = adj.get(f"{k}:sign", math.nan)
+            agrees = (fit.narrower is None
+                      or np.sign(fit.narrower.estimate) == np.sign(fit.estimate))
+            if p < LEVEL and not agrees:
+                return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g})"
+                              f" but the largest widths' fit (N >= {fit.narrower.N_min}) is "
+                              f"{fit.narrower.estimate:.3g}, of the other sign{g}; would "
+                              f"decide: larger N than {Ns[-1]}")
             if p < LEVEL:
                 sign = int(np.sign(fit.estimate))
                 return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent "
