@@ -31,7 +31,7 @@ from .. import scaling
 from ..table import Table
 from .base import _term
 from .results import LEVEL, Finding, Results
-from .rules import Regime, _evidence_note, enough_widths
+from .rules import Regime, _evidence_note, enough_widths, guard_clause
 
 #: Seeds per width beyond which "more seeds" is not a useful answer.
 MAX_USEFUL_SEEDS = 10_000
@@ -228,15 +228,11 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
                         seconds or {})
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        prefix = ""
         if missing:
             return "inconclusive", missing, math.nan
-        if regime is not None:
-            outside = [N for N in Ns if not in_regime[N]]
-            if len(outside) == len(Ns):
-                return "inconclusive", regime.describe(Ns), math.nan
-            if outside:
-                prefix = regime.describe(outside) + "; "
+        blocked, prefix = guard_clause(regime, Ns)
+        if blocked:
+            return "inconclusive", blocked, math.nan
         if fit.chosen is None:
             more = widths_need(considered, usable, seconds or {}) or str(need)
             return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",

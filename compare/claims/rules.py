@@ -180,6 +180,18 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
     return Regime(residual, SERIES_TOLERANCE, blocked)
 
 
+def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[str, str]:
+    """``(blocked, prefix)`` of a guarded verdict: ``blocked`` is the reason when no width of
+    ``Ns`` is in the regime (the verdict is then inconclusive), ``prefix`` the clause on the
+    widths left out (empty when none)."""
+    if regime is None:
+        return "", ""
+    outside = [N for N in Ns if not regime.ok(N)]
+    if Ns and len(outside) == len(Ns):
+        return regime.describe(Ns), ""
+    return "", (regime.describe(outside) + "; ") if outside else ""
+
+
 def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
     """The ``terms`` run option a step-two claim needs on ``config`` (at most
     ``simulate.terms.TERMS_LIMIT``): 0 when the activation is not smooth (the terms are
@@ -297,13 +309,9 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         return status, reason + taylor_note + guard_note, p
 
     def _decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        prefix = ""
-        if regime is not None:
-            outside = [N for N in Ns if not in_regime[N]]
-            if len(outside) == len(Ns):
-                return "inconclusive", regime.describe(Ns), math.nan
-            if outside:
-                prefix = regime.describe(outside) + "; "
+        blocked, prefix = guard_clause(regime, Ns)
+        if blocked:
+            return "inconclusive", blocked, math.nan
         considered = [N for N in Ns if in_regime[N]]
         if floor is not None:
             over = [N for N in considered if above[N]]
