@@ -193,6 +193,8 @@ class PlantedBBP(Claim):
 
     name: str = "bbp"
     factor: float = 1.0
+    #: None: the built-in claim's
+    overlap_tolerance: float | None = None
 
     def findings(self, config: ModelConfig, results: Results) -> list:
         from twostep.compare.claims.base import _per_N
@@ -204,6 +206,8 @@ class PlantedBBP(Claim):
         pred = predict(config)
         f = self.factor
         loc = f * float(base.location(pred))
+        otol = (base.overlap_tolerance if self.overlap_tolerance is None
+                else self.overlap_tolerance)
 
         def values(get: Callable[[Measurement], float]) -> dict[int, list[float]]:
             return _per_N(results, config, get, self.name)
@@ -214,10 +218,10 @@ class PlantedBBP(Claim):
                           base.location_tolerance * loc),
             limit_finding(self.name, "squared overlap right vector / beta_*", config,
                           values(lambda m: m.step_one_spike.overlap_beta),
-                          f * pred.bbp["overlap_beta"], base.overlap_tolerance),
+                          f * pred.bbp["overlap_beta"], otol),
             limit_finding(self.name, "squared overlap left vector / a", config,
                           values(lambda m: m.step_one_spike.overlap_left),
-                          f * pred.bbp["overlap_left"], base.overlap_tolerance),
+                          f * pred.bbp["overlap_left"], otol),
         ]
 
 

@@ -1,8 +1,8 @@
 """The calibration's resampling (benchmarks/calibrate.py, docs/results.md "Calibration") on a
 small pooled fixture: synthetic exact-term amplitudes built from the finite-N predictions with
 3% seed noise, 8 seeds per N.  Drawing the default design (4 seeds per N) from the pool, a true
-``term-amplitude`` claim (term 1) is never refuted and a planted 30% error always is; the tables and the
-figure are written from the same tallies."""
+``term-amplitude`` claim (term 1) is never refuted and a planted 30% error always is; the tables
+and the figure are written from the same tallies."""
 
 from __future__ import annotations
 
