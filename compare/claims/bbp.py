@@ -22,8 +22,8 @@ class BBP(Claim):
     """``bbp``: for alpha1 = 0 the step-one outlier and overlaps match the BBP formulas.
 
     Measured on W_1: the top singular value and the squared overlaps of its right singular vector
-    with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.015 on overlaps (set from the calibration,
-    docs/results.md).
+    with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.015 on overlaps
+    (set from the calibration, docs/results.md).
     The claim is about ``alpha1 = 0``: a config with another alpha1 is run with alpha1 = 0, and
     the verdict says so.
     """
