@@ -131,13 +131,15 @@ class OutlierLocations(Claim):
       the predicted gap is at least ``(EDGE_MARGIN + LOCATION_UNITS) s_N`` and two seeds
       identify the outlier: a seed with no identified outlier is a missing measurement.
 
-    The regime guard applies: the locations are those of a converging series."""
+    The regime guard applies: the locations are those of a converging series.  ``factor``
+    scales every predicted location (a planted error, for the calibration and tests)."""
 
     spectra: ClassVar[str | tuple[str, ...]] = ("W1", "W2")  # W_2 outliers, new ones
 
     name: str = "outlier-locations"
     description: str = "step-two outliers at their predicted finite-N locations"
     location_units: float = LOCATION_UNITS
+    factor: float = 1.0
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         return {**self.options, "terms": guard_terms(config)}
@@ -168,7 +170,7 @@ class OutlierLocations(Claim):
 
         def gap(k: int, N: int) -> float | None:
             a = amps[k][N]
-            return None if a.location is None else a.location - a.bulk_edge
+            return None if a.location is None else self.factor * a.location - a.bulk_edge
 
         # a predicted location within the band: the count there is not decided by the theory
         ambiguous = {N: [k for k in ks if gap(k, N) is not None and gap(k, N) < band * scale[N]]
@@ -206,7 +208,8 @@ class OutlierLocations(Claim):
                 edge = (f"empirical edge {np.mean(known):.4g}" if known
                         else "no empirical edge")
                 if g < band * scale[N]:
-                    skip[N] = (f"at N = {N} the predicted outlier {amps[k][N].location:.4g} "
+                    skip[N] = (f"at N = {N} the predicted outlier "
+                               f"{self.factor * amps[k][N].location:.4g} "
                                f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
                                f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
                                f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
@@ -220,6 +223,7 @@ class OutlierLocations(Claim):
                 regime=regime, excluded=skip,
                 columns={"identified": {N: f"{len(gaps[N])}/{len(found[k][N])}" for N in gaps},
                          "edge fluctuation s_N": {N: scale[N] for N in gaps},
-                         "predicted location": {N: amps[k][N].location for N in gaps}},
+                         "predicted location": {N: self.factor * amps[k][N].location
+                                                for N in gaps}},
                 note=f"gap tolerance {units:g} s_N"))
         return out

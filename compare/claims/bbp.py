@@ -22,7 +22,8 @@ class BBP(Claim):
     """``bbp``: for alpha1 = 0 the step-one outlier and overlaps match the BBP formulas.
 
     Measured on W_1: the top singular value and the squared overlaps of its right singular vector
-    with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.05 on overlaps.
+    with beta_* and of its left one with a.  Tolerances: 2% of the location, 0.015 on overlaps
+    (set from the calibration, docs/results.md).
     The claim is about ``alpha1 = 0``: a config with another alpha1 is run with alpha1 = 0, and
     the verdict says so.
     """
@@ -32,7 +33,9 @@ class BBP(Claim):
     name: str = "bbp"
     description: str = "alpha1 = 0 step-one outlier location and overlaps (BBP)"
     location_tolerance: float = 0.02
-    overlap_tolerance: float = 0.05
+    #: set from the calibration (docs/results.md, Calibration): 0.05 accepted +-10% errors in
+    #: the right overlap in 98-100% of the resamples; 0.015 in 0%, type I 0%
+    overlap_tolerance: float = 0.015
     location: Callable[[Prediction], float] = lambda p: p.bbp["outlier"]
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:

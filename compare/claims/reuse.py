@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -44,7 +45,9 @@ class ReuseGap(Claim):
 
     ``consistent`` when both modes are decided as predicted (reuse: reuse exponent and
     activation moments; independent: ``c_1(sigma_*) != 0``), ``inconsistent`` when a decided
-    mode contradicts its prediction, else ``inconclusive``.
+    mode contradicts its prediction, else ``inconclusive``.  ``claimed`` replaces the
+    prediction by a user's (``{"reuse": bool, "independent": bool}``: whether each mode learns
+    beta_*; a planted false claim for the calibration and tests).
     """
 
     spectra: ClassVar[str | tuple[str, ...]] = ()  # exact terms only
@@ -52,6 +55,15 @@ class ReuseGap(Claim):
     name: str = "reuse-gap"
     description: str = "beta_* overlap of the exact term, reuse vs independent"
     term: int | None = None
+    claimed: Mapping[str, bool] | None = None
+
+    def __post_init__(self) -> None:
+        if self.claimed is not None and (
+                not isinstance(self.claimed, Mapping)
+                or set(self.claimed) != {"reuse", "independent"}
+                or not all(isinstance(v, bool) for v in self.claimed.values())):
+            raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} (whether "
+                              f"each batch mode learns beta_*), got {self.claimed!r}")
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
         return [config.replace(batch="reuse"), config.replace(batch="independent")]
@@ -78,6 +90,8 @@ class ReuseGap(Claim):
         # carries beta_*, not whether the term grows into an outlier (term-exponent and
         # outlier-count decide that), so the expectation does not depend on e_k
         expect = {mode: bool(t.carries_beta and t.present) for mode, t in preds.items()}
+        if self.claimed is not None:
+            expect = {mode: bool(self.claimed[mode]) for mode in preds}
         cfgs = {"reuse": reuse_cfg, "independent": ind_cfg}
         Ns = sorted(set(results.Ns(reuse_cfg)) & set(results.Ns(ind_cfg)))
         if not Ns:
