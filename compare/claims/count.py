@@ -151,12 +151,6 @@ class OutlierCount(Claim):
                             f"alpha1) = {pred.ratio} is an integer, so a term has e_k = 0 and "
                             f"the count is decided by a finite spike, not by exponents; {vis}",
                             math.nan)
-                if missing:
-                    fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
-                           else f"the count needs {missing[-1]} exact terms, twostep computes "
-                                f"at most {TERMS_LIMIT}")
-                    return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
-                            f"{fix}", math.nan)
                 if not any(regime.ok(N) for N in Ns):
                     return ("inconclusive", f"{label} count {predicted_count} not decided: "
                             f"{regime.describe(Ns)}; {vis}", math.nan)
@@ -170,6 +164,12 @@ class OutlierCount(Claim):
                     return ("inconsistent", f"{label} count {predicted_count}: term(s) {wrong} "
                             f"decided against the prediction ({decided} decided growing); "
                             f"{summary}; {vis}", p)
+                if missing:   # no term measured contradicts the count, but some are missing
+                    fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
+                           else f"the count needs {missing[-1]} exact terms, twostep computes "
+                                f"at most {TERMS_LIMIT}")
+                    return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
+                            f"{fix}" + (f"; {summary}" if summary else ""), math.nan)
                 if any(sg is None for sg, _ in signs.values()):
                     grows = [k for k in tested if signs[k][0] == 1]
                     vanish = [k for k in tested if signs[k][0] == -1]
