@@ -66,7 +66,8 @@ def _margins(check: Check) -> dict[int, float]:
         return {k: abs(pred.term(k).exponent) for k in range(1, pred.paper_count + 2)
                 if pred.term(k).exponent != 0}
     ks = check.claim._ks(pred)
-    return dict.fromkeys(ks, float(check.claim.tolerance))
+    # a consistent exponent needs a half-width of half the tolerance (docs/claims.md)
+    return dict.fromkeys(ks, float(check.claim.tolerance) / 2)
 
 
 def plan_seeds(pilot: Check, run: Run, index: int, budget_s: float, floor: int
