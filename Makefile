@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 verify: $(STAMP)
 	$(VENV)/bin/twostep verify
 
-# pytest exits 5 when it collects nothing: a suite that runs no test is broken.
+# pytest exits 5 when it collects nothing: a suite that runs no test is broken (under
+# pytest-xdist too). The default suite runs on one xdist worker per core, at most TEST_JOBS;
+# --dist loadgroup keeps the tests marked xdist_group(name) on one worker.
+TEST_JOBS ?= 4
 test: $(STAMP)
-	@$(PY) -m pytest; rc=$$?; \
+	@$(PY) -m pytest -n auto --maxprocesses $(TEST_JOBS) --dist loadgroup; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; fi; exit $$rc
 
 test-slow: $(STAMP)

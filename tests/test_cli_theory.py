@@ -54,6 +54,7 @@ def test_json_at_N_has_the_observables(capsys):
     assert w1["growth"] == "critical" and w1["index"] is None  # measured-only: null
 
 
+@pytest.mark.slow
 def test_table_is_readable(capsys):
     code, out, _ = run_cli(capsys, "theory", "--activation", "tanh(z + 1/2)", "--alpha1", "0.3",
                            "--alpha2", "0.45", "--N", "4000")

@@ -174,7 +174,8 @@ def _same(a, b):
                     isinstance(u, float) and math.isnan(u)), col
 
 
-@pytest.mark.parametrize("claim", ["outlier-count", "term-exponent"])
+@pytest.mark.parametrize("claim", [pytest.param("outlier-count", marks=pytest.mark.slow),
+                                   "term-exponent"])
 def test_core_check_equals_verify_check_cell_by_cell(claim):
     # eta1 equal to the base's at every N (same alpha1, etabar1): the residual rule is exact
     configs = [BASE.replace(alpha2=0.1), BASE.replace(alpha2=0.3, etabar2=0.5)]
@@ -188,6 +189,7 @@ def test_core_check_equals_verify_check_cell_by_cell(claim):
             _same(a, b)
 
 
+@pytest.mark.slow
 def test_core_check_reuse_gap_with_a_smaller_eta1():
     base = ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45, etabar1=0.02)
     cfg = base.replace(alpha1=0.2, alpha2=0.4)            # eta1 smaller: carried residual

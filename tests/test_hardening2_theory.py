@@ -41,6 +41,7 @@ def test_predict_near_half_is_bounded(alpha1):
     assert all(t.present is not None for t in p.terms)  # tanh: c_{k+1} or parity decides
 
 
+@pytest.mark.slow
 def test_a_term_beyond_the_derivative_order_is_undecided_not_hung():
     # silu is z/2 + even: c_{k+1} = 0 for even k >= 2, so the reused-batch moments decide;
     # beyond the symbolic order they are "not computed" and the term is undecided

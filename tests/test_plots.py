@@ -92,6 +92,7 @@ def _capture(monkeypatch):
     return kept, real_close
 
 
+@pytest.mark.slow
 def test_amplitude_figure_legend_outside_and_compact(tmp_path, monkeypatch):
     kept, real_close = _capture(monkeypatch)
     res = synthetic_results(terms=False)

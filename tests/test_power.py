@@ -86,6 +86,7 @@ def test_the_pilot_asks_for_more_seeds_when_the_spread_is_large():
     assert capped[0] == 8 and "budget allows 8" in capped[3]
 
 
+@pytest.mark.slow
 def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
     cfg = COUNT.replace(alpha1=0.2)
     plan = (Check(OutlierCount(visible=False), cfg, (40, 80, 160, 320), 2,

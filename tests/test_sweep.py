@@ -236,6 +236,7 @@ def _done_rows(path):
         return {}  # caught between the file's creation and its first commit
 
 
+@pytest.mark.slow
 def test_kill_the_sweep_and_resume(tmp_path, monkeypatch):
     """SIGKILL a running sweep (parent and workers), rerun it: each cell done once."""
     path, log = tmp_path / "kill.db", tmp_path / "computations.log"
