@@ -2,16 +2,19 @@
 ONE base sweep (compare/core.py), beside the paper's ``floor(alpha2/(1/2 - alpha1))`` regions.
 
 - :func:`count_plane`: the ``outlier-count`` claim (the activation-aware count, decided from the
-  signs of the exact terms' exponents) on a grid;
+  signs of the exponents of the exact terms' coherent strengths, docs/claims.md) on a grid, at
+  N = 500..4000 with 12 seeds and K = 3 (:data:`COUNT_NS`, :data:`COUNT_SEEDS`,
+  :data:`COUNT_OPTIONS`);
 - :func:`reuse_plane`: the ``reuse-gap`` claim (beta_* in the exact term, reuse vs independent).
 
 Every grid cell's verdict is the verdict of a direct run with the core's run options (terms = K,
 max_power = M; compare/core.py says when exactly).  Cells are labelled consistent /
 inconsistent / inconclusive / guard-blocked (the regime guard left fewer than MIN_WIDTHS widths
-spanning MIN_RANGE) / refused (the claim needs more exact terms than the core's cap).
+spanning MIN_RANGE) / refused (the claim needs more exact terms than computed).
 
 ``python -m twostep.compare.phase OUT_DIR [DATA_DIR]`` draws OUT_DIR/phase-count.png and
-phase-reuse.png (about ten minutes on 2 cores); with DATA_DIR the base sweeps are stored there
+phase-reuse.png (about half an hour on 2 cores, most of it the count plane's base sweep at
+N = 4000); with DATA_DIR the base sweeps are stored there
 (phase-*.sqlite, reused by a rerun) and each plane's cells written as phase-*.json.
 """
 
