@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from . import scaling
@@ -83,7 +84,7 @@ def plan_seeds(pilot: Check, run: Run, index: int, budget_s: float, floor: int
     for k, margin in _margins(pilot).items():
         try:
             raw = coherent_values(results, pilot.config, k, pilot.name)
-        except Exception:  # a term the pilot lacks: the claim itself will say so
+        except ConfigError:  # a term the pilot lacks: the claim itself will say so
             continue
         fit = scaling.fit_scaling(raw)
         need = scaling.seeds_needed(fit, {N: len(v) for N, v in raw.items()}, margin)
