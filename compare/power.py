@@ -20,7 +20,6 @@ For every check whose claim decides exponents by the coherent rule (``term-expon
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -132,8 +131,3 @@ def powered_plan(plan: Sequence[Check], store_path, budget_s: float, *, jobs: in
         out[i] = replace(chk, seeds=seeds)
         notes.append(PowerPlan(out[i], seeds, want, pilot_s, seconds, note))
     return tuple(out), notes
-
-
-def estimated_seconds(check: Check, seconds: dict[int, float]) -> float:
-    """Wall time of a check's cells from per-cell times (unknown widths: NaN)."""
-    return sum(check.seeds_at(N) * seconds.get(N, math.nan) for N in check.Ns)

@@ -9,9 +9,10 @@ the series of exact terms converges (the regime guard).
 
 - :func:`coherent_finding`: the exponent against a prediction (``term-exponent``), or its sign
   (``outlier-count``);
-- :func:`step_free_exponent`: ``gamma_k = e_k - alpha2 - k alpha1``, the N-exponent of the
-  step-size-free ``D_k``'s coherent strength (predicted ``-k/2``): one measurement of it decides
-  the sign of ``e_k`` at every (alpha1, alpha2) with the same interval;
+- :func:`gamma_lines`: ``gamma_k = e_k - alpha2 - k alpha1``, the N-exponent of the
+  step-size-free ``D_k``'s coherent strength (predicted ``-k/2``; a finding's
+  ``extra["gamma"]``): one measurement of it decides the sign of ``e_k`` at every
+  (alpha1, alpha2) with the same interval;
 - :func:`what_decides`: the seeds per N (and time on the machine that measured) that would bring
   the interval under a margin, from the measured spread (a pilot).
 """
@@ -287,11 +288,6 @@ def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> 
     seeds = finding.extra["seeds"]
     usable = finding.extra["usable"] or sorted(seeds)
     return what_decides(fit, {N: seeds[N] for N in usable}, margin, seconds)
-
-
-def step_free_exponent(finding: Finding) -> tuple[float, float, float] | None:
-    """``(gamma_k, low, high)`` of a :func:`coherent_finding` made with ``k``."""
-    return finding.extra.get("gamma")
 
 
 def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[str]:
