@@ -115,6 +115,12 @@ def what_decides(fit: scaling.ScalingFit, seeds: Mapping[int, int], margin: floa
         return Need(None, Ns, None, f"larger N than {largest}: the window-to-window systematic "
                                     f"error {fit.syst:.2g} alone exceeds the margin "
                                     f"{margin:.2g}")
+    if need <= min(seeds.values()):
+        # the interval is already as narrow as the margin: the estimate sits closer to the
+        # threshold than the margin assumed, so more seeds of the same widths do not decide it
+        return Need(None, Ns, None, f"larger N than {max(Ns)}: the interval (half-width within "
+                                    f"the margin {margin:.2g}) still straddles the threshold at "
+                                    f"these widths")
     missing = {N: max(0, need - seeds.get(N, 0)) for N in Ns}
     cost = (sum(missing[N] * seconds[N] for N in Ns) if all(N in seconds for N in Ns)
             else None)
