@@ -9,9 +9,9 @@ other by a rescaling, with no simulation:
 
 - ``terms[k]``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
   ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``, the squared coherent strength ``coherent_sq`` and
-  its standard error by ``s_k^2``; ``leakage[m]`` (term m projected on ``q_{k+1}``) by
-  ``s_m``; the squared overlaps (``beta_overlap``, ``null_beta_overlap``, ``left_overlap``, ...)
-  do not change.
+  its standard error by ``s_k^2``, the signed ``beta_component`` by ``s_k``; ``leakage[m]``
+  (term m projected on ``q_{k+1}``) by ``s_m``; the squared overlaps (``beta_overlap``,
+  ``null_beta_overlap``, ``left_overlap``, ...) do not change.
 - ``series``: ``eta1``, ``eta2``, ``norms`` (by ``s_k``), ``ratios`` (by ``eta_1'/eta_1``),
   ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``).
 
@@ -220,7 +220,8 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
             singular_values=tuple(_scaled(x, s_k) for x in entry.singular_values or ()),
             leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ())),
             coherent_sq=_scaled(entry.coherent_sq, s_k**2),
-            coherent_sq_se=_scaled(entry.coherent_sq_se, s_k**2)))
+            coherent_sq_se=_scaled(entry.coherent_sq_se, s_k**2),
+            beta_component=_scaled(entry.beta_component, s_k)))
 
     p1 = dict(series.get("p1") or {})
     p1_max = p1.get("max")

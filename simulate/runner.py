@@ -540,6 +540,8 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
             "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
             "coherent_sq": None if coherent is None else coherent * scales[k] ** 2,
             "coherent_sq_se": None if coherent_se is None else coherent_se * scales[k] ** 2,
+            # the signed beta_* component of T_k^T q_{k+1}: no extra product
+            "beta_component": None if np.isnan(basis[0, k]) else float(beta @ signal[:, k]),
             "left_weight": None if coherent is None else directions.left_weight(a, basis[:, k],
                                                                                k + 1),
         })

@@ -1,9 +1,10 @@
-"""The calibration's resampling (benchmarks/calibrate.py, docs/results.md "Calibration") on a
-small pooled fixture: synthetic exact-term amplitudes built from the finite-N predictions with
-1.5% seed noise, 8 seeds per N (at 4 seeds per N the r_inf t interval is then about +-0.023,
-inside the 3% tolerance; at 3% noise it is about +-0.045, and a true claim is inconclusive).  Drawing the default design (4 seeds per N) from the pool, a true
-``term-amplitude`` claim (term 1) is never refuted and a planted 30% error always is; the tables
-and the figure are written from the same tallies."""
+"""The calibration's resampling (benchmarks/calibrate.py, docs/results.md "Calibration") on a small
+pooled fixture: synthetic exact-term amplitudes built from the finite-N predictions with 1.5%
+seed noise, 8 seeds per N (at 4 seeds per N the r_inf t interval is then about +-0.023, inside
+the 3% tolerance; at 3% noise it is about +-0.045, and a true claim is inconclusive). Drawing
+the default design (4 seeds per N) from the pool, a true ``term-amplitude`` claim (term 1) is
+never refuted and a planted 30% error always is; the tables and the figure are written from the
+same tallies."""
 
 from __future__ import annotations
 

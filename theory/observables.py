@@ -136,7 +136,12 @@ class ExactTerm(Projection):
     sum of the left vector ``a^{k+1}`` alone, ``[(q.s^{k+1})^2 - sum_i q_i^2 s_i^{2k+2}] / N``
     with ``s = sqrt(N) a`` (a property of the draw of a, tending to a constant), so
     ``coherent_sq / left_weight`` is ``N^{-k}`` times the squared norm of the term's mean right
-    vector, free of the Gram-Schmidt's finite-N correction."""
+    vector, free of the Gram-Schmidt's finite-N correction.  ``beta_component`` is the *signed*
+    component ``<T_k^T q_{k+1}, beta_*>``: its mean over batches is the coherent right vector's
+    beta_* component times ``q . a^{k+1}`` (the neurons' own fluctuations and the batch's average to
+    zero), so ``mean(beta_component) / sqrt(mean(coherent_sq))`` estimates the cosine of the
+    coherent right vector with beta_*; it is exactly zero in mean for a term that does not
+    carry beta_* (the ``reuse-learning`` claim)."""
 
     singular_values: tuple[float, ...] = ()
     left_overlap: float | None = None
@@ -145,6 +150,7 @@ class ExactTerm(Projection):
     coherent_sq: float | None = None
     coherent_sq_se: float | None = None
     left_weight: float | None = None
+    beta_component: float | None = None
 
 
 @dataclass(frozen=True)
