@@ -1,16 +1,16 @@
 """Benchmark: the measured phase plane from one base sweep vs independent N sweeps.
 
-The 20 x 20 (alpha1, alpha2) plane of the outlier-count claim (compare/phase.py) at
-N = 250, 500, 1000, 2000, 4 seeds, 2 worker processes: one base sweep + one rescaled evaluation
-per grid point, against 400 ordinary N sweeps estimated from one (``verify.check`` of the claim
-at alpha = (0.3, 0.45) with its own run options, timed, times 400).  Then the reuse-gap plane
-(He3), and a spot check: one grid point of the count plane rerun directly with the core's run
-options, whose verdicts must equal the plane's.
+The 20 x 20 (alpha1, alpha2) plane of the outlier-count claim (compare/phase.py) at N = 250,
+500, 1000, 2000, 4 seeds, 2 worker processes: one base sweep + one rescaled evaluation per grid
+point, against 400 ordinary N sweeps estimated from one (``verify.check`` of the claim at alpha
+= (0.3, 0.45) with its own run options, timed, times 400). Then the reuse-learning planes (He3,
+both batch modes from one base sweep per mode), and a spot check: one grid point of the count
+plane rerun directly with the core's run options, whose verdicts must equal the plane's.
 
     .venv/bin/python benchmarks/bench_plane.py OUT_DIR [FIG_DIR]
 
 writes OUT_DIR/bench-plane.json (timings, label counts, the spot check) and, with FIG_DIR, the
-two figures FIG_DIR/phase-count.png and phase-reuse.png.
+figures FIG_DIR/phase-count.png and phase-reuse-{reuse,independent}.png.
 """
 
 from __future__ import annotations
@@ -41,23 +41,29 @@ def main() -> int:
     Ns, seeds = phase.PLANE_NS, 4
 
     planes = {}
-    for name, make in (("count", phase.count_plane), ("reuse", phase.reuse_plane)):
+
+    def made(name, make):
         store = out / f"phase-{name}.sqlite"
         if store.exists():
             store.unlink()
         t = time.perf_counter()
-        plane = make(Ns=Ns, seeds=seeds, store=store, jobs=JOBS)
-        wall = time.perf_counter() - t
+        result = make(Ns=Ns, seeds=seeds, store=store, jobs=JOBS)
+        return result, time.perf_counter() - t
+
+    count, count_s = made("count", phase.count_plane)
+    learning, learning_s = made("reuse", phase.learning_planes)
+    for name, plane, wall in [("count", count, count_s)] + [
+            (f"reuse-{mode}", p, learning_s) for mode, p in learning.items()]:
         planes[name] = plane
         report[name] = {**plane.to_dict(), "wall_s": wall}
         (out / f"phase-{name}.json").write_text(json.dumps(plane.to_dict(), indent=1))
         print(name, plane.counts(), f"{wall:.0f} s", plane.timing, flush=True)
         if figs is not None:
             label = ("outlier-count (activation-aware count)" if name == "count"
-                     else "reuse-gap")
+                     else "reuse-learning")
             measured_phase_figure(plane.cells, figs / f"phase-{name}.png", title=(
                 f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
-                f"reused batch, etabar1 = {plane.base.etabar1:g}"), n=plane.n,
+                f"{plane.base.batch} batch, etabar1 = {plane.base.etabar1:g}"), n=plane.n,
                 note=(f"N = {', '.join(map(str, Ns))}, {seeds} seeds. One base sweep at "
                       f"alpha1 = {plane.base.alpha1:g} ({plane.timing['sweep_s']:.0f} s on "
                       f"{JOBS} cores) + {plane.timing['configs']} rescaled evaluations "

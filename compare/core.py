@@ -81,6 +81,7 @@ from .claims import (
     OutlierCount,
     Results,
     ReuseGap,
+    ReuseLearning,
     TermExponent,
     Verdict,
     decide_all,
@@ -102,7 +103,7 @@ TERMS_CAP = 6
 
 #: Claims that read only the exact terms and the series (``terms``, ``series``).
 CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
-               "reuse-gap": ReuseGap}
+               "reuse-gap": ReuseGap, "reuse-learning": ReuseLearning}
 
 #: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable),
 #: and the empty value a rescaled measurement holds for each.

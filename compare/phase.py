@@ -5,7 +5,9 @@ ONE base sweep (compare/core.py), beside the paper's ``floor(alpha2/(1/2 - alpha
   signs of the exponents of the exact terms' coherent strengths, docs/claims.md) on a grid, at
   N = 500..4000 with 12 seeds and K = 3 (:data:`COUNT_NS`, :data:`COUNT_SEEDS`,
   :data:`COUNT_OPTIONS`);
-- :func:`reuse_plane`: the ``reuse-gap`` claim (beta_* in the exact term, reuse vs independent).
+- :func:`learning_planes`: the ``reuse-learning`` claim (an outlier carries beta_* with a reused
+  batch above the line ``alpha2 = 2 (1/2 - alpha1)`` for He3, never with independent batches),
+  one plane per batch mode, at the count plane's widths and seeds.
 
 Every grid cell's verdict is the verdict of a direct run with the core's run options (terms = K,
 max_power = M; compare/core.py says when exactly).  Cells are labelled consistent /
@@ -43,6 +45,9 @@ COUNT_BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", batch="reuse"
 #: The reuse plane's base: tanh, He3 (reuse exponent 3).  Heavy residuals make max|P1_ij| reach
 #: ~8 at small N, hence the smaller etabar1.
 REUSE_BASE = ModelConfig(activation="tanh", target="He3", batch="reuse", etabar1=0.003)
+#: The learning planes' cell options: exact terms only (K = 3 for the regime guard), no null
+#: draws (the claim's yardstick is the random-direction cosine d^{-1/2}).
+LEARNING_OPTIONS = {"dtype": "float32", "null_draws": 0}
 
 PLANE_NS = (250, 500, 1000, 2000)
 #: The count plane's widths, seeds and cell options (the coherent rule, docs/claims.md): exact
@@ -141,13 +146,33 @@ def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = COUNT_NS,
                   max_terms=int(opts.get("terms", TERMS_CAP)))
 
 
-def reuse_plane(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = PLANE_NS, seeds: int = 4, *,
-                n: int = 20, margin: float = 0.01, store: str | os.PathLike[str] | None = None,
-                jobs: int | None = 2, executor: str = "process", quiet: bool = True,
-                measure: bool = False) -> Plane:
-    """The reuse-gap verdict (He3 by default) on the grid."""
-    return _plane("reuse-gap", base, None, Ns, seeds, n, margin, store, jobs, executor, quiet,
-                  measure)
+def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS,
+                    seeds: int = COUNT_SEEDS, *, n: int = 20, margin: float = 0.01,
+                    store: str | os.PathLike[str] | None = None, jobs: int | None = 2,
+                    executor: str = "process", quiet: bool = True,
+                    options: dict[str, Any] | None = None) -> dict[str, Plane]:
+    """The ``reuse-learning`` verdicts on the grid, one plane per batch mode, from one base sweep
+    per mode (the claim reads both): with He3 the reused batch learns beta_* above the line
+    ``alpha2 = 2 (1/2 - alpha1)`` (e_2 > 0) and not below it, the independent batch nowhere;
+    with He2 neither learns anywhere (the control)."""
+    opts = dict(LEARNING_OPTIONS if options is None else options)
+    pairs = grid(n, margin)
+    a1s, a2s = _axes(n)
+    skipped = sorted(set((a, b) for a in a1s for b in a2s) - set(pairs))
+    configs = [base.replace(batch="reuse", alpha1=a1, alpha2=a2) for a1, a2 in pairs]
+    t0 = time.perf_counter()
+    core = core_check("reuse-learning", default_base(configs), configs, Ns, seeds, store=store,
+                      executor=executor, jobs=jobs, quiet=quiet, options=opts)
+    timing = {"total_s": time.perf_counter() - t0, "sweep_s": core.sweep_s,
+              "evaluate_s": core.evaluate_s, "configs": len(configs)}
+    out = {}
+    for mode in ("reuse", "independent"):
+        cells = [(c.alpha1, c.alpha2, classify(core.verdicts[c.key()], core.blocked[c.key()],
+                                               c.key() in core.refused, f"{mode}:"))
+                 for c in configs]
+        out[mode] = Plane("reuse-learning", core.base.replace(batch=mode), cells, core, skipped,
+                          n, timing, tuple(Ns), seeds)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,11 +181,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     out = Path(args[0] if args else "docs/figures")
     data = Path(args[1]) if len(args) > 1 else None     # JSON of the cells, and the stores
+    only = set(args[2].split(",")) if len(args) > 2 else {"count", "He3", "He2"}
     out.mkdir(parents=True, exist_ok=True)
-    for name, make in (("count", count_plane), ("reuse", reuse_plane)):
-        plane = make(store=None if data is None else data / f"phase-{name}.sqlite")
-        label = ("outlier-count (activation-aware count)" if name == "count"
-                 else "reuse-gap (He3)")
+
+    def store(name: str) -> Path | None:
+        return None if data is None else data / f"phase-{name}.sqlite"
+
+    planes: list[tuple[str, str, Plane]] = []
+    if "count" in only:
+        planes.append(("count", "outlier-count (activation-aware count)",
+                       count_plane(store=store("count"))))
+    for target in ("He3", "He2"):
+        if target not in only:
+            continue
+        made = learning_planes(REUSE_BASE.replace(target=target), store=store(f"learning-{target}"))
+        for mode, plane in made.items():
+            planes.append((f"learning-{target}-{mode}", f"reuse-learning ({target}, {mode} batch)",
+                           plane))
+    for name, label, plane in planes:
         measured_phase_figure(plane.cells, out / f"phase-{name}.png", title=(
             f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
             f"etabar1 = {plane.base.etabar1:g}"), n=plane.n,

@@ -63,6 +63,7 @@ from .base import (
 from .bbp import BBP, BBP_PSI_D
 from .count import OutlierCount
 from .growth import GrowthExponent, TermExponent, _exact_term_findings
+from .learning import ReuseLearning
 from .registry import (
     _CLAIM_NAME,
     _REGISTRY,
@@ -122,6 +123,7 @@ __all__ = [
     "SPIKE_EXPONENT_MARGIN", "STATUSES", "STEP_TWO_FIELDS", "STEP_TWO_SPECTRA", "TREND_MIDPOINT",
     "Claim", "Domain", "ExponentClaim", "Finding", "GrowthExponent", "LeftVectors", "LimitClaim",
     "OneStepSpikes", "OutlierCount", "OutlierLocations", "Regime", "Results", "ReuseGap",
+    "ReuseLearning",
     "TermAmplitudeClaim", "TermExponent", "TermShare", "Verdict", "check_claim_name",
     "claim_names", "decide_all", "enough_widths", "exponent_finding", "floor_corrected",
     "get_claim", "guard_terms", "limit_finding", "measured_regime", "register", "term_share",

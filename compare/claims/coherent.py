@@ -296,6 +296,39 @@ def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> 
     return what_decides(fit, {N: seeds[N] for N in usable}, margin, seconds)
 
 
+def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns: Sequence[int],
+                  seconds: Mapping[int, float]) -> tuple[int | None, str]:
+    """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
+    BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
+    when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
+    :func:`~twostep.compare.claims.rules.enough_widths` usable widths, ``p < LEVEL`` and the
+    largest widths' fit of the same sign (else pre-asymptotic: larger N)."""
+    f = finding
+    usable, fit = f.extra["usable"], f.extra["fit"]
+    gamma = f.extra["gamma"]
+    g = "" if gamma is None else f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]"
+    if fit.chosen is None or not enough_widths(usable):
+        why = (regime.describe([N for N in Ns if not regime.ok(N)])
+               if regime is not None and any(not regime.ok(N) for N in Ns) else "")
+        need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
+        return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
+                      + (f"; {fit.note}" if fit.note else "")
+                      + (f"; {why}" if why else "") + f"; would decide: {need})")
+    agrees = fit.narrower is None or np.sign(fit.narrower.estimate) == np.sign(fit.estimate)
+    if p < LEVEL and not agrees:
+        return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}) but the "
+                      f"largest widths' fit (N >= {fit.narrower.N_min}) is "
+                      f"{fit.narrower.estimate:.3g}, of the other sign{g}; would decide: larger "
+                      f"N than {Ns[-1]}")
+    if p < LEVEL:
+        sign = int(np.sign(fit.estimate))
+        return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent {fit} "
+                      f"(p = {p:.2g}){g}")
+    need = sign_need(f, seconds, abs(f.predicted))
+    return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}){g}; would "
+                  f"decide: {need}")
+
+
 def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[str]:
     """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
     ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series

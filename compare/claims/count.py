@@ -17,10 +17,10 @@ from twostep.theory.predict import predict
 
 from ..table import Table
 from .base import Claim, _available_terms, _per_N
-from .coherent import cell_seconds, sign_need
+from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
-from .results import LEVEL, Finding, Results
-from .rules import GUARD_TERMS, _evidence_note, enough_widths, guard_terms, measured_regime
+from .results import Finding, Results
+from .rules import GUARD_TERMS, guard_terms, measured_regime
 
 
 @dataclass
@@ -109,33 +109,8 @@ class OutlierCount(Claim):
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
 
         def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
-            f = per_term[k]
-            usable, fit = f.extra["usable"], f.extra["fit"]
-            gamma = f.extra["gamma"]
-            g = ("" if gamma is None else
-                 f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]")
-            if fit.chosen is None or not enough_widths(usable):
-                why = (regime.describe([N for N in Ns if not regime.ok(N)])
-                       if any(not regime.ok(N) for N in Ns) else "")
-                need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
-                return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
-                              + (f"; {fit.note}" if fit.note else "")
-                              + (f"; {why}" if why else "") + f"; would decide: {need})")
-            p = adj.get(f"{k}:sign", math.nan)
-            agrees = (fit.narrower is None
-                      or np.sign(fit.narrower.estimate) == np.sign(fit.estimate))
-            if p < LEVEL and not agrees:
-                return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g})"
-                              f" but the largest widths' fit (N >= {fit.narrower.N_min}) is "
-                              f"{fit.narrower.estimate:.3g}, of the other sign{g}; would "
-                              f"decide: larger N than {Ns[-1]}")
-            if p < LEVEL:
-                sign = int(np.sign(fit.estimate))
-                return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent "
-                              f"{fit} (p = {p:.2g}){g}")
-            need = sign_need(f, seconds, abs(f.predicted))
-            return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}){g};"
-                          f" would decide: {need}")
+            return exponent_sign(k, per_term[k], adj.get(f"{k}:sign", math.nan), regime, Ns,
+                                 seconds)
 
         def make_decide(counted: list[int], label: str, predicted_count: int | None):
             def decide(adj: dict[str, float]) -> tuple[str, str, float]:

@@ -16,6 +16,7 @@ from .base import Claim
 from .bbp import BBP
 from .count import OutlierCount
 from .growth import GrowthExponent, TermExponent
+from .learning import ReuseLearning
 from .reuse import ReuseGap
 from .spikes import OneStepSpikes
 from .vectors import LeftVectors
@@ -55,8 +56,8 @@ def claim_names() -> list[str]:
     return list(_REGISTRY)
 
 
-for _c in (GrowthExponent(), TermExponent(), OutlierCount(), LeftVectors(), ReuseGap(), BBP(),
-           OneStepSpikes(), TermAmplitudeClaim(), OutlierLocations()):
+for _c in (GrowthExponent(), TermExponent(), OutlierCount(), LeftVectors(), ReuseGap(),
+           ReuseLearning(), BBP(), OneStepSpikes(), TermAmplitudeClaim(), OutlierLocations()):
     register(_c)
 
 #: names of the built-in claims (``check`` refuses to shadow them with a user claim)
