@@ -65,6 +65,10 @@ INDEPENDENT = ModelConfig(activation=SHIFTED, target="He1", alpha1=0.2, alpha2=0
                           etabar1=0.2, batch="independent")
 BBP_CONFIG = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, etabar1=3.0,
                          batch="independent")
+#: reuse-learning on He_3 above the line alpha2 = 2 (1/2 - alpha1): e_2 = 0.25, the reused batch
+#: learns beta_* through term 2, the independent batch does not
+LEARNING = ModelConfig(activation="tanh", target="He3", alpha1=0.4, alpha2=0.45, etabar1=0.003,
+                       batch="reuse")
 
 
 def setups(scale: float = 1.0) -> dict[str, Setup]:
@@ -83,6 +87,10 @@ def setups(scale: float = 1.0) -> dict[str, Setup]:
                              {**exact, "null_draws": 4, "spectra": ("W1", "W2")},
                              label="tanh(z+1/2) / He1, alpha = (0.2, 0.45), etabar1 = 0.2, "
                                    "independent"),
+        "learning": Setup("learning", (LEARNING, LEARNING.replace(batch="independent")), n(16),
+                          {**exact, "null_draws": 0},
+                          label="tanh / He3, alpha = (0.4, 0.45), etabar1 = 0.003, reuse and "
+                                "independent"),
         "bbp": Setup("bbp", (BBP_CONFIG,), n(32),
                      {"dtype": "float32", "terms": 0, "null_draws": 0, "spectra": ("W1",)},
                      label="tanh / He1, alpha = (0, 0.2), etabar1 = 3, independent"),
@@ -248,7 +256,12 @@ class Case:
 def cases(chosen: Mapping[str, Setup], *, exponent_errors: Sequence[float] = EXPONENT_ERRORS,
           constant_errors: Sequence[float] = CONSTANT_ERRORS) -> list[Case]:
     """Every rule's true claim and its planted false ones, on the setups that carry them."""
-    from twostep.compare.claims import OutlierCount, OutlierLocations, TermAmplitudeClaim
+    from twostep.compare.claims import (
+        OutlierCount,
+        OutlierLocations,
+        ReuseLearning,
+        TermAmplitudeClaim,
+    )
     from twostep.compare.claims.reuse import ReuseGap
     from twostep.theory.predict import predict
 
@@ -269,6 +282,17 @@ def cases(chosen: Mapping[str, Setup], *, exponent_errors: Sequence[float] = EXP
             err = -1.0 if not claimed["reuse"] else 1.0
             out.append(Case("reuse-gap", "direction", err, ReuseGap(claimed=claimed), COUNT,
                             "count"))
+        # He_1 (j_* = 1): term 0 carries beta_* and grows in both modes
+        for err, claimed in ((0.0, None), (-1.0, {"reuse": False, "independent": True}),
+                             (1.0, {"reuse": True, "independent": False})):
+            out.append(Case("reuse-learning", "direction", err, ReuseLearning(claimed=claimed),
+                            COUNT, "count"))
+    if "learning" in chosen:
+        # He_3 above the line: reuse learns through term 2, independent does not
+        for err, claimed in ((0.0, None), (-1.0, {"reuse": False, "independent": False}),
+                             (1.0, {"reuse": True, "independent": True})):
+            out.append(Case("reuse-learning", "direction", err, ReuseLearning(claimed=claimed),
+                            LEARNING, "learning"))
     if "independent" in chosen:
         for e in (0.0, *exponent_errors):
             out.append(Case("growth-exponent", "exponent", e, PlantedGrowthExponent(shift=e),
@@ -477,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--resamples", type=int, default=300)
     p.add_argument("--per-n", type=int, default=4, help="seeds per N in the design (default 4)")
     p.add_argument("--setups", nargs="+", default=None,
-                   help="only these setups (of: count, independent, bbp)")
+                   help="only these setups (of: count, independent, learning, bbp)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 4 seeds per N in the pool, 5 resamples, N <= 1000")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")

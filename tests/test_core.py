@@ -53,7 +53,8 @@ def test_rescaled_terms_match_a_direct_run(pair):
     assert all(isinstance(t, ExactTerm) for t in got.terms)
     for t, u in zip(got.terms, direct.terms):
         for name in ("amplitude", "null_floor", "null_floor_sd", "beta_overlap",
-                     "null_beta_overlap", "left_overlap", "right_beta_overlap"):
+                     "null_beta_overlap", "left_overlap", "right_beta_overlap", "coherent_sq",
+                     "coherent_sq_se", "beta_component"):
             if getattr(u, name) is None:
                 assert getattr(t, name) is None
             else:
@@ -199,6 +200,20 @@ def test_core_check_reuse_gap_with_a_smaller_eta1():
              for N in NS for m in core.plane_results(out.base_results, out.bases, [b]).get(b, N)]
     assert all(r.startswith("carried") for r in rules), rules
     for a, b in zip(out.of(cfg), direct):
+        _same(a, b)
+
+
+@pytest.mark.slow   # the rescaling of its inputs is checked fast above, against a direct run
+def test_core_check_reuse_learning_equals_direct_checks_with_a_smaller_eta1():
+    """The rescaled beta_component (by s_k) and coherent_sq (by s_k^2) give the direct run's
+    reuse-learning verdicts, cosines and signs, at a config whose eta1 is below the base's."""
+    base = ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45, etabar1=0.02)
+    cfg = base.replace(alpha1=0.2, alpha2=0.4)
+    out = core.core_check("reuse-learning", base, [cfg], NS, 3)
+    direct = check("reuse-learning", cfg, NS, 3, **out.options)
+    got = out.of(cfg)
+    assert [v.subject for v in got] == [v.subject for v in direct]
+    for a, b in zip(got, direct):
         _same(a, b)
 
 
