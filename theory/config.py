@@ -28,7 +28,6 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
-from .functions import parse_function
 
 BATCH_MODES = ("reuse", "independent")
 #: Largest label noise tau accepted.  tau^2 must stay a finite float (the step-one
@@ -124,6 +123,8 @@ class ModelConfig:
     loss: str = "squared"
 
     def __post_init__(self) -> None:
+        from .functions import parse_function  # sympy: loaded by the first config, not on import
+
         set_ = object.__setattr__
         for name in ("activation", "target"):
             value = getattr(self, name)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
+import types
 from collections.abc import Iterator
 
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
 
-_DEFAULT = ModelConfig()
+#: The config's defaults, read from its fields: building the parser validates no config (that
+#: would load sympy for ``twostep --help``).
+_DEFAULT = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(ModelConfig)})
 
 #: Other spellings of a batch mode accepted on the command line.
 BATCH_ALIASES = {"fresh": "independent"}
@@ -108,7 +112,7 @@ class DistinctWidths(argparse.Action):
 
 
 def add_time_budget_argument(parser: argparse.ArgumentParser) -> None:
-    from twostep.theory.hermite import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET
+    from twostep.theory.budget import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET
 
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET,
                         metavar="SECONDS",
