@@ -18,24 +18,21 @@ import sys
 import types
 from collections.abc import Iterator
 
+from twostep.theory import config as _config
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
+from twostep.theory.errors import ConfigError
 
 #: The config's defaults, read from its fields: building the parser validates no config (that
 #: would load sympy for ``twostep --help``).
 _DEFAULT = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(ModelConfig)})
 
-#: Other spellings of a batch mode accepted on the command line.
-BATCH_ALIASES = {"fresh": "independent"}
-
-
 def batch_mode(text: str) -> str:
-    """``--batch`` value: reuse or independent (``fresh`` is an alias of independent)."""
-    value = BATCH_ALIASES.get(text, text)
-    if value not in BATCH_MODES:
-        raise argparse.ArgumentTypeError(
-            f"must be one of {', '.join(BATCH_MODES)} (fresh is an alias of independent), "
-            f"got {text!r}")
-    return value
+    """``--batch`` value: reuse or independent (``fresh`` is read as independent), as
+    :func:`twostep.theory.config.batch_mode` reads it everywhere."""
+    try:
+        return _config.batch_mode(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("batch ")) from None
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bool = False) -> None:
