@@ -11,11 +11,12 @@ from threadpoolctl import threadpool_limits
 #: oversubscribes the cores and spends its time spinning (measured on two cores: eight small
 #: simulations took 3.7 s of CPU with one BLAS thread, 10.4 s with two). Each test process,
 #: and the processes it starts (the CLI, docs commands), uses one BLAS thread unless the
-#: environment says otherwise; sweeps still set their workers' own limits.
+#: environment chose a number; sweeps still set their workers' own limits.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-for _name in BLAS_THREAD_VARIABLES:
-    os.environ.setdefault(_name, "1")
-threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+if "OPENBLAS_NUM_THREADS" not in os.environ:
+    for _name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(_name, "1")
+    threadpool_limits(limits=1, user_api="blas")  # numpy may be loaded already
 
 
 @pytest.fixture
