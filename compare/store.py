@@ -56,7 +56,6 @@ from twostep.simulate.options import (
 )
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError, NonFiniteError
-from twostep.theory.functions import parse_function
 
 from .paths import check_writable_folder, parent_of
 
@@ -698,6 +697,8 @@ class Store:
 
 
 def _filter_values(name: str, value: Any) -> list[Any]:
+    from twostep.theory.functions import parse_function
+
     values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
     out = []
     for v in values:

@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from twostep.theory.config import BATCH_MODES, ModelConfig
+from twostep.theory.config import ModelConfig, batch_mode
 from twostep.theory.errors import ConfigError, TwostepError
 
 from .store import (
@@ -301,9 +301,8 @@ class Grid:
         alphas = _listed("alpha pairs", self.alphas)
         set_(self, "alphas", None if alphas is None else tuple(_alpha_pair(a) for a in alphas))
         batches = _listed("batch modes", self.batches)
-        for batch in batches or ():
-            if batch not in BATCH_MODES:
-                raise ConfigError(f"batch must be one of {', '.join(BATCH_MODES)}; got {batch!r}")
+        if batches is not None:
+            batches = tuple(batch_mode(b) for b in batches)  # fresh is read as independent
         set_(self, "batches", batches)
         set_(self, "activations", _listed("activations", self.activations))
         set_(self, "targets", _listed("targets", self.targets))

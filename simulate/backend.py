@@ -40,8 +40,8 @@ from sympy.printing.pycode import PythonCodePrinter
 from twostep.theory import ConfigError, Function
 from twostep.theory.functions import Z
 
-#: Backend names (``numpy`` is the default).
-BACKENDS = ("numpy", "cupy", "torch", "array-api-strict")
+from .options import BACKENDS
+
 DEFAULT = "numpy"
 
 _INSTALL = {

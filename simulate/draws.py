@@ -25,7 +25,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from twostep.theory import ConfigError, ModelConfig, NonFiniteError, parse_function
+from twostep.theory import ConfigError, ModelConfig, NonFiniteError
 
 from .options import DTYPES
 
@@ -156,6 +156,8 @@ def draw_batch(config: ModelConfig, seed: int, N: int, index: int, beta: np.ndar
                dtype: np.dtype) -> Batch:
     """Batch number ``index`` (0 = the step-one batch): rows of X iid ``N(0, I_d)``,
     ``y = sigma_*(<beta_*, x>) + eps``, ``eps ~ N(0, tau^2)`` (docs/model.md)."""
+    from twostep.theory.functions import parse_function  # sympy: not for `twostep --help`
+
     d, n = dimensions(config, N)
     target = parse_function(config.target).numpy()
     X = np.empty((n, d), dtype=dtype)

@@ -142,7 +142,8 @@ def check_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
         if not isinstance(step, Step):
             raise ConfigError(f"steps must be Step objects, got {type(step).__name__}")
     if steps[0].batch != "fresh":
-        raise ConfigError("step 1 must use a fresh batch (there is no previous batch to reuse)")
+        raise ConfigError("step 1 must use a fresh batch (independent or fresh): there is no "
+                          "previous batch to reuse")
     return steps
 
 

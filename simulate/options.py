@@ -37,8 +37,9 @@ import numpy as np
 
 from twostep.theory.errors import ConfigError
 
-from .backend import BACKENDS
-
+#: Backend names (``numpy`` is the default; :mod:`.backend` runs them). Here, not in
+#: :mod:`.backend`, so that options are checked without loading sympy.
+BACKENDS = ("numpy", "cupy", "torch", "array-api-strict")
 #: Element types of a run.
 DTYPES = ("float64", "float32")
 #: Largest number of exact terms beyond term 0 (the derivatives sigma^(K+1) are lambdified).

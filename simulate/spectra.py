@@ -73,7 +73,6 @@ from fractions import Fraction
 
 import array_api_compat
 import numpy as np
-import scipy.linalg
 from threadpoolctl import ThreadpoolController
 
 from twostep.theory.config import exact
@@ -194,6 +193,8 @@ def _tolerance(dtype: np.dtype, rtol: float) -> float:
 def _top_ritz(T: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """The m largest eigenpairs of the projected matrix, descending (LAPACK
     ``syevr`` on that index range only: 2-4x faster than the full ``eigh``)."""
+    import scipy.linalg  # here: the module is imported by `twostep --help` (min_width)
+
     cols = T.shape[0]
     m = min(m, cols)
     with _serial():

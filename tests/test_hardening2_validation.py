@@ -173,6 +173,28 @@ def test_fresh_is_accepted_by_sweep_as_by_simulate(workdir, capsys):
     assert "independent (or fresh) or reuse" in err
 
 
+def test_fresh_in_a_config_file_is_read_as_on_the_command_line(workdir, capsys):
+    """``"batch": "fresh"`` in a --config JSON is the flag's ``--batch fresh``: independent, for
+    sweep and verify alike (and ModelConfig, which reads both); a wrong batch still names the
+    accepted values."""
+    from twostep.compare.cli import build_parser
+    from twostep.compare.commands.sweep import build_grid
+    from twostep.compare.commands.verify import load_config_file
+
+    (workdir / "fresh.json").write_text('{"batch": "fresh", "alpha1": 0.2}')
+    args = build_parser().parse_args(["sweep", "--store", "s.sqlite", "--N", "20",
+                                      "--config", "fresh.json"])
+    assert [c.batch for c in build_grid(args).configs] == ["independent"]
+    assert load_config_file("fresh.json") == ModelConfig(batch="independent", alpha1=0.2)
+    assert ModelConfig.from_dict({"batch": "fresh"}).batch == "independent"
+    assert Grid(ns=[20], batches=["fresh", "reuse"]).batches == ("independent", "reuse")
+    (workdir / "bad.json").write_text('{"batch": "sideways"}')
+    err = one_line(capsys, ["verify", "--claim", "bbp", "--config", "bad.json", "--N", "20"])
+    assert "batch must be one of reuse, independent (fresh is accepted for independent)" in err
+    err = one_line(capsys, ["simulate", "--N", "20", "--steps", "0.3:1:reuse"])
+    assert "step 1 must use a fresh batch (independent or fresh)" in err
+
+
 def test_memory_messages_are_readable_and_spelled_for_their_caller(monkeypatch, capsys):
     from twostep.simulate import memory
 

@@ -188,6 +188,18 @@ def test_the_runner_knows_its_workers_and_their_exit_codes(monkeypatch):
     assert set(seen["started"].values()) <= set(seen["exitcodes"])
 
 
+def test_workers_and_the_parser_load_no_sympy_or_scipy():
+    """A spawned worker imports the sweep module (and a cell function's module) before its
+    first cell, and ``twostep --help`` builds every parser: neither loads sympy, scipy or
+    mpmath (1.5 s of imports per process; a cell that simulates loads them itself)."""
+    code = ("import sys; import twostep.compare.sweep; from twostep.compare.cli import "
+            "build_parser; build_parser(); "
+            "print(sorted(m for m in ('sympy', 'scipy', 'mpmath') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_triage_of_a_broken_pool():
     from twostep.compare.sweep import _triage
 

@@ -152,6 +152,11 @@ def overlap_constants(k: int) -> dict[str, Fraction]:
     """Exact constants of the Gram-Schmidt of ``a^{o(k+1)}`` (module docstring):
     ``rho`` (``|<a^{k+1}, q_{k+1}>|^2 ~ rho N^{-k}``), ``loss`` (``N^{k+1} Pi_k(N) =
     N rho - loss``) and ``sigma`` (``N^{k+1} Sigma_k(N)``)."""
+    return dict(_overlap_constants(k))
+
+
+@functools.cache
+def _overlap_constants(k: int) -> dict[str, Fraction]:
     R = _residuals(k + 1)
     s = R[0].gens[0]
     top = R[k]
@@ -298,6 +303,28 @@ def _term_polynomials(activation: str, target: str, noise: float, k: int, reuse:
     return out, act.exact and tgt.exact
 
 
+@functools.lru_cache(maxsize=256)
+def _term_evaluators(activation: str, target: str, noise: float, k: int, reuse: bool
+                     ) -> tuple[dict[str, Any], bool]:
+    """:func:`_term_polynomials` as functions of the values of ``_PARAMS`` (a crossing width's
+    bisection evaluates them some 600 times; ``subs`` took about 10 ms each time)."""
+    polys, exact = _term_polynomials(activation, target, noise, k, reuse)
+    return {name: _evaluator(expr) for name, expr in polys.items()}, exact
+
+
+def _evaluator(expr: sympy.Expr) -> Any:
+    """``values -> float(expr.subs(values))`` for a polynomial in ``_PARAMS``: the terms in
+    floats, summed by ``math.fsum`` (one rounding of the sum)."""
+    terms = [(tuple(mon), float(coef))
+             for mon, coef in sympy.Poly(expr, *_PARAMS).terms() if coef != 0]
+
+    def evaluate(values: dict[sympy.Symbol, float]) -> float:
+        x = [values[p] for p in _PARAMS]
+        return math.fsum(c * math.prod(v**e for v, e in zip(x, mon) if e) for mon, c in terms)
+
+    return evaluate
+
+
 @functools.lru_cache(maxsize=64)
 def _scalars(activation: str, target: str, noise: float) -> dict[str, float]:
     act = parse_function(activation).expr
@@ -403,8 +430,8 @@ def _dims(config: ModelConfig, N: int | None) -> tuple[float, float]:
 
 def _pieces(config: ModelConfig, k: int, N: int | None) -> tuple[float, float, bool]:
     """``(E||vbar_k||^2, E||zeta||^2, exact)`` at width N (N None: the limit, zeta 0)."""
-    polys, exact = _term_polynomials(config.activation, config.target, float(config.noise), k,
-                                     config.reuse)
+    polys, exact = _term_evaluators(config.activation, config.target, float(config.noise), k,
+                                    config.reuse)
     sc = _scalars(config.activation, config.target, float(config.noise))
     d, n = _dims(config, N)
     psi = d / n
@@ -419,7 +446,7 @@ def _pieces(config: ModelConfig, k: int, N: int | None) -> tuple[float, float, b
               _PSI: psi}
 
     def ev(name: str) -> float:
-        return float(polys[name].subs(values))
+        return polys[name](values)
 
     mean2 = ev("mean_z") ** 2 + ev("mean_zp") ** 2
     if N is None:

@@ -28,9 +28,11 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
-from .functions import parse_function
 
 BATCH_MODES = ("reuse", "independent")
+#: Other spellings of a batch mode, read as the mode wherever one is read (ModelConfig, so
+#: config files too; the --batch flags; sweep grids): ``fresh`` is the steps' word for a new batch.
+BATCH_ALIASES = {"fresh": "independent"}
 #: Largest label noise tau accepted.  tau^2 must stay a finite float (the step-one
 #: prediction uses it, and a simulation squares the residuals); a tau of this size already
 #: drowns any target by six orders of magnitude.
@@ -93,6 +95,16 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def batch_mode(value: Any) -> str:
+    """``value`` as one of :data:`BATCH_MODES` (an alias of :data:`BATCH_ALIASES` as its mode);
+    else a one-line ConfigError naming the accepted values."""
+    mode = BATCH_ALIASES.get(value, value) if isinstance(value, str) else value
+    if mode not in BATCH_MODES:
+        raise ConfigError(f"batch must be one of {', '.join(BATCH_MODES)} (fresh is accepted for "
+                          f"independent); got {value!r}")
+    return mode
+
+
 def check_alpha(name: str, value: float | Fraction, shown: Any = None) -> None:
     """The one check of a step-size exponent: ``value`` in [0, 1/2) (docs/model.md), else a
     one-line ConfigError naming it (and ``shown``, the value as the user gave it)."""
@@ -124,6 +136,8 @@ class ModelConfig:
     loss: str = "squared"
 
     def __post_init__(self) -> None:
+        from .functions import parse_function  # sympy: loaded by the first config, not on import
+
         set_ = object.__setattr__
         for name in ("activation", "target"):
             value = getattr(self, name)
@@ -142,7 +156,7 @@ class ModelConfig:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0 <= self.noise <= MAX_NOISE:
             raise ConfigError(f"noise (tau) must be >= 0 and <= {MAX_NOISE:g}, got {self.noise!r}")
-        _choice("batch", self.batch, BATCH_MODES)
+        set_(self, "batch", batch_mode(self.batch))
         _choice("second_layer", self.second_layer, SECOND_LAYER)
         _choice("first_layer", self.first_layer, FIRST_LAYER)
         _choice("loss", self.loss, LOSSES)

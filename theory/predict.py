@@ -37,7 +37,7 @@ from typing import Any
 
 import sympy
 
-from . import hermite
+from . import budget, hermite
 from .bbp import spike
 from .config import ModelConfig, check_alpha, exact
 from .errors import ConfigError
@@ -424,9 +424,9 @@ def predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction:
     """
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"predict takes a ModelConfig, got {type(config).__name__}")
-    if hermite.budget._BUDGET.__dict__.get("seconds") is None:
+    if budget._BUDGET.__dict__.get("seconds") is None:
         with hermite.time_budget(hermite.DEFAULT_TIME_BUDGET,
-                                 hermite.budget._BUDGET.__dict__.get("progress")):
+                                 budget._BUDGET.__dict__.get("progress")):
             return _predict(config, max_terms=max_terms)
     return _predict(config, max_terms=max_terms)
 

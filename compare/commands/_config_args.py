@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
+import types
 from collections.abc import Iterator
 
+from twostep.theory import config as _config
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
+from twostep.theory.errors import ConfigError
 
-_DEFAULT = ModelConfig()
-
-#: Other spellings of a batch mode accepted on the command line.
-BATCH_ALIASES = {"fresh": "independent"}
-
+#: The config's defaults, read from its fields: building the parser validates no config (that
+#: would load sympy for ``twostep --help``).
+_DEFAULT = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(ModelConfig)})
 
 def batch_mode(text: str) -> str:
-    """``--batch`` value: reuse or independent (``fresh`` is an alias of independent)."""
-    value = BATCH_ALIASES.get(text, text)
-    if value not in BATCH_MODES:
-        raise argparse.ArgumentTypeError(
-            f"must be one of {', '.join(BATCH_MODES)} (fresh is an alias of independent), "
-            f"got {text!r}")
-    return value
+    """``--batch`` value: reuse or independent (``fresh`` is read as independent), as
+    :func:`twostep.theory.config.batch_mode` reads it everywhere."""
+    try:
+        return _config.batch_mode(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("batch ")) from None
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bool = False) -> None:
@@ -108,7 +109,7 @@ class DistinctWidths(argparse.Action):
 
 
 def add_time_budget_argument(parser: argparse.ArgumentParser) -> None:
-    from twostep.theory.hermite import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET
+    from twostep.theory.budget import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET
 
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET,
                         metavar="SECONDS",

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-import mpmath
-
-from twostep.theory import hermite
+from twostep.theory.budget import check_time_budget
 from twostep.theory.errors import ConfigError
-from twostep.theory.functions import parse_function
 
 from ._config_args import add_time_budget_argument, evaluations
+
+if TYPE_CHECKING:
+    import mpmath
+
+    from twostep.theory import hermite
 
 #: Largest order the command prints (the library goes further).
 MAX_ORDER = 40
@@ -68,6 +71,9 @@ def _summary(args: argparse.Namespace) -> dict:
     _check_range("--order", args.order, 0, MAX_ORDER)
     _check_range("--digits", args.digits, *DIGITS_RANGE)
     _check_range("--reuse-limit", args.reuse_limit, *REUSE_LIMIT_RANGE)
+    from twostep.theory import hermite
+    from twostep.theory.functions import parse_function
+
     function = parse_function(args.function)
     coefficients = hermite.coefficients(function, args.order, digits=args.digits)
     reuse = hermite.reuse_exponent(function, limit=args.reuse_limit)
@@ -98,6 +104,8 @@ def _json(summary: dict) -> str:
 
 
 def _number(c: hermite.Coefficient, x: mpmath.mpf, digits: int) -> str:
+    import mpmath
+
     if c.exact and c.is_zero:
         return " 0"
     text = mpmath.nstr(x, digits)
@@ -134,7 +142,7 @@ def _table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    hermite.check_time_budget(args.time_budget, "--time-budget")
+    check_time_budget(args.time_budget, "--time-budget")
     with evaluations(args, "hermite"):
         summary = _summary(args)  # everything is computed before anything is printed
     print(_json(summary) if args.json else _table(summary))

@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 
 from twostep.simulate import Measurement, draws, spectra
-from twostep.simulate import run as simulate_run
-from twostep.simulate.gd import parse_steps
 from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError
 from twostep.theory.errors import TwostepError
@@ -236,10 +234,20 @@ def _check_sizes(args: argparse.Namespace, config, options: RunOptions, steps) -
                  allow_hint="--allow-memory", dtype_hint="--dtype float32")
 
 
+def simulate_run(*args, **kwargs) -> Measurement:
+    """:func:`twostep.simulate.run`, imported on first use (``twostep --help`` loads no
+    simulator, so no sympy)."""
+    from twostep.simulate import run as simulate
+
+    return simulate(*args, **kwargs)
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     steps = None
     if args.steps is not None:
+        from twostep.simulate.gd import parse_steps
+
         steps = parse_steps(_steps_text(args.steps))
         sync = {"alpha1": steps[0].alpha, "etabar1": steps[0].etabar}
         if len(steps) > 1:

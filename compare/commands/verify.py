@@ -102,15 +102,13 @@ def build_plan(args: argparse.Namespace):
     return (Check(claim, config, tuple(Ns), args.seeds),), False
 
 
-_DEFAULT = ModelConfig()
-
-
 def _config_text(cfg: ModelConfig) -> str:
     from ..report import config_label
 
+    default = ModelConfig()
     extra = [f"{name}={getattr(cfg, name):g}" for name in
              ("psi_d", "psi_n", "etabar1", "etabar2", "noise")
-             if getattr(cfg, name) != getattr(_DEFAULT, name)]
+             if getattr(cfg, name) != getattr(default, name)]
     return config_label(cfg) + (", " + ", ".join(extra) if extra else "")
 
 

@@ -51,10 +51,11 @@ Layout: :mod:`.results` (result types), :mod:`.checks` (inputs, integrability),
 :mod:`.gaussian` (closed forms), :mod:`.kinks` (switching points and pieces; what each
 non-smooth primitive contributes is one entry of
 :data:`twostep.theory.nonsmooth.REGISTRY`), :mod:`.symmetry` (parity),
-:mod:`.quadrature` (tanh-sinh), :mod:`.numerics` (mpmath evaluation), :mod:`.budget`
-(time budget), :mod:`.api` (the functions below).
+:mod:`.quadrature` (tanh-sinh), :mod:`.numerics` (mpmath evaluation), :mod:`.api` (the
+functions below); the time budget is :mod:`twostep.theory.budget` (no sympy there).
 """
 
+from ..budget import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET, check_time_budget, time_budget
 from .api import (
     MAX_DERIVATIVE_ORDER,
     NOT_COMPUTED,
@@ -69,7 +70,6 @@ from .api import (
     information_exponent,
     reuse_exponent,
 )
-from .budget import DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET, check_time_budget, time_budget
 from .checks import MAX_DIGITS, MAX_ORDER
 from .results import Coefficient, ReuseExponent, Symmetry, Value
 from .symmetry import parity, symmetry

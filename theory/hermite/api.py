@@ -7,9 +7,9 @@ import functools
 import sympy
 
 from .. import nonsmooth
+from ..budget import _evaluates, _short
 from ..errors import ConfigError
 from ..functions import Function, Z
-from .budget import _evaluates, _short
 from .checks import MAX_ORDER, _as_expr, _check_digits, _check_int, _check_integrable, _name
 from .gaussian import _exact_expectation
 from .kinks import _is_smooth

@@ -9,9 +9,9 @@ import math
 import mpmath
 import sympy
 
+from ..budget import _evaluates, _short
 from ..errors import ConfigError
 from ..functions import Function, Z, parse_function
-from .budget import _evaluates, _short
 from .gaussian import _SQRT_2PI
 from .numerics import _capped_functions, _mp_callable
 

@@ -8,8 +8,8 @@ import math
 import mpmath
 import sympy
 
+from ..budget import _check_deadline
 from ..errors import ConfigError, NonFiniteError
-from .budget import _check_deadline
 from .kinks import _is_smooth, _pieces
 from .numerics import _mp_callable, _to_mp
 from .results import Value

@@ -8,9 +8,9 @@ from fractions import Fraction
 import mpmath
 import sympy
 
+from ..budget import _evaluates, _short
 from ..errors import ConfigError
 from ..functions import Function, Z
-from .budget import _evaluates, _short
 from .checks import _as_expr
 from .kinks import _is_smooth, _pieces
 from .results import Symmetry

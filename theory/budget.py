@@ -1,5 +1,8 @@
 """Time budget of one evaluation (``twostep theory`` / ``twostep hermite --time-budget``).
 
+Used by :mod:`twostep.theory.hermite` (which exports :func:`time_budget` and the limits); it
+loads no sympy, so the command line builds its ``--time-budget`` flag without it.
+
 Inside ``with time_budget(seconds):`` every evaluation (one integrability check, one
 parity decision, one coefficient, one expectation or derivative moment; nested ones
 count towards the outermost) that runs longer than ``seconds`` raises
@@ -15,10 +18,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import sympy
+from .errors import ConfigError, TimeBudgetError
 
-from ..errors import ConfigError, TimeBudgetError
+if TYPE_CHECKING:
+    import sympy
 
 #: Seconds one evaluation may take under ``twostep theory`` / ``twostep hermite`` (their
 #: ``--time-budget``).  The slowest legitimate evaluation measured (a derivative moment of
