@@ -26,6 +26,7 @@ from twostep.theory import ConfigError, ModelConfig
 from twostep.theory.predict import predict
 
 BUILTIN = ["growth-exponent", "term-exponent", "outlier-count", "left-vectors", "reuse-gap",
+           "reuse-learning",
            "bbp", "one-step-spikes", "term-amplitude", "outlier-locations"]
 
 #: every name code imported from the single-module compare/claims.py (public and private)
