@@ -62,6 +62,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -446,17 +447,43 @@ def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[Mod
     return verdicts, blocked, refused
 
 
-def base_sweep(claim: Claim, base_config: ModelConfig, Ns: Sequence[int], seeds: int,
+def seeds_at(seeds: int | Mapping[int, int], N: int) -> int:
+    """The seeds at width N of a design: one number for every width, or a mapping N -> seeds
+    (more seeds where cells are cheap and the statistic needs them; a width it lacks is an
+    error)."""
+    if isinstance(seeds, Mapping):
+        if int(N) not in seeds:
+            raise ConfigError(f"the seeds per width {dict(seeds)} give none for N = {N}")
+        n = seeds[int(N)]
+    else:
+        n = seeds
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ConfigError(f"seeds must be integers >= 1 (per width or for all), got {n!r}")
+    return int(n)
+
+
+def describe_seeds(seeds: int | Mapping[int, int]) -> str:
+    """``"12 seeds"`` or ``"48 / 48 / 24 / 12 seeds"`` (per width, in the order of N)."""
+    if isinstance(seeds, Mapping):
+        vals = [int(seeds[N]) for N in sorted(seeds)]
+        if len(set(vals)) > 1:
+            return " / ".join(map(str, vals)) + " seeds"
+        seeds = vals[0]
+    return f"{int(seeds)} seeds"
+
+
+def base_sweep(claim: Claim, base_config: ModelConfig, Ns: Sequence[int],
+               seeds: int | Mapping[int, int],
                options: Mapping[str, Any], store: str | os.PathLike[str], *,
                executor: str = "inline", jobs: int | None = None, quiet: bool = True
                ) -> Results:
     """Simulate the base config(s) of the claim (its ``configs(base_config)``) into ``store``
-    and return their measurements."""
+    and return their measurements (``seeds``: per width, :func:`seeds_at`)."""
     from .store import Cell, Store
     from .sweep import run_sweep
 
     cells = [Cell(c, int(N), s, dict(options)) for c in claim.configs(base_config)
-             for N in sorted(set(Ns)) for s in range(seeds)]
+             for N in sorted(set(Ns)) for s in range(seeds_at(seeds, N))]
     with Store(store) as st:
         sweep = run_sweep(cells, st, executor=executor, jobs=jobs, quiet=quiet)
         if sweep.failed:
@@ -472,13 +499,15 @@ def base_sweep(claim: Claim, base_config: ModelConfig, Ns: Sequence[int], seeds:
 
 
 def core_check(claim: str | Claim, base_config: ModelConfig | None,
-               configs: Sequence[ModelConfig], Ns: Sequence[int], seeds: int = 4, *,
+               configs: Sequence[ModelConfig], Ns: Sequence[int],
+               seeds: int | Mapping[int, int] = 4, *,
                store: str | os.PathLike[str] | None = None, executor: str = "inline",
                jobs: int | None = None, quiet: bool = True,
                options: Mapping[str, Any] | None = None,
                measure: bool = False) -> CoreVerdicts:
     """ONE sweep of ``base_config`` (default: :func:`default_base`), then ``claim`` at every
-    config of ``configs`` by rescaling (term-exponent, outlier-count, reuse-gap only).
+    config of ``configs`` by rescaling (the claims of :data:`CORE_CLAIMS` only); ``seeds``:
+    one number, or seeds per width (:func:`seeds_at`).
 
     Each config's verdicts equal those of ``verify.check(claim, config, Ns, seeds,
     **result.options)`` (the module docstring says when exactly).  With ``measure`` the series
@@ -509,8 +538,9 @@ def core_check(claim: str | Claim, base_config: ModelConfig | None,
         for b in bases:
             twins = [c2 for c in configs for c2 in obj.configs(c)
                      if step_free_key(c2) == step_free_key(b)]
-            residuals.update(measure_residuals(b, twins, res.Ns(b), range(seeds),
-                                               int(opts["terms"])))
+            for N in res.Ns(b):
+                residuals.update(measure_residuals(b, twins, [N], range(seeds_at(seeds, N)),
+                                                   int(opts["terms"])))
     verdicts, blocked, refused = evaluate_core(obj, res, bases, configs, opts["terms"],
                                                residuals=residuals)
     return CoreVerdicts(claim=obj.name, base=base, options=opts, configs=configs,

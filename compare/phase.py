@@ -7,17 +7,20 @@ ONE base sweep (compare/core.py), beside the paper's ``floor(alpha2/(1/2 - alpha
   :data:`COUNT_OPTIONS`);
 - :func:`learning_planes`: the ``reuse-learning`` claim (an outlier carries beta_* with a reused
   batch above the line ``alpha2 = 2 (1/2 - alpha1)`` for He3, never with independent batches),
-  one plane per batch mode, at the count plane's widths and seeds.
+  one plane per batch mode, with He2 (never learned this way) as the control, at the widths
+  :data:`LEARNING_NS` and seeds per width :data:`LEARNING_SEEDS` of each target.
 
 Every grid cell's verdict is the verdict of a direct run with the core's run options (terms = K,
 max_power = M; compare/core.py says when exactly).  Cells are labelled consistent /
 inconsistent / inconclusive / guard-blocked (the regime guard left fewer than MIN_WIDTHS widths
 spanning MIN_RANGE) / refused (the claim needs more exact terms than computed).
 
-``python -m twostep.compare.phase OUT_DIR [DATA_DIR]`` draws OUT_DIR/phase-count.png and
-phase-reuse.png (about half an hour on 2 cores, most of it the count plane's base sweep at
-N = 4000); with DATA_DIR the base sweeps are stored there
-(phase-*.sqlite, reused by a rerun) and each plane's cells written as phase-*.json.
+``python -m twostep.compare.phase OUT_DIR [DATA_DIR [count,He3,He2]]`` draws
+OUT_DIR/phase-count.png (reused batch) and phase-learning-{He3,He2}-{reuse,independent}.png
+(the count plane's base sweep takes about 20 minutes on 2 cores, the learning planes' about 10
+and 3); with DATA_DIR the base sweeps are stored there (phase-*.sqlite,
+reused by a rerun) and each plane's cells written as phase-*.json; the third argument picks the
+planes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.predict import paper_count
 
 from .claims import OutlierCount
-from .core import TERMS_CAP, CoreVerdicts, classify, core_check, default_base
+from .core import TERMS_CAP, CoreVerdicts, classify, core_check, default_base, describe_seeds
 
 #: The count plane's base: tanh(z + 1/2) (every term's coefficient nonzero), He1, reused batch.
 #: etabar1 = 0.02 keeps eta1 max|P1_ij| below ~0.4 up to alpha1 = 0.49 at N = 2000, so the
@@ -59,6 +62,12 @@ COUNT_OPTIONS = {"dtype": "float32", "null_draws": 0, "terms": 3}
 #: The learning planes' widths: He3 needs N = 4000 to decide the sign of e_2 near its line;
 #: the He2 control learns nowhere, which the cosines decide without exponents (N <= 2000).
 LEARNING_NS = {"He3": COUNT_NS, "He2": PLANE_NS}
+#: ... and their seeds per width, spent where they buy power: the exponents need every width's
+#: mean 3 standard errors above zero, and the small widths, whose cells cost a second, are the
+#: noisiest per seed (He3, 12 seeds: the beta_* component's mean 2.0 and 2.7 se from zero at
+#: N = 500, 1000, against 4.6 and 8.4 at N = 2000, 4000; docs/results.md).
+LEARNING_SEEDS = {"He3": {500: 48, 1000: 48, 2000: 24, 4000: 24},
+                  "He2": {250: 48, 500: 48, 1000: 48, 2000: 24}}
 
 
 def distance_to_critical(alpha1: float, alpha2: float) -> float:
@@ -91,7 +100,7 @@ class Plane:
     n: int = 20
     timing: dict[str, float] = field(default_factory=dict)
     Ns: tuple[int, ...] = PLANE_NS
-    seeds: int = 4
+    seeds: int | Mapping[int, int] = 4
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -150,7 +159,8 @@ def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = COUNT_NS,
 
 
 def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS,
-                    seeds: int = COUNT_SEEDS, *, n: int = 20, margin: float = 0.01,
+                    seeds: int | Mapping[int, int] = LEARNING_SEEDS["He3"], *, n: int = 20,
+                    margin: float = 0.01,
                     store: str | os.PathLike[str] | None = None, jobs: int | None = 2,
                     executor: str = "process", quiet: bool = True,
                     options: dict[str, Any] | None = None) -> dict[str, Plane]:
@@ -198,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if target not in only:
             continue
         made = learning_planes(REUSE_BASE.replace(target=target), LEARNING_NS[target],
-                               store=store(f"learning-{target}"))
+                               LEARNING_SEEDS[target], store=store(f"learning-{target}"))
         for mode, plane in made.items():
             planes.append((f"learning-{target}-{mode}", f"reuse-learning ({target}, {mode} batch)",
                            plane))
@@ -206,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         measured_phase_figure(plane.cells, out / f"phase-{name}.png", title=(
             f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
             f"etabar1 = {plane.base.etabar1:g}"), n=plane.n,
-            note=f"N = {', '.join(map(str, plane.Ns))}, {plane.seeds} seeds; one base sweep "
+            note=f"N = {', '.join(map(str, plane.Ns))}, {describe_seeds(plane.seeds)}; one "
+                 f"base sweep "
                  f"({plane.timing['sweep_s']:.0f} s) + {plane.timing['configs']} rescaled "
                  f"evaluations ({plane.timing['evaluate_s']:.0f} s)")
         if data is not None:

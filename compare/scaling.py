@@ -132,9 +132,13 @@ class ScalingFit:
                 f"{self.syst:.2g}; N >= {c.N_min}, model {c.model}, {chi}{note})")
 
 
-def log_points(values: Mapping[int, Sequence[float]]) -> dict[int, tuple[float, float] | None]:
+def log_points(values: Mapping[int, Sequence[float]], power: int = 2
+               ) -> dict[int, tuple[float, float] | None]:
     """``(y_N, se(y_N))`` per N of the module docstring, or None where the seed mean is not
-    :data:`MIN_SIGNAL_Z` standard errors above zero (or fewer than two seeds)."""
+    :data:`MIN_SIGNAL_Z` standard errors above zero (or fewer than two seeds).  ``power``: the
+    values estimate ``theta^power`` (2: a squared strength, the default; 1: a signed component
+    such as :attr:`ExactTerm.beta_component`, oriented so that its mean is positive), so
+    ``y_N = (1/power) [log m_N + s_N^2 / (2 m_N^2)]``."""
     out: dict[int, tuple[float, float] | None] = {}
     for N in sorted(values):
         x = np.asarray(values[N], dtype=float)
@@ -152,7 +156,7 @@ def log_points(values: Mapping[int, Sequence[float]]) -> dict[int, tuple[float, 
         # Student t quantile to the normal one, so a 95% interval built from it covers as a t
         # interval would (1.62x at 4 seeds, 1.20x at 8, 1.13x at 12)
         widen = float(stats.t.ppf(0.975, x.size - 1) / stats.norm.ppf(0.975))
-        out[N] = (0.5 * (math.log(m) + s * s / (2 * m * m)), widen * s / (2 * m))
+        out[N] = ((math.log(m) + s * s / (2 * m * m)) / power, widen * s / (power * m))
     return out
 
 
@@ -186,9 +190,12 @@ def _excess(chosen: WindowFit, rival: WindowFit) -> float:
     return math.sqrt(diff2 - var)
 
 
-def fit_scaling(values: Mapping[int, Sequence[float]]) -> ScalingFit:
-    """The exponent of ``sqrt(E u_N)`` from per-seed values ``values[N]`` (module docstring)."""
-    pts = log_points(values)
+def fit_scaling(values: Mapping[int, Sequence[float]], power: int = 2) -> ScalingFit:
+    """The exponent of ``sqrt(E u_N)`` from per-seed values ``values[N]`` (module docstring);
+    with ``power = 1`` the exponent of ``E u_N`` itself (:func:`log_points`)."""
+    if power not in (1, 2):
+        raise ValueError(f"power must be 1 or 2, got {power!r}")
+    pts = log_points(values, power)
     usable = tuple(N for N, p in pts.items() if p is not None)
     points = {N: p for N, p in pts.items() if p is not None}
     if len(usable) < 2:

@@ -89,6 +89,20 @@ def test_scaling_fit_recovers_a_planted_exponent():
     assert cover >= 176
 
 
+def test_scaling_fit_of_a_linear_component():
+    # power=1: values whose MEAN grows as N^0.3 (a signed component, not a squared strength);
+    # the same values read as a squared strength give half the exponent
+    rng = np.random.default_rng(11)
+    values = {N: 0.05 * N**0.3 * (1 + 0.2 * rng.standard_normal(64)) for N in (500, 1000, 2000,
+                                                                              4000)}
+    lo, hi = scaling.fit_scaling(values, power=1).interval()
+    assert lo <= 0.3 <= hi and hi - lo < 0.2
+    lo2, hi2 = scaling.fit_scaling(values).interval()
+    assert lo2 <= 0.15 <= hi2
+    with pytest.raises(ValueError, match="power"):
+        scaling.fit_scaling(values, power=3)
+
+
 def test_scaling_fit_refuses_a_mean_at_zero():
     rng = np.random.default_rng(2)
     fit = scaling.fit_scaling({N: rng.normal(0, 1, 8) for N in (500, 1000, 2000, 4000)})

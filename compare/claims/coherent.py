@@ -173,7 +173,8 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
                      raw: Mapping[int, Sequence[float]] | MissingCoherent,
                      regime: Regime | None,
                      tolerance: float, seconds: Mapping[int, float] | None = None,
-                     k: int | None = None) -> Finding:
+                     k: int | None = None, power: int = 2,
+                     column: str = "sqrt(U/L)") -> Finding:
     """The exponent of ``sqrt(E coherent_sq)`` against ``predicted`` (module docstring).
 
     ``consistent`` needs the fit's 95% interval (statistical and systematic errors) to contain
@@ -183,7 +184,9 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
     ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
     per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
-    ``k`` is given), ``need`` (what would decide it).  ``raw`` may be the
+    ``k`` is given), ``need`` (what would decide it).  ``power = 1``: ``raw`` holds a signed
+    component (oriented so that its mean is positive) whose mean grows as ``N^{exponent}``
+    itself, shown in the table's ``column``.  ``raw`` may be the
     :class:`MissingCoherent` of measurements stored before the coherent strength existed: the
     finding is then inconclusive, saying so.
     """
@@ -193,7 +196,7 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     Ns = sorted(raw)
     in_regime = {N: regime is None or regime.ok(N) for N in Ns}
     considered = {N: raw[N] for N in Ns if in_regime[N]}
-    fit = scaling.fit_scaling(considered) if len(considered) >= 2 else scaling.ScalingFit(
+    fit = scaling.fit_scaling(considered, power) if len(considered) >= 2 else scaling.ScalingFit(
         math.nan, math.inf, 0.0, None,
         note=missing or "fewer than two widths in the regime")
     usable = list(fit.usable)
@@ -208,7 +211,7 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     if k is not None and fit.chosen is not None:
         shift = config.alpha2 + k * config.alpha1
         gamma = (fit.estimate - shift, lo - shift, hi - shift)
-    cols = ["N", "seeds", "sqrt(U/L)", "se", "z", "in fit", "local slope", "predicted"]
+    cols = ["N", "seeds", column, "se", "z", "in fit", "local slope", "predicted"]
     if regime is not None:
         cols.append("series residual")
     table = Table(cols, title=f"{claim}: {subject} (coherent strength)")
@@ -217,15 +220,15 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         x = np.asarray(raw[N], dtype=float)
         m = float(x.mean())
         se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
-        strength = math.copysign(math.sqrt(abs(m)), m)
+        strength = m if power == 1 else math.copysign(math.sqrt(abs(m)), m)
         point = fit.points.get(N)
         slope = None
         if point is not None and prev is not None:
             slope = (point[0] - prev[1][0]) / math.log(N / prev[0])
         if point is not None:
             prev = (N, point)
-        row = {"N": N, "seeds": int(x.size), "sqrt(U/L)": strength,
-               "se": 0.5 * se / math.sqrt(abs(m)) if m else None,
+        row = {"N": N, "seeds": int(x.size), column: strength,
+               "se": se if power == 1 else 0.5 * se / math.sqrt(abs(m)) if m else None,
                "z": m / se if se and math.isfinite(se) else None,
                "in fit": N in usable, "local slope": slope, "predicted": f"N^{predicted:.3g}"}
         if regime is not None:
@@ -297,13 +300,16 @@ def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> 
 
 
 def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns: Sequence[int],
-                  seconds: Mapping[int, float]) -> tuple[int | None, str]:
+                  seconds: Mapping[int, float], *, what: str = "",
+                  label: str = "coherent exponent") -> tuple[int | None, str]:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
     BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
     :func:`~twostep.compare.claims.rules.enough_widths` usable widths, ``p < LEVEL`` and the
-    largest widths' fit of the same sign (else pre-asymptotic: larger N)."""
+    largest widths' fit of the same sign (else pre-asymptotic: larger N).  ``what`` names the
+    quantity in the text (``"k=2 beta_* component"``), ``label`` its exponent."""
     f = finding
+    who = what or f"k={k}"
     usable, fit = f.extra["usable"], f.extra["fit"]
     gamma = f.extra["gamma"]
     g = "" if gamma is None else f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]"
@@ -311,21 +317,21 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
         why = (regime.describe([N for N in Ns if not regime.ok(N)])
                if regime is not None and any(not regime.ok(N) for N in Ns) else "")
         need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
-        return None, (f"k={k}: sign undetermined ({_evidence_note(usable)}"
+        return None, (f"{who}: sign undetermined ({_evidence_note(usable)}"
                       + (f"; {fit.note}" if fit.note else "")
                       + (f"; {why}" if why else "") + f"; would decide: {need})")
     agrees = fit.narrower is None or np.sign(fit.narrower.estimate) == np.sign(fit.estimate)
     if p < LEVEL and not agrees:
-        return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}) but the "
+        return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}) but the "
                       f"largest widths' fit (N >= {fit.narrower.N_min}) is "
                       f"{fit.narrower.estimate:.3g}, of the other sign{g}; would decide: larger "
                       f"N than {Ns[-1]}")
     if p < LEVEL:
         sign = int(np.sign(fit.estimate))
-        return sign, (f"k={k}: {'grows' if sign > 0 else 'vanishes'}, coherent exponent {fit} "
+        return sign, (f"{who}: {'grows' if sign > 0 else 'vanishes'}, {label} {fit} "
                       f"(p = {p:.2g}){g}")
     need = sign_need(f, seconds, abs(f.predicted))
-    return None, (f"k={k}: sign undetermined, coherent exponent {fit} (p = {p:.2g}){g}; would "
+    return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}){g}; would "
                   f"decide: {need}")
 
 
