@@ -105,3 +105,17 @@ def test_planted_options_of_the_claims():
         ReuseGap(claimed={"reuse": True})
     assert ReuseGap(claimed={"reuse": True, "independent": False}).claimed["reuse"] is True
     assert OutlierLocations(factor=1.1).factor == 1.1
+
+
+def test_a_plant_that_changes_no_finding_is_not_counted():
+    # a "planted" claim identical to the true one (as a location factor on a term the theory
+    # puts inside the bulk, or a flipped independent batch read by the reuse finding): its
+    # findings are the true claim's, so counting them as false acceptance would be wrong
+    inert = [cal.Case("term-amplitude", "constant", e,
+                      TermAmplitudeClaim(terms=(1,), factor=1.0), CFG, "fixture")
+             for e in (0.0, 0.3)]
+    t = cal.resample_rates(_pool(), SETUP, inert, resamples=3, per_N=4, seed=3)
+    subject = "term k=1: measured / predicted amplitude"
+    assert t[("term-amplitude", subject, 0.0)].n == 3
+    assert ("term-amplitude", subject, 0.3) not in t
+    assert "no planted error changed the prediction" in cal.tables(t, inert)
