@@ -217,6 +217,22 @@ def test_core_check_reuse_learning_equals_direct_checks_with_a_smaller_eta1():
         _same(a, b)
 
 
+def test_seeds_per_width():
+    assert core.seeds_at(3, 500) == 3 and core.seeds_at({500: 4, 1000: 2}, 1000) == 2
+    assert core.describe_seeds({1000: 2, 500: 4}) == "4 / 2 seeds"
+    assert core.describe_seeds({500: 4, 1000: 4}) == "4 seeds"
+    with pytest.raises(ConfigError, match="give none for N = 2000"):
+        core.seeds_at({500: 4}, 2000)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="seeds must be integers >= 1"):
+            core.seeds_at({500: bad}, 500)
+    # the base sweep draws exactly the design: seeds 0..S_N - 1 at each width
+    per = {NS[0]: 3, NS[1]: 1, NS[2]: 2}
+    out = core.core_check("term-exponent", BASE, [BASE.replace(alpha2=0.3)], NS[:3], per)
+    for N, S in per.items():
+        assert out.base_results.seeds(BASE, N) == list(range(S))
+
+
 def test_core_check_refuses_other_claims():
     with pytest.raises(ConfigError, match="core evaluates"):
         core.core_check("left-vectors", BASE, [BASE], NS, 2)
