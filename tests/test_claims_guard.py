@@ -178,6 +178,62 @@ def test_user_statistic_errors_name_the_claim_the_width_and_the_seed():
         ExponentClaim("none", predicted=lambda c: 0.1)
 
 
+def test_user_callables_that_raise_are_one_line_config_errors():
+    # every user callable of a user claim: the statistic, the floor, and predicted on the
+    # coherent path (which called it bare before: a user's ZeroDivisionError escaped raw)
+    data = _measurements(NS, lambda N: 0.0, lambda N: 1.0)
+    for claim, what in [
+            (LimitClaim("lim", predicted=lambda c: 1.0, statistic=lambda m: 1 / 0),
+             "the statistic failed at N=500, seed=0"),
+            (ExponentClaim("flo", predicted=lambda c: 0.1, statistic=lambda m: 1.0,
+                           floor=lambda m: 1 / 0), "the statistic failed at N=500, seed=0"),
+            (ExponentClaim("coh", predicted=lambda c: 1 / 0, statistic=lambda m: 1.0,
+                           fit="coherent"), r"predicted\(config\) failed")]:
+        with pytest.raises(ConfigError, match=rf"claim '{claim.name}': {what}.*"
+                                              r"ZeroDivisionError") as info:
+            claim.findings(CFG, data)
+        assert "\n" not in str(info.value)
+
+
+def test_a_builtin_statistic_that_raises_is_a_bug_not_bad_input(monkeypatch):
+    # a built-in claim's own statistic raising is a package bug: it propagates with its
+    # traceback (the CLI exits 1), not as a ConfigError (exit 2, "bad input")
+    from twostep.compare.claims import GrowthExponent, growth
+
+    res = Results()
+    for N in NS:
+        for s in range(SEEDS):
+            res.add(CFG, N, s, measurement(
+                CFG, N, s, series={"residual": 0.01},
+                amplitudes=[{"k": k, "amplitude": 1.0, "null_floor": 1e-3} for k in (0, 1)]))
+
+    def bug(m, k):
+        raise ZeroDivisionError("a bug in the package")
+
+    monkeypatch.setattr(growth, "_amp", bug)
+    with pytest.raises(ZeroDivisionError, match="a bug in the package"):
+        GrowthExponent(terms=(1,)).findings(CFG, res)
+
+
+def test_builtin_claims_on_measurements_without_their_fields_say_what_to_rerun():
+    # what a built-in claim reads but the run did not compute is bad input: one line
+    res = Results()
+    for N in (250, 500):
+        for s in range(2):
+            res.add(SPIKES, N, s, measurement(SPIKES, N, s))   # run without features=True
+    with pytest.raises(ConfigError, match=r"claim 'one-step-spikes' at N=250, seed=0: .*"
+                                          r"rerun with features=True"):
+        OneStepSpikes().findings(SPIKES, res)
+    zero = BBP().configs(CFG)[0]
+    res = Results()
+    for N in NS:
+        for s in range(2):
+            res.add(zero, N, s, measurement(zero, N, s))   # no W_1 spectrum: no spike
+    with pytest.raises(ConfigError, match=r"claim 'bbp' at N=500, seed=0: .*step-one spike.*"
+                                          r"rerun with spectra including W1"):
+        BBP().findings(CFG, res)
+
+
 # -- built-in claims on synthetic measurements ------------------------------------------------
 
 COUNT = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.2, alpha2=0.45,

@@ -144,6 +144,27 @@ def test_refusals(pair):
         core.rescale(replace(base, terms=None), BASE, OTHER)
 
 
+def test_a_bug_in_a_core_claim_is_not_a_refusal(monkeypatch):
+    # evaluate_core turns a ConfigError (the claim cannot be decided from these measurements)
+    # into a refusal; any other exception of the claim's findings is a bug and propagates
+    cls = type(core.core_claim("term-exponent"))
+    monkeypatch.setattr(cls, "run_options", lambda self, config: {"terms": 1})
+
+    def bug(self, config, results):
+        raise ZeroDivisionError("a bug in the package")
+
+    monkeypatch.setattr(cls, "findings", bug)
+    with pytest.raises(ZeroDivisionError, match="a bug in the package"):
+        core.evaluate_core("term-exponent", Results(), [BASE], [BASE], 4)
+
+    def bad_input(self, config, results):
+        raise ConfigError("the measurements lack exact term(s) [3]")
+
+    monkeypatch.setattr(cls, "findings", bad_input)
+    _, _, refused = core.evaluate_core("term-exponent", Results(), [BASE], [BASE], 4)
+    assert "lack exact term" in refused[BASE.key()]
+
+
 NS = (25, 50, 100, 200)
 
 

@@ -172,10 +172,15 @@ class _Reads:
 
 
 def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], float],
-           claim: str = "", reads: set[str] | None = None) -> dict[int, list[float]]:
-    """``get(measurement)`` per seed at each N.  A statistic that raises or is not finite stops
-    with one line naming the claim, N and seed; with ``reads`` the step-two fields it reads are
-    recorded there."""
+           claim: str = "", reads: set[str] | None = None, *,
+           user: bool = False) -> dict[int, list[float]]:
+    """``get(measurement)`` per seed at each N.  A :class:`ConfigError` (a measurement that
+    lacks what the claim reads) or a value that is not finite stops with one line naming the
+    claim, N and seed; with ``reads`` the step-two fields it reads are recorded there.
+
+    ``user``: ``get`` is a user's function (the ``statistic`` or ``floor`` of a user claim), so
+    any error it raises is the user's to see, in that one line.  Otherwise ``get`` is the
+    package's own code and any other exception is a bug: it propagates with its traceback."""
     out = {}
     for N in results.Ns(config):
         values = []
@@ -185,7 +190,9 @@ def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], f
                 value = float(get(source))
             except ConfigError as err:
                 raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
-            except Exception as err:  # a user's statistic: any error is theirs to see
+            except Exception as err:
+                if not user:
+                    raise  # the package's own statistic: a bug, shown as one
                 raise ConfigError(f"claim {claim!r}: the statistic failed at N={N}, "
                                   f"seed={seed}: {type(err).__name__}: {err}") from None
             if not math.isfinite(value):

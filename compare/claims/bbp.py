@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
 
 from .base import Claim, Domain, _per_N
@@ -16,6 +17,18 @@ from .rules import limit_finding
 
 #: The aspect ratios psi_d = d/N ``twostep fuzz`` draws for the ``bbp`` claim.
 BBP_PSI_D = (0.5, 1.0, 2.0)
+
+
+def _spike(m: Measurement, name: str) -> float:
+    """Field ``name`` of W_1's top singular triplet of a measurement; one whose run did not
+    compute it (not this claim's: e.g. a store swept without W_1's spectrum) stops with one
+    line."""
+    value = None if m.step_one_spike is None else getattr(m.step_one_spike, name)
+    if value is None:
+        raise ConfigError(f"measurement has no step-one spike {name} (W_1's spectrum was not "
+                          "computed); rerun with spectra including W1")
+    return value
+
 
 @dataclass
 class BBP(Claim):
@@ -58,17 +71,17 @@ class BBP(Claim):
 
         if not pred.bbp["exists"]:
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
-                                  values(lambda m: m.step_one_spike.value), pred.bulk_edge,
+                                  values(lambda m: _spike(m, "value")), pred.bulk_edge,
                                   0.05 * pred.bulk_edge, note=note)]
         loc = float(self.location(pred))
         return [
             limit_finding(self.name, "outlier location", cfg,
-                          values(lambda m: m.step_one_spike.value), loc,
+                          values(lambda m: _spike(m, "value")), loc,
                           self.location_tolerance * loc, note=note),
             limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
-                          values(lambda m: m.step_one_spike.overlap_beta),
+                          values(lambda m: _spike(m, "overlap_beta")),
                           pred.bbp["overlap_beta"], self.overlap_tolerance, note=note),
             limit_finding(self.name, "squared overlap left vector / a", cfg,
-                          values(lambda m: m.step_one_spike.overlap_left),
+                          values(lambda m: _spike(m, "overlap_left")),
                           pred.bbp["overlap_left"], self.overlap_tolerance, note=note),
         ]

@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from ..table import Table
@@ -22,6 +24,16 @@ from .rules import _evidence_note, enough_widths
 #: strength by 1.37x).  The two exponents differ by 1/2 - alpha, so counting decides only
 #: l = 1 with alpha in [0.15, 0.175]; everywhere else a count is inconclusive by counting.
 SPIKE_EXPONENT_MARGIN = 0.15
+
+
+def _spike_count(m: Measurement) -> int:
+    """The feature-matrix spike count of a measurement; one whose run did not measure the
+    features (not this claim's: e.g. a store swept without them) stops with one line."""
+    count = None if m.features is None else m.features.spike_count
+    if count is None:
+        raise ConfigError("measurement has no feature-matrix spike count; rerun with "
+                          "features=True")
+    return count
 
 
 @dataclass
@@ -47,7 +59,7 @@ class OneStepSpikes(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
         l = pred.one_step_spikes.spike_count
-        counts = _per_N(results, config, lambda m: m.features.spike_count, self.name)
+        counts = _per_N(results, config, _spike_count, self.name)
         Ns = sorted(counts)
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")

@@ -89,14 +89,15 @@ class ExponentClaim(_UserClaim):
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         reads: set[str] = set()
-        raw = _per_N(results, config, self.statistic, self.name, reads)
+        raw = _per_N(results, config, self.statistic, self.name, reads, user=True)
         if self.fit == "coherent":
             regime = measured_regime(results, config) if reads and self.guard else None
             return [coherent_finding(self.name, "exponent (coherent rule)", config,
-                                     float(self.predicted(config)), raw=raw, regime=regime,
+                                     self._predicted(config), raw=raw, regime=regime,
                                      tolerance=self.tolerance,
                                      seconds=cell_seconds(results, config))]
-        flo = _per_N(results, config, self.floor, self.name, reads) if self.floor else None
+        flo = (_per_N(results, config, self.floor, self.name, reads, user=True)
+               if self.floor else None)
         regime = measured_regime(results, config) if reads and self.guard else None
         return [exponent_finding(self.name, "exponent", config, self._predicted(config),
                                  self.tolerance, raw=raw, floor=flo, regime=regime,
@@ -119,7 +120,7 @@ class LimitClaim(_UserClaim):
         pred = self._predicted(config)
         tol = self.tolerance * abs(pred) if self.relative else self.tolerance
         reads: set[str] = set()
-        vals = _per_N(results, config, self.statistic, self.name, reads)
+        vals = _per_N(results, config, self.statistic, self.name, reads, user=True)
         regime = measured_regime(results, config) if reads and self.guard else None
         return [limit_finding(self.name, "limit", config, vals, pred, tol, regime=regime,
                               guard_off=bool(reads) and not self.guard)]
