@@ -1,4 +1,5 @@
-"""Figures for reports (matplotlib, the optional ``plot`` extra; Agg backend, PNG files).
+"""Figures for reports (matplotlib, the optional ``plot`` extra; PNG files drawn on Agg canvases
+of their own: the process's matplotlib backend is never changed).
 
 - :func:`spectrum_figure`: histogram of the singular values of W_2 with the bulk edges and
   the predicted and measured outliers.
@@ -39,15 +40,24 @@ SERIES_RESIDUAL_LIMIT = SERIES_TOLERANCE
 _CAPTION_SIZE = 7.5
 
 
-def _pyplot():
+def _matplotlib() -> None:
+    """Refuse with one line when matplotlib (the ``plot`` extra) is not installed."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
         raise ConfigError("plots need matplotlib: pip install 'twostep[plot]'") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    return plt
+
+def _figure(**kwargs: Any) -> Any:
+    """A new figure on its own Agg canvas (PNG).  No pyplot: the process's backend (a
+    notebook's, say) and pyplot's list of open figures stay as they are, and the figure is
+    freed with its last reference."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _colour(k: int) -> str:
@@ -221,14 +231,14 @@ def _amplitude_caption(merged: Sequence[bool]) -> list[str]:
 def amplitude_figure(results: Results, config: Any, prediction: Any, path: Path,
                      terms: Sequence[int] | None = None) -> Path:
     """Mean floor-corrected amplitude per term vs N (log-log) with floors and predicted slopes."""
-    plt = _pyplot()
+    _matplotlib()
     Ns = results.Ns(config)
     if len(Ns) < 2:
         raise ConfigError("an amplitude plot needs at least two N")
     ms0 = results.get(config, Ns[0])
     last_term = prediction.terms[-1].k
     ks = terms if terms is not None else [a.k for a in ms0[0].amplitudes if a.k <= last_term]
-    fig = plt.figure(figsize=(8.5, 5.4))
+    fig = _figure(figsize=(8.5, 5.4))
     ax = fig.add_axes((0.09, 0.27, 0.58, 0.64))
     handles, merged = _draw_terms(ax, results, config, Ns, "amplitudes", ks, prediction)
     ax.set_yscale("log", nonpositive="clip")
@@ -241,7 +251,6 @@ def amplitude_figure(results: Results, config: Any, prediction: Any, path: Path,
               borderaxespad=0, title="term (left vector)", title_fontsize=7.5)
     _caption(fig, _amplitude_caption([merged]))
     _save(fig, path)
-    plt.close(fig)
     return path
 
 
@@ -266,7 +275,7 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
     """The exact step-two terms ``||T_k^T q_{k+1}||`` (left) beside the whole update's
     projections ``||(W2 - W1)^T q_{k+1}||`` (right), log-log against N, with the series
     residual per N; the N where the series does not converge are greyed and hatched."""
-    plt = _pyplot()
+    _matplotlib()
     Ns = [N for N in results.Ns(config)
           if any(m.terms for m in results.get(config, N))]
     if not Ns:
@@ -279,7 +288,8 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
     res = _residuals(results, config, Ns)
     undefined = [N for N in Ns if res[N] is not None and res[N] > SERIES_RESIDUAL_LIMIT]
 
-    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(11.5, 5.6))
+    fig = _figure(figsize=(11.5, 5.6))
+    left, right = fig.subplots(1, 2, sharey=True)
     fig.subplots_adjust(left=0.07, right=0.8, bottom=0.3, top=0.88, wspace=0.06)
     handles, merged_left = _draw_terms(left, results, config, Ns, "terms", ks, prediction,
                           undefined=undefined)
@@ -320,7 +330,6 @@ def term_amplitude_figure(results: Results, config: Any, prediction: Any, path: 
                        "every seed (the terms are defined). " + rule)
     _caption(fig, caption)
     _save(fig, path)
-    plt.close(fig)
     return path
 
 
@@ -332,7 +341,7 @@ def spectrum_figure(measurement: Measurement | Mapping[str, Any], prediction: An
 
     ``measurement``: a :class:`~twostep.simulate.Measurement` or its stored dict; its
     ``spectra[matrix]`` is the raw spectrum dict (``values``, ``histogram``, ``outliers``)."""
-    plt = _pyplot()
+    _matplotlib()
     measurement = Measurement.from_dict(measurement)
     spec = measurement.spectra[matrix]
     values = spec.get("values")
@@ -340,7 +349,7 @@ def spectrum_figure(measurement: Measurement | Mapping[str, Any], prediction: An
         values = None
     if values is None and spec.get("histogram") is None:
         raise ConfigError(f"measurement has no full spectrum of {matrix}; run with spectrum=True")
-    fig = plt.figure(figsize=(9, 4))
+    fig = _figure(figsize=(9, 4))
     ax = fig.add_axes((0.08, 0.13, 0.6, 0.77))
     # the bulk and the outliers near it on a linear axis; far outliers are named at the margin
     outs = [o["value"] for o in spec["outliers"]]
@@ -391,7 +400,6 @@ def spectrum_figure(measurement: Measurement | Mapping[str, Any], prediction: An
         fig.text(0.695, y, "off scale (right of the axis):\n" + "\n".join(far), va="top",
                  color="tab:red", fontsize=7.5)
     _save(fig, path)
-    plt.close(fig)
     return path
 
 
@@ -439,13 +447,13 @@ def phase_figure(verdicts: Sequence[Verdict], path: Path, *, max_k: int = 8) -> 
     are small dots on a ring of fixed size (in points) around the cross, and a label box
     connected to the cross lists them, in the same order, as ``claim (subject): status``.
     """
-    plt = _pyplot()
+    _matplotlib()
     from matplotlib.lines import Line2D
     from matplotlib.offsetbox import AnnotationBbox, DrawingArea, HPacker, TextArea, VPacker
     from matplotlib.patches import Circle
     from matplotlib.transforms import Bbox, ScaledTranslation
 
-    fig = plt.figure(figsize=(8, 6.6))
+    fig = _figure(figsize=(8, 6.6))
     ax = fig.add_axes((0.08, 0.17, 0.7, 0.76))
     cax = fig.add_axes((0.82, 0.17, 0.025, 0.76))
     _count_regions(fig, ax, cax, max_k, shade=0.45, lines=(0.5, 0.6),
@@ -532,7 +540,6 @@ def phase_figure(verdicts: Sequence[Verdict], path: Path, *, max_k: int = 8) -> 
                    f"Lines: alpha2 = k (1/2 - alpha1), k = 1..{max_k}; shading: the paper's "
                    "count of new outliers."])
     _save(fig, path)
-    plt.close(fig)
     return path
 
 
@@ -547,10 +554,10 @@ def measured_phase_figure(cells: Sequence[tuple[float, float, str]], path: Path,
     with the critical lines, and one square per grid cell ``(alpha1, alpha2, label)`` coloured
     by its verdict label (:data:`PHASE_LABELS`: consistent / inconsistent / inconclusive /
     guard-blocked / refused)."""
-    plt = _pyplot()
+    _matplotlib()
     from matplotlib.patches import Patch, Rectangle
 
-    fig = plt.figure(figsize=(8, 7))
+    fig = _figure(figsize=(8, 7))
     ax = fig.add_axes((0.09, 0.2, 0.68, 0.72))
     cax = fig.add_axes((0.8, 0.2, 0.025, 0.72))
     _count_regions(fig, ax, cax, max_k, shade=0.55, lines=(0.6, 0.7),

@@ -83,18 +83,21 @@ def _is_png(path):
 
 
 def _capture(monkeypatch):
-    """Keep the figures the functions close, to inspect their artists."""
-    import matplotlib.pyplot as plt
-
+    """Keep the figures the functions save, to inspect their artists."""
     kept = []
-    real_close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
-    return kept, real_close
+    real_save = plots._save
+
+    def save(fig, path):
+        kept.append(fig)
+        real_save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", save)
+    return kept
 
 
 @pytest.mark.slow
 def test_amplitude_figure_legend_outside_and_compact(tmp_path, monkeypatch):
-    kept, real_close = _capture(monkeypatch)
+    kept = _capture(monkeypatch)
     res = synthetic_results(terms=False)
     path = plots.amplitude_figure(res, CFG, predict(CFG), tmp_path / "a.png")
     assert _is_png(path)
@@ -108,11 +111,10 @@ def test_amplitude_figure_legend_outside_and_compact(tmp_path, monkeypatch):
     assert len(leg.get_texts()) <= 2 * K + 2
     assert sorted(ax.get_xticks()) == [float(n) for n in NS]
     assert any("anchored" in t.get_text() for t in fig.texts)
-    real_close(fig)
 
 
 def test_phase_figure_marks_each_exact_point(tmp_path, monkeypatch):
-    kept, real_close = _capture(monkeypatch)
+    kept = _capture(monkeypatch)
     verdicts = synthetic_verdicts()
     assert _is_png(plots.phase_figure(verdicts, tmp_path / "p.png"))
     ax = kept[-1].axes[0]
@@ -120,12 +122,26 @@ def test_phase_figure_marks_each_exact_point(tmp_path, monkeypatch):
              for x, y in zip(line.get_xdata(), line.get_ydata())}
     for v in verdicts:
         assert (v.config.alpha1, v.config.alpha2) in exact
-    real_close(kept[-1])
+
+
+def test_figures_leave_the_matplotlib_backend_alone(tmp_path):
+    # a notebook's backend stays as the user set it: the figures draw on their own Agg
+    # canvases (the old code forced matplotlib.use("Agg", force=True) on every call)
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")
+    try:
+        path = plots.phase_figure(synthetic_verdicts(), tmp_path / "p.png")
+        assert matplotlib.get_backend() == "pdf"
+        assert _is_png(path)
+    finally:
+        matplotlib.use(before)
 
 
 @pytest.mark.parametrize("stored", [False, True])
 def test_spectrum_figure_legend_off_the_bars(tmp_path, monkeypatch, stored):
-    kept, real_close = _capture(monkeypatch)
+    kept = _capture(monkeypatch)
     m = synthetic_spectrum()
     path = plots.spectrum_figure(m.to_dict() if stored else m, predict(CFG), tmp_path / "s.png")
     assert _is_png(path)
@@ -133,11 +149,10 @@ def test_spectrum_figure_legend_off_the_bars(tmp_path, monkeypatch, stored):
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
-    real_close(fig)
 
 
 def test_term_amplitude_figure(tmp_path, monkeypatch):
-    kept, real_close = _capture(monkeypatch)
+    kept = _capture(monkeypatch)
     res = synthetic_results(residuals={250: 0.3})
     assert plots.has_terms(res, CFG)
     path = plots.term_amplitude_figure(res, CFG, predict(CFG), tmp_path / "t.png")
@@ -146,7 +161,6 @@ def test_term_amplitude_figure(tmp_path, monkeypatch):
     left, right = fig.axes[:2]
     assert left.get_shared_y_axes().joined(left, right)
     assert any("terms undefined" in t.get_text() and "250" in t.get_text() for t in fig.texts)
-    real_close(fig)
 
 
 @pytest.mark.parametrize("terms", [None, ()])
@@ -184,7 +198,7 @@ def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path, monkey
     must say which residual it shows."""
     from twostep.compare.claims import measured_regime
 
-    kept, real_close = _capture(monkeypatch)
+    kept = _capture(monkeypatch)
     base = synthetic_results()
     res = Results()
     for N in NS:
@@ -200,4 +214,3 @@ def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path, monkey
     assert "worst seed" in caption and "every N" not in caption
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert any("0.43" in label for label in labels)
-    real_close(fig)
