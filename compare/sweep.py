@@ -649,18 +649,34 @@ class _Claims:
         return self
 
     def _beat(self) -> None:
-        # A connection per beat, closed at once: between beats the sweep holds only its
-        # store's own connection, so a sweep stopped at any moment (Ctrl-C, a second Ctrl-C
-        # cutting the join short) leaves no open connection and so no -wal/-shm behind.
+        # A failed beat is retried at the next one; the first failure is said on stderr (once
+        # per sweep): while the beats fail, the claims age, and after STALE_AFTER_S another
+        # sweep of the store may take over cells this one is still computing.
         path = str(self.store.path.resolve())
+        told = False
         while not self._stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(sqlite3.Error):
-                conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-                try:
-                    conn.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?",
-                                 (time.time(), self.owner))
-                finally:
-                    conn.close()
+            try:
+                self._renew(path)
+            except sqlite3.Error as err:
+                if not told:
+                    told = True
+                    print(f"twostep sweep: warning: cannot renew this sweep's claims in the "
+                          f"store {path} ({type(err).__name__}: {err}); retrying every "
+                          f"{HEARTBEAT_S:g} s, but if it keeps failing another sweep of this "
+                          f"store may take over its cells after {STALE_AFTER_S:g} s",
+                          file=sys.stderr, flush=True)
+
+    def _renew(self, path: str) -> None:
+        """One heartbeat: this sweep's claims stamped with the time now.  A connection per
+        beat, closed at once: between beats the sweep holds only its store's own connection,
+        so a sweep stopped at any moment (Ctrl-C, a second Ctrl-C cutting the join short)
+        leaves no open connection and so no -wal/-shm behind."""
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?",
+                         (time.time(), self.owner))
+        finally:
+            conn.close()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -8,10 +8,12 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,35 @@ def test_a_cell_that_failed_in_the_other_sweep_is_reported_not_rerun(tmp_path, m
     assert CALLS == [1]
     assert result.done == 1 and [(c.seed, e) for c, e in result.failed] == [
         (0, "ValueError: over there")]
+
+
+def _slow_cell(cell):
+    time.sleep(0.1)
+    return {"seed": cell.seed}
+
+
+def test_a_failing_heartbeat_is_said_once_on_stderr(tmp_path, monkeypatch, capsys):
+    # the heartbeat swallowed every sqlite error: the claims went stale without a word while
+    # the cells still ran.  Now the first failure is one warning naming the store and error.
+    monkeypatch.setattr(sweep_module, "HEARTBEAT_S", 0.01)
+    beats = []
+
+    def locked(path, *args, **kwargs):
+        beats.append(path)
+        raise sqlite3.OperationalError("database is locked")
+
+    # the sweep module's own sqlite3 (its heartbeat's connections); the store keeps the real one
+    monkeypatch.setattr(sweep_module, "sqlite3", types.SimpleNamespace(
+        connect=locked, Error=sqlite3.Error))
+    path = tmp_path / "s.sqlite"
+    result = run_sweep(Grid(ns=[10], seeds=4).cells(), path, executor="inline", quiet=True,
+                       cell_fn=_slow_cell)
+    assert result.done == 4 and len(beats) >= 2   # the sweep went on; the beats kept trying
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "heartbeat" in line
+                or "renew" in line]
+    assert len(warnings) == 1, warnings
+    assert str(path.resolve()) in warnings[0]
+    assert "OperationalError: database is locked" in warnings[0]
 
 
 def _group_alive(pgid):
