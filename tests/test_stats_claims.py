@@ -50,11 +50,35 @@ def test_local_slopes_and_welch_interval():
     assert all(iv.pvalue < 0.01 for _, _, iv in ls_wrong)
 
 
-def test_bh_adjustment_is_monotone_and_not_smaller():
-    p = [0.01, 0.04, 0.03, 0.5, float("nan")]
-    q = stats.adjust_pvalues(p)
-    assert math.isnan(q[-1])
-    assert all(qi >= pi for qi, pi in zip(q[:-1], p[:-1]))
+def _bh_reference(p):
+    """Benjamini-Hochberg from its definition, written out (not scipy, which adjust_pvalues
+    calls): with the m finite p-values sorted, ``q_(i) = min_{j >= i} p_(j) m / j``."""
+    finite = [i for i, x in enumerate(p) if math.isfinite(x)]
+    order = sorted(finite, key=lambda i: p[i])
+    m = len(order)
+    q = list(p)
+    for rank, i in enumerate(order, start=1):
+        q[i] = min(p[order[j - 1]] * m / j for j in range(rank, m + 1))
+    return q
+
+
+def test_bh_adjustment_reference_values():
+    # by hand: sorted 0.005, 0.01, 0.03, 0.04 (m = 4) -> p m / rank = 0.02, 0.02, 0.04, 0.04,
+    # already non-decreasing, so each is its own running minimum from the top
+    assert np.allclose(stats.adjust_pvalues([0.01, 0.04, 0.03, 0.005]),
+                       [0.02, 0.04, 0.04, 0.02], rtol=0, atol=1e-15)
+    # the step-up minimum: 0.02 * 2 / 1 = 0.04 is lowered to rank 2's 0.025 * 2 / 2 = 0.025
+    assert np.allclose(stats.adjust_pvalues([0.02, 0.025]), [0.025, 0.025], rtol=0, atol=1e-15)
+    # a NaN (a test not run) stays NaN and does not count in m
+    q = stats.adjust_pvalues([0.01, math.nan, 0.04, 0.03, 0.005])
+    assert math.isnan(q[1])
+    assert np.allclose([q[0], *q[2:]], [0.02, 0.04, 0.04, 0.02], rtol=0, atol=1e-15)
+    rng = np.random.default_rng(11)
+    for m in (1, 2, 7, 30):
+        p = list(rng.uniform(0, 1, m) ** 3)    # many small ones: ties of the minimum occur
+        p[rng.integers(m)] = math.nan
+        q, ref = stats.adjust_pvalues(p), _bh_reference(p)
+        assert np.allclose(q, ref, rtol=1e-12, atol=0, equal_nan=True), (p, q, ref)
 
 
 def _decide(finding):
