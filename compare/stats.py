@@ -165,17 +165,6 @@ def welch_greater(x: Sequence[float], y: Sequence[float]) -> float:
     return float(stats.ttest_ind(x, y, equal_var=False, alternative="greater").pvalue)
 
 
-def paired_greater(x: Sequence[float], y: Sequence[float]) -> float:
-    """One-sided paired t p-value of ``x > y`` (``scipy.stats.ttest_rel``)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size < 2:
-        return float("nan")
-    d = x - y
-    if np.ptp(d) == 0:
-        return 0.0 if d.mean() > 0 else 1.0
-    return float(stats.ttest_rel(x, y, alternative="greater").pvalue)
-
-
 def _logs(x: Sequence[float]) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     _check_finite(x, "log-log fit")

@@ -329,8 +329,7 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         slopes = _fmt_list(iv.estimate for _, _, iv in locs)
         p_fit, p_last = adj["fit"], adj["last_local"]
         in_fit, in_last = fit.contains(predicted), last.contains(predicted)
-        enough = enough_widths(usable)
-        if not enough:
+        if not enough_widths(usable):
             return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far fit {fit}, last "
                     f"local slope {last} against {predicted:.3g}", math.nan)
         where = (f"above the null floor at N = {considered[-1]}" if floor is not None
@@ -339,9 +338,6 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
             if fit.half_width > tolerance:
                 return ("inconclusive", prefix + f"CI wider than the tolerance: fit {fit} has "
                         f"half-width {fit.half_width:.3g} > {tolerance:g}", math.nan)
-            if not enough:
-                return ("inconclusive", prefix + f"fit {fit} and last local slope {last} contain "
-                        f"{predicted:.3g}, but {_evidence_note(usable)}", math.nan)
             return ("consistent", prefix + f"fitted exponent {fit} and last local slope {last} "
                     f"contain {predicted:.3g}; signal {where}", math.nan)
         if not in_fit and in_last:
@@ -356,9 +352,6 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         shrinking = (len(devs) >= 2 and np.sign(devs[-1]) == np.sign(devs[-2])
                      and abs(devs[-1]) < abs(devs[-2]) - _margin(locs[-2][2], last))
         significant = p_fit < LEVEL and p_last < LEVEL
-        if significant and not shrinking and not enough:
-            return ("inconclusive", prefix + f"fit {fit} excludes {predicted:.3g} significantly, "
-                    f"but {_evidence_note(usable)}: the deviation may be a drift", math.nan)
         if significant and not shrinking:
             return ("inconsistent", prefix + f"fitted exponent {fit} and last local slope {last} "
                     f"exclude {predicted:.3g} (BH-adjusted p = {max(p_fit, p_last):.2g}); local "
