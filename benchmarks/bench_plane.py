@@ -10,7 +10,7 @@ plane rerun directly with the core's run options, whose verdicts must equal the 
     .venv/bin/python benchmarks/bench_plane.py OUT_DIR [FIG_DIR]
 
 writes OUT_DIR/bench-plane.json (timings, label counts, the spot check) and, with FIG_DIR, the
-figures FIG_DIR/phase-count.png and phase-reuse-{reuse,independent}.png.
+figures FIG_DIR/phase-count.png and phase-learning-He3-{reuse,independent}.png.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ def main() -> int:
         return result, time.perf_counter() - t
 
     count, count_s = made("count", phase.count_plane)
-    learning, learning_s = made("reuse", phase.learning_planes)
+    learning, learning_s = made("learning-He3", phase.learning_planes)
     for name, plane, wall in [("count", count, count_s)] + [
-            (f"reuse-{mode}", p, learning_s) for mode, p in learning.items()]:
+            (f"learning-He3-{mode}", p, learning_s) for mode, p in learning.items()]:
         planes[name] = plane
         report[name] = {**plane.to_dict(), "wall_s": wall}
         (out / f"phase-{name}.json").write_text(json.dumps(plane.to_dict(), indent=1))

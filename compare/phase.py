@@ -66,7 +66,7 @@ LEARNING_NS = {"He3": COUNT_NS, "He2": PLANE_NS}
 #: mean 3 standard errors above zero, and the small widths, whose cells cost a second, are the
 #: noisiest per seed (He3, 12 seeds: the beta_* component's mean 2.0 and 2.7 se from zero at
 #: N = 500, 1000, against 4.6 and 8.4 at N = 2000, 4000; docs/results.md).
-LEARNING_SEEDS = {"He3": {500: 48, 1000: 48, 2000: 24, 4000: 24},
+LEARNING_SEEDS = {"He3": {500: 48, 1000: 48, 2000: 48, 4000: 48},
                   "He2": {250: 48, 500: 48, 1000: 48, 2000: 24}}
 
 

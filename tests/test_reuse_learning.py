@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from twostep.compare.claims import Results, ReuseLearning, decide_all
-from twostep.compare.claims.learning import coherent_cosine, seeds_to_decide
+from twostep.compare.claims.learning import Cosine, coherent_cosine, pooled_below, seeds_to_decide
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -76,6 +76,27 @@ def test_cosine_against_a_direct_leave_one_out():
     # an unresolved coherent part decides nothing
     assert coherent_cosine([0.1, 0.2], [-1.0, 0.5], 1000, 400).estimate is None
     assert seeds_to_decide(z) is not None
+
+
+def test_pooled_below_against_a_direct_welch_computation():
+    # two widths, cosines in units of d^-1/2: 0.3 +- 0.4 (24 seeds) and -0.1 +- 0.5 (12 seeds)
+    cs = [Cosine(2000, 0.3 * 0.02, 0.4 * 0.02, 24, 0.02, None, None),
+          Cosine(4000, -0.1 * 0.01, 0.5 * 0.01, 12, 0.01, None, None)]
+    got = pooled_below(cs)
+    v = [(0.4 / 2) ** 2, (0.5 / 2) ** 2]
+    se = math.sqrt(sum(v))
+    dof = sum(v) ** 2 / (v[0] ** 2 / 23 + v[1] ** 2 / 11)
+    assert got.z == pytest.approx(0.1) and got.se == pytest.approx(se)
+    assert got.dof == pytest.approx(dof)
+    assert got.p == pytest.approx(max(stats.t.sf((1 - 0.1) / se, dof),
+                                      stats.t.sf((0.1 + 1) / se, dof)))
+    assert got.p < 0.05                  # inside (-1, 1) by more than the noise
+    assert got.seeds_to_decide(12) == 13     # already decided: one more than measured
+    # a carrying cosine, 3 d^-1/2 at both widths: not below, and nothing decides it so
+    far = pooled_below([Cosine(N, 3 * b, 0.2 * b, 12, b, None, None)
+                        for N, b in ((2000, 0.02), (4000, 0.01))])
+    assert far.p > 0.99 and far.seeds_to_decide(12) is None
+    assert pooled_below([cs[0], Cosine(4000, None, None, 12, 0.01, None, None)]) is None
 
 
 def test_true_claim_consistent_above_and_below_the_line():

@@ -12,8 +12,9 @@ it, both free of the step sizes (``T_k = eta_2 eta_1^k D_k``):
   ``T_k^T q_{k+1}``, whose mean over batches is exactly zero for a term that does not carry
   beta_*, and the pair estimate of the squared coherent strength).  Its yardstick is a random
   direction of R^d, ``|cos| = d^{-1/2}``: "carries" needs ``|c_N|`` significantly above
-  ``d^{-1/2}`` at each of the two largest converging widths, "does not carry" needs it
-  significantly below there (two one-sided t tests on the seeds' jackknife).  Both are stable
+  ``d^{-1/2}`` at each of the two largest converging widths (t tests on the seeds' jackknife),
+  "does not carry" needs the mean over those widths of ``c_N / d^{-1/2}`` significantly inside
+  (-1, 1) (:func:`pooled_below`, two one-sided t tests).  Both are stable
   in N: a carrying term's cosine tends to a constant while ``d^{-1/2}`` falls, a non-carrying
   one's has mean zero.
 - **is term k an outlier?**  The sign of its coherent exponent ``e_k`` (the coherent rule,
@@ -143,6 +144,46 @@ def beta_values(results: Results, config: ModelConfig, k: int) -> dict[int, list
     return out
 
 
+@dataclass(frozen=True)
+class PooledBelow:
+    """"Does not carry" over several widths: the mean of ``z_N = cos_N / d_N^{-1/2}`` (the
+    cosine in units of a random direction's), its standard error, Welch-Satterthwaite degrees
+    of freedom and the equivalence p-value of ``|mean z| < 1``."""
+
+    z: float
+    se: float
+    dof: float
+    p: float
+
+    def seeds_to_decide(self, seeds: int, level: float = LEVEL) -> int | None:
+        """Seeds per width that would bring ``mean z`` clear of 1 at this estimate and spread
+        (80% power; None where the estimate is at or beyond the yardstick)."""
+        gap = 1.0 - abs(self.z)
+        if gap <= 0 or not math.isfinite(self.se):
+            return None
+        zq = sps.norm.ppf(1 - level) + sps.norm.ppf(0.8)
+        return max(seeds + 1, int(math.ceil(seeds * (zq * self.se / gap) ** 2)) + 1)
+
+
+def pooled_below(cosines: Sequence[Cosine]) -> PooledBelow | None:
+    """:class:`PooledBelow` from resolved cosines at several widths (None if any is
+    unresolved).  A term that does not carry beta_* has ``E z_N = 0`` at every N, and one that
+    carries it has ``E z_N`` growing as ``sqrt(d)``, so the widths' mean is a fair statistic for
+    "below the yardstick" and halves the variance of a single width's two.  (Above the
+    yardstick is still tested width by width: a carrying term must clear it at each.)"""
+    if not cosines or any(c.estimate is None or c.se is None for c in cosines):
+        return None
+    n = len(cosines)
+    z = float(np.mean([c.estimate / c.bound for c in cosines]))
+    v = [(c.se / c.bound / n) ** 2 for c in cosines]
+    se = math.sqrt(sum(v))
+    if se == 0:
+        return PooledBelow(z, 0.0, math.inf, 0.0 if abs(z) < 1 else 1.0)
+    dof = sum(v) ** 2 / sum(vi**2 / max(c.seeds - 1, 1) for vi, c in zip(v, cosines))
+    p = float(max(sps.t.sf((1 - z) / se, dof), sps.t.sf((z + 1) / se, dof)))
+    return PooledBelow(z, se, dof, p)
+
+
 def seeds_to_decide(c: Cosine, level: float = LEVEL) -> int | None:
     """Seeds per width that would bring the cosine's interval clear of ``d^{-1/2}`` at this
     estimate and per-seed spread (None where unresolved or the estimate sits on the bound)."""
@@ -230,6 +271,7 @@ class ReuseLearning(Claim):
         cosines: dict[int, dict[int, Cosine]] = {}
         signs: dict[int, Finding] = {}
         betas: dict[int, Finding] = {}
+        pooled: dict[int, PooledBelow | None] = {}
         pvals: dict[str, float] = {}
         for k in tested:
             cosines[k] = {}
@@ -246,7 +288,9 @@ class ReuseLearning(Claim):
                 c = cosines[k][N]
                 if c.above is not None:
                     pvals[f"k={k}:above@{N}"] = c.above
-                    pvals[f"k={k}:below@{N}"] = c.below
+            pooled[k] = pooled_below([cosines[k][N] for N in tail]) if len(tail) >= 2 else None
+            if pooled[k] is not None:
+                pvals[f"k={k}:below"] = pooled[k].p
             exponent = known[k].exponent if k in known else cfg.alpha2 - k * (0.5 - cfg.alpha1)
             try:
                 raw = coherent_values(results, cfg, k, self.name)
@@ -265,7 +309,7 @@ class ReuseLearning(Claim):
                 if math.isfinite(sp):
                     pvals[key] = sp
         table = Table(["N", "seeds", "term", "cosine with beta_*", "se", "d^-1/2",
-                       "p above", "p below", "series residual"],
+                       "p above", "p below (this width)", "series residual"],
                       title=f"{self.name}: coherent cosine of the exact terms with beta_* "
                             f"({mode})")
         for N in Ns:
@@ -273,7 +317,8 @@ class ReuseLearning(Claim):
                 c = cosines[k][N]
                 table.add(**{"N": N, "seeds": c.seeds, "term": k, "cosine with beta_*":
                              c.estimate, "se": c.se, "d^-1/2": c.bound, "p above": c.above,
-                             "p below": c.below, "series residual": regime.residual.get(N)})
+                             "p below (this width)": c.below,
+                             "series residual": regime.residual.get(N)})
         critical = {k for k in tested if k in known and known[k].exponent == 0}
 
         def carries(k: int, adj: Mapping[str, float]) -> tuple[bool | None, str, list[str]]:
@@ -288,15 +333,25 @@ class ReuseLearning(Claim):
                 note = next(c.note for c in cs if c.estimate is None)
                 return None, f"k={k}: carrying undetermined ({note})", []
             up = [f"k={k}:above@{N}" for N in tail]
-            down = [f"k={k}:below@{N}" for N in tail]
+            pool = pooled[k]
+            below = (f"mean cosine / d^-1/2 {pool.z:.3g} +- {pool.se:.2g}" if pool is not None
+                     else "")
             if all(adj[key] < LEVEL for key in up):
                 return True, f"k={k}: carries beta_* ({where})", up
-            if all(adj[key] < LEVEL for key in down):
-                return False, f"k={k}: does not carry beta_* ({where})", down
-            more = [seeds_to_decide(c) for c in cs]
-            need = (f"about {max(more)} seeds per width" if all(m is not None for m in more)
-                    else f"larger N than {Ns[-1]}")
-            return None, f"k={k}: carrying undetermined ({where}); would decide: {need}", []
+            if pool is not None and adj[f"k={k}:below"] < LEVEL:
+                return (False, f"k={k}: does not carry beta_* ({where}; {below} below 1, "
+                        f"p = {adj[f'k={k}:below']:.2g})", [f"k={k}:below"])
+            if pool is not None and abs(pool.z) < 1:
+                more = pool.seeds_to_decide(min(c.seeds for c in cs))
+                need = (f"about {more} seeds per width at N = "
+                        f"{', '.join(map(str, tail))} (for 'does not carry')" if more
+                        else f"larger N than {Ns[-1]}")
+            else:
+                more_up = [seeds_to_decide(c) for c in cs]
+                need = (f"about {max(more_up)} seeds per width" if all(more_up)
+                        else f"larger N than {Ns[-1]}")
+            return None, (f"k={k}: carrying undetermined ({where}"
+                          + (f"; {below}" if below else "") + f"); would decide: {need}"), []
 
         def grows(k: int, adj: Mapping[str, float], beta: bool = False
                   ) -> tuple[int | None, str, list[str]]:
@@ -314,7 +369,6 @@ class ReuseLearning(Claim):
                 N, k = row["N"], row["term"]
                 if f"k={k}:above@{N}" in adj:
                     row["p above"] = adj[f"k={k}:above@{N}"]
-                    row["p below"] = adj[f"k={k}:below@{N}"]
             said = f"predicted: {'learns' if expect else 'does not learn'}"
             parts, learns, lacks = [], [], []
             conflict = []
@@ -361,4 +415,4 @@ class ReuseLearning(Claim):
                        "learns" if expect else "does not learn", math.nan,
                        (math.nan, math.nan), pvals, decide,
                        extra={"cosines": cosines, "signs": signs, "betas": betas,
-                              "tested": tested})
+                              "pooled": pooled, "tested": tested})
