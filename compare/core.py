@@ -17,10 +17,12 @@ other by a rescaling, with no simulation:
 
 What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
 ``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,
-``visible_new_outliers``, ``spectra``, ``beta``): those fields are emptied in a rescaled
-:class:`~twostep.simulate.Measurement` (None, or ``()`` / ``{}`` for the collections), so no
-claim reads a stale value.  ``step_one_spike`` and ``features`` (functions of ``W_1``) are kept
-only when ``eta_1' = eta_1``.
+``visible_new_outliers``, ``bulk_edge_empirical``, ``beta``, ``spectra``, ``dynamics``): those
+fields are emptied in a rescaled :class:`~twostep.simulate.Measurement` (None, or ``()`` /
+``{}`` for the collections), so no claim reads a stale value.  ``step_one_spike`` and
+``features`` (functions of ``W_1``) are kept only when ``eta_1' = eta_1``.  Which field is
+which is declared once, on the Measurement's fields (``simulate.measurement.FIELD_KINDS``;
+:data:`RESCALED_AS`); the regime guard reads the same declaration.
 
 **The residual rule** (what the regime guard of docs/claims.md reads, ``series.residual``).
 The residual ``||U - sum_{k<=K} T_k|| / ||U||`` does not depend on ``eta_2`` (U and every T_k are
@@ -71,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twostep.simulate.measurement import Measurement
+from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
@@ -106,14 +108,21 @@ TERMS_CAP = 6
 CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
                "reuse-gap": ReuseGap, "reuse-learning": ReuseLearning}
 
-#: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable),
-#: and the empty value a rescaled measurement holds for each.
-WHOLE_UPDATE_EMPTY: dict[str, Any] = {
-    "amplitudes": (), "outliers": None, "visible_new_outliers": None, "spectra": {},
-    "beta": None, "bulk_edge_empirical": None, "dynamics": ()}
-WHOLE_UPDATE_FIELDS = tuple(WHOLE_UPDATE_EMPTY)
+#: What a rescaling does with each kind of :class:`Measurement` field
+#: (``simulate.measurement.FIELD_KINDS``: every kind is here, tests/test_core.py checks it).
+RESCALED_AS = {
+    "run": "kept, with the config of the target",
+    "width": "kept",
+    "exact terms": "rescaled (module docstring)",
+    "step one": "kept when eta_1 does not change, else emptied",
+    "step two": "emptied",
+    "per step": "emptied",
+}
+#: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable):
+#: a rescaled measurement holds each field's default (None, or ``()`` / ``{}``).
+WHOLE_UPDATE_FIELDS = fields_of("step two", "per step")
 #: Fields that are functions of W_1 only (kept when eta_1 does not change; None otherwise).
-STEP_ONE_FIELDS = ("step_one_spike", "features")
+STEP_ONE_FIELDS = fields_of("step one")
 
 
 # -- the radius of convergence -------------------------------------------------------------------
@@ -269,8 +278,8 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
         m, config=config_to, terms=tuple(new_terms), series=new_series,
         options=copy.deepcopy(m.options), versions=copy.deepcopy(m.versions),
         timing=copy.deepcopy(m.timing),
-        **WHOLE_UPDATE_EMPTY,
-        **({} if same else dict.fromkeys(STEP_ONE_FIELDS)))
+        **field_defaults(WHOLE_UPDATE_FIELDS),
+        **({} if same else field_defaults(STEP_ONE_FIELDS)))
 
 
 def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Sequence[int],

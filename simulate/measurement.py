@@ -178,6 +178,28 @@ def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
     return None if value is None else tuple(kind.from_dict(v) for v in value)
 
 
+#: What each field of a :class:`Measurement` is a function of (its ``metadata["of"]``, one of
+#: these keys).  This is the one classification of the fields: the core's rescaling
+#: (compare/core.py: what it rescales, keeps or empties) and the regime guard
+#: (compare/claims/rules.py: which reads are statements about step two) both derive their field
+#: lists from it (:func:`fields_of`), and tests/test_core.py fails for a field without one.
+FIELD_KINDS = {
+    "run": "which run it is and how it was made: config, width, seed, options, provenance",
+    "width": "a function of N and d alone",
+    "step one": "a function of W_1 alone (its spectrum, the features)",
+    "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
+                "two-step run)",
+    "exact terms": "the exact step-two terms T_k and the diagnostics of their series",
+    "per step": "one entry per matrix or per step (spectra by name, dynamics by t): the "
+                "entries of W_1 and step one are step one's, the others step two's",
+}
+
+
+def _of(kind: str, **kwargs: Any) -> Any:
+    """A dataclass field of the given kind (:data:`FIELD_KINDS`)."""
+    return dataclasses.field(metadata={"of": kind}, **kwargs)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One simulated run (see the module docstring and :func:`twostep.simulate.run`).
@@ -189,29 +211,30 @@ class Measurement:
     singular values, an array kept in the npz) and ``histogram``. ``series`` holds the
     diagnostics of the exact terms' series (docs/theory.md). Observables whose spectrum was
     not computed are None. Mappings given for the observables (from JSON) are converted to
-    their types.
+    their types.  What each field is a function of: its ``metadata["of"]``
+    (:data:`FIELD_KINDS`, :func:`fields_of`).
     """
 
-    config: ModelConfig
-    N: int
-    d: int
-    n: int
-    seed: int
-    options: dict = dataclasses.field(default_factory=dict)
-    versions: dict = dataclasses.field(default_factory=dict)
-    timing: dict = dataclasses.field(default_factory=dict)
-    spectra: dict = dataclasses.field(default_factory=dict)
-    outliers: tuple[Outlier, ...] | None = None
-    bulk_edge: float | None = None
-    bulk_edge_empirical: float | None = None
-    visible_new_outliers: int | None = None
-    amplitudes: tuple[Projection, ...] = ()
-    step_one_spike: StepOneSpike | None = None
-    features: FeatureSpikes | None = None
-    dynamics: tuple[dict, ...] = ()
-    beta: BetaLearning | None = None
-    terms: tuple[ExactTerm, ...] | None = None
-    series: dict | None = None
+    config: ModelConfig = _of("run")
+    N: int = _of("run")
+    d: int = _of("run")
+    n: int = _of("run")
+    seed: int = _of("run")
+    options: dict = _of("run", default_factory=dict)
+    versions: dict = _of("run", default_factory=dict)
+    timing: dict = _of("run", default_factory=dict)
+    spectra: dict = _of("per step", default_factory=dict)
+    outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
+    bulk_edge: float | None = _of("width", default=None)
+    bulk_edge_empirical: float | None = _of("step two", default=None)
+    visible_new_outliers: int | None = _of("step two", default=None)
+    amplitudes: tuple[Projection, ...] = _of("step two", default=())
+    step_one_spike: StepOneSpike | None = _of("step one", default=None)
+    features: FeatureSpikes | None = _of("step one", default=None)
+    dynamics: tuple[dict, ...] = _of("per step", default=())
+    beta: BetaLearning | None = _of("step two", default=None)
+    terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
+    series: dict | None = _of("exact terms", default=None)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -403,6 +426,33 @@ class Measurement:
                         raise ConfigError(f"{npz}: array {key!r} is missing")
                     measurement.spectra[name]["values"] = arrays[key]
         return measurement
+
+
+def fields_of(*kinds: str) -> tuple[str, ...]:
+    """The names of the :class:`Measurement` fields of these kinds (:data:`FIELD_KINDS`), in
+    field order."""
+    unknown = sorted(set(kinds) - set(FIELD_KINDS))
+    if unknown:
+        raise ValueError(f"unknown field kind(s) {unknown}; known: {', '.join(FIELD_KINDS)}")
+    return tuple(f.name for f in dataclasses.fields(Measurement) if f.metadata["of"] in kinds)
+
+
+def field_defaults(names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The default value of each named :class:`Measurement` field (a fresh one for the
+    containers): what a measurement holds where it has nothing."""
+    out = {}
+    for f in dataclasses.fields(Measurement):
+        if f.name in names:
+            if f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+            elif f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            else:
+                raise ValueError(f"the Measurement field {f.name!r} has no default")
+    missing = sorted(set(names) - set(out))
+    if missing:
+        raise ValueError(f"no Measurement field(s) {missing}")
+    return out
 
 
 def _place_new(temp: str, target: Path) -> None:

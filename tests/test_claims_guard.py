@@ -509,6 +509,90 @@ def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded
     assert v.status == ("inconclusive" if guarded else "consistent"), v.reason
 
 
+def _edge_results(residuals, off=()):
+    """Planted measurements whose W_2 edge (the top-level field and the same number in
+    ``spectra["W2"]``) is 3.0, or 3.5 at the N of ``off``, with the series residual of
+    ``residuals[N]``."""
+    res = Results()
+    for N in NS:
+        for s in range(4):
+            edge = (3.5 if N in off else 3.0) + 0.001 * s
+            res.add(CFG, N, s, measurement(
+                CFG, N, s, bulk_edge_empirical=edge, series={"residual": residuals[N]},
+                spectra={"W1": {"bulk_edge_empirical": 2.0, "singular_values": [2.5]},
+                         "W2": {"bulk_edge_empirical": edge, "singular_values": [edge]}},
+                dynamics=[{"t": 1, "update_norm": edge}, {"t": 2, "update_norm": edge}]))
+    return res
+
+
+@pytest.mark.parametrize("residual_at_largest", [20.0, None])
+def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_largest):
+    # m.bulk_edge_empirical is spectra["W2"]["bulk_edge_empirical"] (W_T's fitted edge): a user
+    # statistic reading it must get the regime guard exactly as the same read through spectra
+    # the series diverges (or has no residual) at the two largest N, where the edge is off
+    residuals = {N: 0.01 for N in NS} | dict.fromkeys(NS[-2:], residual_at_largest)
+    res = _edge_results(residuals, off=NS[-2:])
+
+    def verdict(statistic, guard=True):
+        claim = LimitClaim("edge", predicted=lambda c: 3.0, statistic=statistic, guard=guard)
+        return _decide(claim.findings(CFG, res))[0]
+
+    field = verdict(lambda m: m.bulk_edge_empirical)
+    spectra = verdict(lambda m: m.spectra["W2"]["bulk_edge_empirical"])
+    unguarded = verdict(lambda m: m.bulk_edge_empirical, guard=False)
+    assert (field.status, field.reason) == (spectra.status, spectra.reason)
+    assert field.evidence.columns == spectra.evidence.columns
+    assert field.evidence.rows == spectra.evidence.rows
+    assert "series residual" in field.evidence.columns
+    # guarded, the two largest N are left out and the two smallest decide; unguarded, the two
+    # largest refute
+    assert field.status == "consistent", field.reason
+    assert f"at N = {NS[-2]}, {NS[-1]}" in field.reason, field.reason
+    assert unguarded.status == "inconsistent", unguarded.reason
+    assert "regime guard off" in unguarded.reason
+
+
+@pytest.mark.parametrize(("statistic", "guarded"), [
+    (lambda m: m.dynamics[1]["update_norm"], True),
+    (lambda m: m.dynamics[-1]["update_norm"], True),
+    (lambda m: max(d["update_norm"] for d in m.dynamics), True),
+    (lambda m: m.dynamics[0]["update_norm"], False),
+    (lambda m: m.spectra["W1"]["bulk_edge_empirical"] + 1.0, False),
+])
+def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statistic, guarded):
+    res = _edge_results({N: 20.0 for N in NS})
+    v = _decide(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
+                .findings(CFG, res))[0]
+    assert ("series residual" in v.evidence.columns) is guarded
+    assert v.status == ("inconclusive" if guarded else "consistent"), v.reason
+
+
+def test_reading_the_whole_measurement_reads_every_step_two_field():
+    from twostep.compare.claims import STEP_TWO_FIELDS, _Reads
+
+    m = next(iter(_edge_results({N: 0.01 for N in NS}).get(CFG, NS[0])))
+    for method in ("to_dict", "arrays"):
+        log: set[str] = set()
+        getattr(_Reads(m, log), method)()
+        assert log == set(STEP_TWO_FIELDS) | {"spectra.W2", "dynamics.2"}, method
+
+
+def test_the_guard_and_the_core_read_one_classification_of_the_fields():
+    from twostep.compare import core
+    from twostep.compare.claims import STEP_TWO_FIELDS
+    from twostep.simulate.measurement import FIELD_KINDS, fields_of
+
+    for f in dataclasses.fields(Measurement):
+        assert f.metadata.get("of") in FIELD_KINDS, f"Measurement.{f.name} has no kind"
+    assert set(core.RESCALED_AS) == set(FIELD_KINDS)
+    # everything a rescaling empties is a step-two quantity, read whole or entry by entry
+    per_step = set(fields_of("per step"))
+    assert per_step == {"spectra", "dynamics"}
+    assert set(core.WHOLE_UPDATE_FIELDS) - per_step <= STEP_TWO_FIELDS
+    assert "bulk_edge_empirical" in STEP_TWO_FIELDS and "series" in STEP_TWO_FIELDS
+    assert not STEP_TWO_FIELDS & set(fields_of("run", "width", "step one"))
+
+
 def _format_1(m: Measurement) -> dict:
     """The stored dict of ``m`` as format 1 wrote it (the names before the typed observables)."""
     d = m.to_dict()

@@ -16,7 +16,7 @@ from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
 from .results import Finding, Results
-from .rules import STEP_TWO_FIELDS, STEP_TWO_SPECTRA
+from .rules import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,38 @@ class _SpectraReads(dict):
         return super().values()
 
 
+class _StepReads(tuple):
+    """A measurement's ``dynamics`` (one dict per step) that records reads of the entries of
+    step two on (``t >= STEP_TWO_FROM``) as ``dynamics.<t>``; iterating it reads every entry."""
+
+    def __new__(cls, data: Any, log: set[str]) -> _StepReads:
+        out = super().__new__(cls, data)
+        out._log = log
+        return out
+
+    def _note(self, entries: Any) -> None:
+        for entry in entries:
+            t = entry.get("t") if isinstance(entry, Mapping) else None
+            if not isinstance(t, int) or t >= STEP_TWO_FROM:  # no step number: assume the worst
+                self._log.add(f"dynamics.{t}")
+
+    def __getitem__(self, index: Any) -> Any:
+        value = super().__getitem__(index)
+        self._note(value if isinstance(index, slice) else (value,))
+        return value
+
+    def __iter__(self):  # type: ignore[override]
+        self._note(tuple(super().__iter__()))
+        return super().__iter__()
+
+
 class _Reads:
     """A :class:`~twostep.simulate.Measurement` that records which step-two fields
-    (:data:`STEP_TWO_FIELDS`, the spectra of :data:`STEP_TWO_SPECTRA`) a statistic reads: the
-    regime guard applies to it without the user having to ask.  Every attribute passes through
-    to the measurement; ``m.spectra`` is a dict that records reads of ``W2`` and ``update``."""
+    (:data:`STEP_TWO_FIELDS`, the spectra of :data:`STEP_TWO_SPECTRA`, the entries of
+    ``dynamics`` from :data:`STEP_TWO_FROM` on) a statistic reads: the regime guard applies to
+    it without the user having to ask.  Every attribute passes through to the measurement;
+    ``m.spectra`` is a dict that records reads of ``W2`` and ``update``, ``m.dynamics`` a tuple
+    that records reads of step two's entries."""
 
     __slots__ = ("_measurement", "_log")
 
@@ -155,9 +182,12 @@ class _Reads:
             log.add(name)
         elif name == "spectra" and isinstance(value, dict):
             return _SpectraReads(value, log)
-        elif name == "to_dict":  # the whole measurement: assume the worst
+        elif name == "dynamics" and isinstance(value, tuple):
+            return _StepReads(value, log)
+        elif name in ("to_dict", "arrays"):  # the whole measurement: assume the worst
             log.update(STEP_TWO_FIELDS)
             log.update(f"spectra.{k}" for k in m.spectra if k in STEP_TWO_SPECTRA)
+            _StepReads(m.dynamics, log)._note(m.dynamics)
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:

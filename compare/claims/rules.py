@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from twostep.simulate.measurement import fields_of
 from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 
@@ -45,11 +46,15 @@ MIN_RANGE_TO_REFUTE = MIN_RANGE
 GUARD_TERMS = 3
 
 #: Top-level measurement fields that hold step-two quantities (a statistic that reads one of
-#: them is a statement about the step-two update, and the regime guard applies to it).
-STEP_TWO_FIELDS = frozenset({"amplitudes", "terms", "outliers", "visible_new_outliers",
-                             "beta", "series"})
+#: them is a statement about the step-two update, and the regime guard applies to it): the
+#: fields of kind "step two" and "exact terms" of ``simulate.measurement.FIELD_KINDS``.  The
+#: fields of kind "per step" are read entry by entry (:data:`STEP_TWO_SPECTRA`,
+#: :data:`STEP_TWO_FROM`).
+STEP_TWO_FIELDS = frozenset(fields_of("step two", "exact terms"))
 #: Spectra of step two (``measurement.spectra[name]``).
 STEP_TWO_SPECTRA = frozenset({"W2", "update"})
+#: Entries of ``measurement.dynamics`` (one per step) with ``t`` at least this are step two's.
+STEP_TWO_FROM = 2
 
 
 # -- the generic tests ---------------------------------------------------------------------------
