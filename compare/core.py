@@ -13,7 +13,9 @@ other by a rescaling, with no simulation:
   (term m projected on ``q_{k+1}``) by ``s_m``; the squared overlaps (``beta_overlap``,
   ``null_beta_overlap``, ``left_overlap``, ...) do not change.
 - ``series``: ``eta1``, ``eta2``, ``norms`` (by ``s_k``), ``ratios`` (by ``eta_1'/eta_1``),
-  ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``).
+  ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``); ``K`` and ``tolerance`` are kept.  Any
+  other key of ``series`` (one this module does not know how to rescale) is dropped: a
+  rescaled measurement never carries a number of another step size.
 
 What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
 ``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,
@@ -103,6 +105,10 @@ SAME_ETA1 = 1e-12
 #: The core computes at most this many exact terms beyond term 0 (paper_count + 1 is needed;
 #: a config that needs more is refused with one line).
 TERMS_CAP = 6
+
+#: The keys of ``series`` that do not depend on the step sizes, copied into a rescaled
+#: measurement; the others are rescaled or recomputed, and a key not known here is dropped.
+SERIES_KEPT = ("K", "tolerance")
 
 #: Claims that read only the exact terms and the series (``terms``, ``series``).
 CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
@@ -265,7 +271,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     norms = series.get("norms") or []
     ratios = series.get("ratios") or []
     new_series = {
-        **{k: copy.deepcopy(val) for k, val in series.items()},
+        **{k: copy.deepcopy(series[k]) for k in SERIES_KEPT if k in series},
         "eta1": t1, "eta2": t2, "residual": residual, "residual_norm": residual_norm,
         "update_norm": update_norm,
         "norms": [_scaled(x, scale[k]) for k, x in enumerate(norms)],

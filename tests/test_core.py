@@ -95,6 +95,21 @@ def test_same_eta1_keeps_the_measured_residual():
         assert rel(t.amplitude, u.amplitude) < 1e-10
 
 
+def test_unknown_series_keys_are_dropped_not_copied_unscaled(pair):
+    # a series key the core does not know how to rescale belongs to the measured step sizes:
+    # a rescaled measurement must not carry it (the same eta1 or not)
+    base, _ = pair
+    extra = replace(base, series={**base.series, "future_norm": 1.5})
+    for target in (OTHER, BASE.replace(alpha2=0.25, etabar2=3.0)):
+        got = core.rescale(extra, BASE, target)
+        assert "future_norm" not in got.series
+        assert got.series["K"] == base.series["K"]
+        assert got.series["tolerance"] == base.series["tolerance"]
+        assert got.series == core.rescale(base, BASE, target).series
+    # every key simulate writes is known to the core: rescaled, recomputed or kept
+    assert set(base.series) <= set(core.rescale(base, BASE, OTHER).series)
+
+
 def _regime_of(m: Measurement, config: ModelConfig):
     res = Results()
     res.add(config, m.N, m.seed, m)
