@@ -53,6 +53,8 @@ there, so no estimate is carried; tests/test_simulate_core.py checks it against 
 
 ``series.core_rule`` says which rule gave each residual; ``series.core_from`` (the config
 measured) and ``series.core_scales`` (``s_k`` per term) say where the rescaled numbers come from.
+Where the residual is unknown, ``series.residual_missing`` says so in the words the regime guard
+shows for that width (:data:`UNKNOWN_RESIDUAL`).
 
 A verdict computed here is the verdict of a direct run with the core's run options
 (``terms = K``, ``max_power = M`` of :func:`core_check`; the series residual is that of K terms),
@@ -105,6 +107,11 @@ SAME_ETA1 = 1e-12
 #: The core computes at most this many exact terms beyond term 0 (paper_count + 1 is needed;
 #: a config that needs more is refused with one line).
 TERMS_CAP = 6
+
+#: What the regime guard says of a width whose rescaled residual is unknown (rule 3; the
+#: rescaled ``series["residual_missing"]``, read by ``claims.measured_regime``).
+UNKNOWN_RESIDUAL = ("core view: the series residual at this eta1 is unknown; see "
+                    "compare/core.py, the residual rule")
 
 #: The keys of ``series`` that do not depend on the step sizes, copied into a rescaled
 #: measurement; the others are rescaled or recomputed, and a key not known here is dropped.
@@ -279,6 +286,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
         "converges": residual is not None and residual <= tol,
         "p1": new_p1, "core_rule": rule, "radius": R,
         "core_from": config_from.to_dict(), "core_scales": scale,
+        **({"residual_missing": UNKNOWN_RESIDUAL} if residual is None else {}),
     }
     return dataclasses.replace(
         m, config=config_to, terms=tuple(new_terms), series=new_series,
@@ -409,11 +417,6 @@ def _refusal(claim: Claim, config: ModelConfig, reason: str) -> Verdict:
                    evidence=Table(["N"], title=f"{claim.name}: refused"), config=config)
 
 
-_NO_SERIES = "(run with terms >= 1)"
-_CORE_NO_SERIES = ("(core view: the series residual at this eta1 is unknown; see "
-                   "compare/core.py, the residual rule)")
-
-
 def guard_blocked(claim: Claim, config: ModelConfig, results: Results) -> bool:
     """True when the regime guard leaves fewer than MIN_WIDTHS widths spanning MIN_RANGE for
     some configuration the claim reads: no verdict either way can be reached."""
@@ -455,9 +458,7 @@ def evaluate_core(claim: str | Claim, base_results: Results, bases: Sequence[Mod
             verdicts[cfg.key()] = [_refusal(obj, cfg, str(err))]
             blocked[cfg.key()] = False
             continue
-        out = [dataclasses.replace(v, reason=v.reason.replace(_NO_SERIES, _CORE_NO_SERIES))
-               for v in decide_all(findings)]
-        verdicts[cfg.key()] = out
+        verdicts[cfg.key()] = decide_all(findings)
         blocked[cfg.key()] = guard_blocked(obj, cfg, res)
     return verdicts, blocked, refused
 

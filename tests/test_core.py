@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import replace
@@ -136,6 +137,34 @@ def test_unknown_residual_never_converges(pair):
     far = replace(base, series={**base.series, "p1": {"max": 10.0, "fraction_above": {}}})
     got = core.rescale(far, BASE, OTHER)
     assert got.series["residual"] is None and "R_sigma" in got.series["core_rule"]
+
+
+def test_the_guard_says_the_core_does_not_know_the_residual(pair):
+    # at an eta1 above the base's the rescaled residual is unknown (rule 3): the guard's
+    # clause on those widths says so in the core's words, not "run with terms >= 1"
+    from twostep.compare.claims.rules import regime_from_dict, regime_to_dict
+
+    base, _ = pair
+    res = Results()
+    for n in (100, 200, 400, 800):
+        t1, t2 = core.etas(BASE, n)
+        res.add(BASE, n, SEED, replace(base, N=n, series={**base.series, "eta1": t1,
+                                                          "eta2": t2}))
+    up = BASE.replace(etabar1=0.5)
+    verdicts, _, refused = core.evaluate_core("term-exponent", res, [BASE], [up], RUN["terms"])
+    assert not refused
+    note = f"no series diagnostics at N = 100, 200, 400, 800 ({core.UNKNOWN_RESIDUAL})"
+    reasons = [v.reason for v in verdicts[up.key()]]
+    assert reasons and all(note in r for r in reasons), reasons
+    assert not any("run with terms >= 1" in r for r in reasons)
+    # the note is part of a data finding's regime: a stored finding decides to the same words
+    regime = measured_regime(core.plane_results(res, BASE, [up]), up)
+    kept = regime_from_dict(json.loads(json.dumps(regime_to_dict(regime))))
+    assert kept.describe(regime.residual) == regime.describe(regime.residual)
+    assert core.UNKNOWN_RESIDUAL in kept.describe([100])
+    # a direct measurement without a residual gets the usual remedy
+    direct = replace(base, series={**base.series, "residual": None})
+    assert "(run with terms >= 1)" in _regime_of(direct, BASE).describe([N])
 
 
 def test_radius_of_convergence():

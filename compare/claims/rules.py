@@ -86,6 +86,11 @@ def floor_corrected(raw: Mapping[int, Sequence[float]],
 
 # -- the regime guard ----------------------------------------------------------------------------
 
+#: What the guard says of a width without a series residual, unless its measurements say why
+#: (``series["residual_missing"]``, :class:`Regime`).
+NO_SERIES = "run with terms >= 1"
+
+
 @dataclass(frozen=True)
 class Regime:
     """Where the series of exact step-two terms converges (docs/claims.md).
@@ -93,12 +98,15 @@ class Regime:
     ``residual[N]``: the largest relative residual ``||U - sum_{k<=K} T_k|| / ||U||`` over the
     seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
     iff it is at most ``tolerance``.  ``blocked`` (non-empty) says why no N can: the terms are
-    undefined for the activation.
+    undefined for the activation.  ``missing[N]``: why N has no residual, where a measurement
+    says so (its ``series["residual_missing"]``: the core view's rescaled measurements); the
+    other N without one are told :data:`NO_SERIES`.
     """
 
     residual: Mapping[int, float | None]
     tolerance: float
     blocked: str = ""
+    missing: Mapping[int, str] = field(default_factory=dict)
 
     def ok(self, N: int) -> bool:
         r = self.residual.get(N)
@@ -117,9 +125,11 @@ class Regime:
             parts.append(f"series residual {self.residual[worst]:.3g} at N = {worst} (> "
                          f"{self.tolerance:g} at N = {where}): the expansion that defines the "
                          "terms diverges there")
-        if missing:
-            parts.append(f"no series diagnostics at N = {', '.join(map(str, missing))} (run "
-                         "with terms >= 1)")
+        by_note: dict[str, list[int]] = {}
+        for N in missing:
+            by_note.setdefault(self.missing.get(N, NO_SERIES), []).append(N)
+        for note, where in by_note.items():
+            parts.append(f"no series diagnostics at N = {', '.join(map(str, where))} ({note})")
         return "; ".join(parts)
 
 
@@ -166,7 +176,8 @@ def term_share(results: Results, config: ModelConfig, k: int, regime: Regime) ->
                 break
             values.append(exact.amplitude / whole.amplitude)
         share[N] = None if values is None else float(np.median(values))
-    return TermShare(regime.residual, regime.tolerance, regime.blocked, k=k, share=share)
+    return TermShare(regime.residual, regime.tolerance, regime.blocked, regime.missing, k=k,
+                     share=share)
 
 
 def measured_regime(results: Results, config: ModelConfig) -> Regime:
@@ -174,15 +185,21 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
     from twostep.theory.functions import parse_function
 
     residual: dict[int, float | None] = {}
+    missing: dict[int, str] = {}
     for N in results.Ns(config):
-        values = [(m.series or {}).get("residual") for m in results.get(config, N)]
+        series = [m.series or {} for m in results.get(config, N)]
+        values = [s.get("residual") for s in series]
         residual[N] = None if any(v is None for v in values) else float(max(values))
+        notes = [s["residual_missing"] for s in series
+                 if s.get("residual") is None and s.get("residual_missing")]
+        if residual[N] is None and notes:
+            missing[N] = str(notes[0])
     blocked = ""
     if not parse_function(config.activation).smooth:
         blocked = (f"the exact step-two terms are undefined for the non-smooth activation "
                    f"{config.activation!r} (their coefficients are derivatives of a kink; "
                    "docs/theory.md)")
-    return Regime(residual, SERIES_TOLERANCE, blocked)
+    return Regime(residual, SERIES_TOLERANCE, blocked, missing)
 
 
 def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[str, str]:
@@ -381,6 +398,8 @@ def regime_to_dict(regime: Regime | None) -> dict | None:
         return None
     d = {"residual": {str(N): r for N, r in regime.residual.items()},
          "tolerance": regime.tolerance, "blocked": regime.blocked}
+    if regime.missing:
+        d["missing"] = {str(N): why for N, why in regime.missing.items()}
     if isinstance(regime, TermShare):
         d.update(k=regime.k, share={str(N): s for N, s in regime.share.items()})
     return d
@@ -390,10 +409,11 @@ def regime_from_dict(d: Mapping | None) -> Regime | None:
     if d is None:
         return None
     residual = {int(N): r for N, r in d["residual"].items()}
+    missing = {int(N): why for N, why in d.get("missing", {}).items()}
     if "share" in d:
-        return TermShare(residual, d["tolerance"], d["blocked"], k=int(d["k"]),
+        return TermShare(residual, d["tolerance"], d["blocked"], missing, k=int(d["k"]),
                          share={int(N): s for N, s in d["share"].items()})
-    return Regime(residual, d["tolerance"], d["blocked"])
+    return Regime(residual, d["tolerance"], d["blocked"], missing)
 
 
 def _per_N_value(x: float | Mapping[int, float], Ns: Sequence[int]) -> dict[str, float]:
