@@ -65,6 +65,8 @@ INDEPENDENT = ModelConfig(activation=SHIFTED, target="He1", alpha1=0.2, alpha2=0
                           etabar1=0.2, batch="independent")
 BBP_CONFIG = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, etabar1=3.0,
                          batch="independent")
+#: outlier-locations where the theory puts term 1 out of the bulk at N = 4000 (2.016, edge 2)
+LOCATIONS = INDEPENDENT.replace(etabar1=1.0)
 #: reuse-learning on He_3 above the line alpha2 = 2 (1/2 - alpha1): e_2 = 0.25, the reused batch
 #: learns beta_* through term 2, the independent batch does not
 LEARNING = ModelConfig(activation="tanh", target="He3", alpha1=0.4, alpha2=0.45, etabar1=0.003,
@@ -91,6 +93,13 @@ def setups(scale: float = 1.0) -> dict[str, Setup]:
                           {**exact, "null_draws": 0},
                           label="tanh / He3, alpha = (0.4, 0.45), etabar1 = 0.003, reuse and "
                                 "independent"),
+        # outlier-locations where term 1 leaves the bulk (near N = 1700 at etabar1 = 1): the
+        # location findings are formed at N = 2000, 4000 (the independent setup has none)
+        "locations": Setup("locations", (LOCATIONS,), n(16),
+                           {**exact, "null_draws": 0, "spectra": ("W1", "W2")},
+                           Ns=(500, 1000, 2000, 4000),
+                           label="tanh(z+1/2) / He1, alpha = (0.2, 0.45), etabar1 = 1, "
+                                 "independent"),
         "bbp": Setup("bbp", (BBP_CONFIG,), n(32),
                      {"dtype": "float32", "terms": 0, "null_draws": 0, "spectra": ("W1",)},
                      label="tanh / He1, alpha = (0, 0.2), etabar1 = 3, independent"),
@@ -102,13 +111,15 @@ def setups(scale: float = 1.0) -> dict[str, Setup]:
 Pool = dict[tuple[str, int], dict[int, Measurement]]   # (config key, N) -> seed -> measurement
 
 
-def build_pool(store_path: str | Path, chosen: Mapping[str, Setup], *, quiet: bool = False
-               ) -> tuple[Pool, float]:
-    """Simulate the setups' cells not yet in the store (one at a time), then read them.
-    Returns the pool and the CPU seconds the cells took (their stored timing)."""
+def build_pool(store_path: str | Path, chosen: Mapping[str, Setup], *, quiet: bool = False,
+               jobs: int = 1) -> tuple[Pool, float]:
+    """Simulate the setups' cells not yet in the store (one at a time, or ``jobs`` worker
+    processes), then read them.  Returns the pool and the CPU seconds the cells took (their
+    stored timing)."""
     cells = [c for s in chosen.values() for c in s.cells()]
     with Store(store_path) as store:
-        sweep = run_sweep(cells, store, executor="inline", jobs=1, quiet=quiet)
+        sweep = run_sweep(cells, store, executor="inline" if jobs == 1 else "process",
+                          jobs=jobs, quiet=quiet)
         if sweep.failed:
             cell, err = sweep.failed[0]
             raise ConfigError(f"{len(sweep.failed)} pool cell(s) failed; first "
@@ -304,6 +315,10 @@ def cases(chosen: Mapping[str, Setup], *, exponent_errors: Sequence[float] = EXP
                             INDEPENDENT, "independent"))
             out.append(Case("outlier-locations", "constant", e, OutlierLocations(factor=1 + e),
                             INDEPENDENT, "independent"))
+    if "locations" in chosen:
+        for e in (0.0, *constant_errors):
+            out.append(Case("outlier-locations", "constant", e, OutlierLocations(factor=1 + e),
+                            LOCATIONS, "locations"))
     if "bbp" in chosen:
         for e in (0.0, *constant_errors):
             out.append(Case("bbp", "constant", e, PlantedBBP(factor=1 + e), BBP_CONFIG, "bbp"))
@@ -372,6 +387,9 @@ def resample_rates(pool: Pool, chosen: Mapping[str, Setup], the_cases: Sequence[
 
     rng = np.random.default_rng(seed)
     tallies: dict[tuple[str, str, float], Tally] = defaultdict(Tally)
+    setups_of: dict[str, set[str]] = defaultdict(set)   # a rule on several setups: one row each
+    for case in the_cases:
+        setups_of[case.rule].add(case.setup)
     # the finite-N predictions depend on (config, terms, N) only, not on the draw: computed
     # once (sympy, about 0.3 s a call) instead of once per resample; the rules are unchanged
     original = amplitude._predicted_terms
@@ -390,12 +408,13 @@ def resample_rates(pool: Pool, chosen: Mapping[str, Setup], the_cases: Sequence[
             truth: dict[tuple[str, str, str], Any] = {}
             for case in sorted(the_cases, key=lambda c: c.error != 0.0):
                 for v in decide_all(case.claim.findings(case.config, results[case.setup])):
-                    subj = _subject(case.rule, v.subject)
+                    subj = _subject(case.rule, v.subject) + (
+                        f" ({case.setup})" if len(setups_of[case.rule]) > 1 else "")
                     key = (case.rule, case.setup, subj)
                     if case.error == 0.0:
-                        truth[key] = (v.predicted, v.statistic)
-                    elif key in truth and _same(truth[key][0], v.predicted) and _same(
-                            truth[key][1], v.statistic):
+                        truth[key] = _fingerprint(v)
+                    elif key in truth and all(_same(a, b) for a, b in
+                                              zip(truth[key], _fingerprint(v))):
                         continue
                     tallies[(case.rule, subj, case.error)].add(v.status)
             if progress is not None:
@@ -405,12 +424,24 @@ def resample_rates(pool: Pool, chosen: Mapping[str, Setup], the_cases: Sequence[
     return dict(tallies)
 
 
+def _fingerprint(v: Any) -> tuple[Any, Any, tuple]:
+    """What a plant can change in a verdict: its prediction, its statistic, and the per-N
+    predictions of its evidence table (a prediction that depends on N is only there)."""
+    rows = getattr(v.evidence, "rows", ()) or ()
+    return (v.predicted, v.statistic,
+            tuple(r.get("predicted") if isinstance(r, Mapping) else None for r in rows))
+
+
 def _same(a: Any, b: Any) -> bool:
     """Whether two findings' values are equal, NaN equal to NaN (False where they cannot be
     compared: the finding then counts as changed)."""
     try:
         if isinstance(a, Mapping) or isinstance(b, Mapping):
             return a == b
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        if a is None or b is None:
+            return a is b
         return bool(np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True))
     except (TypeError, ValueError):
         return a == b if isinstance(a, str) and isinstance(b, str) else False
@@ -527,10 +558,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--resamples", type=int, default=300)
     p.add_argument("--per-n", type=int, default=4, help="seeds per N in the design (default 4)")
     p.add_argument("--setups", nargs="+", default=None,
-                   help="only these setups (of: count, independent, learning, bbp)")
+                   help="only these setups (of: count, independent, learning, locations, "
+                        "bbp)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 4 seeds per N in the pool, 5 resamples, N <= 1000")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes building the pool (default 1: the machine is shared)")
     a = p.parse_args(argv)
     scale = 0.125 if a.quick else 1.0
     every = setups(scale)
@@ -538,9 +572,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         every = {k: Setup(v.name, v.configs, v.seeds, v.options, NS[:3], v.label)
                  for k, v in every.items()}
     unknown = sorted(set(a.setups or ()) - set(every))
-    if unknown or a.resamples < 1 or a.per_n < 2:
+    if unknown or a.resamples < 1 or a.per_n < 2 or a.jobs < 1:
         print(f"calibrate.py: setups must be among {', '.join(every)} (got {unknown}), "
-              "--resamples >= 1, --per-n >= 2", file=sys.stderr)
+              "--resamples >= 1, --per-n >= 2, --jobs >= 1", file=sys.stderr)
         return 2
     resamples = 5 if a.quick else a.resamples
     chosen = {k: v for k, v in every.items() if a.setups is None or k in a.setups}
@@ -550,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     clock = time.process_time()
-    pool, cell_seconds = build_pool(a.store, chosen, quiet=True)
+    pool, cell_seconds = build_pool(a.store, chosen, quiet=True, jobs=a.jobs)
     pool_cpu = time.process_time() - clock
     the_cases = cases(chosen)
     clock = time.process_time()

@@ -162,3 +162,27 @@ def test_visible_count_leaves_out_step_one_spike_pushed_out_by_term_zero():
                 visible_new_outliers=m.visible_new_outliers + 1))
     vs = decide_all(OutlierLocations().findings(SEP, extra))
     assert vs[0].status == "inconsistent", vs[0].reason
+
+
+def test_visible_count_is_not_consistent_where_no_outlier_is_predicted():
+    """Calibration, etabar1 = 1, (0.2, 0.45): a location planted 2% low falls into the edge's
+    band at N = 4000, which then cannot decide, and the count was called consistent from
+    N = 500, 1000 alone, where the theory predicts no step-two outlier and none is seen
+    ("none predicted, none seen" does not test a location).  Now inconclusive, saying so;
+    where a deciding width predicts the outlier, the count still decides."""
+    early = _located(CFG, [500, 1000])         # term 1 enters the outliers near N = 1700
+    assert all(amplitudes.term_amplitude(CFG, 1, N).location is None for N in (500, 1000))
+    vs = decide_all(OutlierLocations().findings(CFG, early))
+    assert vs[0].status == "inconclusive", vs[0].reason
+    assert "no step-two outlier is predicted out of the bulk" in vs[0].reason
+    # an outlier seen where none is predicted is still refuted at those widths
+    seen = Results()
+    for N in early.Ns(CFG):
+        for s, m in zip(early.seeds(CFG, N), early.get(CFG, N)):
+            seen.add(CFG, N, s, Measurement(
+                config=CFG, N=N, d=N, n=N, seed=s, series={"residual": 0.01},
+                outliers=[{"term": 1, "value": 2.5}], bulk_edge=2.0,
+                bulk_edge_empirical=m.bulk_edge_empirical, visible_new_outliers=1))
+    assert decide_all(OutlierLocations().findings(CFG, seen))[0].status == "inconsistent"
+    resolved = decide_all(OutlierLocations().findings(SEP, _located(SEP, [500, 1000, 2000])))
+    assert resolved[0].status == "consistent", resolved[0].reason
