@@ -17,8 +17,8 @@ spanning MIN_RANGE) / refused (the claim needs more exact terms than computed).
 
 ``python -m twostep.compare.phase OUT_DIR [DATA_DIR [count,He3,He2]]`` draws
 OUT_DIR/phase-count.png (reused batch) and phase-learning-{He3,He2}-{reuse,independent}.png
-(the count plane's base sweep takes about 20 minutes on 2 cores, the learning planes' about 10
-and 3); with DATA_DIR the base sweeps are stored there (phase-*.sqlite,
+(the count plane's base sweep takes about 20 minutes on 2 cores, the learning planes' about 15
+and 6); with DATA_DIR the base sweeps are stored there (phase-*.sqlite,
 reused by a rerun) and each plane's cells written as phase-*.json; the third argument picks the
 planes.
 """
@@ -65,9 +65,10 @@ LEARNING_NS = {"He3": COUNT_NS, "He2": PLANE_NS}
 #: ... and their seeds per width, spent where they buy power: the exponents need every width's
 #: mean 3 standard errors above zero, and the small widths, whose cells cost a second, are the
 #: noisiest per seed (He3, 12 seeds: the beta_* component's mean 2.0 and 2.7 se from zero at
-#: N = 500, 1000, against 4.6 and 8.4 at N = 2000, 4000; docs/results.md).
+#: N = 500, 1000, against 4.6 and 8.4 at N = 2000, 4000; docs/results.md).  A cosine is
+#: decided at the two largest widths: He2's needed 96 seeds there.
 LEARNING_SEEDS = {"He3": {500: 48, 1000: 48, 2000: 48, 4000: 48},
-                  "He2": {250: 48, 500: 48, 1000: 48, 2000: 24}}
+                  "He2": {250: 48, 500: 48, 1000: 96, 2000: 96}}
 
 
 def distance_to_critical(alpha1: float, alpha2: float) -> float:
