@@ -6,7 +6,7 @@ the true claim and the planted false ones.
     python benchmarks/calibrate_learning.py DATA_DIR [--resamples 200] [--per-N 24]
 
 ``DATA_DIR`` holds ``phase-learning-He3.sqlite`` (``python -m twostep.compare.phase OUT DATA_DIR
-He3`` builds it; about 10 minutes on 2 cores).  Prints a Markdown table: per point, mode and
+He3`` builds it; about 15 minutes on 2 cores).  Prints a Markdown table: per point, mode and
 claim, the fractions called consistent / inconclusive / inconsistent with the 95%
 Clopper-Pearson interval of the inconsistent fraction.  As in benchmarks/calibrate.py, a planted
 claim's mode counts only where the plant changed its prediction, and draws of 24 from 48
