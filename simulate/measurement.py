@@ -413,19 +413,25 @@ class Measurement:
             raise ConfigError(f"{path}: no such measurement file") from None
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-        measurement = cls.from_dict(data)
-        wanted = {name: spec["values"]["npz"] for name, spec in measurement.spectra.items()
-                  if isinstance(spec.get("values"), dict)}
+        spectra = data.get("spectra") if isinstance(data, dict) else None
+        if not isinstance(spectra, Mapping):
+            spectra = {}
+        wanted = {name: spec["values"]["npz"] for name, spec in spectra.items()
+                  if isinstance(spec, Mapping) and isinstance(spec.get("values"), Mapping)}
         if wanted:
+            # the arrays go into the spectra before the measurement is built (it is frozen:
+            # nothing of it is changed after construction)
             npz = cls.npz_path(path)
             if not npz.exists():
                 raise ConfigError(f"{npz}: missing arrays file of {path}")
+            restored = dict(spectra)
             with np.load(npz) as arrays:
                 for name, key in wanted.items():
                     if key not in arrays:
                         raise ConfigError(f"{npz}: array {key!r} is missing")
-                    measurement.spectra[name]["values"] = arrays[key]
-        return measurement
+                    restored[name] = {**spectra[name], "values": arrays[key]}
+            data = {**data, "spectra": restored}
+        return cls.from_dict(data)
 
 
 def fields_of(*kinds: str) -> tuple[str, ...]:

@@ -215,3 +215,30 @@ def test_memory_formula_terms():
     # W, the update and X dominate: 3 x 16000^2 x 4 bytes
     assert est["weights"] == est["update"] == est["batch"] == 16000**2 * 4
     assert 3 * 16000**2 * 4 < est["total"] < 4.5 * 2**30
+
+
+def test_load_builds_the_measurement_with_its_arrays(tmp_path, monkeypatch):
+    # issue 21, section 6: the frozen Measurement is built with its final values; load()
+    # changes nothing of it after construction (the full spectra come from the npz first)
+    values = np.linspace(3.0, 0.0, 7)
+    direct = Measurement(config=ModelConfig(), N=7, d=7, n=7, seed=0,
+                         spectra={"W1": {"singular_values": [3.0, 2.5], "values": values}})
+    path = direct.save(tmp_path / "m.json")
+
+    built = {}
+    post_init = Measurement.__post_init__
+
+    def recording(self):
+        post_init(self)
+        built[id(self)] = {name: spec.get("values") for name, spec in self.spectra.items()}
+
+    monkeypatch.setattr(Measurement, "__post_init__", recording)
+    back = Measurement.load(path)
+    at_construction = built[id(back)]["W1"]
+    assert isinstance(at_construction, np.ndarray)
+    assert back.spectra["W1"]["values"] is at_construction
+    assert np.array_equal(back.spectra["W1"]["values"], values)
+    assert back.to_dict() == direct.to_dict()
+    for f in dataclasses.fields(Measurement):
+        if f.name != "spectra":
+            assert getattr(back, f.name) == getattr(direct, f.name), f.name
