@@ -46,12 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"twostep {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"twostep.compare.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"twostep.compare.commands.{name}":
-                continue  # command not built yet
-            raise
+        module = importlib.import_module(f"twostep.compare.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

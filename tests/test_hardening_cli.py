@@ -4,6 +4,7 @@ nothing is half-written, the help names only what users have."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -351,3 +352,15 @@ def test_activation_not_finite_on_the_line_is_named(activation, where, capsys):
     err = _one_line_exit_2(["simulate", "--activation", activation, "--N", "20", "--top", "2"],
                            capsys)
     assert where in err
+
+
+def test_every_command_has_a_handler_and_a_missing_one_is_an_error(monkeypatch):
+    # issue 21, section 7: no "command not built" branch skips a listed command silently
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(COMMANDS)
+    for name in COMMANDS:
+        assert callable(sub.choices[name].get_default("_run")), name
+    monkeypatch.setitem(COMMANDS, "nonexistent", "a command without a module")
+    with pytest.raises(ModuleNotFoundError):
+        build_parser()
