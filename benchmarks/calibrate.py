@@ -424,12 +424,14 @@ def resample_rates(pool: Pool, chosen: Mapping[str, Setup], the_cases: Sequence[
     return dict(tallies)
 
 
-def _fingerprint(v: Any) -> tuple[Any, Any, tuple]:
-    """What a plant can change in a verdict: its prediction, its statistic, and the per-N
-    predictions of its evidence table (a prediction that depends on N is only there)."""
+def _fingerprint(v: Any) -> tuple[Any, Any, tuple, str]:
+    """What a plant can change in a verdict: its prediction, its statistic, the per-N
+    predictions of its evidence table (a prediction that depends on N is only there) and its
+    reason (which widths decided, and why)."""
     rows = getattr(v.evidence, "rows", ()) or ()
     return (v.predicted, v.statistic,
-            tuple(r.get("predicted") if isinstance(r, Mapping) else None for r in rows))
+            tuple(r.get("predicted") if isinstance(r, Mapping) else None for r in rows),
+            v.reason)
 
 
 def _same(a: Any, b: Any) -> bool:
