@@ -331,3 +331,17 @@ def test_beta_and_feature_spikes_are_observables():
     assert (f.spike_count, f.critical, f.alpha) == (2, False, 0.3)
     assert f.threshold is f.above_threshold is f.F0 is f.F1 is f.definition is None
     assert "2310.07891" in f.reference
+
+
+def test_prediction_has_no_scaling_field_and_reads_json_with_or_without_it():
+    # issue 21, section 7: the scaling is always "canonical", the config's; it is no field
+    # of the Prediction, and stored JSON that has the key (every earlier one) still loads
+    import dataclasses
+    import json
+
+    p = predict(ModelConfig(alpha1=0.0))
+    assert "scaling" not in {f.name for f in dataclasses.fields(Prediction)}
+    d = json.loads(json.dumps(p.to_dict()))
+    assert d["scaling"] == p.config.scaling == "canonical"  # the JSON keys are unchanged
+    assert Prediction.from_dict(d) == p
+    assert Prediction.from_dict({k: v for k, v in d.items() if k != "scaling"}) == p

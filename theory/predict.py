@@ -161,7 +161,6 @@ class Prediction:
     """
 
     config: ModelConfig
-    scaling: str
     step_one_exponent: float
     ratio: Fraction
     paper_count: int
@@ -288,7 +287,7 @@ class Prediction:
         return {
             "schema": PREDICTION_SCHEMA,
             "config": self.config.to_dict(),
-            "scaling": self.scaling,
+            "scaling": self.config.scaling,  # always "canonical": kept for the stable keys
             "step_one_exponent": self.step_one_exponent,
             "ratio": float(self.ratio),
             "ratio_exact": str(self.ratio),
@@ -311,7 +310,7 @@ class Prediction:
     def from_dict(cls, data: dict[str, Any]) -> Prediction:
         """The :class:`Prediction` whose :meth:`to_dict` is ``data`` (schema
         :data:`PREDICTION_SCHEMA` only; another schema or a missing key is refused in one
-        line)."""
+        line).  ``scaling`` is the config's (always ``"canonical"``): it may be there or not."""
         if not isinstance(data, dict):
             raise ConfigError(f"a prediction must be a JSON object, got {type(data).__name__}")
         if data.get("schema") != PREDICTION_SCHEMA:
@@ -324,7 +323,7 @@ class Prediction:
                         "coefficients": tuple(t["coefficients"])})
                 for t in data["terms"])
             return cls(
-                config=ModelConfig.from_dict(data["config"]), scaling=data["scaling"],
+                config=ModelConfig.from_dict(data["config"]),
                 step_one_exponent=data["step_one_exponent"],
                 ratio=Fraction(data["ratio_exact"]), paper_count=data["paper_count"],
                 critical=data["critical"], aware_count=data["aware_count"],
@@ -574,7 +573,7 @@ def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction
         notes.append(f"alpha2/(1/2 - alpha1) = {r} is an integer: term k={int(r)} has e_k = 0 "
                      "(finite spike; the BBP threshold decides whether it is an outlier)")
     return Prediction(
-        config=config, scaling=config.scaling, step_one_exponent=float(a1), ratio=r,
+        config=config, step_one_exponent=float(a1), ratio=r,
         paper_count=count, critical=critical, aware_count=aware,
         aware_count_reason=aware_reason, terms=tuple(terms), bulk_edge=1.0 + math.sqrt(aspect),
         step_one=step_one, bbp=bbp, beta=beta, activation=activation_info, target=target_info,

@@ -47,7 +47,7 @@ def render(pred, N: int | None = None) -> str:
     lines = [
         f"twostep theory: sigma={c.activation}  sigma_*={c.target}  batch={c.batch}  "
         f"alpha=({c.alpha1:g}, {c.alpha2:g})  psi_d={c.psi_d:g} psi_n={c.psi_n:g}  "
-        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  [{pred.scaling}]",
+        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  [{c.scaling}]",
         "",
         f"paper count floor(alpha2/(1/2-alpha1)) = floor({pred.ratio}) = {pred.paper_count}"
         + ("   (critical: ratio is an integer)" if pred.critical else ""),
