@@ -469,7 +469,7 @@ def res_for_pair(config, res):
 # -- typed measurements: the proxy that turns the guard on, and stored format-1 dicts ----------
 
 def test_reads_proxy_records_the_step_two_fields_and_spectra():
-    from twostep.compare.claims import _Reads
+    from twostep.compare.claims.base import _Reads
 
     m = measurement(CFG, 500, 0, terms=[{"k": 1, "amplitude": 2.0}],
                     step_one_spike={"value": 3.0}, series={"residual": 0.01},
@@ -568,7 +568,8 @@ def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statisti
 
 
 def test_reading_the_whole_measurement_reads_every_step_two_field():
-    from twostep.compare.claims import STEP_TWO_FIELDS, _Reads
+    from twostep.compare.claims import STEP_TWO_FIELDS
+    from twostep.compare.claims.base import _Reads
 
     m = next(iter(_edge_results({N: 0.01 for N in NS}).get(CFG, NS[0])))
     for method in ("to_dict", "arrays"):

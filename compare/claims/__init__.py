@@ -47,26 +47,13 @@ from .amplitude import (
     LOCATION_UNITS,
     OutlierLocations,
     TermAmplitudeClaim,
-    _predicted_terms,
 )
-from .base import (
-    Claim,
-    Domain,
-    _amp,
-    _available_terms,
-    _blocked,
-    _per_N,
-    _Reads,
-    _required,
-    _term,
-)
+from .base import Claim, Domain
 from .bbp import BBP, BBP_PSI_D
 from .count import OutlierCount
-from .growth import GrowthExponent, TermExponent, _exact_term_findings
+from .growth import GrowthExponent, TermExponent
 from .learning import ReuseLearning
 from .registry import (
-    _CLAIM_NAME,
-    _REGISTRY,
     BUILTIN_CLAIMS,
     check_claim_name,
     claim_names,
@@ -99,9 +86,6 @@ from .rules import (
     STEP_TWO_SPECTRA,
     Regime,
     TermShare,
-    _evidence_note,
-    _fmt_list,
-    _margin,
     enough_widths,
     exponent_finding,
     extrapolated_limit_finding,
@@ -112,7 +96,7 @@ from .rules import (
     term_share,
 )
 from .spikes import SPIKE_EXPONENT_MARGIN, OneStepSpikes
-from .user import ExponentClaim, LimitClaim, _UserClaim
+from .user import ExponentClaim, LimitClaim
 from .vectors import LeftVectors
 
 __all__ = [
@@ -127,8 +111,4 @@ __all__ = [
     "TermAmplitudeClaim", "TermExponent", "TermShare", "Verdict", "check_claim_name",
     "claim_names", "decide_all", "enough_widths", "exponent_finding", "floor_corrected",
     "get_claim", "guard_terms", "limit_finding", "measured_regime", "register", "term_share",
-    # private names kept importable for the tests and older code
-    "_CLAIM_NAME", "_REGISTRY", "_Reads", "_UserClaim", "_amp", "_available_terms", "_blocked",
-    "_evidence_note", "_exact_term_findings", "_fmt_list", "_margin", "_per_N",
-    "_predicted_terms", "_required", "_term",
 ]
