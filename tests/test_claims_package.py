@@ -82,6 +82,15 @@ def test_each_module_imports_first_without_a_cycle(module):
     assert json.loads(out) == BUILTIN
 
 
+def test_builtins_are_one_explicit_list_the_registry_starts_from():
+    # issue 21, section 6: registration is explicit; no module registers itself on import
+    from twostep.compare.claims.registry import _BUILTINS, check_claim_name
+
+    assert [c.name for c in _BUILTINS] == BUILTIN  # unique, in claim_names() order
+    assert all(check_claim_name(c.name) and registry._REGISTRY[c.name] is c for c in _BUILTINS)
+    assert not hasattr(registry, "_c")
+
+
 def test_builtins_are_registered_on_import_and_known_as_builtin():
     assert claims.claim_names()[:len(BUILTIN)] == BUILTIN
     assert claims.BUILTIN_CLAIMS == frozenset(BUILTIN)

@@ -37,8 +37,8 @@ The package's modules:
 - ``user``: :class:`ExponentClaim`, :class:`LimitClaim`;
 - ``growth``, ``bbp``, ``count``, ``vectors``, ``reuse``, ``amplitude``, ``spikes``: the
   built-in claims, one family each;
-- ``registry``: the named claims (:func:`register`, :func:`get_claim`); importing this
-  package registers the built-in ones.
+- ``registry``: the named claims (:func:`register`, :func:`get_claim`), starting from the
+  explicit list of the built-in ones.
 """
 
 from .amplitude import (

@@ -1,7 +1,8 @@
 """The registry of named claims: ``twostep verify --claim NAME``, :func:`get_claim`.
 
-The built-in claims are registered when this module is imported (``import
-twostep.compare.claims`` imports it).  A one-off :class:`Claim` object needs no registration:
+The built-in claims are one explicit list, :data:`_BUILTINS`, from which the registry starts;
+nothing registers itself on import.  :func:`register` adds a user's claim to this process's
+registry.  A one-off :class:`Claim` object needs no registration:
 :func:`twostep.compare.verify.check` and :class:`twostep.compare.verify.Check` take the object.
 """
 
@@ -21,8 +22,16 @@ from .reuse import ReuseGap
 from .spikes import OneStepSpikes
 from .vectors import LeftVectors
 
-_REGISTRY: dict[str, Claim] = {}
+#: The built-in claims, in the order :func:`claim_names` lists them: the one place they are named.
+_BUILTINS: tuple[Claim, ...] = (
+    GrowthExponent(), TermExponent(), OutlierCount(), LeftVectors(), ReuseGap(), ReuseLearning(),
+    BBP(), OneStepSpikes(), TermAmplitudeClaim(), OutlierLocations())
 
+#: names of the built-in claims (``check`` refuses to shadow them with a user claim)
+BUILTIN_CLAIMS = frozenset(c.name for c in _BUILTINS)
+
+#: The claims by name: the built-ins, then what :func:`register` added in this process.
+_REGISTRY: dict[str, Claim] = {c.name: c for c in _BUILTINS}
 
 _CLAIM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -54,11 +63,3 @@ def get_claim(name: str) -> Claim:
 
 def claim_names() -> list[str]:
     return list(_REGISTRY)
-
-
-for _c in (GrowthExponent(), TermExponent(), OutlierCount(), LeftVectors(), ReuseGap(),
-           ReuseLearning(), BBP(), OneStepSpikes(), TermAmplitudeClaim(), OutlierLocations()):
-    register(_c)
-
-#: names of the built-in claims (``check`` refuses to shadow them with a user claim)
-BUILTIN_CLAIMS = frozenset(_REGISTRY)
