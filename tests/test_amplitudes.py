@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
 from twostep.simulate import run
 from twostep.theory import ConfigError, ModelConfig
 from twostep.theory import amplitudes as am
-from twostep.theory.bbp import spike
 
 TANH = "tanh(z + 1/2)"
 
@@ -139,10 +139,31 @@ def test_term_constants_issue_values():
     assert am.term_constant(cfg, 0).value == pytest.approx(c1 * math.sqrt(2), rel=1e-9)
     assert am.term_constant(cfg, 1).value == pytest.approx(math.sqrt(3) * abs(c1 * c2) * 2,
                                                            rel=1e-9)
-    # k = 2 (independent): sqrt(6) |E[F z]|, E[F z] = c_3/2 (c_1^2 E[g^2 z^2] + s_xi^2) ...
-    # plus psi E[F^2]: checked against Monte Carlo above; here only its scaling in etabar_1
-    assert am.term_constant(cfg.replace(etabar1=0.5), 2).value == pytest.approx(
-        0.25 * am.term_constant(cfg, 2).value, rel=1e-12)
+    # k = 2 (independent, tanh(z + 1/2), He1, psi = 1), by hand from docs/amplitudes.md:
+    # rho = c_1 g + xi (kappa = c_2 E[y] = 0), so Phi_2(g) = E[sigma^(3)(h) rho^2] / 2 =
+    # m_3/2 (c_1^2 g^2 + s^2) with m_3 = E[sigma^(3)], c_1 = E[sigma'], s^2 = Var(sigma') E[y^2];
+    # F = Phi_2(g) z, g = z + z' (gamma = 1, lambda^2 = psi E[y^2] = 1). Gaussian moments:
+    # E[g^2 z^2] = 3 + 1 = 4, E[g^2 z z'] = 2, E[g^4 z^2] = 15 + 6*3 + 3 = 36, so
+    # E[F z] = m_3/2 (4 c_1^2 + s^2), E[F z'] = m_3 c_1^2,
+    # E[F^2] = m_3^2/4 (36 c_1^4 + 8 c_1^2 s^2 + s^4), ||vbar||^2 = the three summed (psi = 1),
+    # C_2 = etabar_2 etabar_1^2 sqrt(rho_3 ||vbar||^2), rho_3 = 6; the sigma moments by mpmath.quad
+    with mpmath.workdps(30):
+        def mean(f):
+            return mpmath.quad(lambda x: f(x) * mpmath.npdf(x), [-mpmath.inf, -0.5, mpmath.inf])
+
+        def sech2(x):
+            return 1 - mpmath.tanh(x + 0.5) ** 2
+
+        c1_ = mean(sech2)                                      # sigma' = 1 - tanh^2
+        s2 = mean(lambda x: sech2(x) ** 2) - c1_**2
+        # sigma^(3) = -2 sech^2 (1 - 3 tanh^2)
+        m3 = mean(lambda x: -2 * sech2(x) * (1 - 3 * mpmath.tanh(x + 0.5) ** 2))
+        vbar = (m3 / 2) ** 2 * ((4 * c1_**2 + s2) ** 2 + 4 * c1_**4
+                                + 36 * c1_**4 + 8 * c1_**2 * s2 + s2**2)
+        c2_unit = float(mpmath.sqrt(6 * vbar))
+    for etabar1 in (1.0, 0.5):
+        assert am.term_constant(cfg.replace(etabar1=etabar1), 2).value == pytest.approx(
+            etabar1**2 * c2_unit, rel=1e-9)
 
 
 def test_odd_activation_kills_odd_terms():
@@ -178,7 +199,8 @@ def test_location_is_bbp_of_the_coherent_part():
     cfg = config(alpha1=0.2, etabar1=1.0)
     t = am.term_amplitude(cfg, 1, 4000)
     assert t.coherent == pytest.approx(1.135, abs=0.01)
-    assert t.location == pytest.approx(spike(t.coherent, 1.0).outlier, rel=1e-12)
+    # aspect c = 1: BBP's sqrt((1 + t^2)(c + t^2)) / t is t + 1/t above the threshold 1
+    assert t.location == pytest.approx(t.coherent + 1 / t.coherent, rel=1e-12)
     assert t.location == pytest.approx(2.016, abs=0.002)
     assert am.term_location(cfg, 2, 4000) is None          # theta_2 ~ 0.25: inside the bulk
     cross = am.crossing_width(cfg, 1)

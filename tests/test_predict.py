@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import mpmath
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -255,39 +256,57 @@ def test_aware_and_paper_counts():
     assert (q.paper_count, q.aware_count) == (0, 0) and q.aware_count_reason == "no term kept"
 
 
+# c_1(tanh) = E[tanh'(z)] = E[z tanh z], by mpmath.quad against the Gaussian density (the
+# engine uses its own quadrature); 0.6057055096021588 (test_hermite's 45-digit reference)
+with mpmath.workdps(30):
+    C1_TANH = float(mpmath.quad(lambda x: x * mpmath.tanh(x) * mpmath.npdf(x),
+                                [-mpmath.inf, 0, mpmath.inf]))
+
+
 def test_step_one_spike_at_alpha1_zero_is_the_bbp_spike():
+    # By hand (docs/theory.md §3): He1, tau = 0, psi_d = psi_n = 1: u = c_1(sigma_*) beta_* plus
+    # an orthogonal part of squared norm (d/n)(E[y^2] + tau^2) = 1, so ||u||^2 = 1 + 1 = 2 and
+    # cos^2(u, beta_*) = 1/2; theta = etabar_1 |c_1(tanh)| ||u|| = 3 sqrt(2) c_1(tanh) ~ 2.570.
+    # Aspect c = N/d = 1: BBP's sqrt((1 + t^2)(c + t^2)) / t = (1 + t^2) / t = t + 1/t, and both
+    # squared overlaps 1 - (c + t^2)/(t^2 (t^2 + 1)) = 1 - c (1 + t^2)/(t^2 (t^2 + c)) = 1 - 1/t^2;
+    # the beta overlap is the right one times cos^2(u, beta_*) = (1 - 1/t^2) / 2.
     p = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
     s = p.step_one_spike(1000)
     assert isinstance(s, StepOneSpike)
-    b = p.bbp
-    assert (s.value, s.overlap_right, s.overlap_left, s.overlap_beta) == (
-        b["outlier"], b["overlap_right"], b["overlap_left"], b["overlap_beta"])
+    theta = 3.0 * C1_TANH * math.sqrt(2)
+    assert s.value == pytest.approx(theta + 1 / theta, rel=1e-12)
+    assert s.overlap_right == pytest.approx(1 - theta**-2, rel=1e-12)
+    assert s.overlap_left == pytest.approx(1 - theta**-2, rel=1e-12)
+    assert s.overlap_beta == pytest.approx((1 - theta**-2) / 2, rel=1e-12)
     assert s.value == pytest.approx(2.959, abs=5e-4)
-    assert s.u_norm == p.step_one["u_norm"]
+    assert s.u_norm == pytest.approx(math.sqrt(2), rel=1e-14)
     assert p.step_one_spike(10) == s  # N-independent
-    # below the threshold: the edge, overlaps 0
+    # below the threshold (theta = 0.5 sqrt(2) c_1 ~ 0.43 < c^(1/4) = 1): the edge 1 + sqrt(1),
+    # overlaps 0
     q = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
     below = q.step_one_spike(1000)
-    assert below.value == q.bbp["outlier"] == q.bulk_edge
+    assert below.value == q.bulk_edge == 2.0
     assert below.overlap_right == below.overlap_left == below.overlap_beta == 0.0
 
 
 @pytest.mark.parametrize("alpha1", [0.1, 0.3])
 def test_step_one_spike_for_alpha1_positive_scales_as_N_to_the_alpha1(alpha1):
+    # leading order etabar_1 |c_1(tanh)| ||u|| N^alpha1 with etabar_1 = 1 and ||u|| = sqrt(2)
+    # (He1, tau = 0, psi_d = psi_n = 1: see the test above)
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=alpha1, alpha2=0.2))
     assert p.bbp is None
     small, large = p.step_one_spike(100), p.step_one_spike(100_000)
-    assert small.value == pytest.approx(p.step_one["strength"] * 100 ** alpha1, rel=1e-12)
+    assert small.value == pytest.approx(C1_TANH * math.sqrt(2) * 100 ** alpha1, rel=1e-12)
     assert large.value / small.value == pytest.approx(1000 ** alpha1, rel=1e-12)
     assert small.overlap_right is small.overlap_left is small.overlap_beta is None
-    assert small.u_norm == p.step_one["u_norm"]
+    assert small.u_norm == pytest.approx(math.sqrt(2), rel=1e-14)
 
 
 def test_step_one_spike_without_a_spike_and_bad_N():
     # c_1(sigma) = 0: strength 0, no spike: the top singular value stays at the edge
     p = predict(ModelConfig(activation="He2", target="He1", alpha1=0.3, alpha2=0.2))
-    assert p.step_one["strength"] == 0 and p.step_one_spike(1000).value == p.bulk_edge
+    assert p.step_one["strength"] == 0 and p.step_one_spike(1000).value == 2.0  # 1 + sqrt(1)
     for N in (1, 2.5, True):
         with pytest.raises(ConfigError, match="N must be an integer >= 2"):
             p.step_one_spike(N)
