@@ -15,10 +15,12 @@ time, before any fixture of this module runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from fractions import Fraction
 
+import mpmath
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,24 +44,47 @@ def _exact(x: float) -> Fraction:
     return Fraction(repr(x))  # the strategy draws decimals: repr is the exact rational
 
 
+@functools.cache
+def _c1(activation: str) -> float:
+    """``c_1(sigma) = E[z sigma(z)]`` by mpmath.quad against the Gaussian density."""
+    sigma = {"tanh": mpmath.tanh, "tanh(z + 1/2)": lambda x: mpmath.tanh(x + 0.5),
+             "gelu": lambda x: x * mpmath.ncdf(x), "relu": lambda x: max(x, 0)}[activation]
+    with mpmath.workdps(30):
+        return float(mpmath.quad(lambda x: x * sigma(x) * mpmath.npdf(x),
+                                 [-mpmath.inf, -0.5, 0, mpmath.inf]))
+
+
 @PROPERTY
 @given(CONFIGS)
 def test_exponents_growth_and_paper_count(config):
     p = predict(config)
     a1, a2 = _exact(config.alpha1), _exact(config.alpha2)
     assert [t.k for t in p.terms] == list(range(len(p.terms)))
+    # the orders by their derivation (docs/theory.md §4), not by the closed form the code uses:
+    # term 0 is the step-two update itself, of order eta_2 ~ N^alpha2; each further power of
+    # the step-one update brings eta_1 ~ N^alpha1 times a projection of order N^(-1/2), so
+    # e_0 = alpha2 and e_{k+1} - e_k = alpha1 - 1/2 exactly
+    step = a1 - HALF
+    e = a2
     for t in p.terms:
-        e = a2 - t.k * (HALF - a1)
         assert Fraction(t.exponent_exact) == e
         assert t.exponent == float(e)
         assert t.left_power == t.k + 1
         assert t.growth == ("diverging" if e > 0 else "critical" if e == 0 else "vanishing")
-    # the paper counts exactly the terms k >= 1 with e_k >= 0; critical iff the ratio is an
-    # integer r, i.e. iff some term (k = r, k = 0 when alpha2 = 0) has e_k = 0
-    assert (p.paper_count, p.critical) == paper_count(a1, a2)
+        e += step
+    # the paper counts exactly the terms k >= 1 with e_k >= 0, critical iff one of them (or
+    # term 0 when alpha2 = 0) has e_k = 0: walk the recurrence until e_k < 0 (step < 0)
+    walked, e, k, zero = 0, a2, 0, a2 == 0
+    while True:
+        k, e = k + 1, e + step
+        if e < 0:
+            break
+        walked, zero = walked + 1, zero or e == 0
+    assert (p.paper_count, p.critical) == (walked, zero)
     assert p.paper_count == sum(1 for t in p.terms if t.k >= 1 and t.growth != "vanishing")
     assert p.critical == any(t.growth == "critical" for t in p.terms)
-    assert p.ratio == a2 / (HALF - a1)
+    # the ratio is where the exponent line crosses zero: e_0 + ratio (e_1 - e_0) = 0
+    assert isinstance(p.ratio, Fraction) and a2 + p.ratio * step == 0
 
 
 @PROPERTY
@@ -90,12 +115,24 @@ def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
             assert t.is_outlier is False
         assert (t.k in listed) == (t.is_outlier is True), t
     assert all(o.term == 0 for o in p.outliers_at(N, "W1"))
-    # the step-one spike: the W1 outlier's value where theory gives one, else the leading order
+    # the step-one spike against a hand closed form (psi_d = psi_n = 1, tau = 0, etabar_1 = 1):
+    # ||u||^2 = c_1(He_m)^2 + E[He_m^2] = [m = 1] + m!, cos^2(u, beta_*) = [m = 1] / ||u||^2,
+    # theta = |c_1(sigma)| ||u|| with c_1(sigma) by mpmath.quad.  alpha1 = 0: aspect c = 1, so
+    # BBP's location sqrt((1 + t^2)(c + t^2)) / t = t + 1/t and its right overlap
+    # 1 - (c + t^2) / (t^2 (t^2 + 1)) = 1 - 1/t^2 above t = c^(1/4) = 1, else the edge 2 and 0;
+    # alpha1 > 0: the leading order theta N^alpha1
+    m = int(config.target[2:])
+    u2 = (m == 1) + math.factorial(m)
+    theta = abs(_c1(config.activation)) * math.sqrt(u2)
     spike = p.step_one_spike(N)
-    if p.bbp is not None:
-        assert spike.value == p.bbp["outlier"] and spike.overlap_beta == p.bbp["overlap_beta"]
-    elif p.step_one["strength"] > 0:
-        assert spike.value == pytest.approx(p.step_one["strength"] * N ** config.alpha1)
+    assert spike.u_norm == pytest.approx(math.sqrt(u2), rel=1e-14)
+    if config.alpha1 == 0:
+        above = theta > 1
+        assert spike.value == pytest.approx(theta + 1 / theta if above else 2.0, rel=1e-12)
+        assert spike.overlap_beta == pytest.approx(
+            (1 - theta**-2) * (m == 1) / u2 if above else 0.0, rel=1e-12, abs=1e-15)
+    else:
+        assert spike.value == pytest.approx(theta * N ** config.alpha1, rel=1e-12)
 
 
 @PROPERTY
