@@ -5,6 +5,11 @@
 - :func:`namespace` turns a backend name into its array namespace (``xp``);
 - :func:`asarray` moves a host numpy array to a backend (same dtype), :func:`to_numpy` brings
   a backend array back to the host;
+- the numeric primitives of the kernels (:func:`matmul_nt`, :func:`matmul_tn`,
+  :func:`matvec`, :func:`rmatvec`, :func:`multiply`, :func:`axpy`, :func:`sum_squares`,
+  the block buffers of :func:`buffer` and :func:`chunk_rows`): each is one array-API
+  expression, and on numpy the BLAS fast path of the reference (in-place
+  ``gemm``/``gemv``/``axpy`` into reused buffers), so every kernel is written once;
 - :func:`lambdify` evaluates a parsed activation (:func:`twostep.theory.parse_function`) and its
   derivatives in a backend's namespace: the sympy expression is printed with the backend's
   elementwise functions, not numpy lambdas. The array API standard has no ``erf``: it comes from
@@ -12,7 +17,8 @@
   function and the backend, where there are none (array-api-strict).
 
 Draws stay on the host (:mod:`draws`, numpy Generators) and are moved to the backend with
-:func:`asarray`; on numpy every function here is the identity, so numpy runs are unchanged.
+:func:`asarray`; on numpy :func:`asarray`, :func:`rows` and :func:`to_numpy` are the identity,
+so numpy runs are unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from array_api_compat import (
     is_torch_namespace,
 )
 from array_api_compat import device as array_device
+from scipy.linalg import blas
 from sympy.printing.pycode import PythonCodePrinter
 
 from twostep.theory import ConfigError, Function
@@ -165,6 +172,129 @@ def to_numpy(x: object) -> np.ndarray:
 def scalar(x: object) -> float:
     """A 0-d backend array (or number) as a Python float (a device sync on GPUs)."""
     return float(to_numpy(x)) if not isinstance(x, numbers.Number) else float(x)
+
+
+# -- numeric primitives: one array-API expression each, numpy's BLAS fast path inside --------
+#
+# The kernels (gd.gradient_step, terms.term_matrices, core.Core.update, terms.subtract_terms)
+# are written once against the namespace; what numpy does for speed and memory lives here
+# only: products written by scipy's BLAS into reused block buffers (Fortran views of C
+# arrays, no copies), in-place ufuncs, elementwise work on cache-sized row chunks. All of a
+# kernel's BLAS calls go to scipy's BLAS: numpy and scipy wheels ship two OpenBLAS copies,
+# and alternating between their thread pools block by block makes their spinning workers
+# compete for the cores. On every other namespace each primitive is the plain expression
+# named in its docstring (the namespace allocates its results; no buffers, no BLAS handles).
+
+
+def _blas(dtype: np.dtype, routine: str) -> Callable:
+    """scipy's BLAS ``routine`` (``gemm``, ``gemv``, ``axpy``) of a float32/float64 dtype."""
+    return getattr(blas, ("s" if dtype == np.float32 else "d") + routine)
+
+
+def _written(result: np.ndarray, target: np.ndarray) -> np.ndarray:
+    if not np.may_share_memory(result, target):  # pragma: no cover - layout bug
+        raise RuntimeError("BLAS did not write in place (array layout changed)")
+    return target
+
+
+def contiguous(*arrays: object) -> bool:
+    """True when the numpy arrays among ``arrays`` are C-contiguous (the layout the BLAS
+    paths view without copies); other namespaces' arrays always pass."""
+    return all(a.flags.c_contiguous for a in arrays if is_numpy(a))
+
+
+def buffer(xp: ModuleType, shape: tuple[int, ...], dtype: object):
+    """A block buffer that a kernel reuses for every block: uninitialised numpy memory on
+    numpy; None elsewhere (the primitives then allocate their results)."""
+    return np.empty(shape, dtype=dtype) if is_numpy_namespace(xp) else None
+
+
+def head(buf, count: int):
+    """The first ``count`` rows of a :func:`buffer` (None stays None)."""
+    return None if buf is None else buf[:count]
+
+
+def chunk_rows(xp: ModuleType, count: int, row_bytes: int, budget: int) -> int:
+    """Rows of the chunks the elementwise work of a block of ``count`` rows runs on: about
+    ``budget`` bytes on numpy (the activation's temporaries stay in cache and come from
+    malloc's free lists), the whole block elsewhere (one kernel per operation on a GPU)."""
+    if not is_numpy_namespace(xp):
+        return max(1, count)
+    return max(1, budget // max(row_bytes, 1))
+
+
+def matmul_nt(A, B, out=None):
+    """``A @ B.T`` (A: b x d, B: N x d; b x N), on numpy one ``gemm`` into ``out`` (a C
+    b x N buffer, allocated when None) through Fortran views of A and B."""
+    if not is_numpy(A):
+        return A @ B.T
+    if out is None:
+        out = np.empty((A.shape[0], B.shape[0]), dtype=A.dtype)
+    # out^T (N x b) = B (N x d) A^T: B.T and A.T are Fortran-contiguous views
+    return _written(_blas(A.dtype, "gemm")(1.0, B.T, A.T, beta=0.0, c=out.T, trans_a=1,
+                                           overwrite_c=1), out)
+
+
+def matmul_tn(A, B, out=None, *, accumulate: bool = False):
+    """``A.T @ B`` (A: b x N, B: b x d; N x d) written to ``out``, or added to it with
+    ``accumulate`` (``out += A.T @ B``); a new array when ``out`` is None. On numpy one
+    ``gemm`` on out's memory (``beta`` 0 or 1) through Fortran views."""
+    if not is_numpy(A):
+        product = A.T @ B
+        if out is None:
+            return product
+        if accumulate:
+            out += product
+        else:
+            out[...] = product
+        return out
+    if out is None:
+        out = (np.zeros if accumulate else np.empty)((A.shape[1], B.shape[1]), dtype=A.dtype)
+    # out^T (d x N) (+)= B^T (d x b) A (b x N)
+    return _written(_blas(A.dtype, "gemm")(1.0, B.T, A.T, beta=1.0 if accumulate else 0.0,
+                                           c=out.T, trans_b=1, overwrite_c=1), out)
+
+
+def matvec(A, x, alpha: float = 1.0):
+    """``alpha (A @ x)`` in A's dtype (A: b x N); numpy: one transposed ``gemv`` on A's
+    C-contiguous rows (A made contiguous if it is not)."""
+    if not is_numpy(A):
+        product = A @ x
+        return product if alpha == 1.0 else product * alpha
+    return _blas(A.dtype, "gemv")(alpha, np.ascontiguousarray(A).T, x, trans=1)
+
+
+def rmatvec(A, x, alpha: float = 1.0):
+    """``alpha (A.T @ x)`` in A's dtype (A: b x d, C-contiguous on numpy); numpy: one
+    ``gemv`` on the Fortran view ``A.T``."""
+    if not is_numpy(A):
+        product = A.T @ x
+        return product if alpha == 1.0 else product * alpha
+    return _blas(A.dtype, "gemv")(alpha, A.T, x)
+
+
+def multiply(x, y, out=None):
+    """``x * y``, on numpy written into ``out`` when given (``np.multiply(..., out=)``)."""
+    if out is not None and is_numpy(out):
+        return np.multiply(x, y, out=out)
+    return x * y
+
+
+def axpy(alpha: float, x, y) -> None:
+    """``y += alpha x`` in place; numpy: one BLAS ``axpy`` on the flat (C-contiguous)
+    arrays, no temporary."""
+    if not is_numpy(y):
+        y += alpha * x
+        return
+    flat = y.reshape(-1)
+    _written(_blas(y.dtype, "axpy")(x.reshape(-1), flat, a=alpha), flat)
+
+
+def sum_squares(x) -> float:
+    """``sum(x * x)`` of a 2-D array as a Python float; numpy: ``einsum`` (no temporary)."""
+    if is_numpy(x):
+        return float(np.einsum("ij,ij->", x, x))
+    return scalar(array_namespace(x).sum(x * x))
 
 
 def _special(xp: ModuleType, func: str) -> Callable | None:

@@ -18,11 +18,12 @@ contribution ``(sigma'(H_b) * r_b a^T)^T X_b``, accumulated in place into the
 N x d update by BLAS ``gemm`` with ``beta = 1``. Peak memory is W, the
 update, X and a few b x N block buffers (see :mod:`memory`).
 
-Backends (:mod:`backend`): host numpy arrays take the BLAS path above (the reference); arrays
-of any other array-API namespace (CuPy, torch, array-api-strict) take the same block
-computation written with the namespace's own operations (:func:`gradient_step` dispatches on
-W's type, :func:`trajectory` on its ``backend`` keyword). The draws are made on the host and
-moved to the backend; the step's small vectors (outputs, residuals, ``u``) come back to the host.
+Backends (:mod:`backend`): the block computation is written once, in the array-API namespace
+of W (:func:`trajectory` takes it from its ``backend`` keyword); on host numpy its primitives
+(:func:`backend.matmul_nt`, :func:`backend.matmul_tn`, ...) are the BLAS path above (the
+reference), on CuPy, torch or array-api-strict the namespace's own operations. The draws are
+made on the host and moved to the backend; the step's small vectors (outputs, residuals, ``u``)
+come back to the host.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from types import ModuleType
 import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as array_device
-from scipy.linalg import blas
 
 from twostep.theory import ConfigError, Function, ModelConfig, NonFiniteError, parse_function
 from twostep.theory.config import check_alpha
@@ -178,38 +178,24 @@ def update_scale(eta: float, activation_rms: float, target_rms: float, d: int, n
 def _frobenius(A: np.ndarray) -> float:
     """Frobenius norm accumulated in float64 over row chunks (no float32 overflow);
     ``A`` of any backend."""
+    xp = array_namespace(A)
     rows = max(1, draws.DRAW_BYTES // (8 * max(A.shape[1], 1)))
     total = 0.0
-    if backends.is_numpy(A):
-        for start in range(0, A.shape[0], rows):
-            chunk = A[start:start + rows].astype(np.float64)
-            total += float(np.einsum("ij,ij->", chunk, chunk))
-        return math.sqrt(total)
-    xp = array_namespace(A)
     for start in range(0, A.shape[0], rows):
         chunk = xp.astype(A[start:min(start + rows, A.shape[0]), ...], xp.float64)
-        total += backends.scalar(xp.sum(chunk * chunk))
+        total += backends.sum_squares(chunk)
     return math.sqrt(total)
 
 
 def nonfinite_fraction(A: np.ndarray) -> float:
     """Fraction of NaN/Inf entries of ``A`` (any backend)."""
+    xp = array_namespace(A)
     rows = max(1, draws.DRAW_BYTES // max(A.shape[1], 1))
     bad = 0
-    if backends.is_numpy(A):
-        for start in range(0, A.shape[0], rows):
-            bad += int(np.count_nonzero(~np.isfinite(A[start:start + rows])))
-        return bad / A.size
-    xp = array_namespace(A)
     for start in range(0, A.shape[0], rows):
         chunk = A[start:min(start + rows, A.shape[0]), ...]
         bad += int(backends.scalar(xp.count_nonzero(~xp.isfinite(chunk))))
     return bad / math.prod(A.shape)
-
-
-def _inplace(result: np.ndarray, target: np.ndarray) -> None:
-    if not np.may_share_memory(result, target):  # pragma: no cover - layout bug
-        raise RuntimeError("BLAS did not write in place (array layout changed)")
 
 
 @dataclass
@@ -222,6 +208,52 @@ class StepResult:
     u: np.ndarray          # X^T r / n, length d
 
 
+@dataclass
+class _Elementwise:
+    """The elementwise work of one gradient pass on a block ``H_b = X_b W^T``: the outputs
+    ``f = sigma(H_b) a / sqrt(N)``, the residuals and ``M_b = sigma'(H_b) o r_b a_step^T``,
+    on row chunks of ``chunk`` rows (:func:`backend.chunk_rows`)."""
+
+    xp: ModuleType
+    sigma: object
+    sigma_prime: object
+    a_dt: object           # a in the run dtype
+    a_step: object         # (eta / n) a in the run dtype
+    inv_sqrt_N: float
+    squared: bool          # squared loss (r = y - f), else correlation (r = y)
+    chunk: int
+
+    def block(self, Hb, Mb, y, start: int, output, residual):
+        """Fill ``output`` and ``residual`` (float64, length n) at rows ``start + i`` of the
+        block and return ``M_b`` (in the buffer ``Mb`` when there is one), or None when a
+        residual of the block is not finite (the block is left out of the update)."""
+        xp = self.xp
+        count = Hb.shape[0]
+        pieces, finite = [], True
+        for lo in range(0, count, self.chunk):
+            hi = min(lo + self.chunk, count)
+            Hc = Hb[lo:hi, ...]
+            fc = xp.astype(backends.matvec(self.sigma(Hc), self.a_dt, self.inv_sqrt_N),
+                           xp.float64)
+            yc = y[start + lo:start + hi]
+            rc = yc - fc if self.squared else yc
+            output[start + lo:start + hi] = fc
+            residual[start + lo:start + hi] = rc
+            if not bool(xp.all(xp.isfinite(rc))):
+                finite = False
+                continue
+            column = xp.reshape(xp.astype(rc, Hb.dtype), (-1, 1))
+            Mc = backends.multiply(self.sigma_prime(Hc), column,
+                                   out=None if Mb is None else Mb[lo:hi, ...])
+            Mc *= self.a_step
+            pieces.append(Mc)
+        if not finite:
+            return None
+        if Mb is not None:
+            return Mb
+        return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
+
+
 def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, eta: float,
                   activation: Function, *, loss: str = "squared", block_rows: int | None = None,
                   out: np.ndarray | None = None) -> tuple[np.ndarray, StepResult]:
@@ -232,130 +264,54 @@ def gradient_step(W: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, et
     outputs, residuals and ``u`` are float64. A non-finite residual block is
     recorded but not accumulated (the caller raises).
 
-    ``W`` (and ``out``) are arrays of one backend: host numpy takes the BLAS path, any other
-    array-API namespace the same computation in its own operations (:func:`_gradient_step_xp`);
-    ``a``, ``y`` and ``X`` may be host numpy or arrays of W's backend (a host X is moved one
-    block at a time).
+    ``W`` (and ``out``) are arrays of one backend, and the computation runs in its namespace
+    (on numpy through the BLAS primitives of :mod:`backend`: H_b and M_b in reused buffers,
+    the elementwise work on sub-blocks of ~SUB_BLOCK_BYTES so that the activation's
+    temporaries stay in cache, while the two GEMMs see the whole block); ``a``, ``y`` and
+    ``X`` may be host numpy or arrays of W's backend (a host X is moved one block at a time).
     """
-    if not backends.is_numpy(W):
-        return _gradient_step_xp(W, a, X, y, eta, activation, loss=loss,
-                                 block_rows=block_rows, out=out)
-    N, d = W.shape
-    n = X.shape[0]
-    dtype = W.dtype
-    if X.dtype != dtype or X.shape[1] != d or not (W.flags.c_contiguous and X.flags.c_contiguous):
-        raise ValueError("X and W must be C-contiguous with the same dtype and d columns")
-    b = int(block_rows) if block_rows else default_block_rows(N, n, dtype)
-    sigma = activation.numpy(0)
-    sigma_prime = activation.numpy(1)
-    # All BLAS calls of the pass go to scipy's BLAS: numpy and scipy wheels
-    # ship two OpenBLAS copies, and alternating between their thread pools
-    # block by block makes their spinning workers compete for the cores.
-    gemm, gemv = (blas.sgemm, blas.sgemv) if dtype == np.float32 else (blas.dgemm, blas.dgemv)
-    G = np.empty((N, d), dtype=dtype) if out is None else out
-    a_dt = a.astype(dtype)
-    a_step = ((eta / n) * a).astype(dtype)
-    H = np.empty((min(b, n), N), dtype=dtype)
-    M = np.empty_like(H)
-    # The elementwise work runs on sub-blocks of ~SUB_BLOCK_BYTES so that the
-    # activation's temporaries stay in cache and come from malloc's free
-    # lists, while the two GEMMs see the whole block.
-    sub = max(1, SUB_BLOCK_BYTES // (N * dtype.itemsize))
-    output = np.empty(n)
-    residual = np.empty(n)
-    u = np.zeros(d)
-    inv_sqrt_N = 1.0 / math.sqrt(N)
-    first = True
-    for start in range(0, n, b):
-        stop = min(start + b, n)
-        Xb = X[start:stop]
-        Hb = H[:stop - start]
-        Mb = M[:stop - start]
-        # Fortran view: H_b^T (N x b) = W (N x d) X_b^T; W.T and X_b.T are Fortran-contiguous.
-        _inplace(gemm(1.0, W.T, Xb.T, beta=0.0, c=Hb.T, trans_a=1, overwrite_c=1), Hb)
-        finite = True
-        for lo in range(0, stop - start, sub):
-            hi = min(lo + sub, stop - start)
-            Hc = Hb[lo:hi]
-            S = np.ascontiguousarray(sigma(Hc))
-            fc = np.asarray(gemv(inv_sqrt_N, S.T, a_dt, trans=1), dtype=np.float64)
-            yc = y[start + lo:start + hi]
-            rc = yc - fc if loss == "squared" else np.array(yc, dtype=np.float64)
-            output[start + lo:start + hi] = fc
-            residual[start + lo:start + hi] = rc
-            if not np.isfinite(rc).all():
-                finite = False
-                continue
-            np.multiply(sigma_prime(Hc), rc.astype(dtype)[:, None], out=Mb[lo:hi])
-            Mb[lo:hi] *= a_step
-        if not finite:
-            continue
-        # G^T (d x N, Fortran order) += X_b^T M_b: BLAS accumulates in place.
-        _inplace(gemm(1.0, Xb.T, Mb.T, beta=0.0 if first else 1.0, c=G.T, trans_b=1,
-                      overwrite_c=1), G)
-        first = False
-        u += gemv(1.0, Xb.T, residual[start:stop].astype(dtype))
-    if first:  # no finite block: nothing was written (the caller raises)
-        G[...] = 0
-    u /= n
-    return G, StepResult(output=output, residual=residual, u=u)
-
-
-def _gradient_step_xp(W, a, X, y, eta: float, activation: Function, *, loss: str,
-                      block_rows: int | None, out) -> tuple[object, StepResult]:
-    """:func:`gradient_step` in the namespace of W (no BLAS handles, no in-place ufuncs):
-    the same blocks, one elementwise pass and two GEMMs each; the n- and d-vectors come
-    back to the host once at the end."""
     xp = array_namespace(W)
     N, d = W.shape
     n = X.shape[0]
     dtype = W.dtype
-    if backends.dtype_name(X.dtype) != backends.dtype_name(dtype) or X.shape[1] != d:
-        raise ValueError("X and W must have the same dtype and d columns")
+    if (backends.dtype_name(X.dtype) != backends.dtype_name(dtype) or X.shape[1] != d
+            or not backends.contiguous(W, X)):
+        raise ValueError("X and W must be C-contiguous with the same dtype and d columns")
     b = int(block_rows) if block_rows else default_block_rows(N, n, dtype)
-    sigma = backends.lambdify(activation, 0, xp)
-    sigma_prime = backends.lambdify(activation, 1, xp)
-    f64 = xp.float64
     a64 = backends.asarray(a, xp, "float64")
-    a_dt = xp.astype(a64, dtype)
-    a_step = xp.astype((eta / n) * a64, dtype)
+    work = _Elementwise(
+        xp=xp, sigma=backends.lambdify(activation, 0, xp),
+        sigma_prime=backends.lambdify(activation, 1, xp), a_dt=xp.astype(a64, dtype),
+        a_step=xp.astype((eta / n) * a64, dtype), inv_sqrt_N=1.0 / math.sqrt(N),
+        squared=loss == "squared",
+        chunk=backends.chunk_rows(xp, min(b, n), N * backends.itemsize(dtype),
+                                  SUB_BLOCK_BYTES))
     y64 = backends.asarray(y, xp, "float64")
-    G = out
-    outputs, residuals = [], []
-    u = xp.zeros((d,), dtype=f64, device=array_device(W))
-    inv_sqrt_N = 1.0 / math.sqrt(N)
-    first = True
+    H = backends.buffer(xp, (min(b, n), N), dtype)
+    M = backends.buffer(xp, (min(b, n), N), dtype)
+    dev = array_device(W)
+    output = xp.empty((n,), dtype=xp.float64, device=dev)
+    residual = xp.empty((n,), dtype=xp.float64, device=dev)
+    u = xp.zeros((d,), dtype=xp.float64, device=dev)
+    G, first = out, True
     for start in range(0, n, b):
         stop = min(start + b, n)
-        Xb = backends.rows(X, start, stop, xp)                   # moved here if X is on the host
-        Hb = Xb @ W.T                                            # b x N
-        fb = xp.astype((sigma(Hb) @ a_dt) * inv_sqrt_N, f64)
-        yb = y64[start:stop]
-        rb = yb - fb if loss == "squared" else yb
-        outputs.append(fb)
-        residuals.append(rb)
-        if not bool(xp.all(xp.isfinite(rb))):
+        Xb = backends.rows(X, start, stop, xp)             # moved here if X is on the host
+        Hb = backends.matmul_nt(Xb, W, backends.head(H, stop - start))   # X_b W^T
+        Mb = work.block(Hb, backends.head(M, stop - start), y64, start, output, residual)
+        if Mb is None:
             continue
-        rb_dt = xp.astype(rb, dtype)
-        Mb = sigma_prime(Hb) * xp.reshape(rb_dt, (-1, 1))
-        Mb *= a_step
-        contribution = Mb.T @ Xb                                 # N x d
-        if G is None:
-            G = contribution
-        elif first:
-            G[...] = contribution
-        else:
-            G += contribution
+        G = backends.matmul_tn(Mb, Xb, G, accumulate=not first)   # G (+)= M_b^T X_b
         first = False
-        u += xp.astype(Xb.T @ rb_dt, f64)
+        u += xp.astype(backends.rmatvec(Xb, xp.astype(residual[start:stop], dtype)),
+                       xp.float64)
     if G is None:
-        G = xp.zeros((N, d), dtype=dtype, device=array_device(W))
+        G = xp.zeros((N, d), dtype=dtype, device=dev)
     elif first:  # no finite block: nothing was written (the caller raises)
         G[...] = 0
-    u = u / n
-    return G, StepResult(output=backends.to_numpy(xp.concat(outputs)),
-                         residual=backends.to_numpy(xp.concat(residuals)),
-                         u=backends.to_numpy(u))
+    u /= n
+    return G, StepResult(output=backends.to_numpy(output),
+                         residual=backends.to_numpy(residual), u=backends.to_numpy(u))
 
 
 @dataclass
@@ -381,6 +337,47 @@ def _rms(x: np.ndarray) -> float:
     return float(math.sqrt(np.mean(np.square(x)))) if x.size else 0.0
 
 
+def _draw_batch(config: ModelConfig, seed: int, N: int, index: int, beta: np.ndarray,
+                dtype: str, xp: ModuleType) -> draws.Batch:
+    """Batch ``index``, drawn on the host, its X moved to ``xp`` (kept as is on numpy)."""
+    batch = draws.draw_batch(config, seed, N, index, beta, dtype)
+    X = backends.asarray(batch.X, xp)
+    return batch if X is batch.X else dataclasses.replace(batch, X=X)
+
+
+def _guard(t: int, eta: float, result: StepResult, G, y: np.ndarray, activation_rms: float,
+           d: int, n: int) -> dict:
+    """The blow-up checks of step ``t`` (:data:`BLOWUP_FACTOR`): NonFiniteError naming the
+    step, else the step's size statistics."""
+    target_rms = _rms(y)
+    finite = np.isfinite(result.residual)
+    if not finite.all():
+        raise NonFiniteError(
+            f"step {t}: {1 - finite.mean():.3g} of the residual entries are NaN/Inf "
+            f"(the network output f_{t - 1} overflowed)")
+    with np.errstate(over="ignore"):
+        residual_rms = _rms(result.residual)
+    limit = BLOWUP_FACTOR * max(target_rms, 1.0)
+    if residual_rms > limit:
+        raise NonFiniteError(
+            f"step {t}: residual rms {residual_rms:.3g} exceeds {limit:.3g} "
+            f"= {BLOWUP_FACTOR:g} x max(target rms, 1): the network output blew up "
+            f"(docs/theory.md §7)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm = _frobenius(G)
+    if not math.isfinite(norm):
+        raise NonFiniteError(
+            f"step {t}: {nonfinite_fraction(G):.3g} of the update entries are NaN/Inf")
+    scale = update_scale(eta, activation_rms, target_rms, d, n)
+    if norm > BLOWUP_FACTOR * scale:
+        raise NonFiniteError(
+            f"step {t}: update norm {norm:.3g} exceeds {BLOWUP_FACTOR * scale:.3g} "
+            f"= {BLOWUP_FACTOR:g} x its natural scale eta rms(sigma') max(rms(y), 1) "
+            f"(1 + sqrt(d/n)): the step blew up (docs/theory.md §7)")
+    return {"target_rms": target_rms, "output_rms": _rms(result.output),
+            "residual_rms": residual_rms, "update_norm": norm, "update_ratio": norm / scale}
+
+
 def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
                dtype: np.dtype | str = "float64", block_rows: int | None = None,
                backend: str | ModuleType | None = None) -> Iterator[State]:
@@ -396,7 +393,6 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
     and moved there, so every backend starts from the same numbers.
     """
     xp = backends.namespace(backend)
-    host = backends.name(xp) == "numpy"
     dtype = draws.check_dtype(dtype if isinstance(dtype, str) else np.dtype(dtype).name)
     steps = check_steps(steps)
     d, n = draws.dimensions(config, N)
@@ -404,20 +400,16 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
     activation_rms = activation_scale(activation)
     beta = draws.draw_beta(seed, N, d)
     a = draws.draw_second_layer(config, seed, N)
-    W = draws.draw_first_layer(config, seed, N, d, dtype)
-    if not host:
-        W = backends.asarray(W, xp)
+    W = backends.asarray(draws.draw_first_layer(config, seed, N, d, dtype), xp)
     yield State(t=0, W=W, a=a, beta=beta)
-    G = np.empty_like(W) if host else xp.empty_like(W)
+    G = xp.empty_like(W)
     batch: draws.Batch | None = None
     fresh = 0
     for t, step in enumerate(steps, start=1):
         clock = time.perf_counter()
         if step.batch == "fresh":
             batch = None  # release the old X before drawing the new one
-            batch = draws.draw_batch(config, seed, N, fresh, beta, dtype)
-            if not host:
-                batch = dataclasses.replace(batch, X=backends.asarray(batch.X, xp))
+            batch = _draw_batch(config, seed, N, fresh, beta, dtype, xp)
             fresh += 1
         draw_s = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -426,40 +418,9 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
         with np.errstate(over="ignore", invalid="ignore"):
             G, result = gradient_step(W, a, batch.X, batch.y, eta, activation,
                                       loss=config.loss, block_rows=block_rows, out=G)
-        target_rms = _rms(batch.y)
-        finite = np.isfinite(result.residual)
-        if not finite.all():
-            raise NonFiniteError(
-                f"step {t}: {1 - finite.mean():.3g} of the residual entries are NaN/Inf "
-                f"(the network output f_{t - 1} overflowed)")
-        with np.errstate(over="ignore"):
-            residual_rms = _rms(result.residual)
-        limit = BLOWUP_FACTOR * max(target_rms, 1.0)
-        if residual_rms > limit:
-            raise NonFiniteError(
-                f"step {t}: residual rms {residual_rms:.3g} exceeds {limit:.3g} "
-                f"= {BLOWUP_FACTOR:g} x max(target rms, 1): the network output blew up "
-                f"(docs/theory.md §7)")
-        with np.errstate(over="ignore", invalid="ignore"):
-            norm = _frobenius(G)
-        if not math.isfinite(norm):
-            raise NonFiniteError(
-                f"step {t}: {nonfinite_fraction(G):.3g} of the update entries are NaN/Inf")
-        scale = update_scale(eta, activation_rms, target_rms, d, n)
-        if norm > BLOWUP_FACTOR * scale:
-            raise NonFiniteError(
-                f"step {t}: update norm {norm:.3g} exceeds {BLOWUP_FACTOR * scale:.3g} "
-                f"= {BLOWUP_FACTOR:g} x its natural scale eta rms(sigma') max(rms(y), 1) "
-                f"(1 + sqrt(d/n)): the step blew up (docs/theory.md §7)")
-        if host:
-            np.add(W, G, out=W)
-        else:
-            W += G
-        stats = {
-            "t": t, "eta": eta, "batch_index": batch.index, "target_rms": target_rms,
-            "output_rms": _rms(result.output), "residual_rms": residual_rms,
-            "update_norm": norm, "update_ratio": norm / scale,
-            "u_norm": float(np.linalg.norm(result.u)),
-            "draw_s": draw_s, "step_s": time.perf_counter() - clock,
-        }
+        sizes = _guard(t, eta, result, G, batch.y, activation_rms, d, n)
+        W += G
+        stats = {"t": t, "eta": eta, "batch_index": batch.index, **sizes,
+                 "u_norm": float(np.linalg.norm(result.u)),
+                 "draw_s": draw_s, "step_s": time.perf_counter() - clock}
         yield State(t=t, W=W, a=a, beta=beta, update=G, batch=batch, stats=stats, u=result.u)
