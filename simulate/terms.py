@@ -25,18 +25,19 @@ Taylor series at ``P0_ij`` (for tanh the poles sit ``pi/2`` from the real axis);
 here by measurement: the relative residual ``||U - sum_{k<=K} T_k||_op / ||U||_op`` of the
 real update U (:func:`series`).
 
-Backends (:mod:`backend`): host numpy arrays take the BLAS path; arrays of any other array-API
-namespace the same blocks in the namespace's operations (the derivatives lambdified there).
+Backends (:mod:`backend`): the pass is written once in the array-API namespace of ``W_1``
+(the derivatives lambdified there); on host numpy the backend's primitives are the BLAS path
+above, on any other namespace its own operations.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from array_api_compat import array_namespace
-from scipy.linalg import blas
 
 from twostep.theory import ConfigError, Function
 
@@ -86,129 +87,47 @@ def block_rows(N: int, n: int, K: int, itemsize: int) -> int:
     return int(min(n, max(16, rows)))
 
 
-def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarray,
-                  X: np.ndarray, y: np.ndarray, activation: Function, K: int, *,
-                  loss: str = "squared", rows: int | None = None) -> TermPass:
-    """``D_0..D_K`` of the module docstring from ``W_1``, the step-one update
-    ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``.
+@dataclass
+class _TermWork:
+    """The per-pass constants of :func:`term_matrices` and the elementwise work of one block."""
 
-    ``W1`` and ``step_one`` are arrays of one backend (host numpy: BLAS; otherwise
-    :func:`_term_matrices_xp`); ``a``, ``y`` and ``X`` host numpy or of that backend (a host
-    X is moved one block at a time); the ``D_k`` are arrays of the backend."""
-    N, d = W1.shape
-    n = X.shape[0]
-    dtype = W1.dtype
-    if eta1 <= 0:
-        raise ConfigError(f"eta1 must be > 0, got {eta1!r}")
-    if not backends.is_numpy(W1):
-        return _term_matrices_xp(W1, step_one, eta1, a, X, y, activation, K, loss=loss,
-                                 rows=rows)
-    gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
-    derivs = [activation.numpy(j) for j in range(K + 2)]  # sigma^(0) .. sigma^(K+1)
-    b = rows or block_rows(N, n, K, dtype.itemsize)
-    D = [np.zeros((N, d), dtype=dtype) for _ in range(K + 1)]
-    a64 = np.asarray(a, dtype=np.float64)
-    a_dt = a64.astype(dtype)
-    a_n = (a64 / n).astype(dtype)
-    inv_sqrt_N = 1.0 / math.sqrt(N)
-    H = np.empty((min(b, n), N), dtype=dtype)
-    E = np.empty_like(H)
-    p1_max = 0.0
-    above = dict.fromkeys(P1_THRESHOLDS, 0)
-    for start in range(0, n, b):
-        stop = min(start + b, n)
-        Xb = X[start:stop]
-        Hb, Eb = H[:stop - start], E[:stop - start]
-        # X_b W^T as (W X_b^T)^T: Fortran views, no copies (as in gd.gradient_step)
-        gemm(1.0, W1.T, Xb.T, beta=0.0, c=Hb.T, trans_a=1, overwrite_c=1)
-        gemm(1.0, step_one.T, Xb.T, beta=0.0, c=Eb.T, trans_a=1, overwrite_c=1)
-        absE = np.abs(Eb)
-        p1_max = max(p1_max, float(absE.max(initial=0.0)))
-        for name, level in P1_THRESHOLDS.items():
-            above[name] += int(np.count_nonzero(absE > level))
-        del absE
-        P0 = Hb - Eb                       # W_0 X_b^T
-        P1 = Eb * dtype.type(1.0 / eta1)   # G_0 X_b^T
-        S = [f(P0) for f in derivs]        # sigma^(j)(P0), j = 0..K+1
-        powers = [None] + [P1]             # P1^m / m!, m = 0..K (None: the all-ones matrix)
-        for m in range(2, K + 1):
-            powers.append(powers[-1] * P1 * dtype.type(1.0 / m))
-        del P0, P1
-        yb = np.asarray(y[start:stop], dtype=np.float64)
+    xp: ModuleType
+    derivs: list           # sigma^(0) .. sigma^(K+1) in the namespace
+    eta1: float
+    squared: bool          # squared loss (r moves with eta1), else correlation (r = y)
+    a_dt: object           # a in the run dtype
+    a_n: object            # a / n in the run dtype
+    inv_sqrt_N: float
+
+    def residuals(self, S: list, powers: list, yb) -> list:
+        """``r_0 .. r_K`` of the block (float64): ``r_0 = y - sigma(P0)^T a / sqrt(N)``,
+        ``r_l = -(sigma^(l)(P0) o P1^l / l!)^T a / sqrt(N)``; ``r = y`` for the
+        correlation loss."""
+        xp = self.xp
         r = []
-        for l in range(K + 1):
-            if loss != "squared":
-                r.append(yb if l == 0 else np.zeros_like(yb))
+        for l in range(len(powers)):
+            if not self.squared:
+                r.append(yb if l == 0 else xp.zeros_like(yb))
                 continue
             A = S[l] if l == 0 else S[l] * powers[l]
-            out = np.asarray(A @ a_dt, dtype=np.float64) * inv_sqrt_N
+            out = xp.astype(A @ self.a_dt, xp.float64) * self.inv_sqrt_N
             r.append(yb - out if l == 0 else -out)
-        for k in range(K + 1):
-            M = np.zeros_like(Hb)
-            for m in range(k + 1):
-                l = k - m
-                if not r[l].any():
-                    continue
-                A = S[m + 1] if m == 0 else S[m + 1] * powers[m]
-                M += A * r[l].astype(dtype)[:, None]
-            M *= a_n
-            # D_k^T (d x N) += X_b^T M
-            gemm(1.0, Xb.T, M.T, beta=1.0, c=D[k].T, trans_b=1, overwrite_c=1)
-        del S, powers, r
-    total = N * n
-    fractions = {name: count / total for name, count in above.items()}
-    for k, Dk in enumerate(D):
-        if not np.isfinite(Dk).all():
-            raise_nonfinite(k, Dk)
-    return TermPass(D=D, eta1=float(eta1), p1={"max": p1_max, "fraction_above": fractions})
+        return r
 
-
-def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, K: int, *,
-                      loss: str, rows: int | None) -> TermPass:
-    """:func:`term_matrices` in the namespace of ``W1`` (same blocks, no BLAS handles)."""
-    xp = array_namespace(W1, step_one)
-    N, d = W1.shape
-    n = X.shape[0]
-    dtype = W1.dtype
-    f64 = xp.float64
-    derivs = [backends.lambdify(activation, j, xp) for j in range(K + 2)]
-    b = rows or block_rows(N, n, K, backends.itemsize(dtype))
-    D = [xp.zeros_like(W1) for _ in range(K + 1)]
-    a64 = backends.asarray(a, xp, "float64")
-    a_dt = xp.astype(a64, dtype)
-    a_n = xp.astype(a64 / n, dtype)
-    y64 = backends.asarray(y, xp, "float64")
-    inv_sqrt_N = 1.0 / math.sqrt(N)
-    p1_max = 0.0
-    above = dict.fromkeys(P1_THRESHOLDS, 0)
-    for start in range(0, n, b):
-        stop = min(start + b, n)
-        Xb = backends.rows(X, start, stop, xp)   # moved here if X is on the host
-        Hb = Xb @ W1.T                     # X_b W_1^T
-        Eb = Xb @ step_one.T               # eta_1 X_b G_0^T
-        absE = xp.abs(Eb)
-        p1_max = max(p1_max, backends.scalar(xp.max(absE)))
-        for name, level in P1_THRESHOLDS.items():
-            above[name] += int(backends.scalar(xp.count_nonzero(absE > level)))
-        del absE
-        P0 = Hb - Eb
-        P1 = Eb * (1.0 / eta1)
-        S = [f(P0) for f in derivs]
-        powers = [None, P1]
+    def block(self, D: list, Xb, Hb, Eb, yb) -> None:
+        """Add the block's ``X_b^T M_{k,b}`` to each ``D_k`` (``Hb = X_b W_1^T``,
+        ``Eb = eta_1 X_b G_0^T``)."""
+        xp = self.xp
+        K = len(D) - 1
+        P0 = Hb - Eb                       # W_0 X_b^T
+        P1 = Eb * (1.0 / self.eta1)        # G_0 X_b^T
+        S = [f(P0) for f in self.derivs]   # sigma^(j)(P0), j = 0..K+1
+        powers = [None, P1]                # P1^m / m!, m = 0..K (None: the all-ones matrix)
         for m in range(2, K + 1):
             powers.append(powers[-1] * P1 * (1.0 / m))
         del P0, P1
-        yb = y64[start:stop]
-        r, nonzero = [], []
-        for l in range(K + 1):
-            if loss != "squared":
-                r.append(yb if l == 0 else xp.zeros_like(yb))
-                nonzero.append(l == 0 and bool(xp.any(yb != 0)))
-                continue
-            A = S[l] if l == 0 else S[l] * powers[l]
-            out = xp.astype(A @ a_dt, f64) * inv_sqrt_N
-            r.append(yb - out if l == 0 else -out)
-            nonzero.append(bool(xp.any(r[-1] != 0)))
+        r = self.residuals(S, powers[:K + 1], yb)
+        nonzero = [bool(xp.any(rl != 0)) for rl in r]
         for k in range(K + 1):
             M = xp.zeros_like(Hb)
             for m in range(k + 1):
@@ -216,10 +135,53 @@ def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, 
                 if not nonzero[l]:
                     continue
                 A = S[m + 1] if m == 0 else S[m + 1] * powers[m]
-                M += A * xp.reshape(xp.astype(r[l], dtype), (-1, 1))
-            M *= a_n
-            D[k] += M.T @ Xb                # D_k (N x d) += M^T X_b
-        del S, powers, r
+                M += A * xp.reshape(xp.astype(r[l], Hb.dtype), (-1, 1))
+            M *= self.a_n
+            D[k] = backends.matmul_tn(M, Xb, D[k], accumulate=True)   # D_k += M^T X_b
+
+
+def _count_p1(xp: ModuleType, Eb, above: dict) -> float:
+    """``max |eta_1 P1_b|`` of a block; adds the block's exceedance counts to ``above``."""
+    absE = xp.abs(Eb)
+    for name, level in P1_THRESHOLDS.items():
+        above[name] += int(backends.scalar(xp.count_nonzero(absE > level)))
+    return backends.scalar(xp.max(absE))
+
+
+def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarray,
+                  X: np.ndarray, y: np.ndarray, activation: Function, K: int, *,
+                  loss: str = "squared", rows: int | None = None) -> TermPass:
+    """``D_0..D_K`` of the module docstring from ``W_1``, the step-one update
+    ``eta_1 G_0 = W_1 - W_0`` (``step_one``) and the step-two batch ``(X, y)``.
+
+    ``W1`` and ``step_one`` are arrays of one backend, and the pass runs in its namespace (on
+    numpy the products go to BLAS ``gemm`` into reused block buffers, :mod:`backend`);
+    ``a``, ``y`` and ``X`` host numpy or of that backend (a host X is moved one block at a
+    time); the ``D_k`` are arrays of the backend."""
+    N, d = W1.shape
+    n = X.shape[0]
+    dtype = W1.dtype
+    if eta1 <= 0:
+        raise ConfigError(f"eta1 must be > 0, got {eta1!r}")
+    xp = array_namespace(W1, step_one)
+    b = rows or block_rows(N, n, K, backends.itemsize(dtype))
+    D = [xp.zeros_like(W1) for _ in range(K + 1)]
+    a64 = backends.asarray(a, xp, "float64")
+    work = _TermWork(xp=xp, derivs=[backends.lambdify(activation, j, xp) for j in range(K + 2)],
+                     eta1=eta1, squared=loss == "squared", a_dt=xp.astype(a64, dtype),
+                     a_n=xp.astype(a64 / n, dtype), inv_sqrt_N=1.0 / math.sqrt(N))
+    y64 = backends.asarray(y, xp, "float64")
+    H = backends.buffer(xp, (min(b, n), N), dtype)
+    E = backends.buffer(xp, (min(b, n), N), dtype)
+    p1_max = 0.0
+    above = dict.fromkeys(P1_THRESHOLDS, 0)
+    for start in range(0, n, b):
+        stop = min(start + b, n)
+        Xb = backends.rows(X, start, stop, xp)   # moved here if X is on the host
+        Hb = backends.matmul_nt(Xb, W1, backends.head(H, stop - start))         # X_b W_1^T
+        Eb = backends.matmul_nt(Xb, step_one, backends.head(E, stop - start))   # eta_1 X_b G_0^T
+        p1_max = max(p1_max, _count_p1(xp, Eb, above))
+        work.block(D, Xb, Hb, Eb, y64[start:stop])
     total = N * n
     fractions = {name: count / total for name, count in above.items()}
     for k, Dk in enumerate(D):
@@ -231,28 +193,17 @@ def _term_matrices_xp(W1, step_one, eta1: float, a, X, y, activation: Function, 
 def raise_nonfinite(k: int, Dk: np.ndarray) -> None:
     from twostep.theory import NonFiniteError
 
-    if backends.is_numpy(Dk):
-        bad = float(np.count_nonzero(~np.isfinite(Dk))) / Dk.size
-    else:
-        xp = array_namespace(Dk)
-        bad = backends.scalar(xp.count_nonzero(~xp.isfinite(Dk))) / math.prod(Dk.shape)
+    xp = array_namespace(Dk)
+    bad = backends.scalar(xp.count_nonzero(~xp.isfinite(Dk))) / math.prod(Dk.shape)
     raise NonFiniteError(f"exact term k={k}: {bad:.3g} of the entries of D_{k} are NaN/Inf "
                          "(a derivative of the activation overflowed)")
 
 
 def subtract_terms(U: np.ndarray, D: list[np.ndarray], eta1: float, eta2: float) -> None:
-    """``U -= sum_k eta_2 eta_1^k D_k`` in place (BLAS axpy on the flat arrays; on another
-    backend the namespace's in-place subtraction)."""
-    if not backends.is_numpy(U):
-        for k, Dk in enumerate(D):
-            U -= (eta2 * eta1**k) * Dk
-        return
-    axpy = blas.saxpy if U.dtype == np.float32 else blas.daxpy
-    flat = U.reshape(-1)
+    """``U -= sum_k eta_2 eta_1^k D_k`` in place (:func:`backend.axpy`: BLAS axpy on the flat
+    arrays on numpy, the namespace's in-place addition elsewhere)."""
     for k, Dk in enumerate(D):
-        out = axpy(Dk.reshape(-1), flat, a=-eta2 * eta1**k)
-        if not np.may_share_memory(out, flat):  # pragma: no cover - layout bug
-            raise RuntimeError("BLAS axpy did not write in place")
+        backends.axpy(-eta2 * eta1**k, Dk, U)
 
 
 def series(update_norm: float, residual_norm: float, norms: list[float], eta1: float,
