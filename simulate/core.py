@@ -17,8 +17,8 @@ the largest runs.  Tested against independent full runs at the same draws
 
 Backends (:mod:`backend`): ``build(..., backend=...)`` keeps ``P0``, ``P1``, ``X``, ``a``, ``y``
 and the ``D_k`` on that backend (the draws are made on the host and moved there), and
-:meth:`Core.update`, the residual and the block products of :func:`spectra.top_singular` run
-there (its small Ritz problems on the host).
+:meth:`Core.update` (written once, in the namespace of the core's arrays), the residual and the
+block products of :func:`spectra.top_singular` run there (its small Ritz problems on the host).
 """
 
 from __future__ import annotations
@@ -58,27 +58,8 @@ class Core:
         return len(self.D) - 1
 
     def update(self, eta1: float, eta2: float) -> np.ndarray:
-        """The exact step-two update at step sizes ``(eta1, eta2)`` (one GEMM), on the core's
-        backend."""
-        if not backends.is_numpy(self.P0):
-            return self._update_xp(eta1, eta2)
-        N, n = self.P0.shape
-        H = self.P0 + eta1 * self.P1
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = (self.y - self.activation.numpy(0)(H).T @ self.a / math.sqrt(N)
-                 if self.config.loss == "squared" else self.y)
-            M = self.activation.numpy(1)(H) * r[None, :]
-        M *= ((eta2 / n) * self.a)[:, None].astype(M.dtype)
-        U = M @ self.X
-        if not np.isfinite(U).all():
-            from twostep.theory import NonFiniteError
-
-            raise NonFiniteError(f"core update at eta1={eta1:g}, eta2={eta2:g}: "
-                                 f"{gd.nonfinite_fraction(U):.3g} of the entries are NaN/Inf")
-        return U
-
-    def _update_xp(self, eta1: float, eta2: float):
-        """:meth:`update` in the namespace of the core's arrays."""
+        """The exact step-two update at step sizes ``(eta1, eta2)`` (one elementwise pass and
+        one GEMM), in the namespace of the core's arrays."""
         xp = array_namespace(self.P0)
         N, n = self.P0.shape
         H = self.P0 + eta1 * self.P1
@@ -87,7 +68,7 @@ class Core:
                  / math.sqrt(N) if self.config.loss == "squared" else self.y)
             M = backends.lambdify(self.activation, 1, xp)(H) * xp.reshape(r, (1, -1))
             M *= xp.reshape(xp.astype((eta2 / n) * self.a, M.dtype), (-1, 1))
-        U = M @ xp.astype(self.X, M.dtype)
+        U = M @ xp.astype(self.X, M.dtype, copy=False)
         if not bool(xp.all(xp.isfinite(U))):
             from twostep.theory import NonFiniteError
 
@@ -97,10 +78,6 @@ class Core:
 
     def _p1(self, eta1: float) -> dict:
         """``max eta1 |P1|`` and the fractions of entries above :data:`terms.P1_THRESHOLDS`."""
-        if backends.is_numpy(self.P1):
-            return {"max": eta1 * float(np.abs(self.P1).max()),
-                    "fraction_above": {name: float(np.mean(eta1 * np.abs(self.P1) > level))
-                                       for name, level in exact_terms.P1_THRESHOLDS.items()}}
         xp = array_namespace(self.P1)
         absP1 = xp.abs(self.P1)
         total = math.prod(absP1.shape)
