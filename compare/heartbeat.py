@@ -57,8 +57,8 @@ class _Claims:
                     told = True
                     print(f"twostep sweep: warning: cannot renew this sweep's claims in the "
                           f"store {path} ({type(err).__name__}: {err}); retrying every "
-                          f"{HEARTBEAT_S:g} s, but if it keeps failing another sweep of this "
-                          f"store may take over its cells after {STALE_AFTER_S:g} s",
+                          f"{HEARTBEAT_S:g} s, but if it keeps failing a sweep of this store on "
+                          f"another machine may take over its cells after {STALE_AFTER_S:g} s",
                           file=sys.stderr, flush=True)
 
     def _renew(self, path: str) -> None:
