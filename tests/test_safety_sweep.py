@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from twostep.compare import heartbeat as heartbeat_module
 from twostep.compare import sweep as sweep_module
+from twostep.compare import worker as worker_module
 from twostep.compare.store import Store, host_id
 from twostep.compare.sweep import Grid, run_sweep
 
@@ -148,15 +150,15 @@ def _slow_cell(cell):
 def test_a_failing_heartbeat_is_said_once_on_stderr(tmp_path, monkeypatch, capsys):
     # the heartbeat swallowed every sqlite error: the claims went stale without a word while
     # the cells still ran.  Now the first failure is one warning naming the store and error.
-    monkeypatch.setattr(sweep_module, "HEARTBEAT_S", 0.01)
+    monkeypatch.setattr(heartbeat_module, "HEARTBEAT_S", 0.01)
     beats = []
 
     def locked(path, *args, **kwargs):
         beats.append(path)
         raise sqlite3.OperationalError("database is locked")
 
-    # the sweep module's own sqlite3 (its heartbeat's connections); the store keeps the real one
-    monkeypatch.setattr(sweep_module, "sqlite3", types.SimpleNamespace(
+    # the heartbeat module's own sqlite3 (its connections); the store keeps the real one
+    monkeypatch.setattr(heartbeat_module, "sqlite3", types.SimpleNamespace(
         connect=locked, Error=sqlite3.Error))
     path = tmp_path / "s.sqlite"
     result = run_sweep(Grid(ns=[10], seeds=4).cells(), path, executor="inline", quiet=True,
@@ -212,12 +214,12 @@ def test_sigkill_of_a_process_sweep_leaves_no_worker_or_tracker(tmp_path):
 def test_worker_watchdog_exits_when_the_parent_changes(monkeypatch):
     # The fallback where PR_SET_PDEATHSIG is missing: the watchdog sees a new parent.
     exits = []
-    monkeypatch.setattr(sweep_module, "WATCHDOG_S", 0.01)
+    monkeypatch.setattr(worker_module, "WATCHDOG_S", 0.01)
     monkeypatch.setattr(sys, "platform", "darwin")  # no prctl
     parents = iter([os.getppid(), os.getppid()] + [1] * 1000)
-    monkeypatch.setattr(sweep_module.os, "getppid", lambda: next(parents))
-    monkeypatch.setattr(sweep_module.os, "_exit", lambda code: exits.append(code))
-    sweep_module._die_with_parent()
+    monkeypatch.setattr(worker_module.os, "getppid", lambda: next(parents))
+    monkeypatch.setattr(worker_module.os, "_exit", lambda code: exits.append(code))
+    worker_module._die_with_parent()
     deadline = time.monotonic() + 5
     while not exits and time.monotonic() < deadline:
         time.sleep(0.01)

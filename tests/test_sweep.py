@@ -16,6 +16,8 @@ from pathlib import Path
 import _sweep_worker as worker
 import pytest
 
+from twostep.compare import executors as executors_module
+from twostep.compare import progress as progress_module
 from twostep.compare import sweep as sweep_module
 from twostep.compare.cli import main
 from twostep.compare.commands.sweep import build_grid
@@ -174,8 +176,8 @@ def test_the_runner_knows_its_workers_and_their_exit_codes(monkeypatch):
         seen.update(started=dict(started), exitcodes=dict(exitcodes))
         return real(cells, started, finished, exitcodes)
 
-    real = sweep_module._triage
-    monkeypatch.setattr(sweep_module, "_triage", spy)
+    real = executors_module._triage
+    monkeypatch.setattr(executors_module, "_triage", spy)
     cells = Grid(ns=[10], seeds=3).cells()  # seed 2 kills its worker (SIGKILL)
     recorder = _Outcomes()
     requeue, suspects = runner._run_batch(cells, worker.suicidal_cell, recorder)
@@ -226,7 +228,7 @@ def test_progress_bar_only_on_a_terminal_and_not_quiet(tmp_path, capsys, monkeyp
                                                        terminal, quiet, shown):
     from twostep.compare.sweep import SweepResult, _Outcome, _Recorder
 
-    monkeypatch.setattr(sweep_module, "_stderr_is_terminal", lambda: terminal)
+    monkeypatch.setattr(progress_module, "_stderr_is_terminal", lambda: terminal)
     cells = Grid(ns=[10], seeds=2).cells()
     with Store(tmp_path / "s.db") as store:
         recorder = _Recorder(store, SweepResult(), len(cells), quiet)
