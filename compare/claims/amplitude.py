@@ -15,17 +15,10 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
+from .extrapolated import extrapolated_limit_finding
+from .guard import GUARD_TERMS, _usable, guard_terms, measured_regime, regime_from_dict
+from .limit import decide_limit, limit_finding
 from .results import Finding, Outcome, Results, register_rule
-from .rules import (
-    GUARD_TERMS,
-    _usable,
-    decide_limit,
-    extrapolated_limit_finding,
-    guard_terms,
-    limit_finding,
-    measured_regime,
-    regime_from_dict,
-)
 
 #: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
 #: extrapolated ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}``), set from the model's measured
@@ -61,7 +54,7 @@ class TermAmplitudeClaim(Claim):
     its finite-N prediction (docs/amplitudes.md).  Statistic per seed: measured / predicted at
     that N; its limit as N grows, ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}`` fitted across the
     converging widths, against 1 +- :data:`AMPLITUDE_TOLERANCE`
-    (:func:`~twostep.compare.claims.rules.extrapolated_limit_finding`), with the regime guard.
+    (:func:`~twostep.compare.claims.extrapolated_limit_finding`), with the regime guard.
     ``factor`` scales the prediction (a planted error for tests).  ``terms``: (0, 1) by default,
     the terms whose model accuracy the tolerance comes from; term 2 only on request (its
     statistic is heavy-tailed: the model's ratio is 0.91-1.17 at N <= 2000 with 6 seeds, and the

@@ -15,8 +15,8 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
+from .guard import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
 from .results import Finding, Results
-from .rules import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ from twostep.theory.errors import ConfigError
 from .. import scaling
 from ..table import Table
 from .base import _term
+from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_note, enough_widths
+from .guard import Regime, guard_clause, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import Regime, _evidence_note, enough_widths, guard_clause
 
 #: Seeds per width beyond which "more seeds" is not a useful answer.
 MAX_USEFUL_SEEDS = 10_000
@@ -133,8 +134,6 @@ def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
     N, the seeds that would lift its mean ``MIN_SIGNAL_Z`` standard errors above zero (from its
     measured mean and spread); or one more width above the largest (its cost from the N^3 of
     the GEMMs)."""
-    from .rules import MIN_RANGE, MIN_WIDTHS
-
     parts = []
     for N in sorted(raw):
         if N in usable:
@@ -180,7 +179,7 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     ``consistent`` needs the fit's 95% interval (statistical and systematic errors) to contain
     the prediction and to be no wider than ``tolerance`` either side; ``inconsistent`` needs it
     to exclude the prediction significantly (BH-adjusted p < level).  Both need
-    :func:`~twostep.compare.claims.rules.enough_widths` usable widths: converging series (the
+    :func:`~twostep.compare.claims.evidence.enough_widths` usable widths: converging series (the
     regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
     ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
     per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
@@ -305,7 +304,7 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
     BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
-    :func:`~twostep.compare.claims.rules.enough_widths` usable widths, ``p < LEVEL`` and the
+    :func:`~twostep.compare.claims.evidence.enough_widths` usable widths, ``p < LEVEL`` and the
     largest widths' fit of the same sign (else pre-asymptotic: larger N).  ``what`` names the
     quantity in the text (``"k=2 beta_* component"``), ``label`` its exponent."""
     f = finding
@@ -339,8 +338,6 @@ def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[
     """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
     ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series
     converges.  Empty when the measurements carry no coherent strengths."""
-    from .rules import measured_regime
-
     Ns = results.Ns(config)
     ms = [m for N in Ns for m in results.get(config, N)]
     if not ms or any(not m.terms for m in ms):

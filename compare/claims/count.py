@@ -19,8 +19,8 @@ from ..table import Table
 from .base import Claim, _available_terms, _per_N
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
+from .guard import GUARD_TERMS, guard_terms, measured_regime
 from .results import Finding, Results
-from .rules import GUARD_TERMS, guard_terms, measured_regime
 
 
 @dataclass

@@ -62,8 +62,8 @@ from .coherent import (
     coherent_values,
     exponent_sign,
 )
+from .guard import GUARD_TERMS, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import GUARD_TERMS, guard_terms, measured_regime
 
 #: The term tested for a target without a reuse exponent (He2: never learned this way): the
 #: deepest whose coherent part is above the per-seed noise at N <= 4000 (docs/results.md).

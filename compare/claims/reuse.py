@@ -16,8 +16,9 @@ from twostep.theory.predict import predict
 from .. import stats
 from ..table import Table
 from .base import Claim, _blocked, _term
+from .evidence import _evidence_note, enough_widths
+from .guard import GUARD_TERMS, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import GUARD_TERMS, _evidence_note, enough_widths, guard_terms, measured_regime
 
 #: The reuse-gap trend is the log-log slope of the overlap over the usable widths.  A direction
 #: that carries beta_* keeps an overlap of order 1 (slope 0); one that does not falls to the null
