@@ -168,6 +168,129 @@ def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
             if parts else "")
 
 
+@dataclass(frozen=True)
+class _CoherentEvidence:
+    """What :func:`coherent_finding` decides from: why the measurements cannot say (``missing``,
+    else empty), the widths ``Ns``, the per-seed values of those in the regime
+    (``considered``), the scaling ``fit`` on them and its ``usable`` widths and 95% interval
+    ``(lo, hi)``, the prediction and ``tolerance``, the ``regime``, the cells' ``seconds`` and
+    what would decide an undecided verdict (``need``)."""
+
+    missing: str
+    Ns: list[int]
+    considered: dict[int, Sequence[float]]
+    fit: scaling.ScalingFit
+    usable: list[int]
+    lo: float
+    hi: float
+    predicted: float
+    tolerance: float
+    regime: Regime | None
+    seconds: Mapping[int, float]
+    need: Need
+
+
+def _coherent_fit(raw: Mapping[int, Sequence[float]], regime: Regime | None, power: int,
+                  missing: str) -> tuple[dict[int, Sequence[float]], scaling.ScalingFit]:
+    """The widths of ``raw`` in the regime and the scaling fit on them (a fit without an
+    exponent, saying why, when fewer than two)."""
+    considered = {N: raw[N] for N in sorted(raw) if regime is None or regime.ok(N)}
+    fit = scaling.fit_scaling(considered, power) if len(considered) >= 2 else scaling.ScalingFit(
+        math.nan, math.inf, 0.0, None,
+        note=missing or "fewer than two widths in the regime")
+    return considered, fit
+
+
+def _coherent_table(claim: str, subject: str, column: str, predicted: float,
+                    raw: Mapping[int, Sequence[float]], fit: scaling.ScalingFit,
+                    regime: Regime | None, power: int) -> Table:
+    """The evidence of :func:`coherent_finding`: per N the strength (or the component, with
+    ``power = 1``), its standard error, z, whether it is in the fit, the local slope."""
+    cols = ["N", "seeds", column, "se", "z", "in fit", "local slope", "predicted"]
+    if regime is not None:
+        cols.append("series residual")
+    table = Table(cols, title=f"{claim}: {subject} (coherent strength)")
+    usable = list(fit.usable)
+    prev = None
+    for N in sorted(raw):
+        x = np.asarray(raw[N], dtype=float)
+        m = float(x.mean())
+        se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
+        strength = m if power == 1 else math.copysign(math.sqrt(abs(m)), m)
+        point = fit.points.get(N)
+        slope = None
+        if point is not None and prev is not None:
+            slope = (point[0] - prev[1][0]) / math.log(N / prev[0])
+        if point is not None:
+            prev = (N, point)
+        row = {"N": N, "seeds": int(x.size), column: strength,
+               "se": se if power == 1 else 0.5 * se / math.sqrt(abs(m)) if m else None,
+               "z": m / se if se and math.isfinite(se) else None,
+               "in fit": N in usable, "local slope": slope, "predicted": f"N^{predicted:.3g}"}
+        if regime is not None:
+            row["series residual"] = regime.residual.get(N)
+        table.add(**row)
+    return table
+
+
+def _coherent_verdict(e: _CoherentEvidence, adj: Mapping[str, float]
+                      ) -> tuple[str, str, float]:
+    """The coherent rule's verdict: what the measurements, the guard or the widths leave open,
+    else the interval against the prediction (:func:`_interval_verdict`)."""
+    if e.missing:
+        return "inconclusive", e.missing, math.nan
+    blocked, prefix = guard_clause(e.regime, e.Ns)
+    if blocked:
+        return "inconclusive", blocked, math.nan
+    fit, usable = e.fit, e.usable
+    if fit.chosen is None:
+        more = widths_need(e.considered, usable, e.seconds) or str(e.need)
+        return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
+                math.nan)
+    if not enough_widths(usable):
+        more = widths_need(e.considered, usable, e.seconds)
+        return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
+                + (f"; would decide: {more}" if more else ""), math.nan)
+    return _interval_verdict(e, adj.get("fit", math.nan), prefix)
+
+
+def _interval_verdict(e: _CoherentEvidence, p: float, prefix: str) -> tuple[str, str, float]:
+    """The verdict from the fit's interval ``(lo, hi)`` against the prediction, the BH-adjusted
+    p-value ``p`` of the fit and the largest widths' (narrower) fit."""
+    fit, predicted, tolerance, lo, hi = e.fit, e.predicted, e.tolerance, e.lo, e.hi
+    Ns, need = e.Ns, e.need
+    narrow = fit.narrower_interval()
+    tail = ("" if fit.narrower is None else
+            f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
+            f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
+    if lo <= predicted <= hi:
+        # consistent means the data rule out a deviation of the tolerance: the interval's
+        # half-width must be at most half of it (at the full tolerance, the calibration
+        # accepted a prediction off by 0.1 in 20% of four-seed designs)
+        if (hi - lo) / 2 > tolerance / 2:
+            return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
+                    f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance / 2:g} (half "
+                    f"the tolerance {tolerance:g}); would decide: {need}", math.nan)
+        if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
+            return ("inconclusive", prefix + f"coherent exponent {fit} contains "
+                    f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
+                    f"would decide: larger N than {Ns[-1]}", math.nan)
+        return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
+                + (f", and so does the largest widths' fit ({tail})" if tail else ""),
+                math.nan)
+    if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
+        return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
+                f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
+                f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
+                f"{Ns[-1]}", math.nan)
+    if p < LEVEL:
+        return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
+                f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
+                + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
+    return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
+            f"not significantly after BH (p = {p:.2g})", math.nan)
+
+
 def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
                      raw: Mapping[int, Sequence[float]] | MissingCoherent,
                      regime: Regime | None,
@@ -193,11 +316,7 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     if isinstance(raw, MissingCoherent):
         missing, raw = str(raw), {}
     Ns = sorted(raw)
-    in_regime = {N: regime is None or regime.ok(N) for N in Ns}
-    considered = {N: raw[N] for N in Ns if in_regime[N]}
-    fit = scaling.fit_scaling(considered, power) if len(considered) >= 2 else scaling.ScalingFit(
-        math.nan, math.inf, 0.0, None,
-        note=missing or "fewer than two widths in the regime")
+    considered, fit = _coherent_fit(raw, regime, power, missing)
     usable = list(fit.usable)
     seeds = {N: len(raw[N]) for N in Ns}
     lo, hi = fit.interval()
@@ -210,77 +329,14 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     if k is not None and fit.chosen is not None:
         shift = config.alpha2 + k * config.alpha1
         gamma = (fit.estimate - shift, lo - shift, hi - shift)
-    cols = ["N", "seeds", column, "se", "z", "in fit", "local slope", "predicted"]
-    if regime is not None:
-        cols.append("series residual")
-    table = Table(cols, title=f"{claim}: {subject} (coherent strength)")
-    prev = None
-    for N in Ns:
-        x = np.asarray(raw[N], dtype=float)
-        m = float(x.mean())
-        se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
-        strength = m if power == 1 else math.copysign(math.sqrt(abs(m)), m)
-        point = fit.points.get(N)
-        slope = None
-        if point is not None and prev is not None:
-            slope = (point[0] - prev[1][0]) / math.log(N / prev[0])
-        if point is not None:
-            prev = (N, point)
-        row = {"N": N, "seeds": int(x.size), column: strength,
-               "se": se if power == 1 else 0.5 * se / math.sqrt(abs(m)) if m else None,
-               "z": m / se if se and math.isfinite(se) else None,
-               "in fit": N in usable, "local slope": slope, "predicted": f"N^{predicted:.3g}"}
-        if regime is not None:
-            row["series residual"] = regime.residual.get(N)
-        table.add(**row)
+    table = _coherent_table(claim, subject, column, predicted, raw, fit, regime, power)
     need = what_decides(fit, {N: seeds[N] for N in usable or considered}, tolerance / 2,
                         seconds or {})
+    evidence = _CoherentEvidence(missing, Ns, considered, fit, usable, lo, hi, predicted,
+                                 tolerance, regime, seconds or {}, need)
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        if missing:
-            return "inconclusive", missing, math.nan
-        blocked, prefix = guard_clause(regime, Ns)
-        if blocked:
-            return "inconclusive", blocked, math.nan
-        if fit.chosen is None:
-            more = widths_need(considered, usable, seconds or {}) or str(need)
-            return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
-                    math.nan)
-        if not enough_widths(usable):
-            more = widths_need(considered, usable, seconds or {})
-            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
-                    + (f"; would decide: {more}" if more else ""), math.nan)
-        p = adj.get("fit", math.nan)
-        narrow = fit.narrower_interval()
-        tail = ("" if fit.narrower is None else
-                f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
-                f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
-        if lo <= predicted <= hi:
-            # consistent means the data rule out a deviation of the tolerance: the interval's
-            # half-width must be at most half of it (at the full tolerance, the calibration
-            # accepted a prediction off by 0.1 in 20% of four-seed designs)
-            if (hi - lo) / 2 > tolerance / 2:
-                return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
-                        f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance / 2:g} (half "
-                        f"the tolerance {tolerance:g}); would decide: {need}", math.nan)
-            if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
-                return ("inconclusive", prefix + f"coherent exponent {fit} contains "
-                        f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
-                        f"would decide: larger N than {Ns[-1]}", math.nan)
-            return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
-                    + (f", and so does the largest widths' fit ({tail})" if tail else ""),
-                    math.nan)
-        if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
-            return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
-                    f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
-                    f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
-                    f"{Ns[-1]}", math.nan)
-        if p < LEVEL:
-            return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
-                    f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
-                    + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
-        return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
-                f"not significantly after BH (p = {p:.2g})", math.nan)
+        return _coherent_verdict(evidence, adj)
 
     return Finding(claim, subject, config, table, predicted, fit.estimate, (lo, hi), pvals,
                    decide, extra={"fit": fit, "usable": usable, "seeds": seeds,
