@@ -51,7 +51,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
-from .base import Claim, _blocked, _term
+from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
 from .coherent import (
     MissingCoherent,
     cell_seconds,
@@ -98,19 +98,14 @@ class ReuseLearning(Claim):
     claimed: Mapping[str, bool] | None = None
 
     def __post_init__(self) -> None:
-        if self.claimed is not None and (
-                not isinstance(self.claimed, Mapping)
-                or set(self.claimed) != {"reuse", "independent"}
-                or not all(isinstance(v, bool) for v in self.claimed.values())):
-            raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} (whether an "
-                              f"outlier of W_2 carries beta_* in each batch mode), got "
-                              f"{self.claimed!r}")
+        _check_mode_claim(self.claimed, "whether an outlier of W_2 carries beta_* in each "
+                                        "batch mode")
         if self.term is not None and (isinstance(self.term, bool)
                                       or not isinstance(self.term, int) or self.term < 0):
             raise ConfigError(f"term must be an integer >= 0, got {self.term!r}")
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
-        return [config.replace(batch="reuse"), config.replace(batch="independent")]
+        return _both_modes(config)
 
     def top_term(self, config: ModelConfig) -> int:
         """``k_* = j_* - 1`` (or ``term``; :data:`DEFAULT_TERM` without a reuse exponent)."""

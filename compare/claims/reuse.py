@@ -15,7 +15,7 @@ from twostep.theory.predict import predict
 
 from .. import stats
 from ..table import Table
-from .base import Claim, _blocked, _term
+from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
 from .evidence import _evidence_note, enough_widths
 from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
@@ -59,15 +59,10 @@ class ReuseGap(Claim):
     claimed: Mapping[str, bool] | None = None
 
     def __post_init__(self) -> None:
-        if self.claimed is not None and (
-                not isinstance(self.claimed, Mapping)
-                or set(self.claimed) != {"reuse", "independent"}
-                or not all(isinstance(v, bool) for v in self.claimed.values())):
-            raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} (whether "
-                              f"each batch mode learns beta_*), got {self.claimed!r}")
+        _check_mode_claim(self.claimed, "whether each batch mode learns beta_*")
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
-        return [config.replace(batch="reuse"), config.replace(batch="independent")]
+        return _both_modes(config)
 
     def _k(self, config: ModelConfig) -> int:
         if self.term is not None:
