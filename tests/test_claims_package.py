@@ -43,7 +43,8 @@ NAMES = ["AMPLITUDE_TOLERANCE", "BBP", "BUILTIN_CLAIMS", "Claim", "ExponentClaim
          "register", "term_share"]
 
 MODULES = ["results", "rules", "base", "user", "growth", "bbp", "count", "vectors", "reuse",
-           "amplitude", "spikes", "registry"]
+           "amplitude", "spikes", "registry", "evidence", "guard", "exponent", "limit",
+           "extrapolated", "coherent", "cosine", "learning"]
 
 CHEAP = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, etabar1=3.0,
                     batch="independent")
@@ -300,3 +301,20 @@ def test_summary_shows_only_finite_intervals(ci, shown):
 
     v = Verdict("bbp", "s", "consistent", "r", Table(["N"]), ci=ci)
     assert summary_table([v]).rows[0]["CI"] == shown
+
+
+def test_rules_still_exposes_the_split_rules():
+    # issue 21, part 5: rules.py split by concern; the old import path keeps every name, and the
+    # data rules register on import
+    from twostep.compare.claims import evidence, exponent, extrapolated, guard, limit, rules
+    from twostep.compare.claims.results import RULES
+
+    for name in rules.__all__:
+        assert hasattr(rules, name), name
+    assert rules.exponent_finding is exponent.exponent_finding
+    assert rules.limit_finding is limit.limit_finding
+    assert rules.extrapolated_limit_finding is extrapolated.extrapolated_limit_finding
+    assert rules.measured_regime is guard.measured_regime and rules.Regime is guard.Regime
+    assert rules.enough_widths is evidence.enough_widths
+    assert RULES["limit"] is limit.decide_limit
+    assert RULES["extrapolated-limit"] is extrapolated.decide_extrapolated_limit

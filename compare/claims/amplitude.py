@@ -15,17 +15,17 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
-from .results import Finding, Outcome, Results, register_rule
-from .rules import (
+from .extrapolated import extrapolated_limit_finding
+from .guard import (
     GUARD_TERMS,
+    Regime,
     _usable,
-    decide_limit,
-    extrapolated_limit_finding,
     guard_terms,
-    limit_finding,
     measured_regime,
     regime_from_dict,
 )
+from .limit import decide_limit, limit_finding
+from .results import Finding, Outcome, Results, register_rule
 
 #: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
 #: extrapolated ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}``), set from the model's measured
@@ -61,7 +61,7 @@ class TermAmplitudeClaim(Claim):
     its finite-N prediction (docs/amplitudes.md).  Statistic per seed: measured / predicted at
     that N; its limit as N grows, ``r_inf`` of ``r(N) = r_inf + c N^{-1/2}`` fitted across the
     converging widths, against 1 +- :data:`AMPLITUDE_TOLERANCE`
-    (:func:`~twostep.compare.claims.rules.extrapolated_limit_finding`), with the regime guard.
+    (:func:`~twostep.compare.claims.extrapolated_limit_finding`), with the regime guard.
     ``factor`` scales the prediction (a planted error for tests).  ``terms``: (0, 1) by default,
     the terms whose model accuracy the tolerance comes from; term 2 only on request (its
     statistic is heavy-tailed: the model's ratio is 0.91-1.17 at N <= 2000 with 6 seeds, and the
@@ -203,76 +203,120 @@ class OutlierLocations(Claim):
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
                              f"no finite-N prediction: {undefined[0]}")]
-        units, band = self.location_units, EDGE_MARGIN + self.location_units
-        scale: dict[int, float] = {}
-        edges: dict[int, list[float]] = {}
-        found: dict[int, dict[int, list[float | None]]] = {k: {} for k in ks}
-        for N in Ns:
-            ms = results.get(config, N)
-            edges[N], scale[N] = _edge_scale(ms, N)
-            for k in ks:
-                found[k][N] = [next((o.value for o in (m.outliers or ()) if o.term == k), None)
-                               for m in ms]
+        seen = _sightings(results, config, Ns, ks, amps, self.factor,
+                          EDGE_MARGIN + self.location_units)
+        out = [self._count_finding(config, results, seen, regime)]
+        for k in ks:
+            if any(amps[k][N].location is None for N in Ns[-2:]):
+                continue
+            out.append(self._gap_finding(config, k, seen, regime))
+        return out
 
-        def gap(k: int, N: int) -> float | None:
-            a = amps[k][N]
-            return None if a.location is None else self.factor * a.location - a.bulk_edge
-
+    def _count_finding(self, config: ModelConfig, results: Results, seen: _Sightings,
+                       regime: Regime) -> Finding:
+        """The visible-count finding (rule ``"visible-count"``): the new outliers of the terms
+        k >= 1 minus the predicted visible count, at the widths where no predicted location
+        lies within the edge's band."""
+        Ns, ks, amps, band, scale = seen.Ns, seen.ks, seen.amps, seen.band, seen.scale
         # a predicted location within the band: the count there is not decided by the theory
-        ambiguous = {N: [k for k in ks if gap(k, N) is not None and gap(k, N) < band * scale[N]]
-                     for N in Ns}
+        ambiguous = {N: [k for k in ks if seen.gap(k, N) is not None
+                         and seen.gap(k, N) < band * scale[N]] for N in Ns}
         expected = {N: sum(amps[k][N].location is not None for k in ks) for N in Ns}
         diff = _per_N(results, config, _new_of_terms, self.name)
         diff = {N: [v - expected[N] for v in vs] for N, vs in diff.items()}
-        seen = {f"term {k} identified": {N: f"{sum(v is not None for v in found[k][N])}/"
-                                            f"{len(found[k][N])}" for N in Ns} for k in ks}
+        shown = {f"term {k} identified": {N: f"{sum(v is not None for v in seen.found[k][N])}/"
+                                             f"{len(seen.found[k][N])}" for N in Ns}
+                 for k in ks}
         excluded = {N: (f"at N = {N} the predicted location of term(s) {ambiguous[N]} lies "
                         f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}) of "
                         "the edge") for N in Ns if ambiguous[N]}
         count = limit_finding(self.name, "new outliers of terms k >= 1 minus predicted", config,
                               diff,
-                              0.0, 0.5, regime=regime, excluded=excluded, columns=seen,
+                              0.0, 0.5, regime=regime, excluded=excluded, columns=shown,
                               note="predicted " + ", ".join(f"{expected[N]} at N = {N}"
                                                             for N in Ns) + "; " + "; ".join(
                                   f"term {k}'s outlier identified in " + ", ".join(
-                                      f"{seen[f'term {k} identified'][N]} seeds at N = {N}"
+                                      f"{shown[f'term {k} identified'][N]} seeds at N = {N}"
                                       for N in Ns) for k in ks))
-        out = [dataclasses.replace(count, rule="visible-count", inputs={
-            **count.inputs, "expected": {str(N): expected[N] for N in Ns}})]
-        for k in ks:
-            if any(amps[k][N].location is None for N in Ns[-2:]):
+        return dataclasses.replace(count, rule="visible-count", inputs={
+            **count.inputs, "expected": {str(N): expected[N] for N in Ns}})
+
+    def _gap_finding(self, config: ModelConfig, k: int, seen: _Sightings,
+                     regime: Regime) -> Finding:
+        """Term k's location finding (limit rule, per-N band): the identified outlier's gap
+        above the seed's empirical edge against the predicted gap, at the widths where the
+        predicted gap clears the edge's band and two seeds identify the outlier."""
+        amps, band, scale, units = seen.amps, seen.band, seen.scale, self.location_units
+        gaps: dict[int, list[float]] = {}
+        skip: dict[int, str] = {}
+        for N in seen.Ns:
+            g = seen.gap(k, N)
+            if g is None:
                 continue
-            gaps: dict[int, list[float]] = {}
-            skip: dict[int, str] = {}
-            for N in Ns:
-                g = gap(k, N)
-                if g is None:
-                    continue
-                theory_edge = amps[k][N].bulk_edge
-                vals = [v - (theory_edge if e is None else e)
-                        for v, e in zip(found[k][N], edges[N]) if v is not None]
-                gaps[N] = vals
-                n_seen = f"{len(vals)}/{len(found[k][N])}"
-                known = [e for e in edges[N] if e is not None]
-                edge = (f"empirical edge {np.mean(known):.4g}" if known
-                        else "no empirical edge")
-                if g < band * scale[N]:
-                    skip[N] = (f"at N = {N} the predicted outlier "
-                               f"{self.factor * amps[k][N].location:.4g} "
-                               f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
-                               f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
-                               f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
-                               f"from the edge (identified in {n_seen} seeds)")
-                elif len(vals) < 2:
-                    skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
-                               f"{n_seen} seeds (a seed without it is a missing measurement)")
-            out.append(limit_finding(
-                self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
-                gaps, {N: gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
-                regime=regime, excluded=skip,
-                columns={"identified": {N: f"{len(gaps[N])}/{len(found[k][N])}" for N in gaps},
-                         "edge fluctuation s_N": {N: scale[N] for N in gaps},
-                         "predicted location": {N: self.factor * amps[k][N].location
-                                                for N in gaps}},
-                note=f"gap tolerance {units:g} s_N"))
-        return out
+            found, edges = seen.found[k][N], seen.edges[N]
+            theory_edge = amps[k][N].bulk_edge
+            vals = [v - (theory_edge if e is None else e)
+                    for v, e in zip(found, edges) if v is not None]
+            gaps[N] = vals
+            n_seen = f"{len(vals)}/{len(found)}"
+            known = [e for e in edges if e is not None]
+            edge = (f"empirical edge {np.mean(known):.4g}" if known
+                    else "no empirical edge")
+            if g < band * scale[N]:
+                skip[N] = (f"at N = {N} the predicted outlier "
+                           f"{self.factor * amps[k][N].location:.4g} "
+                           f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
+                           f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
+                           f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
+                           f"from the edge (identified in {n_seen} seeds)")
+            elif len(vals) < 2:
+                skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
+                           f"{n_seen} seeds (a seed without it is a missing measurement)")
+        return limit_finding(
+            self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
+            gaps, {N: seen.gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
+            regime=regime, excluded=skip,
+            columns={"identified": {N: f"{len(gaps[N])}/{len(seen.found[k][N])}"
+                                    for N in gaps},
+                     "edge fluctuation s_N": {N: scale[N] for N in gaps},
+                     "predicted location": {N: self.factor * amps[k][N].location
+                                            for N in gaps}},
+            note=f"gap tolerance {units:g} s_N")
+
+
+@dataclass(frozen=True)
+class _Sightings:
+    """What ``outlier-locations`` measured and predicts at each width: the widths ``Ns`` and
+    terms ``ks``, the finite-N predictions ``amps[k][N]`` (locations scaled by ``factor``), the
+    per-seed empirical edges and the edge's fluctuation ``scale[N]`` (:func:`_edge_scale`), the
+    identified outlier of each term per seed (``found[k][N]``, None where none) and the band
+    (in units of ``scale``) within which a predicted location cannot be told from the edge."""
+
+    Ns: list[int]
+    ks: list[int]
+    amps: Mapping[int, Mapping[int, Any]]
+    factor: float
+    band: float
+    scale: dict[int, float]
+    edges: dict[int, list[float | None]]
+    found: dict[int, dict[int, list[float | None]]]
+
+    def gap(self, k: int, N: int) -> float | None:
+        """The predicted gap of term k's outlier above the theory's edge (None: no outlier)."""
+        a = self.amps[k][N]
+        return None if a.location is None else self.factor * a.location - a.bulk_edge
+
+
+def _sightings(results: Results, config: ModelConfig, Ns: Sequence[int], ks: Sequence[int],
+               amps: Mapping[int, Mapping[int, Any]], factor: float, band: float) -> _Sightings:
+    """The :class:`_Sightings` of ``config``'s measurements."""
+    scale: dict[int, float] = {}
+    edges: dict[int, list[float | None]] = {}
+    found: dict[int, dict[int, list[float | None]]] = {k: {} for k in ks}
+    for N in Ns:
+        ms = results.get(config, N)
+        edges[N], scale[N] = _edge_scale(ms, N)
+        for k in ks:
+            found[k][N] = [next((o.value for o in (m.outliers or ()) if o.term == k), None)
+                           for m in ms]
+    return _Sightings(list(Ns), list(ks), amps, factor, band, scale, edges, found)

@@ -15,8 +15,8 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
+from .guard import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
 from .results import Finding, Results
-from .rules import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
 
 
 @dataclass(frozen=True)
@@ -275,3 +275,20 @@ def _required(claim: Claim, *names: str) -> None:
         raise ConfigError(f"{type(claim).__name__} {claim.name!r} needs "
                           f"{' and '.join(f'{n}=' for n in missing)} (a callable); see "
                           "docs/howto-own-claim.md")
+
+
+def _both_modes(config: ModelConfig) -> list[ModelConfig]:
+    """``config`` with a reused batch, then with independent batches (the claims that compare
+    the two batch modes: ``reuse-gap``, ``reuse-learning``)."""
+    return [config.replace(batch="reuse"), config.replace(batch="independent")]
+
+
+def _check_mode_claim(claimed: Any, meaning: str) -> None:
+    """Refuse a ``claimed`` that is not ``{"reuse": bool, "independent": bool}`` (None passes);
+    ``meaning`` says in the error what each bool states."""
+    if claimed is not None and (
+            not isinstance(claimed, Mapping)
+            or set(claimed) != {"reuse", "independent"}
+            or not all(isinstance(v, bool) for v in claimed.values())):
+        raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} "
+                          f"({meaning}), got {claimed!r}")

@@ -31,8 +31,9 @@ from twostep.theory.errors import ConfigError
 from .. import scaling
 from ..table import Table
 from .base import _term
+from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_note, enough_widths
+from .guard import Regime, guard_clause, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import Regime, _evidence_note, enough_widths, guard_clause
 
 #: Seeds per width beyond which "more seeds" is not a useful answer.
 MAX_USEFUL_SEEDS = 10_000
@@ -133,8 +134,6 @@ def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
     N, the seeds that would lift its mean ``MIN_SIGNAL_Z`` standard errors above zero (from its
     measured mean and spread); or one more width above the largest (its cost from the N^3 of
     the GEMMs)."""
-    from .rules import MIN_RANGE, MIN_WIDTHS
-
     parts = []
     for N in sorted(raw):
         if N in usable:
@@ -169,54 +168,51 @@ def widths_need(raw: Mapping[int, Sequence[float]], usable: Sequence[int],
             if parts else "")
 
 
-def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
-                     raw: Mapping[int, Sequence[float]] | MissingCoherent,
-                     regime: Regime | None,
-                     tolerance: float, seconds: Mapping[int, float] | None = None,
-                     k: int | None = None, power: int = 2,
-                     column: str = "sqrt(U/L)") -> Finding:
-    """The exponent of ``sqrt(E coherent_sq)`` against ``predicted`` (module docstring).
+@dataclass(frozen=True)
+class _CoherentEvidence:
+    """What :func:`coherent_finding` decides from: why the measurements cannot say (``missing``,
+    else empty), the widths ``Ns``, the per-seed values of those in the regime
+    (``considered``), the scaling ``fit`` on them and its ``usable`` widths and 95% interval
+    ``(lo, hi)``, the prediction and ``tolerance``, the ``regime``, the cells' ``seconds`` and
+    what would decide an undecided verdict (``need``)."""
 
-    ``consistent`` needs the fit's 95% interval (statistical and systematic errors) to contain
-    the prediction and to be no wider than ``tolerance`` either side; ``inconsistent`` needs it
-    to exclude the prediction significantly (BH-adjusted p < level).  Both need
-    :func:`~twostep.compare.claims.rules.enough_widths` usable widths: converging series (the
-    regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
-    ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
-    per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
-    ``k`` is given), ``need`` (what would decide it).  ``power = 1``: ``raw`` holds a signed
-    component (oriented so that its mean is positive) whose mean grows as ``N^{exponent}``
-    itself, shown in the table's ``column``.  ``raw`` may be the
-    :class:`MissingCoherent` of measurements stored before the coherent strength existed: the
-    finding is then inconclusive, saying so.
-    """
-    missing = ""
-    if isinstance(raw, MissingCoherent):
-        missing, raw = str(raw), {}
-    Ns = sorted(raw)
-    in_regime = {N: regime is None or regime.ok(N) for N in Ns}
-    considered = {N: raw[N] for N in Ns if in_regime[N]}
+    missing: str
+    Ns: list[int]
+    considered: dict[int, Sequence[float]]
+    fit: scaling.ScalingFit
+    usable: list[int]
+    lo: float
+    hi: float
+    predicted: float
+    tolerance: float
+    regime: Regime | None
+    seconds: Mapping[int, float]
+    need: Need
+
+
+def _coherent_fit(raw: Mapping[int, Sequence[float]], regime: Regime | None, power: int,
+                  missing: str) -> tuple[dict[int, Sequence[float]], scaling.ScalingFit]:
+    """The widths of ``raw`` in the regime and the scaling fit on them (a fit without an
+    exponent, saying why, when fewer than two)."""
+    considered = {N: raw[N] for N in sorted(raw) if regime is None or regime.ok(N)}
     fit = scaling.fit_scaling(considered, power) if len(considered) >= 2 else scaling.ScalingFit(
         math.nan, math.inf, 0.0, None,
         note=missing or "fewer than two widths in the regime")
-    usable = list(fit.usable)
-    seeds = {N: len(raw[N]) for N in Ns}
-    lo, hi = fit.interval()
-    pvals: dict[str, float] = {}
-    sign_p = math.nan
-    if fit.chosen is not None and enough_widths(usable):
-        pvals["fit"] = fit.pvalue(predicted)
-        sign_p = fit.pvalue(0.0)
-    gamma = None
-    if k is not None and fit.chosen is not None:
-        shift = config.alpha2 + k * config.alpha1
-        gamma = (fit.estimate - shift, lo - shift, hi - shift)
+    return considered, fit
+
+
+def _coherent_table(claim: str, subject: str, column: str, predicted: float,
+                    raw: Mapping[int, Sequence[float]], fit: scaling.ScalingFit,
+                    regime: Regime | None, power: int) -> Table:
+    """The evidence of :func:`coherent_finding`: per N the strength (or the component, with
+    ``power = 1``), its standard error, z, whether it is in the fit, the local slope."""
     cols = ["N", "seeds", column, "se", "z", "in fit", "local slope", "predicted"]
     if regime is not None:
         cols.append("series residual")
     table = Table(cols, title=f"{claim}: {subject} (coherent strength)")
+    usable = list(fit.usable)
     prev = None
-    for N in Ns:
+    for N in sorted(raw):
         x = np.asarray(raw[N], dtype=float)
         m = float(x.mean())
         se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
@@ -234,54 +230,113 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         if regime is not None:
             row["series residual"] = regime.residual.get(N)
         table.add(**row)
+    return table
+
+
+def _coherent_verdict(e: _CoherentEvidence, adj: Mapping[str, float]
+                      ) -> tuple[str, str, float]:
+    """The coherent rule's verdict: what the measurements, the guard or the widths leave open,
+    else the interval against the prediction (:func:`_interval_verdict`)."""
+    if e.missing:
+        return "inconclusive", e.missing, math.nan
+    blocked, prefix = guard_clause(e.regime, e.Ns)
+    if blocked:
+        return "inconclusive", blocked, math.nan
+    fit, usable = e.fit, e.usable
+    if fit.chosen is None:
+        more = widths_need(e.considered, usable, e.seconds) or str(e.need)
+        return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
+                math.nan)
+    if not enough_widths(usable):
+        more = widths_need(e.considered, usable, e.seconds)
+        return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
+                + (f"; would decide: {more}" if more else ""), math.nan)
+    return _interval_verdict(e, adj.get("fit", math.nan), prefix)
+
+
+def _interval_verdict(e: _CoherentEvidence, p: float, prefix: str) -> tuple[str, str, float]:
+    """The verdict from the fit's interval ``(lo, hi)`` against the prediction, the BH-adjusted
+    p-value ``p`` of the fit and the largest widths' (narrower) fit."""
+    fit, predicted, tolerance, lo, hi = e.fit, e.predicted, e.tolerance, e.lo, e.hi
+    Ns, need = e.Ns, e.need
+    narrow = fit.narrower_interval()
+    tail = ("" if fit.narrower is None else
+            f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
+            f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
+    if lo <= predicted <= hi:
+        # consistent means the data rule out a deviation of the tolerance: the interval's
+        # half-width must be at most half of it (at the full tolerance, the calibration
+        # accepted a prediction off by 0.1 in 20% of four-seed designs)
+        if (hi - lo) / 2 > tolerance / 2:
+            return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
+                    f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance / 2:g} (half "
+                    f"the tolerance {tolerance:g}); would decide: {need}", math.nan)
+        if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
+            return ("inconclusive", prefix + f"coherent exponent {fit} contains "
+                    f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
+                    f"would decide: larger N than {Ns[-1]}", math.nan)
+        return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
+                + (f", and so does the largest widths' fit ({tail})" if tail else ""),
+                math.nan)
+    if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
+        return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
+                f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
+                f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
+                f"{Ns[-1]}", math.nan)
+    if p < LEVEL:
+        return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
+                f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
+                + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
+    return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
+            f"not significantly after BH (p = {p:.2g})", math.nan)
+
+
+def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
+                     raw: Mapping[int, Sequence[float]] | MissingCoherent,
+                     regime: Regime | None,
+                     tolerance: float, seconds: Mapping[int, float] | None = None,
+                     k: int | None = None, power: int = 2,
+                     column: str = "sqrt(U/L)") -> Finding:
+    """The exponent of ``sqrt(E coherent_sq)`` against ``predicted`` (module docstring).
+
+    ``consistent`` needs the fit's 95% interval (statistical and systematic errors) to contain
+    the prediction and to be no wider than ``tolerance`` either side; ``inconsistent`` needs it
+    to exclude the prediction significantly (BH-adjusted p < level).  Both need
+    :func:`~twostep.compare.claims.evidence.enough_widths` usable widths: converging series (the
+    regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
+    ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
+    per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
+    ``k`` is given), ``need`` (what would decide it).  ``power = 1``: ``raw`` holds a signed
+    component (oriented so that its mean is positive) whose mean grows as ``N^{exponent}``
+    itself, shown in the table's ``column``.  ``raw`` may be the
+    :class:`MissingCoherent` of measurements stored before the coherent strength existed: the
+    finding is then inconclusive, saying so.
+    """
+    missing = ""
+    if isinstance(raw, MissingCoherent):
+        missing, raw = str(raw), {}
+    Ns = sorted(raw)
+    considered, fit = _coherent_fit(raw, regime, power, missing)
+    usable = list(fit.usable)
+    seeds = {N: len(raw[N]) for N in Ns}
+    lo, hi = fit.interval()
+    pvals: dict[str, float] = {}
+    sign_p = math.nan
+    if fit.chosen is not None and enough_widths(usable):
+        pvals["fit"] = fit.pvalue(predicted)
+        sign_p = fit.pvalue(0.0)
+    gamma = None
+    if k is not None and fit.chosen is not None:
+        shift = config.alpha2 + k * config.alpha1
+        gamma = (fit.estimate - shift, lo - shift, hi - shift)
+    table = _coherent_table(claim, subject, column, predicted, raw, fit, regime, power)
     need = what_decides(fit, {N: seeds[N] for N in usable or considered}, tolerance / 2,
                         seconds or {})
+    evidence = _CoherentEvidence(missing, Ns, considered, fit, usable, lo, hi, predicted,
+                                 tolerance, regime, seconds or {}, need)
 
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-        if missing:
-            return "inconclusive", missing, math.nan
-        blocked, prefix = guard_clause(regime, Ns)
-        if blocked:
-            return "inconclusive", blocked, math.nan
-        if fit.chosen is None:
-            more = widths_need(considered, usable, seconds or {}) or str(need)
-            return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
-                    math.nan)
-        if not enough_widths(usable):
-            more = widths_need(considered, usable, seconds or {})
-            return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
-                    + (f"; would decide: {more}" if more else ""), math.nan)
-        p = adj.get("fit", math.nan)
-        narrow = fit.narrower_interval()
-        tail = ("" if fit.narrower is None else
-                f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
-                f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
-        if lo <= predicted <= hi:
-            # consistent means the data rule out a deviation of the tolerance: the interval's
-            # half-width must be at most half of it (at the full tolerance, the calibration
-            # accepted a prediction off by 0.1 in 20% of four-seed designs)
-            if (hi - lo) / 2 > tolerance / 2:
-                return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
-                        f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance / 2:g} (half "
-                        f"the tolerance {tolerance:g}); would decide: {need}", math.nan)
-            if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
-                return ("inconclusive", prefix + f"coherent exponent {fit} contains "
-                        f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
-                        f"would decide: larger N than {Ns[-1]}", math.nan)
-            return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
-                    + (f", and so does the largest widths' fit ({tail})" if tail else ""),
-                    math.nan)
-        if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
-            return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
-                    f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
-                    f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
-                    f"{Ns[-1]}", math.nan)
-        if p < LEVEL:
-            return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
-                    f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
-                    + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
-        return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
-                f"not significantly after BH (p = {p:.2g})", math.nan)
+        return _coherent_verdict(evidence, adj)
 
     return Finding(claim, subject, config, table, predicted, fit.estimate, (lo, hi), pvals,
                    decide, extra={"fit": fit, "usable": usable, "seeds": seeds,
@@ -305,7 +360,7 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
     BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
-    :func:`~twostep.compare.claims.rules.enough_widths` usable widths, ``p < LEVEL`` and the
+    :func:`~twostep.compare.claims.evidence.enough_widths` usable widths, ``p < LEVEL`` and the
     largest widths' fit of the same sign (else pre-asymptotic: larger N).  ``what`` names the
     quantity in the text (``"k=2 beta_* component"``), ``label`` its exponent."""
     f = finding
@@ -339,8 +394,6 @@ def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[
     """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
     ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series
     converges.  Empty when the measurements carry no coherent strengths."""
-    from .rules import measured_regime
-
     Ns = results.Ns(config)
     ms = [m for N in Ns for m in results.get(config, N)]
     if not ms or any(not m.terms for m in ms):

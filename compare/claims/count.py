@@ -4,6 +4,7 @@ growth exponents."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,14 +14,14 @@ from twostep.simulate.options import MAX_POWER_LIMIT
 from twostep.simulate.terms import TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
-from twostep.theory.predict import predict
+from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
 from .base import Claim, _available_terms, _per_N
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
+from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
 from .results import Finding, Results
-from .rules import GUARD_TERMS, guard_terms, measured_regime
 
 
 @dataclass
@@ -86,89 +87,136 @@ class OutlierCount(Claim):
         available = _available_terms(results, config)
         missing = range(max(1, available), last_k + 1) if not regime.blocked else range(0)
         tested = list(range(1, min(available, last_k + 1))) if not regime.blocked else []
-        missing_text = (str(list(missing)) if len(missing) <= 8
-                        else f"[{missing[0]}, {missing[1]}, ..., {missing[-1]}]")
         per_term = _exact_term_findings(self.name, config, results, pred, tested,
                                         self.tolerance, regime)
         signs_p = {k: f.extra["sign_pvalue"] for k, f in per_term.items()}
-        seconds = cell_seconds(results, config)
-        table = Table(["N", "seeds", "visible new outliers (mean)", "min", "max",
-                       "paper count", "activation-aware count", "series residual"],
-                      title=f"{self.name}: visible new outliers of W_2 vs predicted")
-        for N in Ns:
-            v = visible[N]
-            table.add(**{"N": N, "seeds": len(results.get(config, N)),
-                         "visible new outliers (mean)": float(np.mean(v)) if v else None,
-                         "min": int(min(v)) if v else None, "max": int(max(v)) if v else None,
-                         "paper count": pred.paper_count,
-                         "activation-aware count": pred.aware_count,
-                         "series residual": regime.residual.get(N)})
+        table = _visible_table(self.name, config, results, pred, visible, regime)
         # one test per term enters the BH family: the sign of its coherent exponent; both
         # findings share them (scope "signs"), so each enters the run's family once
         pvals = {f"{k}:sign": p for k, p in signs_p.items() if math.isfinite(p)}
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
-
-        def sign_of(k: int, adj: dict[str, float]) -> tuple[int | None, str]:
-            return exponent_sign(k, per_term[k], adj.get(f"{k}:sign", math.nan), regime, Ns,
-                                 seconds)
-
-        def make_decide(counted: list[int], label: str, predicted_count: int | None):
-            def decide(adj: dict[str, float]) -> tuple[str, str, float]:
-                vis = (f"visible new outliers at N = {Ns[-1]}: "
-                       + ("-" if math.isnan(mean_vis) else f"{mean_vis:.2f}"))
-                if predicted_count is None:
-                    return ("inconclusive", f"{label} count undefined: "
-                            f"{pred.aware_count_reason}", math.nan)
-                if regime.blocked:
-                    return "inconclusive", f"{regime.blocked}; {vis}", math.nan
-                if pred.critical:
-                    return ("inconclusive", f"{label} count {predicted_count}: alpha2/(1/2 - "
-                            f"alpha1) = {pred.ratio} is an integer, so a term has e_k = 0 and "
-                            f"the count is decided by a finite spike, not by exponents; {vis}",
-                            math.nan)
-                if not any(regime.ok(N) for N in Ns):
-                    return ("inconclusive", f"{label} count {predicted_count} not decided: "
-                            f"{regime.describe(Ns)}; {vis}", math.nan)
-                signs = {k: sign_of(k, adj) for k in tested}
-                summary = "; ".join(text for _, text in signs.values())
-                wrong = [k for k in tested if signs[k][0] is not None
-                         and (signs[k][0] > 0) != (k in counted)]
-                if wrong:
-                    decided = sum(1 for k in tested if signs[k][0] is not None and signs[k][0] > 0)
-                    p = max(adj[f"{k}:sign"] for k in wrong)
-                    return ("inconsistent", f"{label} count {predicted_count}: term(s) {wrong} "
-                            f"decided against the prediction ({decided} decided growing); "
-                            f"{summary}; {vis}", p)
-                if missing:   # no term measured contradicts the count, but some are missing
-                    fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
-                           else f"the count needs {missing[-1]} exact terms, twostep computes "
-                                f"at most {TERMS_LIMIT}")
-                    return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
-                            f"{fix}" + (f"; {summary}" if summary else ""), math.nan)
-                if any(sg is None for sg, _ in signs.values()):
-                    grows = [k for k in tested if signs[k][0] == 1]
-                    vanish = [k for k in tested if signs[k][0] == -1]
-                    open_ = [k for k in tested if signs[k][0] is None]
-                    so_far = (f"decided so far: term(s) {grows or 'none'} grow, "
-                              f"{vanish or 'none'} vanish, {open_} open")
-                    return ("inconclusive", f"{label} count {predicted_count} not decided at "
-                            f"N <= {Ns[-1]} ({so_far}): {summary}; {vis}", math.nan)
-                used = ", ".join(map(str, per_term[tested[0]].extra["usable"]))
-                return ("consistent", f"{label} count {predicted_count}: {summary}; series "
-                        f"converges at N = {used}; {vis}", math.nan)
-            return decide
+        e = _CountEvidence(pred, Ns, regime, tested, missing, per_term,
+                           cell_seconds(results, config), mean_vis)
 
         if self.claimed is not None:
             claimed = list(range(1, self.claimed + 1))
             return [Finding(self.name, f"claimed count {self.claimed}", config, table,
                             self.claimed, mean_vis, (math.nan, math.nan), pvals,
-                            make_decide(claimed, "claimed", self.claimed), scope="signs")]
+                            _count_decider(e, claimed, "claimed", self.claimed), scope="signs")]
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
-                    pred.paper_count, mean_vis, (math.nan, math.nan),
-                    pvals, make_decide(counted_paper, "paper", pred.paper_count), scope="signs"),
+                    pred.paper_count, mean_vis, (math.nan, math.nan), pvals,
+                    _count_decider(e, counted_paper, "paper", pred.paper_count), scope="signs"),
             Finding(self.name, "activation-aware count", config, table, pred.aware_count,
                     mean_vis, (math.nan, math.nan), pvals,
-                    make_decide(counted_aware, "activation-aware", pred.aware_count),
+                    _count_decider(e, counted_aware, "activation-aware", pred.aware_count),
                     scope="signs"),
         ]
+
+
+def _visible_table(claim: str, config: ModelConfig, results: Results, pred: Prediction,
+                   visible: Mapping[int, Sequence[int]], regime: Regime) -> Table:
+    """The evidence of ``outlier-count``: the new outliers visible at each N (reported, never
+    used by the verdict) beside the predicted counts."""
+    table = Table(["N", "seeds", "visible new outliers (mean)", "min", "max",
+                   "paper count", "activation-aware count", "series residual"],
+                  title=f"{claim}: visible new outliers of W_2 vs predicted")
+    for N in results.Ns(config):
+        v = visible[N]
+        table.add(**{"N": N, "seeds": len(results.get(config, N)),
+                     "visible new outliers (mean)": float(np.mean(v)) if v else None,
+                     "min": int(min(v)) if v else None, "max": int(max(v)) if v else None,
+                     "paper count": pred.paper_count,
+                     "activation-aware count": pred.aware_count,
+                     "series residual": regime.residual.get(N)})
+    return table
+
+
+@dataclass(frozen=True)
+class _CountEvidence:
+    """What a count's verdict reads: the prediction, the widths ``Ns``, the ``regime``, the
+    ``tested`` terms and the ``missing`` ones (not measured), each tested term's sign finding
+    (``per_term``, the coherent rule), the cells' ``seconds`` and the mean visible count at the
+    largest N (``mean_vis``, reported)."""
+
+    pred: Prediction
+    Ns: list[int]
+    regime: Regime
+    tested: list[int]
+    missing: range
+    per_term: dict[int, Finding]
+    seconds: dict[int, float]
+    mean_vis: float
+
+    def visible(self) -> str:
+        """The clause on the visible new outliers at the largest N."""
+        return (f"visible new outliers at N = {self.Ns[-1]}: "
+                + ("-" if math.isnan(self.mean_vis) else f"{self.mean_vis:.2f}"))
+
+
+def _count_decider(e: _CountEvidence, counted: list[int], label: str,
+                   predicted_count: int | None
+                   ) -> Callable[[dict[str, float]], tuple[str, str, float]]:
+    """The decide callable of one count's finding (:func:`_count_verdict`)."""
+    def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        return _count_verdict(e, counted, label, predicted_count, adj)
+    return decide
+
+
+def _count_open(e: _CountEvidence, label: str, predicted_count: int | None) -> str:
+    """Why no sign can decide the count (empty when one can): the count is undefined, the
+    guard blocks, the configuration is critical, or no width is in the regime."""
+    pred, regime, Ns, vis = e.pred, e.regime, e.Ns, e.visible()
+    if predicted_count is None:
+        return f"{label} count undefined: {pred.aware_count_reason}"
+    if regime.blocked:
+        return f"{regime.blocked}; {vis}"
+    if pred.critical:
+        return (f"{label} count {predicted_count}: alpha2/(1/2 - alpha1) = {pred.ratio} is an "
+                "integer, so a term has e_k = 0 and the count is decided by a finite spike, "
+                f"not by exponents; {vis}")
+    if not any(regime.ok(N) for N in Ns):
+        return f"{label} count {predicted_count} not decided: {regime.describe(Ns)}; {vis}"
+    return ""
+
+
+def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
+                   predicted_count: int | None, adj: Mapping[str, float]
+                   ) -> tuple[str, str, float]:
+    """The count's verdict from the signs of the tested terms' exponents
+    (:func:`~twostep.compare.claims.coherent.exponent_sign`): the terms ``counted`` grow, the
+    other tested terms vanish."""
+    why = _count_open(e, label, predicted_count)
+    if why:
+        return "inconclusive", why, math.nan
+    tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
+    signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
+                              e.seconds) for k in tested}
+    summary = "; ".join(text for _, text in signs.values())
+    wrong = [k for k in tested if signs[k][0] is not None
+             and (signs[k][0] > 0) != (k in counted)]
+    if wrong:
+        decided = sum(1 for k in tested if signs[k][0] is not None and signs[k][0] > 0)
+        p = max(adj[f"{k}:sign"] for k in wrong)
+        return ("inconsistent", f"{label} count {predicted_count}: term(s) {wrong} "
+                f"decided against the prediction ({decided} decided growing); "
+                f"{summary}; {vis}", p)
+    if missing:   # no term measured contradicts the count, but some are missing
+        missing_text = (str(list(missing)) if len(missing) <= 8
+                        else f"[{missing[0]}, {missing[1]}, ..., {missing[-1]}]")
+        fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
+               else f"the count needs {missing[-1]} exact terms, twostep computes "
+                    f"at most {TERMS_LIMIT}")
+        return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
+                f"{fix}" + (f"; {summary}" if summary else ""), math.nan)
+    if any(sg is None for sg, _ in signs.values()):
+        grows = [k for k in tested if signs[k][0] == 1]
+        vanish = [k for k in tested if signs[k][0] == -1]
+        open_ = [k for k in tested if signs[k][0] is None]
+        so_far = (f"decided so far: term(s) {grows or 'none'} grow, "
+                  f"{vanish or 'none'} vanish, {open_} open")
+        return ("inconclusive", f"{label} count {predicted_count} not decided at "
+                f"N <= {Ns[-1]} ({so_far}): {summary}; {vis}", math.nan)
+    used = ", ".join(map(str, e.per_term[tested[0]].extra["usable"]))
+    return ("consistent", f"{label} count {predicted_count}: {summary}; series "
+            f"converges at N = {used}; {vis}", math.nan)

@@ -15,15 +15,9 @@ from twostep.theory.predict import Prediction, predict
 
 from .base import Claim, _amp, _available_terms, _blocked, _per_N
 from .coherent import MissingCoherent, cell_seconds, coherent_finding, coherent_values
+from .exponent import exponent_finding
+from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime, term_share
 from .results import Finding, Results
-from .rules import (
-    GUARD_TERMS,
-    Regime,
-    exponent_finding,
-    guard_terms,
-    measured_regime,
-    term_share,
-)
 
 
 @dataclass

@@ -46,15 +46,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-from scipy import stats as sps
-
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
-from twostep.theory.predict import predict
+from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
-from .base import Claim, _blocked, _term
+from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
 from .coherent import (
     MissingCoherent,
     cell_seconds,
@@ -62,139 +59,22 @@ from .coherent import (
     coherent_values,
     exponent_sign,
 )
+from .cosine import (
+    Cosine,
+    PooledBelow,
+    beta_values,
+    coherent_cosine,
+    pooled_below,
+    seeds_to_decide,
+)
+from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import GUARD_TERMS, guard_terms, measured_regime
 
 #: The term tested for a target without a reuse exponent (He2: never learned this way): the
 #: deepest whose coherent part is above the per-seed noise at N <= 4000 (docs/results.md).
 DEFAULT_TERM = 2
 #: Tolerance of the exponent fit behind the sign test (as ``term-exponent``'s).
 SIGN_TOLERANCE = 0.1
-
-
-@dataclass(frozen=True)
-class Cosine:
-    """The coherent cosine with beta_* of one term at one width: estimate, jackknife standard
-    error, seeds, the random-direction yardstick ``d^{-1/2}`` and the one-sided p-values of
-    ``|cos|`` above and below it (None where the coherent part is not resolved)."""
-
-    N: int
-    estimate: float | None
-    se: float | None
-    seeds: int
-    bound: float
-    above: float | None
-    below: float | None
-    note: str = ""
-
-
-def coherent_cosine(Y: Sequence[float], U: Sequence[float], N: int, d: int) -> Cosine:
-    """:class:`Cosine` from the seeds' signed beta_* components ``Y`` and squared coherent
-    strengths ``U`` (module docstring).  The cosine ``mean(Y) / sqrt(mean(U))`` and its
-    leave-one-seed-out jackknife error (t with S - 1 degrees of freedom); "above" tests
-    ``|cos| > d^{-1/2}`` (two-sided in the sign: twice the one-sided p of the observed sign),
-    "below" tests ``|cos| < d^{-1/2}`` (the larger of the two one-sided p's, as in an
-    equivalence test).  Unresolved (None) where fewer than two seeds or the mean of U, or a
-    leave-one-out mean, is not positive (the coherent part is below the noise)."""
-    y, u = np.asarray(Y, float), np.asarray(U, float)
-    S = y.size
-    bound = 1.0 / math.sqrt(d)
-    if S < 2 or u.mean() <= 0:
-        return Cosine(N, None, None, S, bound, None, None,
-                      "coherent part not resolved (mean coherent_sq <= 0)" if S >= 2
-                      else "fewer than two seeds")
-    loo_u = (u.sum() - u) / (S - 1)
-    if np.any(loo_u <= 0):
-        return Cosine(N, None, None, S, bound, None, None,
-                      "coherent part not resolved (a leave-one-out mean coherent_sq <= 0)")
-    est = float(y.mean() / math.sqrt(u.mean()))
-    loo = ((y.sum() - y) / (S - 1)) / np.sqrt(loo_u)
-    se = float(math.sqrt((S - 1) / S * np.sum((loo - loo.mean()) ** 2)))
-    if se == 0:
-        above = 0.0 if abs(est) > bound else 1.0
-        below = 0.0 if abs(est) < bound else 1.0
-    else:
-        dof = S - 1
-        above = float(min(1.0, 2 * sps.t.sf((abs(est) - bound) / se, dof)))
-        below = float(max(sps.t.sf((bound - est) / se, dof), sps.t.sf((est + bound) / se, dof)))
-    return Cosine(N, est, se, S, bound, above, below)
-
-
-def beta_values(results: Results, config: ModelConfig, k: int) -> dict[int, list[float]]:
-    """``beta_component / sqrt(left_weight)`` of term k per seed at each N, oriented so that its
-    mean at the largest width is positive: ``N^{-k/2}`` times the coherent right vector's
-    beta_* component (as :func:`~twostep.compare.claims.coherent.coherent_values` is its
-    squared norm), whose mean grows as ``N^{e_k}`` where the cosine tends to a constant.  Seeds
-    with a non-positive left weight count as NaN (a width holding one is not fitted)."""
-    out: dict[int, list[float]] = {}
-    for N in results.Ns(config):
-        vals = []
-        for m in results.get(config, N):
-            t = _term(m, k)
-            L = t.left_weight
-            vals.append(float(t.beta_component) / math.sqrt(L)
-                        if L is not None and L > 0 and t.beta_component is not None
-                        else math.nan)
-        out[N] = vals
-    if out:
-        top = np.asarray(out[max(out)], float)
-        top = top[np.isfinite(top)]
-        if top.size and top.mean() < 0:
-            out = {N: [-v for v in vals] for N, vals in out.items()}
-    return out
-
-
-@dataclass(frozen=True)
-class PooledBelow:
-    """"Does not carry" over several widths: the mean of ``z_N = cos_N / d_N^{-1/2}`` (the
-    cosine in units of a random direction's), its standard error, Welch-Satterthwaite degrees
-    of freedom and the equivalence p-value of ``|mean z| < 1``."""
-
-    z: float
-    se: float
-    dof: float
-    p: float
-
-    def seeds_to_decide(self, seeds: int, level: float = LEVEL) -> int | None:
-        """Seeds per width that would bring ``mean z`` clear of 1 at this estimate and spread
-        (80% power; None where the estimate is at or beyond the yardstick)."""
-        gap = 1.0 - abs(self.z)
-        if gap <= 0 or not math.isfinite(self.se):
-            return None
-        zq = sps.norm.ppf(1 - level) + sps.norm.ppf(0.8)
-        return max(seeds + 1, int(math.ceil(seeds * (zq * self.se / gap) ** 2)) + 1)
-
-
-def pooled_below(cosines: Sequence[Cosine]) -> PooledBelow | None:
-    """:class:`PooledBelow` from resolved cosines at several widths (None if any is
-    unresolved).  A term that does not carry beta_* has ``E z_N = 0`` at every N, and one that
-    carries it has ``E z_N`` growing as ``sqrt(d)``, so the widths' mean is a fair statistic for
-    "below the yardstick" and halves the variance of a single width's two.  (Above the
-    yardstick is still tested width by width: a carrying term must clear it at each.)"""
-    if not cosines or any(c.estimate is None or c.se is None for c in cosines):
-        return None
-    n = len(cosines)
-    z = float(np.mean([c.estimate / c.bound for c in cosines]))
-    v = [(c.se / c.bound / n) ** 2 for c in cosines]
-    se = math.sqrt(sum(v))
-    if se == 0:
-        return PooledBelow(z, 0.0, math.inf, 0.0 if abs(z) < 1 else 1.0)
-    dof = sum(v) ** 2 / sum(vi**2 / max(c.seeds - 1, 1) for vi, c in zip(v, cosines))
-    p = float(max(sps.t.sf((1 - z) / se, dof), sps.t.sf((z + 1) / se, dof)))
-    return PooledBelow(z, se, dof, p)
-
-
-def seeds_to_decide(c: Cosine, level: float = LEVEL) -> int | None:
-    """Seeds per width that would bring the cosine's interval clear of ``d^{-1/2}`` at this
-    estimate and per-seed spread (None where unresolved or the estimate sits on the bound)."""
-    if c.estimate is None or c.se is None or not math.isfinite(c.se):
-        return None
-    gap = abs(abs(c.estimate) - c.bound)
-    if gap == 0:
-        return None
-    sd = c.se * math.sqrt(c.seeds)
-    z = sps.norm.ppf(1 - level / 2) + sps.norm.ppf(0.8)   # 80% power at the level
-    return max(c.seeds + 1, int(math.ceil((z * sd / gap) ** 2)) + 1)
 
 
 @dataclass
@@ -218,19 +98,14 @@ class ReuseLearning(Claim):
     claimed: Mapping[str, bool] | None = None
 
     def __post_init__(self) -> None:
-        if self.claimed is not None and (
-                not isinstance(self.claimed, Mapping)
-                or set(self.claimed) != {"reuse", "independent"}
-                or not all(isinstance(v, bool) for v in self.claimed.values())):
-            raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} (whether an "
-                              f"outlier of W_2 carries beta_* in each batch mode), got "
-                              f"{self.claimed!r}")
+        _check_mode_claim(self.claimed, "whether an outlier of W_2 carries beta_* in each "
+                                        "batch mode")
         if self.term is not None and (isinstance(self.term, bool)
                                       or not isinstance(self.term, int) or self.term < 0):
             raise ConfigError(f"term must be an integer >= 0, got {self.term!r}")
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
-        return [config.replace(batch="reuse"), config.replace(batch="independent")]
+        return _both_modes(config)
 
     def top_term(self, config: ModelConfig) -> int:
         """``k_* = j_* - 1`` (or ``term``; :data:`DEFAULT_TERM` without a reuse exponent)."""
@@ -254,6 +129,8 @@ class ReuseLearning(Claim):
         return out
 
     def _mode_finding(self, cfg: ModelConfig, top: int, results: Results) -> Finding:
+        """One batch mode's finding: the evidence (:func:`_mode_evidence`), its table, and the
+        decision (:func:`_learning_verdict`) against the theory's (or ``claimed``) state."""
         mode = cfg.batch
         pred = predict(cfg)
         expect = (bool(self.claimed[mode]) if self.claimed is not None
@@ -262,157 +139,242 @@ class ReuseLearning(Claim):
         regime = measured_regime(results, cfg)
         if regime.blocked:
             return _blocked(self.name, subject, cfg, expect, regime.blocked)
-        known = {t.k: t for t in pred.terms}
-        tested = [top]
-        Ns = results.Ns(cfg)
-        usable = [N for N in Ns if regime.ok(N)]
-        tail = usable[-2:]
-        seconds = cell_seconds(results, cfg)
-        cosines: dict[int, dict[int, Cosine]] = {}
-        signs: dict[int, Finding] = {}
-        betas: dict[int, Finding] = {}
-        pooled: dict[int, PooledBelow | None] = {}
-        pvals: dict[str, float] = {}
-        for k in tested:
-            cosines[k] = {}
-            for N in Ns:
-                ms = results.get(cfg, N)
-                terms = [_term(m, k) for m in ms]
-                if any(t.beta_component is None or t.coherent_sq is None for t in terms):
-                    return _blocked(self.name, subject, cfg, expect,
-                                    f"the measurements at N={N} were stored before twostep "
-                                    "measured beta_component: rerun into a new store")
-                cosines[k][N] = coherent_cosine([t.beta_component for t in terms],
-                                                [t.coherent_sq for t in terms], N, ms[0].d)
-            for N in tail:
-                c = cosines[k][N]
-                if c.above is not None:
-                    pvals[f"k={k}:above@{N}"] = c.above
-            pooled[k] = pooled_below([cosines[k][N] for N in tail]) if len(tail) >= 2 else None
-            if pooled[k] is not None:
-                pvals[f"k={k}:below"] = pooled[k].p
-            exponent = known[k].exponent if k in known else cfg.alpha2 - k * (0.5 - cfg.alpha1)
-            try:
-                raw = coherent_values(results, cfg, k, self.name)
-            except MissingCoherent as err:
-                raw = err
-            signs[k] = coherent_finding(self.name, f"{mode} term k={k}", cfg, exponent, raw=raw,
-                                        regime=regime, tolerance=SIGN_TOLERANCE,
-                                        seconds=seconds, k=k)
-            betas[k] = coherent_finding(self.name, f"{mode} term k={k} beta_* component", cfg,
-                                        exponent, raw=beta_values(results, cfg, k),
-                                        regime=regime, tolerance=SIGN_TOLERANCE,
-                                        seconds=seconds, k=k, power=1,
-                                        column="<v, beta_*> / sqrt(L)")
-            for key, f in ((f"k={k}:sign", signs[k]), (f"k={k}:beta-sign", betas[k])):
-                sp = f.extra["sign_pvalue"]
-                if math.isfinite(sp):
-                    pvals[key] = sp
-        table = Table(["N", "seeds", "term", "cosine with beta_*", "se", "d^-1/2",
-                       "p above", "p below (this width)", "series residual"],
-                      title=f"{self.name}: coherent cosine of the exact terms with beta_* "
-                            f"({mode})")
-        for N in Ns:
-            for k in tested:
-                c = cosines[k][N]
-                table.add(**{"N": N, "seeds": c.seeds, "term": k, "cosine with beta_*":
-                             c.estimate, "se": c.se, "d^-1/2": c.bound, "p above": c.above,
-                             "p below (this width)": c.below,
-                             "series residual": regime.residual.get(N)})
-        critical = {k for k in tested if k in known and known[k].exponent == 0}
-
-        def carries(k: int, adj: Mapping[str, float]) -> tuple[bool | None, str, list[str]]:
-            cs = [cosines[k][N] for N in tail]
-            shown = ", ".join(f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None
-                              else "unresolved" for c in cs)
-            where = (f"cosine {shown} at N = {', '.join(map(str, tail))} against d^-1/2 = "
-                     + ", ".join(f"{c.bound:.3g}" for c in cs))
-            if len(tail) < 2:
-                return None, f"k={k}: fewer than two converging widths", []
-            if any(c.estimate is None for c in cs):
-                note = next(c.note for c in cs if c.estimate is None)
-                return None, f"k={k}: carrying undetermined ({note})", []
-            up = [f"k={k}:above@{N}" for N in tail]
-            pool = pooled[k]
-            below = (f"mean cosine / d^-1/2 {pool.z:.3g} +- {pool.se:.2g}" if pool is not None
-                     else "")
-            if all(adj[key] < LEVEL for key in up):
-                return True, f"k={k}: carries beta_* ({where})", up
-            if pool is not None and adj[f"k={k}:below"] < LEVEL:
-                return (False, f"k={k}: does not carry beta_* ({where}; {below} below 1, "
-                        f"p = {adj[f'k={k}:below']:.2g})", [f"k={k}:below"])
-            if pool is not None and abs(pool.z) < 1:
-                more = pool.seeds_to_decide(min(c.seeds for c in cs))
-                need = (f"about {more} seeds per width at N = "
-                        f"{', '.join(map(str, tail))} (for 'does not carry')" if more
-                        else f"larger N than {Ns[-1]}")
-            else:
-                more_up = [seeds_to_decide(c) for c in cs]
-                need = (f"about {max(more_up)} seeds per width" if all(more_up)
-                        else f"larger N than {Ns[-1]}")
-            return None, (f"k={k}: carrying undetermined ({where}"
-                          + (f"; {below}" if below else "") + f"); would decide: {need}"), []
-
-        def grows(k: int, adj: Mapping[str, float], beta: bool = False
-                  ) -> tuple[int | None, str, list[str]]:
-            if k in critical:
-                return (None, "" if beta else f"k={k}: e_k = 0 (critical): an outlier is never "
-                        "decided", [])
-            key = f"k={k}:beta-sign" if beta else f"k={k}:sign"
-            sign, text = exponent_sign(
-                k, betas[k] if beta else signs[k], adj.get(key, math.nan), regime, Ns, seconds,
-                **({"what": f"k={k} beta_* component", "label": "exponent"} if beta else {}))
-            return sign, text, ([key] if sign is not None else [])
+        got = _mode_evidence(self.name, cfg, top, results, regime, pred)
+        if isinstance(got, str):
+            return _blocked(self.name, subject, cfg, expect, got)
+        data, pvals = got
+        table = _cosine_table(self.name, data)
 
         def decide(adj: dict[str, float]) -> tuple[str, str, float]:
             for row in table.rows:
                 N, k = row["N"], row["term"]
                 if f"k={k}:above@{N}" in adj:
                     row["p above"] = adj[f"k={k}:above@{N}"]
-            said = f"predicted: {'learns' if expect else 'does not learn'}"
-            parts, learns, lacks = [], [], []
-            conflict = []
-            for k in tested:
-                c, ctext, ckeys = carries(k, adj)
-                parts.append(ctext)
-                if c is False:
-                    lacks.append((k, ckeys))
-                    continue
-                g, gtext, gkeys = grows(k, adj)
-                b, btext, bkeys = grows(k, adj, beta=True)
-                parts += [t for t in (gtext, btext) if t]
-                # learns: carries, and the term (or its beta_* component, which bounds it from
-                # below) grows; does not learn: the term or its beta_* component vanishes
-                up = [keys for sign, keys in ((b, bkeys), (g, gkeys)) if sign == 1]
-                down = [keys for sign, keys in ((b, bkeys), (g, gkeys)) if sign == -1]
-                if up and down:
-                    conflict.append(k)
-                elif c is True and up:
-                    learns.append((k, ckeys + up[0]))
-                elif down:
-                    lacks.append((k, down[0]))
-            summary = "; ".join(parts)
-            if conflict:
-                return ("inconclusive", f"{said}; undecided: term(s) {conflict}: the strength "
-                        f"and the beta_* component have exponents of opposite signs; {summary}",
-                        math.nan)
-            if learns:
-                got, keys = True, learns[0][1]
-                state = f"learns: term {learns[0][0]} carries beta_* and grows"
-            elif len(lacks) == len(tested):
-                got, keys = False, [key for _, ks in lacks for key in ks]
-                state = f"does not learn: term {top} vanishes or does not carry beta_*"
-            else:
-                open_ = [k for k in tested if k not in {j for j, _ in lacks}]
-                return ("inconclusive", f"{said}; undecided: term(s) {open_} open; {summary}",
-                        math.nan)
-            if got == expect:
-                return "consistent", f"{state}; {said}; {summary}", math.nan
-            return ("inconsistent", f"{state}; {said}; {summary}",
-                    max(adj[key] for key in keys))
+            return _learning_verdict(data, adj, expect)
 
         return Finding(self.name, subject, cfg, table,
                        "learns" if expect else "does not learn", math.nan,
                        (math.nan, math.nan), pvals, decide,
-                       extra={"cosines": cosines, "signs": signs, "betas": betas,
-                              "pooled": pooled, "tested": tested})
+                       extra={"cosines": data.cosines, "signs": data.signs, "betas": data.betas,
+                              "pooled": data.pooled, "tested": data.tested})
+
+
+# -- one batch mode's evidence and verdict --------------------------------------------------------
+
+@dataclass(frozen=True)
+class _ModeEvidence:
+    """What one batch mode's reuse-learning verdict reads: the ``mode``, the ``tested`` terms
+    (``k_*`` = ``top``), the widths ``Ns`` and the two largest converging ones ``tail``, the
+    ``regime``, the cells' ``seconds``, per tested term the coherent cosines per N, their
+    :class:`PooledBelow` over ``tail``, the sign findings of the strength (``signs``) and of
+    the beta_* component (``betas``), and the ``critical`` terms (``e_k = 0``)."""
+
+    mode: str
+    top: int
+    tested: list[int]
+    Ns: list[int]
+    tail: list[int]
+    regime: Regime
+    seconds: dict[int, float]
+    cosines: dict[int, dict[int, Cosine]]
+    pooled: dict[int, PooledBelow | None]
+    signs: dict[int, Finding]
+    betas: dict[int, Finding]
+    critical: set[int]
+
+
+def _term_cosines(results: Results, cfg: ModelConfig, k: int, Ns: Sequence[int]
+                  ) -> dict[int, Cosine] | str:
+    """Term k's :func:`coherent_cosine` at each N, or why it cannot be measured (a cell stored
+    before twostep measured the beta_* component)."""
+    out = {}
+    for N in Ns:
+        ms = results.get(cfg, N)
+        terms = [_term(m, k) for m in ms]
+        if any(t.beta_component is None or t.coherent_sq is None for t in terms):
+            return (f"the measurements at N={N} were stored before twostep measured "
+                    "beta_component: rerun into a new store")
+        out[N] = coherent_cosine([t.beta_component for t in terms],
+                                 [t.coherent_sq for t in terms], N, ms[0].d)
+    return out
+
+
+def _sign_findings(claim: str, results: Results, cfg: ModelConfig, k: int, exponent: float,
+                   regime: Regime, seconds: Mapping[int, float]) -> tuple[Finding, Finding]:
+    """The coherent-rule findings whose exponent signs decide whether term k grows: its squared
+    strength's and its beta_* component's (:func:`beta_values`)."""
+    mode = cfg.batch
+    try:
+        raw = coherent_values(results, cfg, k, claim)
+    except MissingCoherent as err:
+        raw = err
+    sign = coherent_finding(claim, f"{mode} term k={k}", cfg, exponent, raw=raw, regime=regime,
+                            tolerance=SIGN_TOLERANCE, seconds=seconds, k=k)
+    beta = coherent_finding(claim, f"{mode} term k={k} beta_* component", cfg, exponent,
+                            raw=beta_values(results, cfg, k), regime=regime,
+                            tolerance=SIGN_TOLERANCE, seconds=seconds, k=k, power=1,
+                            column="<v, beta_*> / sqrt(L)")
+    return sign, beta
+
+
+def _mode_evidence(claim: str, cfg: ModelConfig, top: int, results: Results, regime: Regime,
+                   pred: Prediction) -> tuple[_ModeEvidence, dict[str, float]] | str:
+    """The :class:`_ModeEvidence` of one batch mode and the raw p-values that join the BH
+    family (per tested term: above the yardstick at each ``tail`` width, pooled below it, the
+    two exponent signs), or why the measurements cannot decide (:func:`_term_cosines`)."""
+    known = {t.k: t for t in pred.terms}
+    tested = [top]
+    Ns = results.Ns(cfg)
+    tail = [N for N in Ns if regime.ok(N)][-2:]
+    seconds = cell_seconds(results, cfg)
+    cosines: dict[int, dict[int, Cosine]] = {}
+    signs: dict[int, Finding] = {}
+    betas: dict[int, Finding] = {}
+    pooled: dict[int, PooledBelow | None] = {}
+    pvals: dict[str, float] = {}
+    for k in tested:
+        got = _term_cosines(results, cfg, k, Ns)
+        if isinstance(got, str):
+            return got
+        cosines[k] = got
+        for N in tail:
+            c = cosines[k][N]
+            if c.above is not None:
+                pvals[f"k={k}:above@{N}"] = c.above
+        pooled[k] = pooled_below([cosines[k][N] for N in tail]) if len(tail) >= 2 else None
+        if pooled[k] is not None:
+            pvals[f"k={k}:below"] = pooled[k].p
+        exponent = known[k].exponent if k in known else cfg.alpha2 - k * (0.5 - cfg.alpha1)
+        signs[k], betas[k] = _sign_findings(claim, results, cfg, k, exponent, regime, seconds)
+        for key, f in ((f"k={k}:sign", signs[k]), (f"k={k}:beta-sign", betas[k])):
+            sp = f.extra["sign_pvalue"]
+            if math.isfinite(sp):
+                pvals[key] = sp
+    critical = {k for k in tested if k in known and known[k].exponent == 0}
+    return _ModeEvidence(cfg.batch, top, tested, Ns, tail, regime, seconds, cosines, pooled,
+                         signs, betas, critical), pvals
+
+
+def _cosine_table(claim: str, data: _ModeEvidence) -> Table:
+    """The evidence of one batch mode: the tested terms' coherent cosines, one row per N."""
+    table = Table(["N", "seeds", "term", "cosine with beta_*", "se", "d^-1/2",
+                   "p above", "p below (this width)", "series residual"],
+                  title=f"{claim}: coherent cosine of the exact terms with beta_* "
+                        f"({data.mode})")
+    for N in data.Ns:
+        for k in data.tested:
+            c = data.cosines[k][N]
+            table.add(**{"N": N, "seeds": c.seeds, "term": k, "cosine with beta_*":
+                         c.estimate, "se": c.se, "d^-1/2": c.bound, "p above": c.above,
+                         "p below (this width)": c.below,
+                         "series residual": data.regime.residual.get(N)})
+    return table
+
+
+def _carries(data: _ModeEvidence, k: int, adj: Mapping[str, float]
+             ) -> tuple[bool | None, str, list[str]]:
+    """Whether term k carries beta_* (None: undetermined), the clause saying so and the keys of
+    the tests that decided it."""
+    tail, Ns = data.tail, data.Ns
+    cs = [data.cosines[k][N] for N in tail]
+    shown = ", ".join(f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None
+                      else "unresolved" for c in cs)
+    where = (f"cosine {shown} at N = {', '.join(map(str, tail))} against d^-1/2 = "
+             + ", ".join(f"{c.bound:.3g}" for c in cs))
+    if len(tail) < 2:
+        return None, f"k={k}: fewer than two converging widths", []
+    if any(c.estimate is None for c in cs):
+        note = next(c.note for c in cs if c.estimate is None)
+        return None, f"k={k}: carrying undetermined ({note})", []
+    up = [f"k={k}:above@{N}" for N in tail]
+    pool = data.pooled[k]
+    below = (f"mean cosine / d^-1/2 {pool.z:.3g} +- {pool.se:.2g}" if pool is not None
+             else "")
+    if all(adj[key] < LEVEL for key in up):
+        return True, f"k={k}: carries beta_* ({where})", up
+    if pool is not None and adj[f"k={k}:below"] < LEVEL:
+        return (False, f"k={k}: does not carry beta_* ({where}; {below} below 1, "
+                f"p = {adj[f'k={k}:below']:.2g})", [f"k={k}:below"])
+    if pool is not None and abs(pool.z) < 1:
+        more = pool.seeds_to_decide(min(c.seeds for c in cs))
+        need = (f"about {more} seeds per width at N = "
+                f"{', '.join(map(str, tail))} (for 'does not carry')" if more
+                else f"larger N than {Ns[-1]}")
+    else:
+        more_up = [seeds_to_decide(c) for c in cs]
+        need = (f"about {max(more_up)} seeds per width" if all(more_up)
+                else f"larger N than {Ns[-1]}")
+    return None, (f"k={k}: carrying undetermined ({where}"
+                  + (f"; {below}" if below else "") + f"); would decide: {need}"), []
+
+
+def _grows(data: _ModeEvidence, k: int, adj: Mapping[str, float], beta: bool = False
+           ) -> tuple[int | None, str, list[str]]:
+    """The sign of term k's exponent (of its strength, or with ``beta`` of its beta_*
+    component; None: undetermined), the clause and the key of the deciding test."""
+    if k in data.critical:
+        return (None, "" if beta else f"k={k}: e_k = 0 (critical): an outlier is never "
+                "decided", [])
+    key = f"k={k}:beta-sign" if beta else f"k={k}:sign"
+    sign, text = exponent_sign(
+        k, data.betas[k] if beta else data.signs[k], adj.get(key, math.nan), data.regime,
+        data.Ns, data.seconds,
+        **({"what": f"k={k} beta_* component", "label": "exponent"} if beta else {}))
+    return sign, text, ([key] if sign is not None else [])
+
+
+def _classify_terms(data: _ModeEvidence, adj: Mapping[str, float]
+                    ) -> tuple[list[str], list[tuple[int, list[str]]],
+                               list[tuple[int, list[str]]], list[int]]:
+    """Per tested term: learns (carries, and the strength or the beta_* component grows), lacks
+    (does not carry, or either vanishes) or conflicts (the two exponents of opposite signs).
+    Returns the clauses and the learning, lacking (each with the deciding keys) and conflicting
+    terms."""
+    parts: list[str] = []
+    learns, lacks, conflict = [], [], []
+    for k in data.tested:
+        c, ctext, ckeys = _carries(data, k, adj)
+        parts.append(ctext)
+        if c is False:
+            lacks.append((k, ckeys))
+            continue
+        g, gtext, gkeys = _grows(data, k, adj)
+        b, btext, bkeys = _grows(data, k, adj, beta=True)
+        parts += [t for t in (gtext, btext) if t]
+        # learns: carries, and the term (or its beta_* component, which bounds it from
+        # below) grows; does not learn: the term or its beta_* component vanishes
+        up = [keys for sign, keys in ((b, bkeys), (g, gkeys)) if sign == 1]
+        down = [keys for sign, keys in ((b, bkeys), (g, gkeys)) if sign == -1]
+        if up and down:
+            conflict.append(k)
+        elif c is True and up:
+            learns.append((k, ckeys + up[0]))
+        elif down:
+            lacks.append((k, down[0]))
+    return parts, learns, lacks, conflict
+
+
+def _learning_verdict(data: _ModeEvidence, adj: Mapping[str, float], expect: bool
+                      ) -> tuple[str, str, float]:
+    """The mode's verdict: the measured state (learns / does not learn) against ``expect``."""
+    said = f"predicted: {'learns' if expect else 'does not learn'}"
+    parts, learns, lacks, conflict = _classify_terms(data, adj)
+    summary = "; ".join(parts)
+    if conflict:
+        return ("inconclusive", f"{said}; undecided: term(s) {conflict}: the strength "
+                f"and the beta_* component have exponents of opposite signs; {summary}",
+                math.nan)
+    if learns:
+        got, keys = True, learns[0][1]
+        state = f"learns: term {learns[0][0]} carries beta_* and grows"
+    elif len(lacks) == len(data.tested):
+        got, keys = False, [key for _, ks in lacks for key in ks]
+        state = f"does not learn: term {data.top} vanishes or does not carry beta_*"
+    else:
+        open_ = [k for k in data.tested if k not in {j for j, _ in lacks}]
+        return ("inconclusive", f"{said}; undecided: term(s) {open_} open; {summary}",
+                math.nan)
+    if got == expect:
+        return "consistent", f"{state}; {said}; {summary}", math.nan
+    return ("inconsistent", f"{state}; {said}; {summary}",
+            max(adj[key] for key in keys))

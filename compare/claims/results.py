@@ -201,7 +201,8 @@ class Outcome:
 
 
 #: The decision rules a data :class:`Finding` names: ``rule(inputs, adjusted) -> Outcome``
-#: (``compare/claims/rules.py`` registers the built-in ones).
+#: (``limit.py``, ``extrapolated.py`` and ``amplitude.py`` of compare/claims register the
+#: built-in ones).
 RULES: dict[str, Callable[[Mapping[str, Any], Mapping[str, float]], Outcome]] = {}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,9 +15,10 @@ from twostep.theory.predict import predict
 
 from .. import stats
 from ..table import Table
-from .base import Claim, _blocked, _term
+from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
+from .evidence import _evidence_note, enough_widths
+from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
-from .rules import GUARD_TERMS, _evidence_note, enough_widths, guard_terms, measured_regime
 
 #: The reuse-gap trend is the log-log slope of the overlap over the usable widths.  A direction
 #: that carries beta_* keeps an overlap of order 1 (slope 0); one that does not falls to the null
@@ -58,15 +59,10 @@ class ReuseGap(Claim):
     claimed: Mapping[str, bool] | None = None
 
     def __post_init__(self) -> None:
-        if self.claimed is not None and (
-                not isinstance(self.claimed, Mapping)
-                or set(self.claimed) != {"reuse", "independent"}
-                or not all(isinstance(v, bool) for v in self.claimed.values())):
-            raise ConfigError("claimed must be {'reuse': bool, 'independent': bool} (whether "
-                              f"each batch mode learns beta_*), got {self.claimed!r}")
+        _check_mode_claim(self.claimed, "whether each batch mode learns beta_*")
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
-        return [config.replace(batch="reuse"), config.replace(batch="independent")]
+        return _both_modes(config)
 
     def _k(self, config: ModelConfig) -> int:
         if self.term is not None:
@@ -100,60 +96,11 @@ class ReuseGap(Claim):
         subject = f"term k={k} (a^{k + 1}): reuse vs independent"
         if regimes["reuse"].blocked:
             return [_blocked(self.name, subject, reuse_cfg, expect, regimes["reuse"].blocked)]
-        pvals: dict[str, float] = {}
-        data: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
-        for mode, cfg in cfgs.items():
-            data[mode] = {}
-            for N in Ns:
-                ms = results.get(cfg, N)
-                S = [float(_term(m, k).beta_overlap or 0.0) for m in ms]
-                F = [float(_term(m, k).null_beta_overlap or 0.0) for m in ms]
-                data[mode][N] = (S, F)
+        data = {mode: _overlaps(results, cfg, k, Ns) for mode, cfg in cfgs.items()}
         usable = [N for N in Ns if all(regimes[m].ok(N) for m in cfgs)]
-        tail = usable[-2:]
-        trend_Ns = usable
-        fits: dict[str, stats.Interval | None] = {}
-        for mode in cfgs:
-            for N in tail:
-                S, F = data[mode][N]
-                pvals[f"{mode}>null@{N}"] = stats.welch_greater(S, F)
-            sub = {N: data[mode][N][0] for N in trend_Ns}
-            fit = None
-            if len(trend_Ns) >= 2 and all(min(v) > 0 for v in sub.values()):
-                fit = stats.fit_exponent(sub, predicted=TREND_MIDPOINT)
-                pvals[f"{mode}:trend"] = fit.pvalue
-            fits[mode] = fit
-        table = Table(["N", "seeds", "reuse overlap", "independent overlap", "null overlap",
-                       "reuse > null p", "independent > null p", "series residual (reuse)",
-                       "series residual (independent)"],
-                      title=f"{self.name}: squared beta_* overlap of T_{k}^T q_{k + 1} "
-                            "(exact term)")
-        for N in Ns:
-            R, FR = data["reuse"][N]
-            I_, FI = data["independent"][N]
-            table.add(**{"N": N, "seeds": len(R), "reuse overlap": float(np.mean(R)),
-                         "independent overlap": float(np.mean(I_)),
-                         "null overlap": float(np.mean(FR + FI)),
-                         "reuse > null p": pvals.get(f"reuse>null@{N}"),
-                         "independent > null p": pvals.get(f"independent>null@{N}"),
-                         "series residual (reuse)": regimes["reuse"].residual.get(N),
-                         "series residual (independent)":
-                             regimes["independent"].residual.get(N)})
-
-        def measured(mode: str, adj: dict[str, float]) -> tuple[bool | None, str]:
-            fit = fits[mode]
-            means = ", ".join(f"{np.mean(data[mode][N][0]):.3g}" for N in usable)
-            if len(tail) < 2:
-                return None, f"{mode}: too few converging widths"
-            above = all(adj[f"{mode}>null@{N}"] < LEVEL for N in tail)
-            decided = fit is not None and adj[f"{mode}:trend"] < LEVEL
-            trend = "no trend fit" if fit is None else f"trend N^{fit}"
-            if above and decided and fit.estimate > TREND_MIDPOINT:
-                return True, f"{mode}: learns (overlaps {means}, above the null, {trend})"
-            if decided and fit.estimate < TREND_MIDPOINT:
-                return False, f"{mode}: falls toward the null (overlaps {means}, {trend})"
-            return None, (f"{mode}: undecided (overlaps {means}, {trend}; decided by the slope "
-                          f"against {TREND_MIDPOINT:g} and the null)")
+        pvals, fits = _gap_tests(data, usable, usable[-2:])
+        gap = _GapEvidence(Ns, usable, usable[-2:], data, regimes, expect, fits)
+        table = _gap_table(self.name, k, gap, pvals)
 
         def decide(adj: dict[str, float]) -> tuple[str, str, float]:
             for row in table.rows:
@@ -161,30 +108,124 @@ class ReuseGap(Claim):
                                   ("independent > null p", "independent")):
                     key = f"{mode}>null@{row['N']}"
                     row[col] = adj.get(key)
-            pred_text = (f"predicted: reuse {'learns' if expect['reuse'] else 'does not learn'}, "
-                         f"independent {'learns' if expect['independent'] else 'does not learn'}")
-            outside = [N for N in Ns if N not in usable]
-            prefix = ""
-            if outside:
-                prefix = "; ".join(r.describe(outside) for r in regimes.values()
-                                   if any(not r.ok(N) for N in outside)) + "; "
-            if not enough_widths(usable):
-                return ("inconclusive", prefix + f"{_evidence_note(usable)}; {pred_text}",
-                        math.nan)
-            found = {mode: measured(mode, adj) for mode in cfgs}
-            desc = "; ".join(text for _, text in found.values()) + f"; {pred_text}"
-            wrong = [mode for mode, (got, _) in found.items()
-                     if got is not None and got != expect[mode]]
-            if wrong:
-                keys = [key for mode in wrong for key in
-                        ([f"{mode}>null@{N}" for N in tail] if found[mode][0]
-                         else [f"{mode}:trend"])]
-                return "inconsistent", prefix + desc, max(adj[key] for key in keys)
-            if all(got is not None for got, _ in found.values()):
-                return "consistent", prefix + desc, math.nan
-            return "inconclusive", prefix + desc, math.nan
+            return _gap_verdict(gap, adj)
 
         R = [np.mean(data["reuse"][N][0]) for N in Ns]
         return [Finding(self.name, subject, reuse_cfg, table,
                         {m: "learns" if e else "does not learn" for m, e in expect.items()},
                         float(R[-1]), (math.nan, math.nan), pvals, decide)]
+
+
+@dataclass(frozen=True)
+class _GapEvidence:
+    """What the reuse-gap verdict reads: the widths ``Ns`` measured in both modes, the
+    ``usable`` ones (converging in both) and the last two of them (``tail``), per mode the
+    per-seed overlaps and null overlaps per N (``data``), the ``regimes``, the expected state
+    (``expect``: learns or not) and the modes' trend fits (``fits``, :func:`_gap_tests`)."""
+
+    Ns: list[int]
+    usable: list[int]
+    tail: list[int]
+    data: dict[str, dict[int, tuple[list[float], list[float]]]]
+    regimes: dict[str, Regime]
+    expect: dict[str, bool]
+    fits: dict[str, stats.Interval | None]
+
+
+def _overlaps(results: Results, cfg: ModelConfig, k: int, Ns: Sequence[int]
+              ) -> dict[int, tuple[list[float], list[float]]]:
+    """Per N the seeds' squared beta_* overlaps of term k's projection and their nulls."""
+    out = {}
+    for N in Ns:
+        ms = results.get(cfg, N)
+        S = [float(_term(m, k).beta_overlap or 0.0) for m in ms]
+        F = [float(_term(m, k).null_beta_overlap or 0.0) for m in ms]
+        out[N] = (S, F)
+    return out
+
+
+def _gap_tests(data: Mapping[str, Mapping[int, tuple[list[float], list[float]]]],
+               usable: Sequence[int], tail: Sequence[int]
+               ) -> tuple[dict[str, float], dict[str, stats.Interval | None]]:
+    """The raw p-values that join the BH family and the trend fits, per mode: above the null at
+    each ``tail`` width (Welch), and the log-log slope over the ``usable`` widths against
+    :data:`TREND_MIDPOINT` (no fit with fewer than two widths or a zero overlap)."""
+    pvals: dict[str, float] = {}
+    fits: dict[str, stats.Interval | None] = {}
+    for mode in data:
+        for N in tail:
+            S, F = data[mode][N]
+            pvals[f"{mode}>null@{N}"] = stats.welch_greater(S, F)
+        sub = {N: data[mode][N][0] for N in usable}
+        fit = None
+        if len(usable) >= 2 and all(min(v) > 0 for v in sub.values()):
+            fit = stats.fit_exponent(sub, predicted=TREND_MIDPOINT)
+            pvals[f"{mode}:trend"] = fit.pvalue
+        fits[mode] = fit
+    return pvals, fits
+
+
+def _gap_table(claim: str, k: int, gap: _GapEvidence, pvals: Mapping[str, float]) -> Table:
+    """The evidence of ``reuse-gap``: the modes' mean overlaps and the null's, one row per N."""
+    table = Table(["N", "seeds", "reuse overlap", "independent overlap", "null overlap",
+                   "reuse > null p", "independent > null p", "series residual (reuse)",
+                   "series residual (independent)"],
+                  title=f"{claim}: squared beta_* overlap of T_{k}^T q_{k + 1} "
+                        "(exact term)")
+    for N in gap.Ns:
+        R, FR = gap.data["reuse"][N]
+        I_, FI = gap.data["independent"][N]
+        table.add(**{"N": N, "seeds": len(R), "reuse overlap": float(np.mean(R)),
+                     "independent overlap": float(np.mean(I_)),
+                     "null overlap": float(np.mean(FR + FI)),
+                     "reuse > null p": pvals.get(f"reuse>null@{N}"),
+                     "independent > null p": pvals.get(f"independent>null@{N}"),
+                     "series residual (reuse)": gap.regimes["reuse"].residual.get(N),
+                     "series residual (independent)":
+                         gap.regimes["independent"].residual.get(N)})
+    return table
+
+
+def _measured(gap: _GapEvidence, mode: str, adj: Mapping[str, float]
+              ) -> tuple[bool | None, str]:
+    """Whether ``mode`` learns beta_* (None: undecided) and the clause saying so."""
+    fit = gap.fits[mode]
+    means = ", ".join(f"{np.mean(gap.data[mode][N][0]):.3g}" for N in gap.usable)
+    if len(gap.tail) < 2:
+        return None, f"{mode}: too few converging widths"
+    above = all(adj[f"{mode}>null@{N}"] < LEVEL for N in gap.tail)
+    decided = fit is not None and adj[f"{mode}:trend"] < LEVEL
+    trend = "no trend fit" if fit is None else f"trend N^{fit}"
+    if above and decided and fit.estimate > TREND_MIDPOINT:
+        return True, f"{mode}: learns (overlaps {means}, above the null, {trend})"
+    if decided and fit.estimate < TREND_MIDPOINT:
+        return False, f"{mode}: falls toward the null (overlaps {means}, {trend})"
+    return None, (f"{mode}: undecided (overlaps {means}, {trend}; decided by the slope "
+                  f"against {TREND_MIDPOINT:g} and the null)")
+
+
+def _gap_verdict(gap: _GapEvidence, adj: Mapping[str, float]) -> tuple[str, str, float]:
+    """Both modes' measured states against the expected ones."""
+    expect, usable = gap.expect, gap.usable
+    pred_text = (f"predicted: reuse {'learns' if expect['reuse'] else 'does not learn'}, "
+                 f"independent {'learns' if expect['independent'] else 'does not learn'}")
+    outside = [N for N in gap.Ns if N not in usable]
+    prefix = ""
+    if outside:
+        prefix = "; ".join(r.describe(outside) for r in gap.regimes.values()
+                           if any(not r.ok(N) for N in outside)) + "; "
+    if not enough_widths(usable):
+        return ("inconclusive", prefix + f"{_evidence_note(usable)}; {pred_text}",
+                math.nan)
+    found = {mode: _measured(gap, mode, adj) for mode in gap.data}
+    desc = "; ".join(text for _, text in found.values()) + f"; {pred_text}"
+    wrong = [mode for mode, (got, _) in found.items()
+             if got is not None and got != expect[mode]]
+    if wrong:
+        keys = [key for mode in wrong for key in
+                ([f"{mode}>null@{N}" for N in gap.tail] if found[mode][0]
+                 else [f"{mode}:trend"])]
+        return "inconsistent", prefix + desc, max(adj[key] for key in keys)
+    if all(got is not None for got, _ in found.values()):
+        return "consistent", prefix + desc, math.nan
+    return "inconclusive", prefix + desc, math.nan

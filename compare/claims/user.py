@@ -15,8 +15,10 @@ from twostep.theory.errors import ConfigError
 
 from .base import Claim, _per_N, _required
 from .coherent import cell_seconds, coherent_finding
+from .exponent import exponent_finding
+from .guard import guard_terms, measured_regime
+from .limit import limit_finding
 from .results import Finding, Results
-from .rules import exponent_finding, guard_terms, limit_finding, measured_regime
 
 
 @dataclass

@@ -15,8 +15,8 @@ from twostep.theory.predict import predict
 from .. import stats
 from ..table import Table
 from .base import Claim
+from .guard import guard_terms, measured_regime
 from .results import Finding, Results
-from .rules import guard_terms, measured_regime
 
 
 @dataclass

@@ -1,0 +1,215 @@
+"""The regime guard: a statement about step-two terms is decided only at the N where the
+measured series of exact terms converges (docs/claims.md).
+
+- :class:`Regime` (from the measurements: :func:`measured_regime`) and :class:`TermShare`
+  (:func:`term_share`: term k must also carry the whole update's projection on ``q_{k+1}``);
+- :func:`guard_clause`, :func:`_usable`: the widths a guarded verdict may use and the clause on
+  the others; :func:`guard_terms`: the ``terms`` run option a guarded claim needs;
+- :func:`regime_to_dict`, :func:`regime_from_dict`: a regime as a finding's JSON-able inputs;
+- which reads of a measurement are statements about step two (:data:`STEP_TWO_FIELDS`,
+  :data:`STEP_TWO_SPECTRA`, :data:`STEP_TWO_FROM`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twostep.simulate.measurement import fields_of
+from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
+from twostep.theory.config import ModelConfig
+
+from .results import Results
+
+#: Exact terms computed for the regime guard when a claim needs no more (``terms`` run option).
+GUARD_TERMS = 3
+
+#: Top-level measurement fields that hold step-two quantities (a statistic that reads one of
+#: them is a statement about the step-two update, and the regime guard applies to it): the
+#: fields of kind "step two" and "exact terms" of ``simulate.measurement.FIELD_KINDS``.  The
+#: fields of kind "per step" are read entry by entry (:data:`STEP_TWO_SPECTRA`,
+#: :data:`STEP_TWO_FROM`).
+STEP_TWO_FIELDS = frozenset(fields_of("step two", "exact terms"))
+#: Spectra of step two (``measurement.spectra[name]``).
+STEP_TWO_SPECTRA = frozenset({"W2", "update"})
+#: Entries of ``measurement.dynamics`` (one per step) with ``t`` at least this are step two's.
+STEP_TWO_FROM = 2
+
+#: What the guard says of a width without a series residual, unless its measurements say why
+#: (``series["residual_missing"]``, :class:`Regime`).
+NO_SERIES = "run with terms >= 1"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Where the series of exact step-two terms converges (docs/claims.md).
+
+    ``residual[N]``: the largest relative residual ``||U - sum_{k<=K} T_k|| / ||U||`` over the
+    seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
+    iff it is at most ``tolerance``.  ``blocked`` (non-empty) says why no N can: the terms are
+    undefined for the activation.  ``missing[N]``: why N has no residual, where a measurement
+    says so (its ``series["residual_missing"]``: the core view's rescaled measurements); the
+    other N without one are told :data:`NO_SERIES`.
+    """
+
+    residual: Mapping[int, float | None]
+    tolerance: float
+    blocked: str = ""
+    missing: Mapping[int, str] = field(default_factory=dict)
+
+    def ok(self, N: int) -> bool:
+        r = self.residual.get(N)
+        return not self.blocked and r is not None and r <= self.tolerance
+
+    def describe(self, Ns: Sequence[int]) -> str:
+        """One clause on the N of ``Ns`` that do not support a verdict."""
+        if self.blocked:
+            return self.blocked
+        missing = [N for N in Ns if self.residual.get(N) is None]
+        diverging = [N for N in Ns if N not in missing and not self.ok(N)]
+        parts = []
+        if diverging:
+            worst = max(diverging, key=lambda N: (self.residual[N], N))
+            where = ", ".join(map(str, diverging))
+            parts.append(f"series residual {self.residual[worst]:.3g} at N = {worst} (> "
+                         f"{self.tolerance:g} at N = {where}): the expansion that defines the "
+                         "terms diverges there")
+        by_note: dict[str, list[int]] = {}
+        for N in missing:
+            by_note.setdefault(self.missing.get(N, NO_SERIES), []).append(N)
+        for note, where in by_note.items():
+            parts.append(f"no series diagnostics at N = {', '.join(map(str, where))} ({note})")
+        return "; ".join(parts)
+
+
+#: The projection of the whole update on ``q_{k+1}`` is term k's when term k's own projection
+#: is at least this share of it (median over seeds); the rest is other terms' leakage.
+MIN_TERM_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class TermShare(Regime):
+    """A :class:`Regime` that also needs term k to carry the whole update's projection on
+    ``q_{k+1}``: ``share[N]`` is the median over seeds of ``||T_k^T q_{k+1}|| /
+    ||(W_2 - W_1)^T q_{k+1}||`` (None where a seed lacks term k)."""
+
+    k: int = 0
+    share: Mapping[int, float | None] = field(default_factory=dict)
+
+    def ok(self, N: int) -> bool:
+        s = self.share.get(N)
+        return Regime.ok(self, N) and s is not None and s >= MIN_TERM_SHARE
+
+    def describe(self, Ns: Sequence[int]) -> str:
+        parts = [Regime.describe(self, [N for N in Ns if not Regime.ok(self, N)])]
+        low = [N for N in Ns if Regime.ok(self, N) and not self.ok(N)]
+        if low:
+            shares = ", ".join("-" if self.share.get(N) is None else f"{self.share[N]:.2f}"
+                               for N in low)
+            parts.append(f"term {self.k} carries only {shares} of the projection on "
+                         f"q_{self.k + 1} at N = {', '.join(map(str, low))} (< {MIN_TERM_SHARE:g};"
+                         " the rest leaks from the other terms)")
+        return "; ".join(p for p in parts if p)
+
+
+def term_share(results: Results, config: ModelConfig, k: int, regime: Regime) -> TermShare:
+    """:class:`TermShare` of term k from the exact terms and the whole-update amplitudes."""
+    share: dict[int, float | None] = {}
+    for N in results.Ns(config):
+        values = []
+        for m in results.get(config, N):
+            exact = next((t for t in (m.terms or ()) if t.k == k), None)
+            whole = next((a for a in m.amplitudes or () if a.k == k), None)
+            if exact is None or whole is None or not whole.amplitude:
+                values = None
+                break
+            values.append(exact.amplitude / whole.amplitude)
+        share[N] = None if values is None else float(np.median(values))
+    return TermShare(regime.residual, regime.tolerance, regime.blocked, regime.missing, k=k,
+                     share=share)
+
+
+def measured_regime(results: Results, config: ModelConfig) -> Regime:
+    """The :class:`Regime` of ``config``'s measurements (their ``series`` diagnostics)."""
+    from twostep.theory.functions import parse_function
+
+    residual: dict[int, float | None] = {}
+    missing: dict[int, str] = {}
+    for N in results.Ns(config):
+        series = [m.series or {} for m in results.get(config, N)]
+        values = [s.get("residual") for s in series]
+        residual[N] = None if any(v is None for v in values) else float(max(values))
+        notes = [s["residual_missing"] for s in series
+                 if s.get("residual") is None and s.get("residual_missing")]
+        if residual[N] is None and notes:
+            missing[N] = str(notes[0])
+    blocked = ""
+    if not parse_function(config.activation).smooth:
+        blocked = (f"the exact step-two terms are undefined for the non-smooth activation "
+                   f"{config.activation!r} (their coefficients are derivatives of a kink; "
+                   "docs/theory.md)")
+    return Regime(residual, SERIES_TOLERANCE, blocked, missing)
+
+
+def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[str, str]:
+    """``(blocked, prefix)`` of a guarded verdict: ``blocked`` is the reason when no width of
+    ``Ns`` is in the regime (the verdict is then inconclusive), ``prefix`` the clause on the
+    widths left out (empty when none)."""
+    if regime is None:
+        return "", ""
+    outside = [N for N in Ns if not regime.ok(N)]
+    if Ns and len(outside) == len(Ns):
+        return regime.describe(Ns), ""
+    return "", (regime.describe(outside) + "; ") if outside else ""
+
+
+def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
+    """The ``terms`` run option a step-two claim needs on ``config`` (at most
+    ``simulate.terms.TERMS_LIMIT``): 0 when the activation is not smooth (the terms are
+    undefined; the guard then blocks every term-level verdict)."""
+    from twostep.theory.functions import parse_function
+
+    return min(need, TERMS_LIMIT) if parse_function(config.activation).smooth else 0
+
+
+def regime_to_dict(regime: Regime | None) -> dict | None:
+    """A :class:`Regime` (or :class:`TermShare`) as JSON-able data (a finding's inputs)."""
+    if regime is None:
+        return None
+    d = {"residual": {str(N): r for N, r in regime.residual.items()},
+         "tolerance": regime.tolerance, "blocked": regime.blocked}
+    if regime.missing:
+        d["missing"] = {str(N): why for N, why in regime.missing.items()}
+    if isinstance(regime, TermShare):
+        d.update(k=regime.k, share={str(N): s for N, s in regime.share.items()})
+    return d
+
+
+def regime_from_dict(d: Mapping | None) -> Regime | None:
+    """The :class:`Regime` (or :class:`TermShare`) of :func:`regime_to_dict`'s data."""
+    if d is None:
+        return None
+    residual = {int(N): r for N, r in d["residual"].items()}
+    missing = {int(N): why for N, why in d.get("missing", {}).items()}
+    if "share" in d:
+        return TermShare(residual, d["tolerance"], d["blocked"], missing, k=int(d["k"]),
+                         share={int(N): s for N, s in d["share"].items()})
+    return Regime(residual, d["tolerance"], d["blocked"], missing)
+
+
+def _usable(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, str]
+            ) -> tuple[list[int], str]:
+    """The N that may decide (converging series, not excluded) and the clause on the others."""
+    parts = []
+    if regime is not None:
+        outside = [N for N in Ns if not regime.ok(N)]
+        if outside:
+            parts.append(regime.describe(outside))
+    out = [N for N in Ns if N not in excluded and (regime is None or regime.ok(N))]
+    for N in Ns:
+        if N in excluded and (regime is None or regime.ok(N)):
+            parts.append(excluded[N])
+    return out, "; ".join(parts)
+
