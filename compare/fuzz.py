@@ -162,80 +162,99 @@ def draw_configs(domain: Domain, base: ModelConfig, *, resolution: int = 100,
     return st.tuples(*(strategy for _, strategy in parts)).map(build)
 
 
-def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
-         Ns: Sequence[int] = (200, 400, 800), seeds: int = 3, seed: int | None = 0,
-         margin: float = 0.02, derandomize: bool = False,
-         budget_s: float | None = None, resolution: int = 100, executor: str = "inline",
-         jobs: int | None = None, on_example: Any = None, core: bool | None = None,
-         on_core: Any = None) -> FuzzResult:
-    """Fuzz ``claim`` (a registered name or a :class:`Claim`) around ``base`` over its
-    :meth:`~Claim.domain` (see the module docstring).  ``core``: evaluate examples by rescaling
-    one base sweep (default: for the claims the core supports); ``on_core(info)`` is called
-    once the base sweep is done."""
+def _require_hypothesis() -> None:
+    """Refuse with one line when hypothesis (the ``test`` extra) is not installed."""
     try:
-        from hypothesis import HealthCheck, Phase, given, reject, settings
-        from hypothesis import seed as hseed
-        from hypothesis.errors import Unsatisfiable
+        from hypothesis import HealthCheck, Phase, given, reject, settings  # noqa: F401
+        from hypothesis import seed as hseed  # noqa: F401
+        from hypothesis.errors import Unsatisfiable  # noqa: F401
     except ImportError:
         raise ConfigError("fuzz needs hypothesis: pip install 'twostep[test]'") from None
-    from .verify import check
 
+
+def _claim_domain(claim: str | Claim) -> tuple[Claim, Domain]:
+    """The claim object (a registered name or a :class:`Claim`) and its checked domain."""
     obj = claim if isinstance(claim, Claim) else get_claim(claim)
-    claim = obj.name
     domain = obj.domain()
     if not isinstance(domain, Domain):
-        raise ConfigError(f"claim {claim!r}: domain() must return a "
+        raise ConfigError(f"claim {obj.name!r}: domain() must return a "
                           f"twostep.compare.claims.Domain, got {type(domain).__name__}")
+    return obj, domain
+
+
+def _check_options(examples: object, budget_s: object, seed: object, margin: float
+                   ) -> float | None:
+    """Refuse bad ``--examples``, ``--budget``, ``--seed`` or ``--margin`` with one line;
+    return the budget in seconds (None: no limit)."""
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ConfigError(f"--examples must be an integer >= 1, got {examples!r}")
-    budget_s = check_budget(budget_s)
+    budget = check_budget(budget_s)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
                              or not 0 <= seed <= MAX_SEED):
         raise ConfigError(f"--seed must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
                           f"got {seed!r}")
     if not 0 <= margin < 0.25:
         raise ConfigError(f"--margin must be in [0, 0.25), got {margin}")
-    result = FuzzResult(claim=claim, examples=examples)
-    t0 = time.perf_counter()
-    strategy = draw_configs(domain, base, resolution=resolution, margin=margin)
-    last_failure: dict[str, Any] = {}
+    return budget
+
+
+def _uses_core(obj: Claim, base: ModelConfig, domain: Domain, core: bool | None) -> bool:
+    """Whether the examples are evaluated on the core view: ``core`` if given, else for the
+    claims the core supports when ``base`` has exact terms to rescale (a smooth activation)."""
     from twostep.theory.functions import parse_function
 
     from . import core as core_view
 
-    use_core = (claim in core_view.CORE_CLAIMS) if core is None else bool(core)
+    use_core = (obj.name in core_view.CORE_CLAIMS) if core is None else bool(core)
     if core is None and not parse_function(base.activation).smooth:
         use_core = False      # no exact terms to rescale: the direct path says so per example
     if use_core and domain.core:
-        raise ConfigError(f"the core view does not evaluate {claim} ({domain.core})")
-    evaluate = None
-    if use_core:
-        core_view.core_claim(obj)      # refused with one line unless it reads only the terms
-        top = (resolution // 2 - 1) / resolution       # the largest alpha1 the strategy draws
-        core_base = base.replace(alpha1=max(top, base.alpha1))
-        K = core_view.TERMS_CAP
-        opts = core_view.core_options(obj, base, [base], {"terms": K, "max_power": K + 1})
-        opts["terms"], opts["max_power"] = K, K + 1
-        with tempfile.TemporaryDirectory(prefix="twostep-fuzz-") as tmp:
-            clock = time.perf_counter()
-            base_res = core_view.base_sweep(obj, core_base, Ns, seeds, opts,
-                                            f"{tmp}/core.sqlite", executor=executor, jobs=jobs)
-        result.core = {"base": core_base, "options": opts,
-                       "sweep_s": time.perf_counter() - clock}
-        if on_core is not None:
-            on_core(result.core)
-        bases = obj.configs(core_base)
+        raise ConfigError(f"the core view does not evaluate {obj.name} ({domain.core})")
+    return use_core
 
-        def evaluate(config: ModelConfig) -> list[Verdict]:
-            verdicts, _, _ = core_view.evaluate_core(obj, base_res, bases, [config], K)
-            return verdicts[config.key()]
+
+def _core_evaluator(obj: Claim, base: ModelConfig, Ns: Sequence[int], seeds: int,
+                    result: FuzzResult, *, resolution: int, executor: str, jobs: int | None,
+                    on_core: Any) -> Any:
+    """Run the one base sweep of the core view (recorded in ``result.core``, then passed to
+    ``on_core``) and return the evaluation of a config by rescaling it."""
+    from . import core as core_view
+
+    core_view.core_claim(obj)      # refused with one line unless it reads only the terms
+    top = (resolution // 2 - 1) / resolution       # the largest alpha1 the strategy draws
+    core_base = base.replace(alpha1=max(top, base.alpha1))
+    K = core_view.TERMS_CAP
+    opts = core_view.core_options(obj, base, [base], {"terms": K, "max_power": K + 1})
+    opts["terms"], opts["max_power"] = K, K + 1
+    with tempfile.TemporaryDirectory(prefix="twostep-fuzz-") as tmp:
+        clock = time.perf_counter()
+        base_res = core_view.base_sweep(obj, core_base, Ns, seeds, opts,
+                                        f"{tmp}/core.sqlite", executor=executor, jobs=jobs)
+    result.core = {"base": core_base, "options": opts,
+                   "sweep_s": time.perf_counter() - clock}
+    if on_core is not None:
+        on_core(result.core)
+    bases = obj.configs(core_base)
+
+    def evaluate(config: ModelConfig) -> list[Verdict]:
+        verdicts, _, _ = core_view.evaluate_core(obj, base_res, bases, [config], K)
+        return verdicts[config.key()]
+
+    return evaluate
+
+
+def _example_body(obj: Claim, evaluate: Any, result: FuzzResult, last_failure: dict[str, Any],
+                  *, budget_s: float | None, t0: float, on_example: Any) -> Any:
+    """The test body of one example: reject once the budget is spent, evaluate the config,
+    count its verdicts, and raise :class:`_Inconsistent` (recording the config and its
+    inconsistent verdicts in ``last_failure``) on an inconsistent one."""
+    from hypothesis import reject
 
     def body(config: ModelConfig) -> None:
         if budget_s is not None and time.perf_counter() - t0 > budget_s:
             result.budget_exhausted = True
             reject()
-        verdicts = (evaluate(config) if evaluate is not None else
-                    check(obj, config, Ns, seeds, executor=executor, jobs=jobs))
+        verdicts = evaluate(config)
         result.evaluated += 1
         for v in verdicts:
             result.counts[v.status] += 1
@@ -244,8 +263,19 @@ def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
         bad = [v for v in verdicts if v.status == "inconsistent"]
         if bad:
             last_failure.update(config=config, verdicts=bad)
-            raise _Inconsistent(f"{claim} inconsistent at alpha=({config.alpha1}, "
+            raise _Inconsistent(f"{obj.name} inconsistent at alpha=({config.alpha1}, "
                                 f"{config.alpha2}): {bad[0].reason}")
+
+    return body
+
+
+def _run_examples(body: Any, strategy: Any, result: FuzzResult, *, examples: int,
+                  seed: int | None, derandomize: bool) -> None:
+    """Run ``body`` on up to ``examples`` draws of ``strategy`` (shrinking a failure), with
+    hypothesis's caches in a scratch folder; :class:`_Inconsistent` propagates."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis.errors import Unsatisfiable
 
     test = given(strategy)(body)
     test = settings(max_examples=examples, deadline=None, database=None,
@@ -261,14 +291,55 @@ def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
         # every draw was rejected: only the budget rejects, so it ran out before an example
         if not result.budget_exhausted:
             raise
+
+
+def _record_failure(obj: Claim, result: FuzzResult, last_failure: dict[str, Any],
+                    Ns: Sequence[int], seeds: int, *, executor: str, jobs: int | None) -> None:
+    """Record the shrunk failure in ``result`` with its repro command; on the core path also
+    the command with the core's options and the direct rerun with the claim's own."""
+    from .verify import check
+
+    # hypothesis replays the minimal failing example last, so it is the one recorded
+    result.failure = last_failure["config"]
+    result.failing_verdicts = last_failure["verdicts"]
+    result.command = repro_command(obj.name, result.failure, Ns, seeds)
+    if result.core is not None:
+        result.core_command = core_repro_command(obj.name, result.failure, Ns, seeds,
+                                                 result.core["options"])
+        result.confirmation = check(obj, result.failure, Ns, seeds, executor=executor,
+                                    jobs=jobs)
+
+
+def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
+         Ns: Sequence[int] = (200, 400, 800), seeds: int = 3, seed: int | None = 0,
+         margin: float = 0.02, derandomize: bool = False,
+         budget_s: float | None = None, resolution: int = 100, executor: str = "inline",
+         jobs: int | None = None, on_example: Any = None, core: bool | None = None,
+         on_core: Any = None) -> FuzzResult:
+    """Fuzz ``claim`` (a registered name or a :class:`Claim`) around ``base`` over its
+    :meth:`~Claim.domain` (see the module docstring).  ``core``: evaluate examples by rescaling
+    one base sweep (default: for the claims the core supports); ``on_core(info)`` is called
+    once the base sweep is done."""
+    _require_hypothesis()
+    from .verify import check
+
+    obj, domain = _claim_domain(claim)
+    budget_s = _check_options(examples, budget_s, seed, margin)
+    result = FuzzResult(claim=obj.name, examples=examples)
+    t0 = time.perf_counter()     # the budget counts the core's base sweep too
+    strategy = draw_configs(domain, base, resolution=resolution, margin=margin)
+    if _uses_core(obj, base, domain, core):
+        evaluate = _core_evaluator(obj, base, Ns, seeds, result, resolution=resolution,
+                                   executor=executor, jobs=jobs, on_core=on_core)
+    else:
+        def evaluate(config: ModelConfig) -> list[Verdict]:
+            return check(obj, config, Ns, seeds, executor=executor, jobs=jobs)
+    last_failure: dict[str, Any] = {}
+    body = _example_body(obj, evaluate, result, last_failure, budget_s=budget_s, t0=t0,
+                         on_example=on_example)
+    try:
+        _run_examples(body, strategy, result, examples=examples, seed=seed,
+                      derandomize=derandomize)
     except _Inconsistent:
-        # hypothesis replays the minimal failing example last, so it is the one recorded
-        result.failure = last_failure["config"]
-        result.failing_verdicts = last_failure["verdicts"]
-        result.command = repro_command(claim, result.failure, Ns, seeds)
-        if result.core is not None:
-            result.core_command = core_repro_command(claim, result.failure, Ns, seeds,
-                                                     result.core["options"])
-            result.confirmation = check(obj, result.failure, Ns, seeds, executor=executor,
-                                        jobs=jobs)
+        _record_failure(obj, result, last_failure, Ns, seeds, executor=executor, jobs=jobs)
     return result

@@ -214,3 +214,17 @@ def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path, monkey
     assert "worst seed" in caption and "every N" not in caption
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert any("0.43" in label for label in labels)
+
+
+def test_plots_keeps_its_names_and_draws_without_writing(tmp_path, monkeypatch):
+    # plots.py writes the PNGs; the figure families (plot_amplitudes, plot_spectrum,
+    # plot_phase) only draw: the names other modules import stay on compare.plots
+    from twostep.compare.plot_phase import draw_measured_phase
+
+    for name in ("amplitude_figure", "term_amplitude_figure", "spectrum_figure", "phase_figure",
+                 "measured_phase_figure", "has_terms", "STATUS_COLOURS", "PHASE_LABELS",
+                 "SERIES_RESIDUAL_LIMIT"):
+        assert hasattr(plots, name), name
+    monkeypatch.chdir(tmp_path)
+    fig = draw_measured_phase([(0.1, 0.2, "consistent"), (0.3, 0.1, "refused")], n=10)
+    assert fig.axes and not list(tmp_path.iterdir())

@@ -21,6 +21,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -160,21 +161,9 @@ def step_free_block(plan, results) -> str:
                       "sign of e_k at every (alpha1, alpha2)):", *lines])
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..paths import disk_full
-    from ..report import check_output_dir, print_verdicts, write_report
-    from ..store import Cell, Store, check_store_path
-    from ..sweep import _check_jobs, check_cells, check_seed_count, require_dask
-    from ..verify import (
-        SPECTRUM_CELL,
-        check_plan_inputs,
-        plan_cells,
-        plan_size,
-        run_checks,
-        spectrum_measurement,
-    )
-    from .report import REPORT_KEPT
-    from .sweep import STORE_KEPT
+def _check_run_args(args: argparse.Namespace) -> None:
+    """Refuse bad ``--seeds``, ``--budget``, ``--jobs``, executor or scheduler with one line."""
+    from ..sweep import _check_jobs, check_seed_count, require_dask
 
     check_seed_count(args.seeds, "--seeds")
     if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
@@ -185,6 +174,17 @@ def run(args: argparse.Namespace) -> int:
         require_dask()
     if args.executor != "dask" and args.scheduler:
         raise ConfigError("--scheduler goes with --executor dask")
+
+
+def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[Any]]:
+    """The plan, the extra cells (the spectrum cell of the default plan's figure) and the
+    plan's cells, every input, width, the output folder and the store checked before anything
+    is created."""
+    from ..report import check_output_dir
+    from ..store import Cell, check_store_path
+    from ..sweep import check_cells
+    from ..verify import SPECTRUM_CELL, check_plan_inputs, plan_cells, plan_size
+
     plan, default = build_plan(args)
     extra = []
     if default and not args.no_plots:
@@ -197,14 +197,17 @@ def run(args: argparse.Namespace) -> int:
     check_cells([*cells, *extra], memory=args.scheduler is None)
     check_output_dir(args.out, force=args.force, stores=(args.store,))
     check_store_path(args.store)
+    return plan, extra, cells
 
-    # with --format json stdout carries the verdicts only
-    text_out = sys.stderr if args.format == "json" else sys.stdout
-    t0 = time.perf_counter()
-    preamble = predictions_preamble(plan)
-    print(preamble + "\n", file=text_out, flush=True)
-    print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
-          f"{args.store}", file=sys.stderr, flush=True)
+
+def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
+              ) -> tuple[list[Any], Any]:
+    """Run the plan's checks into the store (with ``--budget``, on the plan powered to fit
+    it); return the plan run and the checks' result."""
+    from ..paths import disk_full
+    from ..verify import run_checks
+    from .sweep import STORE_KEPT
+
     with disk_full(f"store {args.store}", STORE_KEPT):
         if args.budget is not None:
             from ..power import powered_plan
@@ -216,12 +219,30 @@ def run(args: argparse.Namespace) -> int:
                 print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
         result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
                             scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
-    if result.sweep is not None and result.sweep.failed:
-        print(f"twostep verify: {len(result.sweep.failed)} cell(s) failed:", file=sys.stderr)
-        for cell, err in result.sweep.failed:
-            first = err.strip().splitlines()[-1] if err else ""
-            print(f"  {cell.describe()}: {first}", file=sys.stderr)
-        return 1
+    return plan, result
+
+
+def _report_failed_cells(result: Any) -> bool:
+    """Print the cells that failed, with the last line of each error; whether any did."""
+    if result.sweep is None or not result.sweep.failed:
+        return False
+    print(f"twostep verify: {len(result.sweep.failed)} cell(s) failed:", file=sys.stderr)
+    for cell, err in result.sweep.failed:
+        first = err.strip().splitlines()[-1] if err else ""
+        print(f"  {cell.describe()}: {first}", file=sys.stderr)
+    return True
+
+
+def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, extra: list[Any],
+                   preamble: str, text_out: Any) -> tuple[list[Any], Path]:
+    """Print the verdicts and the step-size-free exponents and write the report; return the
+    verdicts and the report folder."""
+    from ..paths import disk_full
+    from ..report import print_verdicts, write_report
+    from ..store import Store
+    from ..verify import spectrum_measurement
+    from .report import REPORT_KEPT
+
     spectrum = None
     if extra:
         with Store(args.store, readonly=True) as store:
@@ -235,6 +256,27 @@ def run(args: argparse.Namespace) -> int:
         out = write_report(args.out, verdicts, plan=plan, results=result.results,
                            spectrum=spectrum, preamble=preamble, figures=not args.no_plots,
                            force=args.force, stores=(args.store,))
+    return verdicts, out
+
+
+def run(args: argparse.Namespace) -> int:
+    """``twostep verify``: check everything, print the predictions, run the plan, print the
+    verdicts, write the report; the exit status of the module docstring."""
+    _check_run_args(args)
+    plan, extra, cells = _checked_plan(args)
+
+    # with --format json stdout carries the verdicts only
+    text_out = sys.stderr if args.format == "json" else sys.stdout
+    t0 = time.perf_counter()
+    preamble = predictions_preamble(plan)
+    print(preamble + "\n", file=text_out, flush=True)
+    print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
+          f"{args.store}", file=sys.stderr, flush=True)
+    plan, result = _run_plan(args, plan, extra)
+    if _report_failed_cells(result):
+        return 1
+    verdicts, out = _write_outputs(args, plan, result, extra=extra, preamble=preamble,
+                                   text_out=text_out)
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
