@@ -25,6 +25,7 @@ import numpy as np
 import sympy
 
 from .errors import ConfigError
+from .mpeval import mp_callable
 
 __all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump",
            "lambdify_modules", "switches"]
@@ -163,11 +164,10 @@ def _argument_poles(arg: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
 def _continuous_at(node: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> bool:
     """``node`` takes nearly one finite value at ``point +- 1e-20`` and ``+- 1.4e-20``
     (``exp(-1/z^2)``: yes; ``sin(1/z)``, ``cos(1/z)``, ``atan(1/z)``: no).  Evaluated by
-    mpmath with exp/sinh/cosh saturating (``exp(exp(1/z))`` would never return in sympy)."""
-    from .hermite.numerics import _mp_callable  # the hermite engine imports this module
-
+    mpmath with exp/sinh/cosh saturating (:func:`.mpeval.mp_callable`; ``exp(exp(1/z))`` would
+    never return in sympy)."""
     try:
-        f = _mp_callable(node.subs(x, sympy.Symbol("z", real=True)))
+        f = mp_callable(node, x, lambdify_modules("mpmath"))
         with mpmath.workdps(30):
             at = mpmath.mpf(str(sympy.N(point, 40)))
             values = [f(at + side * eps) for eps in (mpmath.mpf("1e-20"), mpmath.mpf("1.4e-20"))
