@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import numbers
 import os
 import tempfile
@@ -140,41 +139,13 @@ STEP_ONE_FIELDS = fields_of("step one")
 
 # -- the radius of convergence -------------------------------------------------------------------
 
-_PI = math.pi
-#: Distance of the nearest complex singularity of sigma' from the real axis, for the built-ins
-#: (relu/abs are not smooth: the exact terms are undefined for them).
-_BUILTIN_RADIUS = {"tanh": _PI / 2, "sigmoid": _PI, "softplus": _PI, "silu": _PI,
-                   "gelu": math.inf, "erf": math.inf, "sin": math.inf, "quadratic": math.inf,
-                   "identity": math.inf}
-_ENTIRE = ("erf", "erfc", "sin", "cos", "exp", "sinh", "cosh")
-
-
 def radius(activation: str) -> float | None:
-    """``R_sigma``: the elementwise Taylor series of sigma' at any real point converges within
-    this distance (a lower bound on the radius).  None when not known here."""
-    import sympy
+    """``R_sigma`` of an activation name or expression (:attr:`twostep.theory.Function.radius`):
+    the elementwise Taylor series of sigma' at any real point converges within this distance
+    (a lower bound on the radius).  None when not known here."""
+    from twostep.theory.functions import parse_function
 
-    from twostep.theory.functions import Z, parse_function
-
-    fn = parse_function(activation)
-    if fn.text in _BUILTIN_RADIUS:
-        return _BUILTIN_RADIUS[fn.text]
-    expr = fn.expr
-    if expr.is_polynomial(Z):
-        return math.inf
-    # f(s z + c) for a built-in-like f with a real affine argument: R_f / |s|
-    if len(expr.args) == 1:
-        arg = expr.args[0]
-        poly = sympy.Poly(arg, Z) if arg.is_polynomial(Z) else None
-        if poly is not None and poly.degree() == 1:
-            s, c = poly.all_coeffs()
-            if s.is_real and c.is_real and s != 0:
-                name = type(expr).__name__
-                if name == "tanh":
-                    return float(_PI / 2 / abs(s))
-                if name in _ENTIRE:
-                    return math.inf
-    return None
+    return parse_function(activation).radius
 
 
 # -- rescaling -----------------------------------------------------------------------------------

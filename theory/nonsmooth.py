@@ -27,7 +27,7 @@ import sympy
 from .errors import ConfigError
 from .mpeval import mp_callable
 
-__all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump",
+__all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump", "kinks",
            "lambdify_modules", "switches"]
 
 #: ``resolve(e)``: the smooth branch of ``e`` at the current point (recursive).
@@ -144,6 +144,13 @@ def entry(node: sympy.Basic) -> NonSmooth | None:
 def is_smooth(expr: sympy.Basic) -> bool:
     """No registered primitive occurs in ``expr``."""
     return not expr.has(*REGISTRY)
+
+
+def kinks(expr: sympy.Basic) -> tuple[sympy.Basic, ...]:
+    """The nodes of ``expr`` that are registered primitives depending on a symbol, in preorder:
+    where ``expr`` kinks or jumps (``(Max(0, z),)`` for relu; ``()`` when :func:`is_smooth`)."""
+    return tuple(node for node in sympy.preorder_traversal(expr)
+                 if entry(node) is not None and node.free_symbols)
 
 
 #: sympy functions with jumps that no :data:`REGISTRY` entry describes (an expression may
