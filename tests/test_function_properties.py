@@ -37,7 +37,8 @@ def test_radius_of_a_function_built_directly():
 
 @pytest.mark.parametrize("text, kinks", [
     ("relu", (sympy.Max(Z, 0),)),
-    ("abs(z - 3/7)", (sympy.Abs(Z - sympy.Rational(3, 7)),)),
+    ("abs(z - 5/11)", (sympy.Abs(Z - sympy.Rational(5, 11)),)),  # not 3/7: see
+    # tests/test_hermite_nonsmooth.py, which needs abs(z - 3/7) out of the parse cache
     ("max(abs(z) - 1, 0)", (sympy.Max(sympy.Abs(Z) - 1, 0), sympy.Abs(Z))),
     ("sign(z) + z", (sympy.sign(Z),)),
     ("tanh", ()), ("He3", ()), ("floor(z)", ()),
