@@ -61,13 +61,14 @@ A verdict computed here is the verdict of a direct run with the core's run optio
 up to float rounding of the rescaling (1e-12 relative in float64), whenever the residual is
 measured (rule 1); with rule 2 it holds as long as the carried estimate is on the same side of
 the tolerance as the real residual.
+
+Layout: the rescaling itself (:func:`rescale`, :func:`plane_results`, :func:`measure_residuals`,
+:func:`radius` and the constants above) is :mod:`.rescale`, re-exported here; this module runs
+the core view on it (:func:`core_check`).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import math
 import numbers
 import os
 import tempfile
@@ -77,7 +78,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
@@ -95,255 +95,31 @@ from .claims import (
     get_claim,
     measured_regime,
 )
+from .rescale import (  # noqa: F401 - re-exported: the core view's rescaling
+    RESCALED_AS,
+    SAME_ETA1,
+    SERIES_KEPT,
+    STEP_FIELDS,
+    STEP_ONE_FIELDS,
+    UNKNOWN_RESIDUAL,
+    WHOLE_UPDATE_FIELDS,
+    _check_pair,
+    etas,
+    measure_residuals,
+    plane_results,
+    radius,
+    rescale,
+    step_free_key,
+)
 from .table import Table
-
-#: Step-size fields of a config (everything else keys the random draws' meaning: a rescaling
-#: maps between configs that agree on all other fields).
-STEP_FIELDS = ("alpha1", "alpha2", "etabar1", "etabar2")
-
-#: Two step sizes eta_1 are "the same" when they differ by at most this much, relatively.
-SAME_ETA1 = 1e-12
 
 #: The core computes at most this many exact terms beyond term 0 (paper_count + 1 is needed;
 #: a config that needs more is refused with one line).
 TERMS_CAP = 6
 
-#: What the regime guard says of a width whose rescaled residual is unknown (rule 3; the
-#: rescaled ``series["residual_missing"]``, read by ``claims.measured_regime``).
-UNKNOWN_RESIDUAL = ("core view: the series residual at this eta1 is unknown; see "
-                    "compare/core.py, the residual rule")
-
-#: The keys of ``series`` that do not depend on the step sizes, copied into a rescaled
-#: measurement; the others are rescaled or recomputed, and a key not known here is dropped.
-SERIES_KEPT = ("K", "tolerance")
-
 #: Claims that read only the exact terms and the series (``terms``, ``series``).
 CORE_CLAIMS = {"term-exponent": TermExponent, "outlier-count": OutlierCount,
                "reuse-gap": ReuseGap, "reuse-learning": ReuseLearning}
-
-#: What a rescaling does with each kind of :class:`Measurement` field
-#: (``simulate.measurement.FIELD_KINDS``: every kind is here, tests/test_core.py checks it).
-RESCALED_AS = {
-    "run": "kept, with the config of the target",
-    "width": "kept",
-    "exact terms": "rescaled (module docstring)",
-    "step one": "kept when eta_1 does not change, else emptied",
-    "step two": "emptied",
-    "per step": "emptied",
-}
-#: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable):
-#: a rescaled measurement holds each field's default (None, or ``()`` / ``{}``).
-WHOLE_UPDATE_FIELDS = fields_of("step two", "per step")
-#: Fields that are functions of W_1 only (kept when eta_1 does not change; None otherwise).
-STEP_ONE_FIELDS = fields_of("step one")
-
-
-# -- the radius of convergence -------------------------------------------------------------------
-
-_PI = math.pi
-#: Distance of the nearest complex singularity of sigma' from the real axis, for the built-ins
-#: (relu/abs are not smooth: the exact terms are undefined for them).
-_BUILTIN_RADIUS = {"tanh": _PI / 2, "sigmoid": _PI, "softplus": _PI, "silu": _PI,
-                   "gelu": math.inf, "erf": math.inf, "sin": math.inf, "quadratic": math.inf,
-                   "identity": math.inf}
-_ENTIRE = ("erf", "erfc", "sin", "cos", "exp", "sinh", "cosh")
-
-
-def radius(activation: str) -> float | None:
-    """``R_sigma``: the elementwise Taylor series of sigma' at any real point converges within
-    this distance (a lower bound on the radius).  None when not known here."""
-    import sympy
-
-    from twostep.theory.functions import Z, parse_function
-
-    fn = parse_function(activation)
-    if fn.text in _BUILTIN_RADIUS:
-        return _BUILTIN_RADIUS[fn.text]
-    expr = fn.expr
-    if expr.is_polynomial(Z):
-        return math.inf
-    # f(s z + c) for a built-in-like f with a real affine argument: R_f / |s|
-    if len(expr.args) == 1:
-        arg = expr.args[0]
-        poly = sympy.Poly(arg, Z) if arg.is_polynomial(Z) else None
-        if poly is not None and poly.degree() == 1:
-            s, c = poly.all_coeffs()
-            if s.is_real and c.is_real and s != 0:
-                name = type(expr).__name__
-                if name == "tanh":
-                    return float(_PI / 2 / abs(s))
-                if name in _ENTIRE:
-                    return math.inf
-    return None
-
-
-# -- rescaling -----------------------------------------------------------------------------------
-
-def step_free_key(config: ModelConfig) -> str:
-    """The key of a config's step-size-free part (configs with equal keys share their core)."""
-    return config.replace(alpha1=0.0, alpha2=0.0, etabar1=1.0, etabar2=1.0).key()
-
-
-def etas(config: ModelConfig, N: int) -> tuple[float, float]:
-    """``(eta_1, eta_2)`` at width N, computed as the simulator computes them."""
-    from twostep.simulate.gd import default_steps
-
-    s1, s2 = default_steps(config)
-    return s1.eta(N), s2.eta(N)
-
-
-def _check_pair(config_from: ModelConfig, config_to: ModelConfig) -> None:
-    if step_free_key(config_from) != step_free_key(config_to):
-        diff = [f for f in ("activation", "target", "noise", "psi_d", "psi_n", "batch",
-                            "second_layer", "first_layer", "loss")
-                if getattr(config_from, f) != getattr(config_to, f)]
-        raise ConfigError(f"a rescaling changes step sizes only; the configs differ in "
-                          f"{', '.join(diff)}")
-
-
-def _scaled(x: Any, s: float) -> Any:
-    return None if x is None else float(x) * s
-
-
-def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConfig,
-            config_to: ModelConfig, *, measured_residual: float | None = None
-            ) -> Measurement:
-    """The :class:`Measurement` of ``config_to``'s exact-term statistics from one of
-    ``config_from`` at the same (N, seed) (module docstring: what is rescaled, what is removed,
-    the residual rule); a stored dict is read with ``Measurement.from_dict``.
-    ``measured_residual``: the series residual at ``config_to``'s step sizes measured by
-    :func:`twostep.simulate.core.Core.measure` (:func:`measure_residuals`); it replaces rules 2
-    and 3."""
-    from twostep.simulate.terms import SERIES_TOLERANCE
-
-    _check_pair(config_from, config_to)
-    m = Measurement.from_dict(measurement)
-    terms, series = m.terms, m.series
-    if not terms or not series:
-        raise ConfigError("the core needs a measurement with exact terms and series "
-                          "diagnostics (run with terms >= 1)")
-    N = int(m.N)
-    eta1, eta2 = float(series["eta1"]), float(series["eta2"])
-    f1, f2 = etas(config_from, N)
-    if abs(f1 / eta1 - 1) > 1e-12 or abs(f2 / eta2 - 1) > 1e-12:
-        raise ConfigError(f"the measurement's step sizes (eta1 = {eta1:.6g}, eta2 = {eta2:.6g}) "
-                          f"are not those of config_from at N = {N} ({f1:.6g}, {f2:.6g})")
-    t1, t2 = etas(config_to, N)
-    u, v = t1 / eta1, t2 / eta2
-    same = abs(u - 1) <= SAME_ETA1
-    scale = [v * u**k for k in range(len(terms))]
-
-    new_terms = []
-    for entry in terms:
-        s_k = scale[int(entry.k)]
-        new_terms.append(dataclasses.replace(
-            entry,
-            amplitude=_scaled(entry.amplitude, s_k),
-            null_floor=_scaled(entry.null_floor, s_k),
-            null_floor_sd=_scaled(entry.null_floor_sd, s_k),
-            singular_values=tuple(_scaled(x, s_k) for x in entry.singular_values or ()),
-            leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ())),
-            coherent_sq=_scaled(entry.coherent_sq, s_k**2),
-            coherent_sq_se=_scaled(entry.coherent_sq_se, s_k**2),
-            beta_component=_scaled(entry.beta_component, s_k)))
-
-    p1 = dict(series.get("p1") or {})
-    p1_max = p1.get("max")
-    p1_abs = None if p1_max is None else float(p1_max) / eta1   # max|P1_ij|, step-size free
-    new_p1 = {"max": None if p1_abs is None else p1_abs * t1,
-              "fraction_above": p1.get("fraction_above") if same else None}
-    R = radius(config_to.activation)
-    base_res = series.get("residual")
-    tol = float(series.get("tolerance", SERIES_TOLERANCE))
-    if same:
-        rule, residual = "measured", base_res
-        residual_norm = _scaled(series.get("residual_norm"), v)
-        update_norm = _scaled(series.get("update_norm"), v)
-    elif measured_residual is not None:
-        rule, residual = "measured by simulate.core at this eta1", float(measured_residual)
-        residual_norm = update_norm = None
-    else:
-        residual_norm = update_norm = None
-        certified = (R is not None and p1_abs is not None and t1 * p1_abs < R)
-        if u < 1 and base_res is not None and base_res <= tol and certified:
-            rule, residual = f"carried from eta1 = {eta1:.6g} >= {t1:.6g}", base_res
-        else:
-            rule, residual = "unknown", None
-            why = ("eta1 above the measured one" if u > 1 else
-                   "no residual measured" if base_res is None else
-                   "the series diverges at the measured eta1" if base_res > tol else
-                   "the radius of convergence of sigma is not known here" if R is None else
-                   f"eta1 max|P1| = {t1 * p1_abs:.3g} is not below R_sigma = {R:.3g}")
-            rule = f"unknown ({why})"
-    norms = series.get("norms") or []
-    ratios = series.get("ratios") or []
-    new_series = {
-        **{k: copy.deepcopy(series[k]) for k in SERIES_KEPT if k in series},
-        "eta1": t1, "eta2": t2, "residual": residual, "residual_norm": residual_norm,
-        "update_norm": update_norm,
-        "norms": [_scaled(x, scale[k]) for k, x in enumerate(norms)],
-        "ratios": [_scaled(x, u) for x in ratios],
-        "converges": residual is not None and residual <= tol,
-        "p1": new_p1, "core_rule": rule, "radius": R,
-        "core_from": config_from.to_dict(), "core_scales": scale,
-        **({"residual_missing": UNKNOWN_RESIDUAL} if residual is None else {}),
-    }
-    return dataclasses.replace(
-        m, config=config_to, terms=tuple(new_terms), series=new_series,
-        options=copy.deepcopy(m.options), versions=copy.deepcopy(m.versions),
-        timing=copy.deepcopy(m.timing),
-        **field_defaults(WHOLE_UPDATE_FIELDS),
-        **({} if same else field_defaults(STEP_ONE_FIELDS)))
-
-
-def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Sequence[int],
-                      seeds: Sequence[int], K: int) -> dict[tuple[str, int, int, float], float]:
-    """The series residual of K exact terms at every distinct ``eta_1`` of ``configs``,
-    measured on the simulate-side core of each (N, seed) (:mod:`twostep.simulate.core`: one
-    GEMM per ``eta_1``), keyed ``(step-free key of base, N, seed, eta_1)`` for
-    :func:`plane_results`.  One core at a time is held (two N x n and K + 1 N x d float64
-    matrices)."""
-    from twostep.simulate import core as sim_core
-
-    out: dict[tuple[str, int, int, float], float] = {}
-    for N in Ns:
-        wanted = sorted({etas(c, N) for c in configs})
-        for seed in seeds:
-            c = sim_core.build(base, N, seed, K)
-            for t1, t2 in wanted:
-                key = (step_free_key(base), int(N), int(seed), _eta_key(t1))
-                if key not in out:
-                    out[key] = c.measure(t1, t2, top=1)["series"]["residual"]
-            del c
-    return out
-
-
-def _eta_key(eta1: float) -> float:
-    return float(f"{eta1:.12g}")
-
-
-def plane_results(results: Results, base_config: ModelConfig | Sequence[ModelConfig],
-                  configs: Sequence[ModelConfig], *,
-                  residuals: Mapping[tuple[str, int, int, float], float] | None = None
-                  ) -> Results:
-    """A :class:`Results` holding, for every config of ``configs``, the rescaled measurements
-    of the base config(s) with the same step-size-free part, at every (N, seed) measured.
-    ``residuals`` (:func:`measure_residuals`) gives the measured series residual at each
-    config's ``eta_1``."""
-    bases = [base_config] if isinstance(base_config, ModelConfig) else list(base_config)
-    by_key = {step_free_key(b): b for b in bases}
-    out = Results()
-    for cfg in configs:
-        base = by_key.get(step_free_key(cfg))
-        if base is None:
-            raise ConfigError(f"no base measurement shares the step-size-free part of "
-                              f"{cfg.to_json()} (only step sizes may differ)")
-        for N in results.Ns(base):
-            for seed, m in zip(results.seeds(base, N), results.get(base, N)):
-                r = None if residuals is None else residuals.get(
-                    (step_free_key(base), int(N), int(seed), _eta_key(etas(cfg, N)[0])))
-                out.add(cfg, N, seed, rescale(m, base, cfg, measured_residual=r))
-    return out
 
 
 # -- core checks ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ definitions of one name.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,14 @@ ELEMENTARY = (
     *(kind.names[0] for kind in nonsmooth.REGISTRY.values() if kind.names), "pi", "E",
 )
 
+#: Distance of the nearest complex singularity of sigma' from the real axis, for the built-ins
+#: (relu/abs are not smooth: the exact terms are undefined for them; :attr:`Function.radius`).
+_BUILTIN_RADIUS = {"tanh": math.pi / 2, "sigmoid": math.pi, "softplus": math.pi,
+                   "silu": math.pi, "gelu": math.inf, "erf": math.inf, "sin": math.inf,
+                   "quadratic": math.inf, "identity": math.inf}
+#: Entire functions: ``f(s z + c)`` has an infinite radius (:attr:`Function.radius`).
+_ENTIRE = ("erf", "erfc", "sin", "cos", "exp", "sinh", "cosh")
+
 _TRANSFORMS = standard_transformations + (convert_xor, rationalize)
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]+$")
 
@@ -115,6 +124,42 @@ class Function:
     @property
     def is_polynomial(self) -> bool:
         return bool(self.expr.is_polynomial(Z))
+
+    @property
+    def radius(self) -> float | None:
+        """``R_sigma``: the elementwise Taylor series of sigma' at any real point converges
+        within this distance (a lower bound on the radius): the distance of the nearest complex
+        singularity from the real axis for the built-ins (pi/2 for tanh, pi for the logistic
+        family, infinite for entire functions), ``R_f / |s|`` for ``f(s z + c)`` with a real
+        affine argument and f tanh or entire, infinite for polynomials.  None when not known
+        here (relu, abs, and any other expression)."""
+        if self.text in _BUILTIN_RADIUS:
+            return _BUILTIN_RADIUS[self.text]
+        expr = self.expr
+        if expr.is_polynomial(Z):
+            return math.inf
+        # f(s z + c) for a built-in-like f with a real affine argument: R_f / |s|
+        if len(expr.args) == 1:
+            arg = expr.args[0]
+            poly = sympy.Poly(arg, Z) if arg.is_polynomial(Z) else None
+            if poly is not None and poly.degree() == 1:
+                s, c = poly.all_coeffs()
+                if s.is_real and c.is_real and s != 0:
+                    name = type(expr).__name__
+                    if name == "tanh":
+                        return float(math.pi / 2 / abs(s))
+                    if name in _ENTIRE:
+                        return math.inf
+        return None
+
+    @property
+    def kinks(self) -> tuple[sympy.Expr, ...]:
+        """The sub-expressions where the function kinks or jumps (:func:`.nonsmooth.kinks`:
+        ``(Max(0, z),)`` for relu, ``()`` for tanh); the branch switches where one of
+        ``nonsmooth.switches(node)`` changes sign.  Jumps that no registered primitive
+        describes (``floor(z)``, ``sin(1/z)``) are not listed; :attr:`smooth` is False for
+        them too."""
+        return nonsmooth.kinks(self.expr)
 
     def derivative(self, k: int = 1) -> sympy.Expr:
         """The k-th derivative as a sympy expression (a.e. for non-smooth)."""

@@ -25,8 +25,9 @@ import numpy as np
 import sympy
 
 from .errors import ConfigError
+from .mpeval import mp_callable
 
-__all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump",
+__all__ = ["REGISTRY", "NonSmooth", "discontinuous", "entry", "is_smooth", "jump", "kinks",
            "lambdify_modules", "switches"]
 
 #: ``resolve(e)``: the smooth branch of ``e`` at the current point (recursive).
@@ -145,6 +146,13 @@ def is_smooth(expr: sympy.Basic) -> bool:
     return not expr.has(*REGISTRY)
 
 
+def kinks(expr: sympy.Basic) -> tuple[sympy.Basic, ...]:
+    """The nodes of ``expr`` that are registered primitives depending on a symbol, in preorder:
+    where ``expr`` kinks or jumps (``(Max(0, z),)`` for relu; ``()`` when :func:`is_smooth`)."""
+    return tuple(node for node in sympy.preorder_traversal(expr)
+                 if entry(node) is not None and node.free_symbols)
+
+
 #: sympy functions with jumps that no :data:`REGISTRY` entry describes (an expression may
 #: still use them through sympy's names; they are never smooth).
 _JUMPING = (sympy.floor, sympy.ceiling, sympy.frac)
@@ -163,11 +171,10 @@ def _argument_poles(arg: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
 def _continuous_at(node: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> bool:
     """``node`` takes nearly one finite value at ``point +- 1e-20`` and ``+- 1.4e-20``
     (``exp(-1/z^2)``: yes; ``sin(1/z)``, ``cos(1/z)``, ``atan(1/z)``: no).  Evaluated by
-    mpmath with exp/sinh/cosh saturating (``exp(exp(1/z))`` would never return in sympy)."""
-    from .hermite.numerics import _mp_callable  # the hermite engine imports this module
-
+    mpmath with exp/sinh/cosh saturating (:func:`.mpeval.mp_callable`; ``exp(exp(1/z))`` would
+    never return in sympy)."""
     try:
-        f = _mp_callable(node.subs(x, sympy.Symbol("z", real=True)))
+        f = mp_callable(node, x, lambdify_modules("mpmath"))
         with mpmath.workdps(30):
             at = mpmath.mpf(str(sympy.N(point, 40)))
             values = [f(at + side * eps) for eps in (mpmath.mpf("1e-20"), mpmath.mpf("1.4e-20"))

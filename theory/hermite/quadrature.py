@@ -74,6 +74,27 @@ def _fixed(x: mpmath.mpf, bits: int) -> int:
     return -magnitude if x < 0 else magnitude
 
 
+def _node_term(expr: sympy.Expr, g, x: mpmath.mpf, w: mpmath.mpf) -> mpmath.mpf:
+    """``w g(x) e^{-x^2/2}`` at one quadrature node; a pole, a complex value or a term beyond
+    2^:data:`_MAX_TERM_BITS` (the integral diverges) is refused naming ``expr``."""
+    try:
+        gx = g(x)
+    except (ZeroDivisionError, ValueError, OverflowError) as err:
+        raise NonFiniteError(f"{expr} cannot be evaluated at z = "
+                             f"{mpmath.nstr(x, 8)} ({err or type(err).__name__})") from None
+    if isinstance(gx, mpmath.mpc):
+        if gx.imag != 0:
+            raise ConfigError(f"{expr} is not real-valued at z = {float(x):.4g}")
+        gx = gx.real
+    term = w * gx * mpmath.exp(-x * x / 2)
+    if not mpmath.isfinite(term) or mpmath.mag(term) > _MAX_TERM_BITS:
+        raise ConfigError(
+            f"E[f(z) He_m(z)] diverges for f = {expr}: f(z) phi(z) reaches "
+            f"{mpmath.nstr(term / w, 3)} at z = {mpmath.nstr(x, 3)}; "
+            f"functions must be square-integrable under N(0, 1)")
+    return term
+
+
 @functools.lru_cache(maxsize=256)
 def _hermite_quadrature(expr: sympy.Expr, order: int, digits: int
                         ) -> tuple[tuple[mpmath.mpf, mpmath.mpf], ...]:
@@ -104,23 +125,7 @@ def _hermite_quadrature(expr: sympy.Expr, order: int, digits: int
                 sums = [0] * (order + 1)
                 for x, w in rule.get_nodes(a, b, degree, prec):
                     _check_deadline()
-                    try:
-                        gx = g(x)
-                    except (ZeroDivisionError, ValueError, OverflowError) as err:
-                        raise NonFiniteError(f"{expr} cannot be evaluated at z = "
-                                             f"{mpmath.nstr(x, 8)} ({err or type(err).__name__})"
-                                             ) from None
-                    if isinstance(gx, mpmath.mpc):
-                        if gx.imag != 0:
-                            raise ConfigError(f"{expr} is not real-valued at z = {float(x):.4g}")
-                        gx = gx.real
-                    term = w * gx * mpmath.exp(-x * x / 2)
-                    if not mpmath.isfinite(term) or mpmath.mag(term) > _MAX_TERM_BITS:
-                        raise ConfigError(
-                            f"E[f(z) He_m(z)] diverges for f = {expr}: f(z) phi(z) reaches "
-                            f"{mpmath.nstr(term / w, 3)} at z = {mpmath.nstr(x, 3)}; "
-                            f"functions must be square-integrable under N(0, 1)")
-                    weight = _fixed(term, bits + spare)
+                    weight = _fixed(_node_term(expr, g, x, w), bits + spare)
                     if weight == 0:
                         continue
                     sums[0] += weight
