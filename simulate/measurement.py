@@ -46,12 +46,41 @@ from twostep.theory.observables import (
     Observable,
     Outlier,
     Projection,
+    Record,
+    Series,
+    Spectrum,
     StepOneSpike,
 )
 
-FORMAT = "twostep.simulate.Measurement/2"
-#: Earlier formats :meth:`Measurement.from_dict` reads (renamed to the current names).
-OLD_FORMATS = ("twostep.simulate.Measurement/1",)
+from .options import RunOptions
+
+FORMAT = "twostep.simulate.Measurement/3"
+#: Earlier formats :meth:`Measurement.from_dict` reads (renamed to the current names):
+#: 1 (twostep 0.1), 2 (0.2: before the names were shared with the prediction).
+OLD_FORMATS = ("twostep.simulate.Measurement/1", "twostep.simulate.Measurement/2")
+
+
+@dataclass(frozen=True)
+class Provenance(Record):
+    """How a run was made, beyond its :class:`RunOptions`: the GD ``steps`` (each
+    ``{"alpha", "etabar", "batch"}``), the ``max_power`` and ``block_rows`` used (the options
+    give the requested ones), the singular values computed beyond ``top`` (``extra``), the
+    edge margin's ``edge_margin_kappa``, the ``memory_estimate_bytes`` and the
+    ``identify_rule`` of the outliers' terms."""
+
+    steps: tuple[Mapping[str, Any], ...] = ()
+    max_power: int | None = None
+    block_rows: int | None = None
+    extra: int | None = None
+    edge_margin_kappa: float | None = None
+    memory_estimate_bytes: int | None = None
+    identify_rule: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Provenance:
+        if isinstance(data, Mapping) and not isinstance(data, Observable):
+            return cls(**{**data, "steps": tuple(dict(s) for s in data.get("steps") or ())})
+        return super().from_dict(data)
 
 
 def package_version() -> str:
@@ -154,9 +183,16 @@ def is_measurement_npz(path: str | os.PathLike) -> bool:
     return all(_NPZ_MEMBER.fullmatch(name) for name in names)
 
 
-def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """A format-1 measurement under the current names (stores written before format 2)."""
+def _upgrade(data: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """A measurement of an earlier format under the current names."""
     data = dict(data)
+    if fmt == OLD_FORMATS[0]:
+        data = _upgrade_1(data)
+    return _upgrade_2(data)
+
+
+def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 (twostep 0.1) under the names of format 2."""
     renames = {"outlier_count": "visible_new_outliers", "learned_beta": "beta"}
     for old, new in renames.items():
         if old in data:
@@ -167,6 +203,41 @@ def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
             "value": s.get("outlier"), "overlap_right": s.get("overlap_right"),
             "overlap_left": s.get("overlap_left"), "overlap_beta": s.get("overlap_beta"),
             "u_norm": s.get("u_norm")}
+    return data
+
+
+#: Format-2 names of the observables' fields that format 3 renamed.
+_SPIKE_NAMES = {"overlap_right": "right_u_overlap", "overlap_left": "left_a_overlap",
+                "overlap_beta": "right_beta_overlap"}
+
+
+def _renamed(entry: Any, names: Mapping[str, str]) -> Any:
+    if not isinstance(entry, Mapping):
+        return entry
+    return {names.get(k, k): v for k, v in entry.items()}
+
+
+def _upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 under the names of format 3: the step-one spike's and the outliers' overlaps,
+    ``beta.best_term``, and the options split into :class:`RunOptions` and
+    :class:`Provenance`."""
+    outlier_names = {"beta_overlap": "right_beta_overlap"}
+    data["step_one_spike"] = _renamed(data.get("step_one_spike"), _SPIKE_NAMES)
+    if data.get("outliers") is not None:
+        data["outliers"] = [_renamed(o, outlier_names) for o in data["outliers"]]
+    spectra = {}
+    for name, spec in (data.get("spectra") or {}).items():
+        if isinstance(spec, Mapping) and spec.get("outliers") is not None:
+            spec = {**spec, "outliers": [_renamed(o, outlier_names) for o in spec["outliers"]]}
+        spectra[name] = spec
+    data["spectra"] = spectra
+    data["beta"] = _renamed(data.get("beta"), {"term": "best_term"})
+    options = dict(data.get("options") or {})
+    kept = {k: v for k, v in options.items() if k in RunOptions.fields()}
+    data["provenance"] = {k: v for k, v in options.items()
+                          if k in Provenance.__dataclass_fields__}
+    kept.pop("block_rows", None)  # format 2 recorded the rows used (now the provenance's)
+    data["options"] = kept
     return data
 
 
@@ -184,7 +255,8 @@ def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
 #: (compare/claims/rules.py: which reads are statements about step two) both derive their field
 #: lists from it (:func:`fields_of`), and tests/test_core.py fails for a field without one.
 FIELD_KINDS = {
-    "run": "which run it is and how it was made: config, width, seed, options, provenance",
+    "run": "which run it is and how it was made: config, width, seed, options, provenance, "
+           "versions, timing",
     "width": "a function of N and d alone",
     "step one": "a function of W_1 alone (its spectrum, the features)",
     "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
@@ -220,10 +292,11 @@ class Measurement:
     d: int = _of("run")
     n: int = _of("run")
     seed: int = _of("run")
-    options: dict = _of("run", default_factory=dict)
+    options: RunOptions = _of("run", default_factory=RunOptions)
+    provenance: Provenance = _of("run", default_factory=Provenance)
     versions: dict = _of("run", default_factory=dict)
     timing: dict = _of("run", default_factory=dict)
-    spectra: dict = _of("per step", default_factory=dict)
+    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
     outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
     bulk_edge: float | None = _of("width", default=None)
     bulk_edge_empirical: float | None = _of("step two", default=None)
@@ -234,7 +307,7 @@ class Measurement:
     dynamics: tuple[dict, ...] = _of("per step", default=())
     beta: BetaLearning | None = _of("step two", default=None)
     terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
-    series: dict | None = _of("exact terms", default=None)
+    series: Series | None = _of("exact terms", default=None)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -242,6 +315,14 @@ class Measurement:
             fix(self, "config", ModelConfig.from_dict(self.config))
         elif not isinstance(self.config, ModelConfig):
             raise ConfigError(f"config must be a ModelConfig, got {type(self.config).__name__}")
+        if not isinstance(self.options, RunOptions):
+            fix(self, "options", RunOptions.from_mapping(
+                {k: v for k, v in (self.options or {}).items() if k in RunOptions.fields()}
+                if isinstance(self.options, Mapping) else self.options))
+        fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
+        fix(self, "spectra", {name: Spectrum.from_dict(spec)
+                              for name, spec in (self.spectra or {}).items()})
+        fix(self, "series", _typed(Series, self.series))
         fix(self, "outliers", _typed_list(Outlier, self.outliers))
         fix(self, "amplitudes", _typed_list(Projection, self.amplitudes) or ())
         fix(self, "terms", _typed_list(ExactTerm, self.terms))
@@ -262,9 +343,9 @@ class Measurement:
         """The arrays that go to the npz file, by key ``<spectrum>.<field>``."""
         out = {}
         for name, spec in self.spectra.items():
-            out[f"{name}.singular_values"] = np.asarray(spec["singular_values"], dtype=float)
-            if isinstance(spec.get("values"), np.ndarray):
-                out[f"{name}.values"] = spec["values"]
+            out[f"{name}.singular_values"] = np.asarray(spec.singular_values, dtype=float)
+            if isinstance(spec.values, np.ndarray):
+                out[f"{name}.values"] = spec.values
         return out
 
     # -- dict / JSON -------------------------------------------------------------
@@ -273,11 +354,12 @@ class Measurement:
         data = {f.name: copy.copy(getattr(self, f.name)) for f in dataclasses.fields(self)}
         spectra = {}
         for name, spec in self.spectra.items():
-            spec = dict(spec)
+            spec = spec.to_dict()
             if isinstance(spec.get("values"), np.ndarray):
                 spec["values"] = {"npz": f"{name}.values", "size": int(spec["values"].size)}
             spectra[name] = spec
         data["spectra"] = spectra
+        data["options"] = self.options.to_dict()
         data["format"] = FORMAT
         return _jsonable(data)
 
@@ -292,7 +374,7 @@ class Measurement:
         data = dict(data)
         fmt = data.pop("format", FORMAT)
         if fmt in OLD_FORMATS:
-            data = _upgrade(data)
+            data = _upgrade(data, fmt)
         elif fmt != FORMAT:
             raise ConfigError(f"unknown measurement format {fmt!r}; expected {FORMAT!r}")
         names = {f.name for f in dataclasses.fields(cls)}

@@ -26,7 +26,7 @@ from . import backend as backends
 from . import directions, draws, gd, memory, spectra
 from . import terms as exact_terms
 from .gd import Step
-from .measurement import Measurement, versions
+from .measurement import Measurement, Provenance, versions
 from .options import MAX_POWER_LIMIT, RunOptions, check_integer
 
 #: Full spectra (``spectrum=True``) are refused above this max(N, d): the
@@ -87,7 +87,7 @@ def _outliers(svd: spectra.TopSVD, positions: list[int], edge: float, basis: np.
             entry.update({
                 "left_power": power, "term": None if power is None else power - 1,
                 "left_overlaps": overlaps,
-                "beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
+                "right_beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
         out.append(entry)
     return out
 
@@ -399,9 +399,9 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
         clock = time.perf_counter()
         tally.step_one_spike = {
             "value": float(svd.values[0]),
-            "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
-            "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
-            "overlap_left": directions.squared_overlap(svd.left[:, 0], state.a),
+            "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
+            "right_u_overlap": directions.squared_overlap(svd.right[:, 0], state.u),
+            "left_a_overlap": directions.squared_overlap(svd.left[:, 0], state.a),
             "u_norm": float(np.linalg.norm(backends.to_numpy(state.u))),
         }
         tally.timing["spectra_s"] += time.perf_counter() - clock
@@ -471,17 +471,15 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
     last = tally.spectra.get(f"W{T}")
     counts = tally.counts
     opts = plan.options
-    recorded = {
-        **opts.key(), "steps": [s.to_dict() for s in plan.steps], "max_power": plan.max_power,
-        "allow_memory": opts.allow_memory, "block_rows": plan.rows,
-        "extra": spectra.EXTRA, "edge_margin_kappa": spectra.MARGIN,
-        "memory_estimate_bytes": int(plan.estimate["total"]),
-        "identify_rule": f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
-                         f"{directions.IDENTIFY_RATIO:g}x the second",
-    }
+    provenance = Provenance(
+        steps=tuple(s.to_dict() for s in plan.steps), max_power=plan.max_power,
+        block_rows=plan.rows, extra=spectra.EXTRA, edge_margin_kappa=spectra.MARGIN,
+        memory_estimate_bytes=int(plan.estimate["total"]),
+        identify_rule=f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
+                      f"{directions.IDENTIFY_RATIO:g}x the second")
     return Measurement(
         config=plan.config, N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
-        options=dict(sorted(recorded.items())), versions=versions(), timing=tally.timing,
+        options=opts, provenance=provenance, versions=versions(), timing=tally.timing,
         spectra=tally.spectra, outliers=None if last is None else last["outliers"],
         bulk_edge=plan.theory_edge,
         bulk_edge_empirical=None if last is None else last["bulk_edge_empirical"],

@@ -93,10 +93,10 @@ def test_tanh_drops_odd_terms(batch):
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.3, alpha2=0.45, batch=batch))
     assert p.paper_count == 2 and not p.critical
     assert p.aware_count == 1
-    kept = [t.k for t in p.terms if t.is_outlier]
+    kept = [t.k for t in p.laws if t.is_outlier]
     assert kept == [2]
-    assert p.term(1).present is False
-    assert p.term(1).coefficients[0]["exact"]  # zero by parity is exact
+    assert p.law(1).present is False
+    assert p.law(1).coefficients[0]["exact"]  # zero by parity is exact
 
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
@@ -109,8 +109,8 @@ def test_shifted_tanh_keeps_both_terms(batch):
 def test_he3_reuse_learns_beta_from_k2():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="reuse"))
-    assert p.beta.learned is True and p.beta.term == 2
-    assert [t.carries_beta for t in p.terms[:3]] == [False, False, True]
+    assert p.beta.learned is True and p.beta.first_term == 2
+    assert [t.carries_beta for t in p.laws[:3]] == [False, False, True]
     assert p.target["information_exponent"] == 3 and p.target["reuse_exponent"] == 3
 
 
@@ -125,7 +125,7 @@ def test_he3_independent_never_carries_beta():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
     assert p.beta.learned is False
-    assert not any(t.carries_beta for t in p.terms)
+    assert not any(t.carries_beta for t in p.laws)
 
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
@@ -134,7 +134,7 @@ def test_he2_never_carries_beta(batch, activation):
     p = predict(ModelConfig(activation=activation, target="He2", alpha1=0.3, alpha2=0.45,
                             batch=batch))
     assert p.beta.learned is False
-    assert not any(t.carries_beta for t in p.terms)
+    assert not any(t.carries_beta for t in p.laws)
     assert p.target["reuse_exponent"] is None
 
 
@@ -143,8 +143,8 @@ def test_relu_reuse_count_is_undefined_not_a_number():
                             batch="reuse"))
     # k=1: c_2(relu) != 0 keeps the term; k=2: c_3(relu) = 0 and the m >= 1 moments multiply
     # distributions, so the count cannot be decided
-    assert p.term(1).present is True
-    assert p.term(2).present is None
+    assert p.law(1).present is True
+    assert p.law(2).present is None
     assert p.aware_count is None and "undefined" in p.aware_count_reason
     q = predict(ModelConfig(activation="relu", target="He1", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
@@ -168,7 +168,7 @@ def test_bbp_reference():
 
 def test_bbp_below_threshold_has_no_outlier():
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
-    assert p.bbp["theta"] < 1 and not p.bbp["exists"]
+    assert p.bbp["theta"] < 1 and not p.bbp.exists
     assert p.outliers_at(1000, "W1") == ()
 
 
@@ -205,8 +205,8 @@ def test_prediction_json_round_trip_is_stable():
     assert d["aware_count"] == p.aware_count and "outlier_count" not in d
     assert d["aware_count_reason"] == p.aware_count_reason
     assert [t["exponent_exact"] for t in d["terms"]] == [str(exponent(0.3, 0.45, k))
-                                                         for k in range(len(p.terms))]
-    assert [t["present"] for t in d["terms"]] == [t.present for t in p.terms]
+                                                         for k in range(len(p.laws))]
+    assert [t["present"] for t in d["terms"]] == [t.present for t in p.laws]
     assert d["bulk_edge"] == p.bulk_edge == 2.0
     assert d["step_one"] == p.step_one and d["target"] == p.target
     assert d["beta"] == p.beta.to_dict() and d["beta"]["terms"] == list(p.beta.terms)
@@ -217,7 +217,7 @@ def test_prediction_json_round_trip_is_stable():
     # the JSON reads back into the same Prediction, observables included
     back = Prediction.from_dict(d)
     assert back == p and isinstance(back.beta, BetaLearning)
-    assert isinstance(back.one_step_spikes, FeatureSpikes)
+    assert isinstance(back.features, FeatureSpikes)
     assert back.to_dict() == d
 
 
@@ -334,7 +334,7 @@ def test_outliers_at_returns_outliers_with_the_predicted_values():
     q = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
     (o,) = q.outliers_at(1000, "W1")
-    assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp["outlier"], 0.0, "critical")
+    assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp.location, 0.0, "critical")
     assert "term 0 of order N^0.2" in q.outliers_at(1000, "W2")[0].statement
 
 
@@ -342,10 +342,10 @@ def test_beta_and_feature_spikes_are_observables():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="reuse"))
     assert isinstance(p.beta, BetaLearning)
-    assert (p.beta.learned, p.beta.term, p.beta.terms) == (True, 2, (2,))
+    assert (p.beta.learned, p.beta.first_term, p.beta.terms) == (True, 2, (2,))
     assert "k=2" in p.beta.reason
     assert p.beta.overlap is p.beta.null is p.beta.null_sd is p.beta.null_draws is None
-    f = p.one_step_spikes
+    f = p.features
     assert isinstance(f, FeatureSpikes)
     assert (f.spike_count, f.critical, f.alpha) == (2, False, 0.3)
     assert f.threshold is f.above_threshold is f.F0 is f.F1 is f.definition is None

@@ -39,7 +39,7 @@ def test_step_one_at_alpha_zero_sits_at_the_bbp_location():
     for m in runs:
         assert m.outliers and m.outliers[0].index == 0
         assert m.outliers[0].left_power == 1  # the step-one spike lies along a
-        assert m.step_one_spike.overlap_left > 0.6
+        assert m.step_one_spike.left_a_overlap > 0.6
         assert m.options["steps"] == [{"alpha": 0.0, "etabar": 3.0, "batch": "fresh"}]
         assert set(m.spectra) == {"W1", "update"}
 

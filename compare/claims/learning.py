@@ -262,7 +262,7 @@ class ReuseLearning(Claim):
         regime = measured_regime(results, cfg)
         if regime.blocked:
             return _blocked(self.name, subject, cfg, expect, regime.blocked)
-        known = {t.k: t for t in pred.terms}
+        known = {t.k: t for t in pred.laws}
         tested = [top]
         Ns = results.Ns(cfg)
         usable = [N for N in Ns if regime.ok(N)]

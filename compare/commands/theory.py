@@ -57,7 +57,7 @@ def render(pred, N: int | None = None) -> str:
         "| k | left vector | e_k | growth | coefficient | present | carries beta_* |",
         "|---|---|---|---|---|---|---|",
     ]
-    for t in pred.terms:
+    for t in pred.laws:
         coef = "; ".join(
             f"{d['label']}={'undef' if d['value'] is None else format(d['value'], '.4g')}"
             for d in t.coefficients)
@@ -82,7 +82,7 @@ def render(pred, N: int | None = None) -> str:
                f"right-u {b['overlap_right']:.4f}, left-a {b['overlap_left']:.4f}, right-beta_* "
                f"{b['overlap_beta']:.4f} (|cos| {b['cosine_beta']:.4f})" if b["exists"]
                else "no outlier (below threshold)"))
-    s = pred.one_step_spikes
+    s = pred.features
     lines.append(f"one-step feature-matrix spikes (Moniri et al. 2023) at alpha1: "
                  f"{s.spike_count}" + (" (critical: interval end point)" if s.critical else ""))
     for note in pred.notes:

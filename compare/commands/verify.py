@@ -126,7 +126,7 @@ def predictions_preamble(plan) -> str:
     for cfg, claims in used.values():
         pred = predict(cfg)
         terms = "; ".join(f"k={t.k} (a^{t.left_power}) N^{t.exponent_exact}"
-                          for t in pred.terms if t.present) or "none"
+                          for t in pred.laws if t.present) or "none"
         count = "undefined" if pred.aware_count is None else pred.aware_count
         learned = {True: "yes", False: "no", None: "undecided"}[pred.beta.learned]
         lines += [f"- {', '.join(claims)}: {_config_text(cfg)}",
