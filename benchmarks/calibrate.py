@@ -145,7 +145,7 @@ def _shifted_pred(pred: Any, shift: float) -> Any:
 
     terms = [SimpleNamespace(k=t.k, exponent=t.exponent + shift,
                              exponent_exact=f"{t.exponent + shift:.4g}")
-             for t in pred.terms]
+             for t in pred.laws]
     return SimpleNamespace(terms=terms)
 
 
@@ -191,11 +191,11 @@ class PlantedGrowthExponent(Claim):
 
         base = GrowthExponent()
         pred = predict(config)
-        ks = tuple(t.k for t in pred.terms if t.present and t.growth != "vanishing")
+        ks = tuple(t.k for t in pred.laws if t.present and t.growth != "vanishing")
         regime = measured_regime(results, config)
         out = []
         for k in ks:
-            t = pred.term(k)
+            t = pred.law(k)
             raw = _per_N(results, config, lambda m, k=k: _amp(m, k).amplitude, self.name)
             flo = _per_N(results, config, lambda m, k=k: _amp(m, k).null_floor, self.name)
             out.append(exponent_finding(
@@ -236,11 +236,11 @@ class PlantedBBP(Claim):
                           values(lambda m: m.step_one_spike.value), loc,
                           base.location_tolerance * loc),
             limit_finding(self.name, "squared overlap right vector / beta_*", config,
-                          values(lambda m: m.step_one_spike.overlap_beta),
-                          f * pred.bbp["overlap_beta"], otol),
+                          values(lambda m: m.step_one_spike.right_beta_overlap),
+                          f * pred.bbp.right_beta_overlap, otol),
             limit_finding(self.name, "squared overlap left vector / a", config,
-                          values(lambda m: m.step_one_spike.overlap_left),
-                          f * pred.bbp["overlap_left"], otol),
+                          values(lambda m: m.step_one_spike.left_a_overlap),
+                          f * pred.bbp.left_a_overlap, otol),
         ]
 
 

@@ -2,7 +2,7 @@
 
 :func:`check_run_inputs` runs :func:`twostep.simulate.runner.check_inputs` once per
 configuration and run options; :func:`check_cells` adds, once per width and options, the
-runner's own plan of the run (``runner._plan``: widths, spectrum limit, memory estimate),
+runner's own plan of the run (``runner.plan_run``: widths, spectrum limit, memory estimate),
 and compares its estimated peak memory with the memory available here, naming the sweep's
 flags in its advice.
 """
@@ -21,7 +21,7 @@ from .cell import Cell
 
 def _peak_bytes(N: int, d: int, n: int, itemsize: int, options: Mapping[str, Any]) -> int:
     """The estimated peak memory of one run of width N (default block rows): the figure
-    ``runner._plan`` estimates, from the dimensions (tests size machines with it)."""
+    ``runner.plan_run`` estimates, from the dimensions (tests size machines with it)."""
     from twostep.simulate import gd, memory
 
     rows = gd.default_block_rows(N, n, f"float{8 * itemsize}")
@@ -59,14 +59,14 @@ def _run_options(options: Mapping[str, Any], here: bool, **changes: Any) -> Any:
 
 
 def _peak(cell: Cell, here: bool, dtype: str | None = None) -> int:
-    """The runner's plan of one cell (every check of ``runner._plan`` but the memory one);
+    """The runner's plan of one cell (every check of ``runner.plan_run`` but the memory one);
     its estimated peak memory in bytes (in ``dtype`` if given)."""
-    from twostep.simulate.runner import _plan
+    from twostep.simulate.runner import plan_run
 
     changes: dict[str, Any] = {"allow_memory": True}
     if dtype is not None:
         changes["dtype"] = dtype
-    plan = _plan(cell.config, cell.N, cell.seed, None, _run_options(cell.options, here,
+    plan = plan_run(cell.config, cell.N, cell.seed, None, _run_options(cell.options, here,
                                                                      **changes))
     return int(plan.estimate["total"])
 

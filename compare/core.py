@@ -150,7 +150,7 @@ def core_options(claim: Claim, base_config: ModelConfig, configs: Sequence[Model
                  options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The base sweep's run options: the claim's, with ``terms = K`` (the most any config needs,
     at most :data:`TERMS_CAP`) and ``max_power = M`` (the most any config asks, at least K + 1)."""
-    from twostep.simulate.runner import MAX_POWER_LIMIT
+    from twostep.simulate.options import MAX_POWER_LIMIT
 
     from .store import RUN_DEFAULTS, normalise_options
 

@@ -127,7 +127,7 @@ def _draw_terms(ax: Any, results: Results, config: Any, Ns: Sequence[int], key: 
             ax.plot(x[below], s["floor"][below], "v", mfc="none", mec=col, ms=6, zorder=3)
         label = f"k={k} ($a^{{{k + 1}}}$)"
         try:
-            term = prediction.term(k)
+            term = prediction.law(k)
         except KeyError:
             term = None
         anchors = np.flatnonzero(ok & ~grey)
@@ -172,7 +172,7 @@ def draw_amplitudes(results: Results, config: Any, prediction: Any,
     if len(Ns) < 2:
         raise ConfigError("an amplitude plot needs at least two N")
     ms0 = results.get(config, Ns[0])
-    last_term = prediction.terms[-1].k
+    last_term = prediction.laws[-1].k
     ks = terms if terms is not None else [a.k for a in ms0[0].amplitudes if a.k <= last_term]
     fig = new_figure(figsize=(8.5, 5.4))
     ax = fig.add_axes((0.09, 0.27, 0.58, 0.64))

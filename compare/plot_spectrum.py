@@ -65,7 +65,8 @@ def draw_spectrum(measurement: Measurement | Mapping[str, Any], prediction: Any,
         ax.annotate(name, (o["value"], 0.02), xycoords=ax.get_xaxis_transform(),
                     xytext=(3, 0), textcoords="offset points", color="tab:red", fontsize=8)
     if prediction is not None:
-        for i, o in enumerate(prediction.outliers_at(int(measurement.N), matrix)):
+        spectrum = prediction.at(int(measurement.N), ks=()).spectra.get(matrix)
+        for i, o in enumerate(spectrum.outliers if spectrum is not None else ()):
             if o.value is not None and o.value <= hi:
                 ax.axvline(o.value, color="tab:green", ls="-.", lw=1.2,
                            label="predicted outlier" if i == 0 else None)

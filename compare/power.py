@@ -63,8 +63,8 @@ def _margins(check: Check) -> dict[int, float]:
     """Per decisive term k the half-width the interval must reach."""
     pred = predict(check.config)
     if isinstance(check.claim, OutlierCount):
-        return {k: abs(pred.term(k).exponent) for k in range(1, pred.paper_count + 2)
-                if pred.term(k).exponent != 0}
+        return {k: abs(pred.law(k).exponent) for k in range(1, pred.paper_count + 2)
+                if pred.law(k).exponent != 0}
     ks = check.claim._ks(pred)
     # a consistent exponent needs a half-width of half the tolerance (docs/claims.md)
     return dict.fromkeys(ks, float(check.claim.tolerance) / 2)

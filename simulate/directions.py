@@ -181,7 +181,7 @@ def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -
 
 def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -> dict:
     """beta_* in the learned directions: ``max_k`` of the squared cosine of ``U^T q_{k+1}`` with
-    beta_* (``overlap``, at term ``term``), and the same maximum for each null draw (``null``:
+    beta_* (``overlap``, at term ``best_term``), and the same maximum for each null draw (``null``:
     mean over draws, ``null_sd``), so the maximum over K directions is compared with a maximum
     over K null directions (a mean of per-k null means would be biased low)."""
     def best(projected: np.ndarray) -> tuple[float, int | None]:
@@ -194,7 +194,7 @@ def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray)
 
     overlap, term = best(signal)
     draws = [best(nulls[i])[0] for i in range(nulls.shape[0])] if nulls is not None else []
-    return {"overlap": overlap, "term": term,
+    return {"overlap": overlap, "best_term": term,
             "null": float(np.mean(draws)) if draws else None,
             "null_sd": float(np.std(draws, ddof=1)) if len(draws) > 1 else None,
             "null_draws": len(draws)}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -60,22 +59,10 @@ def check_dtype(dtype: object) -> np.dtype:
     return np.dtype(dtype)
 
 
-def _half_up(value: Fraction) -> int:
-    return math.floor(value + Fraction(1, 2))
-
-
 def dimensions(config: ModelConfig, N: int) -> tuple[int, int]:
-    """``d = round(psi_d N)``, ``n = round(psi_n N)`` (halves rounded up, exactly).
-
-    The exact rational of the decimal ``psi`` is used, so ``psi_d = 0.3``,
-    ``N = 5`` gives ``d = 2`` on every platform.
-    """
-    d = _half_up(config.exact("psi_d") * N)
-    n = _half_up(config.exact("psi_n") * N)
-    if d < 1 or n < 1:
-        raise ConfigError(
-            f"psi_d N and psi_n N must round to >= 1; got d={d}, n={n} at N={N}")
-    return d, n
+    """``d = round(psi_d N)``, ``n = round(psi_n N)`` (halves rounded up, exactly):
+    :meth:`ModelConfig.dimensions`, which a prediction at N uses too."""
+    return config.dimensions(N)
 
 
 def generator(seed: int, N: int, stream: int, *index: int) -> np.random.Generator:

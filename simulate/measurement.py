@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import errno
 import json
 import os
 import platform
-import re
 import stat
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +43,19 @@ from twostep.theory.observables import (
     Observable,
     Outlier,
     Projection,
+    Series,
+    Spectrum,
     StepOneSpike,
 )
 
-FORMAT = "twostep.simulate.Measurement/2"
-#: Earlier formats :meth:`Measurement.from_dict` reads (renamed to the current names).
-OLD_FORMATS = ("twostep.simulate.Measurement/1",)
+from .files import (  # noqa: F401 - importable from here as before
+    is_measurement_file,
+    is_measurement_npz,
+    place_new,
+    umask,
+)
+from .formats import FORMAT, OLD_FORMATS, upgrade  # noqa: F401
+from .options import Provenance, RunOptions  # noqa: F401 - Provenance: importable from here
 
 
 def package_version() -> str:
@@ -99,77 +103,6 @@ def _jsonable(value: Any, where: str = "") -> Any:
     raise TypeError(f"{type(value).__name__} at {where} is not JSON")
 
 
-def umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # no thread-safe way to read it elsewhere
-    os.umask(mask)
-    return mask
-
-
-#: A measurement JSON larger than this is not one twostep wrote (the arrays go to the npz).
-_MAX_JSON_BYTES = 64 * 2**20
-#: The arrays of a measurement's npz (``Measurement.arrays``), as zip member names.
-_NPZ_MEMBER = re.compile(r"(W\d+|update)\.(singular_values|values)\.npy")
-
-
-def _regular(path: Path) -> os.stat_result | None:
-    """``lstat`` of a regular file that is not a symbolic link, else None."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return info if stat.S_ISREG(info.st_mode) else None
-
-
-def is_measurement_file(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a regular file holding a measurement JSON twostep wrote."""
-    info = _regular(Path(path))
-    if info is None or info.st_size > _MAX_JSON_BYTES:
-        return False
-    try:
-        with open(path, "rb") as fh:
-            data = json.loads(fh.read(_MAX_JSON_BYTES + 1).decode("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("format") in (FORMAT, *OLD_FORMATS)
-
-
-def is_measurement_npz(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a regular file holding a measurement's arrays (an npz whose
-    members are all ``<spectrum>.singular_values`` / ``<spectrum>.values``)."""
-    if _regular(Path(path)) is None:
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return False
-    return all(_NPZ_MEMBER.fullmatch(name) for name in names)
-
-
-def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """A format-1 measurement under the current names (stores written before format 2)."""
-    data = dict(data)
-    renames = {"outlier_count": "visible_new_outliers", "learned_beta": "beta"}
-    for old, new in renames.items():
-        if old in data:
-            data[new] = data.pop(old)
-    if "step_one" in data:
-        s = data.pop("step_one")
-        data["step_one_spike"] = None if s is None else {
-            "value": s.get("outlier"), "overlap_right": s.get("overlap_right"),
-            "overlap_left": s.get("overlap_left"), "overlap_beta": s.get("overlap_beta"),
-            "u_norm": s.get("u_norm")}
-    return data
-
-
 def _typed(kind: type[Observable], value: Any) -> Any:
     return None if value is None else kind.from_dict(value)
 
@@ -184,7 +117,8 @@ def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
 #: (compare/claims/rules.py: which reads are statements about step two) both derive their field
 #: lists from it (:func:`fields_of`), and tests/test_core.py fails for a field without one.
 FIELD_KINDS = {
-    "run": "which run it is and how it was made: config, width, seed, options, provenance",
+    "run": "which run it is and how it was made: config, width, seed, options, provenance, "
+           "versions, timing",
     "width": "a function of N and d alone",
     "step one": "a function of W_1 alone (its spectrum, the features)",
     "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
@@ -220,10 +154,11 @@ class Measurement:
     d: int = _of("run")
     n: int = _of("run")
     seed: int = _of("run")
-    options: dict = _of("run", default_factory=dict)
+    options: RunOptions = _of("run", default_factory=RunOptions)
+    provenance: Provenance = _of("run", default_factory=Provenance)
     versions: dict = _of("run", default_factory=dict)
     timing: dict = _of("run", default_factory=dict)
-    spectra: dict = _of("per step", default_factory=dict)
+    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
     outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
     bulk_edge: float | None = _of("width", default=None)
     bulk_edge_empirical: float | None = _of("step two", default=None)
@@ -234,7 +169,7 @@ class Measurement:
     dynamics: tuple[dict, ...] = _of("per step", default=())
     beta: BetaLearning | None = _of("step two", default=None)
     terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
-    series: dict | None = _of("exact terms", default=None)
+    series: Series | None = _of("exact terms", default=None)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -242,6 +177,14 @@ class Measurement:
             fix(self, "config", ModelConfig.from_dict(self.config))
         elif not isinstance(self.config, ModelConfig):
             raise ConfigError(f"config must be a ModelConfig, got {type(self.config).__name__}")
+        if not isinstance(self.options, RunOptions):
+            fix(self, "options", RunOptions.from_mapping(
+                {k: v for k, v in (self.options or {}).items() if k in RunOptions.fields()}
+                if isinstance(self.options, Mapping) else self.options))
+        fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
+        fix(self, "spectra", {name: Spectrum.from_dict(spec)
+                              for name, spec in (self.spectra or {}).items()})
+        fix(self, "series", _typed(Series, self.series))
         fix(self, "outliers", _typed_list(Outlier, self.outliers))
         fix(self, "amplitudes", _typed_list(Projection, self.amplitudes) or ())
         fix(self, "terms", _typed_list(ExactTerm, self.terms))
@@ -262,9 +205,9 @@ class Measurement:
         """The arrays that go to the npz file, by key ``<spectrum>.<field>``."""
         out = {}
         for name, spec in self.spectra.items():
-            out[f"{name}.singular_values"] = np.asarray(spec["singular_values"], dtype=float)
-            if isinstance(spec.get("values"), np.ndarray):
-                out[f"{name}.values"] = spec["values"]
+            out[f"{name}.singular_values"] = np.asarray(spec.singular_values, dtype=float)
+            if isinstance(spec.values, np.ndarray):
+                out[f"{name}.values"] = spec.values
         return out
 
     # -- dict / JSON -------------------------------------------------------------
@@ -273,11 +216,12 @@ class Measurement:
         data = {f.name: copy.copy(getattr(self, f.name)) for f in dataclasses.fields(self)}
         spectra = {}
         for name, spec in self.spectra.items():
-            spec = dict(spec)
+            spec = spec.to_dict()
             if isinstance(spec.get("values"), np.ndarray):
                 spec["values"] = {"npz": f"{name}.values", "size": int(spec["values"].size)}
             spectra[name] = spec
         data["spectra"] = spectra
+        data["options"] = self.options.to_dict()
         data["format"] = FORMAT
         return _jsonable(data)
 
@@ -292,7 +236,7 @@ class Measurement:
         data = dict(data)
         fmt = data.pop("format", FORMAT)
         if fmt in OLD_FORMATS:
-            data = _upgrade(data)
+            data = upgrade(data, fmt)
         elif fmt != FORMAT:
             raise ConfigError(f"unknown measurement format {fmt!r}; expected {FORMAT!r}")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -391,7 +335,7 @@ class Measurement:
                     self.check_save(path, force=True)  # still only twostep's own files?
                     os.replace(temp, target)
                 else:
-                    _place_new(temp, target)
+                    place_new(temp, target)
                     created.append(target)
         except BaseException:
             for target in created:  # only what this call created
@@ -461,21 +405,3 @@ def field_defaults(names: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
-def _place_new(temp: str, target: Path) -> None:
-    """Move ``temp`` to ``target`` only if ``target`` does not exist (a hard link: atomic and
-    never replacing); where links are not supported, a last look, then a rename."""
-    try:
-        os.link(temp, target, follow_symlinks=False)
-    except FileExistsError:
-        raise ConfigError(f"{target} appeared while the measurement was saved; it was left "
-                          "as it is and nothing was replaced") from None
-    except OSError as err:
-        if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV,
-                             errno.EMLINK, errno.ENOSYS):
-            raise
-        if os.path.lexists(target):
-            raise ConfigError(f"{target} appeared while the measurement was saved; it was "
-                              "left as it is and nothing was replaced") from None
-        os.rename(temp, target)
-        return
-    os.unlink(temp)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import Observable, Record
 
 #: Backend names (``numpy`` is the default; :mod:`.backend` runs them). Here, not in
 #: :mod:`.backend`, so that options are checked without loading sympy.
@@ -196,3 +197,26 @@ class RunOptions:
 
 #: The defaults, as the store key writes them.
 DEFAULT_KEY = RunOptions().key()
+
+
+@dataclass(frozen=True)
+class Provenance(Record):
+    """How a run was made, beyond its :class:`RunOptions`: the GD ``steps`` (each
+    ``{"alpha", "etabar", "batch"}``), the ``max_power`` and ``block_rows`` used (the options
+    give the requested ones), the singular values computed beyond ``top`` (``extra``), the
+    edge margin's ``edge_margin_kappa``, the ``memory_estimate_bytes`` and the
+    ``identify_rule`` of the outliers' terms."""
+
+    steps: tuple[Mapping[str, Any], ...] = ()
+    max_power: int | None = None
+    block_rows: int | None = None
+    extra: int | None = None
+    edge_margin_kappa: float | None = None
+    memory_estimate_bytes: int | None = None
+    identify_rule: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Provenance:
+        if isinstance(data, Mapping) and not isinstance(data, Observable):
+            return cls(**{**data, "steps": tuple(dict(s) for s in data.get("steps") or ())})
+        return super().from_dict(data)

@@ -26,8 +26,9 @@ from . import backend as backends
 from . import directions, draws, gd, memory, spectra
 from . import terms as exact_terms
 from .gd import Step
-from .measurement import Measurement, versions
-from .options import MAX_POWER_LIMIT, RunOptions, check_integer
+from .inputs import CHECK_GRID, check_inputs  # noqa: F401 - importable from here
+from .measurement import Measurement, Provenance, versions
+from .options import RunOptions, check_integer
 
 #: Full spectra (``spectrum=True``) are refused above this max(N, d): the
 #: dense SVD is O(N^3) (about a minute at 8000 on two cores).
@@ -87,7 +88,7 @@ def _outliers(svd: spectra.TopSVD, positions: list[int], edge: float, basis: np.
             entry.update({
                 "left_power": power, "term": None if power is None else power - 1,
                 "left_overlaps": overlaps,
-                "beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
+                "right_beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
         out.append(entry)
     return out
 
@@ -152,7 +153,7 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     NaN/Inf or a blow-up (naming the step).
     """
     clock0 = time.perf_counter()
-    plan = _plan(config, N, seed, steps, _options(options, fields))
+    plan = plan_run(config, N, seed, steps, _options(options, fields))
     tally = _Tally()
     trajectory = gd.trajectory(config, plan.N, plan.seed, plan.steps, dtype=plan.dtype,
                                block_rows=plan.rows, backend=plan.options.backend)
@@ -225,8 +226,8 @@ class _Plan:
         return self.options.terms
 
 
-def _plan(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | None,
-          opts: RunOptions) -> _Plan:
+def plan_run(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | None,
+             opts: RunOptions) -> _Plan:
     """Validate the run and refuse it (one line) before anything is drawn."""
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
@@ -252,82 +253,6 @@ def _plan(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | None,
                  computed=spectra.computed_count(opts.top),
                  theory_edge=spectra.bulk_edge_theory(N, d),
                  theory_tw=spectra.tracy_widom_scale(N, d))
-
-
-#: Where the activation must be finite and real: pre-activations are about N(0, 1); the
-#: step 1/64 holds 0 and the integers.
-CHECK_GRID = (-8.0, 8.0, 1025)
-
-
-def _evaluable(text: str, what: str, derivative: int, xp: Any = None) -> Any:
-    """The backend function of ``text`` (or its derivative); anything the backend cannot
-    print or evaluate is refused in one line (ConfigError), whatever sympy raised."""
-    function = parse_function(text)
-    try:
-        if xp is None:
-            return function.numpy(derivative)
-        return backends.lambdify(function, derivative, xp)
-    except ConfigError:
-        raise
-    except Exception as err:  # a printer without a method, an unknown name, ...
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        name = "" if derivative == 0 else f"derivative {derivative} of the "
-        raise ConfigError(f"{what} {text}: the simulation cannot evaluate the {name}{what} "
-                          f"({type(err).__name__}: {first[:120]}); use an expression of "
-                          "elementary functions (docs/model.md)") from None
-
-
-def _on_grid(fn: Any, text: str, what: str) -> np.ndarray:
-    grid = np.linspace(*CHECK_GRID)
-    try:
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(grid), dtype=np.float64) * np.ones_like(grid)
-    except ConfigError:
-        raise
-    except Exception as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"{what} {text}: the simulation cannot evaluate it "
-                          f"({type(err).__name__}: {first[:120]}); use an expression of "
-                          "elementary functions (docs/model.md)") from None
-
-
-def check_inputs(config: ModelConfig, options: RunOptions,
-                 steps: Sequence[Step] | None = None) -> tuple[Step, ...]:
-    """Everything :func:`run` refuses that does not depend on N or the seed, in one line
-    (ConfigError), before anything is drawn; returns the checked steps.
-
-    The steps and the spectra they name; with ``terms``, two steps and a smooth activation;
-    an activation without a jump (``numpy(1)``) that, with its derivative, is finite and real
-    on [-8, 8]; a target the simulation can evaluate; a backend that is installed and prints
-    every function the run evaluates.  ``twostep sweep`` and ``twostep verify`` run it once
-    per configuration before their store exists.
-    """
-    steps = gd.default_steps(config) if steps is None else gd.check_steps(steps)
-    options.check_spectra_names(len(steps))
-    if options.terms:
-        if len(steps) != 2:
-            raise ConfigError(f"terms=K decomposes a two-step update; these steps have "
-                              f"{len(steps)} step(s)")
-        exact_terms.check_smooth(parse_function(config.activation))
-        if options.terms + 1 > MAX_POWER_LIMIT:
-            raise ConfigError(f"terms must be <= {MAX_POWER_LIMIT - 1} (q_(K+1) is needed)")
-    text = config.activation
-    derivative = _evaluable(text, "activation", 1)  # refuses activations with a jump
-    for name, fn in (("", _evaluable(text, "activation", 0)),
-                     ("the derivative of ", derivative)):
-        values = _on_grid(fn, text, "activation")
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            z = np.linspace(*CHECK_GRID)[bad[0]]
-            raise ConfigError(f"activation: {name}{text} is {values[bad[0]]} at z = {z:g}; an "
-                              f"activation must be finite and real on the line (checked on "
-                              f"[-8, 8], where the pre-activations lie)")
-    _on_grid(_evaluable(config.target, "target", 0), config.target, "target")
-    if options.backend != "numpy":  # refuses a backend that is missing or lacks a function
-        xp = backends.namespace(options.backend)
-        for k in range(options.terms + 2) if options.terms else (0, 1):
-            _evaluable(text, "activation", k, xp)
-    return steps
 
 
 @dataclass
@@ -399,9 +324,9 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
         clock = time.perf_counter()
         tally.step_one_spike = {
             "value": float(svd.values[0]),
-            "overlap_beta": directions.squared_overlap(svd.right[:, 0], beta),
-            "overlap_right": directions.squared_overlap(svd.right[:, 0], state.u),
-            "overlap_left": directions.squared_overlap(svd.left[:, 0], state.a),
+            "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
+            "right_u_overlap": directions.squared_overlap(svd.right[:, 0], state.u),
+            "left_a_overlap": directions.squared_overlap(svd.left[:, 0], state.a),
             "u_norm": float(np.linalg.norm(backends.to_numpy(state.u))),
         }
         tally.timing["spectra_s"] += time.perf_counter() - clock
@@ -471,17 +396,15 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
     last = tally.spectra.get(f"W{T}")
     counts = tally.counts
     opts = plan.options
-    recorded = {
-        **opts.key(), "steps": [s.to_dict() for s in plan.steps], "max_power": plan.max_power,
-        "allow_memory": opts.allow_memory, "block_rows": plan.rows,
-        "extra": spectra.EXTRA, "edge_margin_kappa": spectra.MARGIN,
-        "memory_estimate_bytes": int(plan.estimate["total"]),
-        "identify_rule": f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
-                         f"{directions.IDENTIFY_RATIO:g}x the second",
-    }
+    provenance = Provenance(
+        steps=tuple(s.to_dict() for s in plan.steps), max_power=plan.max_power,
+        block_rows=plan.rows, extra=spectra.EXTRA, edge_margin_kappa=spectra.MARGIN,
+        memory_estimate_bytes=int(plan.estimate["total"]),
+        identify_rule=f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
+                      f"{directions.IDENTIFY_RATIO:g}x the second")
     return Measurement(
         config=plan.config, N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
-        options=dict(sorted(recorded.items())), versions=versions(), timing=tally.timing,
+        options=opts, provenance=provenance, versions=versions(), timing=tally.timing,
         spectra=tally.spectra, outliers=None if last is None else last["outliers"],
         bulk_edge=plan.theory_edge,
         bulk_edge_empirical=None if last is None else last["bulk_edge_empirical"],

@@ -28,7 +28,7 @@ def _bbp_claim(name, factor):
     # at N <= 1000 with 6 seeds the per-N CI half-width is ~0.1 (outlier fluctuations of order
     # N^{-1/2}), so a 2% band could not be resolved here; the false claim is 10% off.
     # guard=False: a step-one statistic needs no series of step-two terms (skips their pass)
-    return LimitClaim(name=name, predicted=lambda c: factor * predict(c).bbp["outlier"],
+    return LimitClaim(name=name, predicted=lambda c: factor * predict(c).bbp.location,
                       statistic=lambda m: m.step_one_spike.value, tolerance=0.05,
                       guard=False)
 

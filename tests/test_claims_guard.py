@@ -413,8 +413,8 @@ def test_bbp_says_when_it_replaced_alpha1():
     for N in NS:
         for s in range(4):
             res.add(zero, N, s, measurement(zero, N, s, step_one_spike={
-                "value": float(2.959 + 0.01 * rng.normal()), "overlap_beta": 0.42,
-                "overlap_left": 0.9}))
+                "value": float(2.959 + 0.01 * rng.normal()), "right_beta_overlap": 0.42,
+                "left_a_overlap": 0.9}))
     vs = _decide(claim.findings(cfg, res))
     assert all("alpha1 set to 0" in v.reason for v in vs)
 
@@ -478,10 +478,10 @@ def test_reads_proxy_records_the_step_two_fields_and_spectra():
     log: set[str] = set()
     proxy = _Reads(m, log)
     assert proxy.step_one_spike.value == 3.0 and proxy.N == 500
-    assert proxy.spectra["W1"]["singular_values"] == [3.0]
+    assert proxy.spectra["W1"]["singular_values"] == (3.0,)
     assert log == set()
     assert proxy.terms[0].amplitude == 2.0
-    assert proxy.spectra.get("W2")["singular_values"] == [4.0]
+    assert proxy.spectra.get("W2")["singular_values"] == (4.0,)
     assert log == {"terms", "spectra.W2"}
     with pytest.raises(AttributeError, match="amplitdes"):
         proxy.amplitdes  # noqa: B018
@@ -601,8 +601,15 @@ def _format_1(m: Measurement) -> dict:
     d["outlier_count"] = d.pop("visible_new_outliers")
     d["learned_beta"] = d.pop("beta")
     s = d.pop("step_one_spike")
-    d["step_one"] = None if s is None else {"outlier": s["value"], **{
-        k: s[k] for k in ("overlap_right", "overlap_left", "overlap_beta", "u_norm")}}
+    d["step_one"] = None if s is None else {
+        "outlier": s["value"], "overlap_right": s["right_u_overlap"],
+        "overlap_left": s["left_a_overlap"], "overlap_beta": s["right_beta_overlap"],
+        "u_norm": s["u_norm"]}
+    # format 1 kept the run's options and how it was made in one dict, with the names of then
+    d["options"] = {**d["options"], **{k: v for k, v in d.pop("provenance").items()
+                                       if v is not None}}
+    d["learned_beta"] = {("term" if k == "best_term" else k): v
+                         for k, v in d["learned_beta"].items() if k != "first_term"}
     return d
 
 
@@ -621,13 +628,17 @@ def test_a_format_1_store_dict_gives_the_verdicts_of_the_current_format():
                 m = measurement(cfg, N, s, terms=terms, series={"residual": 0.01},
                                 visible_new_outliers=1,
                                 step_one_spike={"value": float(3.0 + 0.01 * rng.normal()),
-                                                "overlap_beta": 0.4, "overlap_left": 0.9,
-                                                "overlap_right": 0.5, "u_norm": 1.0},
-                                beta={"overlap": float(0.3 + 0.001 * rng.normal()), "term": 2,
+                                                "right_beta_overlap": 0.4, "left_a_overlap": 0.9,
+                                                "right_u_overlap": 0.5, "u_norm": 1.0},
+                                beta={"overlap": float(0.3 + 0.001 * rng.normal()), "best_term": 2,
                                       "null": 0.01, "null_sd": 0.001, "null_draws": 16})
                 stored = _format_1(m)
                 assert "outlier_count" in stored and "step_one" in stored
-                assert Measurement.from_dict(stored) == Measurement.from_dict(m.to_dict())
+                back = Measurement.from_dict(stored)
+                # format 1 recorded the max_power used among the options: the provenance has it
+                assert back.provenance.max_power == m.options.max_power
+                assert dataclasses.replace(back, provenance=m.provenance) == Measurement.from_dict(
+                    m.to_dict())
                 new.add(cfg, N, s, m.to_dict())
                 old.add(cfg, N, s, stored)
     user = LimitClaim("beta", predicted=lambda c: 0.3, statistic=lambda m: m.beta.overlap)

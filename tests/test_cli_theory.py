@@ -23,20 +23,20 @@ def test_json_answers_the_references(capsys):
     assert code == 0
     d = json.loads(out)
     assert d["bbp"]["theta"] == pytest.approx(2.570, abs=5e-4)
-    assert d["bbp"]["outlier"] == pytest.approx(2.959, abs=5e-4)
+    assert d["bbp"]["location"] == pytest.approx(2.959, abs=5e-4)
     assert d["bbp"]["cosine_beta"] == pytest.approx(0.651, abs=5e-4)
 
     code, out, _ = run_cli(capsys, "theory", "--activation", "tanh", "--alpha1", "0.3",
                            "--alpha2", "0.45", "--independent", "--json")
     d = json.loads(out)
     assert (d["paper_count"], d["aware_count"], d["critical"]) == (2, 1, False)
-    assert [t["k"] for t in d["terms"] if t["is_outlier"]] == [2]
+    assert [t["k"] for t in d["laws"] if t["is_outlier"]] == [2]
 
     code, out, _ = run_cli(capsys, "theory", "--target", "He3", "--alpha1", "0.3",
                            "--alpha2", "0.45", "--reuse", "--json")
     d = json.loads(out)
-    assert (d["beta"]["learned"], d["beta"]["term"], d["beta"]["terms"]) == (True, 2, [2])
-    assert d["schema"] == 2 and d["one_step_spikes"]["spike_count"] == 2
+    assert (d["beta"]["learned"], d["beta"]["first_term"], d["beta"]["terms"]) == (True, 2, [2])
+    assert d["schema"] == 3 and d["features"]["spike_count"] == 2
 
 
 def test_json_at_N_has_the_observables(capsys):
@@ -47,8 +47,8 @@ def test_json_at_N_has_the_observables(capsys):
     at = json.loads(out)["outliers_at_N"]
     assert at["N"] == 1000
     assert at["step_one_spike"]["value"] == pytest.approx(2.959, abs=5e-4)
-    assert set(at["step_one_spike"]) == {"value", "overlap_right", "overlap_left",
-                                         "overlap_beta", "u_norm"}
+    assert set(at["step_one_spike"]) == {"value", "right_u_overlap", "left_a_overlap",
+                                         "right_beta_overlap", "u_norm"}
     (w1,) = at["W1"]
     assert w1["term"] == 0 and w1["value"] == at["step_one_spike"]["value"]
     assert w1["growth"] == "critical" and w1["index"] is None  # measured-only: null

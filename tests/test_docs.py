@@ -469,9 +469,9 @@ def test_prediction_keys_are_documented():
 
     data = predict(ModelConfig(alpha1=0.0)).to_dict()  # alpha1 = 0: bbp is a dict, not null
     keys = set(data)
-    keys |= {f"terms[].{k}" for k in data["terms"][0]}
+    keys |= {f"laws[].{k}" for k in data["laws"][0]}
     keys |= {f"bbp.{k}" for k in data["bbp"]}
-    for part in ("step_one", "beta", "activation", "target", "one_step_spikes"):
+    for part in ("step_one", "beta", "activation", "target", "features"):
         keys |= {f"{part}.{k}" for k in data[part]}
     assert keys == _documented_keys("prediction")
 
@@ -490,6 +490,8 @@ def test_measurement_keys_are_documented():
     keys |= {f"spectra.W2.{k}" for k in data["spectra"]["W2"]}
     keys |= {f"dynamics[].{k}" for k in data["dynamics"][0]}
     keys |= {f"beta.{k}" for k in data["beta"]}
+    keys |= {f"options.{k}" for k in data["options"]}
+    keys |= {f"provenance.{k}" for k in data["provenance"]}
     documented = _documented_keys("measurement")
     missing = keys - documented
     assert not missing, f"Measurement keys missing from docs/reference.md: {sorted(missing)}"

@@ -34,11 +34,11 @@ def test_predict_near_half_is_bounded(alpha1):
     with hermite.time_budget(5):
         p = predict(ModelConfig(alpha1=alpha1, alpha2=0.45))
     assert time.monotonic() - t0 < 30
-    assert len(p.terms) == MAX_TERMS + 1
+    assert len(p.laws) == MAX_TERMS + 1
     assert p.paper_count >= 45 and p.aware_count is None
     assert "not enumerated" in p.aware_count_reason
     assert any("alpha1 near 1/2" in n for n in p.notes)
-    assert all(t.present is not None for t in p.terms)  # tanh: c_{k+1} or parity decides
+    assert all(t.present is not None for t in p.laws)  # tanh: c_{k+1} or parity decides
 
 
 @pytest.mark.slow
@@ -47,9 +47,9 @@ def test_a_term_beyond_the_derivative_order_is_undecided_not_hung():
     # beyond the symbolic order they are "not computed" and the term is undecided
     with hermite.time_budget(10):
         p = predict(ModelConfig(activation="silu", alpha1=0.48, alpha2=0.45))
-    t = p.term(hermite.MAX_DERIVATIVE_ORDER)   # k = 8: sigma^(9)
+    t = p.law(hermite.MAX_DERIVATIVE_ORDER)   # k = 8: sigma^(9)
     assert t.present is None and "not computed" in t.reason, t.reason
-    assert p.term(2).present is True  # order 3: computed
+    assert p.law(2).present is True  # order 3: computed
 
 
 def test_predict_runs_under_the_default_time_budget(monkeypatch):

@@ -28,7 +28,7 @@ CFG = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.4, alpha2=0
 
 def _entries(pred, N, rng, *, scale=1.0, floor=0.15):
     out = []
-    for t in pred.terms:
+    for t in pred.laws:
         amp = scale * 2.0 * 0.5 ** t.k * N ** t.exponent * np.exp(0.05 * rng.standard_normal())
         out.append({"k": t.k, "left_power": t.k + 1, "amplitude": float(amp),
                     "null_floor": float(floor * (1 + 0.02 * rng.standard_normal())),
@@ -107,7 +107,7 @@ def test_amplitude_figure_legend_outside_and_compact(tmp_path, monkeypatch):
     renderer = fig.canvas.get_renderer()
     lb, ab = leg.get_window_extent(renderer), ax.get_window_extent(renderer)
     assert lb.x0 >= ab.x1 or lb.y1 <= ab.y0 or lb.x1 <= ab.x0 or lb.y0 >= ab.y1
-    K = len(predict(CFG).terms) - 1
+    K = len(predict(CFG).laws) - 1
     assert len(leg.get_texts()) <= 2 * K + 2
     assert sorted(ax.get_xticks()) == [float(n) for n in NS]
     assert any("anchored" in t.get_text() for t in fig.texts)

@@ -93,10 +93,10 @@ def test_tanh_drops_odd_terms(batch):
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.3, alpha2=0.45, batch=batch))
     assert p.paper_count == 2 and not p.critical
     assert p.aware_count == 1
-    kept = [t.k for t in p.terms if t.is_outlier]
+    kept = [t.k for t in p.laws if t.is_outlier]
     assert kept == [2]
-    assert p.term(1).present is False
-    assert p.term(1).coefficients[0]["exact"]  # zero by parity is exact
+    assert p.law(1).present is False
+    assert p.law(1).coefficients[0]["exact"]  # zero by parity is exact
 
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
@@ -109,8 +109,8 @@ def test_shifted_tanh_keeps_both_terms(batch):
 def test_he3_reuse_learns_beta_from_k2():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="reuse"))
-    assert p.beta.learned is True and p.beta.term == 2
-    assert [t.carries_beta for t in p.terms[:3]] == [False, False, True]
+    assert p.beta.learned is True and p.beta.first_term == 2
+    assert [t.carries_beta for t in p.laws[:3]] == [False, False, True]
     assert p.target["information_exponent"] == 3 and p.target["reuse_exponent"] == 3
 
 
@@ -125,7 +125,7 @@ def test_he3_independent_never_carries_beta():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
     assert p.beta.learned is False
-    assert not any(t.carries_beta for t in p.terms)
+    assert not any(t.carries_beta for t in p.laws)
 
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
@@ -134,7 +134,7 @@ def test_he2_never_carries_beta(batch, activation):
     p = predict(ModelConfig(activation=activation, target="He2", alpha1=0.3, alpha2=0.45,
                             batch=batch))
     assert p.beta.learned is False
-    assert not any(t.carries_beta for t in p.terms)
+    assert not any(t.carries_beta for t in p.laws)
     assert p.target["reuse_exponent"] is None
 
 
@@ -143,8 +143,8 @@ def test_relu_reuse_count_is_undefined_not_a_number():
                             batch="reuse"))
     # k=1: c_2(relu) != 0 keeps the term; k=2: c_3(relu) = 0 and the m >= 1 moments multiply
     # distributions, so the count cannot be decided
-    assert p.term(1).present is True
-    assert p.term(2).present is None
+    assert p.law(1).present is True
+    assert p.law(2).present is None
     assert p.aware_count is None and "undefined" in p.aware_count_reason
     q = predict(ModelConfig(activation="relu", target="He1", alpha1=0.3, alpha2=0.45,
                             batch="independent"))
@@ -161,15 +161,15 @@ def test_bbp_reference():
     assert b["theta"] == pytest.approx(2.570, abs=5e-4)
     assert b["outlier"] == pytest.approx(2.959, abs=5e-4)
     assert b["cosine_beta"] == pytest.approx(0.651, abs=5e-4)
-    assert b["overlap_beta"] == pytest.approx(0.651**2, abs=1e-3)
+    assert b.right_beta_overlap == pytest.approx(0.651**2, abs=1e-3)
     assert b["bulk_edge"] == pytest.approx(2.0)
-    assert p.outliers_at(1000, "W1")[0].value == pytest.approx(2.959, abs=5e-4)
+    assert p.at(1000).spectra["W1"].outliers[0].value == pytest.approx(2.959, abs=5e-4)
 
 
 def test_bbp_below_threshold_has_no_outlier():
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
-    assert p.bbp["theta"] < 1 and not p.bbp["exists"]
-    assert p.outliers_at(1000, "W1") == ()
+    assert p.bbp["theta"] < 1 and not p.bbp.exists
+    assert p.at(1000).spectra["W1"].outliers == ()
 
 
 def test_one_step_spike_intervals():
@@ -196,7 +196,7 @@ def test_prediction_json_round_trip_is_stable():
     p = predict(config)
     d = json.loads(json.dumps(p.to_dict(), allow_nan=False))
     assert d == p.to_dict()  # every value survives JSON (no tuples, NaN or Fractions)
-    assert d["schema"] == PREDICTION_SCHEMA == 2
+    assert d["schema"] == PREDICTION_SCHEMA == 3
     assert ModelConfig.from_dict(d["config"]) == p.config == config
     # the values are those of the prediction, not only its keys
     assert (d["paper_count"], d["critical"]) == (p.paper_count, p.critical) == (2, False)
@@ -204,20 +204,20 @@ def test_prediction_json_round_trip_is_stable():
     assert d["ratio"] == float(p.ratio)
     assert d["aware_count"] == p.aware_count and "outlier_count" not in d
     assert d["aware_count_reason"] == p.aware_count_reason
-    assert [t["exponent_exact"] for t in d["terms"]] == [str(exponent(0.3, 0.45, k))
-                                                         for k in range(len(p.terms))]
-    assert [t["present"] for t in d["terms"]] == [t.present for t in p.terms]
+    assert [t["exponent_exact"] for t in d["laws"]] == [str(exponent(0.3, 0.45, k))
+                                                         for k in range(len(p.laws))]
+    assert [t["present"] for t in d["laws"]] == [t.present for t in p.laws]
     assert d["bulk_edge"] == p.bulk_edge == 2.0
-    assert d["step_one"] == p.step_one and d["target"] == p.target
+    assert d["step_one"] == p.step_one.to_dict() and d["target"] == p.target
     assert d["beta"] == p.beta.to_dict() and d["beta"]["terms"] == list(p.beta.terms)
-    assert d["one_step_spikes"]["spike_count"] == one_step_spike_count(0.3)[0]
+    assert d["features"]["spike_count"] == one_step_spike_count(0.3)[0]
     assert d["bbp"] is None  # alpha1 = 0.3: no finite BBP location
     # and the prediction of the round-tripped config is the same prediction
     assert predict(ModelConfig.from_dict(d["config"])).to_dict() == d
     # the JSON reads back into the same Prediction, observables included
     back = Prediction.from_dict(d)
     assert back == p and isinstance(back.beta, BetaLearning)
-    assert isinstance(back.one_step_spikes, FeatureSpikes)
+    assert isinstance(back.features, FeatureSpikes)
     assert back.to_dict() == d
 
 
@@ -229,20 +229,20 @@ def test_prediction_from_dict_reads_back_bbp_and_undefined_counts(config):
     p = predict(config)
     back = Prediction.from_dict(json.loads(json.dumps(p.to_dict())))
     assert back == p
-    assert back.step_one_spike(500) == p.step_one_spike(500)
-    assert back.outliers_at(500) == p.outliers_at(500)
+    assert back.at(500).step_one_spike == p.at(500).step_one_spike
+    assert back.at(500).outliers == p.at(500).outliers
 
 
 def test_prediction_from_dict_refuses_old_schema_and_missing_keys():
     d = predict(ModelConfig()).to_dict()
-    with pytest.raises(ConfigError, match="schema 1 is not 2"):
+    with pytest.raises(ConfigError, match="schema 1 is not one of 2, 3"):
         Prediction.from_dict({**d, "schema": 1})
     del d["aware_count"]
     with pytest.raises(ConfigError, match="missing key 'aware_count'"):
         Prediction.from_dict(d)
-    with pytest.raises(ConfigError, match="BetaLearning: unknown field.s. first_term"):
+    with pytest.raises(ConfigError, match="BetaLearning: unknown field.s. term"):
         Prediction.from_dict({**predict(ModelConfig()).to_dict(),
-                              "beta": {"first_term": 0}})
+                              "beta": {"term": 0}})  # schema 3 has first_term and best_term
 
 
 # -- the observables (theory/observables.py) -----------------------------------------------------
@@ -272,22 +272,22 @@ def test_step_one_spike_at_alpha1_zero_is_the_bbp_spike():
     # the beta overlap is the right one times cos^2(u, beta_*) = (1 - 1/t^2) / 2.
     p = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
-    s = p.step_one_spike(1000)
+    s = p.at(1000).step_one_spike
     assert isinstance(s, StepOneSpike)
     theta = 3.0 * C1_TANH * math.sqrt(2)
     assert s.value == pytest.approx(theta + 1 / theta, rel=1e-12)
-    assert s.overlap_right == pytest.approx(1 - theta**-2, rel=1e-12)
-    assert s.overlap_left == pytest.approx(1 - theta**-2, rel=1e-12)
-    assert s.overlap_beta == pytest.approx((1 - theta**-2) / 2, rel=1e-12)
+    assert s.right_u_overlap == pytest.approx(1 - theta**-2, rel=1e-12)
+    assert s.left_a_overlap == pytest.approx(1 - theta**-2, rel=1e-12)
+    assert s.right_beta_overlap == pytest.approx((1 - theta**-2) / 2, rel=1e-12)
     assert s.value == pytest.approx(2.959, abs=5e-4)
     assert s.u_norm == pytest.approx(math.sqrt(2), rel=1e-14)
-    assert p.step_one_spike(10) == s  # N-independent
+    assert p.at(10).step_one_spike == s  # N-independent
     # below the threshold (theta = 0.5 sqrt(2) c_1 ~ 0.43 < c^(1/4) = 1): the edge 1 + sqrt(1),
     # overlaps 0
     q = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
-    below = q.step_one_spike(1000)
+    below = q.at(1000).step_one_spike
     assert below.value == q.bulk_edge == 2.0
-    assert below.overlap_right == below.overlap_left == below.overlap_beta == 0.0
+    assert below.right_u_overlap == below.left_a_overlap == below.right_beta_overlap == 0.0
 
 
 @pytest.mark.parametrize("alpha1", [0.1, 0.3])
@@ -296,29 +296,26 @@ def test_step_one_spike_for_alpha1_positive_scales_as_N_to_the_alpha1(alpha1):
     # (He1, tau = 0, psi_d = psi_n = 1: see the test above)
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=alpha1, alpha2=0.2))
     assert p.bbp is None
-    small, large = p.step_one_spike(100), p.step_one_spike(100_000)
+    small, large = p.at(100).step_one_spike, p.at(100_000).step_one_spike
     assert small.value == pytest.approx(C1_TANH * math.sqrt(2) * 100 ** alpha1, rel=1e-12)
     assert large.value / small.value == pytest.approx(1000 ** alpha1, rel=1e-12)
-    assert small.overlap_right is small.overlap_left is small.overlap_beta is None
+    assert small.right_u_overlap is small.left_a_overlap is small.right_beta_overlap is None
     assert small.u_norm == pytest.approx(math.sqrt(2), rel=1e-14)
 
 
 def test_step_one_spike_without_a_spike_and_bad_N():
     # c_1(sigma) = 0: strength 0, no spike: the top singular value stays at the edge
     p = predict(ModelConfig(activation="He2", target="He1", alpha1=0.3, alpha2=0.2))
-    assert p.step_one["strength"] == 0 and p.step_one_spike(1000).value == 2.0  # 1 + sqrt(1)
+    assert p.step_one["strength"] == 0 and p.at(1000).step_one_spike.value == 2.0  # 1 + sqrt(1)
     for N in (1, 2.5, True):
         with pytest.raises(ConfigError, match="N must be an integer >= 2"):
-            p.step_one_spike(N)
-        with pytest.raises(ConfigError, match="N must be an integer >= 2"):
-            p.outliers_at(N)
-    with pytest.raises(ConfigError, match="matrix must be W1 or W2"):
-        p.outliers_at(100, "W3")
+            p.at(N)
+    assert set(p.at(100).spectra) == {"W1", "W2"}  # a prediction has the W_1 and W_2 spectra
 
 
 def test_outliers_at_returns_outliers_with_the_predicted_values():
     p = predict(ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45))
-    w2 = p.outliers_at(4000)
+    w2 = p.at(4000).outliers
     assert all(isinstance(o, Outlier) for o in w2)
     assert [(o.term, o.left_power, o.value, o.growth) for o in w2] == [
         (0, 1, None, "diverging"), (1, 2, None, "diverging"), (2, 3, None, "diverging")]
@@ -328,24 +325,24 @@ def test_outliers_at_returns_outliers_with_the_predicted_values():
     assert "order N^0.25" in w2[1].statement
     # measured-only fields are None
     assert all(o.index is None and o.gap is None and o.left_overlaps is None
-               and o.beta_overlap is None for o in w2)
-    assert p.outliers_at(4000, "W1") == w2[:1]
+               and o.right_beta_overlap is None for o in w2)
+    assert p.at(4000).spectra["W1"].outliers == w2[:1]
     # alpha1 = 0: the BBP outlier has a finite value, critical growth
     q = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
-    (o,) = q.outliers_at(1000, "W1")
-    assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp["outlier"], 0.0, "critical")
-    assert "term 0 of order N^0.2" in q.outliers_at(1000, "W2")[0].statement
+    (o,) = q.at(1000).spectra["W1"].outliers
+    assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp.location, 0.0, "critical")
+    assert "term 0 of order N^0.2" in q.at(1000).outliers[0].statement
 
 
 def test_beta_and_feature_spikes_are_observables():
     p = predict(ModelConfig(activation="tanh", target="He3", alpha1=0.3, alpha2=0.45,
                             batch="reuse"))
     assert isinstance(p.beta, BetaLearning)
-    assert (p.beta.learned, p.beta.term, p.beta.terms) == (True, 2, (2,))
+    assert (p.beta.learned, p.beta.first_term, p.beta.terms) == (True, 2, (2,))
     assert "k=2" in p.beta.reason
     assert p.beta.overlap is p.beta.null is p.beta.null_sd is p.beta.null_draws is None
-    f = p.one_step_spikes
+    f = p.features
     assert isinstance(f, FeatureSpikes)
     assert (f.spike_count, f.critical, f.alpha) == (2, False, 0.3)
     assert f.threshold is f.above_threshold is f.F0 is f.F1 is f.definition is None

@@ -59,14 +59,14 @@ def _c1(activation: str) -> float:
 def test_exponents_growth_and_paper_count(config):
     p = predict(config)
     a1, a2 = _exact(config.alpha1), _exact(config.alpha2)
-    assert [t.k for t in p.terms] == list(range(len(p.terms)))
+    assert [t.k for t in p.laws] == list(range(len(p.laws)))
     # the orders by their derivation (docs/theory.md §4), not by the closed form the code uses:
     # term 0 is the step-two update itself, of order eta_2 ~ N^alpha2; each further power of
     # the step-one update brings eta_1 ~ N^alpha1 times a projection of order N^(-1/2), so
     # e_0 = alpha2 and e_{k+1} - e_k = alpha1 - 1/2 exactly
     step = a1 - HALF
     e = a2
-    for t in p.terms:
+    for t in p.laws:
         assert Fraction(t.exponent_exact) == e
         assert t.exponent == float(e)
         assert t.left_power == t.k + 1
@@ -81,8 +81,8 @@ def test_exponents_growth_and_paper_count(config):
             break
         walked, zero = walked + 1, zero or e == 0
     assert (p.paper_count, p.critical) == (walked, zero)
-    assert p.paper_count == sum(1 for t in p.terms if t.k >= 1 and t.growth != "vanishing")
-    assert p.critical == any(t.growth == "critical" for t in p.terms)
+    assert p.paper_count == sum(1 for t in p.laws if t.k >= 1 and t.growth != "vanishing")
+    assert p.critical == any(t.growth == "critical" for t in p.laws)
     # the ratio is where the exponent line crosses zero: e_0 + ratio (e_1 - e_0) = 0
     assert isinstance(p.ratio, Fraction) and a2 + p.ratio * step == 0
 
@@ -91,7 +91,7 @@ def test_exponents_growth_and_paper_count(config):
 @given(CONFIGS)
 def test_activation_aware_count_never_exceeds_the_paper_count(config):
     p = predict(config)
-    counted = [t for t in p.terms if 1 <= t.k <= p.paper_count]
+    counted = [t for t in p.laws if 1 <= t.k <= p.paper_count]
     if p.aware_count is None:
         # undefined only when a counted term's coefficients are (non-smooth activation)
         assert not p.activation["smooth"]
@@ -100,21 +100,21 @@ def test_activation_aware_count_never_exceeds_the_paper_count(config):
         assert 0 <= p.aware_count <= p.paper_count
         assert p.aware_count == sum(1 for t in counted if t.present)
     if p.activation["smooth"]:
-        assert all(t.present is not None for t in p.terms)
+        assert all(t.present is not None for t in p.laws)
 
 
 @PROPERTY
 @given(CONFIGS, st.sampled_from([100, 1000, 10_000]))
 def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
     p = predict(config)
-    listed = {o.term for o in p.outliers_at(N, "W2") if o.term >= 1}
-    for t in p.terms:
+    listed = {o.term for o in p.at(N).outliers if o.term >= 1}
+    for t in p.laws:
         if t.present is False:
             assert t.is_outlier is False and t.carries_beta is False
         if t.growth == "vanishing" or t.k == 0:
             assert t.is_outlier is False
         assert (t.k in listed) == (t.is_outlier is True), t
-    assert all(o.term == 0 for o in p.outliers_at(N, "W1"))
+    assert all(o.term == 0 for o in p.at(N).spectra["W1"].outliers)
     # the step-one spike against a hand closed form (psi_d = psi_n = 1, tau = 0, etabar_1 = 1):
     # ||u||^2 = c_1(He_m)^2 + E[He_m^2] = [m = 1] + m!, cos^2(u, beta_*) = [m = 1] / ||u||^2,
     # theta = |c_1(sigma)| ||u|| with c_1(sigma) by mpmath.quad.  alpha1 = 0: aspect c = 1, so
@@ -124,12 +124,12 @@ def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
     m = int(config.target[2:])
     u2 = (m == 1) + math.factorial(m)
     theta = abs(_c1(config.activation)) * math.sqrt(u2)
-    spike = p.step_one_spike(N)
+    spike = p.at(N).step_one_spike
     assert spike.u_norm == pytest.approx(math.sqrt(u2), rel=1e-14)
     if config.alpha1 == 0:
         above = theta > 1
         assert spike.value == pytest.approx(theta + 1 / theta if above else 2.0, rel=1e-12)
-        assert spike.overlap_beta == pytest.approx(
+        assert spike.right_beta_overlap == pytest.approx(
             (1 - theta**-2) * (m == 1) / u2 if above else 0.0, rel=1e-12, abs=1e-15)
     else:
         assert spike.value == pytest.approx(theta * N ** config.alpha1, rel=1e-12)
@@ -142,7 +142,7 @@ def test_odd_activation_has_no_odd_terms(config):
     # even (sigma^(k+1) is then odd, sigma'^m even): every odd k is absent, both batches.
     p = predict(config)
     if p.activation["parity"] == "odd":
-        assert all(t.present is False for t in p.terms if t.k % 2 == 1)
+        assert all(t.present is False for t in p.laws if t.k % 2 == 1)
     if config.activation == "tanh":
         assert p.activation["parity"] == "odd"
 
@@ -167,7 +167,7 @@ def test_every_smooth_activation_decides_every_independent_term(act, config):
     # independent batch: term k is present iff c_{k+1}(sigma) != 0, defined for smooth sigma
     p = predict(config.replace(activation=act))
     assert p.activation["smooth"]
-    for t in p.terms:
+    for t in p.laws:
         (coef,) = t.coefficients
         assert coef["defined"] and t.present is (not coef["zero"])
     assert p.aware_count is not None

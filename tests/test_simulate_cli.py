@@ -38,9 +38,9 @@ def test_json_output_has_the_measurement_keys(capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"spectra", "outliers", "amplitudes", "step_one_spike", "bulk_edge",
             "bulk_edge_empirical", "visible_new_outliers"} <= set(data)
-    assert data["format"] == "twostep.simulate.Measurement/2"
+    assert data["format"] == "twostep.simulate.Measurement/3"
     assert set(data["spectra"]) == {"W1", "W2", "W3", "update"}
-    assert [s["batch"] for s in data["options"]["steps"]] == ["fresh", "fresh", "reuse"]
+    assert [s["batch"] for s in data["provenance"]["steps"]] == ["fresh", "fresh", "reuse"]
     # steps 1 and 2 are copied into the recorded config
     assert (data["config"]["alpha1"], data["config"]["alpha2"]) == (0.2, 0.4)
     assert data["config"]["batch"] == "independent"
@@ -51,7 +51,7 @@ def test_out_writes_loadable_files(tmp_path, capsys):
     assert cli.main(SMALL + ["--out", str(out), "--spectrum", "--dtype", "float32"]) == 0
     assert "saved" in capsys.readouterr().out
     m = Measurement.load(out)
-    assert m.N == 120 and m.options["dtype"] == "float32"
+    assert m.N == 120 and m.options.dtype == "float32"
     assert m.spectra["W2"]["values"].shape == (120,)
 
 

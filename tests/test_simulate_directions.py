@@ -43,7 +43,7 @@ def test_learned_beta_finds_the_planted_direction_against_a_null_maximum():
     q3 = basis[:, 2]
     update = noise + 3.0 * np.outer(q3, beta)  # term 2 carries beta_*
     out = directions.learned_beta(*directions.projections(update, basis, nulls), beta)
-    assert out["term"] == 2 and out["overlap"] > 0.8
+    assert out["best_term"] == 2 and out["overlap"] > 0.8
     assert out["null"] < 0.05 and out["null_draws"] == 4
     plain = directions.learned_beta(*directions.projections(noise, basis, nulls), beta)
     assert plain["overlap"] < 0.05

@@ -39,8 +39,8 @@ def test_step_one_at_alpha_zero_sits_at_the_bbp_location():
     for m in runs:
         assert m.outliers and m.outliers[0].index == 0
         assert m.outliers[0].left_power == 1  # the step-one spike lies along a
-        assert m.step_one_spike.overlap_left > 0.6
-        assert m.options["steps"] == [{"alpha": 0.0, "etabar": 3.0, "batch": "fresh"}]
+        assert m.step_one_spike.left_a_overlap > 0.6
+        assert list(m.provenance.steps) == [{"alpha": 0.0, "etabar": 3.0, "batch": "fresh"}]
         assert set(m.spectra) == {"W1", "update"}
 
 
@@ -101,7 +101,7 @@ def test_float32_agrees_with_float64():
         s64 = np.array(f64.spectra[name]["singular_values"])
         s32 = np.array(f32.spectra[name]["singular_values"])
         assert np.max(np.abs(s32 - s64) / s64) < 1e-4, name
-    assert f32.options["dtype"] == "float32"
+    assert f32.options.dtype == "float32"
 
 
 def test_measurement_json_and_npz_round_trip(tmp_path):
@@ -117,14 +117,14 @@ def test_measurement_json_and_npz_round_trip(tmp_path):
     assert set(data["versions"]) == {"twostep", "numpy", "scipy", "python"}
     assert {"steps_s", "spectra_s", "total_s"} <= set(data["timing"])
     assert data["spectra"]["W2"]["values"] == {"npz": "W2.values", "size": 200}
-    assert set(data["step_one_spike"]) == {"value", "overlap_beta", "overlap_right",
-                                           "overlap_left", "u_norm"}
+    assert set(data["step_one_spike"]) == {"value", "right_beta_overlap", "right_u_overlap",
+                                           "left_a_overlap", "u_norm"}
     amp = data["amplitudes"][0]
     assert set(amp) >= {"k", "left_power", "amplitude", "null_floor", "null_floor_sd",
                         "beta_overlap", "null_beta_overlap"}
     for o in data["spectra"]["W2"]["outliers"]:
         assert set(o) >= {"index", "value", "gap", "left_power", "term", "left_overlaps",
-                          "beta_overlap"}
+                          "right_beta_overlap"}
         assert all(v is None or 0 <= v <= 1 for v in o["left_overlaps"])
     full = m.spectra["W2"]["values"]
     assert np.allclose(full[:10], m.spectra["W2"]["singular_values"], rtol=1e-10)
@@ -207,7 +207,7 @@ def test_memory_estimate_refuses_before_allocating(monkeypatch):
     with pytest.raises(ConfigError, match=r"needs about .* GiB .*allow_memory=True$"):
         run(ModelConfig(), 16000, dtype="float32")  # refused at once: nothing is drawn
     m = run(ModelConfig(), 100, allow_memory=True)
-    assert m.options["memory_estimate_bytes"] > 0
+    assert m.provenance.memory_estimate_bytes > 0
 
 
 def test_memory_formula_terms():

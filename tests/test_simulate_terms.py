@@ -95,7 +95,7 @@ def test_run_reports_terms_and_series():
                       batch="reuse", etabar1=0.1)
     m = run(cfg, 60, 1, terms=3, null_draws=2)
     assert [t.k for t in m.terms] == [0, 1, 2, 3]
-    assert m.options["terms"] == 3 and m.options["max_power"] >= 4
+    assert m.options.terms == 3 and m.provenance.max_power >= 4
     assert m.series["converges"] and m.series["residual"] < 0.05
     t0 = m.terms[0]
     # term 0 is the rank-one a v_0^T plus noise: its projection is most of its norm

@@ -115,10 +115,23 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
         assert values.dtype == np.float64
         assert values[0] == approx(top, rel=1e-12)
         assert np.all(np.diff(values) <= 0) and values[-1] >= 0
-    # the spectra are plain dicts (a fresh run's too); their outliers stay JSON dicts
+    # the spectra are Spectrum records that still read like the dicts they were, outliers too
     assert [o["value"] for o in m.spectra["update"]["outliers"]] == want["update_outliers"]
+    assert [o.value for o in m.spectra["update"].outliers] == want["update_outliers"]
     assert isinstance(m.step_one_spike, StepOneSpike)
     assert m.step_one_spike.value == want["step_one_spike"]
+    # format 2's names read under format 3's (docs/reference.md, Renamed in 0.3)
+    raw = json.loads((DATA / version / f"{name}.json").read_text(encoding="utf-8"))
+    spike = raw["step_one_spike"]
+    assert (m.step_one_spike.right_u_overlap, m.step_one_spike.left_a_overlap,
+            m.step_one_spike.right_beta_overlap) == (
+        spike["overlap_right"], spike["overlap_left"], spike["overlap_beta"])
+    assert [o.right_beta_overlap for o in m.outliers] == [
+        o["beta_overlap"] for o in raw["outliers"]]
+    assert m.beta.best_term == raw["beta"]["term"] and m.beta.first_term is None
+    assert m.options.terms == raw["options"]["terms"] == 2 and m.options.spectrum is True
+    assert list(m.provenance.steps) == raw["options"]["steps"]
+    assert m.provenance.block_rows == raw["options"]["block_rows"]
     assert all(isinstance(o, Outlier) for o in m.outliers)
     assert [o.value for o in m.outliers] == want["outliers"]
     assert [a.amplitude for a in m.amplitudes] == want["amplitudes"]
@@ -184,6 +197,14 @@ def test_prediction_json_loads(version, name):
     assert p.ratio == ratio
     assert p.paper_count == paper_count
     assert p.bulk_edge == 2.0
-    assert [t.k for t in p.terms] == list(range(len(exponents)))
-    assert [t.exponent_exact for t in p.terms] == exponents
+    # schema 2's names are read under schema 3's (docs/reference.md, Renamed in 0.3)
+    assert p.beta.first_term == data["beta"]["term"] and p.beta.best_term is None
+    assert p.features.spike_count == data["one_step_spikes"]["spike_count"]
+    if has_bbp:
+        assert (p.bbp.location, p.bbp.right_u_overlap, p.bbp.left_a_overlap,
+                p.bbp.right_beta_overlap) == tuple(data["bbp"][k] for k in (
+                    "outlier", "overlap_right", "overlap_left", "overlap_beta"))
+        assert p.at(500).step_one_spike.value == data["bbp"]["outlier"]
+    assert [t.k for t in p.laws] == list(range(len(exponents)))
+    assert [t.exponent_exact for t in p.laws] == exponents
     assert (p.bbp is not None) == has_bbp

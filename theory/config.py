@@ -182,6 +182,19 @@ class ModelConfig:
         """A numeric field as the exact rational of its decimal value."""
         return exact(getattr(self, name))
 
+    def dimensions(self, N: int) -> tuple[int, int]:
+        """``d = round(psi_d N)``, ``n = round(psi_n N)`` at width N (halves rounded up,
+        exactly): the exact rational of the decimal ``psi`` is used, so ``psi_d = 0.3``,
+        ``N = 5`` gives ``d = 2`` on every platform.  A simulation draws these sizes and a
+        prediction at N uses them."""
+        half = Fraction(1, 2)
+        d = math.floor(self.exact("psi_d") * N + half)
+        n = math.floor(self.exact("psi_n") * N + half)
+        if d < 1 or n < 1:
+            raise ConfigError(
+                f"psi_d N and psi_n N must round to >= 1; got d={d}, n={n} at N={N}")
+        return d, n
+
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 

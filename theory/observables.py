@@ -61,32 +61,73 @@ class Observable:
         return cls(**{k: _frozen(v) for k, v in data.items()})
 
 
+class Record(Observable):
+    """An observable that also reads like the read-only mapping it replaced (format 2 stored
+    these as dicts): ``r["name"]`` and ``r.get("name")`` give the field, ``"name" in r`` is
+    True for a field that is set (not None), iteration gives the set fields' names.  A
+    statistic written against the dicts keeps working; new code reads attributes."""
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in _names(type(self)):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, None) if key in _names(type(self)) else None
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in _names(type(self)) and getattr(self, key) is not None
+
+    def __iter__(self):
+        return (k for k in _names(type(self)) if getattr(self, k) is not None)
+
+    def keys(self):
+        return list(iter(self))
+
+    def items(self):
+        return [(k, getattr(self, k)) for k in self]
+
+    def values(self):
+        return [getattr(self, k) for k in self]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 @dataclass(frozen=True)
 class StepOneSpike(Observable):
     """The top singular triplet of W_1: the spike step one adds (docs/theory.md, step one).
 
     ``value``: its singular value (predicted: the BBP location for alpha1 = 0, the leading
-    order ``strength N^alpha1`` for alpha1 > 0); ``overlap_right``: right vector with
-    ``u = X^T y / n``; ``overlap_left``: left vector with the second layer ``a``;
-    ``overlap_beta``: right vector with beta_*; ``u_norm``: ``||u||``.
+    order ``strength N^alpha1`` for alpha1 > 0); ``right_u_overlap``: right vector with
+    ``u = X^T y / n``; ``left_a_overlap``: left vector with the second layer ``a``;
+    ``right_beta_overlap``: right vector with beta_* (the name every singular vector's beta_*
+    overlap has: :class:`Outlier`, :class:`ExactTerm`); ``u_norm``: ``||u||``.
+    (Format 2 names: ``overlap_right``, ``overlap_left``, ``overlap_beta``.)
     """
 
     value: float | None = None
-    overlap_right: float | None = None
-    overlap_left: float | None = None
-    overlap_beta: float | None = None
+    right_u_overlap: float | None = None
+    left_a_overlap: float | None = None
+    right_beta_overlap: float | None = None
     u_norm: float | None = None
 
 
 @dataclass(frozen=True)
-class Outlier(Observable):
+class Outlier(Record):
     """One outlier of a weight matrix.
 
     ``term``: the step-two term k it belongs to (its left vector follows ``a^{k+1}``;
     ``left_power`` = k + 1); ``value``: its singular value (predicted only where theory gives a
     finite location, else None).  Measured only: ``index`` (rank among the singular values),
-    ``gap`` (above the bulk edge), ``left_overlaps`` (with ``q_1..q_K``), ``beta_overlap``
-    (right vector with beta_*).  Predicted only: ``exponent`` (its size ``N^exponent``),
+    ``gap`` (above the bulk edge), ``left_overlaps`` (with ``q_1..q_K``),
+    ``right_beta_overlap`` (right vector with beta_*; format 2: ``beta_overlap``).
+    Predicted only: ``exponent`` (its size ``N^exponent``),
     ``growth`` and a ``statement``.
     """
 
@@ -96,7 +137,7 @@ class Outlier(Observable):
     index: int | None = None
     gap: float | None = None
     left_overlaps: tuple[float | None, ...] | None = None
-    beta_overlap: float | None = None
+    right_beta_overlap: float | None = None
     exponent: float | None = None
     growth: str | None = None
     statement: str | None = None
@@ -106,8 +147,9 @@ class Outlier(Observable):
 class Projection(Observable):
     """The step-two update projected on ``q_{k+1}`` (the Gram-Schmidt of ``a^{k+1}``):
     ``amplitude = ||U^T q_{k+1}||``, its null floor (the same with independent second layers:
-    mean and sd over the draws), the squared cosine of ``U^T q_{k+1}`` with beta_* and its
-    null counterpart."""
+    mean and sd over the draws), the squared cosine of the projection ``U^T q_{k+1}`` with
+    beta_* (``beta_overlap``; not a singular vector's, which is ``right_beta_overlap``) and
+    its null counterpart."""
 
     k: int
     left_power: int
@@ -157,15 +199,16 @@ class ExactTerm(Projection):
 class BetaLearning(Observable):
     """Whether, and in which step-two direction, beta_* is learned.
 
-    Predicted: ``learned`` (None: undecided), ``term`` (the first term whose right vector
-    carries beta_*), ``terms`` (all of them), ``reason``.  Measured: ``overlap`` (the largest
-    squared cosine of ``U^T q_{k+1}`` with beta_* over k), ``term`` (the k that attains it),
-    ``null`` / ``null_sd`` (the same maximum with independent second layers, over
-    ``null_draws`` draws).
+    Predicted: ``learned`` (None: undecided), ``first_term`` (the first term whose right
+    vector carries beta_*), ``terms`` (all of them), ``reason``.  Measured: ``overlap`` (the
+    largest squared cosine of ``U^T q_{k+1}`` with beta_* over k), ``best_term`` (the k that
+    attains it), ``null`` / ``null_sd`` (the same maximum with independent second layers,
+    over ``null_draws`` draws).  (Format 2 had one name, ``term``, for both.)
     """
 
     learned: bool | None = None
-    term: int | None = None
+    first_term: int | None = None
+    best_term: int | None = None
     terms: tuple[int, ...] | None = None
     reason: str | None = None
     overlap: float | None = None
@@ -195,3 +238,123 @@ class FeatureSpikes(Observable):
     F0: dict | None = None
     F1: dict | None = None
     definition: str | None = None
+
+
+@dataclass(frozen=True)
+class Spectrum(Record):
+    """The top of one matrix's spectrum (``spectra[name]``, name ``W1``..``WT`` or ``update``).
+
+    ``singular_values``: the top ones, descending; ``bulk_edge``: the theory's edge of W_0,
+    ``1 + sqrt(N/d)`` (None for the update); ``bulk_edge_empirical``, ``margin``,
+    ``tracy_widom_scale``, ``edge_used`` (``"empirical"``, ``"theory"`` or None),
+    ``edge_fit`` and ``solver``: how the edge was fitted and the top singular values
+    computed (``computed`` of them); ``outliers``: the :class:`Outlier` s above edge +
+    margin.  With ``spectrum=True`` runs also ``values`` (every singular value: an array in
+    memory, ``{"npz": key, "size": n}`` in a JSON file until :meth:`Measurement.load`
+    restores it) and ``histogram``.  A prediction's spectrum has ``bulk_edge`` and the
+    predicted ``outliers`` only."""
+
+    singular_values: tuple[float, ...] | None = None
+    bulk_edge: float | None = None
+    bulk_edge_empirical: float | None = None
+    tracy_widom_scale: float | None = None
+    margin: float | None = None
+    edge_used: str | None = None
+    edge_fit: Mapping[str, Any] | None = None
+    solver: Mapping[str, Any] | None = None
+    computed: int | None = None
+    outliers: tuple[Outlier, ...] | None = None
+    values: Any = None
+    histogram: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.outliers is not None:
+            object.__setattr__(self, "outliers",
+                               tuple(Outlier.from_dict(o) for o in self.outliers))
+        if isinstance(self.singular_values, list):
+            object.__setattr__(self, "singular_values", tuple(self.singular_values))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Spectrum:
+        if isinstance(data, Mapping) and not isinstance(data, Observable):
+            # the arrays and the nested dicts stay what they are (not frozen to tuples)
+            data = {k: (v if k in ("values", "edge_fit", "solver", "histogram") else _frozen(v))
+                    for k, v in data.items()}
+            return _build(cls, data)
+        return super().from_dict(data)
+
+
+def _build(cls: type[T], data: Mapping[str, Any]) -> T:
+    names = set(_names(cls))
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(sorted(names))}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class Series(Record):
+    """Diagnostics of the exact terms' truncated series (docs/theory.md, the exact terms):
+    ``K`` terms, the step sizes ``eta1``, ``eta2``, the relative ``residual``
+    ``||U - sum_{k<=K} T_k|| / ||U||`` (None: unknown, ``residual_missing`` says why),
+    ``residual_norm``, ``update_norm``, the operator ``norms`` ``||T_k||`` and their
+    successive ``ratios``, the ``tolerance`` and ``converges`` (residual <= tolerance), and
+    ``p1`` (how the first-order part was computed).  A measurement rescaled to other step
+    sizes (compare/core.py, docs/claims.md) also has ``core_rule``, ``radius``, ``core_from``
+    (the config it was measured at) and ``core_scales`` (the factor of each term)."""
+
+    K: int | None = None
+    eta1: float | None = None
+    eta2: float | None = None
+    residual: float | None = None
+    residual_norm: float | None = None
+    update_norm: float | None = None
+    norms: tuple[float | None, ...] | None = None
+    ratios: tuple[float | None, ...] | None = None
+    tolerance: float | None = None
+    converges: bool | None = None
+    p1: Mapping[str, Any] | None = None
+    residual_missing: str | None = None
+    core_rule: str | None = None
+    radius: float | None = None
+    core_from: Mapping[str, Any] | None = None
+    core_scales: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Series:
+        if isinstance(data, Mapping) and not isinstance(data, Observable):
+            return _build(cls, {k: (v if k in ("p1", "core_from") else _frozen(v))
+                                for k, v in data.items()})
+        return super().from_dict(data)
+
+
+@dataclass(frozen=True)
+class Observables(Observable):
+    """The observables of one configuration at one width N, under the names and types a
+    :class:`~twostep.simulate.Measurement` has: what ``Prediction.at(N)`` predicts and what a
+    measurement measured.  A statistic ``f(obs)`` reading these fields runs on either
+    (docs/howto-own-claim.md); a field one side does not know is None there (or empty).
+
+    A prediction gives expectations over the draws: ``terms[i].amplitude`` is the mean of
+    ``||T_k^T q_{k+1}||`` and ``terms[i].coherent_sq`` the squared spike strength
+    ``theta_k^2``; ``visible_new_outliers`` counts the terms k >= 1 predicted out of the
+    bulk at this N (docs/amplitudes.md)."""
+
+    N: int
+    d: int
+    n: int
+    bulk_edge: float | None = None
+    spectra: dict[str, Spectrum] = dataclasses.field(default_factory=dict)
+    step_one_spike: StepOneSpike | None = None
+    outliers: tuple[Outlier, ...] | None = None
+    visible_new_outliers: int | None = None
+    amplitudes: tuple[Projection, ...] = ()
+    terms: tuple[ExactTerm, ...] | None = None
+    beta: BetaLearning | None = None
+    features: FeatureSpikes | None = None
+
+
+#: The fields an :class:`Observables` has: every one is a field of a Measurement too, with
+#: the same name and type (tests/test_contract.py).
+OBSERVABLE_FIELDS = _names(Observables)

@@ -49,7 +49,7 @@ class BBP(Claim):
     #: set from the calibration (docs/results.md, Calibration): 0.05 accepted +-10% errors in
     #: the right overlap in 98-100% of the resamples; 0.015 in 0%, type I 0%
     overlap_tolerance: float = 0.015
-    location: Callable[[Prediction], float] = lambda p: p.bbp["outlier"]
+    location: Callable[[Prediction], float] = lambda p: p.bbp.location
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
         return [config.replace(alpha1=0.0)]
@@ -69,7 +69,7 @@ class BBP(Claim):
         def values(get: Callable[[Measurement], float]) -> dict[int, list[float]]:
             return _per_N(results, cfg, get, self.name)
 
-        if not pred.bbp["exists"]:
+        if not pred.bbp.exists:
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
                                   values(lambda m: _spike(m, "value")), pred.bulk_edge,
                                   0.05 * pred.bulk_edge, note=note)]
@@ -79,9 +79,9 @@ class BBP(Claim):
                           values(lambda m: _spike(m, "value")), loc,
                           self.location_tolerance * loc, note=note),
             limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
-                          values(lambda m: _spike(m, "overlap_beta")),
-                          pred.bbp["overlap_beta"], self.overlap_tolerance, note=note),
+                          values(lambda m: _spike(m, "right_beta_overlap")),
+                          pred.bbp.right_beta_overlap, self.overlap_tolerance, note=note),
             limit_finding(self.name, "squared overlap left vector / a", cfg,
-                          values(lambda m: _spike(m, "overlap_left")),
-                          pred.bbp["overlap_left"], self.overlap_tolerance, note=note),
+                          values(lambda m: _spike(m, "left_a_overlap")),
+                          pred.bbp.left_a_overlap, self.overlap_tolerance, note=note),
         ]

@@ -66,7 +66,7 @@ class OutlierCount(Claim):
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         pred = predict(config)
-        need = len(pred.terms)   # whole-update amplitudes of k = 0 .. paper_count + 1 (figures)
+        need = len(pred.laws)   # whole-update amplitudes of k = 0 .. paper_count + 1 (figures)
         top = max(pred.paper_count, self.claimed or 0) + 1
         return {**self.options, "max_power": min(MAX_POWER_LIMIT, max(4, need, top + 1)),
                 "terms": guard_terms(config, max(GUARD_TERMS, top))}
@@ -79,8 +79,8 @@ class OutlierCount(Claim):
         visible = ({N: [] for N in Ns} if unseen else
                    _per_N(results, config, lambda m: m.visible_new_outliers, self.name))
         regime = measured_regime(results, config)
-        counted_paper = [t.k for t in pred.terms if 1 <= t.k <= pred.paper_count]
-        counted_aware = [t.k for t in pred.terms if t.k >= 1 and t.is_outlier]
+        counted_paper = [t.k for t in pred.laws if 1 <= t.k <= pred.paper_count]
+        counted_aware = [t.k for t in pred.laws if t.k >= 1 and t.is_outlier]
         # ranges, not lists: near alpha1 = 1/2 the paper count reaches millions
         last_k = (pred.paper_count if self.claimed is None
                   else max(pred.paper_count, self.claimed)) + 1

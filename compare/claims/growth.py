@@ -40,7 +40,7 @@ class GrowthExponent(Claim):
     tolerance: float = 0.1
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
-        need = 1 + max(self.terms or (len(predict(config).terms) - 1,))
+        need = 1 + max(self.terms or (len(predict(config).laws) - 1,))
         # the predicted terms reach k = MAX_TERMS near alpha1 = 1/2; measure what simulate can
         power = max(4, need) if self.terms else min(MAX_POWER_LIMIT, max(4, need))
         return {"terms": guard_terms(config, max(GUARD_TERMS, need - 1)), **self.options,
@@ -50,14 +50,14 @@ class GrowthExponent(Claim):
         pred = predict(config)
         out = []
         ks = self.terms if self.terms is not None else tuple(
-            t.k for t in pred.terms if t.present and t.growth != "vanishing")
+            t.k for t in pred.laws if t.present and t.growth != "vanishing")
         available = min(len(m.amplitudes) for N in results.Ns(config)
                         for m in results.get(config, N))
         regime = measured_regime(results, config)
         for k in ks:
             if k >= available:
                 continue  # measured with a smaller max_power: nothing to test
-            t = pred.term(k)
+            t = pred.law(k)
             raw = _per_N(results, config, lambda m, k=k: _amp(m, k).amplitude, self.name)
             flo = _per_N(results, config, lambda m, k=k: _amp(m, k).null_floor, self.name)
             subject = f"term k={k} (a^{k + 1}), e_k={t.exponent_exact}"
@@ -75,7 +75,7 @@ def _exact_term_findings(claim: str, config: ModelConfig, results: Results, pred
     the exact terms' coherent strengths against ``e_k``, under the regime guard."""
     out = {}
     seconds = cell_seconds(results, config)
-    known = {t.k: t for t in pred.terms}
+    known = {t.k: t for t in pred.laws}
     for k in ks:
         if k in known:
             exponent, exact = known[k].exponent, known[k].exponent_exact
@@ -112,7 +112,7 @@ class TermExponent(Claim):
     def _ks(self, pred: Prediction) -> tuple[int, ...]:
         if self.terms is not None:
             return tuple(self.terms)
-        return tuple(t.k for t in pred.terms if t.present and t.k <= TERMS_LIMIT)
+        return tuple(t.k for t in pred.laws if t.present and t.k <= TERMS_LIMIT)
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         need = max(self._ks(predict(config)) or (GUARD_TERMS,))
@@ -123,7 +123,7 @@ class TermExponent(Claim):
         regime = measured_regime(results, config)
         ks = self._ks(pred)
         if regime.blocked:
-            return [_blocked(self.name, "exact terms", config, [pred.term(k).exponent for k in ks],
+            return [_blocked(self.name, "exact terms", config, [pred.law(k).exponent for k in ks],
                              regime.blocked)]
         available = _available_terms(results, config)
         missing = [k for k in ks if k >= available]

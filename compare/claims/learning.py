@@ -222,7 +222,7 @@ def _mode_evidence(claim: str, cfg: ModelConfig, top: int, results: Results, reg
     """The :class:`_ModeEvidence` of one batch mode and the raw p-values that join the BH
     family (per tested term: above the yardstick at each ``tail`` width, pooled below it, the
     two exponent signs), or why the measurements cannot decide (:func:`_term_cosines`)."""
-    known = {t.k: t for t in pred.terms}
+    known = {t.k: t for t in pred.laws}
     tested = [top]
     Ns = results.Ns(cfg)
     tail = [N for N in Ns if regime.ok(N)][-2:]

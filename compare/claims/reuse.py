@@ -69,11 +69,11 @@ class ReuseGap(Claim):
             return int(self.term)
         pred = predict(config.replace(batch="reuse"))
         j = pred.target["reuse_exponent"]
-        if pred.beta.term is not None:
-            return int(pred.beta.term)
-        if j is not None and j - 1 < len(pred.terms):
+        if pred.beta.first_term is not None:
+            return int(pred.beta.first_term)
+        if j is not None and j - 1 < len(pred.laws):
             return max(1, int(j) - 1)
-        return min(len(pred.terms) - 1, max(1, pred.paper_count))
+        return min(len(pred.laws) - 1, max(1, pred.paper_count))
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:
         return {**self.options, "terms": guard_terms(config, max(GUARD_TERMS, self._k(config)))}
@@ -81,7 +81,7 @@ class ReuseGap(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         reuse_cfg, ind_cfg = self.configs(config)
         k = self._k(config)
-        preds = {"reuse": predict(reuse_cfg).term(k), "independent": predict(ind_cfg).term(k)}
+        preds = {"reuse": predict(reuse_cfg).law(k), "independent": predict(ind_cfg).law(k)}
         # the statistic is a direction (scale-free): it says whether term k's right vector
         # carries beta_*, not whether the term grows into an outlier (term-exponent and
         # outlier-count decide that), so the expectation does not depend on e_k

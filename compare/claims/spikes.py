@@ -58,7 +58,7 @@ class OneStepSpikes(Claim):
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         pred = predict(config)
-        l = pred.one_step_spikes.spike_count
+        l = pred.features.spike_count
         counts = _per_N(results, config, _spike_count, self.name)
         Ns = sorted(counts)
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
@@ -77,7 +77,7 @@ class OneStepSpikes(Claim):
             med = [float(np.median(counts[N])) for N in tail]
             base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
                     f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
-            if pred.one_step_spikes.critical:
+            if pred.features.critical:
                 return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
                     "spikes): the count is not decided", math.nan
             if not enough_widths(Ns):

@@ -47,8 +47,8 @@ class LeftVectors(Claim):
         N = Ns[-1]
         ms = results.get(config, N)
         regime = measured_regime(results, config)
-        allowed = {t.k for t in pred.terms if t.present and t.growth != "vanishing"}
-        absent = {t.k for t in pred.terms if t.present is False}
+        allowed = {t.k for t in pred.laws if t.present and t.growth != "vanishing"}
+        absent = {t.k for t in pred.laws if t.present is False}
         ranks = max((len(m.outliers) for m in ms), default=0)
         table = Table(["rank", "seeds with outlier", "value (mean)", "identified k (mode)",
                        "agreement", "overlap with q_(k+1) (mean)", "CI low", "CI high",

@@ -20,6 +20,7 @@ from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError
 from twostep.theory.errors import TwostepError
+from twostep.theory.observables import Spectrum
 
 from ..paths import check_writable_folder, disk_full, parent_of
 from ._config_args import add_config_arguments, config_from_args
@@ -93,19 +94,19 @@ def _f(x, spec: str = ".4f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def _outlier_lines(spec: dict, max_power: int) -> list[str]:
-    outliers = spec.get("outliers", [])
+def _outlier_lines(spec: Spectrum, max_power: int) -> list[str]:
+    outliers = spec.outliers or ()
     if not outliers:
         return ["  (none)"]
     head = " ".join(f"q{m}" .rjust(5) for m in range(1, max_power + 1))
     lines = [f"  {'#':>2} {'value':>9} {'gap':>8}  {'left vector':<12} {'beta_*':>6}  "
              f"squared overlaps {head}"]
     for o in outliers:
-        power = o.get("left_power")
-        ident = "none" if power is None else f"a^{power} (k={o['term']})"
-        overlaps = " ".join(_f(v, "5.3f") for v in o.get("left_overlaps", []))
-        lines.append(f"  {o['index']:>2} {o['value']:>9.4f} {o['gap']:>8.4f}  {ident:<12} "
-                     f"{_f(o.get('beta_overlap'), '6.3f')}  {'':>16} {overlaps}")
+        power = o.left_power
+        ident = "none" if power is None else f"a^{power} (k={o.term})"
+        overlaps = " ".join(_f(v, "5.3f") for v in o.left_overlaps or ())
+        lines.append(f"  {o.index:>2} {o.value:>9.4f} {o.gap:>8.4f}  {ident:<12} "
+                     f"{_f(o.right_beta_overlap, '6.3f')}  {'':>16} {overlaps}")
     return lines
 
 
@@ -115,17 +116,17 @@ def render(m: Measurement) -> str:
     scaling = m.config.scaling
     lines = [
         f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
-        f"n={m.n}  seed={m.seed}  {m.options['dtype']}  tau={c['noise']:g}  [{scaling}]",
+        f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={c['noise']:g}  [{scaling}]",
         "steps: " + "   ".join(
             f"{s['t']}: alpha={st['alpha']:g} etabar={st['etabar']:g} {st['batch']} "
             f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
-            for s, st in zip(m.dynamics, m.options["steps"])),
+            for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
             f"{name} {_f(spec['bulk_edge_empirical'])}" for name, spec in m.spectra.items())
         + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
-    K = m.options["max_power"]
+    K = m.provenance.max_power
     for name, spec in m.spectra.items():
         what = "W_T - W_{T-1}" if name == "update" else name
         margin = _f(spec.get("margin"))
@@ -145,10 +146,10 @@ def render(m: Measurement) -> str:
     else:
         lines.append(
             f"step one: top singular value of W1 {s.value:.4f}; squared overlaps of its "
-            f"vectors: right-beta_* {_f(s.overlap_beta)}, right-u {_f(s.overlap_right)}, "
-            f"left-a {_f(s.overlap_left)};  ||u|| = {s.u_norm:.4f}")
+            f"vectors: right-beta_* {_f(s.right_beta_overlap)}, right-u {_f(s.right_u_overlap)}, "
+            f"left-a {_f(s.left_a_overlap)};  ||u|| = {s.u_norm:.4f}")
     lines += ["", f"amplitudes ||U^T q_(k+1)|| of the last update U vs null floor "
-                  f"(mean +- sd over {m.options['null_draws']} independent a):",
+                  f"(mean +- sd over {m.options.null_draws} independent a):",
               f"  {'k':>2} {'power':>5} {'amplitude':>10} {'null floor':>18} {'ratio':>7} "
               f"{'beta_*':>7} {'null beta_*':>16}"]
     for a in m.amplitudes:

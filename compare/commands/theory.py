@@ -57,7 +57,7 @@ def render(pred, N: int | None = None) -> str:
         "| k | left vector | e_k | growth | coefficient | present | carries beta_* |",
         "|---|---|---|---|---|---|---|",
     ]
-    for t in pred.terms:
+    for t in pred.laws:
         coef = "; ".join(
             f"{d['label']}={'undef' if d['value'] is None else format(d['value'], '.4g')}"
             for d in t.coefficients)
@@ -71,30 +71,31 @@ def render(pred, N: int | None = None) -> str:
         f"target: information exponent {_fmt(tg['information_exponent'])}, reuse exponent "
         f"{reuse}, parity {tg['parity']}",
         f"beta_* learned: {_fmt(pred.beta.learned)} ({pred.beta.reason})",
-        f"step one: ||u|| = {pred.step_one['u_norm']:.4f}, strength theta = "
-        f"{pred.step_one['strength']:.4f}, exponent alpha1 = {pred.step_one_exponent:g}",
+        f"step one: ||u|| = {pred.step_one.u_norm:.4f}, strength theta = "
+        f"{pred.step_one.strength:.4f}, exponent alpha1 = {pred.step_one_exponent:g}",
     ]
     if pred.bbp is not None:
         b = pred.bbp
         lines.append(
-            f"BBP (alpha1 = 0): theta = {b['theta']:.4f} vs threshold {b['threshold']:.4f}; "
-            + (f"outlier at {b['outlier']:.4f} (edge {b['bulk_edge']:.4f}); squared overlaps "
-               f"right-u {b['overlap_right']:.4f}, left-a {b['overlap_left']:.4f}, right-beta_* "
-               f"{b['overlap_beta']:.4f} (|cos| {b['cosine_beta']:.4f})" if b["exists"]
+            f"BBP (alpha1 = 0): theta = {b.theta:.4f} vs threshold {b.threshold:.4f}; "
+            + (f"outlier at {b.location:.4f} (edge {b.bulk_edge:.4f}); squared overlaps "
+               f"right-u {b.right_u_overlap:.4f}, left-a {b.left_a_overlap:.4f}, right-beta_* "
+               f"{b.right_beta_overlap:.4f} (|cos| {b.cosine_beta:.4f})" if b.exists
                else "no outlier (below threshold)"))
-    s = pred.one_step_spikes
+    s = pred.features
     lines.append(f"one-step feature-matrix spikes (Moniri et al. 2023) at alpha1: "
                  f"{s.spike_count}" + (" (critical: interval end point)" if s.critical else ""))
     for note in pred.notes:
         lines.append(f"note: {note}")
     if N is not None:
         lines.append("")
-        spike = pred.step_one_spike(N)
+        at = pred.at(N)
+        spike = at.step_one_spike
         lines.append(f"step-one spike of W_1 at N = {N}: {spike.value:.4f}"
                      + (" (BBP location)" if pred.bbp is not None else
                         " (leading order strength N^alpha1)"))
         lines.append(f"outliers of W_2 at N = {N}:")
-        for o in pred.outliers_at(N):
+        for o in at.outliers:
             loc = f"{o.value:.4f}" if o.value is not None else "-"
             lines.append(f"  term {o.term} (a^{o.left_power}): {loc}  {o.statement}")
         lines += _amplitude_lines(pred, N)
@@ -175,11 +176,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             data = pred.to_dict()
             if args.N is not None:
+                at = pred.at(args.N)
                 data["outliers_at_N"] = {
                     "N": args.N,
-                    "step_one_spike": pred.step_one_spike(args.N).to_dict(),
-                    "W1": [o.to_dict() for o in pred.outliers_at(args.N, "W1")],
-                    "W2": [o.to_dict() for o in pred.outliers_at(args.N, "W2")],
+                    "step_one_spike": at.step_one_spike.to_dict(),
+                    "W1": [o.to_dict() for o in at.spectra["W1"].outliers],
+                    "W2": [o.to_dict() for o in at.outliers],
                     # the finite-N terms the text output prints (None: paper count 0)
                     "terms": term_data(pred, args.N)}
             text = json.dumps(data, indent=2, sort_keys=True)

@@ -127,7 +127,7 @@ def predictions_preamble(plan) -> str:
     for cfg, claims in used.values():
         pred = predict(cfg)
         terms = "; ".join(f"k={t.k} (a^{t.left_power}) N^{t.exponent_exact}"
-                          for t in pred.terms if t.present) or "none"
+                          for t in pred.laws if t.present) or "none"
         count = "undefined" if pred.aware_count is None else pred.aware_count
         learned = {True: "yes", False: "no", None: "undecided"}[pred.beta.learned]
         lines += [f"- {', '.join(claims)}: {_config_text(cfg)}",
@@ -135,9 +135,9 @@ def predictions_preamble(plan) -> str:
                   f"{terms}; beta_* learned: {learned}"]
         if pred.bbp is not None:
             b = pred.bbp
-            lines.append(f"  BBP: theta = {b['theta']:.4g} vs threshold {b['threshold']:.4g}: "
-                         + (f"outlier at {b['outlier']:.4g} (bulk edge {b['bulk_edge']:.4g})"
-                            if b["exists"] else "no outlier"))
+            lines.append(f"  BBP: theta = {b.theta:.4g} vs threshold {b.threshold:.4g}: "
+                         + (f"outlier at {b.location:.4g} (bulk edge {b.bulk_edge:.4g})"
+                            if b.exists else "no outlier"))
     return "\n".join(lines)
 
 
