@@ -114,7 +114,7 @@ def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
 #: What each field of a :class:`Measurement` is a function of (its ``metadata["of"]``, one of
 #: these keys).  This is the one classification of the fields: the core's rescaling
 #: (compare/core.py: what it rescales, keeps or empties) and the regime guard
-#: (compare/claims/rules.py: which reads are statements about step two) both derive their field
+#: (compare/claims/guard.py: which reads are statements about step two) both derive their field
 #: lists from it (:func:`fields_of`), and tests/test_core.py fails for a field without one.
 FIELD_KINDS = {
     "run": "which run it is and how it was made: config, width, seed, options, provenance, "
