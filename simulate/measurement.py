@@ -178,9 +178,7 @@ class Measurement:
         elif not isinstance(self.config, ModelConfig):
             raise ConfigError(f"config must be a ModelConfig, got {type(self.config).__name__}")
         if not isinstance(self.options, RunOptions):
-            fix(self, "options", RunOptions.from_mapping(
-                {k: v for k, v in (self.options or {}).items() if k in RunOptions.fields()}
-                if isinstance(self.options, Mapping) else self.options))
+            fix(self, "options", RunOptions.from_mapping(self.options))  # unknown names: refused
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
         fix(self, "spectra", {name: Spectrum.from_dict(spec)
                               for name, spec in (self.spectra or {}).items()})

@@ -98,3 +98,13 @@ def test_records_read_like_the_dicts_they_replaced():
         spec["no_such_field"]
     bbp = predict(BBP).bbp
     assert bbp["outlier"] == bbp["location"] == bbp.location  # the schema-2 name still reads
+
+
+def test_a_measurements_options_are_run_options_and_unknown_ones_are_refused():
+    from twostep.simulate.options import RunOptions
+    from twostep.theory import ConfigError
+
+    m = Measurement(config=BBP, N=10, d=10, n=10, seed=0, options={"dtype": "float32"})
+    assert m.options == RunOptions(dtype="float32")
+    with pytest.raises(ConfigError, match=r"^unknown run option\(s\) dtyp; allowed: dtype, "):
+        Measurement(config=BBP, N=10, d=10, n=10, seed=0, options={"dtyp": "float32"})
