@@ -84,7 +84,7 @@ def test_the_prediction_at_N_has_the_measured_types_and_its_terms():
         assert t.null_floor is None  # measured only
     assert obs.visible_new_outliers == sum(a.location is not None for a in amps)
     assert obs.beta is p.beta and obs.features is p.features
-    assert Observables.from_dict(obs.to_dict()).N == 1000
+    assert Observables.from_dict(obs.to_dict()) == obs  # JSON round trip, types restored
 
 
 def test_records_read_like_the_dicts_they_replaced():

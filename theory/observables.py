@@ -354,6 +354,22 @@ class Observables(Observable):
     beta: BetaLearning | None = None
     features: FeatureSpikes | None = None
 
+    def __post_init__(self) -> None:
+        """Mappings (from JSON) become the observables' types, lists tuples."""
+        fix = object.__setattr__
+
+        def each(kind: type[Observable], values: Any) -> Any:
+            return None if values is None else tuple(kind.from_dict(v) for v in values)
+
+        fix(self, "spectra", {k: Spectrum.from_dict(v) for k, v in (self.spectra or {}).items()})
+        fix(self, "outliers", each(Outlier, self.outliers))
+        fix(self, "amplitudes", each(Projection, self.amplitudes) or ())
+        fix(self, "terms", each(ExactTerm, self.terms))
+        for name, kind in (("step_one_spike", StepOneSpike), ("beta", BetaLearning),
+                           ("features", FeatureSpikes)):
+            value = getattr(self, name)
+            fix(self, name, None if value is None else kind.from_dict(value))
+
 
 #: The fields an :class:`Observables` has: every one is a field of a Measurement too, with
 #: the same name and type (tests/test_contract.py).
