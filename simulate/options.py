@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from twostep.theory.errors import ConfigError
-from twostep.theory.observables import Observable, Record
+from twostep.theory.observables import Record
 
 #: Backend names (``numpy`` is the default; :mod:`.backend` runs them). Here, not in
 #: :mod:`.backend`, so that options are checked without loading sympy.
@@ -214,9 +214,3 @@ class Provenance(Record):
     edge_margin_kappa: float | None = None
     memory_estimate_bytes: int | None = None
     identify_rule: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Provenance:
-        if isinstance(data, Mapping) and not isinstance(data, Observable):
-            return cls(**{**data, "steps": tuple(dict(s) for s in data.get("steps") or ())})
-        return super().from_dict(data)

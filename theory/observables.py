@@ -274,24 +274,6 @@ class Spectrum(Record):
         if isinstance(self.singular_values, list):
             object.__setattr__(self, "singular_values", tuple(self.singular_values))
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Spectrum:
-        if isinstance(data, Mapping) and not isinstance(data, Observable):
-            # the arrays and the nested dicts stay what they are (not frozen to tuples)
-            data = {k: (v if k in ("values", "edge_fit", "solver", "histogram") else _frozen(v))
-                    for k, v in data.items()}
-            return _build(cls, data)
-        return super().from_dict(data)
-
-
-def _build(cls: type[T], data: Mapping[str, Any]) -> T:
-    names = set(_names(cls))
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(sorted(names))}")
-    return cls(**data)
-
 
 @dataclass(frozen=True)
 class Series(Record):
@@ -320,13 +302,6 @@ class Series(Record):
     radius: float | None = None
     core_from: Mapping[str, Any] | None = None
     core_scales: tuple[float, ...] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Series:
-        if isinstance(data, Mapping) and not isinstance(data, Observable):
-            return _build(cls, {k: (v if k in ("p1", "core_from") else _frozen(v))
-                                for k, v in data.items()})
-        return super().from_dict(data)
 
 
 @dataclass(frozen=True)

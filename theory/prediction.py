@@ -86,10 +86,6 @@ class Term:
         }
 
 
-#: The law of term k under its older name (``Prediction.terms`` of schema 2).
-TermLaw = Term
-
-
 @dataclass(frozen=True)
 class StepOneScaling(Record):
     """Step one's scaling (docs/theory.md §3): the spike's ``exponent`` (alpha1), the limit

@@ -89,7 +89,7 @@ def render(pred, N: int | None = None) -> str:
         lines.append(f"note: {note}")
     if N is not None:
         lines.append("")
-        at = pred.at(N)
+        at = pred.at(N, ks=())  # the terms are printed below (_amplitude_lines)
         spike = at.step_one_spike
         lines.append(f"step-one spike of W_1 at N = {N}: {spike.value:.4f}"
                      + (" (BBP location)" if pred.bbp is not None else
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             data = pred.to_dict()
             if args.N is not None:
-                at = pred.at(args.N)
+                at = pred.at(args.N, ks=())  # the terms: term_data below
                 data["outliers_at_N"] = {
                     "N": args.N,
                     "step_one_spike": at.step_one_spike.to_dict(),
