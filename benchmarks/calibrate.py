@@ -146,7 +146,7 @@ def _shifted_pred(pred: Any, shift: float) -> Any:
     terms = [SimpleNamespace(k=t.k, exponent=t.exponent + shift,
                              exponent_exact=f"{t.exponent + shift:.4g}")
              for t in pred.laws]
-    return SimpleNamespace(terms=terms)
+    return SimpleNamespace(laws=terms)
 
 
 @dataclass
