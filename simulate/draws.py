@@ -83,15 +83,24 @@ def draw_beta(seed: int, N: int, d: int) -> np.ndarray:
 
 def draw_second_layer(config: ModelConfig, seed: int, N: int, stream: int = SECOND_LAYER,
                       index: tuple[int, ...] = ()) -> np.ndarray:
-    """``a``: iid ``N(0, 1/N)`` (``gaussian``) or ``+-1/sqrt(N)`` (``sign``), float64.
+    """``a``, float64: iid ``N(0, 1/N)`` (``gaussian``), uniform on ``[-sqrt(3/N), sqrt(3/N)]``
+    (``uniform``: variance 1/N, bounded; docs/model.md, "The second layer's law") or
+    ``+-1/sqrt(N)`` (``sign``).
 
-    The null vectors of :mod:`directions` use the same law from their own
-    stream (``stream=NULL``).
+    The uniform law is ``sqrt(3/N) (2 Phi(g_i) - 1) = sqrt(3/N) erf(g_i / sqrt(2))`` of the
+    Gaussian law's own draws ``g``, so a uniform and a Gaussian run with the same seed and N are
+    paired neuron by neuron.  The null vectors of :mod:`directions` use the same law from their
+    own stream (``stream=NULL``).
     """
     rng = generator(seed, N, stream, *index)
     if config.second_layer == "sign":
         return (2.0 * rng.integers(0, 2, size=N) - 1.0) / math.sqrt(N)
-    return rng.standard_normal(N) / math.sqrt(N)
+    g = rng.standard_normal(N)
+    if config.second_layer == "uniform":
+        from scipy.special import erf
+
+        return math.sqrt(3.0 / N) * erf(g / math.sqrt(2.0))
+    return g / math.sqrt(N)
 
 
 def draw_first_layer(config: ModelConfig, seed: int, N: int, d: int,

@@ -37,7 +37,7 @@ BATCH_ALIASES = {"fresh": "independent"}
 #: prediction uses it, and a simulation squares the residuals); a tau of this size already
 #: drowns any target by six orders of magnitude.
 MAX_NOISE = 1e6
-SECOND_LAYER = ("gaussian", "sign")
+SECOND_LAYER = ("gaussian", "uniform", "sign")
 FIRST_LAYER = ("gaussian", "sphere")
 LOSSES = ("squared", "correlation")
 
