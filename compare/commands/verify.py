@@ -30,11 +30,13 @@ from ._config_args import DistinctWidths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="default", choices=("default", "deep"),
-                        help="the built-in plan: default (a few minutes on 2 cores) or deep (the "
+    parser.add_argument("--profile", default="default", choices=PROFILES,
+                        help="the built-in plan: default (a few minutes on 2 cores), deep (the "
                              "count configurations' exact terms up to N = 8000, about an hour "
-                             "on 2 cores; reuses the default plan's cells in the same store) "
-                             "(default: %(default)s)")
+                             "on 2 cores; reuses the default plan's cells in the same store) or "
+                             "headline (the count floor(alpha2/(1/2-alpha1)) decided where it is "
+                             "1 and where it is 2, both batch modes, uniform second layer; about "
+                             "30 minutes on 2 cores) (default: %(default)s)")
     parser.add_argument("--claim", metavar="C",
                         help="run this claim only (default: the built-in plan); one of the "
                              "registered claims, see docs/claims.md")
@@ -44,8 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--N", nargs="+", type=int, action=DistinctWidths, metavar="N",
                         help="with --claim: widths, each >= 10 (the spectra report 10 singular "
                              "values) (default: 250 500 1000 2000)")
-    parser.add_argument("--seeds", type=int, default=4,
-                        help="seeds per N, 1..10000 (default: %(default)s)")
+    parser.add_argument("--seeds", type=seeds_argument, default=None, metavar="S|N=S,...",
+                        help="seeds per N, 1..10000: one number for every width, or per width "
+                             "as N=S pairs naming each width once (e.g. 1000=64,2000=64,"
+                             "4000=32); with --profile headline, the seeds per width of both "
+                             "modes (default: 4; the built-in plans fix their own)")
     parser.add_argument("--out", default="twostep-report", metavar="DIR",
                         help="report folder: a new or empty folder, or one a twostep report "
                              "wrote before (then replaced); any other folder is refused "
@@ -76,6 +81,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit 3 when some verdict is inconsistent")
 
 
+#: The built-in plans of ``--profile``.
+PROFILES = ("default", "deep", "headline")
+#: Seeds per N when ``--seeds`` is not given.
+DEFAULT_SEEDS = 4
+
+
+def seeds_argument(text: str) -> int | dict[int, int]:
+    """``--seeds``: ``S`` (every width) or ``N=S,N=S,...`` (per width); malformed text is a
+    one-line error naming the two forms."""
+    forms = "give one number (e.g. 16) or N=S pairs (e.g. 1000=64,2000=64,4000=32)"
+    text = text.strip()
+    if "=" not in text:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a seed count: {forms}") from None
+    out: dict[int, int] = {}
+    for part in text.split(","):
+        N, eq, S = part.strip().partition("=")
+        try:
+            width, count = int(N), int(S)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not N=S: {forms}") from None
+        if width in out:
+            raise argparse.ArgumentTypeError(f"width {width} is given twice in --seeds")
+        out[width] = count
+    return out
+
+
+def _seeds_for(args: argparse.Namespace, Ns) -> int | dict[int, int]:
+    """The seeds of a --claim check: per width only for exactly the widths of --N."""
+    seeds = DEFAULT_SEEDS if args.seeds is None else args.seeds
+    if isinstance(seeds, dict) and set(seeds) != set(Ns):
+        raise ConfigError(f"--seeds per width must name exactly the widths of --N "
+                          f"{sorted(Ns)}; got {sorted(seeds)}")
+    return seeds
+
+
 def load_config_file(path: str) -> ModelConfig:
     p = Path(path)
     try:
@@ -92,6 +135,13 @@ def build_plan(args: argparse.Namespace):
     if args.claim is None:
         if args.config or args.N:
             raise ConfigError("--config and --N go with --claim (the default plan fixes its own)")
+        if args.profile == "headline":
+            from ..headline import headline_plan, seeds_override
+
+            return headline_plan(seeds_override(args.seeds)), True
+        if args.seeds is not None:
+            raise ConfigError("--seeds goes with --claim or --profile headline (the default "
+                              "and deep plans fix their own)")
         return (DEEP_PLAN if args.profile == "deep" else DEFAULT_PLAN), True
     if args.profile != "default":
         raise ConfigError("--profile goes without --claim (it names a built-in plan)")
@@ -100,7 +150,7 @@ def build_plan(args: argparse.Namespace):
     Ns = args.N if args.N is not None else [250, 500, 1000, 2000]
     if not Ns:
         raise ConfigError("--N needs at least one width")
-    return (Check(claim, config, tuple(Ns), args.seeds),), False
+    return (Check(claim, config, tuple(Ns), _seeds_for(args, Ns)),), False
 
 
 def _config_text(cfg: ModelConfig) -> str:
@@ -165,7 +215,9 @@ def _check_run_args(args: argparse.Namespace) -> None:
     """Refuse bad ``--seeds``, ``--budget``, ``--jobs``, executor or scheduler with one line."""
     from ..sweep import _check_jobs, check_seed_count, require_dask
 
-    check_seed_count(args.seeds, "--seeds")
+    for count in (args.seeds.values() if isinstance(args.seeds, dict)
+                  else [DEFAULT_SEEDS if args.seeds is None else args.seeds]):
+        check_seed_count(count, "--seeds")
     if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
         raise ConfigError(f"--budget must be a number of minutes > 0, got {args.budget:g}")
     if args.jobs is not None:
@@ -187,12 +239,18 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
 
     plan, default = build_plan(args)
     extra = []
-    if default and not args.no_plots:
+    core = args.claim is None and args.profile == "headline"
+    if default and not core and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
     plan_size(plan)
     check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
-    cells = plan_cells(plan)
+    if core:  # one base sweep per setup (compare/core_plan.py)
+        from ..core_plan import plan_cells as core_cells
+
+        cells = core_cells(plan)
+    else:
+        cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
     check_cells([*cells, *extra], memory=args.scheduler is None)
     check_output_dir(args.out, force=args.force, stores=(args.store,))
@@ -204,21 +262,28 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
               ) -> tuple[list[Any], Any]:
     """Run the plan's checks into the store (with ``--budget``, on the plan powered to fit
     it); return the plan run and the checks' result."""
+    from functools import partial
+
     from ..paths import disk_full
     from ..verify import run_checks
     from .sweep import STORE_KEPT
 
+    core = args.claim is None and args.profile == "headline"
+    if core:
+        from ..core_plan import run_core_plan as runner
+    else:
+        runner = partial(run_checks, extra_cells=extra)
     with disk_full(f"store {args.store}", STORE_KEPT):
         if args.budget is not None:
             from ..power import powered_plan
 
             plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
                                         executor=args.executor, scheduler=args.scheduler,
-                                        quiet=args.quiet)
+                                        quiet=args.quiet, core=core)
             for p in powers:
                 print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
-        result = run_checks(plan, args.store, jobs=args.jobs, executor=args.executor,
-                            scheduler=args.scheduler, quiet=args.quiet, extra_cells=extra)
+        result = runner(plan, args.store, jobs=args.jobs, executor=args.executor,
+                        scheduler=args.scheduler, quiet=args.quiet)
     return plan, result
 
 

@@ -1,0 +1,158 @@
+"""A verify plan through the core view: one base sweep per setup, every check by rescaling.
+
+The exact terms ``D_k`` do not depend on the step sizes (docs/theory.md, "The exact terms"), so
+checks whose configurations differ only in ``alpha1, alpha2, etabar1, etabar2`` (the claims of
+:data:`~twostep.compare.core.CORE_CLAIMS`, which read only the exact terms and the series) are
+decided from ONE sweep of a base configuration (compare/core.py; :func:`~.core.default_base`:
+the largest ``alpha1``, ``etabar1`` and ``alpha2`` of its checks, so the carried series
+residual of the regime guard applies).  The base's cells compute the most exact terms and
+powers any of its checks asks for and no spectrum; each check reads its own seeds (a pilot's
+seeds stay apart from the seeds that decide), rescaled to its configuration
+(:func:`~.rescale.plane_results`).  Findings enter one Benjamini-Hochberg family, as in
+:func:`~.verify.run_checks`.
+
+``twostep verify --profile headline`` runs its plan this way, and ``twostep report`` re-reads
+such a store the same way (the store's :data:`CORE_META` entry says so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twostep.theory.config import ModelConfig
+from twostep.theory.errors import ConfigError
+
+from .claims import Results, decide_all
+from .core import TERMS_CAP, core_claim, default_base
+from .rescale import plane_results, step_free_key
+from .store import RUN_DEFAULTS, Cell, Store, check_store_path, normalise_options
+from .sweep import run_sweep
+from .verify import PLAN_META, Check, Run
+
+#: Store meta entry: "1" when the stored plan is evaluated through the core view.
+CORE_META = "verify_core"
+
+
+@dataclass
+class _Base:
+    """One base sweep: the configs it serves, the seeds per N it needs, K and M, options."""
+
+    configs: list[ModelConfig]
+    seeds: dict[int, set[int]]
+    terms: int
+    max_power: int
+    options: dict[str, Any]
+
+    def config(self) -> ModelConfig:
+        return default_base(self.configs)
+
+    def cell_options(self) -> dict[str, Any]:
+        K = min(TERMS_CAP, self.terms)
+        if K < 1:
+            raise ConfigError(f"the exact terms are undefined for {self.configs[0].activation!r} "
+                              "(non-smooth): the core view has nothing to rescale")
+        M = max(K + 1, self.max_power)
+        return normalise_options({**self.options, "spectra": (), "terms": K, "max_power": M})
+
+    def cells(self) -> list[Cell]:
+        base, opts = self.config(), self.cell_options()
+        return [Cell(base, N, s, opts) for N in sorted(self.seeds) for s in sorted(self.seeds[N])]
+
+
+def _group_key(config: ModelConfig, options: dict[str, Any]) -> str:
+    return step_free_key(config) + json.dumps(options, sort_keys=True, default=str)
+
+
+def _seed_range(chk: Check, N: int) -> range:
+    return range(chk.first_seed, chk.first_seed + chk.seeds_at(N))
+
+
+def bases(plan: Sequence[Check]) -> dict[str, _Base]:
+    """The base sweeps of the plan, by setup (step-size-free part and the checks' options)."""
+    out: dict[str, _Base] = {}
+    for chk in plan:
+        claim = core_claim(chk.claim)
+        options = {k: v for k, v in normalise_options(dict(chk.options)).items()
+                   if k not in ("terms", "max_power", "spectra")}
+        for cfg in claim.configs(chk.config):
+            g = out.setdefault(_group_key(cfg, options),
+                               _Base([], {}, 0, 0, options))
+            g.configs.append(cfg)
+            want = claim.run_options(cfg)
+            g.terms = max(g.terms, int(want.get("terms", 0)))
+            g.max_power = max(g.max_power, int(want.get("max_power", RUN_DEFAULTS["max_power"])))
+            for N in chk.Ns:
+                g.seeds.setdefault(int(N), set()).update(_seed_range(chk, N))
+    return out
+
+
+def plan_cells(plan: Sequence[Check]) -> list[Cell]:
+    """Every base cell the plan needs, smallest N first."""
+    cells = [c for b in bases(plan).values() for c in b.cells()]
+    return sorted(cells, key=lambda c: (c.N, c.config.to_json(), c.seed))
+
+
+def evaluate(plan: Sequence[Check], store: Store) -> tuple[list, list[Results]]:
+    """The plan's verdicts from the base cells in ``store`` (no simulation)."""
+    groups = bases(plan)
+    stored: dict[str, Any] = {}
+    wanted = {c.key(store.version) for b in groups.values() for c in b.cells()}
+    for cell, result in store.results():
+        if cell.key(store.version) in wanted:
+            stored[cell.key(store.version)] = (cell, result)
+    missing = len(wanted) - len(stored)
+    if missing:
+        raise ConfigError(f"the store lacks {missing} of the plan's {len(wanted)} base cells; "
+                          "run twostep verify with this plan first")
+    by_cell = {(c.config.key(), c.N, c.seed): r for c, r in stored.values()}
+    findings, per_check = [], []
+    for chk in plan:
+        claim = chk.claim
+        configs = claim.configs(chk.config)
+        options = {k: v for k, v in normalise_options(dict(chk.options)).items()
+                   if k not in ("terms", "max_power", "spectra")}
+        own = Results()
+        chk_bases = []
+        for cfg in configs:
+            base = groups[_group_key(cfg, options)].config()
+            chk_bases.append(base)
+            for N in chk.Ns:
+                for s in _seed_range(chk, N):
+                    own.add(base, N, s, by_cell[(base.key(), int(N), s)])
+        res = plane_results(own, chk_bases, configs)
+        per_check.append(res)
+        findings.extend(chk.findings(res))
+    return decide_all(findings), per_check
+
+
+def run_core_plan(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
+                  jobs: int | None = None, executor: str = "process",
+                  scheduler: str | None = None, quiet: bool = False) -> Run:
+    """Sweep the plan's base cells (finished ones are skipped), then evaluate every check by
+    rescaling (module docstring)."""
+    plan = tuple(plan)
+    cells = plan_cells(plan)
+    check_store_path(store_path)
+    meta = json.dumps([c.to_dict() for c in plan])
+
+    def on_open(store: Store) -> None:
+        store.set_meta(PLAN_META, meta)
+        store.set_meta(CORE_META, "1")
+
+    sweep = run_sweep(cells, store_path, executor=executor, jobs=jobs, scheduler=scheduler,
+                      quiet=quiet, on_open=on_open)
+    with Store(store_path) as store:
+        on_open(store)
+        if sweep.failed:
+            return Run(plan, [], sweep, [])
+        verdicts, results = evaluate(plan, store)
+    return Run(plan, verdicts, sweep, results)
+
+
+def stored_as_core(store: Store) -> bool:
+    """Whether the store's plan was run through the core view."""
+    return store.get_meta(CORE_META) == "1"
