@@ -55,7 +55,7 @@ def report(capsys, *extra, store="s.sqlite", out="rep"):
 
 def test_verify_json_stdout_is_one_document_and_text_goes_to_stderr(filled):
     _, out, err = filled
-    verdicts = json.loads(out)
+    verdicts = json.loads(out)["verdicts"]  # with the predictions and the gamma_k
     assert isinstance(verdicts, list) and verdicts and verdicts[0]["claim"] == "growth-exponent"
     assert "predictions for the configurations the checks use" in err
     assert "tanh / He1, reuse, alpha=(0.3, 0.45)" in err  # the checked config, not another

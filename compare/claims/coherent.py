@@ -9,10 +9,10 @@ the series of exact terms converges (the regime guard).
 
 - :func:`coherent_finding`: the exponent against a prediction (``term-exponent``), or its sign
   (``outlier-count``);
-- :func:`gamma_lines`: ``gamma_k = e_k - alpha2 - k alpha1``, the N-exponent of the
-  step-size-free ``D_k``'s coherent strength (predicted ``-k/2``; a finding's
-  ``extra["gamma"]``): one measurement of it decides the sign of ``e_k`` at every
-  (alpha1, alpha2) with the same interval;
+- :func:`gamma_data` (and :func:`gamma_lines`, its text): ``gamma_k = e_k - alpha2 -
+  k alpha1``, the N-exponent of the step-size-free ``D_k``'s coherent strength (predicted
+  ``-k/2``; a finding's ``extra["gamma"]``): one measurement of it decides the sign of ``e_k``
+  at every (alpha1, alpha2) with the same interval;
 - :func:`what_decides`: the seeds per N (and time on the machine that measured) that would bring
   the interval under a margin, from the measured spread (a pilot).
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -390,10 +391,14 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
                   f"decide: {need}")
 
 
-def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[str]:
-    """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
-    ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series
-    converges.  Empty when the measurements carry no coherent strengths."""
+def gamma_data(config: ModelConfig, results: Results) -> list[dict[str, Any]]:
+    """One entry per exact term k >= 1 measured on ``config``: the step-size-free exponent
+    ``gamma_k`` from the N where the series converges, as data (what :func:`gamma_lines`
+    prints): ``k``, ``predicted`` (``-k/2``), ``gamma`` (the fit, None when undetermined),
+    ``interval`` (its 95% interval ``[low, high]``, None when undetermined), ``usable`` (the
+    widths of the fit), ``stat`` and ``syst`` (the fit's statistical and systematic errors,
+    None when undetermined) and ``reason`` (why it is undetermined, else None).  Empty when
+    the measurements carry no coherent strengths."""
     Ns = results.Ns(config)
     ms = [m for N in Ns for m in results.get(config, N)]
     if not ms or any(not m.terms for m in ms):
@@ -404,21 +409,42 @@ def gamma_lines(config: ModelConfig, results: Results, label: str = "") -> list[
     regime = measured_regime(results, config)
     if regime.blocked:
         return []
-    lines = []
+    rows = []
     for k in range(1, K + 1):
         f = coherent_finding("gamma", f"k={k}", config, -k / 2, k=k,
                              raw=coherent_values(results, config, k, "gamma"), regime=regime,
                              tolerance=math.inf)
         fit, gamma = f.extra["fit"], f.extra["gamma"]
-        where = (f"N = {', '.join(map(str, f.extra['usable']))}" if f.extra["usable"]
-                 else "no usable N")
-        if gamma is None:
-            lines.append(f"  gamma_{k}: undetermined ({fit.note or regime.describe(Ns)}); "
-                         f"predicted {-k / 2:g}")
-        else:
-            lines.append(f"  gamma_{k} = {gamma[0]:.3f} [{gamma[1]:.3f}, {gamma[2]:.3f}] "
-                         f"(predicted {-k / 2:g}; {where}; stat {fit.stat:.2g}, syst "
-                         f"{fit.syst:.2g})")
+        known = gamma is not None
+        rows.append({"k": k, "predicted": -k / 2, "gamma": float(gamma[0]) if known else None,
+                     "interval": [float(gamma[1]), float(gamma[2])] if known else None,
+                     "usable": [int(N) for N in f.extra["usable"]],
+                     "stat": float(fit.stat) if known else None,
+                     "syst": float(fit.syst) if known else None,
+                     "reason": None if known else (fit.note or regime.describe(Ns))})
+    return rows
+
+
+def gamma_lines(config: ModelConfig, results: Results | None, label: str = "",
+                rows: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+    """One line per exact term k >= 1 measured on ``config``: the step-size-free exponent
+    ``gamma_k`` (measured, 95% interval, predicted ``-k/2``) from the N where the series
+    converges (the entries of :func:`gamma_data`, or ``rows`` when given: ``results`` is then
+    not read).  Empty when the measurements carry no coherent strengths."""
+    if rows is None:
+        if results is None:
+            raise ValueError("gamma_lines needs the results or their gamma_data rows")
+        rows = gamma_data(config, results)
+    lines = []
+    for r in rows:
+        k, predicted = r["k"], r["predicted"]
+        if r["gamma"] is None:
+            lines.append(f"  gamma_{k}: undetermined ({r['reason']}); predicted {predicted:g}")
+            continue
+        where = f"N = {', '.join(map(str, r['usable']))}" if r["usable"] else "no usable N"
+        lo, hi = r["interval"]
+        lines.append(f"  gamma_{k} = {r['gamma']:.3f} [{lo:.3f}, {hi:.3f}] (predicted "
+                     f"{predicted:g}; {where}; stat {r['stat']:.2g}, syst {r['syst']:.2g})")
     if lines and label:
         lines.insert(0, label)
     return lines

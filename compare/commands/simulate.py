@@ -1,10 +1,10 @@
 """``twostep simulate``: run the GD steps once and measure spectra and directions.
 
-Prints a readable summary (outliers of each W_t with their identified power
-of a and beta_* overlap, bulk edges, amplitudes of the last update against
-their null floors); ``--json`` prints the Measurement dict, ``--out FILE``
-saves FILE (JSON) and its sibling .npz: new files, or files a twostep simulate wrote with
-``--force``; a symbolic link, a device or FIFO, or a file twostep did not write is never
+Prints a readable summary (outliers of each W_t with their identified power of a and beta_*
+overlap, bulk edges, amplitudes of the last update against their null floors); ``--json``
+prints the Measurement dict with the summary's amplitude ratios (:func:`json_data`), ``--out
+FILE`` saves FILE (JSON) and its sibling .npz: new files, or files a twostep simulate wrote
+with ``--force``; a symbolic link, a device or FIFO, or a file twostep did not write is never
 replaced.  ``--out -`` writes the JSON to standard output (the summary goes to standard error).
 """
 
@@ -110,6 +110,23 @@ def _outlier_lines(spec: Spectrum, max_power: int) -> list[str]:
     return lines
 
 
+def amplitude_ratio(a) -> float | None:
+    """The summary's ``ratio`` of an amplitude: ``amplitude / null_floor`` (None without a
+    floor)."""
+    return a.amplitude / a.null_floor if a.amplitude is not None and a.null_floor else None
+
+
+def json_data(m: Measurement) -> dict:
+    """What ``--json`` prints: ``m.to_dict()`` and, in each ``amplitudes[]`` entry, the
+    summary's ``ratio`` (:func:`amplitude_ratio`), derived, so the JSON carries every number
+    the summary shows.  ``--out`` files hold ``to_dict()`` itself (the key is not a field of
+    the measurement)."""
+    data = m.to_dict()
+    data["amplitudes"] = [{**d, "ratio": amplitude_ratio(a)}
+                          for d, a in zip(data["amplitudes"], m.amplitudes)]
+    return data
+
+
 def render(m: Measurement) -> str:
     """The readable summary of a :class:`Measurement`."""
     c = m.config.to_dict()
@@ -155,8 +172,7 @@ def render(m: Measurement) -> str:
     for a in m.amplitudes:
         floor = (f"{_f(a.null_floor, '.4g')} +- {_f(a.null_floor_sd, '.2g')}"
                  if a.null_floor is not None else "-")
-        ratio = (a.amplitude / a.null_floor
-                 if a.amplitude is not None and a.null_floor else None)
+        ratio = amplitude_ratio(a)
         nb = (f"{_f(a.null_beta_overlap, '.3f')} +- {_f(a.null_beta_overlap_sd, '.2f')}"
               if a.null_beta_overlap is not None else "-")
         lines.append(f"  {a.k:>2} {'a^' + str(a.left_power):>5} "
@@ -276,8 +292,9 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         with disk_full(f"--out {out}"):
             measurement.save(out, force=args.force)
-    if args.json or to_stdout:
-        print(json.dumps(measurement.to_dict(), indent=1, sort_keys=True))
+    if args.json or to_stdout:  # --out -: the file's JSON; --json: with the derived ratios
+        data = json_data(measurement) if args.json else measurement.to_dict()
+        print(json.dumps(data, indent=1, sort_keys=True))
     if not args.json:
         print(render(measurement), file=sys.stderr if to_stdout else sys.stdout)
         if out is not None:

@@ -8,9 +8,10 @@ evaluates.  Exit status: 0 when every verdict was reached, 1 when cells failed, 
 ``--strict`` when some verdict is ``inconsistent``.
 
 Before anything runs it prints the predictions of the configurations the plan checks.  With
-``--format json`` standard output is one JSON document (the verdicts) and every other line
-goes to standard error.  ``--out`` is written only if it is new, empty or a report folder
-twostep wrote (see ``twostep.compare.report``).
+``--format json`` standard output is one JSON document (the predictions, the verdicts and the
+step-size-free exponents: :func:`json_document`) and every other line goes to standard
+error.  ``--out`` is written only if it is new, empty or a report folder twostep wrote (see
+``twostep.compare.report``).
 """
 
 from __future__ import annotations
@@ -163,8 +164,9 @@ def _config_text(cfg: ModelConfig) -> str:
     return config_label(cfg) + (", " + ", ".join(extra) if extra else "")
 
 
-def predictions_preamble(plan) -> str:
-    """A short block of predictions per configuration the plan's checks use (deduplicated)."""
+def planned_predictions(plan) -> list[tuple[list[str], ModelConfig, Any]]:
+    """``(check names, config, Prediction)`` of every configuration the plan's checks use,
+    once each, in the order of the plan."""
     from twostep.theory.predict import predict
 
     used: dict[str, tuple[ModelConfig, list[str]]] = {}
@@ -173,9 +175,16 @@ def predictions_preamble(plan) -> str:
             _, claims = used.setdefault(cfg.key(), (cfg, []))
             if chk.name not in claims:
                 claims.append(chk.name)
+    return [(claims, cfg, predict(cfg)) for cfg, claims in used.values()]
+
+
+def predictions_preamble(plan, predicted: list[tuple[list[str], ModelConfig, Any]] | None = None
+                         ) -> str:
+    """A short block of predictions per configuration the plan's checks use (deduplicated;
+    ``predicted``: their :func:`planned_predictions`, computed when not given)."""
+    predicted = planned_predictions(plan) if predicted is None else predicted
     lines = ["predictions for the configurations the checks use (full tables: twostep theory):"]
-    for cfg, claims in used.values():
-        pred = predict(cfg)
+    for claims, cfg, pred in predicted:
         terms = "; ".join(f"k={t.k} (a^{t.left_power}) N^{t.exponent_exact}"
                           for t in pred.laws if t.present) or "none"
         count = "undefined" if pred.aware_count is None else pred.aware_count
@@ -191,24 +200,67 @@ def predictions_preamble(plan) -> str:
     return "\n".join(lines)
 
 
-def step_free_block(plan, results) -> str:
-    """The step-size-free exponents gamma_k (docs/claims.md) of every setup the plan measured
-    with exact terms, once per (activation, target, batch, psi, noise) and step sizes."""
-    from ..claims.coherent import gamma_lines
+def _step_free(plan, results) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """``(check, gamma_data rows)`` of every setup the plan measured with exact terms, once
+    per (config, widths)."""
+    from ..claims.coherent import gamma_data
 
-    lines, seen = [], set()
+    found, seen = [], set()
     for chk, res in zip(plan, results):
         key = (chk.config.key(), tuple(chk.Ns))
         if key in seen:
             continue
         seen.add(key)
-        lines += gamma_lines(chk.config, res, f"- {_config_text(chk.config)} (from "
-                                              f"{chk.name}):")
+        rows = gamma_data(chk.config, res)
+        if rows:
+            found.append((chk, rows))
+    return found
+
+
+def step_free_block(plan, results) -> str:
+    """The step-size-free exponents gamma_k (docs/claims.md) of every setup the plan measured
+    with exact terms, once per (activation, target, batch, psi, noise) and step sizes."""
+    from ..claims.coherent import gamma_lines
+
+    lines = []
+    for chk, rows in _step_free(plan, results):
+        lines += gamma_lines(chk.config, None, f"- {_config_text(chk.config)} (from "
+                                               f"{chk.name}):", rows=rows)
     if not lines:
         return ""
     return "\n".join(["step-size-free exponents gamma_k = e_k - alpha2 - k alpha1 of the exact "
                       "terms' coherent strengths (predicted -k/2; one per setup decides the "
                       "sign of e_k at every (alpha1, alpha2)):", *lines])
+
+
+def step_free_data(plan, results) -> list[dict[str, Any]]:
+    """What :func:`step_free_block` prints, as data: per setup the ``check`` it came from, its
+    ``config`` (a dict) and ``gammas`` (:func:`~twostep.compare.claims.coherent.gamma_data`)."""
+    return [{"check": chk.name, "config": chk.config.to_dict(), "gammas": rows}
+            for chk, rows in _step_free(plan, results)]
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with every NaN or infinite float as None (the JSON convention of a verdict)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def json_document(verdicts, predicted, plan, results) -> str:
+    """Standard output of ``--format json``: everything the text shows, as one JSON object:
+    ``predictions`` (per configuration the checks use: ``checks`` and ``prediction``, a
+    ``Prediction.to_dict()``), ``verdicts`` (``Verdict.to_dict()`` each, as verdicts.json)
+    and ``step_free_exponents`` (:func:`step_free_data`)."""
+    data = {"predictions": [{"checks": claims, "prediction": pred.to_dict()}
+                            for claims, _, pred in predicted],
+            "verdicts": [v.to_dict() for v in verdicts],
+            "step_free_exponents": step_free_data(plan, results)}
+    return json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
 
 
 def _check_run_args(args: argparse.Namespace) -> None:
@@ -299,9 +351,11 @@ def _report_failed_cells(result: Any) -> bool:
 
 
 def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, extra: list[Any],
-                   preamble: str, text_out: Any) -> tuple[list[Any], Path]:
-    """Print the verdicts and the step-size-free exponents and write the report; return the
-    verdicts and the report folder."""
+                   predicted: list[Any], preamble: str, text_out: Any
+                   ) -> tuple[list[Any], Path]:
+    """Print the verdicts and the step-size-free exponents (with ``--format json``: one JSON
+    document of them and the predictions, :func:`json_document`) and write the report; return
+    the verdicts and the report folder."""
     from ..paths import disk_full
     from ..report import print_verdicts, write_report
     from ..store import Store
@@ -313,7 +367,11 @@ def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, ex
         with Store(args.store, readonly=True) as store:
             spectrum = spectrum_measurement(store)
     verdicts = result.verdicts
-    print_verdicts(verdicts, args.format)
+    if args.format == "json":
+        sys.stdout.write(json_document(verdicts, predicted, plan, result.results))
+        sys.stdout.flush()
+    else:
+        print_verdicts(verdicts, args.format)
     gammas = step_free_block(plan, result.results)
     if gammas:
         print("\n" + gammas, file=text_out, flush=True)
@@ -333,15 +391,16 @@ def run(args: argparse.Namespace) -> int:
     # with --format json stdout carries the verdicts only
     text_out = sys.stderr if args.format == "json" else sys.stdout
     t0 = time.perf_counter()
-    preamble = predictions_preamble(plan)
+    predicted = planned_predictions(plan)
+    preamble = predictions_preamble(plan, predicted)
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
     plan, result = _run_plan(args, plan, extra)
     if _report_failed_cells(result):
         return 1
-    verdicts, out = _write_outputs(args, plan, result, extra=extra, preamble=preamble,
-                                   text_out=text_out)
+    verdicts, out = _write_outputs(args, plan, result, extra=extra, predicted=predicted,
+                                   preamble=preamble, text_out=text_out)
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
