@@ -35,6 +35,8 @@ from .verify import PLAN_META, Check, Run
 
 #: Store meta entry: "1" when the stored plan is evaluated through the core view.
 CORE_META = "verify_core"
+#: Name prefix of a planted false count (``planted-count-3``: OutlierCount(claimed=3)).
+PLANTED = "planted-count-"
 
 
 @dataclass
@@ -156,3 +158,24 @@ def run_core_plan(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
 def stored_as_core(store: Store) -> bool:
     """Whether the store's plan was run through the core view."""
     return store.get_meta(CORE_META) == "1"
+
+
+def stored_plan(store: Store) -> tuple[Check, ...] | None:
+    """The plan a core-view run recorded; the headline profile's planted counts
+    (``planted-count-C``, not registered claims) are rebuilt from their names."""
+    from .claims import OutlierCount, get_claim
+
+    text = store.get_meta(PLAN_META)
+    if text is None:
+        return None
+    plan = []
+    for d in json.loads(text):
+        name = d["claim"]
+        if name.startswith(PLANTED):
+            claim = OutlierCount(name=name, claimed=int(name[len(PLANTED):]), visible=False)
+        elif name == "outlier-count":
+            claim = OutlierCount(visible=False)
+        else:
+            claim = get_claim(name)
+        plan.append(Check.from_dict({**d, "claim": claim}))
+    return tuple(plan)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from twostep.theory.config import ModelConfig
 
 from .claims import OutlierCount
+from .core_plan import PLANTED
 from .verify import Check
 
 #: The widths (the coherent rule needs at least 4 spanning a factor 8, docs/claims.md).
@@ -82,7 +83,7 @@ def headline_plan(seeds: Mapping[str, Mapping[int, int]] | None = None,
         for a1, a2 in COUNT2_POINTS:
             cfg = setup.replace(alpha1=a1, alpha2=a2)
             for wrong in (1, 3):
-                plan.append(Check(_count(f"planted-count-{wrong}", wrong), cfg, Ns, per, OPTIONS,
+                plan.append(Check(_count(f"{PLANTED}{wrong}", wrong), cfg, Ns, per, OPTIONS,
                                   label=f"planted count {wrong}, {setup.activation}, {mode}, "
                                         f"({a1}, {a2})"))
     return tuple(plan)

@@ -69,11 +69,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
     check_output_dir(args.out, force=args.force, stores=(args.store,))
+    from .. import core_plan
+
     with Store(args.store, readonly=True) as store:
-        plan = stored_plan(store) or inferred_plan(store)
+        core = core_plan.stored_as_core(store)
+        plan = (core_plan.stored_plan(store) if core else stored_plan(store)) \
+            or inferred_plan(store)
         if not plan or not store.versions().get(store.version):
             raise ConfigError(nothing_to_report(store, args.store))
-        verdicts, results = evaluate(plan, store)
+        verdicts, results = (core_plan.evaluate if core else evaluate)(plan, store)
         spectrum = spectrum_measurement(store)
     print_verdicts(verdicts, args.format)
     with disk_full(f"report {args.out}", REPORT_KEPT):

@@ -202,17 +202,21 @@ def predictions_preamble(plan, predicted: list[tuple[list[str], ModelConfig, Any
 
 def _step_free(plan, results) -> list[tuple[Any, list[dict[str, Any]]]]:
     """``(check, gamma_data rows)`` of every setup the plan measured with exact terms, once
-    per (config, widths)."""
+    per (step-size-free part, widths, seeds): the exact terms ``D_k`` of one seed and width do
+    not depend on the step sizes (docs/theory.md), so checks that differ only in them measure
+    the same gamma_k (the first whose regime guard lets it be measured is shown)."""
     from ..claims.coherent import gamma_data
+    from ..rescale import step_free_key
 
     found, seen = [], set()
     for chk, res in zip(plan, results):
-        key = (chk.config.key(), tuple(chk.Ns))
+        key = (step_free_key(chk.config), tuple(chk.Ns),
+               tuple(chk.seeds_at(N) for N in chk.Ns), chk.first_seed)
         if key in seen:
             continue
-        seen.add(key)
         rows = gamma_data(chk.config, res)
         if rows:
+            seen.add(key)
             found.append((chk, rows))
     return found
 
