@@ -95,8 +95,12 @@ class OutlierCount(Claim):
         # findings share them (scope "signs"), so each enters the run's family once
         pvals = {f"{k}:sign": p for k, p in signs_p.items() if math.isfinite(p)}
         mean_vis = float(np.mean(visible[Ns[-1]])) if Ns and visible[Ns[-1]] else math.nan
+        seeds = {N: len(results.get(config, N)) for N in Ns}
+        per_width = (str(seeds[Ns[0]]) if len(set(seeds.values())) == 1
+                     else ",".join(f"{N}={s}" for N, s in seeds.items())) if Ns else "-"
         e = _CountEvidence(pred, Ns, regime, tested, missing, per_term,
-                           cell_seconds(results, config), mean_vis)
+                           cell_seconds(results, config), mean_vis,
+                           f"{config.second_layer} second layer, seeds per N {per_width}")
 
         if self.claimed is not None:
             claimed = list(range(1, self.claimed + 1))
@@ -147,11 +151,14 @@ class _CountEvidence:
     per_term: dict[int, Finding]
     seconds: dict[int, float]
     mean_vis: float
+    #: the law of the second layer and the seeds per width (named in every reason)
+    design: str = ""
 
     def visible(self) -> str:
-        """The clause on the visible new outliers at the largest N."""
+        """The clause on the visible new outliers at the largest N, then the design."""
         return (f"visible new outliers at N = {self.Ns[-1]}: "
-                + ("-" if math.isnan(self.mean_vis) else f"{self.mean_vis:.2f}"))
+                + ("-" if math.isnan(self.mean_vis) else f"{self.mean_vis:.2f}")
+                + f"; design: {self.design}")
 
 
 def _count_decider(e: _CountEvidence, counted: list[int], label: str,
