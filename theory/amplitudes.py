@@ -78,6 +78,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from . import laws
 from .bbp import spike
 from .config import ModelConfig
 from .counts import paper_count
@@ -180,6 +181,7 @@ def _check(config: ModelConfig, k: int) -> None:
     if config.scaling != "canonical":
         raise ConfigError("amplitudes exist for the canonical scaling only (docs/model.md); "
                           f"this config is {config.scaling}")
+    laws.predictable(config.second_layer)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_K:
         raise ConfigError(f"k must be an integer in [0, {MAX_K}], got {k!r}")
 
@@ -199,10 +201,12 @@ def term_constant(config: ModelConfig, k: int) -> TermConstant:
     if reason:
         return TermConstant(k, None, e, False, reason)
     vbar, _, exact = _pieces(config, k, None)
-    rho = float(overlap_constants(k)["rho"])
+    rho = float(overlap_constants(k, config.second_layer)["rho"])
     value = config.etabar2 * config.etabar1**k * math.sqrt(rho * vbar)
     how = "reused batch, self-term and u^(-j) coupling" if config.reuse else "independent batch"
     reason = f"leading order, {how}; moments {'exact' if exact else 'numerical'}"
+    if config.second_layer != "gaussian":
+        reason += f"; {config.second_layer} second layer (rho_{k + 1} = {rho:.4g})"
     target = parse_function(config.target)
     if config.reuse and k >= 1 and target.is_polynomial and sympy.degree(target.expr, Z) >= 2:
         reason += (f"; caution: the self-term brings moments up to E[y^{2 * k + 2}], which a "
@@ -223,7 +227,7 @@ def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
     over the law of a of ``eta sqrt(Pi vbar + Sigma zeta)`` (seeded draws up to A_DRAW_WIDTH,
     else the moments); the share is ``Sigma zeta / (Pi vbar + Sigma zeta)`` from the moments."""
     vbar, zeta, _ = _pieces(config, k, N)
-    oc = overlap_constants(k)
+    oc = overlap_constants(k, config.second_layer)
     scale = float(N) ** -(k + 1)
     pi_k = max(N * float(oc["rho"]) - float(oc["loss"]), 0.0) * scale
     sigma_k = float(oc["sigma"]) * scale
@@ -232,7 +236,7 @@ def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
     fluct2 = eta**2 * sigma_k * zeta
     share = fluct2 / (coherent2 + fluct2) if coherent2 + fluct2 > 0 else 0.0
     if draws and N <= A_DRAW_WIDTH:
-        pis, sigs = _a_weights(k, N)
+        pis, sigs = _a_weights(k, N, config.second_layer)
         a2 = eta**2 * (pis * vbar + sigs * zeta)
         return float(np.mean(np.sqrt(a2))), math.sqrt(float(np.mean(a2))), coherent2, share
     a2 = coherent2 + fluct2
