@@ -22,11 +22,12 @@ rho^k] / k!``, and the neuron fluctuation ``zeta_i``. Then, with ``s = sqrt(N) a
     E A_k(N)^2 = (eta_2 eta_1^k)^2 [ Pi_k(N) E||vbar_k||^2 + Sigma_k(N) E||zeta||^2 ]
 
 - ``Pi_k(N) = E||P_perp a^{o(k+1)}||^2 = N^{-(k+1)} (N rho_{k+1} - sum_{m<=k}
-  E[R_{k+1}^2 R_m^2] / rho_m)``: ``R_m`` is the residual of ``s^m`` after the L2(N(0,1))
-  projection on ``s, ..., s^{m-1}`` (no constant: the Gram-Schmidt runs against the lower powers
-  of a only), ``rho_m = E[R_m^2]`` = 1, 3, 6, 30, ... so ``|<a^{k+1}, q_{k+1}>| ~
-  sqrt(rho_{k+1}) N^{-k/2}`` (1, sqrt(3/N), sqrt(6)/N, sqrt(30)/N^{3/2}); the sum is the
-  regression loss of the k sample directions.
+  E[R_{k+1}^2 R_m^2] / rho_m)``: ``R_m`` is the residual of ``s^m`` after the L2 projection on
+  ``s, ..., s^{m-1}`` under the second layer's law (:mod:`.laws`; no constant: the Gram-Schmidt
+  runs against the lower powers of a only), ``rho_m = E[R_m^2]`` = 1, 3, 6, 30, ... (Gaussian;
+  uniform 1, 9/5, 108/175, 36/49) so ``|<a^{k+1}, q_{k+1}>| ~ sqrt(rho_{k+1}) N^{-k/2}``
+  (Gaussian 1, sqrt(3/N), sqrt(6)/N, sqrt(30)/N^{3/2}); the sum is the regression loss of the k
+  sample directions.  These weights are the only place the law of a enters.
 - ``Sigma_k(N) = sum_i q_i^2 a_i^{2k+2} = N^{-(k+1)} E[R_{k+1}^2 s^{2k+2}] / rho_{k+1}``: the
   weight with which the neuron fluctuations reach the projection (35/N^2 for k = 1).
 - ``E||vbar||^2 = E[F z]^2 + E[F z']^2 + (1/n)((d-2) E[F^2] + E[F^2 (z^2 + z'^2)] - mean^2)``,
@@ -55,8 +56,8 @@ expectations from :mod:`.hermite` (exact where the integral closes, else mpmath)
 
 Reused batch: the algebra above closes for smooth activations (the self-term is a polynomial in
 ``sigma'(h)`` and r); :func:`term_constant` returns ``value=None`` with the reason for
-non-smooth activations (the moments multiply distributions) at ``k >= 1``, and for every
-non-canonical scaling.
+non-smooth activations (the moments multiply distributions) at ``k >= 1``; every
+non-canonical scaling and the ``sign`` law (collinear powers: the terms merge) are refused.
 
 Locations (docs/theory.md §3): with the terms' left vectors nearly orthogonal, term ``k >= 1``
 acts on W_1's bulk (edge ``1 + sqrt(c)``, ``c = N/d``) as a rank-one spike of strength
