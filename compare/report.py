@@ -43,8 +43,12 @@ MARKER_FORMAT = "twostep-report"
 
 
 def config_label(cfg: Any) -> str:
+    """The config in a verdict's rows; a second layer other than the Gaussian is named (the
+    predictions assume the config's law, docs/model.md)."""
+    law = getattr(cfg, "second_layer", "gaussian")
     return (f"{cfg.activation} / {cfg.target}, {cfg.batch}, "
-            f"alpha=({cfg.alpha1:g}, {cfg.alpha2:g})")
+            f"alpha=({cfg.alpha1:g}, {cfg.alpha2:g})"
+            + ("" if law == "gaussian" else f", {law} second layer"))
 
 
 def summary_table(verdicts: Sequence[Verdict]) -> Table:

@@ -186,6 +186,11 @@ def test_one_step_spike_intervals():
 
 def test_non_canonical_scaling_is_refused():
     with pytest.raises(ConfigError, match="canonical"):
+        predict(ModelConfig(loss="correlation"))
+    with pytest.raises(ConfigError, match="canonical"):
+        predict(ModelConfig(first_layer="sphere"))
+    # the sign law is no other scaling, but its powers of a are collinear: refused for that
+    with pytest.raises(ConfigError, match="collinear"):
         predict(ModelConfig(second_layer="sign"))
 
 

@@ -22,11 +22,12 @@ rho^k] / k!``, and the neuron fluctuation ``zeta_i``. Then, with ``s = sqrt(N) a
     E A_k(N)^2 = (eta_2 eta_1^k)^2 [ Pi_k(N) E||vbar_k||^2 + Sigma_k(N) E||zeta||^2 ]
 
 - ``Pi_k(N) = E||P_perp a^{o(k+1)}||^2 = N^{-(k+1)} (N rho_{k+1} - sum_{m<=k}
-  E[R_{k+1}^2 R_m^2] / rho_m)``: ``R_m`` is the residual of ``s^m`` after the L2(N(0,1))
-  projection on ``s, ..., s^{m-1}`` (no constant: the Gram-Schmidt runs against the lower powers
-  of a only), ``rho_m = E[R_m^2]`` = 1, 3, 6, 30, ... so ``|<a^{k+1}, q_{k+1}>| ~
-  sqrt(rho_{k+1}) N^{-k/2}`` (1, sqrt(3/N), sqrt(6)/N, sqrt(30)/N^{3/2}); the sum is the
-  regression loss of the k sample directions.
+  E[R_{k+1}^2 R_m^2] / rho_m)``: ``R_m`` is the residual of ``s^m`` after the L2 projection on
+  ``s, ..., s^{m-1}`` under the second layer's law (:mod:`.laws`; no constant: the Gram-Schmidt
+  runs against the lower powers of a only), ``rho_m = E[R_m^2]`` = 1, 3, 6, 30, ... (Gaussian;
+  uniform 1, 9/5, 108/175, 36/49) so ``|<a^{k+1}, q_{k+1}>| ~ sqrt(rho_{k+1}) N^{-k/2}``
+  (Gaussian 1, sqrt(3/N), sqrt(6)/N, sqrt(30)/N^{3/2}); the sum is the regression loss of the k
+  sample directions.  These weights are the only place the law of a enters.
 - ``Sigma_k(N) = sum_i q_i^2 a_i^{2k+2} = N^{-(k+1)} E[R_{k+1}^2 s^{2k+2}] / rho_{k+1}``: the
   weight with which the neuron fluctuations reach the projection (35/N^2 for k = 1).
 - ``E||vbar||^2 = E[F z]^2 + E[F z']^2 + (1/n)((d-2) E[F^2] + E[F^2 (z^2 + z'^2)] - mean^2)``,
@@ -55,8 +56,8 @@ expectations from :mod:`.hermite` (exact where the integral closes, else mpmath)
 
 Reused batch: the algebra above closes for smooth activations (the self-term is a polynomial in
 ``sigma'(h)`` and r); :func:`term_constant` returns ``value=None`` with the reason for
-non-smooth activations (the moments multiply distributions) at ``k >= 1``, and for every
-non-canonical scaling.
+non-smooth activations (the moments multiply distributions) at ``k >= 1``; every
+non-canonical scaling and the ``sign`` law (collinear powers: the terms merge) are refused.
 
 Locations (docs/theory.md §3): with the terms' left vectors nearly orthogonal, term ``k >= 1``
 acts on W_1's bulk (edge ``1 + sqrt(c)``, ``c = N/d``) as a rank-one spike of strength
@@ -78,6 +79,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from . import laws
 from .bbp import spike
 from .config import ModelConfig
 from .counts import paper_count
@@ -180,6 +182,7 @@ def _check(config: ModelConfig, k: int) -> None:
     if config.scaling != "canonical":
         raise ConfigError("amplitudes exist for the canonical scaling only (docs/model.md); "
                           f"this config is {config.scaling}")
+    laws.predictable(config.second_layer)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_K:
         raise ConfigError(f"k must be an integer in [0, {MAX_K}], got {k!r}")
 
@@ -199,10 +202,12 @@ def term_constant(config: ModelConfig, k: int) -> TermConstant:
     if reason:
         return TermConstant(k, None, e, False, reason)
     vbar, _, exact = _pieces(config, k, None)
-    rho = float(overlap_constants(k)["rho"])
+    rho = float(overlap_constants(k, config.second_layer)["rho"])
     value = config.etabar2 * config.etabar1**k * math.sqrt(rho * vbar)
     how = "reused batch, self-term and u^(-j) coupling" if config.reuse else "independent batch"
     reason = f"leading order, {how}; moments {'exact' if exact else 'numerical'}"
+    if config.second_layer != "gaussian":
+        reason += f"; {config.second_layer} second layer (rho_{k + 1} = {rho:.4g})"
     target = parse_function(config.target)
     if config.reuse and k >= 1 and target.is_polynomial and sympy.degree(target.expr, Z) >= 2:
         reason += (f"; caution: the self-term brings moments up to E[y^{2 * k + 2}], which a "
@@ -223,7 +228,7 @@ def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
     over the law of a of ``eta sqrt(Pi vbar + Sigma zeta)`` (seeded draws up to A_DRAW_WIDTH,
     else the moments); the share is ``Sigma zeta / (Pi vbar + Sigma zeta)`` from the moments."""
     vbar, zeta, _ = _pieces(config, k, N)
-    oc = overlap_constants(k)
+    oc = overlap_constants(k, config.second_layer)
     scale = float(N) ** -(k + 1)
     pi_k = max(N * float(oc["rho"]) - float(oc["loss"]), 0.0) * scale
     sigma_k = float(oc["sigma"]) * scale
@@ -232,7 +237,7 @@ def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
     fluct2 = eta**2 * sigma_k * zeta
     share = fluct2 / (coherent2 + fluct2) if coherent2 + fluct2 > 0 else 0.0
     if draws and N <= A_DRAW_WIDTH:
-        pis, sigs = _a_weights(k, N)
+        pis, sigs = _a_weights(k, N, config.second_layer)
         a2 = eta**2 * (pis * vbar + sigs * zeta)
         return float(np.mean(np.sqrt(a2))), math.sqrt(float(np.mean(a2))), coherent2, share
     a2 = coherent2 + fluct2

@@ -10,8 +10,10 @@
 - ``psi_d = d/N`` and ``psi_n = n/N`` fixed as N grows;
 - ``batch = "reuse"`` (``X_1 = X_0``) or ``"independent"`` (fresh X_1).
 
-The scaling options (``second_layer``, ``first_layer``, ``loss``) select the
-non-canonical variants a user may simulate; ``scaling`` names the combination.
+The scaling options (``first_layer``, ``loss``) select the non-canonical variants a user may
+simulate; ``scaling`` names the combination.  ``second_layer`` is the law of ``a`` (``gaussian``,
+``uniform``, ``sign``; variance 1/N each): not a scaling, and each prediction assumes the
+config's law (docs/model.md, "The second layer's law").
 The config is frozen, hashable and JSON-serialisable; :meth:`ModelConfig.key`
 is the stable hash that keys the result store.
 """
@@ -168,10 +170,11 @@ class ModelConfig:
 
     @property
     def scaling(self) -> str:
-        """``"canonical"`` (docs/model.md, "The canonical model") or the list of deviations."""
+        """``"canonical"`` (docs/model.md, "The canonical model") or the list of deviations
+        (``"canonical+first_layer=sphere,loss=correlation"``).  The second layer's law is not a
+        scaling: every law has variance 1/N (docs/model.md, "The second layer's law"), so
+        ``second_layer`` is not listed; ``config.second_layer`` names it."""
         parts = []
-        if self.second_layer != "gaussian":
-            parts.append(f"second_layer={self.second_layer}")
         if self.first_layer != "gaussian":
             parts.append(f"first_layer={self.first_layer}")
         if self.loss != "squared":

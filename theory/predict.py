@@ -24,7 +24,11 @@
 The observables (the step-one spike, the outliers, beta_* learning, the feature-matrix spikes)
 are the types of :mod:`.observables`, with the field names a measurement uses.
 
-Only the canonical scaling of docs/model.md has predictions; other scalings are refused.
+Only the canonical scaling of docs/model.md has predictions; other scalings are refused.  The
+second layer's law (``config.second_layer``, :mod:`.laws`) leaves the exponents and the counts
+unchanged; the finite-N constants of :mod:`.amplitudes` use its moments, and a prediction notes a
+law other than the Gaussian.  The ``sign`` law is refused (its powers are collinear: the
+step-two terms merge).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from .config import ModelConfig
 from .counts import HALF, exponent, one_step_spike_count, paper_count, ratio  # noqa: F401
 from .errors import ConfigError
 from .functions import Z, parse_function
+from .laws import predictable as predictable_law
 from .observables import BetaLearning, FeatureSpikes
 from .prediction import (  # noqa: F401 - the Prediction's types, importable from here too
     PREDICTION_SCHEMA,
@@ -159,7 +164,8 @@ def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction
     if config.scaling != "canonical":
         raise ConfigError(
             f"predictions exist for the canonical scaling only (docs/model.md); this config is "
-            f"{config.scaling}: use second_layer=gaussian, first_layer=gaussian, loss=squared")
+            f"{config.scaling}: use first_layer=gaussian, loss=squared")
+    law = predictable_law(config.second_layer)
     a1, a2 = config.exact("alpha1"), config.exact("alpha2")
     r = ratio(a1, a2)
     count, critical = paper_count(a1, a2)
@@ -167,6 +173,10 @@ def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction
     capped = last > MAX_TERMS  # alpha1 near 1/2: the count explodes; each term costs moments
     last = min(last, MAX_TERMS)
     notes: list[str] = []
+    if law.name != "gaussian":
+        notes.append(f"assumes the {law.describe()}: exponents and counts as for any law; the "
+                     "finite-N constants (amplitudes, spike strengths, locations, crossing "
+                     "widths) use its moments (docs/model.md, The second layer's law)")
     target_info, activation_info = _target_info(config.target), _activation_info(config)
     laws = _laws(config, last)
     aware, aware_reason = _aware_count(laws, count, last, capped)

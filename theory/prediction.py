@@ -160,6 +160,12 @@ class Prediction:
     features: FeatureSpikes
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def second_layer(self) -> str:
+        """The second layer's law the prediction assumes: the config's (docs/model.md, "The
+        second layer's law")."""
+        return self.config.second_layer
+
     def law(self, k: int) -> Term:
         """The law of term k."""
         for t in self.laws:

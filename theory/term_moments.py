@@ -1,8 +1,9 @@
-"""The Gaussian moments behind the step-two term amplitudes of :mod:`.amplitudes` (its module
+"""The moments behind the step-two term amplitudes of :mod:`.amplitudes` (its module
 docstring has the derivation and the names: ``Pi_k``, ``Sigma_k``, ``vbar_k``, ``zeta``).
 
 - the powers of a: the Gram-Schmidt constants of ``a^{o(k+1)}`` (:func:`overlap_constants`)
-  and, at small widths, seeded draws of the weights ``Pi_k``, ``Sigma_k`` (:func:`_a_weights`);
+  and, at small widths, seeded draws of the weights ``Pi_k``, ``Sigma_k`` (:func:`_a_weights`),
+  both under the second layer's law (:mod:`.laws`; the only place the law enters);
 - the data-averaged quantities of term k as polynomials in (gamma, lambda, s_xi2, kappa, psi)
   (:func:`_term_polynomials`), from Gaussian moments of the activation and the target
   (:mod:`.hermite`, exact where the integral closes);
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import hermite
+from . import hermite, laws
 from .config import ModelConfig
 from .errors import ConfigError
 from .functions import Z, parse_function
@@ -56,52 +57,63 @@ def _gauss_moment(b: int) -> int:
 # -- the powers of a --------------------------------------------------------------------------
 
 @functools.cache
-def _residuals(top: int) -> tuple[sympy.Poly, ...]:
-    """``R_1..R_top``: ``s^m`` minus its L2(N(0,1)) projection on ``s, ..., s^{m-1}``."""
+def _residuals(top: int, law: str = "gaussian") -> tuple[sympy.Poly, ...]:
+    """``R_1..R_top``: ``s^m`` minus its L2 projection on ``s, ..., s^{m-1}`` under the law of
+    ``s = sqrt(N) a`` (:mod:`.laws`).  A residual of norm 0 (the law's powers are collinear:
+    ``sign``) is refused: it has no direction of its own."""
     s = sympy.Symbol("s")
     out: list[sympy.Poly] = []
     for m in range(1, top + 1):
         p = sympy.Poly(s**m, s)
         for r in out:
-            coef = _poly_mean(p * r) / _poly_mean(r * r)
+            coef = _poly_mean(p * r, law) / _poly_mean(r * r, law)
             p = p - r * coef
+        if _poly_mean(p * p, law) == 0:
+            raise ConfigError(
+                f"second_layer={law}: s^{m} lies in the span of the lower powers of s = sqrt(N) a "
+                f"(its Gram-Schmidt residual vanishes), so term k={m - 1} has no left vector of "
+                "its own (docs/model.md, The second layer's law)")
         out.append(p)
     return tuple(out)
 
 
-def _poly_mean(p: sympy.Poly) -> sympy.Rational:
-    return sum((c * _gauss_moment(mon[0]) for mon, c in p.terms()), sympy.Integer(0))
+def _poly_mean(p: sympy.Poly, law: str = "gaussian") -> sympy.Rational:
+    """``E[p(s)]`` under the law of ``s`` (exact)."""
+    return sum((c * laws.moment(law, mon[0]) for mon, c in p.terms()), sympy.Integer(0))
 
 
-def overlap_constants(k: int) -> dict[str, Fraction]:
-    """Exact constants of the Gram-Schmidt of ``a^{o(k+1)}`` (:mod:`.amplitudes` docstring):
-    ``rho`` (``|<a^{k+1}, q_{k+1}>|^2 ~ rho N^{-k}``), ``loss`` (``N^{k+1} Pi_k(N) =
-    N rho - loss``) and ``sigma`` (``N^{k+1} Sigma_k(N)``)."""
-    return dict(_overlap_constants(k))
+def overlap_constants(k: int, law: str = "gaussian") -> dict[str, Fraction]:
+    """Exact constants of the Gram-Schmidt of ``a^{o(k+1)}`` under the second layer's law
+    (:mod:`.amplitudes` docstring): ``rho`` (``|<a^{k+1}, q_{k+1}>|^2 ~ rho N^{-k}``), ``loss``
+    (``N^{k+1} Pi_k(N) = N rho - loss``) and ``sigma`` (``N^{k+1} Sigma_k(N)``).  Gaussian
+    ``rho`` = 1, 3, 6, 30; uniform 1, 9/5, 108/175, 36/49 for k = 0..3."""
+    return dict(_overlap_constants(k, law))
 
 
 @functools.cache
-def _overlap_constants(k: int) -> dict[str, Fraction]:
-    R = _residuals(k + 1)
+def _overlap_constants(k: int, law: str = "gaussian") -> dict[str, Fraction]:
+    R = _residuals(k + 1, law)
     s = R[0].gens[0]
     top = R[k]
-    rho = _poly_mean(top * top)
-    loss = sum((_poly_mean(top * top * r * r) / _poly_mean(r * r) for r in R[:k]),
+    rho = _poly_mean(top * top, law)
+    loss = sum((_poly_mean(top * top * r * r, law) / _poly_mean(r * r, law) for r in R[:k]),
                sympy.Integer(0))
-    sig = _poly_mean(top * top * sympy.Poly(s ** (2 * k + 2), s)) / rho
+    sig = _poly_mean(top * top * sympy.Poly(s ** (2 * k + 2), s), law) / rho
     return {"rho": Fraction(str(rho)), "loss": Fraction(str(loss)), "sigma": Fraction(str(sig))}
 
 
 @functools.lru_cache(maxsize=64)
-def _a_weights(k: int, N: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(Pi, Sigma)`` per seeded draw of ``a ~ N(0, I/N)``: ``<a^{k+1}, q_{k+1}>^2`` and
-    ``sum_i q_i^2 a_i^{2k+2}``, with q the Gram-Schmidt of the draw (a fixed
-    ``numpy.random.Generator``: the same numbers on every call)."""
+def _a_weights(k: int, N: int, law: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
+    """``(Pi, Sigma)`` per seeded draw of ``a`` from the second layer's law (``s = sqrt(N) a``
+    drawn as :func:`.laws.Law.draw`): ``<a^{k+1}, q_{k+1}>^2`` and ``sum_i q_i^2 a_i^{2k+2}``,
+    with q the Gram-Schmidt of the draw (a fixed ``numpy.random.Generator``: the same numbers on
+    every call; the uniform draws are the transform of the Gaussian ones)."""
+    draw = laws.law(law).draw
     rng = np.random.default_rng([20260, k, N])
     pi = np.empty(A_DRAWS)
     sig = np.empty(A_DRAWS)
     for t in range(A_DRAWS):
-        s = rng.standard_normal(N)
+        s = draw(rng, N)
         powers = np.column_stack([s**m for m in range(1, k + 2)])
         Q, _ = np.linalg.qr(powers)
         q = Q[:, k]

@@ -35,7 +35,10 @@ def batch_mode(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err).removeprefix("batch ")) from None
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bool = False) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bool = False,
+                         law_option: bool = False) -> None:
+    """The config flags; ``scaling_options``: also --second-layer, --first-layer and --loss;
+    ``law_option``: also --second-layer (the law of a, which predictions take)."""
     g = parser.add_argument_group("model (docs/model.md)")
     g.add_argument("--activation", default=_DEFAULT.activation,
                    help="activation sigma: a built-in name or an expression in z "
@@ -69,9 +72,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bo
                         "(default: %(default)s)")
     g.add_argument("--noise", default=_DEFAULT.noise, metavar="TAU",
                    help="label noise standard deviation tau, in [0, 1e6] (default: %(default)s)")
-    if scaling_options:
+    if scaling_options or law_option:
         g.add_argument("--second-layer", default=_DEFAULT.second_layer,
-                       help=f"second-layer init: {', '.join(SECOND_LAYER)} (default: %(default)s)")
+                       help=f"law of the second layer a (variance 1/N; docs/model.md): "
+                            f"{', '.join(SECOND_LAYER)} (default: %(default)s)")
+    if scaling_options:
         g.add_argument("--first-layer", default=_DEFAULT.first_layer,
                        help=f"W_0 rows: {', '.join(FIRST_LAYER)} (default: %(default)s)")
         g.add_argument("--loss", default=_DEFAULT.loss,

@@ -130,7 +130,7 @@ def json_data(m: Measurement) -> dict:
 def render(m: Measurement) -> str:
     """The readable summary of a :class:`Measurement`."""
     c = m.config.to_dict()
-    scaling = m.config.scaling
+    scaling = f"{m.config.scaling}, {m.config.second_layer} second layer"
     lines = [
         f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
         f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={c['noise']:g}  [{scaling}]",

@@ -23,7 +23,7 @@ MAX_N = 10**15
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser)
+    add_config_arguments(parser, law_option=True)
     parser.add_argument("--N", type=int, default=None,
                         help="also print the finite-N outlier forecast at this width, 2..10^15")
     add_time_budget_argument(parser)
@@ -47,7 +47,8 @@ def render(pred, N: int | None = None) -> str:
     lines = [
         f"twostep theory: sigma={c.activation}  sigma_*={c.target}  batch={c.batch}  "
         f"alpha=({c.alpha1:g}, {c.alpha2:g})  psi_d={c.psi_d:g} psi_n={c.psi_n:g}  "
-        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  [{c.scaling}]",
+        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  "
+        f"[{c.scaling}, {c.second_layer} second layer]",
         "",
         f"paper count floor(alpha2/(1/2-alpha1)) = floor({pred.ratio}) = {pred.paper_count}"
         + ("   (critical: ratio is an integer)" if pred.critical else ""),
