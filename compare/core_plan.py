@@ -33,7 +33,7 @@ from .store import RUN_DEFAULTS, Cell, Store, check_store_path, normalise_option
 from .sweep import run_sweep
 from .verify import PLAN_META, Check, Run
 
-#: Store meta entry: "1" when the stored plan is evaluated through the core view.
+#: Store meta entry of a plan run through the core view: its anchors (a JSON list of configs).
 CORE_META = "verify_core"
 #: Name prefix of a planted false count (``planted-count-3``: OutlierCount(claimed=3)).
 PLANTED = "planted-count-"
@@ -48,9 +48,11 @@ class _Base:
     terms: int
     max_power: int
     options: dict[str, Any]
+    anchor: ModelConfig | None = None
 
     def config(self) -> ModelConfig:
-        return default_base(self.configs)
+        """The base: the largest step sizes of its configs and of its anchor, if any."""
+        return default_base(self.configs + ([self.anchor] if self.anchor else []))
 
     def cell_options(self) -> dict[str, Any]:
         K = min(TERMS_CAP, self.terms)
@@ -73,8 +75,12 @@ def _seed_range(chk: Check, N: int) -> range:
     return range(chk.first_seed, chk.first_seed + chk.seeds_at(N))
 
 
-def bases(plan: Sequence[Check]) -> dict[str, _Base]:
-    """The base sweeps of the plan, by setup (step-size-free part and the checks' options)."""
+def bases(plan: Sequence[Check], anchors: Sequence[ModelConfig] = ()) -> dict[str, _Base]:
+    """The base sweeps of the plan, by setup (step-size-free part and the checks' options).
+    An anchor (a config of the same setup) raises its base's step sizes to its own, so that
+    the base serves configurations beyond the plan's (e.g. a phase plane from the same
+    sweep)."""
+    by_setup = {step_free_key(a): a for a in anchors}
     out: dict[str, _Base] = {}
     for chk in plan:
         claim = core_claim(chk.claim)
@@ -82,7 +88,7 @@ def bases(plan: Sequence[Check]) -> dict[str, _Base]:
                    if k not in ("terms", "max_power", "spectra")}
         for cfg in claim.configs(chk.config):
             g = out.setdefault(_group_key(cfg, options),
-                               _Base([], {}, 0, 0, options))
+                               _Base([], {}, 0, 0, options, by_setup.get(step_free_key(cfg))))
             g.configs.append(cfg)
             want = claim.run_options(cfg)
             g.terms = max(g.terms, int(want.get("terms", 0)))
@@ -92,15 +98,17 @@ def bases(plan: Sequence[Check]) -> dict[str, _Base]:
     return out
 
 
-def plan_cells(plan: Sequence[Check]) -> list[Cell]:
+def plan_cells(plan: Sequence[Check], anchors: Sequence[ModelConfig] = ()) -> list[Cell]:
     """Every base cell the plan needs, smallest N first."""
-    cells = [c for b in bases(plan).values() for c in b.cells()]
+    cells = [c for b in bases(plan, anchors).values() for c in b.cells()]
     return sorted(cells, key=lambda c: (c.N, c.config.to_json(), c.seed))
 
 
-def evaluate(plan: Sequence[Check], store: Store) -> tuple[list, list[Results]]:
-    """The plan's verdicts from the base cells in ``store`` (no simulation)."""
-    groups = bases(plan)
+def evaluate(plan: Sequence[Check], store: Store, anchors: Sequence[ModelConfig] | None = None
+             ) -> tuple[list, list[Results]]:
+    """The plan's verdicts from the base cells in ``store`` (no simulation); ``anchors``: those
+    of the run (default: the ones the store recorded)."""
+    groups = bases(plan, stored_anchors(store) if anchors is None else anchors)
     stored: dict[str, Any] = {}
     wanted = {c.key(store.version) for b in groups.values() for c in b.cells()}
     for cell, result in store.results():
@@ -133,17 +141,19 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list, list[Results]]:
 
 def run_core_plan(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
                   jobs: int | None = None, executor: str = "process",
-                  scheduler: str | None = None, quiet: bool = False) -> Run:
+                  scheduler: str | None = None, quiet: bool = False,
+                  anchors: Sequence[ModelConfig] = ()) -> Run:
     """Sweep the plan's base cells (finished ones are skipped), then evaluate every check by
-    rescaling (module docstring)."""
+    rescaling (module docstring; ``anchors`` as in :func:`bases`)."""
     plan = tuple(plan)
-    cells = plan_cells(plan)
+    cells = plan_cells(plan, anchors)
     check_store_path(store_path)
     meta = json.dumps([c.to_dict() for c in plan])
+    core_meta = json.dumps([a.to_dict() for a in anchors])
 
     def on_open(store: Store) -> None:
         store.set_meta(PLAN_META, meta)
-        store.set_meta(CORE_META, "1")
+        store.set_meta(CORE_META, core_meta)
 
     sweep = run_sweep(cells, store_path, executor=executor, jobs=jobs, scheduler=scheduler,
                       quiet=quiet, on_open=on_open)
@@ -151,13 +161,19 @@ def run_core_plan(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
         on_open(store)
         if sweep.failed:
             return Run(plan, [], sweep, [])
-        verdicts, results = evaluate(plan, store)
+        verdicts, results = evaluate(plan, store, anchors)
     return Run(plan, verdicts, sweep, results)
 
 
 def stored_as_core(store: Store) -> bool:
     """Whether the store's plan was run through the core view."""
-    return store.get_meta(CORE_META) == "1"
+    return store.get_meta(CORE_META) is not None
+
+
+def stored_anchors(store: Store) -> list[ModelConfig]:
+    """The anchors a core-view run recorded (none for any other store)."""
+    text = store.get_meta(CORE_META)
+    return [] if not text else [ModelConfig.from_dict(d) for d in json.loads(text)]
 
 
 def stored_plan(store: Store) -> tuple[Check, ...] | None:

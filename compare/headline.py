@@ -52,6 +52,10 @@ SETUPS = {
     "independent": ModelConfig(activation="tanh(z + 1)", target="He1", batch="independent",
                                second_layer="uniform", etabar1=0.02),
 }
+#: Each mode's base sweep runs at the largest step sizes of the (alpha1, alpha2) grid of the
+#: count plane (compare/phase.py), so the same cells give the plane by rescaling (the carried
+#: series residual of the regime guard needs the base's eta1 at least every point's).
+ANCHORS = tuple(setup.replace(alpha1=0.4825, alpha2=0.4925) for setup in SETUPS.values())
 #: Seeds per width of each mode (docs/results.md, "The headline": from a pilot of the per-seed
 #: spread, for a 95% half-width of about 0.08 on gamma_3).
 SEEDS: dict[str, dict[int, int]] = {

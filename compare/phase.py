@@ -16,7 +16,9 @@ inconsistent / inconclusive / guard-blocked (the regime guard left fewer than MI
 spanning MIN_RANGE) / refused (the claim needs more exact terms than computed).
 
 ``python -m twostep.compare.phase OUT_DIR [DATA_DIR [count,He3,He2]]`` draws
-OUT_DIR/phase-count.png (reused batch) and phase-learning-{He3,He2}-{reuse,independent}.png
+OUT_DIR/phase-count.png (reused batch), phase-count-uniform.png (the headline profile's reused
+setup, from its store: DATA_DIR/phase-count-uniform.sqlite may be that store) and
+phase-learning-{He3,He2}-{reuse,independent}.png
 (the count plane's base sweep takes about 20 minutes on 2 cores, the learning planes' about 15
 and 6); with DATA_DIR the base sweeps are stored there (phase-*.sqlite,
 reused by a rerun) and each plane's cells written as phase-*.json; the third argument picks the
@@ -129,7 +131,8 @@ def _cell_seconds(core: CoreVerdicts) -> float:
 def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int], seeds: int,
            n: int, margin: float, store: str | os.PathLike[str] | None, jobs: int | None,
            executor: str, quiet: bool, measure: bool = False,
-           options: dict[str, Any] | None = None, max_terms: int = TERMS_CAP) -> Plane:
+           options: dict[str, Any] | None = None, max_terms: int = TERMS_CAP,
+           base_config: ModelConfig | None = None) -> Plane:
     pairs = grid(n, margin)
     a1s, a2s = _axes(n)
     every = [(a, b) for a in a1s for b in a2s]
@@ -139,7 +142,8 @@ def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int]
     configs = [base.replace(alpha1=a1, alpha2=a2) for a1, a2 in feasible]
     t0 = time.perf_counter()
     obj = OutlierCount(visible=False) if claim == "outlier-count" else claim
-    core = core_check(obj, default_base(configs), configs, Ns, seeds, store=store,
+    base = default_base(configs) if base_config is None else base_config
+    core = core_check(obj, base, configs, Ns, seeds, store=store,
                       executor=executor, jobs=jobs, quiet=quiet, measure=measure,
                       options=options)
     cells = []
@@ -157,17 +161,32 @@ def _plane(claim: str, base: ModelConfig, subject: str | None, Ns: Sequence[int]
 
 
 def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = COUNT_NS,
-                seeds: int = COUNT_SEEDS, *, n: int = 20, margin: float = 0.01,
-                store: str | os.PathLike[str] | None = None, jobs: int | None = 2,
-                executor: str = "process", quiet: bool = True, measure: bool = False,
-                options: dict[str, Any] | None = None) -> Plane:
+                seeds: int | Mapping[int, int] = COUNT_SEEDS, *, n: int = 20,
+                margin: float = 0.01, store: str | os.PathLike[str] | None = None,
+                jobs: int | None = 2, executor: str = "process", quiet: bool = True,
+                measure: bool = False, options: dict[str, Any] | None = None,
+                base_config: ModelConfig | None = None) -> Plane:
     """The activation-aware count verdict on the grid (cells needing more exact terms than the
     options' ``terms`` are 'refused' without evaluation); ``measure``: series residuals
-    measured at every eta1 (:func:`twostep.compare.core.core_check`)."""
+    measured at every eta1 (:func:`twostep.compare.core.core_check`); ``base_config``: the
+    config whose sweep is rescaled (default: the grid's largest step sizes)."""
     opts = dict(COUNT_OPTIONS if options is None else options)
     return _plane("outlier-count", base, "activation-aware", Ns, seeds, n, margin, store, jobs,
                   executor, quiet, measure, options=opts,
-                  max_terms=int(opts.get("terms", TERMS_CAP)))
+                  max_terms=int(opts.get("terms", TERMS_CAP)), base_config=base_config)
+
+
+def headline_count_plane(store: str | os.PathLike[str] | None = None, *, jobs: int | None = 2,
+                         quiet: bool = True) -> Plane:
+    """The count plane of the headline profile's reused-batch setup (compare/headline.py: the
+    uniform second layer, softplus, its seeds per width), from the profile's own base sweep:
+    with the profile's store, no cell is simulated again."""
+    from .headline import ANCHORS, NS, OPTIONS, SEEDS, SETUPS
+
+    setup = SETUPS["reuse"]
+    anchor = next(a for a in ANCHORS if a.batch == setup.batch)
+    return count_plane(setup, NS, SEEDS["reuse"], store=store, jobs=jobs, quiet=quiet,
+                       options={**OPTIONS, "terms": 4}, base_config=anchor)
 
 
 def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS,
@@ -217,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "count" in only:
         planes.append(("count", "outlier-count (activation-aware count)",
                        count_plane(store=store("count"))))
+    if "count-uniform" in only:   # the headline profile's store: phase-count-uniform.sqlite
+        planes.append(("count-uniform", "outlier-count (activation-aware count, uniform "
+                       "second layer)", headline_count_plane(store=store("count-uniform"))))
     for target in ("He3", "He2"):
         if target not in only:
             continue

@@ -201,15 +201,20 @@ def _minutes(s: float) -> str:
 
 def powered_plan(plan: Sequence[Check], store_path, budget_s: float, *, jobs: int | None = None,
                  executor: str = "process", scheduler: str | None = None, quiet: bool = False,
-                 core: bool = False) -> tuple[tuple[Check, ...], list[PowerPlan]]:
+                 core: bool = False, anchors: Sequence = ()
+                 ) -> tuple[tuple[Check, ...], list[PowerPlan]]:
     """The plan with each powered check's seeds per width set by a pilot (run into the same
     store), within ``budget_s`` seconds for pilots and final runs together; other checks
     unchanged.  With ``core`` the plan runs through the core view (compare/core_plan.py): checks
     on one base sweep share its cells, so they share one budget and get the most seeds any of
-    them asks for."""
+    them asks for (``anchors``: the core view's, compare/core_plan.py)."""
     runner: Callable[..., Run] = run_checks
     if core:
-        from .core_plan import run_core_plan as runner
+        from functools import partial
+
+        from .core_plan import run_core_plan
+
+        runner = partial(run_core_plan, anchors=anchors)
     t0 = time.perf_counter()
     targets = [i for i, c in enumerate(plan) if powered(c)]
     if not targets:

@@ -303,8 +303,9 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
     if core:  # one base sweep per setup (compare/core_plan.py)
         from ..core_plan import plan_cells as core_cells
+        from ..headline import ANCHORS
 
-        cells = core_cells(plan)
+        cells = core_cells(plan, ANCHORS)
     else:
         cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
@@ -326,7 +327,10 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
 
     core = args.claim is None and args.profile == "headline"
     if core:
-        from ..core_plan import run_core_plan as runner
+        from ..core_plan import run_core_plan
+        from ..headline import ANCHORS
+
+        runner = partial(run_core_plan, anchors=ANCHORS)
     else:
         runner = partial(run_checks, extra_cells=extra)
     with disk_full(f"store {args.store}", STORE_KEPT):
@@ -335,7 +339,8 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
 
             plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
                                         executor=args.executor, scheduler=args.scheduler,
-                                        quiet=args.quiet, core=core)
+                                        quiet=args.quiet, core=core,
+                                        anchors=ANCHORS if core else ())
             for p in powers:
                 print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
         result = runner(plan, args.store, jobs=args.jobs, executor=args.executor,
