@@ -31,7 +31,7 @@ from ..sweep import (
     run_sweep,
 )
 from ._config_args import DistinctWidths, batch_mode
-from ._run_args import add_run_arguments, run_options_from_args
+from ._run_args import add_run_arguments, run_options, run_options_from_args
 
 #: What a full disk leaves of a store (every cell is committed in its own transaction).
 STORE_KEPT = ("nothing was lost: the store is intact and keeps every cell finished before; "
@@ -104,6 +104,7 @@ def build_grid(args: argparse.Namespace) -> Grid:
     """The grid the flags describe (validated: raises ConfigError)."""
     check_seed_count(args.seeds, "--seeds")
     ns = args.N if args.N is not None else _geometric(args.N_geometric)
+    run_options(args)  # a bad flag is refused naming the flag (--null-draws, not null_draws)
     options = run_options_from_args(args)
     return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
                 activations=args.activation, targets=args.target,
