@@ -1,5 +1,6 @@
-"""Checks on output paths, made before any work so that nothing is half-written, and the
-one-line report of a disk that fills up while writing."""
+"""Checks on output paths, made before any work so that nothing is half-written, the
+one-line report of a disk that fills up while writing, and the one reader of the files a user
+names as input (:func:`read_input_file`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,62 @@ import contextlib
 import errno
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from twostep.theory.errors import ConfigError, TwostepError
+
+#: Largest input file read.  A config is a few hundred bytes; a file beyond this is not one,
+#: and reading it whole would only cost memory and time.
+MAX_INPUT_BYTES = 2**20
+
+#: What a file that is not a regular one is, for the refusal.
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def read_input_file(path: str | os.PathLike[str], what: str,
+                    limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file the user named as input (``what``, e.g. ``--config c.json``): only a
+    regular file (a named pipe or a device could block or never end) of at most ``limit``
+    bytes; anything else is a one-line ConfigError ``cannot read WHAT: why``.
+
+    The file is opened without blocking (``O_NONBLOCK``: opening a named pipe waits for a
+    writer otherwise) and checked on the open descriptor, so a file swapped after a check is
+    never read.  A symbolic link to a regular file is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        raise ConfigError(f"cannot read {what}: {os_error_text(err)}") from None
+    except ValueError:  # an embedded NUL character
+        raise ConfigError(f"cannot read {what}: the file name contains a NUL character") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise ConfigError(f"cannot read {what}: it is {kind}; give a regular file")
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as err:
+        raise ConfigError(f"cannot read {what}: {os_error_text(err)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ConfigError(f"cannot read {what}: larger than {limit:,} bytes, the most an input "
+                          "file may hold")
+    return data
+
+
+def os_error_text(err: OSError) -> str:
+    """An OSError as the words of one line (its message, without the repeated file name)."""
+    return err.strerror or str(err)
 
 
 def check_writable_folder(folder: Path, what: str) -> None:

@@ -3,9 +3,14 @@ refused, one line (exit 2) before anything is written. One test per class of rep
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+
 import pytest
 from _cli import run_cli
 
+from twostep.compare.paths import MAX_INPUT_BYTES, read_input_file
 from twostep.simulate.options import MAX_NULL_DRAWS, RunOptions
 from twostep.theory import ConfigError
 
@@ -39,3 +44,59 @@ def test_null_draws_bound_is_the_options_own():
     assert RunOptions(null_draws=MAX_NULL_DRAWS).null_draws == MAX_NULL_DRAWS
     with pytest.raises(ConfigError, match=r"null_draws must be an integer in \[0, 1000\]"):
         RunOptions.from_mapping({"null_draws": MAX_NULL_DRAWS + 1})
+
+
+# -- input files: regular files only, of bounded size ------------------------------------------
+
+
+def _unblock_later(fifo, seconds):
+    """Open ``fifo`` for writing after ``seconds``: a reader that blocks on it (the regression)
+    then gets end-of-file and an empty config, so the test fails on the message instead of
+    hanging."""
+    def writer():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    timer = threading.Timer(seconds, writer)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+CONFIG_COMMANDS = [
+    ["sweep", "--store", "s.sqlite", "--N", "20"],
+    ["verify", "--claim", "bbp", "--store", "s.sqlite", "--N", "20"],
+    ["fuzz", "--claim", "bbp"],
+]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_a_named_pipe_as_config_is_refused_at_once(workdir, capsys, command):
+    os.mkfifo("p.json")
+    timer = _unblock_later(workdir / "p.json", 30.0)
+    err = one_line(capsys, command + ["--config", "p.json"])
+    timer.cancel()
+    assert "cannot read --config p.json: it is a named pipe; give a regular file" in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["p.json"]
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_a_folder_or_an_oversized_file_as_config_is_refused(workdir, capsys, command):
+    (workdir / "folder").mkdir()
+    err = one_line(capsys, command + ["--config", "folder"])
+    assert "cannot read --config folder: it is a folder" in err
+    # a valid JSON object, padded past the limit: refused by its size, not parsed
+    (workdir / "big.json").write_text('{"alpha1": 0.3}' + " " * MAX_INPUT_BYTES)
+    err = one_line(capsys, command + ["--config", "big.json"])
+    assert f"larger than {MAX_INPUT_BYTES:,} bytes" in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["big.json", "folder"]
+
+
+def test_the_input_reader_reads_regular_files_and_links_to_them(workdir):
+    (workdir / "c.json").write_bytes(b'{"alpha1": 0.2}')
+    (workdir / "link.json").symlink_to("c.json")
+    assert read_input_file("link.json", "--config link.json") == b'{"alpha1": 0.2}'
+    (workdir / "full.json").write_bytes(b"x" * MAX_INPUT_BYTES)  # exactly the limit: read
+    assert len(read_input_file("full.json", "x")) == MAX_INPUT_BYTES
+    with pytest.raises(ConfigError, match="cannot read x: .*No such file"):
+        read_input_file("missing.json", "x")

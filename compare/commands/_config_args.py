@@ -22,6 +22,8 @@ from twostep.theory import config as _config
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ..paths import read_input_file
+
 #: The config's defaults, read from its fields: building the parser validates no config (that
 #: would load sympy for ``twostep --help``).
 _DEFAULT = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(ModelConfig)})
@@ -88,6 +90,18 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
         activation=args.activation, target=args.target, alpha1=args.alpha1, alpha2=args.alpha2,
         batch=args.batch, psi_d=args.psi_d, psi_n=args.psi_n, etabar1=args.etabar1,
         etabar2=args.etabar2, noise=args.noise, **extra)
+
+
+def load_config_file(path: str, flag: str = "--config") -> ModelConfig:
+    """The ModelConfig of the JSON file ``path`` given with ``flag``: a regular file of at
+    most :data:`~twostep.compare.paths.MAX_INPUT_BYTES` (:func:`read_input_file`), decoded by
+    :meth:`ModelConfig.from_json` (UTF-8, or UTF-8/16/32 with a byte-order mark); every
+    refusal is one line naming the flag and the file."""
+    data = read_input_file(path, f"{flag} {path}")
+    try:
+        return ModelConfig.from_json(data)
+    except ConfigError as err:
+        raise ConfigError(f"{flag} {path}: {err}") from None
 
 
 class DistinctWidths(argparse.Action):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
@@ -30,7 +29,7 @@ from ..sweep import (
     require_dask,
     run_sweep,
 )
-from ._config_args import DistinctWidths, batch_mode
+from ._config_args import DistinctWidths, batch_mode, load_config_file
 from ._run_args import add_run_arguments, run_options, run_options_from_args
 
 #: What a full disk leaves of a store (every cell is committed in its own transaction).
@@ -78,16 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _base_config(path: str | None) -> ModelConfig:
-    if path is None:
-        return ModelConfig()
-    try:
-        text = Path(path).read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
-    except OSError as err:
-        raise ConfigError(f"cannot read --config {path}: {err.strerror or err}") from None
-    try:
-        return ModelConfig.from_json(text)
-    except ConfigError as err:
-        raise ConfigError(f"--config {path}: {err}") from None
+    return ModelConfig() if path is None else load_config_file(path)
 
 
 def _geometric(text: str) -> list[int]:

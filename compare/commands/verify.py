@@ -26,7 +26,7 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
-from ._config_args import DistinctWidths
+from ._config_args import DistinctWidths, load_config_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,15 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "per N (default: no pilot)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when some verdict is inconsistent")
-
-
-def load_config_file(path: str) -> ModelConfig:
-    p = Path(path)
-    try:
-        text = p.read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    return ModelConfig.from_json(text)
 
 
 def build_plan(args: argparse.Namespace):
