@@ -12,7 +12,7 @@ from _cli import run_cli
 
 from twostep.compare.paths import MAX_INPUT_BYTES, read_input_file
 from twostep.simulate.options import MAX_NULL_DRAWS, RunOptions
-from twostep.theory import ConfigError
+from twostep.theory import ConfigError, ModelConfig
 
 SMALL_SWEEP = ["sweep", "--store", "s.sqlite", "--N", "20", "--top", "2", "--null-draws", "1",
                "--executor", "inline", "--quiet"]
@@ -100,3 +100,21 @@ def test_the_input_reader_reads_regular_files_and_links_to_them(workdir):
     assert len(read_input_file("full.json", "x")) == MAX_INPUT_BYTES
     with pytest.raises(ConfigError, match="cannot read x: .*No such file"):
         read_input_file("missing.json", "x")
+
+
+# -- config files: a key given twice ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_a_key_given_twice_is_refused_naming_it(workdir, capsys, command):
+    (workdir / "dup.json").write_text('{"alpha1": 0.6, "alpha1": 0.3}')
+    err = one_line(capsys, command + ["--config", "dup.json"])
+    assert "--config dup.json: config gives 'alpha1' more than once" in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["dup.json"]
+
+
+def test_from_json_refuses_a_key_given_twice_and_reads_distinct_keys():
+    with pytest.raises(ConfigError, match="config gives 'psi_d' more than once"):
+        ModelConfig.from_json('{"psi_d": 1, "alpha1": 0.2, "psi_d": 2}')
+    assert ModelConfig.from_json('{"psi_d": 2, "alpha1": 0.2}') == ModelConfig(psi_d=2,
+                                                                               alpha1=0.2)

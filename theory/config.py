@@ -77,6 +77,17 @@ def decode_text(data: bytes, what: str = "file") -> str:
                           "as UTF-8 (UTF-16 and UTF-32 need a byte-order mark)") from None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key given twice (``json.loads`` would keep
+    the last silently, so ``{"alpha1": 0.6, "alpha1": 0.3}`` would run at 0.3)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError(f"config gives {key!r} more than once; give each field once")
+        out[key] = value
+    return out
+
+
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be a number, got {value!r}")
@@ -232,7 +243,7 @@ class ModelConfig:
         if isinstance(text, (bytes, bytearray)):
             text = decode_text(bytes(text), "config")
         try:
-            data = json.loads(text.removeprefix("\ufeff"))
+            data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as err:
             raise ConfigError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from None
         return cls.from_dict(data)
