@@ -118,3 +118,40 @@ def test_from_json_refuses_a_key_given_twice_and_reads_distinct_keys():
         ModelConfig.from_json('{"psi_d": 1, "alpha1": 0.2, "psi_d": 2}')
     assert ModelConfig.from_json('{"psi_d": 2, "alpha1": 0.2}') == ModelConfig(psi_d=2,
                                                                                alpha1=0.2)
+
+
+# -- config files: a huge integer, deep nesting ------------------------------------------------
+
+
+HOSTILE_CONFIGS = {
+    "digits.json": ('{"psi_d": ' + "1" * 5000 + "}",
+                    "config holds an integer of 5000 digits; a field holds a finite number"),
+    "deep-array.json": ('{"psi_d": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                        "config is nested too deeply to read"),
+    "deep-object.json": ('{"a":' * 100_000 + "1" + "}" * 100_000,
+                         "config is nested too deeply to read"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CONFIGS))
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_hostile_json_is_one_line(workdir, capsys, command, name):
+    text, words = HOSTILE_CONFIGS[name]
+    (workdir / name).write_text(text)
+    err = one_line(capsys, command + ["--config", name])
+    assert f"--config {name}: {words}" in err
+    assert sorted(p.name for p in workdir.iterdir()) == [name]
+
+
+def test_messages_quote_hostile_values_in_short():
+    # nesting json still parses (below the recursion limit) and integers past a float: the
+    # message stays one short line (repr of either would be long, or raise)
+    with pytest.raises(ConfigError, match=r"psi_d must be a number, got \[\[\[\[\.\.\.\]\]\]\]$"):
+        ModelConfig.from_json('{"psi_d": ' + "[" * 500 + "]" * 500 + "}")
+    with pytest.raises(ConfigError, match="psi_d must be finite, got an integer of about 5001 "
+                                          "digits"):
+        ModelConfig(psi_d=10**5000)
+    with pytest.raises(ConfigError, match="alpha1 must be finite, got an integer of about 400 "
+                                          "digits"):
+        ModelConfig(alpha1=10**399)  # beyond the largest float: OverflowError, caught
+    assert ModelConfig.from_json('{"psi_d": ' + "1" + "0" * 300 + "}").psi_d == 1e300

@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -77,32 +78,60 @@ def decode_text(data: bytes, what: str = "file") -> str:
                           "as UTF-8 (UTF-16 and UTF-32 need a byte-order mark)") from None
 
 
+#: Most digits of an integer in a config: a numeric field is a finite float (below 1.8e308, 309
+#: digits), so a longer integer is refused before Python converts it (whose own limit, 4300
+#: digits, would raise a bare ValueError).
+MAX_INT_DIGITS = 309
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, shortened (a long string, a deeply
+    nested list, an integer of thousands of digits stay one short line)."""
+    if isinstance(value, int) and value.bit_length() > 3 * MAX_INT_DIGITS:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return _REPR.repr(value)
+
+
+def _json_int(text: str) -> int:
+    """An integer of a config's JSON, at most :data:`MAX_INT_DIGITS` digits."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ConfigError(f"config holds an integer of {digits} digits; a field holds a finite "
+                          f"number (at most {MAX_INT_DIGITS} digits)")
+    return int(text)
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object's pairs as a dict, refusing a key given twice (``json.loads`` would keep
     the last silently, so ``{"alpha1": 0.6, "alpha1": 0.3}`` would run at 0.3)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ConfigError(f"config gives {key!r} more than once; give each field once")
+            raise ConfigError(f"config gives {shown(key)} more than once; give each field once")
         out[key] = value
     return out
 
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
+        raise ConfigError(f"{name} must be a number, got {shown(value)}")
     try:
         out = float(value)
+    except OverflowError:  # an integer beyond the largest float
+        raise ConfigError(f"{name} must be finite, got {shown(value)}") from None
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a number, got {shown(value)}") from None
     if not math.isfinite(out):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
+        raise ConfigError(f"{name} must be finite, got {shown(value)}")
     return out
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
     return value
 
 
@@ -112,7 +141,7 @@ def batch_mode(value: Any) -> str:
     mode = BATCH_ALIASES.get(value, value) if isinstance(value, str) else value
     if mode not in BATCH_MODES:
         raise ConfigError(f"batch must be one of {', '.join(BATCH_MODES)} (fresh is accepted for "
-                          f"independent); got {value!r}")
+                          f"independent); got {shown(value)}")
     return mode
 
 
@@ -153,7 +182,7 @@ class ModelConfig:
         for name in ("activation", "target"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise ConfigError(f"{name} must be a string, got {value!r}")
+                raise ConfigError(f"{name} must be a string, got {shown(value)}")
             try:
                 set_(self, name, parse_function(value).text)
             except ConfigError as err:
@@ -232,7 +261,7 @@ class ModelConfig:
             # JSON has numbers: a quoted "0.2" is a mistake, refused like any other wrong type
             # (the constructor reads strings: command-line flags arrive as text)
             if isinstance(data.get(name), str):
-                raise ConfigError(f"{name} must be a number, got {data[name]!r} (a string; "
+                raise ConfigError(f"{name} must be a number, got {shown(data[name])} (a string; "
                                   "write it without quotes)")
         return cls(**data)
 
@@ -243,9 +272,13 @@ class ModelConfig:
         if isinstance(text, (bytes, bytearray)):
             text = decode_text(bytes(text), "config")
         try:
-            data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys)
+            data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys,
+                              parse_int=_json_int)
         except json.JSONDecodeError as err:
             raise ConfigError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from None
+        except RecursionError:  # json parses nested arrays and objects by recursion
+            raise ConfigError("config is nested too deeply to read; a config is one JSON "
+                              "object of fields (numbers and strings)") from None
         return cls.from_dict(data)
 
     def key(self) -> str:
