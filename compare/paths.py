@@ -66,6 +66,52 @@ def os_error_text(err: OSError) -> str:
     return err.strerror or str(err)
 
 
+#: A file name's and a path's longest length in bytes where the system does not say (POSIX's
+#: NAME_MAX and Linux's PATH_MAX).
+_NAME_MAX, _PATH_MAX = 255, 4096
+
+
+def _name_limits(path: str) -> tuple[int, int]:
+    """NAME_MAX and PATH_MAX of the file system of ``path``'s nearest existing folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    limits = []
+    for name, default in (("PC_NAME_MAX", _NAME_MAX), ("PC_PATH_MAX", _PATH_MAX)):
+        try:
+            limits.append(int(os.pathconf(folder, name)) or default)
+        except (AttributeError, OSError, ValueError):  # no pathconf (Windows), no such limit
+            limits.append(default)
+    return limits[0], limits[1]
+
+
+def check_path_name(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse (one line naming ``what`` and the limit) a path with a part longer than the file
+    system allows a name (ENAMETOOLONG otherwise, raised by the first look at it), or that is
+    longer than a whole path may be."""
+    text = os.fspath(path)
+    data = os.fsencode(text)
+    name_max, path_max = _name_limits(os.fsdecode(text))
+    for part in data.split(os.fsencode(os.sep)):
+        if len(part) > name_max:
+            name = os.fsdecode(part)
+            raise ConfigError(f"{what}: the name {name[:24]}... is {len(part)} bytes long; a "
+                              f"file or folder name may have at most {name_max} bytes here")
+    if len(data) > path_max:
+        raise ConfigError(f"{what}: the path is {len(data)} bytes long; a path may have at "
+                          f"most {path_max} bytes here")
+
+
+@contextlib.contextmanager
+def path_errors(what: str) -> Iterator[None]:
+    """Turn an OSError raised while a path is checked, before any work, into one line
+    (ConfigError naming ``what``: exit 2)."""
+    try:
+        yield
+    except OSError as err:
+        raise ConfigError(f"{what}: {os_error_text(err)}") from None
+
+
 def check_writable_folder(folder: Path, what: str) -> None:
     """Refuse (one line naming ``what``) a folder that is missing or cannot be written into."""
     if not folder.is_dir():
@@ -91,6 +137,11 @@ class DiskFullError(TwostepError):
     """The disk filled up while writing; what was written before is intact."""
 
 
+class OutputError(TwostepError):
+    """Writing an output failed (the folder went away, the system refused a write, an I/O
+    error); what was written before is intact."""
+
+
 def is_disk_full(err: BaseException) -> bool:
     """True for SQLite's "database or disk is full" and an OSError ENOSPC / EDQUOT."""
     if isinstance(err, sqlite3.OperationalError):
@@ -102,11 +153,16 @@ def is_disk_full(err: BaseException) -> bool:
 def disk_full(what: str, kept: str = "nothing was lost: files already there are untouched "
                                      "and nothing half-written was left") -> Iterator[None]:
     """Turn a full disk inside the block into one line (:class:`DiskFullError`, exit 1) that
-    says so and what was kept (``kept``)."""
+    says so and what was kept (``kept``); any other OSError of a file written, likewise
+    (:class:`OutputError`, exit 1)."""
     try:
         yield
     except (sqlite3.OperationalError, OSError) as err:
-        if not is_disk_full(err):
+        if is_disk_full(err):
+            raise DiskFullError(f"{what}: the disk is full ({err}); {kept}; free some space "
+                                "and run the same command again") from None
+        # a file operation names its file; another OSError (a broken pipe, a process pool
+        # that cannot start) is not the output's, and keeps its own handling
+        if not isinstance(err, OSError) or not err.filename or isinstance(err, BrokenPipeError):
             raise
-        raise DiskFullError(f"{what}: the disk is full ({err}); {kept}; free some space and "
-                            "run the same command again") from None
+        raise OutputError(f"{what}: {os_error_text(err)} ({err.filename}); {kept}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twostep.theory.errors import ConfigError
 
-from .paths import check_writable_folder, parent_of
+from .paths import check_path_name, check_writable_folder, parent_of, path_errors
 from .store_schema import APPLICATION_ID, FORMAT, SCHEMA_VERSION, SQLITE_MAGIC
 
 
@@ -54,6 +54,7 @@ def check_store_name(path: str | os.PathLike[str]) -> Path:
         raise ConfigError(f"store {text}: SQLite URIs are not accepted, a store is a plain file "
                           f"path (for a file whose name starts with 'file:', give its absolute "
                           f"path)")
+    check_path_name(text, f"store {text}")
     return Path(text)
 
 
@@ -69,6 +70,11 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     it holds no results).
     """
     path = check_store_name(path)
+    with path_errors(f"store {path}"):  # e.g. a folder on the way that cannot be searched
+        return _check_existing(path, readonly)
+
+
+def _check_existing(path: Path, readonly: bool) -> bool:
     if path.is_dir():
         raise ConfigError(f"store {path} is a folder; give a file name such as results.sqlite")
     if not path.exists():

@@ -4,13 +4,16 @@ refused, one line (exit 2) before anything is written. One test per class of rep
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import pathlib
+import re
 import threading
 
 import pytest
 from _cli import run_cli
 
-from twostep.compare.paths import MAX_INPUT_BYTES, read_input_file
+from twostep.compare.paths import MAX_INPUT_BYTES, disk_full, read_input_file
 from twostep.simulate.options import MAX_NULL_DRAWS, RunOptions
 from twostep.theory import ConfigError, ModelConfig
 
@@ -155,3 +158,60 @@ def test_messages_quote_hostile_values_in_short():
                                           "digits"):
         ModelConfig(alpha1=10**399)  # beyond the largest float: OverflowError, caught
     assert ModelConfig.from_json('{"psi_d": ' + "1" + "0" * 300 + "}").psi_d == 1e300
+
+
+# -- output paths: names too long, other OSErrors ------------------------------------------------
+
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--N", "20", "--top", "2", "--out", LONG + ".json"],
+    ["simulate", "--N", "20", "--top", "2", "--out", LONG + "/m.json"],
+    ["sweep", "--N", "20", "--store", LONG + ".sqlite"],
+    ["verify", "--store", LONG + ".sqlite"],
+    ["report", "s.sqlite", "--out", LONG],
+    ["verify", "--out", LONG],
+])
+def test_names_too_long_are_one_line_naming_the_limit(workdir, capsys, argv):
+    if argv[0] == "report":
+        assert run_cli(capsys, *SMALL_SWEEP)[0] == 0
+    before = sorted(p.name for p in workdir.iterdir())
+    err = one_line(capsys, argv)
+    assert re.search(r"the name a{24}\.\.\. is 30[0-9] bytes long; a file or folder name may "
+                     r"have at most \d+ bytes here", err), err
+    assert sorted(p.name for p in workdir.iterdir()) == before
+
+
+def test_a_path_longer_than_the_system_allows_is_one_line(workdir, capsys):
+    deep = "/".join(["b" * 200] * 30)  # each name fits, the whole does not (PATH_MAX 4096)
+    err = one_line(capsys, ["sweep", "--N", "20", "--store", deep])
+    assert "the path is 6029 bytes long; a path may have at most" in err
+
+
+def test_an_oserror_looking_at_an_output_path_is_one_line(workdir, capsys, monkeypatch):
+    def denied(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "is_dir", denied)
+    err = one_line(capsys, ["simulate", "--N", "20", "--top", "2", "--out", "m.json"])
+    assert err == "twostep simulate: error: --out m.json: Permission denied\n"
+    err = one_line(capsys, ["sweep", "--N", "20", "--store", "s.sqlite"])
+    assert err == "twostep sweep: error: store s.sqlite: Permission denied\n"
+    assert list(workdir.iterdir()) == []
+
+
+def test_an_oserror_while_writing_is_one_line_exit_1(workdir, capsys, monkeypatch):
+    from twostep.simulate import Measurement
+
+    def broken(self, path, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(Measurement, "save", broken)
+    err = one_line(capsys, ["simulate", "--N", "20", "--top", "2", "--out", "m.json"], code=1)
+    assert err.startswith("twostep simulate: error: --out m.json: Input/output error (m.json); "
+                          "nothing was lost")
+    # an OSError that is not a file's keeps its own handling
+    with pytest.raises(OSError, match="no file"), disk_full("x"):
+        raise OSError(errno.EAGAIN, "no file")

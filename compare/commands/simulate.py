@@ -22,7 +22,7 @@ from twostep.theory import ConfigError
 from twostep.theory.errors import TwostepError
 from twostep.theory.observables import Spectrum
 
-from ..paths import check_writable_folder, disk_full, parent_of
+from ..paths import check_path_name, check_writable_folder, disk_full, parent_of, path_errors
 from ._config_args import add_config_arguments, config_from_args
 from ._run_args import add_run_arguments, run_options
 
@@ -66,6 +66,7 @@ def _out_path(text: str) -> Path:
     """The --out file, refused (one line) when it names a folder or nothing."""
     if not text.strip():
         raise ConfigError("--out needs a file name, got an empty string")
+    check_path_name(text, f"--out {text}")
     path = Path(text)
     if text.endswith(("/", os.sep)) or path.is_dir() or path.name in ("", ".", ".."):
         raise ConfigError(f"--out {text}: {text} is a directory; give a file name "
@@ -264,9 +265,11 @@ def run(args: argparse.Namespace) -> int:
     if to_stdout and options.spectrum:
         raise ConfigError("--out - writes the JSON only, and the full spectra of --spectrum go "
                           "to the .npz sibling of a file: give a file name")
-    out = _out_path(args.out) if args.out is not None and not to_stdout else None
-    if out is not None:
-        _check_writable(out, args.force)
+    out = None
+    if args.out is not None and not to_stdout:
+        with path_errors(f"--out {args.out}"):
+            out = _out_path(args.out)
+            _check_writable(out, args.force)
     try:
         measurement = simulate_run(config, args.N, args.seed, steps=steps, options=options)
     except MemoryError as err:

@@ -171,10 +171,10 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     """The plan, the extra cells (the spectrum cell of the default plan's figure) and the
     plan's cells, every input, width, the output folder and the store checked before anything
     is created."""
-    from ..report import check_output_dir
     from ..store import Cell, check_store_path
     from ..sweep import check_cells
     from ..verify import SPECTRUM_CELL, check_plan_inputs, plan_cells, plan_size
+    from .report import check_report_folder
 
     plan, default = build_plan(args)
     extra = []
@@ -186,7 +186,7 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
     check_cells([*cells, *extra], memory=args.scheduler is None)
-    check_output_dir(args.out, force=args.force, stores=(args.store,))
+    check_report_folder(args.out, force=args.force, stores=(args.store,))
     check_store_path(args.store)
     return plan, extra, cells
 
