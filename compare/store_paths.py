@@ -55,6 +55,12 @@ def check_store_name(path: str | os.PathLike[str]) -> Path:
                           f"path (for a file whose name starts with 'file:', give its absolute "
                           f"path)")
     check_path_name(text, f"store {text}")
+    if text.endswith(("/", os.sep)) and not os.path.isdir(text):
+        # Path() would drop the slash and make a file of what the user named as a folder
+        name = text.rstrip("/" + os.sep)
+        raise ConfigError(f"store {text}: a trailing / names a folder, and no folder {name} "
+                          f"exists; a store is a file: give a name such as "
+                          f"{name if Path(name).suffix else name + '.sqlite'}")
     return Path(text)
 
 

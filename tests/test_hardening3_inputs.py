@@ -215,3 +215,29 @@ def test_an_oserror_while_writing_is_one_line_exit_1(workdir, capsys, monkeypatc
     # an OSError that is not a file's keeps its own handling
     with pytest.raises(OSError, match="no file"), disk_full("x"):
         raise OSError(errno.EAGAIN, "no file")
+
+
+# -- a trailing slash names a folder -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["simulate", "--N", "20", "--top", "2", "--out", "newdir/"],
+     "--out newdir/: a trailing / names a folder, and no folder newdir exists; --out takes a "
+     "file name, e.g. newdir.json"),
+    (["sweep", "--N", "20", "--store", "newdir/"],
+     "store newdir/: a trailing / names a folder, and no folder newdir exists; a store is a "
+     "file: give a name such as newdir.sqlite"),
+    (["verify", "--store", "s.sqlite/"],
+     "store s.sqlite/: a trailing / names a folder, and no folder s.sqlite exists"),
+])
+def test_a_trailing_slash_for_a_missing_folder_says_so(workdir, capsys, argv, words):
+    err = one_line(capsys, argv)
+    assert words in err and "is a directory" not in err
+    assert list(workdir.iterdir()) == []  # sweep made a file "newdir" of "newdir/" before
+
+
+def test_an_existing_folder_as_out_is_still_named_a_directory(workdir, capsys):
+    (workdir / "adir").mkdir()
+    for out in ("adir", "adir/"):
+        err = one_line(capsys, ["simulate", "--N", "20", "--top", "2", "--out", out])
+        assert f"{out} is a directory; give a file name (e.g. adir/run.json)" in err

@@ -68,9 +68,15 @@ def _out_path(text: str) -> Path:
         raise ConfigError("--out needs a file name, got an empty string")
     check_path_name(text, f"--out {text}")
     path = Path(text)
-    if text.endswith(("/", os.sep)) or path.is_dir() or path.name in ("", ".", ".."):
+    if path.is_dir() or path.name in ("", ".", ".."):
         raise ConfigError(f"--out {text}: {text} is a directory; give a file name "
                           f"(e.g. {os.path.join(text, 'run.json')})")
+    if text.endswith(("/", os.sep)):
+        # a trailing slash names a folder, and there is none: say that, not "is a directory"
+        name = text.rstrip("/" + os.sep)
+        raise ConfigError(f"--out {text}: a trailing / names a folder, and no folder {name} "
+                          f"exists; --out takes a file name, e.g. "
+                          f"{name if Path(name).suffix else name + '.json'}")
     return path
 
 
