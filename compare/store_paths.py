@@ -72,8 +72,8 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     exist).  An existing one must be an SQLite file whose header carries
     :data:`APPLICATION_ID`, pass ``PRAGMA quick_check`` and hold the twostep
     ``meta`` table; it is read through an immutable read-only connection,
-    which creates no files.  An empty file is a new store (``readonly``: refused,
-    it holds no results).
+    which creates no files.  An empty file is refused: twostep never made it (a new store
+    is written whole).
     """
     path = check_store_name(path)
     with path_errors(f"store {path}"):  # e.g. a folder on the way that cannot be searched
@@ -97,16 +97,14 @@ def _check_existing(path: Path, readonly: bool) -> bool:
     with open(path, "rb") as fh:
         header = fh.read(100)
     if header == b"":
-        # An empty file (made by touch or mktemp, or a creation that never
-        # committed) holds nothing to lose and becomes a new store.  A WAL
-        # beside it is not ours: a store is created without one.
-        if Path(f"{path}-wal").exists():
-            raise refuse(path, f"empty, with a write-ahead log {path}-wal beside it")
-        if readonly:
-            raise ConfigError(f"store {path} is an empty file (0 bytes), not a store with "
-                              f"results yet; fill it with twostep sweep --store {path} or "
-                              f"twostep verify --store {path}")
-        return False
+        # twostep writes a new store whole (store_schema.write_new_store), so an empty file
+        # (made by touch or mktemp, or by a program that never finished) is not one of its
+        # stores and holds nothing of ours: it is left as it is
+        advice = ("it holds no results: fill a new store with twostep sweep --store NEW or "
+                  "twostep verify --store NEW" if readonly else
+                  "refusing to use or modify it: remove it, or give a new file name")
+        raise ConfigError(f"store {path} is an empty file (0 bytes) that twostep did not create "
+                          f"(a new store is written whole); {advice}")
     _check_header(path, header)
     _check_contents(path)
     return True

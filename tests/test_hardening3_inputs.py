@@ -241,3 +241,43 @@ def test_an_existing_folder_as_out_is_still_named_a_directory(workdir, capsys):
     for out in ("adir", "adir/"):
         err = one_line(capsys, ["simulate", "--N", "20", "--top", "2", "--out", out])
         assert f"{out} is a directory; give a file name (e.g. adir/run.json)" in err
+
+
+# -- stores: an empty file is not one twostep made ------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [SMALL_SWEEP,
+                                  ["verify", "--claim", "bbp", "--store", "s.sqlite", "--N",
+                                   "20", "40", "--seeds", "1"],
+                                  ["report", "s.sqlite", "--out", "r"]])
+def test_an_empty_file_is_never_taken_over_as_a_store(workdir, capsys, argv):
+    (workdir / "s.sqlite").touch()
+    stamp = (workdir / "s.sqlite").stat().st_mtime_ns
+    err = one_line(capsys, argv)
+    assert "store s.sqlite is an empty file (0 bytes) that twostep did not create" in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["s.sqlite"]
+    assert (workdir / "s.sqlite").read_bytes() == b""
+    assert (workdir / "s.sqlite").stat().st_mtime_ns == stamp
+
+
+def test_a_new_store_is_written_whole_and_never_replaces_a_file(workdir, monkeypatch):
+    from twostep.compare import store_schema
+    from twostep.compare.store import Store
+    from twostep.compare.store_paths import check_store_path
+
+    with Store("s.sqlite") as store:  # its own fresh file: created, used
+        assert store.counts() == {"done": 0, "failed": 0}
+    assert check_store_path("s.sqlite") is True
+    assert sorted(p.name for p in workdir.iterdir()) == ["s.sqlite"]  # no temporary left
+    # a file appearing at the name while the store is built is never replaced
+    (workdir / "theirs").write_bytes(b"precious")
+    assert store_schema.write_new_store(workdir / "theirs", "test") is False
+    assert (workdir / "theirs").read_bytes() == b"precious"
+    # without hard links (some file systems): renamed into place after a last look
+    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(errno.EPERM, "Operation not permitted")))
+    assert store_schema.write_new_store(workdir / "new.sqlite", "test") is True
+    assert check_store_path(workdir / "new.sqlite") is True
+    assert store_schema.write_new_store(workdir / "theirs", "test") is False
+    assert (workdir / "theirs").read_bytes() == b"precious"
+    assert sorted(p.name for p in workdir.iterdir()) == ["new.sqlite", "s.sqlite", "theirs"]
