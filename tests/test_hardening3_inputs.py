@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import threading
+from fractions import Fraction
 
 import pytest
 from _cli import run_cli
@@ -281,3 +282,26 @@ def test_a_new_store_is_written_whole_and_never_replaces_a_file(workdir, monkeyp
     assert store_schema.write_new_store(workdir / "theirs", "test") is False
     assert (workdir / "theirs").read_bytes() == b"precious"
     assert sorted(p.name for p in workdir.iterdir()) == ["new.sqlite", "s.sqlite", "theirs"]
+
+
+# -- the Python API: wrong types are one ConfigError ---------------------------------------------
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: ModelConfig.from_json(5), "a config's JSON must be text (str or bytes), got int"),
+    (lambda: ModelConfig.from_json(None), "got NoneType"),
+    (lambda: ModelConfig().exact("bogus"), "'bogus' is not a numeric field of ModelConfig; "
+                                           "allowed: noise, psi_d"),
+    (lambda: ModelConfig().exact("activation"), "'activation' is not a numeric field"),
+    (lambda: ModelConfig.from_dict({1: 2, "b": 3}), "unknown config field(s) 1, b; allowed:"),
+])
+def test_api_misuse_is_a_config_error(call, words):
+    with pytest.raises(ConfigError) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_exact_still_reads_every_numeric_field():
+    cfg = ModelConfig(alpha1=0.3, psi_d=0.25, noise=0.1)
+    assert (cfg.exact("alpha1"), cfg.exact("psi_d"), cfg.exact("noise")) == (
+        Fraction(3, 10), Fraction(1, 4), Fraction(1, 10))

@@ -219,7 +219,11 @@ class ModelConfig:
         return "canonical" if not parts else "canonical+" + ",".join(parts)
 
     def exact(self, name: str) -> Fraction:
-        """A numeric field as the exact rational of its decimal value."""
+        """A numeric field (:data:`NUMBER_FIELDS`) as the exact rational of its decimal
+        value."""
+        if name not in NUMBER_FIELDS:
+            raise ConfigError(f"{shown(name)} is not a numeric field of ModelConfig; allowed: "
+                              f"{', '.join(NUMBER_FIELDS)}")
         return exact(getattr(self, name))
 
     def dimensions(self, N: int) -> tuple[int, int]:
@@ -253,10 +257,12 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"a config must be a mapping of fields, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(cls.fields()))
+        # a name as written, unless it is long or not a string (shortened, quoted)
+        unknown = sorted(k if isinstance(k, str) and len(k) <= 40 else shown(k)
+                         for k in data if k not in cls.fields())
         if unknown:
-            raise ConfigError(
-                f"unknown config field(s) {', '.join(unknown)}; allowed: {', '.join(cls.fields())}")
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(cls.fields())}")
         for name in NUMBER_FIELDS:
             # JSON has numbers: a quoted "0.2" is a mistake, refused like any other wrong type
             # (the constructor reads strings: command-line flags arrive as text)
@@ -271,6 +277,9 @@ class ModelConfig:
         or UTF-8/16/32 with a byte-order mark), a leading byte-order mark is ignored."""
         if isinstance(text, (bytes, bytearray)):
             text = decode_text(bytes(text), "config")
+        elif not isinstance(text, str):
+            raise ConfigError(f"a config's JSON must be text (str or bytes), got "
+                              f"{type(text).__name__}")
         try:
             data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys,
                               parse_int=_json_int)
