@@ -305,3 +305,31 @@ def test_exact_still_reads_every_numeric_field():
     cfg = ModelConfig(alpha1=0.3, psi_d=0.25, noise=0.1)
     assert (cfg.exact("alpha1"), cfg.exact("psi_d"), cfg.exact("noise")) == (
         Fraction(3, 10), Fraction(1, 4), Fraction(1, 10))
+
+
+# -- one rule for numbers: a string is refused everywhere, flags convert theirs ---------------
+
+
+@pytest.mark.parametrize("field", ["noise", "psi_d", "psi_n", "alpha1", "alpha2", "etabar1",
+                                   "etabar2"])
+def test_a_numeric_string_is_refused_by_the_api_as_by_config_files(field):
+    with pytest.raises(ConfigError, match=f"^{field} must be a number, got '1' .a string.$"):
+        ModelConfig(**{field: "1"})
+    with pytest.raises(ConfigError, match=f"^{field} must be a number, got '1' .a string; "):
+        ModelConfig.from_json(f'{{"{field}": "1"}}')
+    assert ModelConfig(**{field: Fraction(1, 4)}) == ModelConfig(**{field: 0.25})
+
+
+def test_numeric_flags_are_read_as_numbers(capsys):
+    from twostep.compare.cli import build_parser
+    from twostep.compare.commands._config_args import config_from_args
+
+    args = build_parser().parse_args(["theory", "--alpha1", "0.2", "--alpha2", "1e-1",
+                                      "--psi-d", "0.5", "--psi-n", "2", "--eta1", "3",
+                                      "--etabar2", "0.5", "--noise", "0.1"])
+    assert config_from_args(args) == ModelConfig(alpha1=0.2, alpha2=0.1, psi_d=0.5, psi_n=2.0,
+                                                 etabar1=3.0, etabar2=0.5, noise=0.1)
+    args = build_parser().parse_args(["theory"])  # the defaults: numbers already
+    assert config_from_args(args) == ModelConfig()
+    err = one_line(capsys, ["simulate", "--N", "20", "--psi-d", "half"])
+    assert "--psi-d must be a number, got 'half'" in err

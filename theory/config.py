@@ -116,6 +116,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _number(name: str, value: Any) -> float:
+    """A numeric field's value as a finite float.  One rule for the API, config files and
+    flags: a number (int, float, Fraction, a numpy scalar, ...), never a string or a bool
+    (the command line converts its flags' text first, naming the flag)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise ConfigError(f"{name} must be a number, got {shown(value)} (a string)")
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be a number, got {shown(value)}")
     try:
@@ -158,7 +163,8 @@ class ModelConfig:
 
     Ranges (refused otherwise with a one-line :class:`ConfigError`):
     ``alpha1, alpha2 in [0, 1/2)``, ``psi_d, psi_n > 0``, ``0 <= noise <= 1e6``,
-    ``etabar1, etabar2 > 0``, all finite.
+    ``etabar1, etabar2 > 0``, all finite numbers (a string such as ``"0.3"`` is refused, from
+    Python as from a config file).
     """
 
     activation: str = "tanh"
@@ -264,8 +270,8 @@ class ModelConfig:
             raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; "
                               f"allowed: {', '.join(cls.fields())}")
         for name in NUMBER_FIELDS:
-            # JSON has numbers: a quoted "0.2" is a mistake, refused like any other wrong type
-            # (the constructor reads strings: command-line flags arrive as text)
+            # JSON has numbers: a quoted "0.2" is a mistake (the constructor refuses it too;
+            # here the message says how to write it)
             if isinstance(data.get(name), str):
                 raise ConfigError(f"{name} must be a number, got {shown(data[name])} (a string; "
                                   "write it without quotes)")

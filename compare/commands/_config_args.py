@@ -80,16 +80,29 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bo
                        help=f"loss: {', '.join(LOSSES)} (default: %(default)s)")
 
 
+def flag_number(value: object, flag: str) -> object:
+    """A numeric flag's text as a float (``nan``, ``inf`` and ``1e5`` read as Python reads
+    them; the config refuses what is not finite); text that is no number is refused naming
+    the flag.  A value that is not text (a default) is passed on as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{flag} must be a number, got {value!r}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> ModelConfig:
-    """Build (and so validate) the config named by the flags."""
+    """Build (and so validate) the config named by the flags; the numeric flags' text is read
+    as numbers here (the config refuses strings)."""
     extra = {}
     for name in ("second_layer", "first_layer", "loss"):
         if hasattr(args, name):
             extra[name] = getattr(args, name)
-    return ModelConfig(
-        activation=args.activation, target=args.target, alpha1=args.alpha1, alpha2=args.alpha2,
-        batch=args.batch, psi_d=args.psi_d, psi_n=args.psi_n, etabar1=args.etabar1,
-        etabar2=args.etabar2, noise=args.noise, **extra)
+    numbers = {name: flag_number(getattr(args, name), "--" + name.replace("_", "-"))
+               for name in _config.NUMBER_FIELDS}
+    return ModelConfig(activation=args.activation, target=args.target, batch=args.batch,
+                       **numbers, **extra)
 
 
 def load_config_file(path: str, flag: str = "--config") -> ModelConfig:
