@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import pathlib
 import re
@@ -17,6 +18,7 @@ from _cli import run_cli
 from twostep.compare.paths import MAX_INPUT_BYTES, disk_full, read_input_file
 from twostep.simulate.options import MAX_NULL_DRAWS, RunOptions
 from twostep.theory import ConfigError, ModelConfig
+from twostep.theory.config import number_text
 
 SMALL_SWEEP = ["sweep", "--store", "s.sqlite", "--N", "20", "--top", "2", "--null-draws", "1",
                "--executor", "inline", "--quiet"]
@@ -333,3 +335,30 @@ def test_numeric_flags_are_read_as_numbers(capsys):
     assert config_from_args(args) == ModelConfig()
     err = one_line(capsys, ["simulate", "--N", "20", "--psi-d", "half"])
     assert "--psi-d must be a number, got 'half'" in err
+
+
+# -- printed values tell a value from its bound; -0 is 0 ---------------------------------------
+
+
+def test_number_text_is_the_shortest_round_trip():
+    for x in (0.3, 0.45, 0.49999999999999994, 1e-05, 1234567.0, 1e300, 2.0 ** -1074):
+        assert float(number_text(x)) == x
+    assert [number_text(x) for x in (0.49999999999999994, 0.3, 1.0, -0.0, 1e-05)] == [
+        "0.49999999999999994", "0.3", "1", "0", "1e-05"]
+
+
+def test_minus_zero_is_zero_in_the_config_and_its_key():
+    negative = ModelConfig(alpha1=-0.0, noise=-0.0)
+    assert math.copysign(1, negative.alpha1) == 1 and math.copysign(1, negative.noise) == 1
+    assert negative.key() == ModelConfig(alpha1=0.0, noise=0.0).key()
+    assert negative.to_json() == ModelConfig(alpha1=0, noise=0).to_json()
+
+
+def test_headers_print_the_value_not_its_rounding(capsys):
+    code, out, _ = run_cli(capsys, "theory", "--alpha1", "0.49999999999999994", "--alpha2", "-0",
+                           "--N", "100")
+    assert code == 0 and "alpha=(0.49999999999999994, 0)" in out.splitlines()[0]
+    code, out, _ = run_cli(capsys, "simulate", "--N", "20", "--top", "2", "--null-draws", "0",
+                           "--alpha1", "0.49999999999999994", "--alpha2", "-0")
+    steps = out.splitlines()[1]
+    assert code == 0 and "1: alpha=0.49999999999999994 " in steps and "2: alpha=0 " in steps

@@ -95,6 +95,14 @@ def shown(value: Any) -> str:
     return _REPR.repr(value)
 
 
+def number_text(value: float) -> str:
+    """A number as the commands print a config: the shortest text that reads back as the same
+    float (``repr``), without a trailing ``.0``, and 0 for -0.  So ``0.49999999999999994``
+    is told from the bound 1/2 (``:g`` prints 0.5), and 0.3 stays ``0.3``."""
+    text = repr(float(value) + 0.0)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _json_int(text: str) -> int:
     """An integer of a config's JSON, at most :data:`MAX_INT_DIGITS` digits."""
     digits = len(text.lstrip("-"))
@@ -131,7 +139,7 @@ def _number(name: str, value: Any) -> float:
         raise ConfigError(f"{name} must be a number, got {shown(value)}") from None
     if not math.isfinite(out):
         raise ConfigError(f"{name} must be finite, got {shown(value)}")
-    return out
+    return out + 0.0  # -0.0 is 0: one config, one store key, one printed value
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

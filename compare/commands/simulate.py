@@ -19,6 +19,7 @@ from pathlib import Path
 from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError
+from twostep.theory.config import number_text
 from twostep.theory.errors import TwostepError
 from twostep.theory.observables import Spectrum
 
@@ -123,9 +124,11 @@ def render(m: Measurement) -> str:
     scaling = m.config.scaling
     lines = [
         f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
-        f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={c['noise']:g}  [{scaling}]",
+        f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={number_text(c['noise'])}  "
+        f"[{scaling}]",
         "steps: " + "   ".join(
-            f"{s['t']}: alpha={st['alpha']:g} etabar={st['etabar']:g} {st['batch']} "
+            f"{s['t']}: alpha={number_text(st['alpha'])} etabar={number_text(st['etabar'])} "
+            f"{st['batch']} "
             f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
             for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
