@@ -362,3 +362,19 @@ def test_headers_print_the_value_not_its_rounding(capsys):
                            "--alpha1", "0.49999999999999994", "--alpha2", "-0")
     steps = out.splitlines()[1]
     assert code == 0 and "1: alpha=0.49999999999999994 " in steps and "2: alpha=0 " in steps
+
+
+# -- a spectrum without an edge says so ----------------------------------------------------------
+
+
+def test_a_spectrum_without_an_edge_says_why(capsys):
+    code, out, err = run_cli(capsys, "simulate", "--N", "2", "--top", "1")
+    assert code == 0 and "None" not in out, out
+    line = next(x for x in out.splitlines() if x.startswith("outliers of W_T - W_{T-1}"))
+    assert line.startswith("outliers of W_T - W_{T-1} (edge: not determined: no theoretical "
+                           "edge, and the empirical fit failed (only 2 singular values; the fit "
+                           "needs >= 8 below the top third); top: ")
+    assert "  (not called: no edge to call them above)" in out
+    # where an edge is found, the line is as before
+    code, out, _ = run_cli(capsys, "simulate", "--N", "40", "--null-draws", "0")
+    assert code == 0 and "outliers of W_T - W_{T-1} (edge used: empirical " in out

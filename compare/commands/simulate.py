@@ -136,14 +136,8 @@ def render(m: Measurement) -> str:
         + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
-    K = m.provenance.max_power
     for name, spec in m.spectra.items():
-        what = "W_T - W_{T-1}" if name == "update" else name
-        margin = _f(spec.get("margin"))
-        lines.append(f"outliers of {what} (edge used: {spec['edge_used']} "
-                     f"{_f(_edge(spec))} + margin {margin}; top: "
-                     + " ".join(f"{v:.4f}" for v in spec["singular_values"][:5]) + ")")
-        lines += _outlier_lines(spec, K)
+        lines += _spectrum_lines(name, spec, m.provenance.max_power)
     lines += [
         "",
         "new outliers of the last step (visible_new_outliers): "
@@ -196,6 +190,24 @@ def render(m: Measurement) -> str:
     lines += ["", f"time: draws {t['draws_s']:.2f} s, steps {t['steps_s']:.2f} s, spectra "
                   f"{t['spectra_s']:.2f} s, total {t['total_s']:.2f} s"]
     return "\n".join(lines)
+
+
+def _spectrum_lines(name: str, spec: Spectrum, max_power: int) -> list[str]:
+    """The outliers of one spectrum, headed by the edge they are called above."""
+    what = "W_T - W_{T-1}" if name == "update" else name
+    top = " ".join(f"{v:.4f}" for v in spec["singular_values"][:5])
+    if spec["edge_used"] is None:  # no outlier can be told from the bulk without an edge
+        return [f"outliers of {what} (edge: not determined: {_no_edge(spec)}; top: {top})",
+                "  (not called: no edge to call them above)"]
+    return [f"outliers of {what} (edge used: {spec['edge_used']} {_f(_edge(spec))} + margin "
+            f"{_f(spec.get('margin'))}; top: {top})", *_outlier_lines(spec, max_power)]
+
+
+def _no_edge(spec: dict) -> str:
+    """Why a spectrum has no edge (the runner falls back to the theoretical edge, so there is
+    none): the empirical fit's reason."""
+    reason = (spec.get("edge_fit") or {}).get("reason") or "unreliable"
+    return f"no theoretical edge, and the empirical fit failed ({reason})"
 
 
 def _edge(spec: dict):
