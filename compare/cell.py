@@ -26,7 +26,7 @@ from twostep.simulate.options import (
     RunOptions,
     check_integer,
 )
-from twostep.theory.config import ModelConfig
+from twostep.theory.config import ModelConfig, number_text
 from twostep.theory.errors import ConfigError, NonFiniteError
 
 #: Options of ``twostep.simulate.run`` in the store key, at their defaults: the key form of
@@ -89,7 +89,8 @@ class Cell:
     def describe(self) -> str:
         """One line naming the cell, for progress and error lists."""
         c = self.config
-        text = (f"{c.activation} -> {c.target}, alpha=({c.alpha1:g}, {c.alpha2:g}), "
+        text = (f"{c.activation} -> {c.target}, alpha=({number_text(c.alpha1)}, "
+                f"{number_text(c.alpha2)}), "
                 f"{c.batch}, N={self.N}, seed={self.seed}")
         changed = [f"{k}={v}" for k, v in self.options.items() if RUN_DEFAULTS.get(k) != v]
         return text + (f" [{', '.join(changed)}]" if changed else "")

@@ -48,7 +48,14 @@ from . import store_leases, store_query
 from .cell import RUN_DEFAULTS, Cell, normalise_options, result_json
 from .store_leases import Claimed, LeaseLost, host_id, owner_alive, pid_alive
 from .store_paths import check_store_name, check_store_path, nobody_writing, read_only_uri
-from .store_schema import APPLICATION_ID, FORMAT, SCHEMA, SCHEMA_VERSION, UPSERT_CELL, UPSERT_GUARD
+from .store_schema import (
+    APPLICATION_ID,
+    FORMAT,
+    SCHEMA_VERSION,
+    UPSERT_CELL,
+    UPSERT_GUARD,
+    write_new_store,
+)
 from .store_schema import CLAIMS_SCHEMA as _CLAIMS_SCHEMA
 
 __all__ = ["APPLICATION_ID", "FORMAT", "RUN_DEFAULTS", "SCHEMA_VERSION", "Cell", "Claimed",
@@ -66,7 +73,8 @@ def _worker_id() -> tuple[str, int]:
 class Store:
     """The SQLite result store (module docstring).  Use as a context manager.
 
-    ``Store(path)`` creates a missing file and opens an existing twostep store;
+    ``Store(path)`` creates a missing file (written whole, :func:`.store_schema.write_new_store`)
+    and opens an existing twostep store;
     ``readonly=True`` never creates or writes.  ``version`` (default: the
     installed twostep version) is the version recorded with, and hashed into,
     the cells this store writes and reads by default.
@@ -87,17 +95,14 @@ class Store:
             self._conn = sqlite3.connect(uri, uri=True)
             self._conn.execute("PRAGMA busy_timeout = 60000")
             return
+        if not exists and not write_new_store(self.path.resolve(), self.version):
+            check_store_path(self.path)  # another sweep made it first: it must be a store
         # The absolute path, never the user's text: SQLite reads a name that
         # starts with "file:" as a URI.
         self._conn = sqlite3.connect(str(self.path.resolve()), isolation_level=None,
                                      timeout=60.0)
         try:
             self._conn.execute("PRAGMA busy_timeout = 60000")
-            if not exists:
-                # Created in rollback-journal mode: the schema lands in the main
-                # file atomically, so the file is recognisable as a twostep store
-                # (application_id in its header) from its first commit on.
-                self._create()
             # WAL + synchronous=NORMAL: a commit survives the process being killed
             # (only a power cut may lose the last few cells).
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -106,27 +111,6 @@ class Store:
         except BaseException:  # Ctrl-C, a full disk: close now, so no -wal/-shm stay behind
             self.close()
             raise
-
-    def _create(self) -> None:
-        with self._transaction():
-            if self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                created = True  # another process created it since our check
-            else:
-                created = False
-                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.executemany(
-                    "INSERT INTO meta (name, value) VALUES (?, ?)",
-                    [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
-                     ("created", repr(time.time())), ("created_by", f"twostep {self.version}")])
-        if created:
-            try:
-                check_store_path(self.path)  # whoever made it, it must be a twostep store
-            except ConfigError:
-                self.close()
-                raise
 
     # -- context manager -----------------------------------------------------
     def __enter__(self) -> Store:

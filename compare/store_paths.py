@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twostep.theory.errors import ConfigError
 
-from .paths import check_writable_folder, parent_of
+from .paths import check_path_name, check_writable_folder, parent_of, path_errors
 from .store_schema import APPLICATION_ID, FORMAT, SCHEMA_VERSION, SQLITE_MAGIC
 
 
@@ -54,6 +54,13 @@ def check_store_name(path: str | os.PathLike[str]) -> Path:
         raise ConfigError(f"store {text}: SQLite URIs are not accepted, a store is a plain file "
                           f"path (for a file whose name starts with 'file:', give its absolute "
                           f"path)")
+    check_path_name(text, f"store {text}")
+    if text.endswith(("/", os.sep)) and not os.path.isdir(text):
+        # Path() would drop the slash and make a file of what the user named as a folder
+        name = text.rstrip("/" + os.sep)
+        raise ConfigError(f"store {text}: a trailing / names a folder, and no folder {name} "
+                          f"exists; a store is a file: give a name such as "
+                          f"{name if Path(name).suffix else name + '.sqlite'}")
     return Path(text)
 
 
@@ -65,10 +72,15 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     exist).  An existing one must be an SQLite file whose header carries
     :data:`APPLICATION_ID`, pass ``PRAGMA quick_check`` and hold the twostep
     ``meta`` table; it is read through an immutable read-only connection,
-    which creates no files.  An empty file is a new store (``readonly``: refused,
-    it holds no results).
+    which creates no files.  An empty file is refused: twostep never made it (a new store
+    is written whole).
     """
     path = check_store_name(path)
+    with path_errors(f"store {path}"):  # e.g. a folder on the way that cannot be searched
+        return _check_existing(path, readonly)
+
+
+def _check_existing(path: Path, readonly: bool) -> bool:
     if path.is_dir():
         raise ConfigError(f"store {path} is a folder; give a file name such as results.sqlite")
     if not path.exists():
@@ -85,16 +97,14 @@ def check_store_path(path: str | os.PathLike[str], *, readonly: bool = False) ->
     with open(path, "rb") as fh:
         header = fh.read(100)
     if header == b"":
-        # An empty file (made by touch or mktemp, or a creation that never
-        # committed) holds nothing to lose and becomes a new store.  A WAL
-        # beside it is not ours: a store is created without one.
-        if Path(f"{path}-wal").exists():
-            raise refuse(path, f"empty, with a write-ahead log {path}-wal beside it")
-        if readonly:
-            raise ConfigError(f"store {path} is an empty file (0 bytes), not a store with "
-                              f"results yet; fill it with twostep sweep --store {path} or "
-                              f"twostep verify --store {path}")
-        return False
+        # twostep writes a new store whole (store_schema.write_new_store), so an empty file
+        # (made by touch or mktemp, or by a program that never finished) is not one of its
+        # stores and holds nothing of ours: it is left as it is
+        advice = ("it holds no results: fill a new store with twostep sweep --store NEW or "
+                  "twostep verify --store NEW" if readonly else
+                  "refusing to use or modify it: remove it, or give a new file name")
+        raise ConfigError(f"store {path} is an empty file (0 bytes) that twostep did not create "
+                          f"(a new store is written whole); {advice}")
     _check_header(path, header)
     _check_contents(path)
     return True

@@ -190,8 +190,9 @@ def test_spectra_cli_empty_is_one_line(capsys):
 def test_a_quoted_number_in_a_config_is_refused(field):
     with pytest.raises(ConfigError, match=f"{field} must be a number.*a string"):
         ModelConfig.from_json(json.dumps({field: "0.2"}))
-    # the constructor still reads text (command-line flags arrive as strings)
-    assert ModelConfig(**{field: "0.2"}) == ModelConfig(**{field: 0.2})
+    # one rule (issue 27): the constructor refuses text too; the flags convert theirs first
+    with pytest.raises(ConfigError, match=f"{field} must be a number, got '0.2' .a string."):
+        ModelConfig(**{field: "0.2"})
 
 
 @pytest.mark.parametrize("command", ["verify", "sweep"])

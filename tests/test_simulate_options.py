@@ -26,7 +26,7 @@ CONFIG = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha
     ({"top": 0}, "top must be an integer >= 1, got 0"),
     ({"top": 2.5}, "top must be an integer >= 1, got 2.5"),
     ({"max_power": 13}, "max_power must be an integer in [1, 12], got 13"),
-    ({"null_draws": -1}, "null_draws must be an integer >= 0, got -1"),
+    ({"null_draws": -1}, "null_draws must be an integer in [0, 1000], got -1"),
     ({"terms": 9}, "terms must be an integer in [0, 8], got 9"),
     ({"spectrum": "yes"}, "spectrum must be true or false, got 'yes'"),
     ({"spectra": ["W1", "W 2"]}, "spectra: unknown spectrum 'W 2'"),

@@ -187,7 +187,7 @@ def test_features_count_new_spikes_of_the_feature_matrix():
     ({"top": 0}, "top must be an integer >= 1"),
     ({"top": 200}, r"the spectra need 200 singular values but min\(N, d\) = 100"),
     ({"max_power": 0}, r"max_power must be an integer in \[1, 12\]"),
-    ({"null_draws": -1}, "null_draws must be an integer >= 0"),
+    ({"null_draws": -1}, r"null_draws must be an integer in \[0, 1000\]"),
     ({"seed": -3}, "seed must be an integer >= 0"),
     ({"steps": []}, "at least one step"),
     ({"steps": [Step(0.3, 1, "reuse")]}, "step 1 must use a fresh batch"),

@@ -177,12 +177,18 @@ def test_a_reader_sees_each_commit_while_the_writer_is_open(tmp_path):
             assert reader.counts()["done"] == 2
 
 
-def test_an_empty_file_becomes_a_store(tmp_path):
+def test_an_empty_file_is_refused_untouched(tmp_path):
+    # twostep writes a new store whole, so an empty file is not one it made (issue 27)
     path = tmp_path / "made-by-mktemp.db"
     path.touch()
-    with Store(path) as store:
-        store.put_result(cell(), {"x": 1}, 0.0)
-    assert check_store_path(path) is True
+    before = path.stat()
+    with pytest.raises(ConfigError, match="is an empty file .0 bytes. that twostep did not "
+                                          "create"):
+        Store(path)
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (0, before.st_mtime_ns,
+                                                               before.st_ino)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made-by-mktemp.db"]
 
 
 # -- refusing what is not ours ------------------------------------------------------

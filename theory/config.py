@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -79,21 +80,73 @@ def decode_text(data: bytes, what: str = "file") -> str:
                           "as UTF-8 (UTF-16 and UTF-32 need a byte-order mark)") from None
 
 
+#: Most digits of an integer in a config: a numeric field is a finite float (below 1.8e308, 309
+#: digits), so a longer integer is refused before Python converts it (whose own limit, 4300
+#: digits, would raise a bare ValueError).
+MAX_INT_DIGITS = 309
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, shortened (a long string, a deeply
+    nested list, an integer of thousands of digits stay one short line)."""
+    if isinstance(value, int) and value.bit_length() > 3 * MAX_INT_DIGITS:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return _REPR.repr(value)
+
+
+def number_text(value: float) -> str:
+    """A number as the commands print a config: the shortest text that reads back as the same
+    float (``repr``), without a trailing ``.0``, and 0 for -0.  So ``0.49999999999999994``
+    is told from the bound 1/2 (``:g`` prints 0.5), and 0.3 stays ``0.3``."""
+    text = repr(float(value) + 0.0)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _json_int(text: str) -> int:
+    """An integer of a config's JSON, at most :data:`MAX_INT_DIGITS` digits."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ConfigError(f"config holds an integer of {digits} digits; a field holds a finite "
+                          f"number (at most {MAX_INT_DIGITS} digits)")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key given twice (``json.loads`` would keep
+    the last silently, so ``{"alpha1": 0.6, "alpha1": 0.3}`` would run at 0.3)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError(f"config gives {shown(key)} more than once; give each field once")
+        out[key] = value
+    return out
+
+
 def _number(name: str, value: Any) -> float:
+    """A numeric field's value as a finite float.  One rule for the API, config files and
+    flags: a number (int, float, Fraction, a numpy scalar, ...), never a string or a bool
+    (the command line converts its flags' text first, naming the flag)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise ConfigError(f"{name} must be a number, got {shown(value)} (a string)")
     if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
+        raise ConfigError(f"{name} must be a number, got {shown(value)}")
     try:
         out = float(value)
+    except OverflowError:  # an integer beyond the largest float
+        raise ConfigError(f"{name} must be finite, got {shown(value)}") from None
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a number, got {shown(value)}") from None
     if not math.isfinite(out):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
-    return out
+        raise ConfigError(f"{name} must be finite, got {shown(value)}")
+    return out + 0.0  # -0.0 is 0: one config, one store key, one printed value
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
     return value
 
 
@@ -103,7 +156,7 @@ def batch_mode(value: Any) -> str:
     mode = BATCH_ALIASES.get(value, value) if isinstance(value, str) else value
     if mode not in BATCH_MODES:
         raise ConfigError(f"batch must be one of {', '.join(BATCH_MODES)} (fresh is accepted for "
-                          f"independent); got {value!r}")
+                          f"independent); got {shown(value)}")
     return mode
 
 
@@ -120,7 +173,8 @@ class ModelConfig:
 
     Ranges (refused otherwise with a one-line :class:`ConfigError`):
     ``alpha1, alpha2 in [0, 1/2)``, ``psi_d, psi_n > 0``, ``0 <= noise <= 1e6``,
-    ``etabar1, etabar2 > 0``, all finite.
+    ``etabar1, etabar2 > 0``, all finite numbers (a string such as ``"0.3"`` is refused, from
+    Python as from a config file).
     """
 
     activation: str = "tanh"
@@ -144,7 +198,7 @@ class ModelConfig:
         for name in ("activation", "target"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise ConfigError(f"{name} must be a string, got {value!r}")
+                raise ConfigError(f"{name} must be a string, got {shown(value)}")
             try:
                 set_(self, name, parse_function(value).text)
             except ConfigError as err:
@@ -182,7 +236,11 @@ class ModelConfig:
         return "canonical" if not parts else "canonical+" + ",".join(parts)
 
     def exact(self, name: str) -> Fraction:
-        """A numeric field as the exact rational of its decimal value."""
+        """A numeric field (:data:`NUMBER_FIELDS`) as the exact rational of its decimal
+        value."""
+        if name not in NUMBER_FIELDS:
+            raise ConfigError(f"{shown(name)} is not a numeric field of ModelConfig; allowed: "
+                              f"{', '.join(NUMBER_FIELDS)}")
         return exact(getattr(self, name))
 
     def dimensions(self, N: int) -> tuple[int, int]:
@@ -216,15 +274,17 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"a config must be a mapping of fields, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(cls.fields()))
+        # a name as written, unless it is long or not a string (shortened, quoted)
+        unknown = sorted(k if isinstance(k, str) and len(k) <= 40 else shown(k)
+                         for k in data if k not in cls.fields())
         if unknown:
-            raise ConfigError(
-                f"unknown config field(s) {', '.join(unknown)}; allowed: {', '.join(cls.fields())}")
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(cls.fields())}")
         for name in NUMBER_FIELDS:
-            # JSON has numbers: a quoted "0.2" is a mistake, refused like any other wrong type
-            # (the constructor reads strings: command-line flags arrive as text)
+            # JSON has numbers: a quoted "0.2" is a mistake (the constructor refuses it too;
+            # here the message says how to write it)
             if isinstance(data.get(name), str):
-                raise ConfigError(f"{name} must be a number, got {data[name]!r} (a string; "
+                raise ConfigError(f"{name} must be a number, got {shown(data[name])} (a string; "
                                   "write it without quotes)")
         return cls(**data)
 
@@ -234,10 +294,17 @@ class ModelConfig:
         or UTF-8/16/32 with a byte-order mark), a leading byte-order mark is ignored."""
         if isinstance(text, (bytes, bytearray)):
             text = decode_text(bytes(text), "config")
+        elif not isinstance(text, str):
+            raise ConfigError(f"a config's JSON must be text (str or bytes), got "
+                              f"{type(text).__name__}")
         try:
-            data = json.loads(text.removeprefix("\ufeff"))
+            data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys,
+                              parse_int=_json_int)
         except json.JSONDecodeError as err:
             raise ConfigError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from None
+        except RecursionError:  # json parses nested arrays and objects by recursion
+            raise ConfigError("config is nested too deeply to read; a config is one JSON "
+                              "object of fields (numbers and strings)") from None
         return cls.from_dict(data)
 
     def key(self) -> str:

@@ -22,6 +22,8 @@ from twostep.theory import config as _config
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ..paths import read_input_file
+
 #: The config's defaults, read from its fields: building the parser validates no config (that
 #: would load sympy for ``twostep --help``).
 _DEFAULT = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(ModelConfig)})
@@ -83,16 +85,41 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, scaling_options: bo
                        help=f"loss: {', '.join(LOSSES)} (default: %(default)s)")
 
 
+def flag_number(value: object, flag: str) -> object:
+    """A numeric flag's text as a float (``nan``, ``inf`` and ``1e5`` read as Python reads
+    them; the config refuses what is not finite); text that is no number is refused naming
+    the flag.  A value that is not text (a default) is passed on as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{flag} must be a number, got {value!r}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> ModelConfig:
-    """Build (and so validate) the config named by the flags."""
+    """Build (and so validate) the config named by the flags; the numeric flags' text is read
+    as numbers here (the config refuses strings)."""
     extra = {}
     for name in ("second_layer", "first_layer", "loss"):
         if hasattr(args, name):
             extra[name] = getattr(args, name)
-    return ModelConfig(
-        activation=args.activation, target=args.target, alpha1=args.alpha1, alpha2=args.alpha2,
-        batch=args.batch, psi_d=args.psi_d, psi_n=args.psi_n, etabar1=args.etabar1,
-        etabar2=args.etabar2, noise=args.noise, **extra)
+    numbers = {name: flag_number(getattr(args, name), "--" + name.replace("_", "-"))
+               for name in _config.NUMBER_FIELDS}
+    return ModelConfig(activation=args.activation, target=args.target, batch=args.batch,
+                       **numbers, **extra)
+
+
+def load_config_file(path: str, flag: str = "--config") -> ModelConfig:
+    """The ModelConfig of the JSON file ``path`` given with ``flag``: a regular file of at
+    most :data:`~twostep.compare.paths.MAX_INPUT_BYTES` (:func:`read_input_file`), decoded by
+    :meth:`ModelConfig.from_json` (UTF-8, or UTF-8/16/32 with a byte-order mark); every
+    refusal is one line naming the flag and the file."""
+    data = read_input_file(path, f"{flag} {path}")
+    try:
+        return ModelConfig.from_json(data)
+    except ConfigError as err:
+        raise ConfigError(f"{flag} {path}: {err}") from None
 
 
 class DistinctWidths(argparse.Action):

@@ -12,6 +12,7 @@ from typing import Any
 from twostep.simulate.options import (
     BACKENDS,
     DTYPES,
+    MAX_NULL_DRAWS,
     MAX_POWER_LIMIT,
     TERMS_LIMIT,
     RunOptions,
@@ -47,7 +48,7 @@ def add_run_arguments(group: argparse._ArgumentGroup) -> None:
                        help=f"powers a^1..a^K for overlaps and amplitudes, 1..{MAX_POWER_LIMIT} "
                             f"(default: {_DEFAULT.max_power})")
     group.add_argument("--null-draws", type=int, default=None, metavar="K",
-                       help=f"independent second layers for the null floors "
+                       help=f"independent second layers for the null floors, 0..{MAX_NULL_DRAWS} "
                             f"(default: {_DEFAULT.null_draws})")
     group.add_argument("--terms", type=int, default=None, metavar="K",
                        help=f"also the exact step-two terms T_0..T_K and the series residual "

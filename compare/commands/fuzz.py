@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..claims import get_claim
     from ..fuzz import MAX_SEED, check_budget, fuzz
-    from .verify import load_config_file
+    from ._config_args import load_config_file
 
     claim = get_claim(args.claim)
     check_budget(args.budget)

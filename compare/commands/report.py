@@ -18,7 +18,7 @@ import sys
 
 from twostep.theory.errors import ConfigError
 
-from ..paths import disk_full
+from ..paths import check_path_name, disk_full, path_errors
 
 #: What a full disk leaves while a report is written (it is built aside, then moved in).
 REPORT_KEPT = ("nothing was lost: the store was only read, the report folder is as it was and "
@@ -62,13 +62,23 @@ def nothing_to_report(store, name) -> str:
             f"to evaluate; sweep more widths into it: twostep sweep --store {name} --N ...")
 
 
+def check_report_folder(out: str, *, force: bool, stores: tuple[str, ...]) -> None:
+    """:func:`twostep.compare.report.check_output_dir` of ``--out``, with a name too long for
+    the file system, or any other OSError of the look at it, refused in one line."""
+    from ..report import check_output_dir
+
+    check_path_name(out, f"output {out}")
+    with path_errors(f"output {out}"):
+        check_output_dir(out, force=force, stores=stores)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..report import check_output_dir, print_verdicts, write_report
+    from ..report import print_verdicts, write_report
     from ..store import Store, check_store_path
     from ..verify import evaluate, inferred_plan, spectrum_measurement, stored_plan
 
     check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
-    check_output_dir(args.out, force=args.force, stores=(args.store,))
+    check_report_folder(args.out, force=args.force, stores=(args.store,))
     from .. import core_plan
 
     with Store(args.store, readonly=True) as store:

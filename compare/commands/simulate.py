@@ -19,10 +19,11 @@ from pathlib import Path
 from twostep.simulate import Measurement, draws, spectra
 from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError
+from twostep.theory.config import number_text
 from twostep.theory.errors import TwostepError
 from twostep.theory.observables import Spectrum
 
-from ..paths import check_writable_folder, disk_full, parent_of
+from ..paths import check_path_name, check_writable_folder, disk_full, parent_of, path_errors
 from ._config_args import add_config_arguments, config_from_args
 from ._run_args import add_run_arguments, run_options
 
@@ -66,10 +67,17 @@ def _out_path(text: str) -> Path:
     """The --out file, refused (one line) when it names a folder or nothing."""
     if not text.strip():
         raise ConfigError("--out needs a file name, got an empty string")
+    check_path_name(text, f"--out {text}")
     path = Path(text)
-    if text.endswith(("/", os.sep)) or path.is_dir() or path.name in ("", ".", ".."):
+    if path.is_dir() or path.name in ("", ".", ".."):
         raise ConfigError(f"--out {text}: {text} is a directory; give a file name "
                           f"(e.g. {os.path.join(text, 'run.json')})")
+    if text.endswith(("/", os.sep)):
+        # a trailing slash names a folder, and there is none: say that, not "is a directory"
+        name = text.rstrip("/" + os.sep)
+        raise ConfigError(f"--out {text}: a trailing / names a folder, and no folder {name} "
+                          f"exists; --out takes a file name, e.g. "
+                          f"{name if Path(name).suffix else name + '.json'}")
     return path
 
 
@@ -133,9 +141,11 @@ def render(m: Measurement) -> str:
     scaling = f"{m.config.scaling}, {m.config.second_layer} second layer"
     lines = [
         f"twostep simulate: sigma={c['activation']}  sigma_*={c['target']}  N={m.N} d={m.d} "
-        f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={c['noise']:g}  [{scaling}]",
+        f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={number_text(c['noise'])}  "
+        f"[{scaling}]",
         "steps: " + "   ".join(
-            f"{s['t']}: alpha={st['alpha']:g} etabar={st['etabar']:g} {st['batch']} "
+            f"{s['t']}: alpha={number_text(st['alpha'])} etabar={number_text(st['etabar'])} "
+            f"{st['batch']} "
             f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
             for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
@@ -143,14 +153,8 @@ def render(m: Measurement) -> str:
         + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
-    K = m.provenance.max_power
     for name, spec in m.spectra.items():
-        what = "W_T - W_{T-1}" if name == "update" else name
-        margin = _f(spec.get("margin"))
-        lines.append(f"outliers of {what} (edge used: {spec['edge_used']} "
-                     f"{_f(_edge(spec))} + margin {margin}; top: "
-                     + " ".join(f"{v:.4f}" for v in spec["singular_values"][:5]) + ")")
-        lines += _outlier_lines(spec, K)
+        lines += _spectrum_lines(name, spec, m.provenance.max_power)
     lines += [
         "",
         "new outliers of the last step (visible_new_outliers): "
@@ -202,6 +206,24 @@ def render(m: Measurement) -> str:
     lines += ["", f"time: draws {t['draws_s']:.2f} s, steps {t['steps_s']:.2f} s, spectra "
                   f"{t['spectra_s']:.2f} s, total {t['total_s']:.2f} s"]
     return "\n".join(lines)
+
+
+def _spectrum_lines(name: str, spec: Spectrum, max_power: int) -> list[str]:
+    """The outliers of one spectrum, headed by the edge they are called above."""
+    what = "W_T - W_{T-1}" if name == "update" else name
+    top = " ".join(f"{v:.4f}" for v in spec["singular_values"][:5])
+    if spec["edge_used"] is None:  # no outlier can be told from the bulk without an edge
+        return [f"outliers of {what} (edge: not determined: {_no_edge(spec)}; top: {top})",
+                "  (not called: no edge to call them above)"]
+    return [f"outliers of {what} (edge used: {spec['edge_used']} {_f(_edge(spec))} + margin "
+            f"{_f(spec.get('margin'))}; top: {top})", *_outlier_lines(spec, max_power)]
+
+
+def _no_edge(spec: dict) -> str:
+    """Why a spectrum has no edge (the runner falls back to the theoretical edge, so there is
+    none): the empirical fit's reason."""
+    reason = (spec.get("edge_fit") or {}).get("reason") or "unreliable"
+    return f"no theoretical edge, and the empirical fit failed ({reason})"
 
 
 def _edge(spec: dict):
@@ -280,9 +302,11 @@ def run(args: argparse.Namespace) -> int:
     if to_stdout and options.spectrum:
         raise ConfigError("--out - writes the JSON only, and the full spectra of --spectrum go "
                           "to the .npz sibling of a file: give a file name")
-    out = _out_path(args.out) if args.out is not None and not to_stdout else None
-    if out is not None:
-        _check_writable(out, args.force)
+    out = None
+    if args.out is not None and not to_stdout:
+        with path_errors(f"--out {args.out}"):
+            out = _out_path(args.out)
+            _check_writable(out, args.force)
     try:
         measurement = simulate_run(config, args.N, args.seed, steps=steps, options=options)
     except MemoryError as err:

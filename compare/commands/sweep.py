@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
@@ -30,8 +29,8 @@ from ..sweep import (
     require_dask,
     run_sweep,
 )
-from ._config_args import DistinctWidths, batch_mode
-from ._run_args import add_run_arguments, run_options_from_args
+from ._config_args import DistinctWidths, batch_mode, load_config_file
+from ._run_args import add_run_arguments, run_options, run_options_from_args
 
 #: What a full disk leaves of a store (every cell is committed in its own transaction).
 STORE_KEPT = ("nothing was lost: the store is intact and keeps every cell finished before; "
@@ -78,16 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _base_config(path: str | None) -> ModelConfig:
-    if path is None:
-        return ModelConfig()
-    try:
-        text = Path(path).read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
-    except OSError as err:
-        raise ConfigError(f"cannot read --config {path}: {err.strerror or err}") from None
-    try:
-        return ModelConfig.from_json(text)
-    except ConfigError as err:
-        raise ConfigError(f"--config {path}: {err}") from None
+    return ModelConfig() if path is None else load_config_file(path)
 
 
 def _geometric(text: str) -> list[int]:
@@ -104,6 +94,7 @@ def build_grid(args: argparse.Namespace) -> Grid:
     """The grid the flags describe (validated: raises ConfigError)."""
     check_seed_count(args.seeds, "--seeds")
     ns = args.N if args.N is not None else _geometric(args.N_geometric)
+    run_options(args)  # a bad flag is refused naming the flag (--null-draws, not null_draws)
     options = run_options_from_args(args)
     return Grid(ns=ns, seeds=args.seeds, alphas=args.alpha, batches=args.batch,
                 activations=args.activation, targets=args.target,

@@ -43,11 +43,14 @@ def _fmt(x: object) -> str:
 
 def render(pred, N: int | None = None) -> str:
     """The readable table of a :class:`Prediction`."""
+    from twostep.theory.config import number_text
+
     c = pred.config
     lines = [
         f"twostep theory: sigma={c.activation}  sigma_*={c.target}  batch={c.batch}  "
-        f"alpha=({c.alpha1:g}, {c.alpha2:g})  psi_d={c.psi_d:g} psi_n={c.psi_n:g}  "
-        f"etabar=({c.etabar1:g}, {c.etabar2:g})  tau={c.noise:g}  "
+        f"alpha=({number_text(c.alpha1)}, {number_text(c.alpha2)})  psi_d={number_text(c.psi_d)} "
+        f"psi_n={number_text(c.psi_n)}  etabar=({number_text(c.etabar1)}, "
+        f"{number_text(c.etabar2)})  tau={number_text(c.noise)}  "
         f"[{c.scaling}, {c.second_layer} second layer]",
         "",
         f"paper count floor(alpha2/(1/2-alpha1)) = floor({pred.ratio}) = {pred.paper_count}"

@@ -27,7 +27,7 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
-from ._config_args import DistinctWidths
+from ._config_args import DistinctWidths, load_config_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,15 +118,6 @@ def _seeds_for(args: argparse.Namespace, Ns) -> int | dict[int, int]:
         raise ConfigError(f"--seeds per width must name exactly the widths of --N "
                           f"{sorted(Ns)}; got {sorted(seeds)}")
     return seeds
-
-
-def load_config_file(path: str) -> ModelConfig:
-    p = Path(path)
-    try:
-        text = p.read_bytes()  # from_json decodes UTF-8, or UTF-8/16/32 with a BOM
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    return ModelConfig.from_json(text)
 
 
 def build_plan(args: argparse.Namespace):
@@ -288,10 +279,10 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     """The plan, the extra cells (the spectrum cell of the default plan's figure) and the
     plan's cells, every input, width, the output folder and the store checked before anything
     is created."""
-    from ..report import check_output_dir
     from ..store import Cell, check_store_path
     from ..sweep import check_cells
     from ..verify import SPECTRUM_CELL, check_plan_inputs, plan_cells, plan_size
+    from .report import check_report_folder
 
     plan, default = build_plan(args)
     extra = []
@@ -310,7 +301,7 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
         cells = plan_cells(plan)
     # every width checked before anything is created (memory: where the cells run)
     check_cells([*cells, *extra], memory=args.scheduler is None)
-    check_output_dir(args.out, force=args.force, stores=(args.store,))
+    check_report_folder(args.out, force=args.force, stores=(args.store,))
     check_store_path(args.store)
     return plan, extra, cells
 
