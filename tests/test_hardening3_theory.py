@@ -1,0 +1,97 @@
+"""Hardening, third round (issue 27), the theory side: every input to the theory gets bounded
+work and one line (exit 2, or the numerical-error line, exit 1), never a traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests._cli import run_cli
+from twostep.theory.bounded import LIMITS, MAX_DEGREE, MAX_DIGITS
+from twostep.theory.errors import ConfigError
+from twostep.theory.functions import allowed_text, parse_function
+
+#: Seconds a refusal made before any evaluation may take in-process (it takes about 0.1 s; the
+#: reproducers ran for more than 120 s).  Generous: the suite shares two cores with others.
+QUICK = 10.0
+
+
+def _one_line(capsys, *argv, code: int = 2) -> str:
+    """The one-line error of ``twostep ARGV`` (exit ``code``, nothing on stdout)."""
+    start = time.monotonic()
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == code, (rc, err)
+    assert out == "" and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    return err, time.monotonic() - start
+
+
+# -- hangs: sympy's evaluation of the text itself is bounded -----------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("9**9**9**9", "9**(9**9) has about 3.7e+08 digits"),
+    ("2**2**2**2**2*z", "has 19729 digits"),
+    ("1e999999999999*z", "the number 1e999999999999 has more than 10^9 digits"),
+    ("10**1000*z", "10**1000 has 1001 digits"),
+    ("z**100000", "z**100000 has degree 100000"),
+    ("(z**20)**20", "(z**20)**20 has degree 400"),
+    ("He8(10**200*z)", "has 1609 digits"),
+])
+def test_too_large_numbers_are_refused_before_evaluation(text, words):
+    start = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        parse_function(text)
+    assert time.monotonic() - start < QUICK
+    assert words in str(info.value) and LIMITS in str(info.value), str(info.value)
+
+
+def test_the_limits_themselves_are_accepted():
+    assert parse_function(f"1e{MAX_DIGITS - 1}*z").expr.as_coeff_Mul()[0] == 10**(MAX_DIGITS - 1)
+    assert parse_function(f"z**{MAX_DEGREE}").expr.as_poly().degree() == MAX_DEGREE
+    assert parse_function("(z+1)**100").expr.as_poly().degree() == 100
+    assert parse_function("He8(He8(z))").expr.as_poly().degree() == 64
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["hermite", "9**9**9**9", "--order", "2"], "is too large to evaluate"),
+    (["hermite", "factorial(10**9)*z", "--order", "2"], "unknown function(s) factorial"),
+    (["hermite", "fibonacci(10**9)*z", "--order", "2"], "unknown function(s) fibonacci"),
+    (["hermite", "N(pi, 10**8)*z", "--order", "2"], "unknown function(s) N"),
+    (["hermite", "pi.evalf(10**8)*z", "--order", "2"], "cannot parse function"),
+    (["hermite", "pow(2, 10**9)*z", "--order", "2"], "unknown function(s) pow"),
+    (["theory", "--activation", "2**2**2**2**2*z"], "is too large to evaluate"),
+    (["theory", "--activation", "z**100000"], "has degree 100000"),
+])
+def test_cli_refuses_huge_or_unbounded_text_at_once(capsys, argv, words):
+    err, seconds = _one_line(capsys, *argv)
+    assert words in err and seconds < QUICK, (err, seconds)
+
+
+# -- names: every function a text may call is listed; no other is read -------------------------
+
+@pytest.mark.parametrize("text", ["DiracDelta(z)", "zeta(z)", "besselj(0, z)", "gamma(z)",
+                                  "factorial(z)", "Integral(z, z)", "KroneckerDelta(z, 0)"])
+def test_unlisted_names_are_unknown_functions(text):
+    with pytest.raises(ConfigError, match=r"unknown function\(s\)") as info:
+        parse_function(text)
+    assert allowed_text() in str(info.value)
+
+
+@pytest.mark.parametrize("argv", [["hermite", "DiracDelta(z)"],
+                                  ["theory", "--activation", "DiracDelta(z)"],
+                                  ["hermite", "zeta(z)"], ["hermite", "besselj(0, z)"],
+                                  ["simulate", "--N", "40", "--target", "zeta(z)"]])
+def test_cli_unknown_function_is_one_line(capsys, argv):
+    err, _ = _one_line(capsys, *argv)
+    assert "unknown function(s)" in err, err
+
+
+def test_every_listed_name_parses_and_prints_for_numpy():
+    listed = allowed_text().split("using them and ")[1].split(", ")
+    for name in listed:
+        text = name if name in ("pi", "E") else (f"{name}(z, 0)" if name in ("Max", "Min")
+                                                 else f"{name}(z)")
+        f = parse_function(f"z + {text}".replace("(z", "(1 + 1/(z**2 + 4)"))
+        assert f.expr.has(parse_function("z").expr)
+        f.numpy(0)  # printed for numpy (a jump's derivative is refused by numpy(1))
