@@ -95,3 +95,60 @@ def test_every_listed_name_parses_and_prints_for_numpy():
         f = parse_function(f"z + {text}".replace("(z", "(1 + 1/(z**2 + 4)"))
         assert f.expr.has(parse_function("z").expr)
         f.numpy(0)  # printed for numpy (a jump's derivative is refused by numpy(1))
+
+
+# -- one rule for singularities on the real line, naming the point ------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("tan(z)", "a pole at z = pi/2 (1.5708)"),
+    ("1/z", "a pole at z = 0"),
+    ("log(z)", "a logarithmic singularity at z = 0, not real-valued below it"),
+    ("sqrt(z - 5)", "a branch point at z = 5, not real-valued below it"),
+    ("exp(1/z)", "an essential singularity at z = 0"),
+    ("cot(z)", "a pole at z = 0"),
+    ("sec(z + 1)", "a pole at z = -1 + pi/2 (0.570796)"),
+    ("tan(z/1000)", "a pole at z = 500*pi (1570.8)"),  # far out: found exactly, not on a grid
+    ("tan(exp(z))", "a pole at z = log(pi/2) (0.451583)"),  # found numerically, then named
+    ("1/(cos(z) - 1)", "a pole at z = 0"),  # a double zero: no change of sign
+    ("log(z**2)", "a logarithmic singularity at z = 0"),
+    ("sin(z)/(z*(z - 1))", "a pole at z = 1"),  # z = 0 is removable
+    ("1/(z**3 - 2)", "a pole at z = 2**(1/3) (1.25992)"),
+    ("tan(z)*exp(-1000*z**2)", "a pole at z = pi/2"),  # tiny, still not integrable
+])
+def test_a_singularity_on_the_real_line_is_refused_naming_the_point(text, words):
+    with pytest.raises(ConfigError, match="has a singularity on the real line") as info:
+        parse_function(text)
+    assert words in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("text", ["tanh(z + 1/2)", "softplus", "log(1 + exp(z))", "erf",
+                                  "sigmoid", "exp(-z**2)", "sin", "He3", "He8(z)/100",
+                                  "relu", "abs", "gelu", "silu", "tanh(z)/z", "sin(z)/z",
+                                  "exp(-1/z**2)", "sin(1/z)", "atan(1/z)", "floor(z)",
+                                  "sqrt(z**2 + 1)", "log(z**2 + 1)", "tan(exp(-z**2))",
+                                  "sech(z)", "asinh(z)", "sqrt(Abs(z))", "z*log(z**2)",
+                                  "1/(1 + z**2)", "(z + 1)**100"])
+def test_functions_without_a_real_singularity_are_accepted(text):
+    parse_function(text)
+
+
+def test_the_hermite_api_applies_the_same_rule_to_sympy_expressions():
+    import sympy
+
+    from twostep.theory import hermite
+    from twostep.theory.functions import Z
+
+    with pytest.raises(ConfigError, match="a pole at z = pi/2"):
+        hermite.coefficient(sympy.tan(Z), 1)
+    with pytest.raises(ConfigError, match="a pole at z = 0"):
+        hermite.expectation(1 / Z)
+    assert hermite.coefficient(sympy.sin(Z) / Z, 0).defined
+
+
+@pytest.mark.parametrize("argv", [["hermite", "tan(z)", "--order", "4"],
+                                  ["theory", "--activation", "tan(z)", "--N", "500"],
+                                  ["simulate", "--activation", "tan(z)", "--N", "40"]])
+def test_tan_is_refused_by_every_command(capsys, argv):
+    err, seconds = _one_line(capsys, *argv)
+    assert "tan(z) has a singularity on the real line: a pole at z = pi/2 (1.5708)" in err
+    assert seconds < QUICK

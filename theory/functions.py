@@ -34,7 +34,7 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
-from . import bounded, nonsmooth
+from . import bounded, nonsmooth, singular
 from .errors import ConfigError
 
 Z = sympy.Symbol("z", real=True)
@@ -313,7 +313,9 @@ def parse_function(text: str) -> Function:
     """Parse a built-in name or an expression in ``z`` into a :class:`Function`.
 
     Raises :class:`ConfigError` (one line, listing what is allowed) for an
-    unknown name, an unparsable expression, or symbols other than ``z``.
+    unknown name, an unparsable expression, symbols other than ``z``, a text beyond
+    :data:`.bounded.LIMITS`, or a singularity on the real line
+    (:func:`.singular.real_singularity`: ``1/z``, ``log(z)``, ``tan(z)``, naming the point).
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"empty function; expected {allowed_text()}")
@@ -335,4 +337,7 @@ def parse_function(text: str) -> Function:
             f"(expected {allowed_text()})")
     if not expr.free_symbols:
         raise ConfigError(f"function {text!r} is constant; it must depend on z")
+    singularity = singular.real_singularity(expr, Z)
+    if singularity is not None:  # 1/z, log(z), tan(z), exp(1/z): one rule, naming the point
+        raise ConfigError(singularity.message(text.strip()))
     return Function(text=text.strip(), expr=expr, smooth=_is_smooth(expr))
