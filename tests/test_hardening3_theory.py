@@ -152,3 +152,24 @@ def test_tan_is_refused_by_every_command(capsys, argv):
     err, seconds = _one_line(capsys, *argv)
     assert "tan(z) has a singularity on the real line: a pole at z = pi/2 (1.5708)" in err
     assert seconds < QUICK
+
+
+# -- the smallest width the help promises -----------------------------------------------------
+
+def test_theory_at_N_2_prints_the_terms_it_can_and_says_why_not_the_others(capsys):
+    rc, out, err = run_cli(capsys, "theory", "--N", "2")
+    assert rc == 0, err
+    assert "term 2 (a^3): not derived (term 2 needs N >= 3: q_3" in out
+    assert "predicted visible new outliers at N = 2" in out
+
+
+def test_prediction_at_the_smallest_widths():
+    from twostep.theory.config import ModelConfig
+    from twostep.theory.predict import predict
+
+    pred = predict(ModelConfig())  # paper count 2: terms 1 and 2
+    at2, at3 = pred.at(2), pred.at(3)
+    assert [t.amplitude is None for t in at2.terms] == [False, True]
+    assert all(t.amplitude is not None for t in at3.terms)
+    with pytest.raises(ConfigError, match="N must be an integer >= 2"):
+        pred.at(1)

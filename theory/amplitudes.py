@@ -247,6 +247,10 @@ def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
     d, _ = _dims(config, N)
     c = N / d
     edge, threshold = 1 + math.sqrt(c), c**0.25
+    if N < k + 1:  # a^1 .. a^(k+1) span at most N dimensions: no q_(k+1) in R^N
+        return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,
+                             f"term {k} needs N >= {k + 1}: q_{k + 1}, the Gram-Schmidt "
+                             f"of a^1 .. a^{k + 1}, does not exist in R^{N}")
     const = term_constant(config, k)
     if const.value is None:
         return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,
