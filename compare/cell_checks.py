@@ -78,7 +78,9 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     options, what ``twostep simulate`` refuses before drawing
     (:func:`twostep.simulate.runner.check_inputs`: the spectra named, terms with a non-smooth
     activation, an activation or target the backend cannot print or evaluate, an activation
-    with a jump or not finite on [-8, 8], a backend that is not installed); per width, what
+    with a jump or not finite on [-8, 8], a backend that is not installed); per configuration
+    and width, the one bound on step sizes (:func:`twostep.theory.steps.check_step_sizes`);
+    per width, what
     the runner's plan refuses (``top`` singular values need ``min(N, d) >= top``, named by
     the ``--top`` flag; ``spectrum`` needs ``max(N, d)`` within the dense-SVD limit) and,
     with ``memory`` (the cells run here, not on a dask scheduler's workers), the estimated
@@ -87,9 +89,17 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     """
     from twostep.simulate import draws, spectra
     from twostep.simulate import memory as sim_memory
+    from twostep.theory.steps import check_step_sizes
 
     cells = list(cells)
     check_run_inputs(((cell.config, cell.options) for cell in cells), here=memory)
+    steps: set[tuple[Any, ...]] = set()
+    for cell in cells:  # the one bound on step sizes (twostep.theory.steps), per width
+        c = cell.config
+        key = (c.etabar1, c.alpha1, c.etabar2, c.alpha2, cell.N)
+        if key not in steps:
+            steps.add(key)
+            check_step_sizes(c, cell.N)
     available = sim_memory.available_bytes() if memory else None
     seen: set[tuple[Any, ...]] = set()
     for cell in cells:

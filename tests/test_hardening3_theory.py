@@ -9,7 +9,7 @@ import pytest
 
 from tests._cli import run_cli
 from twostep.theory.bounded import LIMITS, MAX_DEGREE, MAX_DIGITS
-from twostep.theory.errors import ConfigError
+from twostep.theory.errors import ConfigError, NonFiniteError
 from twostep.theory.functions import allowed_text, parse_function
 
 #: Seconds a refusal made before any evaluation may take in-process (it takes about 0.1 s; the
@@ -173,3 +173,80 @@ def test_prediction_at_the_smallest_widths():
     assert all(t.amplitude is not None for t in at3.terms)
     with pytest.raises(ConfigError, match="N must be an integer >= 2"):
         pred.at(1)
+
+
+# -- one bound on step sizes, before any work ------------------------------------------------
+
+@pytest.mark.parametrize("argv, words", [
+    (["theory", "--etabar1", "1e300", "--N", "1000"],
+     "etabar1 = 1e+300 is too large: the step size eta_1 = etabar1 N^alpha1 is 7.94e+300 at "
+     "N = 1000"),
+    (["theory", "--etabar2", "1e308"], "etabar2 = 1e+308 is too large; step sizes must be at "
+                                       "most 1e+15"),
+    (["simulate", "--etabar1", "1e300", "--N", "60"], "etabar1 = 1e+300 is too large"),
+    (["simulate", "--steps", "0.3:1:fresh,0.45:1e300:reuse", "--N", "60"],
+     "etabar2 = 1e+300 is too large"),
+])
+def test_step_sizes_beyond_the_bound_are_refused(capsys, argv, words):
+    err, _ = _one_line(capsys, *argv)
+    assert words in err, err
+
+
+def test_the_bound_is_at_the_width_used():
+    from twostep.theory.config import ModelConfig
+    from twostep.theory.steps import MAX_STEP, check_step_sizes
+
+    cfg = ModelConfig(etabar1=MAX_STEP / 100, alpha1=0.3)
+    check_step_sizes(cfg)  # etabar1 itself is within the bound
+    check_step_sizes(cfg, 4)  # 4^0.3 = 1.5 < 100
+    check_step_sizes(cfg.replace(alpha1=0.25), 10**8)  # (1e8)^(1/4) = 100: the bound itself
+    with pytest.raises(ConfigError, match="is 1.78e\\+15 at N = 1000000000"):
+        check_step_sizes(cfg.replace(alpha1=0.25), 10**9)  # (1e9)^(1/4) = 178
+
+
+def test_prediction_api_refuses_overflowing_step_sizes():
+    from twostep.theory.config import ModelConfig
+    from twostep.theory.predict import predict
+
+    pred = predict(ModelConfig(etabar1=1e15))  # at the bound: the asymptotic prediction
+    with pytest.raises(ConfigError, match="etabar1 = 1e\\+15 is too large: .* at N = 1000"):
+        pred.at(1000)
+    with pytest.raises(ConfigError, match="etabar1 = 1e\\+15 is too large: .* at N = 1000"):
+        pred.term_amplitudes(1000)
+
+
+def test_theory_moments_beyond_float64_are_the_numerical_error_line(capsys):
+    err, _ = _one_line(capsys, "theory", "--activation", "(z+1)**100", "--N", "100", code=1)
+    assert "term 1: the Gaussian moments of sigma = (z+1)**100" in err
+    assert "leave the float64 range" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "--N", "20", "40", "--store", "s.sqlite"],
+    ["verify", "--claim", "growth-exponent", "--N", "20", "40", "--store", "s.sqlite", "--out",
+     "o", "--quiet", "--no-plots"],
+    ["fuzz", "--claim", "outlier-count", "--examples", "2"],
+])
+def test_sweep_verify_fuzz_refuse_step_sizes_before_any_cell(capsys, workdir, command):
+    (workdir / "big.json").write_text('{"etabar1": 1e300}')
+    err, seconds = _one_line(capsys, *command, "--config", "big.json")
+    assert "etabar1 = 1e+300 is too large" in err and "cell" not in err, err
+    assert sorted(p.name for p in workdir.iterdir()) == ["big.json"]  # nothing created
+    assert seconds < QUICK
+
+
+def test_an_overflowing_update_norm_is_named_not_0_of_the_entries():
+    import numpy as np
+
+    from twostep.simulate import gd
+
+    n, d = 8, 4
+    y = np.ones(n)
+    result = gd.StepResult(output=np.zeros(n), residual=y.copy(), u=np.zeros(d))
+    G = np.full((6, d), 1e200)  # finite entries whose squares overflow
+    with pytest.raises(NonFiniteError, match="norm overflows float64 .* the largest 1e\\+200"):
+        gd._guard(1, 1.0, result, G, y, 1.0, d, n)
+    G[0, :2] = np.nan  # 2 of 24 entries
+    with pytest.raises(NonFiniteError, match="step 1: 0.0833 of the update entries are NaN/Inf"):
+        gd._guard(1, 1.0, result, G, y, 1.0, d, n)
+

@@ -166,10 +166,12 @@ def run(args: argparse.Namespace) -> int:
     from twostep.theory.errors import ConfigError
     from twostep.theory.hermite import check_time_budget
     from twostep.theory.predict import predict
+    from twostep.theory.steps import check_step_sizes
 
     config = config_from_args(args)
     if args.N is not None and not 2 <= args.N <= MAX_N:
         raise ConfigError(f"--N must be an integer >= 2 and <= 10^15, got {args.N}")
+    check_step_sizes(config, args.N)  # the one bound simulate, sweep, verify and fuzz use
     check_time_budget(args.time_budget, "--time-budget")
     with evaluations(args, "theory"):  # everything is computed before anything is printed
         pred = predict(config)
