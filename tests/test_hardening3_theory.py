@@ -250,3 +250,27 @@ def test_an_overflowing_update_norm_is_named_not_0_of_the_entries():
     with pytest.raises(NonFiniteError, match="step 1: 0.0833 of the update entries are NaN/Inf"):
         gd._guard(1, 1.0, result, G, y, 1.0, d, n)
 
+
+# -- the CLI's and the API's checks are one --------------------------------------------------
+
+def test_sweep_refuses_what_theory_refuses_before_any_cell(capsys, workdir):
+    err, _ = _one_line(capsys, "sweep", "--activation", "tanh", "exp(z**2)", "--N", "20", "40",
+                       "--store", "s.sqlite")
+    assert "activation: E[f(z)^2] diverges for f = exp(z**2)" in err, err
+    assert list(workdir.iterdir()) == []
+
+
+def test_check_api_refuses_up_front_what_the_cli_refuses(workdir, monkeypatch):
+    from twostep.compare import verify
+    from twostep.theory.config import ModelConfig
+
+    def no_cells(*args, **kwargs):
+        raise AssertionError("a cell ran before the inputs were checked")
+
+    monkeypatch.setattr(verify, "run_checks", no_cells)
+    with pytest.raises(ConfigError, match="N=5 is too small for --top = 10"):
+        verify.check("bbp", ModelConfig(alpha1=0.0), Ns=[5], seeds=2)
+    with pytest.raises(ConfigError, match="etabar1 = 1e\\+300 is too large"):
+        verify.check("bbp", ModelConfig(alpha1=0.0, etabar1=1e300), Ns=[20], seeds=2)
+    with pytest.raises(ConfigError, match="E\\[f\\(z\\)\\^2\\] diverges"):
+        verify.check("bbp", ModelConfig(alpha1=0.0, activation="exp(z**2)"), Ns=[20], seeds=2)

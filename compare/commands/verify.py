@@ -182,19 +182,16 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     is created."""
     from ..report import check_output_dir
     from ..store import Cell, check_store_path
-    from ..sweep import check_cells
-    from ..verify import SPECTRUM_CELL, check_plan_inputs, plan_cells, plan_size
+    from ..verify import SPECTRUM_CELL, check_plan
 
     plan, default = build_plan(args)
     extra = []
     if default and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
-    plan_size(plan)
-    check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
-    cells = plan_cells(plan)
-    # every width checked before anything is created (memory: where the cells run)
-    check_cells([*cells, *extra], memory=args.scheduler is None)
+    # every input and width checked before anything is created, by the checks check() runs
+    # (memory: where the cells run)
+    cells = check_plan(plan, extra, here=args.scheduler is None)
     check_output_dir(args.out, force=args.force, stores=(args.store,))
     check_store_path(args.store)
     return plan, extra, cells

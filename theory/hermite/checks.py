@@ -139,3 +139,11 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
             raise ConfigError(f"{what} diverges for f = {expr} (it grows like "
                               f"exp(z^2/{2 * power}) or faster); functions must be "
                               f"square-integrable under N(0, 1)")
+
+
+def check_square_integrable(f: str | Function | sympy.Expr) -> None:
+    """Refuse (one line, :class:`ConfigError`) what every Hermite coefficient of ``f`` refuses
+    before any evaluation: an unknown or singular function (:func:`_as_expr`), one that is
+    not real-valued, or one with ``E[f(z)^2] = inf`` (``exp(z**2)``).  ``twostep sweep`` and
+    ``verify`` run it on their functions before any cell."""
+    _check_integrable(_as_expr(f), 2)
