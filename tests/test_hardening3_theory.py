@@ -68,6 +68,15 @@ def test_cli_refuses_huge_or_unbounded_text_at_once(capsys, argv, words):
     assert words in err and seconds < QUICK, (err, seconds)
 
 
+@pytest.mark.parametrize("argv", [["theory", "--activation", "1e999*z"],
+                                  ["theory", "--activation", "1e999*z", "--json"],
+                                  ["theory", "--target", "1e999*z", "--N", "100"]])
+def test_numbers_within_the_limits_but_beyond_float64_are_the_numerical_error_line(capsys, argv):
+    # 1e999 is exact for hermite (1000 digits), but its float64 moments are inf: the theory
+    # printed "strength theta = inf"
+    err, _ = _one_line(capsys, *argv, code=1)
+    assert "numerical error" in err and "leave" in err and "float64 range" in err, err
+
 # -- names: every function a text may call is listed; no other is read -------------------------
 
 @pytest.mark.parametrize("text", ["DiracDelta(z)", "zeta(z)", "besselj(0, z)", "gamma(z)",
