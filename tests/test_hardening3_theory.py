@@ -166,7 +166,7 @@ def test_tan_is_refused_by_every_command(capsys, argv):
 # -- the smallest width the help promises -----------------------------------------------------
 
 def test_theory_at_N_2_prints_the_terms_it_can_and_says_why_not_the_others(capsys):
-    rc, out, err = run_cli(capsys, "theory", "--N", "2")
+    rc, out, err = run_cli(capsys, "theory", "--N", "2", "--activation", "He3")  # exact: fast
     assert rc == 0, err
     assert "term 2 (a^3): not derived (term 2 needs N >= 3: q_3" in out
     assert "predicted visible new outliers at N = 2" in out
@@ -176,7 +176,7 @@ def test_prediction_at_the_smallest_widths():
     from twostep.theory.config import ModelConfig
     from twostep.theory.predict import predict
 
-    pred = predict(ModelConfig())  # paper count 2: terms 1 and 2
+    pred = predict(ModelConfig(activation="He3"))  # paper count 2: terms 1 and 2 (exact: fast)
     at2, at3 = pred.at(2), pred.at(3)
     assert [t.amplitude is None for t in at2.terms] == [False, True]
     assert all(t.amplitude is not None for t in at3.terms)
@@ -224,10 +224,19 @@ def test_prediction_api_refuses_overflowing_step_sizes():
         pred.term_amplitudes(1000)
 
 
-def test_theory_moments_beyond_float64_are_the_numerical_error_line(capsys):
-    err, _ = _one_line(capsys, "theory", "--activation", "(z+1)**100", "--N", "100", code=1)
-    assert "term 1: the Gaussian moments of sigma = (z+1)**100" in err
+def test_theory_moments_beyond_float64_are_the_numerical_error_line(capsys, monkeypatch):
+    from twostep.theory import amplitudes
+
+    err, _ = _one_line(capsys, "theory", "--activation", "1e200*z", "--N", "100", code=1)
+    assert "term 1: the Gaussian moments of sigma = 1e200*z" in err
     assert "leave the float64 range" in err
+
+    def overflow(*args):  # what (z+1)**100 raised in term_moments._pieces (slow to compute)
+        raise OverflowError(34, "Numerical result out of range")
+
+    monkeypatch.setattr(amplitudes, "_pieces", overflow)
+    with pytest.raises(NonFiniteError, match="term 2 at N = 50: the Gaussian moments"):
+        amplitudes._moments(amplitudes.ModelConfig(), 2, 50)
 
 
 @pytest.mark.parametrize("command", [
