@@ -40,12 +40,32 @@ def check_run_inputs(runs: Iterable[tuple[ModelConfig, Mapping[str, Any]]], *,
     from twostep.simulate.runner import check_inputs
 
     seen: set[tuple[str, str]] = set()
+    functions: set[str] = set()
     for config, options in runs:
         key = (config.key(), json.dumps(dict(options), sort_keys=True, default=str))
         if key in seen:
             continue
         seen.add(key)
         check_inputs(config, _run_options(options, here))
+        for role, text in (("activation", config.activation), ("target", config.target)):
+            if text not in functions:
+                functions.add(text)
+                _check_theory_function(role, text)
+
+
+def _check_theory_function(role: str, text: str) -> None:
+    """What ``twostep hermite`` and ``twostep theory`` refuse of a function before any
+    evaluation (``exp(z**2)``: ``E[f(z)^2]`` diverges), refused here too: a sweep of it
+    would finish its first cells and fail on a larger one.  Under the theory's time budget
+    (:data:`twostep.theory.budget.DEFAULT_TIME_BUDGET`)."""
+    from twostep.theory.budget import DEFAULT_TIME_BUDGET, time_budget
+    from twostep.theory.hermite import check_square_integrable
+
+    try:
+        with time_budget(DEFAULT_TIME_BUDGET):
+            check_square_integrable(text)
+    except ConfigError as err:
+        raise ConfigError(f"{role}: {err}") from None
 
 
 def _run_options(options: Mapping[str, Any], here: bool, **changes: Any) -> Any:
@@ -78,7 +98,10 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     options, what ``twostep simulate`` refuses before drawing
     (:func:`twostep.simulate.runner.check_inputs`: the spectra named, terms with a non-smooth
     activation, an activation or target the backend cannot print or evaluate, an activation
-    with a jump or not finite on [-8, 8], a backend that is not installed); per width, what
+    with a jump or not finite on [-8, 8], a backend that is not installed) and what the
+    theory refuses of the functions (not square-integrable: ``exp(z**2)``); per configuration
+    and width, the one bound on step sizes (:func:`twostep.theory.steps.check_step_sizes`);
+    per width, what
     the runner's plan refuses (``top`` singular values need ``min(N, d) >= top``, named by
     the ``--top`` flag; ``spectrum`` needs ``max(N, d)`` within the dense-SVD limit) and,
     with ``memory`` (the cells run here, not on a dask scheduler's workers), the estimated
@@ -87,9 +110,17 @@ def check_cells(cells: Iterable[Cell], *, memory: bool = True, dtype_flag: str =
     """
     from twostep.simulate import draws, spectra
     from twostep.simulate import memory as sim_memory
+    from twostep.theory.steps import check_step_sizes
 
     cells = list(cells)
     check_run_inputs(((cell.config, cell.options) for cell in cells), here=memory)
+    steps: set[tuple[Any, ...]] = set()
+    for cell in cells:  # the one bound on step sizes (twostep.theory.steps), per width
+        c = cell.config
+        key = (c.etabar1, c.alpha1, c.etabar2, c.alpha2, cell.N)
+        if key not in steps:
+            steps.add(key)
+            check_step_sizes(c, cell.N)
     available = sim_memory.available_bytes() if memory else None
     seen: set[tuple[Any, ...]] = set()
     for cell in cells:

@@ -198,6 +198,24 @@ def _check_options(examples: object, budget_s: object, seed: object, margin: flo
     return budget
 
 
+def _check_step_sizes(base: ModelConfig, domain: Domain, Ns: Sequence[int]) -> None:
+    """The one bound on step sizes (:func:`twostep.theory.steps.check_step_size`) at the
+    largest step any drawn point takes (alpha up to 1/2 where the domain draws the alphas,
+    the largest etabar1 it draws), at the largest width: refused before the core's sweep or
+    any example runs."""
+    from twostep.theory.steps import check_step_size
+
+    fixed = base.replace(**dict(domain.fixed)) if domain.fixed else base
+    widths = [N for N in Ns if isinstance(N, int) and not isinstance(N, bool) and N >= 1]
+    if not widths:
+        return
+    etabar1 = max(fixed.etabar1, domain.etabar1[1]) if domain.etabar1 is not None \
+        else fixed.etabar1
+    alpha1, alpha2 = (0.5, 0.5) if domain.alphas else (fixed.alpha1, fixed.alpha2)
+    check_step_size(1, etabar1, alpha1, max(widths))
+    check_step_size(2, fixed.etabar2, alpha2, max(widths))
+
+
 def _uses_core(obj: Claim, base: ModelConfig, domain: Domain, core: bool | None) -> bool:
     """Whether the examples are evaluated on the core view: ``core`` if given, else for the
     claims the core supports when ``base`` has exact terms to rescale (a smooth activation)."""
@@ -325,6 +343,7 @@ def fuzz(claim: str | Claim, base: ModelConfig, *, examples: int = 10,
 
     obj, domain = _claim_domain(claim)
     budget_s = _check_options(examples, budget_s, seed, margin)
+    _check_step_sizes(base, domain, Ns)
     result = FuzzResult(claim=obj.name, examples=examples)
     t0 = time.perf_counter()     # the budget counts the core's base sweep too
     strategy = draw_configs(domain, base, resolution=resolution, margin=margin)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from .store import Cell, Store, check_store_path, normalise_options
 from .sweep import (
     SweepResult,
     check_cell_count,
+    check_cells,
     check_run_inputs,
     check_seed_count,
     run_sweep,
@@ -311,6 +312,23 @@ def check_plan_inputs(plan: Sequence[Check], *, here: bool = True) -> None:
     check_run_inputs(runs, here=here)
 
 
+def check_plan(plan: Sequence[Check], extra_cells: Sequence[Cell] = (), *,
+               here: bool = True,
+               cells: Callable[[Sequence[Check]], list[Cell]] | None = None) -> list[Cell]:
+    """Every input check of a plan, before its store or any worker exists, in one line each:
+    its size (:func:`plan_size`), the inputs of its configurations
+    (:func:`check_plan_inputs`, before its cells are planned, which predicts), then every
+    cell and ``extra_cells`` (:func:`~twostep.compare.cell_checks.check_cells`: widths,
+    step sizes, memory where ``here``).  ``twostep verify`` and :func:`check` run it; returns
+    the plan's cells (``cells(plan)``, default :func:`plan_cells`; the core view's base cells
+    for a plan run through it)."""
+    plan_size(plan)
+    check_plan_inputs(plan, here=here)
+    out = (plan_cells if cells is None else cells)(plan)
+    check_cells([*out, *extra_cells], memory=here)
+    return out
+
+
 def plan_cells(plan: Sequence[Check]) -> list[Cell]:
     """Every cell the plan simulates, once, smallest N first (so early progress is quick)."""
     plan_size(plan)
@@ -423,6 +441,7 @@ def check(claim: str | Claim, config: ModelConfig, Ns: Sequence[int], seeds: int
             and get_claim(claim.name) is not claim:
         raise ConfigError(f"{claim.name!r} is a built-in claim; give your claim another name")
     plan = (Check(claim, config, tuple(Ns), seeds, options),)
+    check_plan(plan)  # what the command line refuses, refused before any cell runs
     if store is not None:
         run = run_checks(plan, store, jobs=jobs, executor=executor, quiet=quiet)
     else:

@@ -187,6 +187,17 @@ def _frobenius(A: np.ndarray) -> float:
     return math.sqrt(total)
 
 
+def largest_entry(A: np.ndarray) -> float:
+    """``max |A_ij|`` over row chunks, in float64 (any backend)."""
+    xp = array_namespace(A)
+    rows = max(1, draws.DRAW_BYTES // (8 * max(A.shape[1], 1)))
+    largest = 0.0
+    for start in range(0, A.shape[0], rows):
+        chunk = xp.astype(A[start:min(start + rows, A.shape[0]), ...], xp.float64)
+        largest = max(largest, float(backends.scalar(xp.max(xp.abs(chunk)))))
+    return largest
+
+
 def nonfinite_fraction(A: np.ndarray) -> float:
     """Fraction of NaN/Inf entries of ``A`` (any backend)."""
     xp = array_namespace(A)
@@ -366,8 +377,11 @@ def _guard(t: int, eta: float, result: StepResult, G, y: np.ndarray, activation_
     with np.errstate(over="ignore", invalid="ignore"):
         norm = _frobenius(G)
     if not math.isfinite(norm):
+        bad = nonfinite_fraction(G)
         raise NonFiniteError(
-            f"step {t}: {nonfinite_fraction(G):.3g} of the update entries are NaN/Inf")
+            f"step {t}: {bad:.3g} of the update entries are NaN/Inf" if bad else
+            f"step {t}: the update's norm overflows float64 (its entries are finite, the "
+            f"largest {largest_entry(G):.3g})")
     scale = update_scale(eta, activation_rms, target_rms, d, n)
     if norm > BLOWUP_FACTOR * scale:
         raise NonFiniteError(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, parse_function
+from twostep.theory.steps import check_step_size
 
 from . import backend as backends
 from . import directions, draws, gd, memory, spectra
@@ -235,6 +236,8 @@ def plan_run(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | Non
     seed = draws.check_seed(seed)
     run_dtype = draws.check_dtype(opts.dtype)
     steps = check_inputs(config, opts, steps)
+    for t, step in enumerate(steps, 1):  # the one bound of the theory, before any draw
+        check_step_size(t, step.etabar, step.alpha, N)
     d, n = draws.dimensions(config, N)
     max_power = max(opts.max_power, opts.terms + 1) if opts.terms else opts.max_power
     spectra.check_width(N, d, opts.top, config.psi_d)

@@ -345,9 +345,12 @@ def test_essential_singularity_is_refused_not_a_memory_error(f, capsys):
     assert "diverges" in err and "square-integrable" in err
 
 
-@pytest.mark.parametrize("activation, where", [("log(z)", "log(z) is nan at z = -8"),
-                                               ("1/z", "1/z is inf at z = 0"),
-                                               ("sqrt(Abs(z))", "the derivative of sqrt(Abs(z))")])
+@pytest.mark.parametrize("activation, where", [
+    # issue 27: a singularity on the real line is refused when the function is parsed, by
+    # one rule naming the point
+    ("log(z)", "log(z) has a singularity on the real line: a logarithmic singularity at z = 0"),
+    ("1/z", "1/z has a singularity on the real line: a pole at z = 0"),
+    ("sqrt(Abs(z))", "the derivative of sqrt(Abs(z))")])
 def test_activation_not_finite_on_the_line_is_named(activation, where, capsys):
     # was "the network output f_0 overflowed" after the first step
     err = _one_line_exit_2(["simulate", "--activation", activation, "--N", "20", "--top", "2"],

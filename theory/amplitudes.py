@@ -83,8 +83,9 @@ from . import laws
 from .bbp import spike
 from .config import ModelConfig
 from .counts import paper_count
-from .errors import ConfigError
+from .errors import ConfigError, NonFiniteError
 from .functions import Z, parse_function
+from .steps import check_step_sizes
 from .term_moments import (  # noqa: F401 - DIGITS, A_DRAWS: re-exported
     A_DRAW_WIDTH,
     A_DRAWS,
@@ -185,6 +186,7 @@ def _check(config: ModelConfig, k: int) -> None:
     laws.predictable(config.second_layer)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_K:
         raise ConfigError(f"k must be an integer in [0, {MAX_K}], got {k!r}")
+    check_step_sizes(config)  # etabar_t <= MAX_STEP; at a width N: term_amplitude
 
 
 def _not_derived(config: ModelConfig, k: int) -> str | None:
@@ -201,7 +203,7 @@ def term_constant(config: ModelConfig, k: int) -> TermConstant:
     reason = _not_derived(config, k)
     if reason:
         return TermConstant(k, None, e, False, reason)
-    vbar, _, exact = _pieces(config, k, None)
+    vbar, _, exact = _moments(config, k, None)
     rho = float(overlap_constants(k, config.second_layer)["rho"])
     value = config.etabar2 * config.etabar1**k * math.sqrt(rho * vbar)
     how = "reused batch, self-term and u^(-j) coupling" if config.reuse else "independent batch"
@@ -216,6 +218,23 @@ def term_constant(config: ModelConfig, k: int) -> TermConstant:
     return TermConstant(k, value, e, exact, reason)
 
 
+def _moments(config: ModelConfig, k: int, N: int | None) -> tuple[float, float, bool]:
+    """:func:`_pieces`, whose float64 moments of the activation and target must be finite: a
+    moment beyond the float64 range (``(z+1)**100``) is a :class:`NonFiniteError` naming the
+    term, not an OverflowError."""
+    where = f"term {k}" + ("" if N is None else f" at N = {N}")
+    try:
+        vbar, zeta, exact = _pieces(config, k, N)
+    except OverflowError:
+        vbar = zeta = math.inf
+        exact = False
+    if not (math.isfinite(vbar) and math.isfinite(zeta)):
+        raise NonFiniteError(f"{where}: the Gaussian moments of sigma = {config.activation} and "
+                             f"sigma_* = {config.target} that the term's amplitude needs leave "
+                             "the float64 range")
+    return vbar, zeta, exact
+
+
 def _check_N(N: object) -> int:
     if isinstance(N, bool) or not isinstance(N, int) or not 2 <= N <= MAX_WIDTH:
         raise ConfigError(f"N must be an integer in [2, {MAX_WIDTH}], got {N!r}")
@@ -227,7 +246,7 @@ def _finite(config: ModelConfig, k: int, N: int, draws: bool = True
     """``(mean amplitude, rms amplitude, coherent^2, fluctuation share)`` at width N: the mean
     over the law of a of ``eta sqrt(Pi vbar + Sigma zeta)`` (seeded draws up to A_DRAW_WIDTH,
     else the moments); the share is ``Sigma zeta / (Pi vbar + Sigma zeta)`` from the moments."""
-    vbar, zeta, _ = _pieces(config, k, N)
+    vbar, zeta, _ = _moments(config, k, N)
     oc = overlap_constants(k, config.second_layer)
     scale = float(N) ** -(k + 1)
     pi_k = max(N * float(oc["rho"]) - float(oc["loss"]), 0.0) * scale
@@ -249,9 +268,14 @@ def term_amplitude(config: ModelConfig, k: int, N: int) -> TermAmplitude:
     ``C_k N^{e_k}`` and the predicted location (module docstring)."""
     _check(config, k)
     N = _check_N(N)
+    check_step_sizes(config, N)
     d, _ = _dims(config, N)
     c = N / d
     edge, threshold = 1 + math.sqrt(c), c**0.25
+    if N < k + 1:  # a^1 .. a^(k+1) span at most N dimensions: no q_(k+1) in R^N
+        return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,
+                             f"term {k} needs N >= {k + 1}: q_{k + 1}, the Gram-Schmidt "
+                             f"of a^1 .. a^{k + 1}, does not exist in R^{N}")
     const = term_constant(config, k)
     if const.value is None:
         return TermAmplitude(k, N, None, None, None, None, None, None, threshold, edge,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 import sympy
+from sympy.core.function import AppliedUndef
 from sympy.parsing.sympy_parser import (
     convert_xor,
     parse_expr,
@@ -33,7 +34,7 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
-from . import nonsmooth
+from . import bounded, nonsmooth, singular
 from .errors import ConfigError
 
 Z = sympy.Symbol("z", real=True)
@@ -62,10 +63,15 @@ BUILTINS: dict[str, sympy.Expr] = {
 }
 
 #: Functions of sympy that an expression may use besides the built-ins (the
-#: non-smooth ones are those of :data:`.nonsmooth.REGISTRY` that have a name).
+#: non-smooth ones are those of :data:`.nonsmooth.REGISTRY` that have a name, and the jumps
+#: floor, ceiling, frac).  No other name is read: every function listed is evaluated by
+#: ``theory.hermite`` and printed for numpy (a simulation refuses the jumps in one line), and
+#: the parser never reaches the rest of sympy (``zeta``, ``besselj``, ``N``, ``fibonacci``).
 ELEMENTARY = (
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sinh", "cosh", "erf", "erfc",
-    *(kind.names[0] for kind in nonsmooth.REGISTRY.values() if kind.names), "pi", "E",
+    "tan", "cot", "sec", "csc", "sech", "atan", "asinh",
+    *(kind.names[0] for kind in nonsmooth.REGISTRY.values() if kind.names),
+    "floor", "ceiling", "frac", "pi", "E",
 )
 
 #: Distance of the nearest complex singularity of sigma' from the real axis, for the built-ins
@@ -89,7 +95,7 @@ def allowed_text() -> str:
 
 def _local_dict() -> dict[str, object]:
     x = sympy.Dummy("x", real=True)
-    local: dict[str, object] = {"z": Z}
+    local: dict[str, object] = {"z": Z, "I": sympy.I}
     registered = {name: kind.cls for kind in nonsmooth.REGISTRY.values() for name in kind.names}
     for name in ELEMENTARY:
         local[name] = registered.get(name) or getattr(sympy, name)
@@ -264,12 +270,52 @@ def _normalise_name(text: str) -> str | None:
     return None
 
 
+#: What the code sympy's parser writes calls besides the names of :func:`_local_dict`; any
+#: other name is an undefined function or symbol (refused), never one of sympy's.
+_PARSER_NAMES = ("Integer", "Float", "Rational", "Symbol", "Function", "Add", "Mul", "Pow")
+#: The constants of :func:`_local_dict` (every other name there is a function).
+_CONSTANTS = ("z", "pi", "E", "I")
+#: Polynomial degree of the built-in polynomials (:func:`.bounded.check_sizes`; others 1).
+_DEGREES = {**{f"He{m}": m for m in range(1, 9)}, "quadratic": 2}
+
+
+def _parse(text: str) -> sympy.Basic:
+    """The sympy expression of ``text``, evaluated only once its unevaluated tree names no
+    function beyond :func:`allowed_text` and is within :data:`.bounded.LIMITS`."""
+    def refuse() -> ConfigError:
+        return ConfigError(f"cannot parse function {text!r}; expected {allowed_text()}")
+
+    bounded.check_tokens(text, refuse)
+    local = _local_dict()
+    parser = {name: getattr(sympy, name) for name in _PARSER_NAMES}
+    undefined = {name: value if name in _CONSTANTS else sympy.Function(name)
+                 for name, value in local.items()}
+    try:
+        tree = parse_expr(text, local_dict=undefined, global_dict=dict(parser),
+                          transformations=_TRANSFORMS, evaluate=False)
+    except Exception:  # noqa: BLE001 - sympy raises many types for bad text
+        raise refuse() from None
+    if isinstance(tree, sympy.Basic):
+        unknown = sorted({type(f).__name__ for f in tree.atoms(AppliedUndef)} - set(local))
+        if unknown:
+            raise ConfigError(f"unknown function(s) {', '.join(unknown)} in {text!r}; "
+                              f"expected {allowed_text()}")
+        bounded.check_sizes(tree, text, _DEGREES, bounded.real_tree(local), Z)
+    try:
+        return parse_expr(text, local_dict=local, global_dict=dict(parser),
+                          transformations=_TRANSFORMS, evaluate=True)
+    except Exception:  # noqa: BLE001 - sympy raises many types for bad text
+        raise refuse() from None
+
+
 @functools.lru_cache(maxsize=512)
 def parse_function(text: str) -> Function:
     """Parse a built-in name or an expression in ``z`` into a :class:`Function`.
 
     Raises :class:`ConfigError` (one line, listing what is allowed) for an
-    unknown name, an unparsable expression, or symbols other than ``z``.
+    unknown name, an unparsable expression, symbols other than ``z``, a text beyond
+    :data:`.bounded.LIMITS`, or a singularity on the real line
+    (:func:`.singular.real_singularity`: ``1/z``, ``log(z)``, ``tan(z)``, naming the point).
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"empty function; expected {allowed_text()}")
@@ -279,12 +325,7 @@ def parse_function(text: str) -> Function:
         return Function(text=name, expr=expr, smooth=_is_smooth(expr))
     if not _SAFE_TEXT.match(text) or "__" in text:
         raise ConfigError(f"cannot parse function {text!r}; expected {allowed_text()}")
-    try:
-        expr = parse_expr(text, local_dict=_local_dict(), transformations=_TRANSFORMS,
-                          evaluate=True)
-    except Exception:  # noqa: BLE001 - sympy raises many types for bad text
-        raise ConfigError(
-            f"cannot parse function {text!r}; expected {allowed_text()}") from None
+    expr = _parse(text)
     if not isinstance(expr, sympy.Expr):
         raise ConfigError(f"{text!r} is not an expression in z; expected {allowed_text()}")
     if isinstance(expr, sympy.Symbol) and expr != Z:
@@ -294,10 +335,9 @@ def parse_function(text: str) -> Function:
         raise ConfigError(
             f"function {text!r} uses symbol(s) {', '.join(others)}; only z is allowed "
             f"(expected {allowed_text()})")
-    undefined = sorted({str(f.func) for f in expr.atoms(sympy.core.function.AppliedUndef)})
-    if undefined:
-        raise ConfigError(
-            f"unknown function(s) {', '.join(undefined)} in {text!r}; expected {allowed_text()}")
     if not expr.free_symbols:
         raise ConfigError(f"function {text!r} is constant; it must depend on z")
+    singularity = singular.real_singularity(expr, Z)
+    if singularity is not None:  # 1/z, log(z), tan(z), exp(1/z): one rule, naming the point
+        raise ConfigError(singularity.message(text.strip()))
     return Function(text=text.strip(), expr=expr, smooth=_is_smooth(expr))

@@ -32,6 +32,7 @@ from .observables import (
     Spectrum,
     StepOneSpike,
 )
+from .steps import check_step_sizes
 
 #: Version of the JSON layout of :meth:`Prediction.to_dict` (bump on any key change).
 #: 2: ``aware_count`` (was ``outlier_count``), ``beta`` and ``one_step_spikes`` are the
@@ -213,6 +214,7 @@ class Prediction:
         strength ``coherent_sq``; ``visible_new_outliers``: how many of them are predicted out
         of the bulk.  ``beta``, ``features``: the asymptotic predictions (N-independent)."""
         self._check_N(N)
+        check_step_sizes(self.config, N)
         d, n = self.config.dimensions(N)
         w1, w2 = self._outliers(N, "W1"), self._outliers(N, "W2")
         edge = 1.0 + math.sqrt(N / d)

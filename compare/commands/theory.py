@@ -166,17 +166,33 @@ def _amplitude_lines(pred, N: int, data: dict[str, Any] | None = None) -> list[s
     return lines
 
 
+def _check_finite(data: dict[str, Any]) -> None:
+    """A prediction with an infinite or NaN number (the float64 moments of ``1e999*z``) is the
+    numerical-error line naming the first one, not a table of ``inf``."""
+    from twostep.theory.errors import NonFiniteError
+
+    from ..cell import _non_finite_path
+
+    where = _non_finite_path(data, "prediction")
+    if where is not None:
+        raise NonFiniteError(f"{where} is not finite: a Gaussian moment of the activation or "
+                             f"target leaves the float64 range")
+
+
 def run(args: argparse.Namespace) -> int:
     from twostep.theory.errors import ConfigError
     from twostep.theory.hermite import check_time_budget
     from twostep.theory.predict import predict
+    from twostep.theory.steps import check_step_sizes
 
     config = config_from_args(args)
     if args.N is not None and not 2 <= args.N <= MAX_N:
         raise ConfigError(f"--N must be an integer >= 2 and <= 10^15, got {args.N}")
+    check_step_sizes(config, args.N)  # the one bound simulate, sweep, verify and fuzz use
     check_time_budget(args.time_budget, "--time-budget")
     with evaluations(args, "theory"):  # everything is computed before anything is printed
         pred = predict(config)
+        _check_finite(pred.to_dict())
         if args.json:
             data = pred.to_dict()
             if args.N is not None:

@@ -280,8 +280,7 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     plan's cells, every input, width, the output folder and the store checked before anything
     is created."""
     from ..store import Cell, check_store_path
-    from ..sweep import check_cells
-    from ..verify import SPECTRUM_CELL, check_plan_inputs, plan_cells, plan_size
+    from ..verify import SPECTRUM_CELL, check_plan
     from .report import check_report_folder
 
     plan, default = build_plan(args)
@@ -290,17 +289,16 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     if default and not core and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
-    plan_size(plan)
-    check_plan_inputs(plan, here=args.scheduler is None)  # before predicting the plan
     if core:  # one base sweep per setup (compare/core_plan.py)
         from ..core_plan import plan_cells as core_cells
         from ..headline import ANCHORS
 
-        cells = core_cells(plan, ANCHORS)
+        cells = check_plan(plan, extra, here=args.scheduler is None,
+                           cells=lambda p: core_cells(p, ANCHORS))
     else:
-        cells = plan_cells(plan)
-    # every width checked before anything is created (memory: where the cells run)
-    check_cells([*cells, *extra], memory=args.scheduler is None)
+        # every input and width checked before anything is created, by the checks check()
+        # runs (memory: where the cells run)
+        cells = check_plan(plan, extra, here=args.scheduler is None)
     check_report_folder(args.out, force=args.force, stores=(args.store,))
     check_store_path(args.store)
     return plan, extra, cells

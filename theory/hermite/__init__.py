@@ -70,7 +70,7 @@ from .api import (
     information_exponent,
     reuse_exponent,
 )
-from .checks import MAX_DIGITS, MAX_ORDER
+from .checks import MAX_DIGITS, MAX_ORDER, check_square_integrable
 from .results import Coefficient, ReuseExponent, Symmetry, Value
 from .symmetry import parity, symmetry
 
@@ -85,6 +85,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_ORDER",
     "MAX_TIME_BUDGET",
+    "check_square_integrable",
     "check_time_budget",
     "coefficient",
     "coefficients",

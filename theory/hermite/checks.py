@@ -12,6 +12,7 @@ import sympy
 from ..budget import _evaluates, _short
 from ..errors import ConfigError
 from ..functions import Function, Z, parse_function
+from ..singular import real_singularity
 from .gaussian import _SQRT_2PI
 from .numerics import _capped_functions, _mp_callable
 
@@ -21,16 +22,26 @@ MAX_DIGITS = 200
 MAX_ORDER = 200
 
 def _as_expr(f: str | Function | sympy.Expr) -> sympy.Expr:
-    if isinstance(f, Function):
-        return f.expr
+    """The expression of ``f``; one with a singularity on the real line is refused (the rule
+    of :func:`twostep.theory.singular.real_singularity`: ``1/z``, ``log(z)``, ``tan(z)``, a
+    removable ``tanh(z)/z`` accepted), as :func:`parse_function` refuses its text.  Its
+    derivatives and powers, the integrands of the moments, have no other singularity."""
     if isinstance(f, str):
         return parse_function(f).expr
-    if isinstance(f, sympy.Basic):
+    if isinstance(f, Function):
+        expr = f.expr
+    elif isinstance(f, sympy.Basic):
         expr = sympy.sympify(f)
         others = sorted(str(s) for s in expr.free_symbols if s != Z)
         if others:
             raise ConfigError(f"expression {expr} uses symbol(s) {', '.join(others)}; "
                               f"only z (twostep.theory.functions.Z) is allowed")
+    else:
+        expr = None
+    if expr is not None:
+        singularity = real_singularity(expr, Z) if expr.has(Z) else None
+        if singularity is not None:
+            raise ConfigError(singularity.message(str(expr)))
         return expr
     raise ConfigError(f"expected a function name, an expression string, a Function or a "
                       f"sympy expression in z; got {type(f).__name__}")
@@ -57,28 +68,6 @@ def _check_digits(digits: object) -> int:
 
 
 _FAR = sympy.Integer(40)
-
-
-def _blows_up(expr: sympy.Expr, point: sympy.Expr) -> bool:
-    """``|f| > 1e10`` at ``point +- 1e-20``: a pole, not a removable zero/zero (tanh(z)/z)."""
-    for side in (1, -1):
-        value = sympy.N(expr.subs(Z, point + side * sympy.Rational(1, 10**20)), 40)
-        if not value.is_finite or abs(value) > 10**10:
-            return True
-    return False
-
-
-def _real_poles(expr: sympy.Expr) -> list[sympy.Expr]:
-    """Real zeros of polynomial denominators of ``expr`` that are not wrapped in a
-    function (``1/z``, ``1/(z - 1)`` diverge; ``sin(1/z)``, ``exp(-1/z^2)`` do not):
-    candidates, each confirmed by :func:`_blows_up`."""
-    if isinstance(expr, (sympy.Add, sympy.Mul)):
-        return [pole for arg in expr.args for pole in _real_poles(arg)]
-    if isinstance(expr, sympy.Pow) and expr.base.has(Z):
-        if expr.exp.is_negative and expr.base.is_polynomial(Z):
-            return list(sympy.Poly(expr.base, Z).real_roots())
-        return _real_poles(expr.base)
-    return []
 
 
 #: ``exp`` of an argument beyond this (about 1e1233) is taken as +inf (or 0): its
@@ -123,13 +112,8 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
     """Refuse ``f`` with ``E[|f|^power] = inf`` before any shortcut (parity would
     otherwise call c_1(exp(z^2)) zero): ``|f(+-40)|^power phi(40)`` must be below 1,
     i.e. ``|f|^power`` grows more slowly than about ``exp(z^2/2)``; also refuses
-    functions that are not real-valued there and real poles (``1/z``; a removable
-    ``tanh(z)/z`` is accepted).  Raises :class:`ConfigError`."""
-    for pole in _real_poles(expr):
-        if not _blows_up(expr, pole):
-            continue
-        raise ConfigError(f"function {expr} has a pole at z = {pole}; its Gaussian "
-                          f"expectations diverge (expected a function finite on the whole line)")
+    functions that are not real-valued there (singularities on the real line were refused
+    where the function came in: :func:`_as_expr`).  Raises :class:`ConfigError`."""
     if expr.is_polynomial(Z):  # every moment of a polynomial is finite, whatever f(40) is
         if all(c.is_real for c in sympy.Poly(expr, Z).coeffs()):
             return
@@ -155,3 +139,11 @@ def _check_integrable(expr: sympy.Expr, power: int) -> None:
             raise ConfigError(f"{what} diverges for f = {expr} (it grows like "
                               f"exp(z^2/{2 * power}) or faster); functions must be "
                               f"square-integrable under N(0, 1)")
+
+
+def check_square_integrable(f: str | Function | sympy.Expr) -> None:
+    """Refuse (one line, :class:`ConfigError`) what every Hermite coefficient of ``f`` refuses
+    before any evaluation: an unknown or singular function (:func:`_as_expr`), one that is
+    not real-valued, or one with ``E[f(z)^2] = inf`` (``exp(z**2)``).  ``twostep sweep`` and
+    ``verify`` run it on their functions before any cell."""
+    _check_integrable(_as_expr(f), 2)
