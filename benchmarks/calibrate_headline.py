@@ -18,11 +18,14 @@ independent: with P pool seeds and S design seeds two resamples share about S^2/
 intervals below treat the resamples as independent and are therefore too narrow by about
 ``sqrt(1 + (R - 1) S/P)``-fold at worst; the figure in docs/results.md gives the pool size.
 
-Fill a pool (about 12 s per seed set on 2 cores for a reused batch; the profile's own store is a
-pool too)::
+The profile's own store holds seeds ``0 .. S_N - 1``; ``--fill`` adds the seeds beyond them
+(``S_N .. factor S_N - 1``) to a store of its own, and both are read as one pool::
 
-    python benchmarks/calibrate_headline.py --fill reuse --pool reuse=POOL.sqlite --seeds 96
-    python benchmarks/calibrate_headline.py --pool reuse=POOL.sqlite --resamples 200
+    twostep verify --profile headline --store headline.sqlite
+    python benchmarks/calibrate_headline.py --fill reuse --factor 1.75 \
+        --pool reuse=headline.sqlite,pool-reuse.sqlite
+    python benchmarks/calibrate_headline.py --pool reuse=headline.sqlite,pool-reuse.sqlite \
+        --pool independent=headline.sqlite,pool-independent.sqlite --resamples 200
 
 ``--design 500=48,1000=24,...`` replaces the profile's seeds per width (both modes).
 """
@@ -54,12 +57,14 @@ def _design(text: str | None) -> dict[str, dict[int, int]]:
     return {m: per for m in headline.SETUPS}
 
 
-def fill(mode: str, path: str, seeds: int, design: dict[str, dict[int, int]], jobs: int) -> None:
-    """Sweep the mode's base cells for seeds 0..seeds-1 at the design's widths into ``path``."""
+def fill(mode: str, path: str, factor: float, design: dict[str, dict[int, int]], jobs: int
+         ) -> None:
+    """Sweep the mode's base cells (the profile's, anchored as the profile's) for the seeds
+    ``S_N .. factor S_N - 1`` beyond the design's ``S_N`` into ``path``: with the profile's own
+    store (seeds ``0 .. S_N - 1``) the pool then holds ``factor S_N`` seeds per width."""
     plan = headline.headline_plan(design, modes=(mode,))
-    (base,) = core_plan.bases(plan).values()
-    Ns = sorted(base.seeds)
-    base.seeds = {N: set(range(seeds)) for N in Ns}
+    (base,) = core_plan.bases(plan, headline.ANCHORS).values()
+    base.seeds = {N: set(range(S, math.ceil(factor * S))) for N, S in design[mode].items()}
     cells = base.cells()
     t0 = time.perf_counter()
     res = run_sweep(cells, path, executor="process", jobs=jobs, quiet=False)
@@ -67,14 +72,17 @@ def fill(mode: str, path: str, seeds: int, design: dict[str, dict[int, int]], jo
           file=sys.stderr)
 
 
-def _pool(path: str, plan) -> tuple[object, dict[int, dict[int, Measurement]]]:
-    (base,) = core_plan.bases(plan).values()
+def _pool(paths: str, plan) -> tuple[object, dict[int, dict[int, Measurement]]]:
+    """The base cells of the mode's plan found in the stores ``paths`` (comma-separated), by
+    width and seed (a seed found twice is the same draw: kept once)."""
+    (base,) = core_plan.bases(plan, headline.ANCHORS).values()
     cfg, opts = base.config(), base.cell_options()
     out: dict[int, dict[int, Measurement]] = defaultdict(dict)
-    with Store(path, readonly=True) as st:
-        for cell, result in st.results():
-            if cell.key() == Cell(cfg, cell.N, cell.seed, opts).key():
-                out[cell.N][cell.seed] = Measurement.from_dict(result)
+    for path in paths.split(","):
+        with Store(path, readonly=True) as st:
+            for cell, result in st.results():
+                if cell.key() == Cell(cfg, cell.N, cell.seed, opts).key():
+                    out[cell.N].setdefault(cell.seed, Measurement.from_dict(result))
     return cfg, out
 
 
@@ -136,10 +144,13 @@ def calibrate(pools: dict[str, str], design: dict[str, dict[int, int]], resample
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pool", action="append", default=[], metavar="MODE=STORE",
-                    help="pool store of a batch mode (reuse or independent)")
-    ap.add_argument("--fill", choices=tuple(headline.SETUPS), help="fill the mode's pool first")
-    ap.add_argument("--seeds", type=int, default=96, help="with --fill: pool seeds per width")
+    ap.add_argument("--pool", action="append", default=[], metavar="MODE=STORE[,STORE]",
+                    help="pool stores of a batch mode (reuse or independent), e.g. the "
+                         "profile's store and a --fill store")
+    ap.add_argument("--fill", choices=tuple(headline.SETUPS),
+                    help="first fill the mode's last pool store with seeds beyond the design")
+    ap.add_argument("--factor", type=float, default=2.0,
+                    help="with --fill: the pool holds factor x the design's seeds per width")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--design", help="seeds per width N=S,... (default: the profile's)")
     ap.add_argument("--resamples", type=int, default=200)
@@ -148,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     pools = dict(p.split("=", 1) for p in args.pool)
     design = _design(args.design)
     if args.fill:
-        fill(args.fill, pools[args.fill], args.seeds, design, args.jobs)
+        fill(args.fill, pools[args.fill].split(",")[-1], args.factor, design, args.jobs)
+    if not pools:
+        ap.error("give at least one --pool MODE=STORE")
     out = calibrate(pools, design, args.resamples)
     print(f"design {out['design']}; pool seeds {out['pool_seeds']}; {args.resamples} resamples")
     print(f"{'claim':22} {'subject':40} {'point':28} {'cons':>6} {'incons':>7} {'incl':>6}")

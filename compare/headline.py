@@ -59,8 +59,8 @@ ANCHORS = tuple(setup.replace(alpha1=0.4825, alpha2=0.4925) for setup in SETUPS.
 #: Seeds per width of each mode (docs/results.md, "The headline": from a pilot of the per-seed
 #: spread, for a 95% half-width of about 0.08 on gamma_3).
 SEEDS: dict[str, dict[int, int]] = {
-    "reuse": {500: 48, 1000: 48, 2000: 48, 4000: 48},
-    "independent": {500: 48, 1000: 48, 2000: 48, 4000: 48},
+    "reuse": {500: 96, 1000: 64, 2000: 32, 4000: 24},
+    "independent": {500: 96, 1000: 64, 2000: 32, 4000: 24},
 }
 #: The cells' options: float32 GEMMs, no null draws (the coherent rule reads no floor).
 OPTIONS = {"dtype": "float32", "null_draws": 0}
