@@ -71,6 +71,13 @@ def _group_key(config: ModelConfig, options: dict[str, Any]) -> str:
     return step_free_key(config) + json.dumps(options, sort_keys=True, default=str)
 
 
+def _setup_options(chk: Check) -> dict[str, Any]:
+    """The check's cell options that a base sweep shares (the core view sets terms,
+    max_power and spectra itself)."""
+    return {k: v for k, v in normalise_options(dict(chk.options)).items()
+            if k not in ("terms", "max_power", "spectra")}
+
+
 def _seed_range(chk: Check, N: int) -> range:
     return range(chk.first_seed, chk.first_seed + chk.seeds_at(N))
 
@@ -84,8 +91,7 @@ def bases(plan: Sequence[Check], anchors: Sequence[ModelConfig] = ()) -> dict[st
     out: dict[str, _Base] = {}
     for chk in plan:
         claim = core_claim(chk.claim)
-        options = {k: v for k, v in normalise_options(dict(chk.options)).items()
-                   if k not in ("terms", "max_power", "spectra")}
+        options = _setup_options(chk)
         for cfg in claim.configs(chk.config):
             g = out.setdefault(_group_key(cfg, options),
                                _Base([], {}, 0, 0, options, by_setup.get(step_free_key(cfg))))
@@ -109,30 +115,28 @@ def evaluate(plan: Sequence[Check], store: Store, anchors: Sequence[ModelConfig]
     """The plan's verdicts from the base cells in ``store`` (no simulation); ``anchors``: those
     of the run (default: the ones the store recorded)."""
     groups = bases(plan, stored_anchors(store) if anchors is None else anchors)
-    stored: dict[str, Any] = {}
-    wanted = {c.key(store.version) for b in groups.values() for c in b.cells()}
+    found: dict[str, dict[tuple[int, int], Any]] = {}   # group -> (N, seed) -> result
+    wanted = {c.key(store.version): key for key, b in groups.items() for c in b.cells()}
     for cell, result in store.results():
-        if cell.key(store.version) in wanted:
-            stored[cell.key(store.version)] = (cell, result)
-    missing = len(wanted) - len(stored)
+        key = wanted.get(cell.key(store.version))
+        if key is not None:
+            found.setdefault(key, {})[(cell.N, cell.seed)] = result
+    missing = len(wanted) - sum(len(v) for v in found.values())
     if missing:
         raise ConfigError(f"the store lacks {missing} of the plan's {len(wanted)} base cells; "
                           "run twostep verify with this plan first")
-    by_cell = {(c.config.key(), c.N, c.seed): r for c, r in stored.values()}
     findings, per_check = [], []
     for chk in plan:
-        claim = chk.claim
-        configs = claim.configs(chk.config)
-        options = {k: v for k, v in normalise_options(dict(chk.options)).items()
-                   if k not in ("terms", "max_power", "spectra")}
+        configs = chk.claim.configs(chk.config)
         own = Results()
         chk_bases = []
         for cfg in configs:
-            base = groups[_group_key(cfg, options)].config()
+            key = _group_key(cfg, _setup_options(chk))
+            base = groups[key].config()
             chk_bases.append(base)
             for N in chk.Ns:
                 for s in _seed_range(chk, N):
-                    own.add(base, N, s, by_cell[(base.key(), int(N), s)])
+                    own.add(base, N, s, found[key][(int(N), s)])
         res = plane_results(own, chk_bases, configs)
         per_check.append(res)
         findings.extend(chk.findings(res))
