@@ -219,6 +219,55 @@ def term_matrices(W1: Bounded, step_one: Bounded, eta1: float, a: np.ndarray, X:
     return D, E
 
 
+def core(config, N: int, seed: int, K: int, dtype: str) -> dict:
+    """The bounded pieces of :func:`core.build`: ``P0 = W_0 X_2^T``, ``P1 = G_0 X_2^T``, the
+    ``D_k`` of ``W_1 = W_0 + G_0`` (eta_1 = 1), and the step-two batch (``a``, ``X``, ``y``)."""
+    from twostep.simulate import draws
+    from twostep.theory import parse_function
+
+    act = parse_function(config.activation)
+    u = unit(dtype)
+    d, _ = draws.dimensions(config, N)
+    beta = draws.draw_beta(seed, N, d)
+    a = draws.draw_second_layer(config, seed, N)
+    W0 = Bounded.exact(draws.draw_first_layer(config, seed, N, d, dtype), u)
+    target = parse_function(config.target)
+    b0 = draws.draw_batch(config, seed, N, 0, beta, dtype)
+    G0 = gradient_step(W0, a, b0.X, labels(b0.y, b0.X, beta, target), 1.0, act,
+                       loss=config.loss)["G"]
+    b2 = b0 if config.reuse else draws.draw_batch(config, seed, N, 1, beta, dtype)
+    X2 = Bounded.exact(b2.X, u)
+    y2 = labels(b2.y, b2.X, beta, target)
+    D, _ = term_matrices(W0 + G0, G0, 1.0, a, b2.X, y2, act, K, loss=config.loss)
+    return {"P0": W0 @ X2.T, "P1": G0 @ X2.T, "D": D, "a": a, "X": b2.X, "y": y2, "act": act}
+
+
+def trajectory(config, N: int, seed: int, steps, dtype: str):
+    """:func:`gd.trajectory`, bounded: yields ``(W, step, y, eta)`` after each step (``W`` the
+    bounded weights, ``step`` :func:`gradient_step`'s bounded outputs, ``y`` the batch's
+    bounded labels; ``None`` for all three but W at t = 0)."""
+    from twostep.simulate import draws
+    from twostep.theory import parse_function
+
+    act = parse_function(config.activation)
+    target = parse_function(config.target)
+    d, _ = draws.dimensions(config, N)
+    beta = draws.draw_beta(seed, N, d)
+    a = draws.draw_second_layer(config, seed, N)
+    W = Bounded.exact(draws.draw_first_layer(config, seed, N, d, dtype), unit(dtype))
+    yield W, None, None, None
+    fresh, batch = 0, None
+    for step in steps:
+        if step.batch == "fresh":
+            batch = draws.draw_batch(config, seed, N, fresh, beta, dtype)
+            fresh += 1
+        y = labels(batch.y, batch.X, beta, target)
+        eta = step.eta(N)
+        bound = gradient_step(W, a, batch.X, y, eta, act, loss=config.loss)
+        W = W + bound["G"]
+        yield W, bound, y, eta
+
+
 def update(P0: Bounded, P1: Bounded, a: np.ndarray, X: np.ndarray, y: Bounded, eta1: float,
            eta2: float, activation, *, loss: str = "squared") -> Bounded:
     """:meth:`core.Core.update`: ``H = P0 + eta1 P1`` (N x n), ``r = y - sigma(H)^T a / sqrt(N)``,

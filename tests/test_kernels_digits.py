@@ -163,20 +163,6 @@ def _term_cases(out: dict, allowed: dict) -> None:
             allowed["subtract/float64"] = _both(Ub)
 
 
-def _core_bounds(cfg: ModelConfig, dtype: str, K: int):
-    """The bounded ``P0``, ``P1``, ``D_k`` and the pieces of :func:`core.build`."""
-    act = parse_function(cfg.activation)
-    u = R.unit(dtype)
-    a, W0, b0, beta = _setup(cfg, 64, dtype)
-    W0b = R.Bounded.exact(W0, u)
-    G0 = R.gradient_step(W0b, a, b0.X, _labels(cfg, b0, beta), 1.0, act, loss=cfg.loss)["G"]
-    b2 = b0 if cfg.reuse else draws.draw_batch(cfg, SEED, 64, 1, beta, dtype)
-    X2 = R.Bounded.exact(b2.X, u)
-    y2 = _labels(cfg, b2, beta)
-    D, _ = R.term_matrices(W0b + G0, G0, 1.0, a, b2.X, y2, act, K, loss=cfg.loss)
-    return {"P0": W0b @ X2.T, "P1": G0 @ X2.T, "D": D, "a": a, "X": b2.X, "y": y2, "act": act}
-
-
 def _measure_allowed(c: dict, eta1: float, eta2: float, top: int, u: float) -> Allowed:
     """:meth:`core.Core.measure`'s array: singular values (Weyl), the series residual, the
     term norms ``eta2 eta1^k ||D_k||``, and the exceedances of ``eta1 |P1|``."""
@@ -210,7 +196,7 @@ def _core_cases(out: dict, allowed: dict) -> None:
         out[key + "/measure"] = np.array(
             [*m["update_singular_values"], s["residual"], s["residual_norm"], *s["norms"],
              s["p1"]["max"], *s["p1"]["fraction_above"].values()])
-        b = {**_core_bounds(cfg, dtype, 2), "loss": loss}
+        b = {**R.core(cfg, 64, SEED, 2, dtype), "loss": loss}
         allowed[key + "/U"] = _both(R.update(b["P0"], b["P1"], b["a"], b["X"], b["y"], 0.6,
                                              1.9, b["act"], loss=loss))
         allowed[key + "/measure"] = _measure_allowed(b, 2.0, 0.5, 3, R.unit(dtype))
@@ -244,26 +230,19 @@ def _trajectory_bounds(cfg: ModelConfig, dtype: str, steps, keys: list) -> tuple
     act = parse_function(cfg.activation)
     N = 80
     d, n = draws.dimensions(cfg, N)
-    a, W0, _, beta = _setup(cfg, N, dtype)
-    W = R.Bounded.exact(W0, R.unit(dtype))
     stats = []
-    for index, step in enumerate(steps):  # every step is fresh here: batch = index
-        batch = draws.draw_batch(cfg, SEED, N, index, beta, dtype)
-        y = _labels(cfg, batch, beta)
-        eta = step.eta(N)
-        bound = R.gradient_step(W, a, batch.X, y, eta, act, loss=cfg.loss)
-        W = W + bound["G"]
+    states = list(R.trajectory(cfg, N, SEED, steps, dtype))
+    for _, bound, y, eta in states[1:]:
         scale = gd.update_scale(eta, gd.activation_scale(act),
                                 float(np.sqrt(np.mean(y.v**2))), d, n)
         each = _step_stats(bound, y, eta, scale, d)
         stats += [2 * each[k] for k in keys]
-    return W, np.array(stats)
+    return states[-1][0], np.array(stats)
 
 
 def _trajectory_cases(out: dict, allowed: dict) -> None:
     cfg = _config(psi_d=0.25, batch="independent")
     steps = gd.default_steps(cfg)
-    assert all(step.batch == "fresh" for step in steps)
     for dtype in ("float64", "float32"):
         states = list(gd.trajectory(cfg, 80, SEED, steps, dtype=dtype, block_rows=30))
         last = states[-1]
