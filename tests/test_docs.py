@@ -168,9 +168,12 @@ def words(command: str) -> list[str]:
     return out
 
 
+def make_text() -> str:
+    return (ROOT / "Makefile").read_text()
+
+
 def make_targets() -> set[str]:
-    text = (ROOT / "Makefile").read_text()
-    return {m.group(1) for m in re.finditer(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, re.M)}
+    return {m.group(1) for m in re.finditer(r"^([A-Za-z][\w-]*)\s*:(?!=)", make_text(), re.M)}
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -476,6 +479,20 @@ def test_every_block_runs(path, tmp_path):
         pytest.skip("no slow block: the default suite runs all of it")
     runner = run_file(path, tmp_path, slow=True)
     assert runner.ran >= sum(b.slow and "manual" not in b.markers for b in blocks(path))
+
+
+def test_ci_runs_the_fast_examples_of_the_docs():
+    """``.ci/run`` runs ``make docs-fast`` (this file under the default markers: the blocks not
+    marked slow) and then the README's ``make test``; the slow blocks are ``make docs-check``."""
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith("#")]
+    assert "make docs-fast" in ci and "make test" in ci
+    assert ci.index("make docs-fast") < ci.index("make test")
+    recipe = re.search(r"^docs-fast:.*\n((?:\t.*\n)+)", make_text(), re.M)
+    assert recipe and "tests/test_docs.py" in recipe.group(1)
+    # no marker selection of its own: pyproject's default one (not slow, not docs)
+    assert not re.search(r"pytest[^;]*\s-m\s", recipe.group(1))
+    assert "docs-fast" in make_targets()
 
 
 def test_cli_reference_is_current():
