@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: verify test test-slow docs-check lint bench clean
+.PHONY: verify test test-slow docs-fast docs-check lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+# The fast examples of the docs: every block of README.md and docs/*.md not marked slow, run as
+# written, with the docs' links, commands and CLI reference (tests/test_docs.py under the default
+# markers). `make test` runs them too; CI (.ci/run) runs them first, on their own.
+docs-fast: $(STAMP)
+	@$(PY) -m pytest -n auto --maxprocesses $(TEST_JOBS) tests/test_docs.py; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make docs-fast: pytest collected no tests"; fi; exit $$rc
 
 # Every command and example of README.md and docs/*.md, the blocks marked slow included, run as
 # written (tests/test_docs.py): the docs reproduce. A release runs it.

@@ -13,7 +13,9 @@ Conventions (docs/reference.md, "Conventions of the docs"):
   ``interrupt=S`` (send SIGINT, like Ctrl-C, to the command after S seconds; default exit 130),
   ``background`` (start each command and leave it running until the file is done: servers),
   ``output`` (a python block whose printed output must equal the ```` ```text ```` block after
-  it, for deterministic examples).
+  it, for deterministic examples), ``manual`` (a reproduction recipe that no test runs: longer
+  than SLOW_COMMAND_TIMEOUT_S per command, or writing into the repository; its commands must
+  name a module or script that exists, and its ``twostep`` commands parse).
 - Every ``twostep ...`` command is parsed by the real parser in the default suite.  Commands
   run in order, in one temporary folder per doc file, through ``bash`` with ``twostep`` bound
   to ``python -m twostep.compare`` of this interpreter.  ``make TARGET`` is checked against the
@@ -112,7 +114,7 @@ def parse_markers(text: str) -> dict[str, str]:
             continue
         key, _, value = item.partition("=")
         out[key.strip()] = value.strip()
-    unknown = set(out) - {"slow", "exit", "interrupt", "background", "output"}
+    unknown = set(out) - {"slow", "exit", "interrupt", "background", "output", "manual"}
     if unknown:
         raise ValueError(f"unknown docs marker(s) {sorted(unknown)}")
     return out
@@ -166,9 +168,12 @@ def words(command: str) -> list[str]:
     return out
 
 
+def make_text() -> str:
+    return (ROOT / "Makefile").read_text()
+
+
 def make_targets() -> set[str]:
-    text = (ROOT / "Makefile").read_text()
-    return {m.group(1) for m in re.finditer(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, re.M)}
+    return {m.group(1) for m in re.finditer(r"^([A-Za-z][\w-]*)\s*:(?!=)", make_text(), re.M)}
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -217,6 +222,8 @@ class Runner:
                     proc.wait()
 
     def run(self, block: Block, following: Block | None = None) -> None:
+        if "manual" in block.markers:
+            return  # run by hand (test_manual_blocks_name_what_exists checks what they name)
         if block.slow and not self.slow:
             return
         if block.lang == "python":
@@ -432,6 +439,33 @@ def test_every_twostep_command_parses(path):
             assert getattr(args, "_run", None) is not None, f"{block.where}: {command!r}"
 
 
+def _manual_target(argv: list[str]) -> str | None:
+    """What a command of a manual block runs, if it is missing: ``python -m MODULE`` needs an
+    importable module, ``python SCRIPT`` (any interpreter path) a file of the repository."""
+    import importlib.util
+
+    if not argv or not re.search(r"(^|/)python[\d.]*$", argv[0]) or len(argv) < 2:
+        return None
+    if argv[1] == "-m":
+        try:
+            found = importlib.util.find_spec(argv[2]) is not None
+        except ModuleNotFoundError:  # a missing parent package
+            found = False
+        return None if found else f"module {argv[2]}"
+    return None if (ROOT / argv[1]).is_file() else f"script {argv[1]}"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=_ids(DOCS))
+def test_manual_blocks_name_what_exists(path):
+    """The blocks no test runs (``manual``): console blocks whose modules and scripts exist."""
+    for block in blocks(path):
+        if "manual" not in block.markers:
+            continue
+        assert block.lang == "console" and block.commands(), block.where
+        missing = [m for m in map(_manual_target, map(words, block.commands())) if m]
+        assert not missing, f"{block.where}: {missing} do not exist"
+
+
 @pytest.mark.parametrize("path", DOCS, ids=_ids(DOCS))
 def test_cheap_blocks_run(path, tmp_path):
     run_file(path, tmp_path, slow=False)
@@ -444,7 +478,21 @@ def test_every_block_runs(path, tmp_path):
     if not any(b.slow for b in blocks(path)):
         pytest.skip("no slow block: the default suite runs all of it")
     runner = run_file(path, tmp_path, slow=True)
-    assert runner.ran >= sum(b.slow for b in blocks(path))
+    assert runner.ran >= sum(b.slow and "manual" not in b.markers for b in blocks(path))
+
+
+def test_ci_runs_the_fast_examples_of_the_docs():
+    """``.ci/run`` runs ``make docs-fast`` (this file under the default markers: the blocks not
+    marked slow) and then the README's ``make test``; the slow blocks are ``make docs-check``."""
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith("#")]
+    assert "make docs-fast" in ci and "make test" in ci
+    assert ci.index("make docs-fast") < ci.index("make test")
+    recipe = re.search(r"^docs-fast:.*\n((?:\t.*\n)+)", make_text(), re.M)
+    assert recipe and "tests/test_docs.py" in recipe.group(1)
+    # no marker selection of its own: pyproject's default one (not slow, not docs)
+    assert not re.search(r"pytest[^;]*\s-m\s", recipe.group(1))
+    assert "docs-fast" in make_targets()
 
 
 def test_cli_reference_is_current():
