@@ -165,7 +165,7 @@ def plan_seeds(pilot: Check, run: Run, index: int, budget_s: float, floor: int
     elif uniform:
         want = dict.fromkeys(Ns, least)
     chosen = dict(want) if want is not None else dict.fromkeys(Ns, min(MAX_SEEDS, least))
-    cost = sum(seconds.get(N, 0.0) * s for N, s in chosen.items())
+    cost = plan_cost(chosen, seconds)
     if cost > budget_s > 0:   # scale down to what the budget buys, keeping the floor
         f = budget_s / cost
         chosen = {N: max(floor, int(s * f)) for N, s in chosen.items()}
