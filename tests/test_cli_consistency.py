@@ -210,3 +210,66 @@ def test_sweep_json_lists_each_failed_cell_with_its_first_error_line(tmp_path, c
         (20, 1, "ValueError: flaky cell refuses seed 1"),
         (40, 1, "ValueError: flaky cell refuses seed 1")]
     assert all("N=" in f["cell"] and f["config"]["batch"] for f in data["failures"])
+
+
+# -- report tables: shared ones written once, empty columns left out -----------------------
+
+def _verdicts():
+    from twostep.compare.claims import Verdict
+    from twostep.compare.table import Table
+    from twostep.theory.config import ModelConfig
+
+    def counts():  # the table both findings of one outlier-count check read
+        t = Table(["N", "visible", "series residual"], title="outlier-count")
+        for n, seen in ((50, 0.0), (100, 1.0), (200, 2.0)):
+            t.add(N=n, visible=seen, **{"series residual": float("nan")})
+        return t
+
+    slopes = Table(["N", "amplitude", "local slope"], title="growth")
+    slopes.add(N=50, amplitude=1.5)          # local slope missing: None
+    slopes.add(N=100, amplitude=2.5, **{"local slope": None})
+    cfg = ModelConfig()
+    return [Verdict("growth-exponent", "term 0", "inconclusive", "r0", slopes, config=cfg),
+            Verdict("outlier-count", "paper count", "consistent", "r1", counts(), config=cfg),
+            Verdict("outlier-count", "aware count", "inconclusive", "r2", counts(), config=cfg)]
+
+
+def test_compact_drops_only_the_columns_empty_in_every_row():
+    from twostep.compare.table import Table
+
+    t = Table(["a", "b", "c"])
+    t.add(a=1, b=float("nan"), c=None)
+    t.add(a=2, b=0.0)
+    assert t.empty_columns() == ["c"]
+    assert t.compact().columns == ["a", "b"]
+    assert t.compact().to_csv() == "a,b\n1,\n2,0.0\n"
+    assert Table(["a"]).compact().columns == ["a"]  # no rows: nothing is known to be empty
+
+
+def test_a_shared_table_is_written_once_and_named_by_both_verdicts(tmp_path):
+    from twostep.compare.report import render_verdicts, shared_evidence, write_report
+
+    verdicts = _verdicts()
+    assert shared_evidence(verdicts) == [1, 2, 2]
+    out = write_report(tmp_path / "rep", verdicts, figures=False)
+    names = sorted(p.name for p in (out / "tables").iterdir())
+    assert names == ["01-growth-exponent.csv", "01-growth-exponent.json",
+                     "01-growth-exponent.tex", "02-outlier-count.csv", "02-outlier-count.json",
+                     "02-outlier-count.tex", "summary.csv", "summary.tex"]
+    assert (out / "tables" / "01-growth-exponent.csv").read_text() == \
+        "N,amplitude\n50,1.5\n100,2.5\n"
+    assert (out / "tables" / "02-outlier-count.csv").read_text().splitlines()[0] == "N,visible"
+    # json keeps every column (null where empty): its keys do not depend on the data
+    rows = json.loads((out / "tables" / "01-growth-exponent.json").read_text())["rows"]
+    assert rows[0] == {"N": 50, "amplitude": 1.5, "local slope": None}
+    md = (out / "report.md").read_text()
+    assert md.count("| N | visible |") == 1
+    assert "(also the evidence of [3])" in md
+    assert "evidence: the table of [2] above (`tables/02-outlier-count.csv`" in md
+    assert "Left out, empty in every row: local slope." in md
+    text = render_verdicts(verdicts)
+    assert text.count("| N | visible |") == 1 and "evidence: the table of [2] above" in text
+    assert "local slope" not in text
+    # the JSON output is every verdict in full
+    assert [v["evidence"]["columns"] for v in json.loads(render_verdicts(verdicts, "json"))][2] \
+        == ["N", "visible", "series residual"]
