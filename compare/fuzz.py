@@ -51,7 +51,8 @@ MAX_SEED = 2**63 - 1
 
 
 def check_budget(budget_s: object) -> float | None:
-    """``--budget``: None (no limit) or a finite number of seconds > 0."""
+    """``budget_s`` of :func:`fuzz`: None (no limit) or a finite number of seconds > 0 (the
+    command line's ``--budget`` is minutes: ``twostep.compare.commands._budget``)."""
     if budget_s is None:
         return None
     try:
@@ -59,7 +60,7 @@ def check_budget(budget_s: object) -> float | None:
     except (TypeError, ValueError):
         value = math.nan
     if isinstance(budget_s, bool) or not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"--budget must be a finite number of seconds > 0, got {budget_s!r}")
+        raise ConfigError(f"budget_s must be a finite number of seconds > 0, got {budget_s!r}")
     return value
 
 

@@ -77,15 +77,21 @@ def render_verdicts(verdicts: Sequence[Verdict], fmt: str = "markdown") -> str:
     """Every verdict with its evidence table, then the summary (the terminal output).
 
     ``fmt="json"``: one JSON document, the list of ``Verdict.to_dict()`` (as verdicts.json).
+    Otherwise the tables leave out the columns empty in every row, and a table two verdicts
+    share (:func:`shared_evidence`) is shown once.
     """
     if fmt == "json":
         return json.dumps([v.to_dict() for v in verdicts], indent=2) + "\n"
     parts = []
+    owners = shared_evidence(verdicts)
     for i, v in enumerate(verdicts, 1):
         head = (f"[{i}] {v.claim} -- {v.subject} -- "
                 f"{config_label(v.config) if v.config else ''}\n"
                 f"    verdict: {v.status}: {v.reason}")
-        parts.append(head + "\n\n" + v.evidence.render(fmt))
+        if owners[i - 1] != i:
+            parts.append(head + f"\n    evidence: the table of [{owners[i - 1]}] above")
+            continue
+        parts.append(head + "\n\n" + v.evidence.compact().render(fmt))
     parts.append(summary_table(verdicts).render(fmt))
     return "\n\n".join(parts) + "\n"
 
@@ -270,6 +276,44 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
     return out
 
 
+def shared_evidence(verdicts: Sequence[Verdict]) -> list[int]:
+    """For each verdict (1-based), the first verdict with the same evidence table: two
+    findings of one check (the paper and the activation-aware count of ``outlier-count``)
+    read one table, which is written and shown once."""
+    first: dict[str, int] = {}
+    return [first.setdefault(v.evidence.to_json(), i) for i, v in enumerate(verdicts, 1)]
+
+
+def _verdict_sections(root: Path, verdicts: Sequence[Verdict]) -> list[str]:
+    """Each verdict's section of report.md, writing its evidence into ``tables/NN-claim.*``:
+    csv and tex without the columns empty in every row (:meth:`Table.compact`; json keeps
+    them, as null), and once for verdicts that share their table (:func:`shared_evidence`)."""
+    owners = shared_evidence(verdicts)
+    md: list[str] = []
+    for i, v in enumerate(verdicts, 1):
+        owner = owners[i - 1]
+        stem = f"{owner:02d}-{verdicts[owner - 1].claim}"
+        md += [f"## [{i}] {v.claim}: {v.subject}", "",
+               f"config: `{v.config.to_json() if v.config else '-'}`", "",
+               f"**{v.status}** — {v.reason}", ""]
+        if owner != i:
+            md += [f"evidence: the table of [{owner}] above (`tables/{stem}.csv`, "
+                   f"`tables/{stem}.tex`), which both verdicts read", ""]
+            continue
+        table = v.evidence.compact()
+        for ext, text in (("csv", table.to_csv()), ("tex", table.to_latex()),
+                          ("json", v.evidence.to_json())):
+            (root / "tables" / f"{stem}.{ext}").write_text(text)
+        users = [f"[{j}]" for j, o in enumerate(owners, 1) if o == i and j != i]
+        md += [table.to_markdown(), ""]
+        empty = v.evidence.empty_columns()
+        if empty:
+            md += [f"Left out, empty in every row: {', '.join(empty)}.", ""]
+        md += [f"tables: `tables/{stem}.csv`, `tables/{stem}.tex`"
+               + (f" (also the evidence of {', '.join(users)})" if users else ""), ""]
+    return md
+
+
 def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
            results: Sequence[Results], spectrum: Measurement | Mapping[str, Any] | None,
            preamble: str, figures: bool) -> None:
@@ -278,15 +322,7 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
     if preamble:
         md += ["```", preamble.rstrip(), "```", ""]
     md += ["## Summary", "", summary_table(verdicts).to_markdown(), ""]
-    for i, v in enumerate(verdicts, 1):
-        stem = f"{i:02d}-{v.claim}"
-        for ext, text in (("csv", v.evidence.to_csv()), ("tex", v.evidence.to_latex()),
-                          ("json", v.evidence.to_json())):
-            (root / "tables" / f"{stem}.{ext}").write_text(text)
-        md += [f"## [{i}] {v.claim}: {v.subject}", "",
-               f"config: `{v.config.to_json() if v.config else '-'}`", "",
-               f"**{v.status}** — {v.reason}", "", v.evidence.to_markdown(), "",
-               f"tables: `tables/{stem}.csv`, `tables/{stem}.tex`", ""]
+    md += _verdict_sections(root, verdicts)
     (root / "tables" / "summary.csv").write_text(summary_table(verdicts).to_csv())
     (root / "tables" / "summary.tex").write_text(summary_table(verdicts).to_latex())
     (root / "verdicts.json").write_text(json.dumps([v.to_dict() for v in verdicts], indent=2))

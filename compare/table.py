@@ -34,6 +34,11 @@ def _csv_cell(x: Any) -> Any:
     return x
 
 
+def _missing(x: Any) -> bool:
+    """A cell shown empty (``-`` in Markdown, empty in CSV): None or NaN."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def _latex_escape(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
                  ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("^", r"\^{}"),
@@ -58,6 +63,22 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def empty_columns(self) -> list[str]:
+        """The columns missing (None or NaN) in every row; none for a table without rows."""
+        if not self.rows:
+            return []
+        return [c for c in self.columns if all(_missing(r.get(c)) for r in self.rows)]
+
+    def compact(self) -> Table:
+        """This table without :meth:`empty_columns` (e.g. local slopes at 3 widths, series
+        residuals of runs without exact terms); the table itself if none is empty."""
+        empty = set(self.empty_columns())
+        if not empty:
+            return self
+        columns = [c for c in self.columns if c not in empty]
+        return Table(columns, [{c: r[c] for c in columns if c in r} for r in self.rows],
+                     self.title)
 
     def to_markdown(self) -> str:
         head = "| " + " | ".join(self.columns) + " |"

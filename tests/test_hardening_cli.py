@@ -218,12 +218,22 @@ def test_simulate_out_naming_a_folder_is_refused(out, tmp_path, monkeypatch, cap
     assert not any((tmp_path / "sub").iterdir())
 
 
-@pytest.mark.parametrize("budget", ["0", "-5", "nan", "inf"])
+@pytest.mark.parametrize("budget", ["0", "-5", "nan", "inf", "0s", "10h"])
 def test_fuzz_budget_is_checked(budget, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     err = _one_line_exit_2(["fuzz", "--claim", "bbp", "--N", "20", "40", "--budget", budget],
                            capsys)
-    assert "--budget must be a finite number of seconds > 0" in err
+    assert "--budget must be a finite number of minutes > 0" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_fuzz_budget_in_the_old_seconds_is_refused(tmp_path, monkeypatch, capsys):
+    # --budget was seconds before 0.4: 3600 (an hour then) would now be 60 hours
+    monkeypatch.chdir(tmp_path)
+    err = _one_line_exit_2(["fuzz", "--claim", "bbp", "--N", "20", "40", "--budget", "3600"],
+                           capsys)
+    assert "--budget is in minutes (since 0.4; it was seconds): 3600 would be 60 hours; " \
+           "give 60 for 60 minutes, or 3600m for 60 hours" in err
     assert not any(tmp_path.iterdir())
 
 
@@ -238,7 +248,7 @@ def test_fuzz_whose_budget_runs_out_at_once_leaves_no_hypothesis_folder(tmp_path
     # a budget spent before the first example was hypothesis' Unsatisfiable (exit 1), and
     # hypothesis wrote .hypothesis/ into the user's folder
     proc = subprocess.run(TWOSTEP + ["fuzz", "--claim", "bbp", "--N", "20", "40", "--seeds", "1",
-                                     "--budget", "1e-9"],
+                                     "--budget", "1e-9s"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": ""})
     assert proc.returncode == 0, proc.stderr

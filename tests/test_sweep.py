@@ -358,7 +358,9 @@ def _bad_inputs(tmp):
         (["--store", store, "--N", "100", "--dtype", "float16"], "dtype must be one of"),
         (["--store", store, "--N", "100", "--top", "0"], "top must be an integer >= 1"),
         (["--store", store, "--N", "100", "--jobs", "0"], "--jobs must be an integer >= 1"),
-        (["--store", store, "--N", "100", "--executor", "spark"], "--executor must be one of"),
+        (["--store", store, "--N", "100", "--executor", "spark"],
+         "argument --executor: invalid choice: 'spark' (choose from 'process', 'dask', "
+         "'inline')"),
         (["--store", store, "--N", "100", "--scheduler", "tcp://h:1"], "needs --executor dask"),
         (["--store", store, "--N", "x"], "invalid int value"),
         (["--store", store], "one of the arguments --N --N-geometric is required"),

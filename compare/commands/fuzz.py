@@ -12,11 +12,13 @@ command runs) and both verdicts are printed.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from twostep.theory.config import ModelConfig
 
 from ._config_args import DistinctWidths
+from ._output_args import add_json_argument, finite
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, default=0.02,
                         help="distance in alpha2 kept from the critical lines "
                              "alpha2 = k(1/2 - alpha1) (default: %(default)s)")
-    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                        help="stop drawing new examples after this many seconds (finite, > 0)")
+    parser.add_argument("--budget", default=None, metavar="MIN",
+                        help="stop drawing new examples after MIN minutes (finite, > 0; 10m and "
+                             "600s also work; it was seconds before 0.4, so a bare number over "
+                             "60 is refused: give 90m for 90 minutes)")
+    add_json_argument(parser, "the counts, the simplest failing point and its reproduce "
+                              "command")
 
 
 def summary_line(claim: str, res) -> str:
@@ -57,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     from twostep.theory.errors import ConfigError
 
     from ..claims import get_claim
-    from ..fuzz import MAX_SEED, check_budget, fuzz
+    from ..fuzz import MAX_SEED, fuzz
+    from ._budget import budget_minutes
     from ._config_args import load_config_file
 
     claim = get_claim(args.claim)
-    check_budget(args.budget)
+    minutes = budget_minutes(args.budget, seconds_guard=True)
     if not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be an integer >= 0 and <= 2^63 - 1 = {MAX_SEED}, "
                           f"got {args.seed}")
@@ -90,8 +97,12 @@ def run(args: argparse.Namespace) -> int:
               "evaluated by rescaling it", file=sys.stderr, flush=True)
 
     res = fuzz(args.claim, base, examples=args.examples, Ns=args.N, seeds=args.seeds,
-               seed=args.seed, margin=args.margin, budget_s=args.budget, on_example=progress,
+               seed=args.seed, margin=args.margin,
+               budget_s=None if minutes is None else minutes * 60, on_example=progress,
                on_core=core_done)
+    if args.json:
+        print(json.dumps(finite(json_data(args.claim, res)), indent=2, allow_nan=False))
+        return 1 if res.failure is not None else 0
     print(summary_line(args.claim, res))
     if res.failure is not None:
         f = res.failure
@@ -108,3 +119,21 @@ def run(args: argparse.Namespace) -> int:
                       f"with the core's options: {res.core_command}")
         return 1
     return 0
+
+
+def json_data(claim: str, res) -> dict:
+    """What ``--json`` prints: what the text shows, as one object (``failure`` is null when no
+    example was inconsistent)."""
+    data = {"claim": claim, "examples": res.evaluated,
+            "counts": {k: res.counts.get(k, 0)
+                       for k in ("consistent", "inconsistent", "inconclusive")},
+            "budget_exhausted": bool(res.budget_exhausted), "failure": None}
+    if res.failure is not None:
+        data["failure"] = {
+            "config": res.failure.to_dict(),
+            "verdicts": [v.to_dict() for v in res.failing_verdicts],
+            "reproduce": res.command,
+            "confirmation": (None if res.confirmation is None
+                             else [v.to_dict() for v in res.confirmation]),
+            "core_command": res.core_command if res.confirmation is not None else None}
+    return data

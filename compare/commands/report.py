@@ -7,8 +7,8 @@ at least two widths, ``reuse-gap`` where both batch modes were run, ``bbp`` for 
 
 The store is only read (a read-only connection that creates no file beside it, so a store in
 a read-only folder works).  ``--out`` is written only if it is new, empty or a report folder
-twostep wrote (see ``twostep.compare.report``); with ``--format json`` standard output is one
-JSON document and every other line goes to standard error.
+twostep wrote (see ``twostep.compare.report``); with ``--json`` (or ``--format json``)
+standard output is one JSON document and every other line goes to standard error.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from twostep.theory.errors import ConfigError
 
 from ..paths import check_path_name, disk_full, path_errors
+from ._output_args import add_format_arguments
 
 #: What a full disk leaves while a report is written (it is built aside, then moved in).
 REPORT_KEPT = ("nothing was lost: the store was only read, the report folder is as it was and "
@@ -38,10 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace a twostep report folder even if files twostep wrote in it "
                              "were edited since; a file twostep did not write is never deleted, "
                              "nor any other folder")
-    parser.add_argument("--format", default="markdown",
-                        choices=("markdown", "csv", "latex", "json"),
-                        help="format of the tables printed on the terminal; json: standard "
-                             "output is one JSON document (default: %(default)s)")
+    add_format_arguments(parser)
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 

@@ -11,7 +11,9 @@ ones are retried.  Exit status 1 when any cell failed (they are listed).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
@@ -30,6 +32,7 @@ from ..sweep import (
     run_sweep,
 )
 from ._config_args import DistinctWidths, batch_mode, load_config_file
+from ._output_args import add_json_argument
 from ._run_args import add_run_arguments, run_options, run_options_from_args
 
 #: What a full disk leaves of a store (every cell is committed in its own transaction).
@@ -69,11 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e = parser.add_argument_group("execution")
     e.add_argument("--jobs", type=int, metavar="J",
                    help="parallel workers (default: the available cores)")
-    e.add_argument("--executor", default="process",
-                   help=f"{', '.join(EXECUTORS)} (default: %(default)s)")
+    e.add_argument("--executor", default="process", choices=EXECUTORS,
+                   help="where cells run, one of %(choices)s (default: %(default)s)")
     e.add_argument("--scheduler", metavar="ADDR",
                    help="dask scheduler address (with --executor dask; default: a local cluster)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    o = parser.add_argument_group("output")
+    add_json_argument(o, "a summary (cells done, skipped and failed, the store, the elapsed "
+                         "seconds, each failed cell with the first line of its error)")
 
 
 def _base_config(path: str | None) -> ModelConfig:
@@ -104,9 +110,6 @@ def build_grid(args: argparse.Namespace) -> Grid:
 def run(args: argparse.Namespace) -> int:
     grid = build_grid(args)
     cells = grid.cells()
-    if args.executor not in EXECUTORS:
-        raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}; "
-                          f"got {args.executor!r}")
     if args.scheduler is not None and args.executor != "dask":
         raise ConfigError("--scheduler needs --executor dask")
     if args.jobs is not None and args.jobs < 1:
@@ -117,9 +120,14 @@ def run(args: argparse.Namespace) -> int:
     check_cells(cells, memory=args.scheduler is None, dtype_flag="--dtype")
     check_store_path(args.store)  # before any worker starts; writes nothing
 
+    t0 = time.perf_counter()
     with disk_full(f"store {args.store}", STORE_KEPT):
         result = run_sweep(cells, args.store, executor=args.executor, jobs=args.jobs,
                            scheduler=args.scheduler, quiet=args.quiet)
+    if args.json:
+        print(json.dumps(summary_data(result, args.store, time.perf_counter() - t0), indent=2))
+        sys.stdout.flush()
+        return 1 if result.failed else 0
     print(f"twostep sweep: {result.summary()}; store: {args.store}")
     if result.failed:
         print(f"failed cells ({len(result.failed)}; rerun the same command to retry them):")
@@ -129,3 +137,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     return 0
 
+
+def summary_data(result, store: str, elapsed: float) -> dict:
+    """What ``--json`` prints: the counts of :class:`~twostep.compare.progress.SweepResult`,
+    the store, the elapsed seconds and each failed cell (its description, config, N, seed
+    and the first line of its error)."""
+    failures = [{"cell": cell.describe(), "config": cell.config.to_dict(), "N": cell.N,
+                 "seed": cell.seed, "error": error_summary(error)}
+                for cell, error in result.failed]
+    cells = (result.done + result.skipped + result.elsewhere + result.taken_over
+             + len(result.failed))
+    return {"cells": cells, "done": result.done, "skipped": result.skipped,
+            "failed": len(result.failed), "elsewhere": result.elsewhere,
+            "taken_over": result.taken_over, "store": store, "elapsed_s": round(elapsed, 3),
+            "failures": failures}

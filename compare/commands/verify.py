@@ -8,17 +8,16 @@ evaluates.  Exit status: 0 when every verdict was reached, 1 when cells failed, 
 ``--strict`` when some verdict is ``inconsistent``.
 
 Before anything runs it prints the predictions of the configurations the plan checks.  With
-``--format json`` standard output is one JSON document (the predictions, the verdicts and the
-step-size-free exponents: :func:`json_document`) and every other line goes to standard
-error.  ``--out`` is written only if it is new, empty or a report folder twostep wrote (see
-``twostep.compare.report``).
+``--json`` (or ``--format json``) standard output is one JSON document (the predictions,
+the verdicts and the step-size-free exponents: :func:`json_document`) and every other line
+goes to standard error.  ``--out`` is written only if it is new, empty or a report folder
+twostep wrote (see ``twostep.compare.report``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,10 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ._budget import budget_minutes
 from ._config_args import DistinctWidths, load_config_file
+from ._output_args import add_format_arguments
+from ._output_args import finite as _finite
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,18 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", default="process", choices=("process", "dask", "inline"),
                         help="where cells run (default: %(default)s)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
-    parser.add_argument("--format", default="markdown",
-                        choices=("markdown", "csv", "latex", "json"),
-                        help="format of the tables printed on the terminal; json: standard "
-                             "output is one JSON document (default: %(default)s)")
+    add_format_arguments(parser)
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--budget", type=float, metavar="MIN",
-                        help="decide as much as fits in MIN minutes: a pilot run measures the "
-                             "spread of each exponent the coherent rule decides (term-exponent, "
-                             "outlier-count) and sets the seeds per N, then a fresh run with "
-                             "other seeds decides (docs/claims.md, power); --seeds is the least "
-                             "per N (default: no pilot)")
+    parser.add_argument("--budget", metavar="MIN",
+                        help="decide as much as fits in MIN minutes (10m and 600s also work): a "
+                             "pilot run measures the spread of each exponent the coherent rule "
+                             "decides (term-exponent, outlier-count) and sets the seeds per N, "
+                             "then a fresh run with other seeds decides (docs/claims.md, power); "
+                             "--seeds is the least per N (default: no pilot)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when some verdict is inconsistent")
 
@@ -235,17 +234,6 @@ def step_free_data(plan, results) -> list[dict[str, Any]]:
             for chk, rows in _step_free(plan, results)]
 
 
-def _finite(x: Any) -> Any:
-    """``x`` with every NaN or infinite float as None (the JSON convention of a verdict)."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
 def json_document(verdicts, predicted, plan, results) -> str:
     """Standard output of ``--format json``: everything the text shows, as one JSON object:
     ``predictions`` (per configuration the checks use: ``checks`` and ``prediction``, a
@@ -265,8 +253,7 @@ def _check_run_args(args: argparse.Namespace) -> None:
     for count in (args.seeds.values() if isinstance(args.seeds, dict)
                   else [DEFAULT_SEEDS if args.seeds is None else args.seeds]):
         check_seed_count(count, "--seeds")
-    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
-        raise ConfigError(f"--budget must be a number of minutes > 0, got {args.budget:g}")
+    args.budget = budget_minutes(args.budget)
     if args.jobs is not None:
         _check_jobs(args.jobs)
     if args.executor == "dask":
