@@ -116,7 +116,7 @@ def _label_box(p: tuple[float, float], vs: Sequence[Verdict]) -> Any:
                               edgecolor="k", lw=0.5))
         rows.append(HPacker(children=[dot, TextArea(_short(v), textprops=dict(size=8))],
                             pad=0, sep=3, align="center"))
-    head = TextArea(rf"$\alpha$ = ({p[0]:g}, {p[1]:g})", textprops=dict(size=8, weight="bold"))
+    head = TextArea(f"α = ({p[0]:g}, {p[1]:g})", textprops=dict(size=8, weight="bold"))
     return VPacker(children=[head, *rows], pad=0, sep=1.5, align="left")
 
 

@@ -80,3 +80,14 @@ def write_figures(fig_dir: Path, verdicts: Sequence[Verdict], plan: Sequence[Any
             md += _entry(fig, fig_dir / f"phase.{fmt}", fmt, "phase",
                          "Phase diagram with the verdicts.")
     return md
+
+
+def figure_options(args: Any) -> dict[str, Any]:
+    """The figure keywords of ``write_report`` from the parsed ``--figure-format`` and
+    ``--figure-style`` of ``twostep report`` / ``verify``, checked (none with ``--no-plots``):
+    call it before any work so that a bad style file costs nothing."""
+    if getattr(args, "no_plots", False):
+        return {}
+    options = {"figure_format": args.figure_format, "figure_style": args.figure_style}
+    check_figure_options(**options)
+    return options

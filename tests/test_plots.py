@@ -347,3 +347,23 @@ def test_report_refuses_a_missing_style_before_writing(tmp_path):
         write_report(tmp_path / "r", synthetic_verdicts(),
                      figure_options={"figure_style": tmp_path / "nope.mplstyle"})
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_report_figure_format_and_style(tmp_path, monkeypatch, capsys):
+    from _cli import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(capsys, "sweep", "--store", "s.sqlite", "--N", "20", "40", "--seeds", "2",
+                   "--executor", "inline", "--quiet", "--top", "2", "--null-draws", "1")[0] == 0
+    style = tmp_path / "big.mplstyle"
+    style.write_text("font.size: 10\n")
+    code, _, err = run_cli(capsys, "report", "s.sqlite", "--out", "rep", "--figure-format",
+                           "svg", "--figure-style", str(style))
+    assert code == 0, err
+    figures = sorted((tmp_path / "rep" / "figures").iterdir())
+    assert figures and all(p.suffix == ".svg" and p.read_bytes().startswith(b"<?xml")
+                           for p in figures)
+    for command in (["report", "s.sqlite", "--out", "rep2"], ["verify", "--out", "rep2"]):
+        code, _, err = run_cli(capsys, *command, "--figure-style", "missing.mplstyle")
+        assert code == 2 and err.count("\n") == 1 and "no such file" in err, err
+        assert not (tmp_path / "rep2").exists()
