@@ -221,7 +221,7 @@ def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .plots import measured_phase_figure
+    from .plots import measured_phase_figure, save
 
     args = list(sys.argv[1:] if argv is None else argv)
     out = Path(args[0] if args else "docs/figures")
@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             planes.append((f"learning-{target}-{mode}", f"reuse-learning ({target}, {mode} batch)",
                            plane))
     for name, label, plane in planes:
-        measured_phase_figure(plane.cells, out / f"phase-{name}.png", title=(
+        fig = measured_phase_figure(plane.cells, caption=True, title=(
             f"{label}: measured verdicts, {plane.base.activation} / {plane.base.target}, "
             f"etabar1 = {plane.base.etabar1:g}"), n=plane.n,
             note=f"N = {', '.join(map(str, plane.Ns))}, {describe_seeds(plane.seeds)}; one "
@@ -256,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  f"({plane.timing['cell_s']:.0f} s of cell time) + "
                  f"{plane.timing['configs']} rescaled "
                  f"evaluations ({plane.timing['evaluate_s']:.0f} s)")
+        save(fig, out / f"phase-{name}.png")
         if data is not None:
             (data / f"phase-{name}.json").write_text(json.dumps(plane.to_dict(), indent=1))
         print(name, plane.counts(), plane.timing, flush=True)

@@ -1,12 +1,13 @@
-"""The amplitude figures of the reports (drawn here, written by :mod:`twostep.compare.plots`).
+"""The amplitude figures of the reports (drawn here; :mod:`twostep.compare.plots` is the API).
 
 - :func:`draw_amplitudes`: log-log floor-corrected projected amplitude per term against N, the
   null floors (shaded bands) and the predicted slopes ``N^{e_k}``.
 - :func:`draw_term_amplitudes`: the exact step-two terms ``T_k`` beside the whole update's
   projections, with the residual of the truncated series per N.
 
-Both return the figure unsaved; the per-N series, the floor bands and the captions they share
-are built here too.
+Both return the figure unsaved, its caption kept on it (:func:`.plot_canvas.caption_text`);
+the per-N series, the floor bands, the per-seed points and the captions they share are built
+here too.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from twostep.theory.errors import ConfigError
 
 from .claims import Results, floor_corrected, measured_regime
 from .plot_canvas import (
-    caption,
+    axes_for,
     config_title,
     new_figure,
     require_matplotlib,
+    set_caption,
     term_colour,
     width_axis,
 )
@@ -40,7 +42,8 @@ def _series(results: Results, config: Any, Ns: Sequence[int], key: str, k: int
             ) -> dict[str, Any]:
     """Per N: the floor-corrected mean +- s.e. over seeds of term k of ``m.<key>``
     (``amplitudes`` or ``terms``: :class:`~twostep.theory.observables.Projection` s), the floor
-    (mean over seeds) and its spread (sd of the null draws, else sd over seeds)."""
+    (mean over seeds), its spread (sd of the null draws, else sd over seeds) and the per-seed
+    floor-corrected values (``seeds``: one array per N)."""
     raw: dict[int, list[float]] = {}
     flo: dict[int, list[float]] = {}
     sds: dict[int, list[float]] = {}
@@ -56,12 +59,14 @@ def _series(results: Results, config: Any, Ns: Sequence[int], key: str, k: int
             if entry.null_floor_sd is not None:
                 sds[N].append(float(entry.null_floor_sd))
     out: dict[str, Any] = {"N": [], "mean": [], "err": [], "floor": [], "floor_sd": []}
+    per_seed = []
     for N in Ns:
         if not raw[N]:
             continue
         floor = float(np.mean(flo[N])) if flo[N] else 0.0
         sig = floor_corrected({N: raw[N]}, {N: [floor]})[N]
         out["N"].append(N)
+        per_seed.append(np.array(sig, float))
         out["mean"].append(float(np.mean(sig)))
         out["err"].append(float(np.std(sig, ddof=1) / math.sqrt(len(sig)))
                           if len(sig) > 1 else 0.0)
@@ -73,7 +78,7 @@ def _series(results: Results, config: Any, Ns: Sequence[int], key: str, k: int
         else:
             spread = 0.0
         out["floor_sd"].append(spread)
-    return {name: np.array(v, float) for name, v in out.items()}
+    return {**{name: np.array(v, float) for name, v in out.items()}, "seeds": per_seed}
 
 
 def _draw_terms(ax: Any, results: Results, config: Any, Ns: Sequence[int], key: str,
@@ -115,6 +120,10 @@ def _draw_terms(ax: Any, results: Results, config: Any, Ns: Sequence[int], key: 
         fl = np.isfinite(s["floor"])
         ok = s["mean"] > 0
         grey = np.isin(x, list(undefined))
+        for N, vals in zip(x, s["seeds"]):  # each seed, faint, behind the mean
+            vals = vals[vals > 0]
+            ax.plot(np.full(len(vals), N), vals, ".", color=col, ms=3.5, alpha=0.3, mew=0,
+                    zorder=1)
         ax.plot(x[ok], s["mean"][ok], "-", color=col, lw=1.3, alpha=0.9)
         good, bad = ok & ~grey, ok & grey
         ax.errorbar(x[good], s["mean"][good], yerr=s["err"][good], fmt="o", color=col, ms=4.5,
@@ -125,7 +134,7 @@ def _draw_terms(ax: Any, results: Results, config: Any, Ns: Sequence[int], key: 
         below = ~ok & fl
         if below.any():
             ax.plot(x[below], s["floor"][below], "v", mfc="none", mec=col, ms=6, zorder=3)
-        label = f"k={k} ($a^{{{k + 1}}}$)"
+        label = f"$k={k}$ ($a^{{{k + 1}}}$)"
         try:
             term = prediction.law(k)
         except KeyError:
@@ -156,17 +165,28 @@ def _amplitude_caption(merged: Sequence[bool]) -> list[str]:
                 "or one grey band in a panel where the terms' floors coincide.")
     return [
         "Points: floor-corrected amplitude sqrt(A^2 - F^2), mean ± standard error over seeds "
-        "(open triangle: not above the floor, drawn at the floor).",
+        "(open triangle: not above the floor, drawn at the floor); faint dots: each seed.",
         band,
         "Dashed: predicted slope N^e_k, anchored at the term's mean at the largest N where it "
         "is above its floor (ringed point); only the slope is predicted, not the height.",
     ]
 
 
+def _legend(ax: Any, handles: Sequence[Any], own: bool, anchor: float = 1.02) -> None:
+    """The term legend: right of the axes on a figure of our own, inside the caller's axes."""
+    if own:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(anchor, 1.0),
+                  borderaxespad=0, title="term (left vector)")
+    else:
+        ax.legend(handles=handles, loc="best", title="term (left vector)")
+
+
 def draw_amplitudes(results: Results, config: Any, prediction: Any,
-                    terms: Sequence[int] | None = None) -> Any:
-    """Mean floor-corrected amplitude per term vs N (log-log) with floors and predicted slopes
-    (the figure of :func:`twostep.compare.plots.amplitude_figure`, unsaved)."""
+                    terms: Sequence[int] | None = None, *, ax: Any = None,
+                    caption: bool = False) -> Any:
+    """Mean floor-corrected amplitude per term vs N (log-log) with floors, per-seed points and
+    predicted slopes (:func:`twostep.compare.plots.amplitude_figure`): into ``ax`` when given,
+    else on a figure of its own; returns the figure unsaved."""
     require_matplotlib()
     Ns = results.Ns(config)
     if len(Ns) < 2:
@@ -174,18 +194,17 @@ def draw_amplitudes(results: Results, config: Any, prediction: Any,
     ms0 = results.get(config, Ns[0])
     last_term = prediction.laws[-1].k
     ks = terms if terms is not None else [a.k for a in ms0[0].amplitudes if a.k <= last_term]
-    fig = new_figure(figsize=(8.5, 5.4))
-    ax = fig.add_axes((0.09, 0.27, 0.58, 0.64))
+    own = ax is None
+    fig, ax = axes_for(ax, (7.0, 4.2), (0.1, 0.13, 0.56, 0.78))
     handles, merged = _draw_terms(ax, results, config, Ns, "amplitudes", ks, prediction)
     ax.set_yscale("log", nonpositive="clip")
     width_axis(ax, Ns)
-    ax.set_xlabel("N")
-    ax.set_ylabel("||(W2 - W1)^T q_(k+1)|| (floor-corrected)")
-    ax.set_title(config_title(config), fontsize=9)
+    ax.set_xlabel("$N$")
+    ax.set_ylabel(r"$\|(W_2 - W_1)^\top q_{k+1}\|$ (floor-corrected)")
+    ax.set_title(config_title(config))
     ax.grid(True, which="major", alpha=0.25)
-    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              borderaxespad=0, title="term (left vector)", title_fontsize=7.5)
-    caption(fig, _amplitude_caption([merged]))
+    _legend(ax, handles, own)
+    set_caption(fig, _amplitude_caption([merged]), draw=caption)
     return fig
 
 
@@ -206,11 +225,13 @@ def _residuals(results: Results, config: Any, Ns: Sequence[int]) -> dict[int, fl
     return {N: regime.residual.get(N) for N in Ns}
 
 
-def draw_term_amplitudes(results: Results, config: Any, prediction: Any) -> Any:
+def draw_term_amplitudes(results: Results, config: Any, prediction: Any, *, ax: Any = None,
+                         caption: bool = False) -> Any:
     """The exact step-two terms ``||T_k^T q_{k+1}||`` (left) beside the whole update's
     projections ``||(W2 - W1)^T q_{k+1}||`` (right), log-log against N, with the series
-    residual per N; the N where the series does not converge are greyed and hatched (the
-    figure of :func:`twostep.compare.plots.term_amplitude_figure`, unsaved)."""
+    residual per N; the N where the series does not converge are greyed and hatched
+    (:func:`twostep.compare.plots.term_amplitude_figure`).  ``ax``: a pair of axes for the two
+    panels, or one axes for the exact terms alone; returns the figure unsaved."""
     require_matplotlib()
     Ns = [N for N in results.Ns(config)
           if any(m.terms for m in results.get(config, N))]
@@ -223,19 +244,36 @@ def draw_term_amplitudes(results: Results, config: Any, prediction: Any) -> Any:
     ks = [t.k for t in first.terms]
     res = _residuals(results, config, Ns)
     undefined = [N for N in Ns if res[N] is not None and res[N] > SERIES_RESIDUAL_LIMIT]
+    own = ax is None
+    if own:
+        fig = new_figure(figsize=(9.5, 4.4))
+        left, right = fig.subplots(1, 2, sharey=True)
+        fig.subplots_adjust(left=0.08, right=0.76, bottom=0.17, top=0.86, wspace=0.06)
+    else:
+        left, right = (ax, None) if hasattr(ax, "plot") else tuple(ax)
+        fig = left.figure
+    handles, merged = _draw_terms(left, results, config, Ns, "terms", ks, prediction,
+                                  undefined=undefined)
+    panels = [merged]
+    if right is not None:
+        panels.append(_draw_terms(right, results, config, Ns, "amplitudes", ks, prediction)[1])
+    _term_axes(left, right, Ns, res, undefined)
+    if own:
+        fig.suptitle(config_title(config, etabar=True))
+    _legend(right if right is not None else left, handles, own, anchor=1.03)
+    set_caption(fig, _term_caption(panels, undefined), draw=caption)
+    return fig
 
-    fig = new_figure(figsize=(11.5, 5.6))
-    left, right = fig.subplots(1, 2, sharey=True)
-    fig.subplots_adjust(left=0.07, right=0.8, bottom=0.3, top=0.88, wspace=0.06)
-    handles, merged_left = _draw_terms(left, results, config, Ns, "terms", ks, prediction,
-                                       undefined=undefined)
-    _, merged_right = _draw_terms(right, results, config, Ns, "amplitudes", ks, prediction)
+
+def _term_axes(left: Any, right: Any, Ns: Sequence[int], res: dict[int, float | None],
+               undefined: Sequence[int]) -> None:
+    """Scales, ticks (the residual under each N), hatching and labels of the term panels."""
     for ax in (left, right):
-        ax.set_yscale("log", nonpositive="clip")
-        ax.grid(True, which="major", alpha=0.25)
+        if ax is not None:
+            ax.set_yscale("log", nonpositive="clip")
+            ax.grid(True, which="major", alpha=0.25)
     labels = [f"{N}\nres {res[N]:.2g}" if res[N] is not None else f"{N}\nres n/a" for N in Ns]
     width_axis(left, Ns, labels)
-    width_axis(right, Ns)
     for N in undefined:  # hatch the N whose terms are undefined, half-way to its neighbours
         i = Ns.index(N)
         lo = math.sqrt(N * Ns[i - 1]) if i > 0 else N / 1.2
@@ -244,16 +282,18 @@ def draw_term_amplitudes(results: Results, config: Any, prediction: Any) -> Any:
     for i, label in enumerate(left.get_xticklabels()):
         if Ns[i] in undefined:
             label.set_color("tab:red")
-    left.set_xlabel("N  (res: series residual ||U - sum_k T_k|| / ||U||, worst seed)",
-                    fontsize=8)
-    right.set_xlabel("N")
+    left.set_xlabel(r"$N$  (res: series residual $\|U - \sum_k T_k\| / \|U\|$, worst seed)")
     left.set_ylabel("amplitude (floor-corrected)")
-    left.set_title("exact terms: ||T_k^T q_(k+1)||", fontsize=9)
-    right.set_title("whole update: ||(W2 - W1)^T q_(k+1)||", fontsize=9)
-    fig.suptitle(config_title(config, etabar=True), fontsize=10)
-    right.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.03, 1.0),
-                 borderaxespad=0, title="term (left vector)", title_fontsize=7.5)
-    lines = _amplitude_caption([merged_left, merged_right])
+    left.set_title(r"exact terms: $\|T_k^\top q_{k+1}\|$")
+    if right is not None:
+        width_axis(right, Ns)
+        right.set_xlabel("$N$")
+        right.set_title(r"whole update: $\|(W_2 - W_1)^\top q_{k+1}\|$")
+
+
+def _term_caption(merged: Sequence[bool], undefined: Sequence[int]) -> list[str]:
+    """Caption lines of the term figure."""
+    lines = _amplitude_caption(merged)
     rule = ("res is the worst seed's series residual (the largest over the seeds, not the "
             "median): the one the regime guard of the verdicts reads (docs/claims.md).")
     if undefined:
@@ -264,5 +304,4 @@ def draw_term_amplitudes(results: Results, config: Any, prediction: Any) -> Any:
     else:
         lines.append(f"The series residual is <= {SERIES_RESIDUAL_LIMIT:g} at every N in "
                      "every seed (the terms are defined). " + rule)
-    caption(fig, lines)
-    return fig
+    return lines

@@ -1,5 +1,6 @@
-"""The phase diagrams of the (alpha1, alpha2) plane (drawn here, written by
-:mod:`twostep.compare.plots`; each ``draw_*`` returns the figure unsaved).
+"""The phase diagrams of the (alpha1, alpha2) plane (drawn here; :mod:`twostep.compare.plots`
+is the API; each ``draw_*`` draws into the caller's axes or a figure of its own and returns
+the figure unsaved).
 
 - :func:`draw_phase`: the square with the regions of constant
   ``floor(alpha2 / (1/2 - alpha1))`` and the verdicts measured at each point, each point's
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .claims import Verdict
-from .plot_canvas import caption, new_figure, require_matplotlib
+from .plot_canvas import axes_for, renderer_of, require_matplotlib, set_caption
 
 STATUS_COLOURS = {"consistent": "tab:green", "inconsistent": "tab:red",
                   "inconclusive": "tab:gray"}
@@ -29,6 +30,9 @@ PHASE_LABELS = {"consistent": "#1a9850", "inconsistent": "#d73027", "inconclusiv
 
 #: radius, in points, of the ring of verdict dots around a measured point
 RING = 11.0
+
+#: the colour bar's label: the paper's count of new outliers (mathtext)
+COUNT_LABEL = r"$\lfloor \alpha_2 / (1/2 - \alpha_1) \rfloor$ (capped)"
 
 def _short(v: Verdict) -> str:
     """``claim subject: status`` in a few words (``term k=0 (a^1), e_k=9/20`` -> ``k=0``)."""
@@ -55,12 +59,17 @@ def _count_regions(fig: Any, ax: Any, cax: Any, max_k: int, *, shade: float,
                    lines: tuple[float, float], label: str) -> None:
     """The (alpha1, alpha2) square shaded by the paper's count ``floor(alpha2/(1/2-alpha1))``
     (capped at ``max_k``) with the critical lines ``alpha2 = k (1/2 - alpha1)``."""
-    a = np.linspace(0, 0.5, 400, endpoint=False)
+    a = (np.arange(400) + 0.5) * 0.5 / 400  # the pixels' centres
     A1, A2 = np.meshgrid(a, a)
     count = np.floor(A2 / (0.5 - A1))
-    im = ax.pcolormesh(A1, A2, np.minimum(count, max_k), cmap="Blues", shading="auto",
-                       vmin=0, vmax=max_k, alpha=shade)
-    fig.colorbar(im, cax=cax, label=label)
+    # an image, not a mesh of 160,000 quads: small and fast in PDF and SVG too
+    im = ax.imshow(np.minimum(count, max_k), cmap="Blues", vmin=0, vmax=max_k, alpha=shade,
+                   extent=(0, 0.5, 0, 0.5), origin="lower", interpolation="nearest",
+                   aspect="auto")
+    if cax is not None:
+        fig.colorbar(im, cax=cax, label=label)
+    else:
+        fig.colorbar(im, ax=ax, label=label, fraction=0.05, pad=0.02)
     for k in range(1, max_k + 1):
         ax.plot(a, k * (0.5 - a), color="k", lw=lines[0], alpha=lines[1])
 
@@ -105,9 +114,9 @@ def _label_box(p: tuple[float, float], vs: Sequence[Verdict]) -> Any:
         dot = DrawingArea(8, 8)
         dot.add_artist(Circle((4, 4), 3, facecolor=STATUS_COLOURS.get(v.status, "k"),
                               edgecolor="k", lw=0.5))
-        rows.append(HPacker(children=[dot, TextArea(_short(v), textprops=dict(size=7))],
+        rows.append(HPacker(children=[dot, TextArea(_short(v), textprops=dict(size=8))],
                             pad=0, sep=3, align="center"))
-    head = TextArea(f"alpha = ({p[0]:g}, {p[1]:g})", textprops=dict(size=7, weight="bold"))
+    head = TextArea(f"α = ({p[0]:g}, {p[1]:g})", textprops=dict(size=8, weight="bold"))
     return VPacker(children=[head, *rows], pad=0, sep=1.5, align="left")
 
 
@@ -159,7 +168,7 @@ def _place_labels(fig: Any, ax: Any, groups: dict[tuple[float, float], list[Verd
     no box already placed (else the least overlapping one); the largest boxes go first."""
     from matplotlib.transforms import Bbox
 
-    renderer = fig.canvas.get_renderer()
+    renderer = renderer_of(fig)
     area = ax.get_window_extent(renderer).padded(-4)  # keep off the frame
     taken = []
     lines: list[tuple[Any, Any]] = []
@@ -175,9 +184,11 @@ def _place_labels(fig: Any, ax: Any, groups: dict[tuple[float, float], list[Verd
         lines.append(link)
 
 
-def draw_phase(verdicts: Sequence[Verdict], *, max_k: int = 8) -> Any:
-    """(alpha1, alpha2) phase diagram: floor regions, critical lines, measured verdicts (the
-    figure of :func:`twostep.compare.plots.phase_figure`, unsaved).
+def draw_phase(verdicts: Sequence[Verdict], *, max_k: int = 8, ax: Any = None,
+               caption: bool = False) -> Any:
+    """(alpha1, alpha2) phase diagram: floor regions, critical lines, measured verdicts
+    (:func:`twostep.compare.plots.phase_figure`): into ``ax`` when given (its colour bar
+    beside it), else on a figure of its own; returns the figure unsaved.
 
     Each measured configuration is a black cross at its exact (alpha1, alpha2); its verdicts
     are small dots on a ring of fixed size (in points) around the cross, and a label box
@@ -186,48 +197,49 @@ def draw_phase(verdicts: Sequence[Verdict], *, max_k: int = 8) -> Any:
     require_matplotlib()
     from matplotlib.lines import Line2D
 
-    fig = new_figure(figsize=(8, 6.6))
-    ax = fig.add_axes((0.08, 0.17, 0.7, 0.76))
-    cax = fig.add_axes((0.82, 0.17, 0.025, 0.76))
-    _count_regions(fig, ax, cax, max_k, shade=0.45, lines=(0.5, 0.6),
-                   label="floor(alpha2 / (1/2 - alpha1)) (capped)")
+    own = ax is None
+    fig, ax = axes_for(ax, (7.0, 6.0), (0.09, 0.17, 0.7, 0.76))
+    cax = fig.add_axes((0.82, 0.17, 0.025, 0.76)) if own else None
+    _count_regions(fig, ax, cax, max_k, shade=0.45, lines=(0.5, 0.6), label=COUNT_LABEL)
     ax.set_xlim(0, 0.5)
     ax.set_ylim(0, 0.5)
     groups = _by_point(verdicts)
     _mark_points(fig, ax, groups)
     _place_labels(fig, ax, groups)
     handles = [Line2D([], [], marker="+", ms=10, mew=1.8, color="k", ls="none",
-                      label="measured (alpha1, alpha2), exact")]
+                      label=r"measured $(\alpha_1, \alpha_2)$, exact")]
     handles += [Line2D([], [], marker="o", ms=6, color=col, mec="k", ls="none", label=status)
                 for status, col in STATUS_COLOURS.items()]
-    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, -0.08),
-              ncol=4, borderaxespad=0, frameon=False)
-    ax.set_xlabel("alpha1", labelpad=1)
-    ax.set_ylabel("alpha2")
-    ax.set_title("new outliers of step two: paper count and verdicts", fontsize=9)
-    caption(fig, ["Each cross is a measured configuration at its exact (alpha1, alpha2); the "
-                  "dots on the ring around it are its verdicts (one per claim and subject), "
-                  "listed in the connected box in the same order, clockwise from the top.",
-                  f"Lines: alpha2 = k (1/2 - alpha1), k = 1..{max_k}; shading: the paper's "
-                  "count of new outliers."])
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=2,
+              borderaxespad=0, frameon=False)
+    ax.set_xlabel(r"$\alpha_1$", labelpad=1)
+    ax.set_ylabel(r"$\alpha_2$")
+    ax.set_title("new outliers of step two: paper count and verdicts")
+    set_caption(fig, [
+        "Each cross is a measured configuration at its exact (alpha1, alpha2); the dots on the "
+        "ring around it are its verdicts (one per claim and subject), listed in the connected "
+        "box in the same order, clockwise from the top.",
+        f"Lines: alpha2 = k (1/2 - alpha1), k = 1..{max_k}; shading: the paper's count of new "
+        "outliers."], draw=caption)
     return fig
 
 
 def draw_measured_phase(cells: Sequence[tuple[float, float, str]], *, title: str = "",
-                        n: int = 20, note: str = "", max_k: int = 8) -> Any:
+                        n: int = 20, note: str = "", max_k: int = 8, ax: Any = None,
+                        caption: bool = False) -> Any:
     """The (alpha1, alpha2) plane coloured by the paper's count ``floor(alpha2/(1/2 - alpha1))``
     with the critical lines, and one square per grid cell ``(alpha1, alpha2, label)`` coloured
     by its verdict label (:data:`PHASE_LABELS`: consistent / inconsistent / inconclusive /
-    guard-blocked / refused); the figure of
-    :func:`twostep.compare.plots.measured_phase_figure`, unsaved."""
+    guard-blocked / refused); :func:`twostep.compare.plots.measured_phase_figure`, into ``ax``
+    when given, else on a figure of its own; returns the figure unsaved."""
     require_matplotlib()
     from matplotlib.patches import Patch, Rectangle
 
-    fig = new_figure(figsize=(8, 7))
-    ax = fig.add_axes((0.09, 0.2, 0.68, 0.72))
-    cax = fig.add_axes((0.8, 0.2, 0.025, 0.72))
+    own = ax is None
+    fig, ax = axes_for(ax, (7.0, 6.4), (0.1, 0.2, 0.68, 0.72))
+    cax = fig.add_axes((0.8, 0.2, 0.025, 0.72)) if own else None
     _count_regions(fig, ax, cax, max_k, shade=0.55, lines=(0.6, 0.7),
-                   label="paper count floor(alpha2 / (1/2 - alpha1)) (capped)")
+                   label="paper count " + COUNT_LABEL)
     side = 0.5 / n * 0.62
     for a1, a2, label in cells:
         colour = PHASE_LABELS.get(label, "magenta")
@@ -236,21 +248,21 @@ def draw_measured_phase(cells: Sequence[tuple[float, float, str]], *, title: str
                                zorder=3))
     ax.set_xlim(0, 0.5)
     ax.set_ylim(0, 0.5)
-    ax.set_xlabel("alpha1")
-    ax.set_ylabel("alpha2")
+    ax.set_xlabel(r"$\alpha_1$")
+    ax.set_ylabel(r"$\alpha_2$")
     ax.set_aspect("equal")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     counts = {lab: sum(1 for *_, x in cells if x == lab) for lab in PHASE_LABELS}
     handles = [Patch(facecolor=c, edgecolor="k", hatch="xx" if lab == "refused" else None,
                      label=f"{lab} ({counts[lab]})") for lab, c in PHASE_LABELS.items()]
-    ax.legend(handles=handles, loc="upper center", ncol=3, fontsize=8, frameon=False,
-              bbox_to_anchor=(0.5, -0.08))
+    ax.legend(handles=handles, loc="upper center", ncol=3, frameon=False,
+              bbox_to_anchor=(0.5, -0.1))
     lines = ["Lines: critical lines alpha2 = k (1/2 - alpha1); cells within the margin of one "
              "are not drawn.",
              "guard-blocked: the series of exact terms does not converge (or its residual is "
              "unknown) at enough widths; refused: needs more exact terms than computed."]
     if note:
         lines.append(note)
-    caption(fig, lines)
+    set_caption(fig, lines, draw=caption)
     return fig

@@ -29,7 +29,6 @@ from typing import Any
 
 from twostep.simulate.measurement import Measurement, umask
 from twostep.theory.errors import ConfigError
-from twostep.theory.predict import predict
 
 from .claims import Results, Verdict
 from .paths import check_writable_folder, parent_of
@@ -221,15 +220,24 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
                  plan: Sequence[Any] = (), results: Sequence[Results] = (),
                  spectrum: Measurement | Mapping[str, Any] | None = None, preamble: str = "",
                  figures: bool = True, force: bool = False,
-                 stores: Sequence[str | os.PathLike[str]] = ()) -> Path:
-    """Write Markdown + CSV + LaTeX + JSON tables and PNG figures into ``out`` (atomically).
+                 stores: Sequence[str | os.PathLike[str]] = (),
+                 figure_options: Mapping[str, Any] | None = None) -> Path:
+    """Write Markdown + CSV + LaTeX + JSON tables and figures into ``out`` (atomically).
 
     ``spectrum``: the measurement (or its stored dict) whose full W_2 spectrum is drawn.
+    ``figure_options``: keywords of :func:`twostep.compare.plot_report.write_figures`
+    (``figure_format``: png, pdf or svg; ``figure_style``: a matplotlib style file; ``rc``:
+    rcParams), checked before anything is written.
 
     ``out``, ``force``, ``stores``: see :func:`check_output_dir` (checked again here).
     Files and folders get the modes of the user's umask.
     """
     out = check_output_dir(out, force=force, stores=stores)
+    if figures and figure_options:
+        from .plot_report import check_figure_options
+
+        check_figure_options(figure_options.get("figure_format", "png"),
+                             figure_options.get("figure_style"))
     exists = out.exists()  # an existing folder that passed the check: empty, or twostep's
     ours = exists and any(out.iterdir())
     empty = exists and not ours
@@ -238,7 +246,7 @@ def write_report(out: str | os.PathLike[str], verdicts: Sequence[Verdict], *,
     moved: list[Path] = []
     try:
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700
-        _write(tmp, verdicts, plan, results, spectrum, preamble, figures)
+        _write(tmp, verdicts, plan, results, spectrum, preamble, figures, figure_options)
         _write_marker(tmp)
         if ours:
             check_output_dir(out, force=force, stores=stores)  # still only ours?
@@ -316,7 +324,8 @@ def _verdict_sections(root: Path, verdicts: Sequence[Verdict]) -> list[str]:
 
 def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
            results: Sequence[Results], spectrum: Measurement | Mapping[str, Any] | None,
-           preamble: str, figures: bool) -> None:
+           preamble: str, figures: bool,
+           figure_options: Mapping[str, Any] | None = None) -> None:
     (root / "tables").mkdir()
     md = ["# twostep verification report", ""]
     if preamble:
@@ -329,43 +338,11 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
     if plan:
         (root / "plan.json").write_text(json.dumps([c.to_dict() for c in plan], indent=2))
     if figures:
-        from . import plots
+        from .plot_report import write_figures
 
         fig_dir = root / "figures"
         fig_dir.mkdir()
         md += ["## Figures", ""]
-        done: set[str] = set()
-        for chk, res in zip(plan, results):
-            if chk.name not in ("growth-exponent", "outlier-count"):
-                continue
-            key = chk.config.key()
-            if key in done or len(res.Ns(chk.config)) < 2:
-                continue
-            done.add(key)
-            name = f"amplitudes-{len(done):02d}.png"
-            plots.amplitude_figure(res, chk.config, predict(chk.config), fig_dir / name)
-            md += [f"![amplitudes]({'figures/' + name})", "",
-                   f"Projected amplitudes, {config_label(chk.config)}.", ""]
-        with_terms: set[str] = set()  # exact step-two terms, where the runs measured them
-        for chk, res in zip(plan, results):
-            key = chk.config.key()
-            if (chk.name not in ("growth-exponent", "outlier-count", "term-exponent")
-                    or key in with_terms or not plots.has_terms(res, chk.config)):
-                continue
-            with_terms.add(key)
-            name = f"terms-{len(with_terms):02d}.png"
-            plots.term_amplitude_figure(res, chk.config, predict(chk.config), fig_dir / name)
-            md += [f"![exact terms]({'figures/' + name})", "",
-                   f"Exact step-two terms T_k (left) and the whole update's projections "
-                   f"(right), {config_label(chk.config)}; series residual per N under the "
-                   "left panel.", ""]
-        if spectrum is not None:
-            spectrum = Measurement.from_dict(spectrum)
-            cfg = spectrum.config
-            plots.spectrum_figure(spectrum, predict(cfg), fig_dir / "spectrum.png")
-            md += ["![spectrum](figures/spectrum.png)", "",
-                   f"Singular values of W_2, {config_label(cfg)}, N = {spectrum.N}.", ""]
-        if verdicts:
-            plots.phase_figure(verdicts, fig_dir / "phase.png")
-            md += ["![phase](figures/phase.png)", "", "Phase diagram with the verdicts.", ""]
+        md += write_figures(fig_dir, verdicts, plan, results, spectrum, config_label,
+                            **(figure_options or {}))
     (root / "report.md").write_text("\n".join(md))

@@ -40,7 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "were edited since; a file twostep did not write is never deleted, "
                              "nor any other folder")
     add_format_arguments(parser)
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--figure-format", default="png", choices=("png", "pdf", "svg"),
+                        help="file format of the report's figures (png at 200 dpi; "
+                             "default: %(default)s)")
+    parser.add_argument("--figure-style", metavar="FILE",
+                        help="a matplotlib style file applied over the paper style of the "
+                             "figures (lines like 'font.size: 10'; docs/howto-paper.md)")
 
 
 def nothing_to_report(store, name) -> str:
@@ -78,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
     check_report_folder(args.out, force=args.force, stores=(args.store,))
     from .. import core_plan
+    from ..plot_report import figure_options
+
+    figures = figure_options(args)  # format and style file checked before the store is read
 
     with Store(args.store, readonly=True) as store:
         core = core_plan.stored_as_core(store)
@@ -90,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     print_verdicts(verdicts, args.format)
     with disk_full(f"report {args.out}", REPORT_KEPT):
         out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
-                           figures=not args.no_plots, force=args.force, stores=(args.store,))
+                           figures=not args.no_plots,
+                           figure_options=figures, force=args.force, stores=(args.store,))
     print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md",
           file=sys.stderr)
     return 0

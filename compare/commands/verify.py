@@ -69,7 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where cells run (default: %(default)s)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
     add_format_arguments(parser)
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--figure-format", default="png", choices=("png", "pdf", "svg"),
+                        help="file format of the report's figures (png at 200 dpi; "
+                             "default: %(default)s)")
+    parser.add_argument("--figure-style", metavar="FILE",
+                        help="a matplotlib style file applied over the paper style of the "
+                             "figures (lines like 'font.size: 10'; docs/howto-paper.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--budget", metavar="MIN",
                         help="decide as much as fits in MIN minutes (10m and 600s also work): a "
@@ -266,6 +272,7 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     """The plan, the extra cells (the spectrum cell of the default plan's figure) and the
     plan's cells, every input, width, the output folder and the store checked before anything
     is created."""
+    from ..plot_report import figure_options
     from ..store import Cell, check_store_path
     from ..verify import SPECTRUM_CELL, check_plan
     from .report import check_report_folder
@@ -287,6 +294,7 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
         # runs (memory: where the cells run)
         cells = check_plan(plan, extra, here=args.scheduler is None)
     check_report_folder(args.out, force=args.force, stores=(args.store,))
+    figure_options(args)  # the figure format and style file, before any cell runs
     check_store_path(args.store)
     return plan, extra, cells
 
@@ -342,6 +350,7 @@ def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, ex
     document of them and the predictions, :func:`json_document`) and write the report; return
     the verdicts and the report folder."""
     from ..paths import disk_full
+    from ..plot_report import figure_options
     from ..report import print_verdicts, write_report
     from ..store import Store
     from ..verify import spectrum_measurement
@@ -363,6 +372,7 @@ def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, ex
     with disk_full(f"report {args.out}", REPORT_KEPT):
         out = write_report(args.out, verdicts, plan=plan, results=result.results,
                            spectrum=spectrum, preamble=preamble, figures=not args.no_plots,
+                           figure_options=figure_options(args),
                            force=args.force, stores=(args.store,))
     return verdicts, out
 
