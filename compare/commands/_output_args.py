@@ -1,6 +1,7 @@
 """``--json`` and ``--format``, written once: every command that prints results takes
 ``--json`` (standard output is one JSON document, every other line goes to standard error);
-where tables have several formats, ``--format json`` is kept as the same thing."""
+where tables have several formats, ``--format json`` is kept as the same thing.  Also the
+report's figure options, which ``verify`` and ``report`` share."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", dest="format", action="store_const", const="json",
                        help="standard output is one JSON document, every other line goes to "
                             "standard error (the same as --format json)")
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's figures: ``--no-plots``, ``--figure-format {png,pdf,svg}`` and
+    ``--figure-style FILE`` (``twostep verify`` and ``twostep report`` write the same report)."""
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--figure-format", default="png", choices=("png", "pdf", "svg"),
+                        help="file format of the report's figures (png at 200 dpi; "
+                             "default: %(default)s)")
+    parser.add_argument("--figure-style", metavar="FILE",
+                        help="a matplotlib style file applied over the paper style of the "
+                             "figures (lines like 'font.size: 10'; docs/howto-paper.md)")
 
 
 def add_json_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup,

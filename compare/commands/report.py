@@ -19,7 +19,7 @@ import sys
 from twostep.theory.errors import ConfigError
 
 from ..paths import check_path_name, disk_full, path_errors
-from ._output_args import add_format_arguments
+from ._output_args import add_figure_arguments, add_format_arguments
 
 #: What a full disk leaves while a report is written (it is built aside, then moved in).
 REPORT_KEPT = ("nothing was lost: the store was only read, the report folder is as it was and "
@@ -40,13 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "were edited since; a file twostep did not write is never deleted, "
                              "nor any other folder")
     add_format_arguments(parser)
-    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
-    parser.add_argument("--figure-format", default="png", choices=("png", "pdf", "svg"),
-                        help="file format of the report's figures (png at 200 dpi; "
-                             "default: %(default)s)")
-    parser.add_argument("--figure-style", metavar="FILE",
-                        help="a matplotlib style file applied over the paper style of the "
-                             "figures (lines like 'font.size: 10'; docs/howto-paper.md)")
+    add_figure_arguments(parser)
 
 
 def nothing_to_report(store, name) -> str:

@@ -28,7 +28,7 @@ from twostep.theory.errors import ConfigError
 
 from ._budget import budget_minutes
 from ._config_args import DistinctWidths, load_config_file
-from ._output_args import add_format_arguments
+from ._output_args import add_figure_arguments, add_format_arguments
 from ._output_args import finite as _finite
 
 
@@ -69,13 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where cells run (default: %(default)s)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
     add_format_arguments(parser)
-    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
-    parser.add_argument("--figure-format", default="png", choices=("png", "pdf", "svg"),
-                        help="file format of the report's figures (png at 200 dpi; "
-                             "default: %(default)s)")
-    parser.add_argument("--figure-style", metavar="FILE",
-                        help="a matplotlib style file applied over the paper style of the "
-                             "figures (lines like 'font.size: 10'; docs/howto-paper.md)")
+    add_figure_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--budget", metavar="MIN",
                         help="decide as much as fits in MIN minutes (10m and 600s also work): a "
