@@ -421,7 +421,7 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
     activation_rms = activation_scale(activation)
     beta = draws.draw_beta(seed, N, d)
     a = draws.draw_second_layer(config, seed, N)
-    ahead = _draw_ahead(config, seed, N, beta, dtype)  # step one is always fresh
+    ahead: Future | None = _draw_ahead(config, seed, N, beta, dtype)  # step one is fresh
     try:
         W = backends.asarray(draws.draw_first_layer(config, seed, N, d, dtype), xp)
         yield State(t=0, W=W, a=a, beta=beta)
@@ -432,9 +432,8 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
             clock = time.perf_counter()
             if step.batch == "fresh":
                 batch = None  # release the old X before drawing the new one
-                batch = _draw_batch(config, seed, N, fresh, beta, dtype, xp,
-                                    ahead if fresh == 0 else None)
-                fresh += 1
+                batch = _draw_batch(config, seed, N, fresh, beta, dtype, xp, ahead)
+                ahead, fresh = None, fresh + 1  # the future held batch 0: let it go
             draw_s = time.perf_counter() - clock
             clock = time.perf_counter()
             eta = step.eta(N)
@@ -448,5 +447,6 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
                      "u_norm": float(np.linalg.norm(result.u)),
                      "draw_s": draw_s, "step_s": time.perf_counter() - clock}
             yield State(t=t, W=W, a=a, beta=beta, update=G, batch=batch, stats=stats, u=result.u)
-    finally:  # no draw left running when the trajectory ends or is closed early
-        wait_futures([ahead])
+    finally:  # no draw left running when the trajectory is closed before step one
+        if ahead is not None:
+            wait_futures([ahead])
