@@ -344,6 +344,10 @@ def main() -> None:
                              "add /tmp/old COMMIT`), alternating fresh processes")
     parser.add_argument("--cell-child", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline and not all((Path(args.baseline) / part).is_dir()
+                                 for part in ("theory", "simulate", "compare")):
+        parser.error(f"--baseline {args.baseline}: not a checkout of twostep (no theory/, "
+                     "simulate/ and compare/ folders)")
     if args.cell_child:  # one pair of section 8 in this process, as JSON (--baseline)
         cell_once(min(args.cell_child, 300))
         print(json.dumps(cell_once(args.cell_child)))
