@@ -20,9 +20,14 @@ Measured in one run, on this machine:
    notebook way (float64, full ``np.linalg.svd`` with vectors of W_2 and of the update);
    goals: run() <= 1.5x the GEMMs, steps <= 1.25x, run() >= 5x faster than naive;
 6. a run costs what it measures: run() at N = 4000 float32 computing only the spectra each
-   built-in claim reads (``RunOptions.spectra``), against the same GEMM floor.
+   built-in claim reads (``RunOptions.spectra``), against the same GEMM floor;
+7. the cells that read only the exact terms against their GEMM floor;
+8. the one-spectrum cell (W_2 only, left-vectors) against its four GEMMs, ``--repeats``
+   interleaved pairs in one process (goal 1.5x); with ``--baseline CHECKOUT`` the same pair
+   alternates between fresh processes of an older checkout and of this one (before/after).
 
-Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5,6,7]``
+Usage: ``python benchmarks/bench_simulate.py [--quick] [--sections 1,2,3,4,5,6,7,8]
+[--repeats R] [--baseline CHECKOUT]``
 (``--quick``: small sizes, a minute). The full run takes ~15 minutes on 2 cores.
 """
 
@@ -35,7 +40,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -235,6 +242,71 @@ def terms_table(N: int, K: int, repeats: int) -> None:
           f"average now {os.getloadavg()[0]:.2f})\n")
 
 
+#: The one-spectrum cell of section 8: a run reading W_2's spectrum only (left-vectors).
+ONE_SPECTRUM = ("W2",)
+
+
+def cell_once(N: int) -> dict:
+    """One interleaved pair of section 8: the four bare GEMMs, then ``run()`` reading W_2 only
+    (float32, default options otherwise)."""
+    gemm = bare_gemms(N, "float32", repeats=1)
+    timing = run(CONFIG, N, 0, dtype="float32", spectra=ONE_SPECTRUM).timing
+    return {"gemm": gemm, "run": timing["total_s"], "draws": timing["draws_s"],
+            "steps": timing["steps_s"], "spectrum": timing["spectra_s"]}
+
+
+def _checkout_path(checkout: Path, scratch: Path) -> str:
+    """A PYTHONPATH entry that imports ``checkout``'s folders as ``twostep``."""
+    package = scratch / checkout.name.replace(os.sep, "_") / "twostep"
+    package.mkdir(parents=True, exist_ok=True)
+    for part in ("theory", "simulate", "compare"):
+        link = package / part
+        if not link.exists():
+            link.symlink_to(checkout / part)
+    return str(package.parent)
+
+
+def _child_cells(checkout: Path, scratch: Path, N: int) -> dict:
+    """``cell_once`` in a fresh process importing ``checkout`` (after a small warm-up run that
+    loads what a first run loads)."""
+    env = {**os.environ, "PYTHONPATH": _checkout_path(checkout, scratch)}
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--cell-child",
+                          str(N)], check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cell_table(N: int, repeats: int, baseline: str | None) -> None:
+    """Section 8: the one-spectrum cell (W_2 only) against its four GEMMs, minimum of
+    ``repeats`` interleaved pairs in this process; with ``baseline`` (a checkout, e.g. a git
+    worktree of an older commit) the same pair runs in fresh processes alternating between
+    the baseline and this checkout, each ratio from the minima of its own processes."""
+    print(f"8. the one-spectrum cell: run() at N = {N}, float32, spectra {ONE_SPECTRUM}, "
+          f"{repeats} interleaved repeat(s), minimum of each; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    here = Path(__file__).resolve().parent.parent
+    trials: dict[str, list[dict]] = {}
+    if baseline is None:
+        cell_once(min(N, 300))  # warm-up: imports and parsing, as a first run pays them
+        trials["this checkout"] = [cell_once(N) for _ in range(repeats)]
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            for _ in range(repeats):
+                for label, checkout in ((f"baseline {baseline}", Path(baseline).resolve()),
+                                        ("this checkout", here)):
+                    trials.setdefault(label, []).append(
+                        _child_cells(checkout, Path(scratch), N))
+    print("| code | four GEMMs s | run() s | run() / four GEMMs | draws s | steps s | "
+          "spectrum s | ratios of the repeats |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, rows in trials.items():
+        best = {key: min(row[key] for row in rows) for key in rows[0]}
+        each = ", ".join(f"{row['run'] / row['gemm']:.2f}" for row in rows)
+        print(f"| {label} | {best['gemm']:.2f} | {best['run']:.2f} | "
+              f"**{best['run'] / best['gemm']:.2f}** | {best['draws']:.2f} | "
+              f"{best['steps']:.2f} | {best['spectrum']:.2f} | {each} |", flush=True)
+    print(f"(goal: <= 1.5; load average now {os.getloadavg()[0]:.2f})\n")
+
+
 def best_run(N: int, dtype: str, repeats: int):
     best = None
     for _ in range(repeats):
@@ -263,11 +335,23 @@ def slope(Ns, times) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,7",
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8",
                         help="which measurements to run, e.g. 1,2 (default: all)")
     parser.add_argument("--repeats", type=int, default=2,
-                        help="interleaved repeats of section 5 (default 2)")
+                        help="interleaved repeats of sections 5-8 (default 2)")
+    parser.add_argument("--baseline", metavar="CHECKOUT",
+                        help="section 8 also on this checkout of twostep (e.g. `git worktree "
+                             "add /tmp/old COMMIT`), alternating fresh processes")
+    parser.add_argument("--cell-child", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline and not all((Path(args.baseline) / part).is_dir()
+                                 for part in ("theory", "simulate", "compare")):
+        parser.error(f"--baseline {args.baseline}: not a checkout of twostep (no theory/, "
+                     "simulate/ and compare/ folders)")
+    if args.cell_child:  # one pair of section 8 in this process, as JSON (--baseline)
+        cell_once(min(args.cell_child, 300))
+        print(json.dumps(cell_once(args.cell_child)))
+        return
     quick = args.quick
     sections = {int(x) for x in args.sections.split(",") if x.strip()}
     N_gemm = 1000 if quick else 4000
@@ -372,6 +456,9 @@ def main() -> None:
     if 7 in sections:
         for N in ((500, 1000) if quick else (2000, 4000)):
             terms_table(N, 3, max(1, args.repeats))
+
+    if 8 in sections:
+        cell_table(1000 if quick else 4000, max(1, args.repeats), args.baseline)
 
     if 4 in sections and len(timings) > 1:
         # 4. growth ---------------------------------------------------------------------------

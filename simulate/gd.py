@@ -28,10 +28,13 @@ come back to the host.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -349,9 +352,11 @@ def _rms(x: np.ndarray) -> float:
 
 
 def _draw_batch(config: ModelConfig, seed: int, N: int, index: int, beta: np.ndarray,
-                dtype: str, xp: ModuleType) -> draws.Batch:
-    """Batch ``index``, drawn on the host, its X moved to ``xp`` (kept as is on numpy)."""
-    batch = draws.draw_batch(config, seed, N, index, beta, dtype)
+                dtype: str, xp: ModuleType, drawn: Future | None = None) -> draws.Batch:
+    """Batch ``index``, drawn on the host (or taken from ``drawn``, the same draw made on
+    another thread), its X moved to ``xp`` (kept as is on numpy)."""
+    batch = (draws.draw_batch(config, seed, N, index, beta, dtype) if drawn is None
+             else drawn.result())
     X = backends.asarray(batch.X, xp)
     return batch if X is batch.X else dataclasses.replace(batch, X=X)
 
@@ -392,6 +397,22 @@ def _guard(t: int, eta: float, result: StepResult, G, y: np.ndarray, activation_
             "residual_rms": residual_rms, "update_norm": norm, "update_ratio": norm / scale}
 
 
+def _draw_ahead(config: ModelConfig, seed: int, N: int, beta: np.ndarray, dtype: str) -> Future:
+    """Batch 0 (step one's), drawn on a second thread while the caller draws W_0: the two
+    streams are independent and numpy's Generators release the GIL while they fill, so on two
+    cores the draws overlap; the numbers are the same, and X and W_0 are both live at step
+    one anyway (:mod:`memory`: the step phase holds two draw chunks). The target is parsed
+    here first, so that sympy runs on the caller's thread only (a bad target still raises at
+    step one, from the draw)."""
+    with contextlib.suppress(Exception):
+        parse_function(config.target).numpy()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twostep-draw")
+    try:
+        return pool.submit(draws.draw_batch, config, seed, N, 0, beta, dtype)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one draw
+
+
 def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
                dtype: np.dtype | str = "float64", block_rows: int | None = None,
                backend: str | ModuleType | None = None) -> Iterator[State]:
@@ -414,27 +435,32 @@ def trajectory(config: ModelConfig, N: int, seed: int, steps: Sequence[Step], *,
     activation_rms = activation_scale(activation)
     beta = draws.draw_beta(seed, N, d)
     a = draws.draw_second_layer(config, seed, N)
-    W = backends.asarray(draws.draw_first_layer(config, seed, N, d, dtype), xp)
-    yield State(t=0, W=W, a=a, beta=beta)
-    G = xp.empty_like(W)
-    batch: draws.Batch | None = None
-    fresh = 0
-    for t, step in enumerate(steps, start=1):
-        clock = time.perf_counter()
-        if step.batch == "fresh":
-            batch = None  # release the old X before drawing the new one
-            batch = _draw_batch(config, seed, N, fresh, beta, dtype, xp)
-            fresh += 1
-        draw_s = time.perf_counter() - clock
-        clock = time.perf_counter()
-        eta = step.eta(N)
-        # Overflow is expected when a step blows up; it is detected and raised below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            G, result = gradient_step(W, a, batch.X, batch.y, eta, activation,
-                                      loss=config.loss, block_rows=block_rows, out=G)
-        sizes = _guard(t, eta, result, G, batch.y, activation_rms, d, n)
-        W += G
-        stats = {"t": t, "eta": eta, "batch_index": batch.index, **sizes,
-                 "u_norm": float(np.linalg.norm(result.u)),
-                 "draw_s": draw_s, "step_s": time.perf_counter() - clock}
-        yield State(t=t, W=W, a=a, beta=beta, update=G, batch=batch, stats=stats, u=result.u)
+    ahead: Future | None = _draw_ahead(config, seed, N, beta, dtype)  # step one is fresh
+    try:
+        W = backends.asarray(draws.draw_first_layer(config, seed, N, d, dtype), xp)
+        yield State(t=0, W=W, a=a, beta=beta)
+        G = xp.empty_like(W)
+        batch: draws.Batch | None = None
+        fresh = 0
+        for t, step in enumerate(steps, start=1):
+            clock = time.perf_counter()
+            if step.batch == "fresh":
+                batch = None  # release the old X before drawing the new one
+                batch = _draw_batch(config, seed, N, fresh, beta, dtype, xp, ahead)
+                ahead, fresh = None, fresh + 1  # the future held batch 0: let it go
+            draw_s = time.perf_counter() - clock
+            clock = time.perf_counter()
+            eta = step.eta(N)
+            # Overflow is expected when a step blows up; it is detected and raised below.
+            with np.errstate(over="ignore", invalid="ignore"):
+                G, result = gradient_step(W, a, batch.X, batch.y, eta, activation,
+                                          loss=config.loss, block_rows=block_rows, out=G)
+            sizes = _guard(t, eta, result, G, batch.y, activation_rms, d, n)
+            W += G
+            stats = {"t": t, "eta": eta, "batch_index": batch.index, **sizes,
+                     "u_norm": float(np.linalg.norm(result.u)),
+                     "draw_s": draw_s, "step_s": time.perf_counter() - clock}
+            yield State(t=t, W=W, a=a, beta=beta, update=G, batch=batch, stats=stats, u=result.u)
+    finally:  # no draw left running when the trajectory is closed before step one
+        if ahead is not None:
+            wait_futures([ahead])
