@@ -125,6 +125,11 @@ def test_the_headline_plan_covers_both_modes_and_plants_wrong_counts():
     assert len(groups) == 2
     assert {(b.config().alpha1, b.config().alpha2) for b in groups.values()} == {
         (0.4825, 0.4925)}
+    # ... which are the count plane's grid's largest, so its plane reads the same cells
+    from twostep.compare import phase
+
+    a1s, a2s = phase._axes(20)
+    assert (max(a1s), max(a2s)) == (0.4825, 0.4925)
     # --seeds replaces the seeds per width of both modes
     small = headline.headline_plan(headline.seeds_override({40: 2, 80: 2}))
     assert {c.Ns for c in small} == {(40, 80)}
