@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on 2 cores; reuses the default plan's cells in the same store) or "
                              "headline (the count floor(alpha2/(1/2-alpha1)) decided where it is "
                              "1 and where it is 2, both batch modes, uniform second layer; about "
-                             "30 minutes on 2 cores) (default: %(default)s)")
+                             "16 minutes on 2 cores) (default: %(default)s)")
     parser.add_argument("--claim", metavar="C",
                         help="run this claim only (default: the built-in plan); one of the "
                              "registered claims, see docs/claims.md")
@@ -99,7 +99,7 @@ def seeds_argument(text: str) -> int | dict[int, int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a seed count: {forms}") from None
     out: dict[int, int] = {}
     for part in text.split(","):
-        N, eq, S = part.strip().partition("=")
+        N, _, S = part.strip().partition("=")
         try:
             width, count = int(N), int(S)
         except ValueError:
@@ -108,6 +108,16 @@ def seeds_argument(text: str) -> int | dict[int, int]:
             raise argparse.ArgumentTypeError(f"width {width} is given twice in --seeds")
         out[width] = count
     return out
+
+
+def _core_anchors(args: argparse.Namespace) -> tuple[ModelConfig, ...] | None:
+    """The core view's anchors when the plan runs through it (``--profile headline``:
+    compare/headline.py), else None (the plan's cells run directly)."""
+    if args.claim is None and args.profile == "headline":
+        from ..headline import ANCHORS
+
+        return ANCHORS
+    return None
 
 
 def _seeds_for(args: argparse.Namespace, Ns) -> int | dict[int, int]:
@@ -273,16 +283,15 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
 
     plan, default = build_plan(args)
     extra = []
-    core = args.claim is None and args.profile == "headline"
-    if default and not core and not args.no_plots:
+    anchors = _core_anchors(args)
+    if default and anchors is None and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
-    if core:  # one base sweep per setup (compare/core_plan.py)
+    if anchors is not None:  # one base sweep per setup (compare/core_plan.py)
         from ..core_plan import plan_cells as core_cells
-        from ..headline import ANCHORS
 
         cells = check_plan(plan, extra, here=args.scheduler is None,
-                           cells=lambda p: core_cells(p, ANCHORS))
+                           cells=lambda p: core_cells(p, anchors))
     else:
         # every input and width checked before anything is created, by the checks check()
         # runs (memory: where the cells run)
@@ -303,12 +312,11 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
     from ..verify import run_checks
     from .sweep import STORE_KEPT
 
-    core = args.claim is None and args.profile == "headline"
-    if core:
+    anchors = _core_anchors(args)
+    if anchors is not None:
         from ..core_plan import run_core_plan
-        from ..headline import ANCHORS
 
-        runner = partial(run_core_plan, anchors=ANCHORS)
+        runner = partial(run_core_plan, anchors=anchors)
     else:
         runner = partial(run_checks, extra_cells=extra)
     with disk_full(f"store {args.store}", STORE_KEPT):
@@ -317,8 +325,8 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
 
             plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
                                         executor=args.executor, scheduler=args.scheduler,
-                                        quiet=args.quiet, core=core,
-                                        anchors=ANCHORS if core else ())
+                                        quiet=args.quiet, core=anchors is not None,
+                                        anchors=anchors or ())
             for p in powers:
                 print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
         result = runner(plan, args.store, jobs=args.jobs, executor=args.executor,
