@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import html
 from .errors import ConfigError
 
 T = TypeVar("T", bound="Observable")
@@ -328,6 +329,15 @@ class Observables(Observable):
     terms: tuple[ExactTerm, ...] | None = None
     beta: BetaLearning | None = None
     features: FeatureSpikes | None = None
+
+    def __repr__(self) -> str:
+        values = None if self.outliers is None else [o.value for o in self.outliers]
+        return (f"Observables(N={self.N}, d={self.d}, n={self.n}, "
+                f"bulk_edge={html.text(self.bulk_edge)}, outliers={html.short(values, 60)}, "
+                f"visible_new_outliers={self.visible_new_outliers})")
+
+    def _repr_html_(self) -> str:
+        return html.observables(self, f"Observables at N = {self.N}")
 
     def __post_init__(self) -> None:
         """Mappings (from JSON) become the observables' types, lists tuples."""
