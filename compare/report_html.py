@@ -36,7 +36,7 @@ h1{font-size:1.6em;margin:0.4em 0} h2{font-size:1.3em;border-bottom:1px solid #d
  padding-bottom:0.2em;margin-top:1.6em} h3{font-size:1.05em;margin:1.2em 0 0.3em}
 .scroll{overflow-x:auto} .muted{color:#59636e} .reason{margin:0.2em 0 0.5em}
 pre{background:#f6f8fa;padding:0.6em;overflow-x:auto;font-size:0.85em}
-figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
+figure{margin:1em 0} figure img{max-width:min(100%,800px);height:auto;border:1px solid #eaeef2}
 figcaption{font-size:0.9em;color:#3d444d;max-width:900px}
 nav a{margin-right:1em} section.verdict{border-left:4px solid #d0d7de;padding-left:0.8em}
 section.verdict.consistent{border-color:#1a7f37} section.verdict.inconsistent{border-color:#cf222e}
@@ -96,24 +96,31 @@ def versions() -> dict[str, str]:
 
 
 def _summary(verdicts: Sequence[Verdict]) -> str:
-    rows = [(html.Raw(f'<a href="#v{i}">{i}</a>'), v.claim, v.subject,
+    """One row per verdict, the reason cut short (the verdict's section has it whole)."""
+    rows = [(html.Raw(f'<a href="#v{i}">{i}</a>'), _nowrap(v.claim), v.subject,
              html.config_text(v.config) if v.config else "-", html.status(v.status),
-             v.statistic, html.interval(v.ci), v.reason) for i, v in enumerate(verdicts, 1)]
+             v.statistic, _nowrap(html.interval(v.ci)), html.short(v.reason, 140))
+            for i, v in enumerate(verdicts, 1)]
     head = ("#", "claim", "subject", "config", "status", "statistic", "95% CI", "reason")
     return f'<div class="scroll">{html.table(rows, head)}</div>'
 
 
+def _nowrap(text: str) -> html.Raw:
+    return html.Raw(f'<span style="white-space:nowrap">{escape(text)}</span>')
+
+
 def _verdict(i: int, v: Verdict, owner: int) -> str:
     name = html.text(v.status)
-    numbers = {"predicted": v.predicted, "statistic": v.statistic, "95% CI": html.interval(v.ci),
-               "decided at N": v.decided_at, "adjusted p-value": v.pvalue}
+    numbers = html.table([(v.predicted, v.statistic, html.interval(v.ci), v.decided_at,
+                           v.pvalue)],
+                         ("predicted", "statistic", "95% CI", "decided at N", "adjusted p"))
     config = json.dumps(v.config.to_dict(), indent=1) if v.config else "-"
     cal = "" if not calibration_of(v.claim)[0] else \
         f' <a href="#cal-{escape(v.claim)}">calibration of {escape(v.claim)}</a>'
     out = [f'<section class="verdict {escape(name)}" id="v{i}">',
            f"<h3>[{i}] {escape(v.claim)}: {escape(v.subject)}</h3>",
            f'<p class="reason">{html.status(v.status)} {escape(v.reason)}</p>',
-           f'<div class="scroll">{html.fields(numbers)}</div>',
+           f'<div class="scroll">{numbers}</div>',
            f"<p class=\"muted\">{escape(html.config_text(v.config)) if v.config else ''}{cal}</p>",
            f"<details><summary>config</summary><pre>{escape(config)}</pre></details>"]
     if owner != i:
@@ -164,8 +171,9 @@ def render(verdicts: Sequence[Verdict], *, owners: Sequence[int], plan: Sequence
     counts = {s: sum(html.text(v.status) == s for v in verdicts) for s in html.STATUS_COLOURS}
     vers = versions() if versions_ is None else versions_
     body = ["<h1>twostep verification report</h1>",
-            '<p class="muted">' + ", ".join(f"{n} {s}" for s, n in counts.items())
-            + f" &middot; twostep {escape(vers.get('twostep', '?'))}</p>",
+            "<p>" + ", ".join(f"{n} {html.status(s)}" for s, n in counts.items())
+            + f' <span class="muted">&middot; twostep {escape(vers.get("twostep", "?"))}'
+            "</span></p>",
             '<nav><a href="#summary">summary</a><a href="#verdicts">verdicts</a>'
             '<a href="#figures">figures</a><a href="#calibration">calibration</a>'
             '<a href="#predictions">predictions</a><a href="#plan">plan and versions</a></nav>',

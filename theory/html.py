@@ -150,7 +150,9 @@ def evidence(tab: Any) -> Raw:
 
 def interval(ci: Any) -> str:
     """A ``(low, high)`` interval as ``[low, high]`` ('-' where it is missing)."""
-    return "-" if ci is None else f"[{text(ci[0])}, {text(ci[1])}]"
+    if ci is None or all(text(c) == "-" for c in ci):
+        return "-"
+    return f"[{text(ci[0])}, {text(ci[1])}]"
 
 
 def verdict(v: Any) -> Raw:
