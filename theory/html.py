@@ -101,12 +101,26 @@ def config_text(cfg: Any) -> str:
             f"{cfg.alpha2:g})" + ("" if law == "gaussian" else f", {law} second layer"))
 
 
+def outliers(values: Any) -> str | None:
+    """Outliers as ``value (term k)`` each; a predicted one known only by its order shows
+    ``~N^e``."""
+    if values is None:
+        return None
+
+    def one(o: Any) -> str:
+        size = (text(o.value) if o.value is not None or o.exponent is None
+                else f"~N^{o.exponent:g}")
+        return size + ("" if o.term is None else f" (term {o.term})")
+
+    return "[" + ", ".join(one(o) for o in values) + "]"
+
+
 def observables(obs: Any, title: str) -> Raw:
     """An :class:`~twostep.theory.observables.Observables` or a Measurement (the same field
     names): the width, the outliers, and a row per step-two term and projection."""
     head = {"N": obs.N, "d": obs.d, "n": obs.n, "bulk edge": obs.bulk_edge,
             "new outliers visible": obs.visible_new_outliers,
-            "outliers": None if obs.outliers is None else [o.value for o in obs.outliers]}
+            "outliers": outliers(obs.outliers)}
     spike = getattr(obs, "step_one_spike", None)
     if spike is not None:
         head["step-one spike"] = spike.value

@@ -331,9 +331,9 @@ class Observables(Observable):
     features: FeatureSpikes | None = None
 
     def __repr__(self) -> str:
-        values = None if self.outliers is None else [o.value for o in self.outliers]
         return (f"Observables(N={self.N}, d={self.d}, n={self.n}, "
-                f"bulk_edge={html.text(self.bulk_edge)}, outliers={html.short(values, 60)}, "
+                f"bulk_edge={html.text(self.bulk_edge)}, "
+                f"outliers={html.short(html.outliers(self.outliers), 60)}, "
                 f"visible_new_outliers={self.visible_new_outliers})")
 
     def _repr_html_(self) -> str:
