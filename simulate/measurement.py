@@ -192,6 +192,12 @@ class Measurement:
         fix(self, "beta", _typed(BetaLearning, self.beta))
         fix(self, "dynamics", tuple(StepStats.from_dict(s) for s in self.dynamics or ()))
 
+    def __getitem__(self, key: Any) -> Any:
+        """Refused in one line: a measurement is read by attribute (formats 1 and 2 were
+        dicts; docs/howto-own-claim.md)."""
+        raise TypeError(f"a measurement is read by attribute: m.{key}, not m[{key!r}] "
+                        "(docs/howto-own-claim.md)")
+
     def __repr__(self) -> str:
         values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]
         return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
