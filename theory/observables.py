@@ -9,6 +9,12 @@ has no ``statement``).  Every overlap is a squared cosine in [0, 1].
 
 ``to_dict()`` gives the JSON keys (the field names); ``from_dict()`` reads them back and refuses
 unknown keys in one line.
+
+Every field of a record here declares how it scales with the step sizes and which step it
+belongs to (``observed(scale=..., step=...)``, :mod:`twostep.theory.fields`); a field that
+declares nothing is refused when its class is created (``@observable``).  The core view's
+rescaling (compare/rescale.py) and the regime guard (compare/claims/guard.py) read these
+declarations.
 """
 
 from __future__ import annotations
