@@ -51,8 +51,8 @@ STORE_COLUMNS = {
                   "spectrum.bulk_edge_empirical, step_one_spike.value, series.residual, ...)",
     "k": "the term index of a term, projection or outlier (its term), else empty",
     "item": "position in a list of records (the outliers, the steps of dynamics), else empty",
-    "j": "position in a vector-valued field (term.leakage[j] = ||T_j^T q_(k+1)||, "
-         "term.singular_values[j], outlier.left_overlaps[j] with q_(j+1), series.norms[j]), "
+    "j": "position in a vector-valued field (term.leakage[j]: the norm of T_j^T q_(k+1); "
+         "term.singular_values[j]; outlier.left_overlaps[j]: with q_(j+1); series.norms[j]), "
          "else empty",
     "value": "the number (float; booleans 1.0 / 0.0)",
 }

@@ -318,3 +318,14 @@ def test_export_refuses_a_bad_store_or_format(work, capsys):
     code, out, err = run_cli(capsys, "export", "s.sqlite", "--out", "t.csv", "--format", "xls")
     assert code == 2 and "invalid choice: 'xls'" in err and "'csv', 'parquet'" in err
     assert sorted(p.name for p in work.iterdir()) == ["empty.sqlite", "s.sqlite"]
+
+
+def test_the_columns_are_documented():
+    import re
+
+    text = (Path(__file__).parents[1] / "docs" / "reference.md").read_text(encoding="utf-8")
+    for section, columns in (("store-export", export.STORE_COLUMNS),
+                             ("evidence-export", export.EVIDENCE_COLUMNS)):
+        start = text.index(f"<!-- keys:{section} -->")
+        block = text[start:text.index("<!-- keys:end -->", start)]
+        assert dict(re.findall(r"^\| `([^`]+)` \| (.*) \|$", block, re.M)) == columns
