@@ -23,6 +23,8 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from twostep.simulate.measurement import Measurement, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -85,18 +87,10 @@ def require_pandas(parquet: bool = False):
 # -- measurements ---------------------------------------------------------------------------
 
 def _number(x: Any) -> float | None:
-    """``x`` as a float when it is a number (booleans 1.0 / 0.0), else None."""
-    if isinstance(x, bool):
+    """``x`` as a float when it is a number (booleans 1.0 / 0.0; numpy scalars too), else
+    None."""
+    if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         return float(x)
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    try:  # numpy scalars
-        import numpy as np
-
-        if isinstance(x, (np.integer, np.floating, np.bool_)):
-            return float(x)
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
     return None
 
 
