@@ -329,3 +329,19 @@ def test_the_columns_are_documented():
         start = text.index(f"<!-- keys:{section} -->")
         block = text[start:text.index("<!-- keys:end -->", start)]
         assert dict(re.findall(r"^\| `([^`]+)` \| (.*) \|$", block, re.M)) == columns
+
+
+def test_export_evidence_gives_the_verdicts_of_the_stored_plan(work, filled, capsys):
+    code, out, _ = run_cli(capsys, "export", "s.sqlite", "--out", "ev.csv", "--evidence",
+                           "--json")
+    assert code == 0
+    assert json.loads(out)["columns"] == list(export.EVIDENCE_COLUMNS)
+    ev = pd.read_csv("ev.csv")
+    # the store's plan is the last verify's: bbp
+    for v in filled[1]["bbp"]:
+        mine = ev[(ev.subject == v["subject"])]
+        assert set(mine.status) == {v["status"]} and set(mine.claim) == {"bbp"}
+        own = mine[mine.statistic == "verdict.statistic"]
+        assert own.value.tolist() == pytest.approx([v["statistic"]], rel=RTOL)
+        assert own.N.tolist() == [v["decided_at"]]
+    assert "--force" in _refused(capsys, "--out", "ev.csv", "--evidence")  # ours: --force

@@ -1,7 +1,9 @@
 """``twostep export STORE --out FILE``: a store's per-seed measurements as one long table.
 
 One row per (cell, config fields, N, seed, observable, k, value) (``Store.to_frame()``,
-:mod:`twostep.compare.export`; docs/howto-paper.md), written as CSV or parquet.  Needs the
+:mod:`twostep.compare.export`; docs/howto-paper.md), written as CSV or parquet.  With
+``--evidence``, the verdicts' per-N evidence instead (``export.evidence_frame``) of the plan
+``twostep report`` evaluates.  Needs the
 optional extra ``export`` (pandas, pyarrow): without it, one line naming it and exit 2.
 
 The store is only read.  ``--out`` is written whole or not at all: into a temporary file in
@@ -25,6 +27,7 @@ from pathlib import Path
 from twostep.simulate.files import place_new, umask
 from twostep.theory.errors import ConfigError
 
+from ..export import EVIDENCE_COLUMNS
 from ..paths import check_path_name, check_writable_folder, disk_full, parent_of, path_errors
 from ._output_args import add_json_argument
 
@@ -45,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ending in .parquet, else csv)")
     parser.add_argument("--force", action="store_true",
                         help="replace FILE if twostep exported it before")
+    parser.add_argument("--evidence", action="store_true",
+                        help="export the verdicts' per-N evidence instead (one row per claim, "
+                             "subject, N and statistic: the plan twostep report evaluates)")
     add_json_argument(parser, "a summary (rows, cells, observables, columns, the file)")
 
 
@@ -66,8 +72,8 @@ def _csv_header(path: Path) -> list[str] | None:
 
 def is_export_file(path: Path) -> bool:
     """Whether ``path`` is a table twostep exported: a CSV whose header is an export's (it
-    starts ``cell,version`` and ends ``observable,k,item,j,value``), or a parquet file whose
-    schema metadata has :data:`PARQUET_KEY`."""
+    starts ``cell,version`` and ends ``observable,k,item,j,value``, or is the evidence's
+    columns), or a parquet file whose schema metadata has :data:`PARQUET_KEY`."""
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic == b"PAR1":
@@ -78,9 +84,10 @@ def is_export_file(path: Path) -> bool:
         except Exception:  # not readable as parquet, or no pyarrow: not known to be ours
             return False
         return PARQUET_KEY in metadata
-    header = _csv_header(path)
-    return bool(header) and header[:2] == ["cell", "version"] \
-        and header[-5:] == ["observable", "k", "item", "j", "value"]
+    header = _csv_header(path) or []
+    return (header[:2] == ["cell", "version"]
+            and header[-5:] == ["observable", "k", "item", "j", "value"]) \
+        or header == list(EVIDENCE_COLUMNS)
 
 
 def check_target(path: Path, force: bool) -> bool:
@@ -166,16 +173,38 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"store {args.store} holds no finished cell yet; fill it with "
                               f"twostep sweep --store {args.store} ... or twostep verify "
                               f"--store {args.store}")
-        frame = store.to_frame()
+        frame = _evidence(store, args.store) if args.evidence else store.to_frame()
     with disk_full(f"export {args.out}", EXPORT_KEPT):
         write(frame, out, fmt, replace=replace, store=str(args.store))
+    if args.evidence:
+        summary = {"verdicts": int(frame[["claim", "subject"]].drop_duplicates().shape[0]),
+                   "statistics": int(frame["statistic"].nunique())}
+    else:
+        summary = {"cells": int(frame["cell"].nunique()),
+                   "observables": int(frame["observable"].nunique())}
     summary = {"store": str(args.store), "out": str(out), "format": fmt, "rows": len(frame),
-               "cells": int(frame["cell"].nunique()),
-               "observables": int(frame["observable"].nunique()),
-               "columns": list(frame.columns)}
+               **summary, "columns": list(frame.columns)}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"twostep export: {summary['rows']} rows ({summary['cells']} cells, "
-              f"{summary['observables']} observables) written to {out}", file=sys.stderr)
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items()
+                           if k in ("cells", "observables", "verdicts", "statistics"))
+        print(f"twostep export: {summary['rows']} rows ({counts}) written to {out}",
+              file=sys.stderr)
     return 0
+
+
+def _evidence(store, name: str):
+    """The evidence of the verdicts ``twostep report`` gives for this store (its plan)."""
+    from .. import core_plan
+    from ..export import evidence_frame
+    from ..verify import evaluate, inferred_plan, stored_plan
+    from .report import nothing_to_report
+
+    core = core_plan.stored_as_core(store)
+    plan = (core_plan.stored_plan(store) if core else stored_plan(store)) \
+        or inferred_plan(store)
+    if not plan or not store.versions().get(store.version):
+        raise ConfigError(nothing_to_report(store, name))
+    verdicts, _ = (core_plan.evaluate if core else evaluate)(plan, store)
+    return evidence_frame(list(verdicts))
