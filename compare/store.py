@@ -279,6 +279,15 @@ class Store:
         for cell, text in self._rows("done", filters):
             yield cell, json.loads(text)
 
+    def to_frame(self, **filters: Any):
+        """The done cells' per-seed measurements as a long pandas DataFrame: one row per
+        (cell, config fields, N, seed, observable, k, value) (:mod:`.export`; columns:
+        ``export.STORE_COLUMNS``).  Filters: those of :meth:`results`, ``version`` default
+        every version.  Needs pandas (``pip install 'twostep[export]'``)."""
+        from .export import store_frame
+
+        return store_frame(self, **filters)
+
     def failed(self, **filters: Any) -> list[tuple[Cell, str]]:
         """Failed cells (same filters as :meth:`results`) and their error text."""
         return list(self._rows("failed", filters))
