@@ -1,5 +1,6 @@
 """The example notebooks run: docs/examples/*.ipynb executed top to bottom by nbclient in a
-fresh kernel (the ``notebook`` extra: nbclient, nbformat, ipykernel), each cell within a
+fresh kernel (the ``notebook`` extra: nbclient, nbformat, ipykernel; the quickstart's export
+cell needs the ``export`` extra, pandas), each cell within a
 timeout, no cell raising.  The notebooks are stored without outputs (checked here too).
 
 Marked ``notebook``: not in the default suite (the quickstart simulates for about half a
@@ -41,6 +42,7 @@ def test_the_quickstart_runs(tmp_path):
     nbclient = pytest.importorskip("nbclient", reason="pip install twostep[notebook]")
     pytest.importorskip("ipykernel", reason="pip install twostep[notebook]")
     pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas", reason="pip install twostep[export]")
     nb = nbformat.read(ROOT / "docs" / "examples" / "quickstart.ipynb", as_version=4)
     start = time.perf_counter()
     nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -55,5 +57,6 @@ def test_the_quickstart_runs(tmp_path):
     assert "status-consistent" in verdict or "status-inconclusive" in verdict
     assert "done" in outputs["quickstart-09"][0]["data"]["text/html"]
     assert "| N |" in outputs["quickstart-10"][0]["text"]  # the per-N table
+    assert "400" in outputs["quickstart-11"][0]["data"]["text/plain"]  # the export, per N
     figure = outputs["quickstart-13"]
     assert any("image/png" in o.get("data", {}) for o in figure), figure

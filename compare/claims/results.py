@@ -167,6 +167,18 @@ class Verdict:
     def _repr_html_(self) -> str:
         return html.verdict(self)
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence as long rows (``compare.export.evidence_rows``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
+
     def to_dict(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
             return None if x is None or not math.isfinite(x) else float(x)
@@ -284,6 +296,18 @@ class Finding:
         if out.status not in STATUSES:
             raise ValueError(f"decision status {out.status!r}; allowed: {', '.join(STATUSES)}")
         return out
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence and recorded inputs as long rows (``compare.export``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as data (only a rule-based finding: a callable cannot be kept)."""
