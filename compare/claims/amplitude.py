@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,6 +15,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
+from .codes import Reason, Status
 from .extrapolated import extrapolated_limit_finding
 from .guard import (
     GUARD_TERMS,
@@ -22,9 +23,8 @@ from .guard import (
     _usable,
     guard_terms,
     measured_regime,
-    regime_from_dict,
 )
-from .limit import decide_limit, limit_finding
+from .limit import LimitInputs, decide_limit, limit_finding
 from .results import Finding, Outcome, Results, register_rule
 
 #: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
@@ -90,9 +90,8 @@ class TermAmplitudeClaim(Claim):
             zero = [N for N, p in pred[k].items() if p.amplitude == 0]
             subject = f"term k={k}: measured / predicted amplitude"
             if missing or zero:
-                why = (f"no finite-N prediction: {missing[0]}" if missing else
-                       f"predicted amplitude 0 at N = {zero[0]} (absent at leading order): no "
-                       "ratio can be formed; its size is the null floor's, see term-exponent")
+                why = (Reason("no-prediction", why=missing[0]) if missing else
+                       Reason("amplitude-zero", N=zero[0]))
                 out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
@@ -103,27 +102,41 @@ class TermAmplitudeClaim(Claim):
         return out
 
 
-@register_rule("visible-count")
-def decide_visible_count(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+@dataclass(frozen=True)
+class VisibleCountInputs(LimitInputs):
+    """The limit rule's inputs plus, per N, the ``expected`` count of step-two outliers the
+    theory puts out of the bulk."""
+
+    expected: Mapping[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "expected": {str(N): e for N, e in self.expected.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VisibleCountInputs:
+        return cls(**cls._fields_of(d),
+                   expected={int(N): int(e) for N, e in d.get("expected", {}).items()})
+
+
+@register_rule("visible-count", inputs=VisibleCountInputs)
+def decide_visible_count(inputs: VisibleCountInputs, adj: Mapping[str, float]) -> Outcome:
     """The limit rule on the visible-count finding of ``outlier-locations``, except that
     ``consistent`` needs a deciding width where the theory puts a step-two outlier out of the
     bulk: "none predicted, none seen" at the small widths says nothing about the locations
     (a planted location 2% too low, moved into the edge's band at N = 4000, was otherwise
     called consistent from N = 500, 1000 alone in 80% of the calibration's designs).
     ``inconsistent`` may come from any deciding width."""
+    if not isinstance(inputs, VisibleCountInputs):
+        inputs = VisibleCountInputs.from_dict(inputs)
     out = decide_limit(inputs, adj)
-    if out.status != "consistent":
+    if out.status != Status.CONSISTENT:
         return out
-    values = {int(N): v for N, v in inputs["values"].items()}
-    excluded = {int(N): why for N, why in inputs["excluded"].items()}
-    usable, _ = _usable(sorted(values), regime_from_dict(inputs["regime"]), excluded)
+    usable, _ = _usable(sorted(inputs.values), inputs.regime, inputs.excluded)
     deciding = usable[-2:]
-    if any(int(inputs["expected"].get(str(N), 0)) > 0 for N in deciding):
+    if any(inputs.expected.get(N, 0) > 0 for N in deciding):
         return out
-    return Outcome("inconclusive", f"the count agrees only where no step-two outlier is "
-                   f"predicted out of the bulk (N = {', '.join(map(str, deciding))}), which "
-                   "does not test the locations; would decide: a width where a term is "
-                   f"predicted out of the edge's band; {out.reason}")
+    return Outcome("inconclusive", Reason("visible-count-untested", Ns=list(deciding),
+                                          limit=out.reason))
 
 
 def _edge_scale(ms: Sequence[Any], N: int) -> tuple[list[float | None], float]:
@@ -196,13 +209,13 @@ class OutlierLocations(Claim):
         Ns = results.Ns(config)
         ks = list(range(1, min(pred.paper_count, 3) + 1))
         if regime.blocked or not ks:
-            reason = regime.blocked or "the paper count is 0: no step-two outlier is predicted"
+            reason = regime.blocked or Reason("paper-count-zero")
             return [_blocked(self.name, "visible new outliers", config, 0, reason)]
         amps = _predicted_terms(config, ks, Ns)
         undefined = [amps[k][Ns[-1]].reason for k in ks if amps[k][Ns[-1]].amplitude is None]
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
-                             f"no finite-N prediction: {undefined[0]}")]
+                             Reason("no-prediction", why=undefined[0]))]
         seen = _sightings(results, config, Ns, ks, amps, self.factor,
                           EDGE_MARGIN + self.location_units)
         out = [self._count_finding(config, results, seen, regime)]
@@ -238,8 +251,8 @@ class OutlierLocations(Claim):
                                   f"term {k}'s outlier identified in " + ", ".join(
                                       f"{shown[f'term {k} identified'][N]} seeds at N = {N}"
                                       for N in Ns) for k in ks))
-        return dataclasses.replace(count, rule="visible-count", inputs={
-            **count.inputs, "expected": {str(N): expected[N] for N in Ns}})
+        return dataclasses.replace(count, rule="visible-count", inputs=VisibleCountInputs(
+            **vars(count.inputs), expected={N: expected[N] for N in Ns}))
 
     def _gap_finding(self, config: ModelConfig, k: int, seen: _Sightings,
                      regime: Regime) -> Finding:

@@ -1,0 +1,226 @@
+"""What a verdict says, as data: its :class:`Status` and its :class:`Reason` (a code with
+parameters), and the one table of wordings (:data:`TEMPLATES`) that renders a reason as the
+line shown in reports (docs/claims.md).
+
+Code branches on ``Verdict.status`` and ``Verdict.reason.code`` (and ``.params``), never on
+the rendered text: the wording lives only in :data:`TEMPLATES`, so changing it changes no
+decision (``tests/test_codes.py`` plants a different wording and checks this).
+
+A reason's text is rendered once, when it is made: ``prefix`` + the code's template filled
+with the parameters + ``suffix`` (``prefix`` and ``suffix``: clauses of other origin, such as
+the regime guard's words on the widths it left out, or a claim's note).  A :class:`Reason`
+is a ``str`` (its text), so displaying it, writing it into a table and comparing it with a
+string of today's text keep working.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+
+class Status(str, Enum):
+    """A verdict's status.  A ``str`` mixin: ``Status.CONSISTENT == "consistent"``, and it
+    is written to JSON and tables as its value."""
+
+    CONSISTENT = "consistent"
+    INCONSISTENT = "inconsistent"
+    INCONCLUSIVE = "inconclusive"
+    #: reserved for a verdict the regime guard keeps from being decided at every width (the
+    #: built-in claims report those as ``inconclusive`` with a guard code, :data:`BLOCKED_CODES`)
+    BLOCKED = "blocked"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def parse(cls, value: Any) -> Status:
+        """``value`` (a Status or its string) as a Status; ValueError names the allowed ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"decision status {value!r}; allowed: "
+                             f"{', '.join(s.value for s in cls)}") from None
+
+
+#: Code of a reason given as free text (a user claim's ``decide`` that returns a string, a
+#: verdict stored before reasons had codes).
+TEXT = "text"
+
+#: The wording of each code (``str.format`` with the reason's parameters).  Used only by
+#: rendering: :class:`Reason`.
+TEMPLATES: dict[str, str] = {
+    TEXT: "{text}",
+    # the regime guard (guard.py)
+    "guard-nonsmooth": "the exact step-two terms are undefined for the non-smooth activation "
+                       "{activation!r} (their coefficients are derivatives of a kink; "
+                       "docs/theory.md)",
+    "guard-outside": "{clause}",
+    # the core view (compare/core.py)
+    "core-refused": "refused by the core view: {why}",
+    # shared clauses
+    "need-seeds": "; would decide: about {seeds} seeds per N",
+    # the limit rule (limit.py)
+    "limit-no-width": "no width can decide",
+    "limit-no-usable": "{clause}",
+    "limit-one-width": "mean {mean} at N = {N}: a verdict needs the last two widths",
+    "limit-ci-wide": "CI wider than the tolerance: mean {mean} at N = {N} has half-width "
+                     "{half_width:.3g} > {tolerance:.3g}{more}",
+    "limit-consistent": "mean {mean} at N = {N} within {predicted:.4g} +- {tolerance:.3g}, and "
+                        "at N = {N_before} too",
+    "limit-inconsistent": "mean {mean} at N = {N} outside {predicted:.4g} +- {tolerance:.3g} at "
+                          "the last two N (adjusted p = {p:.2g}), deviation {deviations[0]:.3g} "
+                          "-> {deviations[1]:.3g} not significantly shrinking",
+    "limit-shrinking": "deviation {deviations[0]:.3g} -> {deviations[1]:.3g} shrinking toward "
+                       "the prediction: pre-asymptotic; would decide: larger N than {N}",
+    "limit-misses": "mean {mean} at N = {N} misses the band {predicted:.4g} +- {tolerance:.3g} "
+                    "but not significantly at the last two N",
+    "limit-meets-last-only": "mean {mean} at N = {N} meets the band {predicted:.4g} +- "
+                             "{tolerance:.3g} but the mean at N = {N_before} does not",
+    # the extrapolated-limit rule (extrapolated.py)
+    "extrapolated-too-few": "fewer than two usable widths with two seeds: no limit can be "
+                            "extrapolated",
+    "extrapolated-span": "limit r_inf = {fit} from N = {Ns:list}: an extrapolation needs >= "
+                         "{need_widths} usable widths spanning >= {need_range:g}x",
+    "extrapolated-ci-wide": "limit r_inf = {fit} from N = {Ns:list}: CI half-width "
+                            "{half_width:.3g} wider than the tolerance {tolerance:.3g}",
+    "extrapolated-consistent": "limit r_inf = {fit} from N = {Ns:list} within {predicted:.4g} "
+                               "+- {tolerance:.3g}",
+    "extrapolated-inconsistent": "limit r_inf = {fit} from N = {Ns:list} outside "
+                                 "{predicted:.4g} +- {tolerance:.3g} (adjusted p = {p:.2g})",
+    "extrapolated-not-significant": "limit r_inf = {fit} from N = {Ns:list} misses "
+                                    "{predicted:.4g} +- {tolerance:.3g} but not significantly "
+                                    "after BH (p = {p:.2g})",
+    # findings no data can decide (base.py's _blocked)
+    "no-prediction": "no finite-N prediction: {why}",
+    "amplitude-zero": "predicted amplitude 0 at N = {N} (absent at leading order): no ratio can "
+                      "be formed; its size is the null floor's, see term-exponent",
+    "paper-count-zero": "the paper count is 0: no step-two outlier is predicted",
+    # the visible-count rule (amplitude.py)
+    "visible-count-untested": "the count agrees only where no step-two outlier is predicted "
+                              "out of the bulk (N = {Ns:list}), which does not test the "
+                              "locations; would decide: a width where a term is predicted out "
+                              "of the edge's band; {limit}",
+}
+
+#: Codes of a reason that says the regime guard kept every width from deciding.
+BLOCKED_CODES = frozenset({"guard-nonsmooth", "guard-outside"})
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` plus the spec ``list<spec>``: a sequence joined by ", ", each item
+    formatted with ``<spec>`` (``{Ns:list}``, ``{slopes:list.2f}``)."""
+
+    def format_field(self, value: Any, spec: str) -> str:
+        if spec.startswith("list"):
+            return ", ".join(format(v, spec[4:]) for v in value)
+        return super().format_field(value, spec)
+
+
+_FORMATTER = _Formatter()
+
+
+def render(code: str, params: Mapping[str, Any]) -> str:
+    """The text of ``code`` with ``params`` (:data:`TEMPLATES`)."""
+    try:
+        template = TEMPLATES[code]
+    except KeyError:
+        raise ValueError(f"unknown reason code {code!r}; known: "
+                         f"{', '.join(sorted(TEMPLATES))}") from None
+    body = _FORMATTER.vformat(template, (), params)
+    return f"{params.get('prefix', '')}{body}{params.get('suffix', '')}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return value.to_dict()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, Mapping) and "code" in value and "params" in value:
+        return Reason.from_dict(value)
+    if isinstance(value, list):
+        return [_loaded(v) for v in value]
+    return value
+
+
+class Reason(str):
+    """Why a verdict is what it is: ``code`` (a key of :data:`TEMPLATES`) and ``params``
+    (JSON-able values; a parameter may be a Reason itself), immutable.  The string value is
+    the rendered text (:func:`render`).
+
+    ``Reason(code, params)``, ``Reason(code, name=value, ...)``; ``Reason.text(s)``: free text
+    (code :data:`TEXT`).  ``to_dict`` / ``from_dict``: ``{"code", "params"}``.
+    """
+
+    code: str
+    params: Mapping[str, Any]
+
+    def __new__(cls, code: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reason:
+        p = {**(params or {}), **kw}
+        p = MappingProxyType({k: v for k, v in p.items()
+                              if not (k in ("prefix", "suffix") and v == "")})
+        self = super().__new__(cls, render(code, p))
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "params", p)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Reason is immutable (cannot set {name!r})")
+
+    def __reduce__(self):
+        return (Reason, (self.code, dict(self.params)))
+
+    def __repr__(self) -> str:
+        return f"Reason({self.code!r}, {dict(self.params)!r})"
+
+    @property
+    def message(self) -> str:
+        """The rendered text as a plain ``str``."""
+        return str.__str__(self)
+
+    @classmethod
+    def text(cls, text: str) -> Reason:
+        """A reason given as free text (code :data:`TEXT`)."""
+        return cls(TEXT, text=str(text))
+
+    @classmethod
+    def of(cls, value: Reason | str | Mapping[str, Any]) -> Reason:
+        """``value`` as a Reason: a Reason as is, a ``{"code", "params"}`` mapping rebuilt, any
+        other string as free text."""
+        if isinstance(value, Reason):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(value)
+        return cls.text(value)
+
+    def with_suffix(self, suffix: str) -> Reason:
+        """This reason with ``suffix`` appended to its text (its code unchanged)."""
+        if not suffix:
+            return self
+        params = dict(self.params)
+        params["suffix"] = f"{params.get('suffix', '')}{suffix}"
+        return Reason(self.code, params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": _jsonable(dict(self.params))}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Reason:
+        return cls(d["code"], {k: _loaded(v) for k, v in d.get("params", {}).items()})
+
+
+__all__ = ["BLOCKED_CODES", "TEMPLATES", "TEXT", "Reason", "Status", "render"]
