@@ -7,8 +7,9 @@ the rendered text: the wording lives only in :data:`TEMPLATES`, so changing it c
 decision (``tests/test_codes.py`` plants a different wording and checks this).
 
 A reason's text is rendered once, when it is made: ``prefix`` + the code's template filled
-with the parameters + ``suffix`` (``prefix`` and ``suffix``: clauses of other origin, such as
-the regime guard's words on the widths it left out, or a claim's note).  A :class:`Reason`
+with the parameters + the reasons of ``then`` (clauses that follow, each a Reason: "would
+decide: ...") + ``suffix`` (``prefix`` and ``suffix``: text of other origin, such as the
+regime guard's words on the widths it left out, or a claim's note).  A :class:`Reason`
 is a ``str`` (its text), so displaying it, writing it into a table and comparing it with a
 string of today's text keep working.
 """
@@ -66,6 +67,46 @@ TEMPLATES: dict[str, str] = {
     "core-refused": "refused by the core view: {why}",
     # shared clauses
     "need-seeds": "; would decide: about {seeds} seeds per N",
+    "would-decide": "; would decide: {need}",
+    "guard-off": "; regime guard off (asked by the claim)",
+    "too-few-widths": "{count} usable width(s) spanning {span:.3g}x (a verdict either way needs "
+                      ">= {need_widths} spanning >= {need_range:g}x)",
+    # what would decide an exponent (exponent.py)
+    "need-convergence": "a smaller etabar1 (the exact terms do not depend on it) or the N where "
+                        "the series converges",
+    "need-floor": "a larger N than {N} (the signal must clear its floor) or more seeds",
+    "need-widths": "more widths: add N = {N} (a verdict needs {need_widths} spanning "
+                   "{need_range:g}x)",
+    "need-settled": "larger N than {N} (the local slopes have not settled)",
+    "need-seeds-fit": "about {seeds} seeds per N (fit half-width {half_width:.2g} vs "
+                      "{tolerance:g})",
+    "need-more": "more seeds or larger N",
+    # the exponent rule (exponent.py)
+    "exponent-floor-all": "signal below the null floor at every N",
+    "exponent-floor-largest": "signal not above the null floor at the largest N = {N} (above "
+                              "at N = {above:list})",
+    "exponent-no-signal": "fewer than two N with a measurable signal",
+    "exponent-widths": "{widths}; so far fit {fit}, last local slope {last} against "
+                       "{predicted:.3g}",
+    "exponent-ci-wide": "CI wider than the tolerance: fit {fit} has half-width {half_width:.3g} "
+                        "> {tolerance:g}",
+    "exponent-consistent": "fitted exponent {fit} and last local slope {last} contain "
+                           "{predicted:.3g}; signal {where}",
+    "signal-above-floor": "above the null floor at N = {N}",
+    "signal-at": "at N = {first}..{last}",
+    "exponent-fit-excludes": "fit {fit} excludes {predicted:.3g} but the last local slope "
+                             "{last} contains it (local slopes {slopes:list.2f}): "
+                             "pre-asymptotic",
+    "exponent-last-excludes": "last local slope {last} excludes {predicted:.3g} while the fit "
+                              "{fit} contains it (local slopes {slopes:list.2f})",
+    "exponent-inconsistent": "fitted exponent {fit} and last local slope {last} exclude "
+                             "{predicted:.3g} (BH-adjusted p = {p:.2g}); local slopes "
+                             "{slopes:list.2f} not drifting toward it",
+    "exponent-drifting": "local slopes {slopes:list.2f} drifting toward {predicted:.3g}: "
+                         "pre-asymptotic",
+    "exponent-not-significant": "fit {fit} and last local slope {last} exclude {predicted:.3g} "
+                                "but not significantly after BH (p = {p:.2g})",
+    "taylor-note": "; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {N}",
     # the limit rule (limit.py)
     "limit-no-width": "no width can decide",
     "limit-no-usable": "{clause}",
@@ -134,7 +175,8 @@ def render(code: str, params: Mapping[str, Any]) -> str:
         raise ValueError(f"unknown reason code {code!r}; known: "
                          f"{', '.join(sorted(TEMPLATES))}") from None
     body = _FORMATTER.vformat(template, (), params)
-    return f"{params.get('prefix', '')}{body}{params.get('suffix', '')}"
+    then = "".join(str(r) for r in params.get("then", ()))
+    return f"{params.get('prefix', '')}{body}{then}{params.get('suffix', '')}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -206,6 +248,12 @@ class Reason(str):
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         return cls.text(value)
+
+    def then(self, clause: Reason) -> Reason:
+        """This reason followed by ``clause`` (its code unchanged; ``params["then"]``)."""
+        params = dict(self.params)
+        params["then"] = [*params.get("then", ()), clause]
+        return Reason(self.code, params)
 
     def with_suffix(self, suffix: str) -> Reason:
         """This reason with ``suffix`` appended to its text (its code unchanged)."""
