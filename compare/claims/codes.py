@@ -69,6 +69,7 @@ TEMPLATES: dict[str, str] = {
     "need-seeds": "; would decide: about {seeds} seeds per N",
     "would-decide": "; would decide: {need}",
     "guard-off": "; regime guard off (asked by the claim)",
+    "clause": "; {text}",
     "too-few-widths": "{count} usable width(s) spanning {span:.3g}x (a verdict either way needs "
                       ">= {need_widths} spanning >= {need_range:g}x)",
     # what would decide an exponent (exponent.py)
@@ -106,6 +107,79 @@ TEMPLATES: dict[str, str] = {
                          "pre-asymptotic",
     "exponent-not-significant": "fit {fit} and last local slope {last} exclude {predicted:.3g} "
                                 "but not significantly after BH (p = {p:.2g})",
+    # the coherent rule (coherent.py)
+    "coherent-missing": "{why}",
+    "coherent-no-exponent": "no exponent: {note}; would decide: {need}",
+    "coherent-widths": "{widths}; so far {fit}",
+    "coherent-narrower": "on N >= {N} {estimate:.3g} [{low:.3g}, {high:.3g}]",
+    "coherent-so-does": ", and so does the largest widths' fit ({tail})",
+    "coherent-wide": "exponent {fit} contains {predicted:.3g} but its half-width "
+                     "{half_width:.2g} exceeds {half_tolerance:g} (half the tolerance "
+                     "{tolerance:g}); would decide: {need}",
+    "coherent-narrower-excludes": "coherent exponent {fit} contains {predicted:.3g} but the "
+                                  "largest widths' fit ({tail}) excludes it; would decide: "
+                                  "larger N than {N}",
+    "coherent-consistent": "coherent exponent {fit} contains {predicted:.3g}",
+    "coherent-pre-asymptotic": "coherent exponent {fit} excludes {predicted:.3g} (BH-adjusted p "
+                               "= {p:.2g}) but the largest widths' fit ({tail}) contains it: "
+                               "pre-asymptotic; would decide: larger N than {N}",
+    "coherent-inconsistent": "coherent exponent {fit} excludes {predicted:.3g} (BH-adjusted p = "
+                             "{p:.2g})",
+    "coherent-not-significant": "coherent exponent {fit} excludes {predicted:.3g}, not "
+                                "significantly after BH (p = {p:.2g})",
+    # the outlier count (count.py)
+    "count-visible": "visible new outliers at N = {N}: {mean}; design: {design}",
+    "count-undefined": "{label} count undefined: {why}",
+    "count-blocked": "{blocked}; {visible}",
+    "count-critical": "{label} count {count}: alpha2/(1/2 - alpha1) = {ratio} is an integer, so "
+                      "a term has e_k = 0 and the count is decided by a finite spike, not by "
+                      "exponents; {visible}",
+    "count-outside": "{label} count {count} not decided: {clause}; {visible}",
+    "count-inconsistent": "{label} count {count}: term(s) {wrong} decided against the "
+                          "prediction ({decided} decided growing); {summary}; {visible}",
+    "count-rerun-terms": "rerun with terms >= {k}",
+    "count-terms-limit": "the count needs {k} exact terms, twostep computes at most {limit}",
+    "count-missing-terms": "the measurements lack exact term(s) {shown}: {fix}",
+    "count-open": "{label} count {count} not decided at N <= {N} (decided so far: term(s) "
+                  "{grows} grow, {vanish} vanish, {open} open): {summary}; {visible}",
+    "count-consistent": "{label} count {count}: {summary}; series converges at N = "
+                        "{used:list}; {visible}",
+    # the left vectors (vectors.py)
+    "vectors-no-outlier": "no outlier in at least half of the seeds at N = {N}",
+    "vectors-rank-power": "rank {rank} -> a^{power}",
+    "vectors-absent-power": "outlier(s) aligned with a power the theory predicts absent: "
+                            "{ranks:list}",
+    "vectors-rank": "rank {rank}: k={k} ({agree}/{seeds} seeds, overlap {overlap})",
+    "vectors-consistent": "at N = {N}: {ranks:list}",
+    "vectors-unclear": "at N = {N} not every outlier is clearly identified: {ranks:list}",
+    # reuse-learning (learning.py)
+    "stored-before-beta": "the measurements at N={N} were stored before twostep measured "
+                          "beta_component: rerun into a new store",
+    "learning-predicted": "predicted: {learns:learns}",
+    "learning-conflict": "{said}; undecided: term(s) {terms}: the strength and the beta_* "
+                         "component have exponents of opposite signs; {summary}",
+    "learning-learns": "learns: term {k} carries beta_* and grows",
+    "learning-lacks": "does not learn: term {k} vanishes or does not carry beta_*",
+    "learning-open": "{said}; undecided: term(s) {terms} open; {summary}",
+    "learning-agrees": "{state}; {said}; {summary}",
+    "learning-disagrees": "{state}; {said}; {summary}",
+    # reuse-gap (reuse.py)
+    "gap-predicted": "predicted: reuse {reuse:learns}, independent {independent:learns}",
+    "gap-widths": "{widths}; {predicted}",
+    "gap-disagrees": "{states:semicolons}; {predicted}",
+    "gap-agrees": "{states:semicolons}; {predicted}",
+    "gap-open": "{states:semicolons}; {predicted}",
+    # one-step-spikes (spikes.py)
+    "spikes-base": "median counts {medians} at N = {widths} vs predicted {count} (spike "
+                   "{count} grows as N^{grow:.3g}, spike {next} as N^{shrink:.3g})",
+    "spikes-critical": "alpha1 is an interval end point ({count} or {next} spikes): the count "
+                       "is not decided",
+    "spikes-widths": "{base}; {widths}",
+    "spikes-near-zero": "{base}: an exponent within {margin} of 0 is not decided by counting "
+                        "at feasible N, either way",
+    "spikes-consistent": "{base}; both exponents at least {margin} from 0",
+    "spikes-inconsistent": "{base}: differs in every seed, on one side, not moving toward it",
+    "spikes-unobservable": "{base}: not observable at this N",
     "taylor-note": "; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {N}",
     # the limit rule (limit.py)
     "limit-no-width": "no width can decide",
@@ -156,11 +230,16 @@ BLOCKED_CODES = frozenset({"guard-nonsmooth", "guard-outside"})
 
 class _Formatter(string.Formatter):
     """``str.format`` plus the spec ``list<spec>``: a sequence joined by ", ", each item
-    formatted with ``<spec>`` (``{Ns:list}``, ``{slopes:list.2f}``)."""
+    formatted with ``<spec>`` (``{Ns:list}``, ``{slopes:list.2f}``); ``semicolons``: clauses
+    joined by "; "; ``learns``: a bool as "learns" / "does not learn"."""
 
     def format_field(self, value: Any, spec: str) -> str:
         if spec.startswith("list"):
             return ", ".join(format(v, spec[4:]) for v in value)
+        if spec == "semicolons":
+            return "; ".join(str(v) for v in value)
+        if spec == "learns":
+            return "learns" if value else "does not learn"
         return super().format_field(value, spec)
 
 

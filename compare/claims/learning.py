@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from twostep.theory.config import ModelConfig
@@ -52,6 +52,7 @@ from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
 from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
+from .codes import Reason
 from .coherent import (
     MissingCoherent,
     cell_seconds,
@@ -138,14 +139,15 @@ class ReuseLearning(Claim):
         subject = f"{mode}: an outlier of W_2 carries beta_* (term k={top})"
         regime = measured_regime(results, cfg)
         if regime.blocked:
-            return _blocked(self.name, subject, cfg, expect, regime.blocked)
+            return replace(_blocked(self.name, subject, cfg, expect, regime.blocked),
+                           subject_key=mode)
         got = _mode_evidence(self.name, cfg, top, results, regime, pred)
         if isinstance(got, str):
-            return _blocked(self.name, subject, cfg, expect, got)
+            return replace(_blocked(self.name, subject, cfg, expect, got), subject_key=mode)
         data, pvals = got
         table = _cosine_table(self.name, data)
 
-        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             for row in table.rows:
                 N, k = row["N"], row["term"]
                 if f"k={k}:above@{N}" in adj:
@@ -156,7 +158,7 @@ class ReuseLearning(Claim):
                        "learns" if expect else "does not learn", math.nan,
                        (math.nan, math.nan), pvals, decide,
                        extra={"cosines": data.cosines, "signs": data.signs, "betas": data.betas,
-                              "pooled": data.pooled, "tested": data.tested})
+                              "pooled": data.pooled, "tested": data.tested}, subject_key=mode)
 
 
 # -- one batch mode's evidence and verdict --------------------------------------------------------
@@ -184,16 +186,15 @@ class _ModeEvidence:
 
 
 def _term_cosines(results: Results, cfg: ModelConfig, k: int, Ns: Sequence[int]
-                  ) -> dict[int, Cosine] | str:
+                  ) -> dict[int, Cosine] | Reason:
     """Term k's :func:`coherent_cosine` at each N, or why it cannot be measured (a cell stored
-    before twostep measured the beta_* component)."""
+    before twostep measured the beta_* component: a :class:`~.codes.Reason`)."""
     out = {}
     for N in Ns:
         ms = results.get(cfg, N)
         terms = [_term(m, k) for m in ms]
         if any(t.beta_component is None or t.coherent_sq is None for t in terms):
-            return (f"the measurements at N={N} were stored before twostep measured "
-                    "beta_component: rerun into a new store")
+            return Reason("stored-before-beta", N=N)
         out[N] = coherent_cosine([t.beta_component for t in terms],
                                  [t.coherent_sq for t in terms], N, ms[0].d)
     return out
@@ -355,26 +356,26 @@ def _classify_terms(data: _ModeEvidence, adj: Mapping[str, float]
 
 
 def _learning_verdict(data: _ModeEvidence, adj: Mapping[str, float], expect: bool
-                      ) -> tuple[str, str, float]:
+                      ) -> tuple[str, Reason, float]:
     """The mode's verdict: the measured state (learns / does not learn) against ``expect``."""
-    said = f"predicted: {'learns' if expect else 'does not learn'}"
+    said = Reason("learning-predicted", learns=expect)
     parts, learns, lacks, conflict = _classify_terms(data, adj)
     summary = "; ".join(parts)
     if conflict:
-        return ("inconclusive", f"{said}; undecided: term(s) {conflict}: the strength "
-                f"and the beta_* component have exponents of opposite signs; {summary}",
-                math.nan)
+        return ("inconclusive", Reason("learning-conflict", said=said, terms=conflict,
+                                       summary=summary), math.nan)
     if learns:
         got, keys = True, learns[0][1]
-        state = f"learns: term {learns[0][0]} carries beta_* and grows"
+        state = Reason("learning-learns", k=learns[0][0])
     elif len(lacks) == len(data.tested):
         got, keys = False, [key for _, ks in lacks for key in ks]
-        state = f"does not learn: term {data.top} vanishes or does not carry beta_*"
+        state = Reason("learning-lacks", k=data.top)
     else:
         open_ = [k for k in data.tested if k not in {j for j, _ in lacks}]
-        return ("inconclusive", f"{said}; undecided: term(s) {open_} open; {summary}",
+        return ("inconclusive", Reason("learning-open", said=said, terms=open_, summary=summary),
                 math.nan)
     if got == expect:
-        return "consistent", f"{state}; {said}; {summary}", math.nan
-    return ("inconsistent", f"{state}; {said}; {summary}",
-            max(adj[key] for key in keys))
+        return ("consistent", Reason("learning-agrees", state=state, said=said, summary=summary),
+                math.nan)
+    return ("inconsistent", Reason("learning-disagrees", state=state, said=said,
+                                   summary=summary), max(adj[key] for key in keys))

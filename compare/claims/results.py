@@ -112,6 +112,8 @@ VERDICT_KEYS = {
     "pvalue": "the BH-adjusted p-value of the test that decided: a rejection that needs several "
               "tests to reject together (an intersection-union test) has the largest of them; "
               "`null` when no test decided (every `consistent` and `inconclusive` verdict)",
+    "subject_key": "a stable key of the subject, for code to match on (`paper-count`, "
+                   "`aware-count`, `reuse`, `independent` ...; empty when the claim gives none)",
     "config": "the `ModelConfig` as a dict",
     "evidence": "the table: `{\"title\", \"columns\", \"rows\": [{column: value}]}`",
 }
@@ -145,6 +147,8 @@ class Verdict:
     pvalue: float = float("nan")
     config: ModelConfig | None = None
     decided_at: int | None = None
+    #: a stable key of ``subject`` (prose) for code to match on; empty when none
+    subject_key: str = ""
     #: what ``statistic`` was computed from (:func:`interval_at`); not part of equality
     interval: Interval | None = field(default=None, compare=False, repr=False)
 
@@ -183,6 +187,7 @@ class Verdict:
                 "predicted": self.predicted,
                 "statistic": _num(self.statistic), "ci": [_num(self.ci[0]), _num(self.ci[1])],
                 "decided_at": self.decided_at, "pvalue": _num(self.pvalue),
+                "subject_key": self.subject_key,
                 "config": self.config.to_dict() if self.config else None,
                 "evidence": self.evidence.to_dict()}
 
@@ -198,7 +203,7 @@ class Verdict:
                    predicted=d.get("predicted"), statistic=_nan(d.get("statistic")),
                    ci=tuple(_nan(c) for c in ci), pvalue=_nan(d.get("pvalue")),
                    config=ModelConfig.from_dict(d["config"]) if d.get("config") else None,
-                   decided_at=d.get("decided_at"))
+                   decided_at=d.get("decided_at"), subject_key=d.get("subject_key", ""))
 
 
 def _num(x: float | None) -> float | None:
@@ -296,6 +301,8 @@ class Finding:
     rule: str = ""
     inputs: RuleInputs | None = None
     scope: str = ""
+    #: a stable key of ``subject`` for code to match on (``Verdict.subject_key``)
+    subject_key: str = ""
 
     def __post_init__(self) -> None:
         if self.decide is None and not self.rule:
@@ -325,7 +332,8 @@ class Finding:
                 "evidence": self.evidence.to_dict(), "predicted": self.predicted,
                 "statistic": _num(self.statistic), "ci": [_num(c) for c in self.ci],
                 "pvalues": {k: _num(v) for k, v in self.pvalues.items()}, "rule": self.rule,
-                "inputs": self.inputs.to_dict(), "scope": self.scope}
+                "inputs": self.inputs.to_dict(), "scope": self.scope,
+                "subject_key": self.subject_key}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
@@ -336,7 +344,8 @@ class Finding:
                    d["predicted"], _nan(d["statistic"]), tuple(_nan(c) for c in d["ci"]),
                    {k: _nan(v) for k, v in d["pvalues"].items()}, rule=d["rule"],
                    inputs=RULE_INPUTS[d["rule"]].from_dict(d["inputs"]) if d["rule"] in RULES
-                   else d["inputs"], scope=d.get("scope", ""))
+                   else d["inputs"], scope=d.get("scope", ""),
+                   subject_key=d.get("subject_key", ""))
 
 
 def family(findings: Sequence[Finding]) -> dict[tuple, float]:
@@ -367,5 +376,5 @@ def decide_all(findings: Sequence[Finding]) -> list[Verdict]:
             evidence=f.evidence, predicted=f.predicted if o.predicted is None else o.predicted,
             statistic=f.statistic if o.statistic is None else o.statistic,
             ci=f.ci if o.ci is None else o.ci, pvalue=o.pvalue, config=f.config,
-            decided_at=o.N, interval=o.interval))
+            decided_at=o.N, interval=o.interval, subject_key=f.subject_key))
     return out
