@@ -63,6 +63,7 @@ TEMPLATES: dict[str, str] = {
                        "{activation!r} (their coefficients are derivatives of a kink; "
                        "docs/theory.md)",
     "guard-outside": "{clause}",
+    "guard-prefix": "{clause}; ",
     # the core view (compare/core.py)
     "core-refused": "refused by the core view: {why}",
     # shared clauses
@@ -341,6 +342,26 @@ class Reason(str):
         params = dict(self.params)
         params["suffix"] = f"{params.get('suffix', '')}{suffix}"
         return Reason(self.code, params)
+
+    def find(self, code: str) -> Reason | None:
+        """The first reason of code ``code`` in this one and its parameters (depth first),
+        or None: ``v.reason.find("guard-prefix")`` finds the guard's clause of a verdict."""
+        if self.code == code:
+            return self
+        for value in self.params.values():
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(item, Reason) and (hit := item.find(code)) is not None:
+                    return hit
+        return None
+
+    def codes(self) -> list[str]:
+        """The codes of this reason and of the reasons in its parameters (depth first)."""
+        out = [self.code]
+        for value in self.params.values():
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(item, Reason):
+                    out += item.codes()
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "params": _jsonable(dict(self.params))}

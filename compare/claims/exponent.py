@@ -60,19 +60,18 @@ _UNSETTLED = frozenset({"exponent-fit-excludes", "exponent-last-excludes", "expo
                         "exponent-not-significant"})
 
 
-def _diverging(regime: Regime | None, Ns: Sequence[int]) -> bool:
-    """Whether the guard's words on ``Ns`` name a width where the series of exact terms
-    diverges (a residual above the tolerance; a blocked regime names none)."""
-    return (regime is not None and not regime.blocked
-            and any(regime.residual.get(N) is not None and regime.residual[N] > regime.tolerance
-                    for N in Ns))
+def _diverging(reason: Reason) -> bool:
+    """Whether the guard's clause in ``reason`` names a width where the series of exact terms
+    diverges (its ``diverging`` widths)."""
+    return any(r is not None and r.params["diverging"]
+               for r in (reason.find("guard-outside"), reason.find("guard-prefix")))
 
 
-def _exponent_need(reason: Reason, diverging: bool, fit: stats.Interval | None, seeds: int,
-                   tolerance: float, largest: int) -> Reason:
-    """What would decide an undecided exponent-rule verdict, from the reason's code (and
-    ``diverging``: the guard names a width where the series diverges, :func:`_diverging`)."""
-    if diverging:
+def _exponent_need(reason: Reason, fit: stats.Interval | None, seeds: int, tolerance: float,
+                   largest: int) -> Reason:
+    """What would decide an undecided exponent-rule verdict, from the reason's codes (first:
+    the guard names a width where the series diverges, :func:`_diverging`)."""
+    if _diverging(reason):
         return Reason("need-convergence")
     if reason.code in ("exponent-floor-all", "exponent-floor-largest"):
         return Reason("need-floor", N=largest)
@@ -257,13 +256,11 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         None if taylor is None else Reason("taylor-note", taylor=float(taylor), N=Ns[-1]),
         Reason("guard-off") if guard_off else None) if r is not None)
     seeds_now = min((len(raw[N]) for N in Ns), default=0)
-    diverging = _diverging(regime, Ns)
 
     def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
         status, reason, p = _exponent_verdict(data, predicted, tolerance, regime, adj)
         if status == "inconclusive":
-            need = _exponent_need(reason, diverging, fit, seeds_now, tolerance,
-                                  Ns[-1] if Ns else 0)
+            need = _exponent_need(reason, fit, seeds_now, tolerance, Ns[-1] if Ns else 0)
             reason = reason.then(Reason("would-decide", need=need))
         return status, reason.with_suffix(notes), p
 

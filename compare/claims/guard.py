@@ -152,16 +152,28 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
     return Regime(residual, SERIES_TOLERANCE, blocked, missing)
 
 
-def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[Reason | None, str]:
+def _outside(regime: Regime, Ns: Sequence[int], code: str) -> Reason:
+    """The guard's words on the widths ``Ns`` it leaves out (``describe``) as the reason
+    ``code``, with the widths by cause: ``diverging`` (residual above the tolerance),
+    ``no_series`` (no residual) and ``low_share`` (a :class:`TermShare` below its share)."""
+    no_series = [N for N in Ns if regime.residual.get(N) is None]
+    diverging = [N for N in Ns if N not in no_series and not Regime.ok(regime, N)]
+    low_share = [N for N in Ns if Regime.ok(regime, N) and not regime.ok(N)]
+    return Reason(code, clause=regime.describe(Ns), widths=list(Ns), diverging=diverging,
+                  no_series=no_series, low_share=low_share)
+
+
+def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[Reason | None, Reason | str]:
     """``(blocked, prefix)`` of a guarded verdict: ``blocked`` is the reason when no width of
-    ``Ns`` is in the regime (the verdict is then inconclusive; None otherwise), ``prefix`` the
-    clause on the widths left out (empty when none)."""
+    ``Ns`` is in the regime (the verdict is then inconclusive; None otherwise: code
+    ``guard-outside``, or the regime's own ``blocked``), ``prefix`` the clause on the widths
+    left out (code ``guard-prefix``; empty when none)."""
     if regime is None:
         return None, ""
     outside = [N for N in Ns if not regime.ok(N)]
     if Ns and len(outside) == len(Ns):
-        return regime.blocked or Reason("guard-outside", clause=regime.describe(Ns)), ""
-    return None, (regime.describe(outside) + "; ") if outside else ""
+        return regime.blocked or _outside(regime, Ns, "guard-outside"), ""
+    return None, _outside(regime, outside, "guard-prefix") if outside else ""
 
 
 def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
