@@ -294,7 +294,8 @@ class Reason(str):
     def __new__(cls, code: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reason:
         p = {**(params or {}), **kw}
         p = MappingProxyType({k: v for k, v in p.items()
-                              if not (k in ("prefix", "suffix") and v == "")})
+                              if not (k in ("prefix", "suffix", "then")
+                                      and (v == "" or list(v) == []))})
         self = super().__new__(cls, render(code, p))
         object.__setattr__(self, "code", code)
         object.__setattr__(self, "params", p)

@@ -252,9 +252,9 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     data, pvals = _exponent_data(raw, floor, predicted, regime)
     Ns, fit = data.Ns, data.fit
     table = _exponent_table(claim, subject, predicted, data, regime)
-    notes = "".join(str(r) for r in (
+    notes = [r for r in (
         None if taylor is None else Reason("taylor-note", taylor=float(taylor), N=Ns[-1]),
-        Reason("guard-off") if guard_off else None) if r is not None)
+        Reason("guard-off") if guard_off else None) if r is not None]
     seeds_now = min((len(raw[N]) for N in Ns), default=0)
 
     def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
@@ -262,7 +262,9 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
         if status == "inconclusive":
             need = _exponent_need(reason, fit, seeds_now, tolerance, Ns[-1] if Ns else 0)
             reason = reason.then(Reason("would-decide", need=need))
-        return status, reason.with_suffix(notes), p
+        for note in notes:
+            reason = reason.then(note)
+        return status, reason, p
 
     est = fit.estimate if fit else math.nan
     ci = (fit.low, fit.high) if fit else (math.nan, math.nan)

@@ -155,7 +155,7 @@ def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, floa
     values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
     predicted, tolerance = inputs.predicted, inputs.tolerance
-    suffix = f"; {inputs.note}" if inputs.note else ""
+    then = [Reason("clause", text=inputs.note)] if inputs.note else []
     usable, clause = _usable(Ns, inputs.regime, {})
     usable = [N for N in usable if len(values[N]) >= 2]
     prefix = clause + "; " if clause else ""
@@ -163,10 +163,10 @@ def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, floa
               and usable[-1] / usable[0] >= EXTRAPOLATION_RANGE)
     if len(usable) < 2:
         return Outcome("inconclusive",
-                       Reason("extrapolated-too-few", prefix=prefix, suffix=suffix))
+                       Reason("extrapolated-too-few", prefix=prefix, then=then))
     fit, _ = _extrapolate({N: values[N] for N in usable})
     where = dict(statistic=fit.estimate, ci=(fit.low, fit.high))
-    seen = dict(prefix=prefix, suffix=suffix, fit=str(fit), Ns=list(usable),
+    seen = dict(prefix=prefix, then=then, fit=str(fit), Ns=list(usable),
                 predicted=float(predicted), tolerance=float(tolerance))
     if not enough:
         return Outcome("inconclusive", Reason("extrapolated-span", seen,

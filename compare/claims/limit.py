@@ -147,14 +147,14 @@ def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
     pred, tol = inputs.predicted, inputs.tolerance
-    suffix = (f"; {inputs.note}" if inputs.note else "") + (
-        "; regime guard off (asked by the claim)" if inputs.guard_off else "")
+    then = ([Reason("clause", text=inputs.note)] if inputs.note else []) + (
+        [Reason("guard-off")] if inputs.guard_off else [])
     usable, clause = _usable(Ns, inputs.regime, inputs.excluded)
     prefix = clause + "; " if clause else ""
     if not usable:
         return Outcome("inconclusive",
-                       Reason("limit-no-usable", clause=clause, suffix=suffix) if clause
-                       else Reason("limit-no-width", suffix=suffix))
+                       Reason("limit-no-usable", clause=clause, then=then) if clause
+                       else Reason("limit-no-width", then=then))
     ivs = {N: stats.mean_interval(values[N]) for N in usable}
     last_N = usable[-1]
     last = ivs[last_N]
@@ -164,7 +164,7 @@ def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     at = dict(mean=str(last), N=last_N, predicted=float(p_last), tolerance=float(tol[last_N]))
 
     def out(status: str, code: str, pvalue: float = math.nan, **params: Any) -> Outcome:
-        return Outcome(status, Reason(code, prefix=prefix, suffix=suffix, **at, **params),
+        return Outcome(status, Reason(code, prefix=prefix, then=then, **at, **params),
                        pvalue, **where)
 
     def meets(N: int) -> bool:
