@@ -71,6 +71,9 @@ TEMPLATES: dict[str, str] = {
     "would-decide": "; would decide: {need}",
     "guard-off": "; regime guard off (asked by the claim)",
     "clause": "; {text}",
+    "clauses": "; {items:semicolons}",
+    "note": "; {note}",
+    "bbp-alpha1-zero": "alpha1 set to 0 for this claim (the config has alpha1 = {alpha1:g})",
     "too-few-widths": "{count} usable width(s) spanning {span:.3g}x (a verdict either way needs "
                       ">= {need_widths} spanning >= {need_range:g}x)",
     # what would decide an exponent (exponent.py)
@@ -137,13 +140,13 @@ TEMPLATES: dict[str, str] = {
                       "exponents; {visible}",
     "count-outside": "{label} count {count} not decided: {clause}; {visible}",
     "count-inconsistent": "{label} count {count}: term(s) {wrong} decided against the "
-                          "prediction ({decided} decided growing); {summary}; {visible}",
+                          "prediction ({decided} decided growing); {summary:semicolons}; {visible}",
     "count-rerun-terms": "rerun with terms >= {k}",
     "count-terms-limit": "the count needs {k} exact terms, twostep computes at most {limit}",
     "count-missing-terms": "the measurements lack exact term(s) {shown}: {fix}",
     "count-open": "{label} count {count} not decided at N <= {N} (decided so far: term(s) "
-                  "{grows} grow, {vanish} vanish, {open} open): {summary}; {visible}",
-    "count-consistent": "{label} count {count}: {summary}; series converges at N = "
+                  "{grows} grow, {vanish} vanish, {open} open): {summary:semicolons}; {visible}",
+    "count-consistent": "{label} count {count}: {summary:semicolons}; series converges at N = "
                         "{used:list}; {visible}",
     # the left vectors (vectors.py)
     "vectors-no-outlier": "no outlier in at least half of the seeds at N = {N}",
@@ -158,13 +161,22 @@ TEMPLATES: dict[str, str] = {
                           "beta_component: rerun into a new store",
     "learning-predicted": "predicted: {learns:learns}",
     "learning-conflict": "{said}; undecided: term(s) {terms}: the strength and the beta_* "
-                         "component have exponents of opposite signs; {summary}",
+                         "component have exponents of opposite signs; {summary:semicolons}",
     "learning-learns": "learns: term {k} carries beta_* and grows",
     "learning-lacks": "does not learn: term {k} vanishes or does not carry beta_*",
-    "learning-open": "{said}; undecided: term(s) {terms} open; {summary}",
-    "learning-agrees": "{state}; {said}; {summary}",
-    "learning-disagrees": "{state}; {said}; {summary}",
+    "learning-open": "{said}; undecided: term(s) {terms} open; {summary:semicolons}",
+    "learning-agrees": "{state}; {said}; {summary:semicolons}",
+    "learning-disagrees": "{state}; {said}; {summary:semicolons}",
     # reuse-gap (reuse.py)
+    "gap-guard": "{clauses:semicolons}; ",
+    "guard-clause": "{clause}",
+    "gap-too-few": "{mode}: too few converging widths",
+    "gap-trend": "trend N^{fit}",
+    "gap-no-trend": "no trend fit",
+    "gap-learns": "{mode}: learns (overlaps {means:list.3g}, above the null, {trend})",
+    "gap-falls": "{mode}: falls toward the null (overlaps {means:list.3g}, {trend})",
+    "gap-undecided": "{mode}: undecided (overlaps {means:list.3g}, {trend}; decided by the "
+                     "slope against {midpoint:g} and the null)",
     "gap-predicted": "predicted: reuse {reuse:learns}, independent {independent:learns}",
     "gap-widths": "{widths}; {predicted}",
     "gap-disagrees": "{states:semicolons}; {predicted}",
@@ -181,6 +193,18 @@ TEMPLATES: dict[str, str] = {
     "spikes-consistent": "{base}; both exponents at least {margin} from 0",
     "spikes-inconsistent": "{base}: differs in every seed, on one side, not moving toward it",
     "spikes-unobservable": "{base}: not observable at this N",
+    # the sign of a coherent exponent (coherent.py's exponent_sign)
+    "sign-gamma": "; gamma_{k} = {gamma:.3g} [{low:.3g}, {high:.3g}]",
+    "sign-widths": "{who}: sign undetermined ({widths}",
+    "guard-clause-after": "; {clause}",
+    "sign-would-decide": "; would decide: {need})",
+    "sign-disagrees": "{who}: sign undetermined, {label} {fit} (p = {p:.2g}) but the largest "
+                      "widths' fit (N >= {N_min}) is {narrower:.3g}, of the other sign{gamma}; "
+                      "would decide: larger N than {N}",
+    "sign-grows": "{who}: grows, {label} {fit} (p = {p:.2g}){gamma}",
+    "sign-vanishes": "{who}: vanishes, {label} {fit} (p = {p:.2g}){gamma}",
+    "sign-undetermined": "{who}: sign undetermined, {label} {fit} (p = {p:.2g}){gamma}; would "
+                         "decide: {need}",
     "taylor-note": "; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {N}",
     # the limit rule (limit.py)
     "limit-no-width": "no width can decide",
@@ -245,6 +269,17 @@ class _Formatter(string.Formatter):
 
 
 _FORMATTER = _Formatter()
+
+
+def _note_code(note: Reason | str) -> dict[str, Any]:
+    """``{"note_code": ...}`` of a rule's ``note`` when it is a Reason (its text is kept as
+    ``note``, the form stored before reasons had codes), else nothing."""
+    return {"note_code": note.to_dict()} if isinstance(note, Reason) else {}
+
+
+def _note_of(d: Mapping[str, Any]) -> Reason | str:
+    """The ``note`` of a rule's stored inputs (:func:`_note_code`)."""
+    return Reason.from_dict(d["note_code"]) if d.get("note_code") else d.get("note", "")
 
 
 def render(code: str, params: Mapping[str, Any]) -> str:

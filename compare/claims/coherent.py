@@ -33,8 +33,8 @@ from .. import scaling
 from ..table import Table
 from .base import _term
 from .codes import Reason
-from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_note, _evidence_reason, enough_widths
-from .guard import Regime, guard_clause, measured_regime
+from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_reason, enough_widths
+from .guard import Regime, _outside, guard_clause, measured_regime
 from .results import LEVEL, Finding, Results
 
 #: Seeds per width beyond which "more seeds" is not a useful answer.
@@ -357,7 +357,7 @@ def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> 
 
 def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns: Sequence[int],
                   seconds: Mapping[int, float], *, what: str = "",
-                  label: str = "coherent exponent") -> tuple[int | None, str]:
+                  label: str = "coherent exponent") -> tuple[int | None, Reason]:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
     BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
@@ -368,27 +368,26 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
     who = what or f"k={k}"
     usable, fit = f.extra["usable"], f.extra["fit"]
     gamma = f.extra["gamma"]
-    g = "" if gamma is None else f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]"
+    g = ("" if gamma is None else
+         Reason("sign-gamma", k=k, gamma=float(gamma[0]), low=float(gamma[1]),
+                high=float(gamma[2])))
+    said = dict(who=who, label=label, fit=str(fit), p=float(p), gamma=g)
     if fit.chosen is None or not enough_widths(usable):
-        why = (regime.describe([N for N in Ns if not regime.ok(N)])
-               if regime is not None and any(not regime.ok(N) for N in Ns) else "")
+        outside = [N for N in Ns if regime is not None and not regime.ok(N)]
         need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
-        return None, (f"{who}: sign undetermined ({_evidence_note(usable)}"
-                      + (f"; {fit.note}" if fit.note else "")
-                      + (f"; {why}" if why else "") + f"; would decide: {need})")
+        then = ([Reason("clause", text=fit.note)] if fit.note else []) + (
+            [_outside(regime, outside, "guard-clause-after")] if outside else []) + [
+            Reason("sign-would-decide", need=str(need))]
+        return None, Reason("sign-widths", who=who, widths=_evidence_reason(usable), then=then)
     agrees = fit.narrower is None or np.sign(fit.narrower.estimate) == np.sign(fit.estimate)
     if p < LEVEL and not agrees:
-        return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}) but the "
-                      f"largest widths' fit (N >= {fit.narrower.N_min}) is "
-                      f"{fit.narrower.estimate:.3g}, of the other sign{g}; would decide: larger "
-                      f"N than {Ns[-1]}")
+        return None, Reason("sign-disagrees", said, N_min=fit.narrower.N_min,
+                            narrower=float(fit.narrower.estimate), N=Ns[-1])
     if p < LEVEL:
         sign = int(np.sign(fit.estimate))
-        return sign, (f"{who}: {'grows' if sign > 0 else 'vanishes'}, {label} {fit} "
-                      f"(p = {p:.2g}){g}")
+        return sign, Reason("sign-grows" if sign > 0 else "sign-vanishes", said)
     need = sign_need(f, seconds, abs(f.predicted))
-    return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}){g}; would "
-                  f"decide: {need}")
+    return None, Reason("sign-undetermined", said, need=str(need))
 
 
 def gamma_data(config: ModelConfig, results: Results) -> list[dict[str, Any]]:

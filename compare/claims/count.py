@@ -201,7 +201,7 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
     tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
     signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
                               e.seconds) for k in tested}
-    summary = "; ".join(text for _, text in signs.values())
+    summary = [text for _, text in signs.values()]
     wrong = [k for k in tested if signs[k][0] is not None
              and (signs[k][0] > 0) != (k in counted)]
     said = dict(label=label, count=predicted_count, summary=summary, visible=vis)
@@ -217,7 +217,7 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
                else Reason("count-terms-limit", k=missing[-1], limit=TERMS_LIMIT))
         return ("inconclusive", Reason("count-missing-terms", terms=list(missing),
                                        shown=missing_text, fix=fix,
-                                       then=[Reason("clause", text=summary)] if summary else []),
+                                       then=[Reason("clauses", items=summary)] if summary else []),
                 math.nan)
     if any(sg is None for sg, _ in signs.values()):
         grows = [k for k in tested if signs[k][0] == 1]

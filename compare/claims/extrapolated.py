@@ -19,7 +19,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .codes import Reason
+from .codes import Reason, _note_code, _note_of
 from .data import RuleInputs
 from .guard import Regime, _usable, regime_from_dict, regime_to_dict
 from .results import LEVEL, Finding, Outcome, register_rule
@@ -139,12 +139,13 @@ class ExtrapolatedInputs(RuleInputs):
     def to_dict(self) -> dict[str, Any]:
         return {"values": {str(N): [float(v) for v in vs] for N, vs in self.values.items()},
                 "predicted": self.predicted, "tolerance": self.tolerance,
-                "regime": regime_to_dict(self.regime), "note": self.note}
+                "regime": regime_to_dict(self.regime), "note": str(self.note),
+                **_note_code(self.note)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ExtrapolatedInputs:
         return cls({int(N): tuple(v) for N, v in d["values"].items()}, d["predicted"],
-                   d["tolerance"], regime_from_dict(d.get("regime")), d.get("note", ""))
+                   d["tolerance"], regime_from_dict(d.get("regime")), _note_of(d))
 
 
 @register_rule("extrapolated-limit", inputs=ExtrapolatedInputs)
@@ -155,7 +156,7 @@ def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, floa
     values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
     predicted, tolerance = inputs.predicted, inputs.tolerance
-    then = [Reason("clause", text=inputs.note)] if inputs.note else []
+    then = [Reason("note", note=inputs.note)] if inputs.note else []
     usable, clause = _usable(Ns, inputs.regime, {})
     usable = [N for N in usable if len(values[N]) >= 2]
     prefix = clause + "; " if clause else ""

@@ -360,7 +360,7 @@ def _learning_verdict(data: _ModeEvidence, adj: Mapping[str, float], expect: boo
     """The mode's verdict: the measured state (learns / does not learn) against ``expect``."""
     said = Reason("learning-predicted", learns=expect)
     parts, learns, lacks, conflict = _classify_terms(data, adj)
-    summary = "; ".join(parts)
+    summary = list(parts)
     if conflict:
         return ("inconclusive", Reason("learning-conflict", said=said, terms=conflict,
                                        summary=summary), math.nan)

@@ -18,7 +18,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .codes import Reason
+from .codes import Reason, _note_code, _note_of
 from .data import Interval, RuleInputs
 from .evidence import _margin, more_seeds
 from .guard import Regime, _usable, regime_from_dict, regime_to_dict
@@ -52,7 +52,8 @@ class LimitInputs(RuleInputs):
                 "predicted": {str(N): p for N, p in self.predicted.items()},
                 "tolerance": {str(N): t for N, t in self.tolerance.items()},
                 "excluded": {str(N): why for N, why in self.excluded.items()},
-                "regime": regime_to_dict(self.regime), "note": self.note,
+                "regime": regime_to_dict(self.regime), "note": str(self.note),
+                **_note_code(self.note),
                 "guard_off": self.guard_off}
 
     @classmethod
@@ -61,7 +62,7 @@ class LimitInputs(RuleInputs):
                     predicted={int(N): p for N, p in d["predicted"].items()},
                     tolerance={int(N): t for N, t in d["tolerance"].items()},
                     excluded={int(N): why for N, why in d.get("excluded", {}).items()},
-                    regime=regime_from_dict(d.get("regime")), note=d.get("note", ""),
+                    regime=regime_from_dict(d.get("regime")), note=_note_of(d),
                     guard_off=bool(d.get("guard_off", False)))
 
     @classmethod
@@ -147,7 +148,7 @@ def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
     pred, tol = inputs.predicted, inputs.tolerance
-    then = ([Reason("clause", text=inputs.note)] if inputs.note else []) + (
+    then = ([Reason("note", note=inputs.note)] if inputs.note else []) + (
         [Reason("guard-off")] if inputs.guard_off else [])
     usable, clause = _usable(Ns, inputs.regime, inputs.excluded)
     prefix = clause + "; " if clause else ""
