@@ -208,7 +208,8 @@ TEMPLATES: dict[str, str] = {
     "taylor-note": "; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {N}",
     # the limit rule (limit.py)
     "limit-no-width": "no width can decide",
-    "limit-no-usable": "{clause}",
+    "limit-no-usable": "{clauses:semicolons}",
+    "left-out": "{clauses:semicolons}; ",
     "limit-one-width": "mean {mean} at N = {N}: a verdict needs the last two widths",
     "limit-ci-wide": "CI wider than the tolerance: mean {mean} at N = {N} has half-width "
                      "{half_width:.3g} > {tolerance:.3g}{more}",

@@ -21,7 +21,7 @@ from .base import Claim, _available_terms, _per_N
 from .codes import Reason
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
-from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
+from .guard import GUARD_TERMS, Regime, _outside, guard_terms, measured_regime
 from .results import Finding, Results
 
 
@@ -185,7 +185,7 @@ def _count_open(e: _CountEvidence, label: str, predicted_count: int | None) -> R
                       ratio=str(pred.ratio), visible=vis)
     if not any(regime.ok(N) for N in Ns):
         return Reason("count-outside", label=label, count=predicted_count,
-                      clause=regime.describe(Ns), visible=vis)
+                      clause=_outside(regime, list(Ns), "guard-clause"), visible=vis)
     return None
 
 

@@ -22,6 +22,7 @@ from ..table import Table
 from .codes import Reason, _note_code, _note_of
 from .data import RuleInputs
 from .guard import Regime, _usable, regime_from_dict, regime_to_dict
+from .limit import _left_out
 from .results import LEVEL, Finding, Outcome, register_rule
 
 #: An extrapolation ``r_inf + c N^{-1/2}`` has two parameters: it needs at least this many
@@ -157,9 +158,10 @@ def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, floa
     Ns = sorted(values)
     predicted, tolerance = inputs.predicted, inputs.tolerance
     then = [Reason("note", note=inputs.note)] if inputs.note else []
-    usable, clause = _usable(Ns, inputs.regime, {})
+    usable, _ = _usable(Ns, inputs.regime, {})
     usable = [N for N in usable if len(values[N]) >= 2]
-    prefix = clause + "; " if clause else ""
+    clauses = _left_out(Ns, inputs.regime, {})
+    prefix = Reason("left-out", clauses=clauses) if clauses else ""
     enough = (len(usable) >= EXTRAPOLATION_WIDTHS
               and usable[-1] / usable[0] >= EXTRAPOLATION_RANGE)
     if len(usable) < 2:

@@ -21,7 +21,7 @@ from ..table import Table
 from .codes import Reason, _note_code, _note_of
 from .data import Interval, RuleInputs
 from .evidence import _margin, more_seeds
-from .guard import Regime, _usable, regime_from_dict, regime_to_dict
+from .guard import Regime, _outside, _usable, regime_from_dict, regime_to_dict
 from .results import LEVEL, Finding, Outcome, register_rule
 
 
@@ -30,6 +30,19 @@ def _per_N_value(x: float | Mapping[int, float], Ns: Sequence[int]) -> dict[str,
     if isinstance(x, Mapping):
         return {str(N): float(x[N]) for N in Ns if N in x}
     return {str(N): float(x) for N in Ns}
+
+
+def _left_out(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, Any]
+              ) -> list[Reason | str]:
+    """The clauses on the widths of ``Ns`` that cannot decide (the words of ``_usable``): the
+    guard's (code ``guard-clause``, with the widths by cause), then each ``excluded[N]``."""
+    out: list[Reason | str] = []
+    if regime is not None:
+        outside = [N for N in Ns if not regime.ok(N)]
+        if outside:
+            out.append(_outside(regime, outside, "guard-clause"))
+    out += [excluded[N] for N in Ns if N in excluded and (regime is None or regime.ok(N))]
+    return out
 
 
 @dataclass(frozen=True)
@@ -150,11 +163,12 @@ def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     pred, tol = inputs.predicted, inputs.tolerance
     then = ([Reason("note", note=inputs.note)] if inputs.note else []) + (
         [Reason("guard-off")] if inputs.guard_off else [])
-    usable, clause = _usable(Ns, inputs.regime, inputs.excluded)
-    prefix = clause + "; " if clause else ""
+    usable, _ = _usable(Ns, inputs.regime, inputs.excluded)
+    clauses = _left_out(Ns, inputs.regime, inputs.excluded)
+    prefix = Reason("left-out", clauses=clauses) if clauses else ""
     if not usable:
         return Outcome("inconclusive",
-                       Reason("limit-no-usable", clause=clause, then=then) if clause
+                       Reason("limit-no-usable", clauses=clauses, then=then) if clauses
                        else Reason("limit-no-width", then=then))
     ivs = {N: stats.mean_interval(values[N]) for N in usable}
     last_N = usable[-1]
