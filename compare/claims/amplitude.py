@@ -240,17 +240,16 @@ class OutlierLocations(Claim):
         shown = {f"term {k} identified": {N: f"{sum(v is not None for v in seen.found[k][N])}/"
                                              f"{len(seen.found[k][N])}" for N in Ns}
                  for k in ks}
-        excluded = {N: (f"at N = {N} the predicted location of term(s) {ambiguous[N]} lies "
-                        f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}) of "
-                        "the edge") for N in Ns if ambiguous[N]}
+        excluded = {N: Reason("location-ambiguous", N=N, terms=ambiguous[N], band=float(band),
+                              width=float(band * scale[N])) for N in Ns if ambiguous[N]}
         count = limit_finding(self.name, "new outliers of terms k >= 1 minus predicted", config,
                               diff,
                               0.0, 0.5, regime=regime, excluded=excluded, columns=shown,
-                              note="predicted " + ", ".join(f"{expected[N]} at N = {N}"
-                                                            for N in Ns) + "; " + "; ".join(
-                                  f"term {k}'s outlier identified in " + ", ".join(
-                                      f"{shown[f'term {k} identified'][N]} seeds at N = {N}"
-                                      for N in Ns) for k in ks))
+                              note=Reason("visible-note", expected=[
+                                  Reason("count-at", count=expected[N], N=N) for N in Ns],
+                                  terms=[Reason("identified-in", k=k, seen=[
+                                      Reason("seeds-at", seen=shown[f"term {k} identified"][N],
+                                             N=N) for N in Ns]) for k in ks]))
         return dataclasses.replace(count, rule="visible-count", inputs=VisibleCountInputs(
             **vars(count.inputs), expected={N: expected[N] for N in Ns}))
 
@@ -261,7 +260,7 @@ class OutlierLocations(Claim):
         predicted gap clears the edge's band and two seeds identify the outlier."""
         amps, band, scale, units = seen.amps, seen.band, seen.scale, self.location_units
         gaps: dict[int, list[float]] = {}
-        skip: dict[int, str] = {}
+        skip: dict[int, Reason] = {}
         for N in seen.Ns:
             g = seen.gap(k, N)
             if g is None:
@@ -273,18 +272,16 @@ class OutlierLocations(Claim):
             gaps[N] = vals
             n_seen = f"{len(vals)}/{len(found)}"
             known = [e for e in edges if e is not None]
-            edge = (f"empirical edge {np.mean(known):.4g}" if known
-                    else "no empirical edge")
+            edge = (Reason("empirical-edge", edge=float(np.mean(known))) if known
+                    else Reason("no-empirical-edge"))
             if g < band * scale[N]:
-                skip[N] = (f"at N = {N} the predicted outlier "
-                           f"{self.factor * amps[k][N].location:.4g} "
-                           f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
-                           f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
-                           f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
-                           f"from the edge (identified in {n_seen} seeds)")
+                skip[N] = Reason("location-in-band", N=N,
+                                 location=float(self.factor * amps[k][N].location),
+                                 gap=float(g), edge=float(amps[k][N].bulk_edge),
+                                 band=float(band), width=float(band * scale[N]),
+                                 scale=float(scale[N]), empirical=edge, seen=n_seen)
             elif len(vals) < 2:
-                skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
-                           f"{n_seen} seeds (a seed without it is a missing measurement)")
+                skip[N] = Reason("location-few-seeds", N=N, k=k, seen=n_seen)
         return limit_finding(
             self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
             gaps, {N: seen.gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
@@ -294,7 +291,7 @@ class OutlierLocations(Claim):
                      "edge fluctuation s_N": {N: scale[N] for N in gaps},
                      "predicted location": {N: self.factor * amps[k][N].location
                                             for N in gaps}},
-            note=f"gap tolerance {units:g} s_N")
+            note=Reason("gap-note", units=float(units)))
 
 
 @dataclass(frozen=True)

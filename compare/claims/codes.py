@@ -243,6 +243,22 @@ TEMPLATES: dict[str, str] = {
     "amplitude-zero": "predicted amplitude 0 at N = {N} (absent at leading order): no ratio can "
                       "be formed; its size is the null floor's, see term-exponent",
     "paper-count-zero": "the paper count is 0: no step-two outlier is predicted",
+    # outlier-locations (amplitude.py)
+    "location-ambiguous": "at N = {N} the predicted location of term(s) {terms} lies within "
+                          "{band:g} edge-fluctuation units ({width:.3g}) of the edge",
+    "visible-note": "predicted {expected:list}; {terms:semicolons}",
+    "count-at": "{count} at N = {N}",
+    "identified-in": "term {k}'s outlier identified in {seen:list}",
+    "seeds-at": "{seen} seeds at N = {N}",
+    "empirical-edge": "empirical edge {edge:.4g}",
+    "no-empirical-edge": "no empirical edge",
+    "location-in-band": "at N = {N} the predicted outlier {location:.4g} (gap {gap:.3g} above "
+                        "the edge {edge:.4g}) lies within {band:g} edge-fluctuation units "
+                        "({width:.3g}, s_N = {scale:.3g}; {empirical}) of the edge, so it cannot "
+                        "be told from the edge (identified in {seen} seeds)",
+    "location-few-seeds": "at N = {N} the outlier of term {k} is identified in only {seen} "
+                          "seeds (a seed without it is a missing measurement)",
+    "gap-note": "gap tolerance {units:g} s_N",
     # the visible-count rule (amplitude.py)
     "visible-count-untested": "the count agrees only where no step-two outlier is predicted "
                               "out of the bulk (N = {Ns:list}), which does not test the "
@@ -270,6 +286,20 @@ class _Formatter(string.Formatter):
 
 
 _FORMATTER = _Formatter()
+
+
+def _excluded_code(excluded: Mapping[int, Reason | str]) -> dict[str, Any]:
+    """``{"excluded_code": {N: ...}}`` of a limit rule's ``excluded`` clauses that are
+    Reasons (their texts are kept as ``excluded``), else nothing."""
+    codes = {str(N): why.to_dict() for N, why in excluded.items() if isinstance(why, Reason)}
+    return {"excluded_code": codes} if codes else {}
+
+
+def _excluded_of(d: Mapping[str, Any]) -> dict[int, Reason | str]:
+    """The ``excluded`` clauses of a limit rule's stored inputs (:func:`_excluded_code`)."""
+    codes = d.get("excluded_code") or {}
+    return {int(N): Reason.from_dict(codes[N]) if N in codes else why
+            for N, why in d.get("excluded", {}).items()}
 
 
 def _note_code(note: Reason | str) -> dict[str, Any]:

@@ -155,14 +155,16 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
 def _outside(regime: Regime, Ns: Sequence[int], code: str) -> Reason:
     """The guard's words on the widths ``Ns`` it leaves out (``describe``) as the reason
     ``code``, with the widths by cause: ``diverging`` (residual above the tolerance),
-    ``no_series`` (no residual) and ``low_share`` (a :class:`TermShare` below its share)."""
+    ``no_series`` (no residual; ``explained``: those whose measurements say why) and
+    ``low_share`` (a :class:`TermShare` below its share)."""
     blocked = bool(regime.blocked)   # then describe() gives the regime's own reason
     no_series = [N for N in Ns if not blocked and regime.residual.get(N) is None]
     diverging = [N for N in Ns if not blocked and N not in no_series
                  and not Regime.ok(regime, N)]
     low_share = [N for N in Ns if Regime.ok(regime, N) and not regime.ok(N)]
     return Reason(code, clause=regime.describe(Ns), widths=list(Ns), diverging=diverging,
-                  no_series=no_series, low_share=low_share)
+                  no_series=no_series, low_share=low_share,
+                  explained=[N for N in no_series if N in regime.missing])
 
 
 def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[Reason | None, Reason | str]:

@@ -18,7 +18,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .codes import Reason, _note_code, _note_of
+from .codes import Reason, _excluded_code, _excluded_of, _note_code, _note_of
 from .data import Interval, RuleInputs
 from .evidence import _margin, more_seeds
 from .guard import Regime, _outside, _usable, regime_from_dict, regime_to_dict
@@ -64,7 +64,8 @@ class LimitInputs(RuleInputs):
         return {"values": {str(N): [float(v) for v in vs] for N, vs in self.values.items()},
                 "predicted": {str(N): p for N, p in self.predicted.items()},
                 "tolerance": {str(N): t for N, t in self.tolerance.items()},
-                "excluded": {str(N): why for N, why in self.excluded.items()},
+                "excluded": {str(N): str(why) for N, why in self.excluded.items()},
+                **_excluded_code(self.excluded),
                 "regime": regime_to_dict(self.regime), "note": str(self.note),
                 **_note_code(self.note),
                 "guard_off": self.guard_off}
@@ -74,7 +75,7 @@ class LimitInputs(RuleInputs):
         return dict(values={int(N): tuple(v) for N, v in d["values"].items()},
                     predicted={int(N): p for N, p in d["predicted"].items()},
                     tolerance={int(N): t for N, t in d["tolerance"].items()},
-                    excluded={int(N): why for N, why in d.get("excluded", {}).items()},
+                    excluded=_excluded_of(d),
                     regime=regime_from_dict(d.get("regime")), note=_note_of(d),
                     guard_off=bool(d.get("guard_off", False)))
 
