@@ -159,6 +159,18 @@ TEMPLATES: dict[str, str] = {
     # reuse-learning (learning.py)
     "stored-before-beta": "the measurements at N={N} were stored before twostep measured "
                           "beta_component: rerun into a new store",
+    "cosine-where": "cosine {shown:list} at N = {widths:list} against d^-1/2 = {bounds:list.3g}",
+    "cosine-pooled": "mean cosine / d^-1/2 {z:.3g} +- {se:.2g}",
+    "carries-few-widths": "k={k}: fewer than two converging widths",
+    "carries-unresolved": "k={k}: carrying undetermined ({note})",
+    "carries": "k={k}: carries beta_* ({where})",
+    "carries-not": "k={k}: does not carry beta_* ({where}; {below} below 1, p = {p:.2g})",
+    "need-seeds-at": "about {seeds} seeds per width at N = {widths:list} (for 'does not carry')",
+    "need-seeds-width": "about {seeds} seeds per width",
+    "need-larger-N": "larger N than {N}",
+    "carries-undetermined": "k={k}: carrying undetermined ({where}",
+    "paren-would-decide": "); would decide: {need}",
+    "learning-critical": "k={k}: e_k = 0 (critical): an outlier is never decided",
     "learning-predicted": "predicted: {learns:learns}",
     "learning-conflict": "{said}; undecided: term(s) {terms}: the strength and the beta_* "
                          "component have exponents of opposite signs; {summary:semicolons}",

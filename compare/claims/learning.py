@@ -273,49 +273,48 @@ def _cosine_table(claim: str, data: _ModeEvidence) -> Table:
 
 
 def _carries(data: _ModeEvidence, k: int, adj: Mapping[str, float]
-             ) -> tuple[bool | None, str, list[str]]:
+             ) -> tuple[bool | None, Reason, list[str]]:
     """Whether term k carries beta_* (None: undetermined), the clause saying so and the keys of
     the tests that decided it."""
     tail, Ns = data.tail, data.Ns
     cs = [data.cosines[k][N] for N in tail]
-    shown = ", ".join(f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None
-                      else "unresolved" for c in cs)
-    where = (f"cosine {shown} at N = {', '.join(map(str, tail))} against d^-1/2 = "
-             + ", ".join(f"{c.bound:.3g}" for c in cs))
+    shown = [f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None else "unresolved"
+             for c in cs]
+    where = Reason("cosine-where", shown=shown, widths=list(tail),
+                   bounds=[float(c.bound) for c in cs])
     if len(tail) < 2:
-        return None, f"k={k}: fewer than two converging widths", []
+        return None, Reason("carries-few-widths", k=k), []
     if any(c.estimate is None for c in cs):
         note = next(c.note for c in cs if c.estimate is None)
-        return None, f"k={k}: carrying undetermined ({note})", []
+        return None, Reason("carries-unresolved", k=k, note=str(note)), []
     up = [f"k={k}:above@{N}" for N in tail]
     pool = data.pooled[k]
-    below = (f"mean cosine / d^-1/2 {pool.z:.3g} +- {pool.se:.2g}" if pool is not None
-             else "")
+    below = ("" if pool is None else
+             Reason("cosine-pooled", z=float(pool.z), se=float(pool.se)))
     if all(adj[key] < LEVEL for key in up):
-        return True, f"k={k}: carries beta_* ({where})", up
+        return True, Reason("carries", k=k, where=where), up
     if pool is not None and adj[f"k={k}:below"] < LEVEL:
-        return (False, f"k={k}: does not carry beta_* ({where}; {below} below 1, "
-                f"p = {adj[f'k={k}:below']:.2g})", [f"k={k}:below"])
+        return (False, Reason("carries-not", k=k, where=where, below=below,
+                              p=float(adj[f"k={k}:below"])), [f"k={k}:below"])
     if pool is not None and abs(pool.z) < 1:
         more = pool.seeds_to_decide(min(c.seeds for c in cs))
-        need = (f"about {more} seeds per width at N = "
-                f"{', '.join(map(str, tail))} (for 'does not carry')" if more
-                else f"larger N than {Ns[-1]}")
+        need = (Reason("need-seeds-at", seeds=more, widths=list(tail)) if more
+                else Reason("need-larger-N", N=Ns[-1]))
     else:
         more_up = [seeds_to_decide(c) for c in cs]
-        need = (f"about {max(more_up)} seeds per width" if all(more_up)
-                else f"larger N than {Ns[-1]}")
-    return None, (f"k={k}: carrying undetermined ({where}"
-                  + (f"; {below}" if below else "") + f"); would decide: {need}"), []
+        need = (Reason("need-seeds-width", seeds=max(more_up)) if all(more_up)
+                else Reason("need-larger-N", N=Ns[-1]))
+    then = ([Reason("clause", text=below)] if below else []) + [
+        Reason("paren-would-decide", need=need)]
+    return None, Reason("carries-undetermined", k=k, where=where, then=then), []
 
 
 def _grows(data: _ModeEvidence, k: int, adj: Mapping[str, float], beta: bool = False
-           ) -> tuple[int | None, str, list[str]]:
+           ) -> tuple[int | None, Reason | str, list[str]]:
     """The sign of term k's exponent (of its strength, or with ``beta`` of its beta_*
     component; None: undetermined), the clause and the key of the deciding test."""
     if k in data.critical:
-        return (None, "" if beta else f"k={k}: e_k = 0 (critical): an outlier is never "
-                "decided", [])
+        return (None, "" if beta else Reason("learning-critical", k=k), [])
     key = f"k={k}:beta-sign" if beta else f"k={k}:sign"
     sign, text = exponent_sign(
         k, data.betas[k] if beta else data.signs[k], adj.get(key, math.nan), data.regime,
