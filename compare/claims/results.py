@@ -181,6 +181,18 @@ class Verdict:
                 f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), pvalue={self.pvalue:.3g}, "
                 f"reason={self.reason.message!r})")
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence as long rows (``compare.export.evidence_rows``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"claim": self.claim, "subject": self.subject, "status": self.status.value,
                 "reason": self.reason.message, "reason_code": self.reason.to_dict(),
@@ -322,6 +334,18 @@ class Finding:
         if self.rule and self.decide is None:
             return _as_outcome(RULES[self.rule](self.inputs, adjusted))
         return _as_outcome(self.decide(dict(adjusted)))
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence and recorded inputs as long rows (``compare.export``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as data (only a rule-based finding: a callable cannot be kept)."""
