@@ -15,10 +15,11 @@ from html import escape
 from numbers import Integral, Real
 from typing import Any
 
-#: A verdict status's text colour and background (consistent, inconsistent, inconclusive).
+#: A verdict status's text colour and background.
 STATUS_COLOURS = {"consistent": ("#116329", "#dafbe1"),
                   "inconsistent": ("#a40e26", "#ffebe9"),
-                  "inconclusive": ("#7d4e00", "#fff8c5")}
+                  "inconclusive": ("#7d4e00", "#fff8c5"),
+                  "blocked": ("#57606a", "#eaeef2")}
 
 _TABLE = ("border-collapse:collapse;font-size:0.9em;margin:0.3em 0;"
           "font-variant-numeric:tabular-nums")

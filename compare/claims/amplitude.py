@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,6 +15,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
+from .codes import Reason, Status
 from .extrapolated import extrapolated_limit_finding
 from .guard import (
     GUARD_TERMS,
@@ -22,9 +23,8 @@ from .guard import (
     _usable,
     guard_terms,
     measured_regime,
-    regime_from_dict,
 )
-from .limit import decide_limit, limit_finding
+from .limit import LimitInputs, decide_limit, limit_finding
 from .results import Finding, Outcome, Results, register_rule
 
 #: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
@@ -90,9 +90,8 @@ class TermAmplitudeClaim(Claim):
             zero = [N for N, p in pred[k].items() if p.amplitude == 0]
             subject = f"term k={k}: measured / predicted amplitude"
             if missing or zero:
-                why = (f"no finite-N prediction: {missing[0]}" if missing else
-                       f"predicted amplitude 0 at N = {zero[0]} (absent at leading order): no "
-                       "ratio can be formed; its size is the null floor's, see term-exponent")
+                why = (Reason("no-prediction", why=missing[0]) if missing else
+                       Reason("amplitude-zero", N=zero[0]))
                 out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
@@ -103,27 +102,41 @@ class TermAmplitudeClaim(Claim):
         return out
 
 
-@register_rule("visible-count")
-def decide_visible_count(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+@dataclass(frozen=True)
+class VisibleCountInputs(LimitInputs):
+    """The limit rule's inputs plus, per N, the ``expected`` count of step-two outliers the
+    theory puts out of the bulk."""
+
+    expected: Mapping[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "expected": {str(N): e for N, e in self.expected.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VisibleCountInputs:
+        return cls(**cls._fields_of(d),
+                   expected={int(N): int(e) for N, e in d.get("expected", {}).items()})
+
+
+@register_rule("visible-count", inputs=VisibleCountInputs)
+def decide_visible_count(inputs: VisibleCountInputs, adj: Mapping[str, float]) -> Outcome:
     """The limit rule on the visible-count finding of ``outlier-locations``, except that
     ``consistent`` needs a deciding width where the theory puts a step-two outlier out of the
     bulk: "none predicted, none seen" at the small widths says nothing about the locations
     (a planted location 2% too low, moved into the edge's band at N = 4000, was otherwise
     called consistent from N = 500, 1000 alone in 80% of the calibration's designs).
     ``inconsistent`` may come from any deciding width."""
+    if not isinstance(inputs, VisibleCountInputs):
+        inputs = VisibleCountInputs.from_dict(inputs)
     out = decide_limit(inputs, adj)
-    if out.status != "consistent":
+    if out.status != Status.CONSISTENT:
         return out
-    values = {int(N): v for N, v in inputs["values"].items()}
-    excluded = {int(N): why for N, why in inputs["excluded"].items()}
-    usable, _ = _usable(sorted(values), regime_from_dict(inputs["regime"]), excluded)
+    usable, _ = _usable(sorted(inputs.values), inputs.regime, inputs.excluded)
     deciding = usable[-2:]
-    if any(int(inputs["expected"].get(str(N), 0)) > 0 for N in deciding):
+    if any(inputs.expected.get(N, 0) > 0 for N in deciding):
         return out
-    return Outcome("inconclusive", f"the count agrees only where no step-two outlier is "
-                   f"predicted out of the bulk (N = {', '.join(map(str, deciding))}), which "
-                   "does not test the locations; would decide: a width where a term is "
-                   f"predicted out of the edge's band; {out.reason}")
+    return Outcome("inconclusive", Reason("visible-count-untested", Ns=list(deciding),
+                                          limit=out.reason))
 
 
 def _edge_scale(ms: Sequence[Any], N: int) -> tuple[list[float | None], float]:
@@ -196,13 +209,13 @@ class OutlierLocations(Claim):
         Ns = results.Ns(config)
         ks = list(range(1, min(pred.paper_count, 3) + 1))
         if regime.blocked or not ks:
-            reason = regime.blocked or "the paper count is 0: no step-two outlier is predicted"
+            reason = regime.blocked or Reason("paper-count-zero")
             return [_blocked(self.name, "visible new outliers", config, 0, reason)]
         amps = _predicted_terms(config, ks, Ns)
         undefined = [amps[k][Ns[-1]].reason for k in ks if amps[k][Ns[-1]].amplitude is None]
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
-                             f"no finite-N prediction: {undefined[0]}")]
+                             Reason("no-prediction", why=undefined[0]))]
         seen = _sightings(results, config, Ns, ks, amps, self.factor,
                           EDGE_MARGIN + self.location_units)
         out = [self._count_finding(config, results, seen, regime)]
@@ -227,19 +240,18 @@ class OutlierLocations(Claim):
         shown = {f"term {k} identified": {N: f"{sum(v is not None for v in seen.found[k][N])}/"
                                              f"{len(seen.found[k][N])}" for N in Ns}
                  for k in ks}
-        excluded = {N: (f"at N = {N} the predicted location of term(s) {ambiguous[N]} lies "
-                        f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}) of "
-                        "the edge") for N in Ns if ambiguous[N]}
+        excluded = {N: Reason("location-ambiguous", N=N, terms=ambiguous[N], band=float(band),
+                              width=float(band * scale[N])) for N in Ns if ambiguous[N]}
         count = limit_finding(self.name, "new outliers of terms k >= 1 minus predicted", config,
                               diff,
                               0.0, 0.5, regime=regime, excluded=excluded, columns=shown,
-                              note="predicted " + ", ".join(f"{expected[N]} at N = {N}"
-                                                            for N in Ns) + "; " + "; ".join(
-                                  f"term {k}'s outlier identified in " + ", ".join(
-                                      f"{shown[f'term {k} identified'][N]} seeds at N = {N}"
-                                      for N in Ns) for k in ks))
-        return dataclasses.replace(count, rule="visible-count", inputs={
-            **count.inputs, "expected": {str(N): expected[N] for N in Ns}})
+                              note=Reason("visible-note", expected=[
+                                  Reason("count-at", count=expected[N], N=N) for N in Ns],
+                                  terms=[Reason("identified-in", k=k, seen=[
+                                      Reason("seeds-at", seen=shown[f"term {k} identified"][N],
+                                             N=N) for N in Ns]) for k in ks]))
+        return dataclasses.replace(count, rule="visible-count", inputs=VisibleCountInputs(
+            **vars(count.inputs), expected={N: expected[N] for N in Ns}))
 
     def _gap_finding(self, config: ModelConfig, k: int, seen: _Sightings,
                      regime: Regime) -> Finding:
@@ -248,7 +260,7 @@ class OutlierLocations(Claim):
         predicted gap clears the edge's band and two seeds identify the outlier."""
         amps, band, scale, units = seen.amps, seen.band, seen.scale, self.location_units
         gaps: dict[int, list[float]] = {}
-        skip: dict[int, str] = {}
+        skip: dict[int, Reason] = {}
         for N in seen.Ns:
             g = seen.gap(k, N)
             if g is None:
@@ -260,18 +272,16 @@ class OutlierLocations(Claim):
             gaps[N] = vals
             n_seen = f"{len(vals)}/{len(found)}"
             known = [e for e in edges if e is not None]
-            edge = (f"empirical edge {np.mean(known):.4g}" if known
-                    else "no empirical edge")
+            edge = (Reason("empirical-edge", edge=float(np.mean(known))) if known
+                    else Reason("no-empirical-edge"))
             if g < band * scale[N]:
-                skip[N] = (f"at N = {N} the predicted outlier "
-                           f"{self.factor * amps[k][N].location:.4g} "
-                           f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
-                           f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
-                           f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
-                           f"from the edge (identified in {n_seen} seeds)")
+                skip[N] = Reason("location-in-band", N=N,
+                                 location=float(self.factor * amps[k][N].location),
+                                 gap=float(g), edge=float(amps[k][N].bulk_edge),
+                                 band=float(band), width=float(band * scale[N]),
+                                 scale=float(scale[N]), empirical=edge, seen=n_seen)
             elif len(vals) < 2:
-                skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
-                           f"{n_seen} seeds (a seed without it is a missing measurement)")
+                skip[N] = Reason("location-few-seeds", N=N, k=k, seen=n_seen)
         return limit_finding(
             self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
             gaps, {N: seen.gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
@@ -281,7 +291,7 @@ class OutlierLocations(Claim):
                      "edge fluctuation s_N": {N: scale[N] for N in gaps},
                      "predicted location": {N: self.factor * amps[k][N].location
                                             for N in gaps}},
-            note=f"gap tolerance {units:g} s_N")
+            note=Reason("gap-note", units=float(units)))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import Prediction, predict
 
 from .base import Claim, Domain, _per_N
+from .codes import Reason
 from .results import Finding, Results
 from .rules import limit_finding
 
@@ -64,7 +65,7 @@ class BBP(Claim):
         cfg = self.configs(config)[0]
         pred = predict(cfg)
         note = ("" if config.alpha1 == 0 else
-                f"alpha1 set to 0 for this claim (the config has alpha1 = {config.alpha1:g})")
+                Reason("bbp-alpha1-zero", alpha1=float(config.alpha1)))
 
         def values(get: Callable[[Measurement], float]) -> dict[int, list[float]]:
             return _per_N(results, cfg, get, self.name)
