@@ -304,46 +304,155 @@ class Series(Record):
     core_scales: tuple[float, ...] | None = None
 
 
+#: What each field of an :class:`Observables` (and so of a
+#: :class:`~twostep.simulate.Measurement`) is a function of: its ``metadata["of"]``, one of these
+#: keys.  This is the one classification of the fields: the core's rescaling (compare/core.py:
+#: what it rescales, keeps or empties) and the regime guard (compare/claims/guard.py: which reads
+#: are statements about step two) both derive their field lists from it
+#: (``simulate.measurement.fields_of``), and tests/test_core.py fails for a field without one.
+FIELD_KINDS = {
+    "run": "which run it is and how it was made: config, width, seed, options, provenance, "
+           "versions, timing",
+    "width": "a function of N and d alone",
+    "step one": "a function of W_1 alone (its spectrum, the features)",
+    "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
+                "two-step run)",
+    "exact terms": "the exact step-two terms T_k and the diagnostics of their series",
+    "per step": "one entry per matrix or per step (spectra by name, dynamics by t): the "
+                "entries of W_1 and step one are step one's, the others step two's",
+}
+
+
+def _of(kind: str, **kwargs: Any) -> Any:
+    """A dataclass field of the given kind (:data:`FIELD_KINDS`)."""
+    if kind not in FIELD_KINDS:
+        raise ValueError(f"unknown field kind {kind!r}; known: {', '.join(FIELD_KINDS)}")
+    return dataclasses.field(metadata={"of": kind}, **kwargs)
+
+
+def kind_fields(cls: type, *kinds: str) -> tuple[str, ...]:
+    """The names of ``cls``'s fields of these kinds (:data:`FIELD_KINDS`), in field order."""
+    unknown = sorted(set(kinds) - set(FIELD_KINDS))
+    if unknown:
+        raise ValueError(f"unknown field kind(s) {unknown}; known: {', '.join(FIELD_KINDS)}")
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["of"] in kinds)
+
+
+@dataclass(frozen=True)
+class Missing(Observable):
+    """Why a field is None on one side (:meth:`Observables.why`): ``field`` is a field's name
+    (``"terms"``), a record's field under it (``"terms.null_floor"``, ``"spectra.W2"``) or one
+    term's (``"term(1).amplitude"``); ``reason`` says why, in one line."""
+
+    field: str
+    reason: str
+
+
+def _records(kind: type[Observable], values: Any) -> tuple | None:
+    return None if values is None else tuple(kind.from_dict(v) for v in values)
+
+
 @dataclass(frozen=True)
 class Observables(Observable):
-    """The observables of one configuration at one width N, under the names and types a
-    :class:`~twostep.simulate.Measurement` has: what ``Prediction.at(N)`` predicts and what a
-    measurement measured.  A statistic ``f(obs)`` reading these fields runs on either
-    (docs/howto-own-claim.md); a field one side does not know is None there (or empty).
+    """The observables of one configuration at one width N: what ``Prediction.at(N)``
+    predicts, and what a :class:`~twostep.simulate.Measurement` (a subclass: these fields and
+    the run's) measured.  A statistic ``f(obs)`` reading these fields runs on either
+    (docs/howto-own-claim.md).  A field one side cannot supply is None there (or empty), and
+    :meth:`why` says why (``missing``): a prediction has no null floor, a run that did not ask
+    for the exact terms has none.
 
-    A prediction gives expectations over the draws: ``terms[i].amplitude`` is the mean of
-    ``||T_k^T q_{k+1}||`` and ``terms[i].coherent_sq`` the squared spike strength
-    ``theta_k^2``; ``visible_new_outliers`` counts the terms k >= 1 predicted out of the
-    bulk at this N (docs/amplitudes.md)."""
+    Terms are looked up by k, never by position (:meth:`term`, :meth:`amplitude`): a
+    prediction's ``term(k).amplitude`` is the mean of ``||T_k^T q_{k+1}||`` and
+    ``term(k).coherent_sq`` the squared spike strength ``theta_k^2``;
+    ``visible_new_outliers`` counts the terms k >= 1 predicted out of the bulk at this N
+    (docs/amplitudes.md)."""
 
-    N: int
-    d: int
-    n: int
-    bulk_edge: float | None = None
-    spectra: dict[str, Spectrum] = dataclasses.field(default_factory=dict)
-    step_one_spike: StepOneSpike | None = None
-    outliers: tuple[Outlier, ...] | None = None
-    visible_new_outliers: int | None = None
-    amplitudes: tuple[Projection, ...] = ()
-    terms: tuple[ExactTerm, ...] | None = None
-    beta: BetaLearning | None = None
-    features: FeatureSpikes | None = None
+    N: int = _of("run")
+    d: int = _of("run")
+    n: int = _of("run")
+    bulk_edge: float | None = _of("width", default=None)
+    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
+    step_one_spike: StepOneSpike | None = _of("step one", default=None)
+    outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
+    visible_new_outliers: int | None = _of("step two", default=None)
+    amplitudes: tuple[Projection, ...] = _of("step two", default=())
+    terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
+    beta: BetaLearning | None = _of("step two", default=None)
+    features: FeatureSpikes | None = _of("step one", default=None)
+    missing: tuple[Missing, ...] = _of("run", default=())
 
     def __post_init__(self) -> None:
         """Mappings (from JSON) become the observables' types, lists tuples."""
         fix = object.__setattr__
-
-        def each(kind: type[Observable], values: Any) -> Any:
-            return None if values is None else tuple(kind.from_dict(v) for v in values)
-
         fix(self, "spectra", {k: Spectrum.from_dict(v) for k, v in (self.spectra or {}).items()})
-        fix(self, "outliers", each(Outlier, self.outliers))
-        fix(self, "amplitudes", each(Projection, self.amplitudes) or ())
-        fix(self, "terms", each(ExactTerm, self.terms))
+        fix(self, "outliers", _records(Outlier, self.outliers))
+        fix(self, "amplitudes", _records(Projection, self.amplitudes) or ())
+        fix(self, "terms", _records(ExactTerm, self.terms))
+        fix(self, "missing", _records(Missing, self.missing) or ())
         for name, kind in (("step_one_spike", StepOneSpike), ("beta", BetaLearning),
                            ("features", FeatureSpikes)):
             value = getattr(self, name)
             fix(self, name, None if value is None else kind.from_dict(value))
+
+    # -- by k --------------------------------------------------------------------------------
+    def term(self, k: int) -> ExactTerm:
+        """The exact term ``T_k`` (:class:`ExactTerm`), looked up by its k; a KeyError naming
+        the ks there are (:class:`NoSuchTerm`; none at all: :meth:`why` ``("terms")`` says
+        why)."""
+        return _by_k(self.terms, k, "term", self.why("terms"))
+
+    def amplitude(self, k: int) -> Projection:
+        """The projection of the update on ``q_{k+1}`` (:class:`Projection`), by its k."""
+        return _by_k(self.amplitudes, k, "amplitude", self.why("amplitudes"))
+
+    # -- why a field is None -----------------------------------------------------------------
+    def why(self, name: str) -> str | None:
+        """Why the field ``name`` is None (or empty) here: the reason recorded in ``missing``
+        for ``name`` or, failing that, for the field it belongs to (``"terms.null_floor"``
+        falls back to ``"terms"``, ``"term(1).amplitude"`` to ``"terms.amplitude"``, then
+        ``"terms"``).  None: no reason recorded (the field has its value).  An unknown field
+        is a ConfigError naming the fields."""
+        head = name.split(".")[0].split("(")[0]
+        head = "terms" if head == "term" else "amplitudes" if head == "amplitude" else head
+        if head not in _names(type(self)):
+            raise ConfigError(f"{type(self).__name__} has no field {head!r}; fields: "
+                              f"{', '.join(_names(type(self)))}")
+        reasons = {m.field: m.reason for m in self.missing}
+        for candidate in _candidates(name, head):
+            if candidate in reasons:
+                return reasons[candidate]
+        return None
+
+
+def _candidates(name: str, head: str) -> list[str]:
+    """``name``, then the names it falls back to in :meth:`Observables.why`."""
+    out = [name]
+    first, _, rest = name.partition(".")
+    if first != head:  # term(1).amplitude -> terms.amplitude -> terms
+        if rest:
+            out.append(f"{head}.{rest}")
+        out.append(head)
+    parts = out[-1].split(".")
+    out += [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+    return list(dict.fromkeys(out))
+
+
+class NoSuchTerm(ConfigError, KeyError):
+    """A term (or projection) looked up by a k that is not there (:meth:`Observables.term`):
+    a ConfigError (the CLI's exit 2) and a KeyError, whose message names the ks there are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _by_k(records: tuple | None, k: int, what: str, why: str | None) -> Any:
+    for r in records or ():
+        if r.k == k:
+            return r
+    ks = [r.k for r in records or ()]
+    have = (f"the {what}s here are k = {', '.join(map(str, ks))}" if ks else
+            f"there are none here ({why})" if why else "there are none here")
+    raise NoSuchTerm(f"no {what} k={k}: {have}")
 
 
 #: The fields an :class:`Observables` has: every one is a field of a Measurement too, with
