@@ -227,7 +227,8 @@ class Prediction:
         locations = {a.k: a.location for a in amps if a.location is not None}
         w1, w2 = self._outliers(N, "W1"), self._outliers(N, "W2", locations)
         terms = tuple(ExactTerm(k=a.k, left_power=a.k + 1, amplitude=a.amplitude,
-                                coherent_sq=None if a.coherent is None else a.coherent ** 2)
+                                coherent_sq=None if a.coherent is None else a.coherent ** 2,
+                                singular_values=None, leakage=None)  # not predicted: None
                       for a in amps)
         missing = [Missing(f"term({a.k}).{name}", a.reason) for a in amps
                    if a.amplitude is None for name in ("amplitude", "coherent_sq")]
