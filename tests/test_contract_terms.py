@@ -114,3 +114,26 @@ def test_a_field_one_side_cannot_supply_is_none_with_its_reason():
 
     assert "missing" not in m.to_dict()
     assert Measurement.from_dict(m.to_dict()).missing == m.missing
+
+
+def test_no_built_in_claim_computes_its_prediction_around_prediction_at_N():
+    """Every built-in claim reads its finite-N predicted side from ``Prediction.at(N)``, as a
+    user's claim does (docs/howto-own-claim.md): none imports the theory's finite-N modules
+    (theory/amplitudes, theory/bbp) itself."""
+    import ast
+    from pathlib import Path
+
+    import twostep.compare.claims as claims
+
+    forbidden = {"twostep.theory.amplitudes", "twostep.theory.bbp"}
+    modules = sorted(Path(claims.__file__).parent.glob("*.py"))
+    assert len(modules) > 10  # the claims package, not an empty folder
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            else:
+                continue
+            assert not names & forbidden, f"{path.name}:{node.lineno} imports {names & forbidden}"
