@@ -123,10 +123,8 @@ def test_no_built_in_claim_computes_its_prediction_around_prediction_at_N():
     import ast
     from pathlib import Path
 
-    import twostep.compare.claims as claims
-
     forbidden = {"twostep.theory.amplitudes", "twostep.theory.bbp"}
-    modules = sorted(Path(claims.__file__).parent.glob("*.py"))
+    modules = sorted((Path(__file__).parents[1] / "compare" / "claims").glob("*.py"))
     assert len(modules) > 10  # the claims package, not an empty folder
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -137,3 +135,44 @@ def test_no_built_in_claim_computes_its_prediction_around_prediction_at_N():
             else:
                 continue
             assert not names & forbidden, f"{path.name}:{node.lineno} imports {names & forbidden}"
+
+
+def _planted(factor: float, Ns=(500, 1000, 2000), seeds: int = 6):
+    """Measurements whose term 0 and 1 amplitudes are ``factor`` times the prediction at their
+    width, with 1% seed noise (a converging series: residual 0.01)."""
+    from twostep.compare.claims import Results
+    from twostep.simulate.measurement import Measurement
+
+    rng = np.random.default_rng(3)
+    pred, res = predict(CFG), Results()
+    for N in Ns:
+        obs = pred.at(N, ks=(0, 1))
+        for s in range(seeds):
+            terms = [{"k": k, "left_power": k + 1, "amplitude": factor * obs.term(k).amplitude
+                      * (1 + 0.01 * rng.standard_normal())} for k in (0, 1)]
+            res.add(CFG, N, s, Measurement(config=CFG, N=N, d=N, n=N, seed=s, terms=terms,
+                                           series={"residual": 0.01}))
+    return res
+
+
+def test_a_user_claim_reads_the_prediction_at_N_as_the_built_in_claims_do():
+    """``LimitClaim(at_N=True)``: ``predicted`` gets ``predict(config).at(N)``, the Observables
+    the statistic reads, at each width, as ``term-amplitude`` does; both find the truth
+    consistent and a planted 20% error inconsistent (1% noise: the error is 20 sd)."""
+    from twostep.compare.claims import LimitClaim, TermAmplitudeClaim, decide_all
+
+    def term0(obs):  # a Measurement or predict(config).at(N): the same fields
+        return obs.term(0).amplitude
+
+    user = LimitClaim(name="term-0-amplitude", predicted=term0, statistic=term0, at_N=True,
+                      tolerance=0.03)
+    built_in = TermAmplitudeClaim(terms=(0,))
+    for factor, status in ((1.0, "consistent"), (1.2, "inconsistent")):
+        res = _planted(factor)
+        (mine,) = decide_all(user.findings(CFG, res))
+        (theirs,) = decide_all(built_in.findings(CFG, res))
+        assert mine.status == theirs.status == status, (factor, mine.reason, theirs.reason)
+        # the per-N prediction is the prediction at that N
+        assert {r["N"]: r["predicted"] for r in mine.evidence.rows} == pytest.approx(
+            {N: predict(CFG).at(N, ks=(0,)).term(0).amplitude for N in (500, 1000, 2000)},
+            rel=1e-12)
