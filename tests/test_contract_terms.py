@@ -176,3 +176,22 @@ def test_a_user_claim_reads_the_prediction_at_N_as_the_built_in_claims_do():
         assert {r["N"]: r["predicted"] for r in mine.evidence.rows} == pytest.approx(
             {N: predict(CFG).at(N, ks=(0,)).term(0).amplitude for N in (500, 1000, 2000)},
             rel=1e-12)
+
+
+@pytest.mark.parametrize("statistic", [lambda m: m.term(1).amplitude,
+                                       lambda m: m.amplitude(1).amplitude])
+def test_a_statistic_reading_a_term_by_k_gets_the_regime_guard(statistic):
+    """``m.term(k)`` and ``m.amplitude(k)`` are reads of step two, as ``m.terms`` is: a user
+    claim on them is guarded (a diverging series decides nothing)."""
+    from twostep.compare.claims import LimitClaim, Results, decide_all
+    from twostep.simulate.measurement import Measurement
+
+    res = Results()
+    for N in (250, 500, 1000):
+        for s in range(4):
+            one = {"k": 1, "left_power": 2, "amplitude": 3.0 + 0.001 * s}
+            res.add(CFG, N, s, Measurement(config=CFG, N=N, d=N, n=N, seed=s, terms=[one],
+                                           amplitudes=[one], series={"residual": 20.0}))
+    (v,) = decide_all(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
+                      .findings(CFG, res))
+    assert "series residual" in v.evidence.columns and v.status == "inconclusive", v.reason

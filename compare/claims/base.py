@@ -160,6 +160,10 @@ class _StepReads(tuple):
         return super().__iter__()
 
 
+#: The methods of an Observables that read one field: ``m.term(k)`` reads ``m.terms``.
+_BY_K = {"term": "terms", "amplitude": "amplitudes"}
+
+
 class _Reads:
     """A :class:`~twostep.simulate.Measurement` that records which step-two fields
     (:data:`STEP_TWO_FIELDS`, the spectra of :data:`STEP_TWO_SPECTRA`, the entries of
@@ -180,6 +184,8 @@ class _Reads:
         value = getattr(m, name)  # a misspelt name raises AttributeError here
         if name in STEP_TWO_FIELDS:
             log.add(name)
+        elif _BY_K.get(name) in STEP_TWO_FIELDS:  # m.term(k), m.amplitude(k): the field's read
+            log.add(_BY_K[name])
         elif name == "spectra" and isinstance(value, dict):
             return _SpectraReads(value, log)
         elif name == "dynamics" and isinstance(value, tuple):
