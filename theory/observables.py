@@ -1,11 +1,12 @@
 """The observables theory predicts and simulation measures, one type each (docs/reference.md).
 
-A :class:`~twostep.theory.predict.Prediction` at a width N and a
-:class:`~twostep.simulate.Measurement` hold the same types under the same names, so they are
-compared field by field, and a claim's statistic reads typed attributes
-(``m.step_one_spike.value``, ``m.amplitudes[1].amplitude``, ``m.terms[2].null_floor``).
-A field one side does not know is None there (a prediction has no null floor; a measurement
-has no ``statement``).  Every overlap is a squared cosine in [0, 1].
+A :class:`~twostep.theory.predict.Prediction` at a width N is an :class:`Observables`, and a
+:class:`~twostep.simulate.Measurement` is one too (a subclass): the fields are declared once,
+here, so the two are compared field by field, and a claim's statistic reads typed attributes
+(``m.step_one_spike.value``, ``m.amplitude(1).amplitude``, ``m.term(2).null_floor``: terms by
+their k).  A field one side does not know is None there (a prediction has no null floor; a
+measurement has no ``statement``), and :meth:`Observables.why` says why.  Every overlap is a
+squared cosine in [0, 1].
 
 ``to_dict()`` gives the JSON keys (the field names); ``from_dict()`` reads them back and refuses
 unknown keys in one line.
