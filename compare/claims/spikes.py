@@ -57,10 +57,11 @@ class OneStepSpikes(Claim):
     options: dict[str, Any] = field(default_factory=lambda: {"features": True})
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        pred = predict(config)
-        l = pred.features.spike_count
         counts = _per_N(results, config, _spike_count, self.name)
         Ns = sorted(counts)
+        # the prediction a user's claim reads (N-independent): predict(config).at(N)
+        features = predict(config).at(Ns[-1], ks=()).features
+        l = features.spike_count
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")
         for N in Ns:
@@ -77,7 +78,7 @@ class OneStepSpikes(Claim):
             med = [float(np.median(counts[N])) for N in tail]
             base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
                     f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
-            if pred.features.critical:
+            if features.critical:
                 return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
                     "spikes): the count is not decided", math.nan
             if not enough_widths(Ns):
