@@ -36,14 +36,12 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig
-from twostep.theory.observables import (  # noqa: F401 - FIELD_KINDS: importable from here
+from twostep.theory.fields import (  # noqa: F401 - FIELD_KINDS: importable from here
     FIELD_KINDS,
-    Observable,
-    Observables,
-    Series,
     _of,
     kind_fields,
 )
+from twostep.theory.observables import Observable, Observables, Series, StepStats
 
 from .files import (  # noqa: F401 - importable from here as before
     is_measurement_file,
@@ -127,11 +125,10 @@ class Measurement(Observables):
     versions: dict = _of("run", default_factory=dict)
     timing: dict = _of("run", default_factory=dict)
     bulk_edge_empirical: float | None = _of("step two", default=None)
-    dynamics: tuple[dict, ...] = _of("per step", default=())
+    dynamics: tuple[StepStats, ...] = _of("per step", default=())
     series: Series | None = _of("exact terms", default=None)
 
     def __post_init__(self) -> None:
-        super().__post_init__()  # the observables' types
         fix = object.__setattr__
         if isinstance(self.config, Mapping):
             fix(self, "config", ModelConfig.from_dict(self.config))
@@ -140,9 +137,19 @@ class Measurement(Observables):
         if not isinstance(self.options, RunOptions):
             fix(self, "options", RunOptions.from_mapping(self.options))  # unknown names: refused
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
+        super().__post_init__()  # the observables' types (the spectra's steps: _step_count)
         fix(self, "series", None if self.series is None else Series.from_dict(self.series))
-        fix(self, "dynamics", tuple(self.dynamics or ()))
+        fix(self, "dynamics", tuple(StepStats.from_dict(s) for s in self.dynamics or ()))
         fix(self, "missing", unmeasured(self))
+
+    def _step_count(self) -> int:
+        return len(self.provenance.steps) or 2
+
+    def __getitem__(self, key: Any) -> Any:
+        """Refused in one line: a measurement is read by attribute (formats 1 and 2 were
+        dicts; docs/howto-own-claim.md)."""
+        raise TypeError(f"a measurement is read by attribute: m.{key}, not m[{key!r}] "
+                        "(docs/howto-own-claim.md)")
 
     def __repr__(self) -> str:
         values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, parse_function
+from twostep.theory.observables import StepStats
 from twostep.theory.steps import check_step_size
 
 from . import backend as backends
@@ -171,7 +172,8 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     for state in trajectory:
         tally.timing["draws_s"] += state.stats["draw_s"]
         tally.timing["steps_s"] += state.stats["step_s"]
-        tally.dynamics.append({k: v for k, v in state.stats.items() if not k.endswith("_s")})
+        tally.dynamics.append(StepStats(**{k: v for k, v in state.stats.items()
+                                           if not k.endswith("_s")}))
         _measure_weights(plan, tally, state, bases, beta)
         if state.t == 1 and plan.K:
             clock = time.perf_counter()
@@ -264,7 +266,7 @@ class _Tally:
 
     spectra: dict[str, dict] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
-    dynamics: list[dict] = field(default_factory=list)
+    dynamics: list[StepStats] = field(default_factory=list)
     step_one_spike: dict | None = None
     amplitudes: list[dict] = field(default_factory=list)
     learned: dict | None = None
@@ -297,8 +299,9 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 
 
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
-              beta: np.ndarray, *, theory: bool) -> tuple[dict, spectra.TopSVD, list[int]]:
-    """The top-k spectrum of ``A`` as stored under ``spectra[name]``."""
+              beta: np.ndarray, *, theory: bool, step: int
+              ) -> tuple[dict, spectra.TopSVD, list[int]]:
+    """The top-k spectrum of ``A`` as stored under ``spectra[name]``, of GD step ``step``."""
     clock = time.perf_counter()
     svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
@@ -306,6 +309,7 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
                                 theory_tw=plan.theory_tw if theory else None)
     tally.timing["spectrum_s"][name] = time.perf_counter() - clock
     spec["outliers"] = _outliers(svd, positions, _edge_used(spec), bases.signal, beta)
+    spec["step"] = step
     if plan.options.spectrum:
         values = spectra.full_spectrum(backends.to_numpy(A))
         spec["values"] = values
@@ -321,7 +325,8 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     name = f"W{state.t}"
     if not plan.options.wants(name):
         return
-    _, svd, positions = _spectrum(plan, tally, name, state.W, bases, beta, theory=True)
+    _, svd, positions = _spectrum(plan, tally, name, state.W, bases, beta, theory=True,
+                                  step=state.t)
     tally.counts[state.t] = len(positions)
     if state.t == 1:
         clock = time.perf_counter()
@@ -375,7 +380,8 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     with terms, the exact terms and the series residual (which overwrites the update)."""
     update_norm = None
     if plan.options.wants("update"):
-        _, usvd, _ = _spectrum(plan, tally, "update", state.update, bases, beta, theory=False)
+        _, usvd, _ = _spectrum(plan, tally, "update", state.update, bases, beta, theory=False,
+                               step=plan.T)
         update_norm = float(usvd.values[0])
     clock = time.perf_counter()
     signal, nulls = directions.projections(state.update, bases.signal, bases.nulls)

@@ -13,7 +13,8 @@ import pytest
 
 from twostep.simulate import run
 from twostep.theory import ModelConfig
-from twostep.theory.observables import ExactTerm, NoSuchTerm, Projection
+from twostep.theory.errors import NoSuchTerm
+from twostep.theory.observables import ExactTerm, Projection
 from twostep.theory.predict import predict
 
 # independent batch, smooth activation: the finite-N model of docs/amplitudes.md covers
