@@ -30,6 +30,12 @@ def _types(cls) -> dict[str, str]:
 
 
 def test_every_observable_field_is_a_measurement_field_of_the_same_type():
+    # declared once: a Measurement is an Observables, the run's fields added (keywords only)
+    assert issubclass(Measurement, Observables)
+    own = set(Measurement.__dataclass_fields__) - set(Observables.__dataclass_fields__)
+    assert own == {"config", "seed", "options", "provenance", "versions", "timing",
+                   "bulk_edge_empirical", "dynamics", "series"}
+    assert all(Measurement.__dataclass_fields__[name].kw_only for name in own)
     observed, measured = _types(Observables), _types(Measurement)
     assert set(OBSERVABLE_FIELDS) == set(observed)
     for name, kind in observed.items():
