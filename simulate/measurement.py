@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from twostep.theory import ConfigError, ModelConfig
+from twostep.theory import ConfigError, ModelConfig, html
 from twostep.theory.fields import (  # noqa: F401 - FIELD_KINDS: importable from here
     FIELD_KINDS,
     _of,
@@ -154,9 +154,13 @@ class Measurement(Observables):
     def __repr__(self) -> str:
         values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]
         return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
-                f"activation={self.config.activation!r}, target={self.config.target!r}, "
-                f"outliers={values}, visible_new_outliers={self.visible_new_outliers}, "
+                f"activation={html.short(self.config.activation, 30)!r}, "
+                f"target={self.config.target!r}, outliers={html.short(values, 40)}, "
+                f"visible_new_outliers={self.visible_new_outliers}, "
                 f"bulk_edge_empirical={self.bulk_edge_empirical})")
+
+    def _repr_html_(self) -> str:
+        return html.observables(self, f"Measurement at N = {self.N}, seed {self.seed}")
 
     # -- arrays ---------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:

@@ -106,9 +106,11 @@ def test_verify_claim_cli_and_report_rebuild(tmp_path, monkeypatch, capsys):
     assert first[0]["predicted"] == pytest.approx(2.959, abs=5e-4)
     assert (tmp_path / "rep" / "tables" / "01-bbp.tex").read_text().startswith("% bbp")
     assert (tmp_path / "rep" / "figures" / "phase.png").stat().st_size > 1000
-    code = main(["report", "s.sqlite", "--out", "rep2"])
-    capsys.readouterr()
-    assert code == 0
+    assert "bbp: outlier location" in (tmp_path / "rep" / "report.html").read_text()
+    code = main(["report", "s.sqlite", "--out", "rep2", "--format", "html"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == (tmp_path / "rep2" / "report.html").read_text()  # html: the one document
     again = json.loads((tmp_path / "rep2" / "verdicts.json").read_text())
     assert [(v["subject"], v["status"], v["statistic"]) for v in again] == \
         [(v["subject"], v["status"], v["statistic"]) for v in first]

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import html
 from .errors import ConfigError
 from .fields import _of, by_k, observable, observed, why_names
 
@@ -423,6 +424,15 @@ class Observables(Observable):
     beta: BetaLearning | None = _of("step two", default=None)
     features: FeatureSpikes | None = _of("step one", default=None)
     missing: tuple[Missing, ...] = _of("run", default=())
+
+    def __repr__(self) -> str:
+        return (f"Observables(N={self.N}, d={self.d}, n={self.n}, "
+                f"bulk_edge={html.text(self.bulk_edge)}, "
+                f"outliers={html.short(html.outliers(self.outliers), 60)}, "
+                f"visible_new_outliers={self.visible_new_outliers})")
+
+    def _repr_html_(self) -> str:
+        return html.observables(self, f"Observables at N = {self.N}")
 
     def __post_init__(self) -> None:
         """Mappings (from JSON) become the observables' types, lists tuples."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from . import amplitudes
+from . import amplitudes, html
 from .config import ModelConfig
 from .errors import ConfigError
 from .observables import (
@@ -161,6 +161,15 @@ class Prediction:
     target: dict[str, Any]
     features: FeatureSpikes
     notes: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        exps = ", ".join(t.exponent_exact for t in self.laws[:4])
+        more = ", ..." if len(self.laws) > 4 else ""
+        return (f"Prediction({html.config_text(self.config)}; paper_count={self.paper_count}, "
+                f"aware_count={self.aware_count}, e_k=[{exps}{more}])")
+
+    def _repr_html_(self) -> str:
+        return html.prediction(self)
 
     @property
     def second_layer(self) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twostep.simulate.measurement import Measurement
+from twostep.theory import html
 from twostep.theory.config import ModelConfig
 
 from .. import stats
@@ -158,9 +159,13 @@ class Verdict:
         return iv
 
     def __repr__(self) -> str:
-        return (f"Verdict(claim={self.claim!r}, subject={self.subject!r}, status={self.status!r}, "
-                f"statistic={self.statistic:.4g}, ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), "
-                f"pvalue={self.pvalue:.3g}, reason={self.reason!r})")
+        return (f"Verdict(claim={self.claim!r}, subject={html.short(self.subject, 40)!r}, "
+                f"status={html.text(self.status)!r}, statistic={self.statistic:.4g}, "
+                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), pvalue={self.pvalue:.3g}, "
+                f"reason={html.short(self.reason, 40)!r})")
+
+    def _repr_html_(self) -> str:
+        return html.verdict(self)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """The per-N evidence as long rows (``compare.export.evidence_rows``)."""
@@ -269,6 +274,14 @@ class Finding:
         if self.rule and self.rule not in RULES:
             raise ValueError(f"unknown decision rule {self.rule!r}; registered: "
                              f"{', '.join(sorted(RULES))}")
+
+    def __repr__(self) -> str:
+        return (f"Finding(claim={self.claim!r}, subject={html.short(self.subject, 40)!r}, "
+                f"rule={self.rule or None!r}, statistic={self.statistic:.4g}, "
+                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), tests={sorted(self.pvalues)[:4]!r})")
+
+    def _repr_html_(self) -> str:
+        return html.finding(self)
 
     def key(self, name: str) -> tuple[str, str, str, str]:
         """The BH-family key of the p-value ``name``."""
