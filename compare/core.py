@@ -7,7 +7,7 @@ etabar2`` share ``W_0``, ``a``, ``beta_*`` and the batches, hence the same ``D_k
 exact-term statistic of a measurement at one set of step sizes gives the same statistic at any
 other by a rescaling, with no simulation:
 
-- ``terms[k]``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
+- ``term(k)``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
   ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``, the squared coherent strength ``coherent_sq`` and
   its standard error by ``s_k^2``, the signed ``beta_component`` by ``s_k``; ``leakage[m]``
   (term m projected on ``q_{k+1}``) by ``s_m``; the squared overlaps (``beta_overlap``,

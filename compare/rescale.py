@@ -196,7 +196,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     t1, t2 = etas(config_to, N)
     u, v = t1 / eta1, t2 / eta2
     same = abs(u - 1) <= SAME_ETA1
-    scale = [v * u**k for k in range(len(terms))]
+    scale = [v * u**k for k in range(1 + max(int(t.k) for t in terms))]  # scale[k], by k
 
     p1 = dict(series.get("p1") or {})
     p1_max = p1.get("max")

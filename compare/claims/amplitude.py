@@ -12,6 +12,7 @@ import numpy as np
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import Observables
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
@@ -49,10 +50,16 @@ LOCATION_UNITS = 2.0
 
 
 def _predicted_terms(config: ModelConfig, ks: Sequence[int], Ns: Sequence[int]
-                     ) -> dict[int, dict[int, Any]]:
-    from twostep.theory import amplitudes
+                     ) -> dict[int, Observables]:
+    """The predicted observables at each width, with the terms ``ks``: ``predict(config).at(N)``,
+    what a user's claim reads too (docs/howto-own-claim.md)."""
+    pred = predict(config)
+    return {N: pred.at(N, ks=ks) for N in Ns}
 
-    return {k: {N: amplitudes.term_amplitude(config, k, N) for N in Ns} for k in ks}
+
+def _location(obs: Observables, k: int) -> float | None:
+    """The predicted location of term k's W_2 outlier at this width (None: inside the bulk)."""
+    return next((o.value for o in obs.outliers or () if o.term == k), None)
 
 
 @dataclass
@@ -86,8 +93,9 @@ class TermAmplitudeClaim(Claim):
         pred = _predicted_terms(config, self.terms, Ns)
         out = []
         for k in self.terms:
-            missing = [p.reason for p in pred[k].values() if p.amplitude is None]
-            zero = [N for N, p in pred[k].items() if p.amplitude == 0]
+            missing = [obs.why(f"term({k}).amplitude") for obs in pred.values()
+                       if obs.term(k).amplitude is None]
+            zero = [N for N, obs in pred.items() if obs.term(k).amplitude == 0]
             subject = f"term k={k}: measured / predicted amplitude"
             if missing or zero:
                 why = (Reason("no-prediction", why=missing[0]) if missing else
@@ -95,7 +103,7 @@ class TermAmplitudeClaim(Claim):
                 out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
-            ratio = {N: [v / (self.factor * pred[k][N].amplitude) for v in vs]
+            ratio = {N: [v / (self.factor * pred[N].term(k).amplitude) for v in vs]
                      for N, vs in ratio.items()}
             out.append(extrapolated_limit_finding(self.name, subject, config, ratio, 1.0,
                                                   self.tolerance, regime=regime))
@@ -212,7 +220,9 @@ class OutlierLocations(Claim):
             reason = regime.blocked or Reason("paper-count-zero")
             return [_blocked(self.name, "visible new outliers", config, 0, reason)]
         amps = _predicted_terms(config, ks, Ns)
-        undefined = [amps[k][Ns[-1]].reason for k in ks if amps[k][Ns[-1]].amplitude is None]
+        last = amps[Ns[-1]]
+        undefined = [last.why(f"term({k}).amplitude") for k in ks
+                     if last.term(k).amplitude is None]
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
                              Reason("no-prediction", why=undefined[0]))]
@@ -220,7 +230,7 @@ class OutlierLocations(Claim):
                           EDGE_MARGIN + self.location_units)
         out = [self._count_finding(config, results, seen, regime)]
         for k in ks:
-            if any(amps[k][N].location is None for N in Ns[-2:]):
+            if any(_location(amps[N], k) is None for N in Ns[-2:]):
                 continue
             out.append(self._gap_finding(config, k, seen, regime))
         return out
@@ -234,7 +244,7 @@ class OutlierLocations(Claim):
         # a predicted location within the band: the count there is not decided by the theory
         ambiguous = {N: [k for k in ks if seen.gap(k, N) is not None
                          and seen.gap(k, N) < band * scale[N]] for N in Ns}
-        expected = {N: sum(amps[k][N].location is not None for k in ks) for N in Ns}
+        expected = {N: sum(_location(amps[N], k) is not None for k in ks) for N in Ns}
         diff = _per_N(results, config, _new_of_terms, self.name)
         diff = {N: [v - expected[N] for v in vs] for N, vs in diff.items()}
         shown = {f"term {k} identified": {N: f"{sum(v is not None for v in seen.found[k][N])}/"
@@ -266,7 +276,7 @@ class OutlierLocations(Claim):
             if g is None:
                 continue
             found, edges = seen.found[k][N], seen.edges[N]
-            theory_edge = amps[k][N].bulk_edge
+            theory_edge = amps[N].bulk_edge
             vals = [v - (theory_edge if e is None else e)
                     for v, e in zip(found, edges) if v is not None]
             gaps[N] = vals
@@ -276,8 +286,8 @@ class OutlierLocations(Claim):
                     else Reason("no-empirical-edge"))
             if g < band * scale[N]:
                 skip[N] = Reason("location-in-band", N=N,
-                                 location=float(self.factor * amps[k][N].location),
-                                 gap=float(g), edge=float(amps[k][N].bulk_edge),
+                                 location=float(self.factor * _location(amps[N], k)),
+                                 gap=float(g), edge=float(amps[N].bulk_edge),
                                  band=float(band), width=float(band * scale[N]),
                                  scale=float(scale[N]), empirical=edge, seen=n_seen)
             elif len(vals) < 2:
@@ -289,7 +299,7 @@ class OutlierLocations(Claim):
             columns={"identified": {N: f"{len(gaps[N])}/{len(seen.found[k][N])}"
                                     for N in gaps},
                      "edge fluctuation s_N": {N: scale[N] for N in gaps},
-                     "predicted location": {N: self.factor * amps[k][N].location
+                     "predicted location": {N: self.factor * _location(amps[N], k)
                                             for N in gaps}},
             note=Reason("gap-note", units=float(units)))
 
@@ -297,14 +307,15 @@ class OutlierLocations(Claim):
 @dataclass(frozen=True)
 class _Sightings:
     """What ``outlier-locations`` measured and predicts at each width: the widths ``Ns`` and
-    terms ``ks``, the finite-N predictions ``amps[k][N]`` (locations scaled by ``factor``), the
+    terms ``ks``, the predicted observables ``amps[N]`` (``Prediction.at(N)``; locations scaled
+    by ``factor``), the
     per-seed empirical edges and the edge's fluctuation ``scale[N]`` (:func:`_edge_scale`), the
     identified outlier of each term per seed (``found[k][N]``, None where none) and the band
     (in units of ``scale``) within which a predicted location cannot be told from the edge."""
 
     Ns: list[int]
     ks: list[int]
-    amps: Mapping[int, Mapping[int, Any]]
+    amps: Mapping[int, Observables]
     factor: float
     band: float
     scale: dict[int, float]
@@ -313,12 +324,12 @@ class _Sightings:
 
     def gap(self, k: int, N: int) -> float | None:
         """The predicted gap of term k's outlier above the theory's edge (None: no outlier)."""
-        a = self.amps[k][N]
-        return None if a.location is None else self.factor * a.location - a.bulk_edge
+        location = _location(self.amps[N], k)
+        return None if location is None else self.factor * location - self.amps[N].bulk_edge
 
 
 def _sightings(results: Results, config: ModelConfig, Ns: Sequence[int], ks: Sequence[int],
-               amps: Mapping[int, Mapping[int, Any]], factor: float, band: float) -> _Sightings:
+               amps: Mapping[int, Observables], factor: float, band: float) -> _Sightings:
     """The :class:`_Sightings` of ``config``'s measurements."""
     scale: dict[int, float] = {}
     edges: dict[int, list[float | None]] = {}

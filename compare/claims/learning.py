@@ -134,8 +134,9 @@ class ReuseLearning(Claim):
         decision (:func:`_learning_verdict`) against the theory's (or ``claimed``) state."""
         mode = cfg.batch
         pred = predict(cfg)
-        expect = (bool(self.claimed[mode]) if self.claimed is not None
-                  else bool(pred.beta.learned))
+        # the prediction a user's claim reads (N-independent): predict(config).at(N)
+        learned = pred.at(max(results.Ns(cfg)), ks=()).beta.learned
+        expect = bool(self.claimed[mode]) if self.claimed is not None else bool(learned)
         subject = f"{mode}: an outlier of W_2 carries beta_* (term k={top})"
         regime = measured_regime(results, cfg)
         if regime.blocked:

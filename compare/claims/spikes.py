@@ -59,10 +59,11 @@ class OneStepSpikes(Claim):
     options: dict[str, Any] = field(default_factory=lambda: {"features": True})
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        pred = predict(config)
-        l = pred.features.spike_count
         counts = _per_N(results, config, _spike_count, self.name)
         Ns = sorted(counts)
+        # the prediction a user's claim reads (N-independent): predict(config).at(N)
+        features = predict(config).at(Ns[-1], ks=()).features
+        l = features.spike_count
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")
         for N in Ns:
@@ -79,7 +80,7 @@ class OneStepSpikes(Claim):
             med = [float(np.median(counts[N])) for N in tail]
             base = Reason("spikes-base", medians=med, widths=list(tail), count=l, next=l + 1,
                           grow=float(s(l)), shrink=float(s(l + 1)))
-            if pred.features.critical:
+            if features.critical:
                 return "inconclusive", Reason("spikes-critical", count=l, next=l + 1), math.nan
             if not enough_widths(Ns):
                 return ("inconclusive", Reason("spikes-widths", base=base,
