@@ -37,7 +37,7 @@ from .plot_seeds import (
 
 def _shift(i: int, n: int) -> float:
     """The factor on N of the i-th of n series, so that they stand side by side at one N."""
-    return 1.0 + 0.025 * (i - (n - 1) / 2)
+    return 1.0 + 0.035 * (i - (n - 1) / 2)
 
 
 def _normalised(values: Mapping[int, Sequence[float]], power: float

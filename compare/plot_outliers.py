@@ -8,7 +8,7 @@ the mean and the prediction read from ``predict(config).at(N)``.
   finite-N forecast of its location (the curve ``twostep theory --N`` prints point by point)
   and the bulk edge;
 - :func:`draw_count` (``outlier-count``): the terms' coherent strengths against the BBP
-  threshold, and the new outliers seen at each N against the predicted visible count;
+  threshold, and the new outliers seen at each N against the paper count;
 - :func:`draw_spikes` (``one-step-spikes``): the feature matrix's spike count;
 - :func:`draw_left_vectors` (``left-vectors``): the squared overlap of each W_2 outlier's left
   vector with ``q_{k+1}``.
@@ -177,29 +177,28 @@ def _count_ks(pred: Any, claim: Any) -> list[int]:
 def draw_count(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
                caption: bool = False) -> Any:
     """``outlier-count``: the coherent (BBP) strength of each exact term k = 1 ..
-    paper_count + 1 against N, with its finite-N prediction and the BBP threshold ``c^{1/4}``
-    (left); the new outliers of W_2 seen per seed against the predicted visible count and the
-    paper count (right).  ``ax``: a pair of axes, or one for the strengths alone."""
+    paper_count + 1 against N, with its predicted slope ``N^{e_k}`` and the BBP threshold
+    ``c^{1/4}`` (left); the new outliers of W_2 seen per seed against the paper count (right).
+    ``ax``: a pair of axes, or one for the strengths alone."""
     fig, left, right, own = start_pair(ax)
     pred = predict(config)
     ks = _count_ks(pred, claim)
     Ns = results.Ns(config)
     need(Ns, "measurements", 1)
-    threshold = None
     for i, k in enumerate(ks):
         col = term_colour(k)
         sq = per_seed(results, config, lambda m, k=k: getattr(exact_term(m, k),
                                                              "coherent_sq", None))
-        theta = {N: [np.sqrt(max(v, 0.0)) for v in vs] for N, vs in sq.items()}
-        draw_series(left, theta, col, label=f"$k={k}$, $e_k={pred.law(k).exponent_exact}$",
-                    shift=1.0 + 0.025 * (i - (len(ks) - 1) / 2), positive=True)
-        if k <= 3:
-            amps = {N: pred.term_amplitudes(N, [k])[0] for N in Ns}
-            ys = [np.nan if a.coherent is None else a.coherent for a in amps.values()]
-            left.plot(Ns, ys, "--", color=col, lw=1.0)
-            threshold = next(iter(amps.values())).threshold
-    if threshold is not None:
-        left.axhline(threshold, color="0.3", ls=":", lw=1.1, label=r"threshold $c^{1/4}$")
+        theta = {N: [float(np.sqrt(max(v, 0.0))) for v in vs] for N, vs in sq.items()}
+        line = draw_series(left, theta, col, label=f"$k={k}$, $e_k={pred.law(k).exponent_exact}$",
+                           shift=1.0 + 0.025 * (i - (len(ks) - 1) / 2), positive=True)
+        if line is not None and len(line.get_xdata()):  # the slope, anchored at the last mean
+            x0, y0 = line.get_xdata()[-1], line.get_ydata()[-1]
+            xs = np.geomspace(Ns[0] / 1.1, Ns[-1] * 1.1, 20)
+            left.plot(xs, y0 * (xs / x0) ** pred.law(k).exponent, "--", color=col, lw=1.0)
+    at = predict(config).at(Ns[-1], ks=())
+    threshold = (at.N / at.d) ** 0.25  # the BBP threshold c^(1/4), c = N/d (docs/amplitudes.md)
+    left.axhline(threshold, color="0.3", ls=":", lw=1.1, label=r"threshold $c^{1/4}$")
     left.set_yscale("log")
     plain_log_ticks(left)
     width_axis(left, Ns)
@@ -209,27 +208,25 @@ def draw_count(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
     left.grid(True, which="major", alpha=0.25)
     left.legend(loc="best", title="term")
     lines = ["Left: the coherent (BBP) strength of the exact terms, sqrt of the pair estimate "
-             "of theta_k^2 (0 where negative), with its finite-N prediction (dashed, terms up to "
-             "3) and the BBP threshold c^(1/4) (dotted): a term is an outlier once above it. "
-             "The verdict reads the signs of the strengths' growth exponents.", _SEEDS]
+             "of theta_k^2 (0 where negative, not drawn), with the predicted slope N^e_k "
+             "(dashed, anchored at the mean at the largest N: only the slope is predicted) and "
+             "the BBP threshold c^(1/4) (dotted): a term is an outlier once above it. The "
+             "verdict reads the signs of the strengths' growth exponents.", _SEEDS]
     if right is not None:
         seen = per_seed(results, config, lambda m: m.visible_new_outliers)
         if seen:
-            draw_series(right, seen, "tab:blue", label="seen (W_2 minus W_1)")
-        visible = [predict(config).at(N).visible_new_outliers for N in Ns]
-        right.plot(Ns, visible, "s--", color="tab:orange", ms=5, mfc="none",
-                   label="predicted visible")
+            draw_series(right, seen, "tab:blue", label="seen ($W_2$ minus $W_1$)")
         right.axhline(pred.paper_count, color="0.3", ls=":", lw=1.1,
                       label=f"paper count {pred.paper_count}")
+        right.yaxis.set_major_locator(_integer_ticks())
         width_axis(right, Ns)
         right.set_xlabel("$N$")
         right.set_ylabel("new outliers of $W_2$")
         right.set_title("visible count")
         right.legend(loc="best")
         lines.append("Right: the new outliers of W_2 (its outliers minus W_1's) per seed, "
-                     "against the count predicted visible at each N (terms 1 to 3 out of the "
-                     "bulk at that N, predict(config).at(N)) and the paper count "
-                     "floor(alpha2 / (1/2 - alpha1)), reached as N grows."
+                     "against the paper count floor(alpha2 / (1/2 - alpha1)), reached as N "
+                     "grows (`twostep theory --N` forecasts the count visible at one N)."
                      + ("" if seen else " Not measured in these runs (no W_1 and W_2 "
                                         "spectra)."))
     if own:
@@ -238,13 +235,17 @@ def draw_count(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
     return fig
 
 
+def _integer_ticks() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def draw_spikes(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
                 caption: bool = False) -> Any:
     """``one-step-spikes``: the spike count of the one-step feature matrix per seed against N,
     its median over seeds (the statistic the verdict reads) with the range, and the predicted
     count ``l``."""
-    from matplotlib.ticker import MaxNLocator
-
     fig, ax, own = start(ax)
     counts = per_seed(results, config, lambda m: None if m.features is None
                       else m.features.spike_count)
@@ -259,7 +260,7 @@ def draw_spikes(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
                 label="median (range) over seeds", zorder=3)
     l = predict(config).at(Ns[-1], ks=()).features.spike_count
     ax.axhline(l, color="tab:orange", ls="--", lw=1.2, label=f"predicted $\\ell$ = {l}")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(_integer_ticks())
     width_axis(ax, Ns)
     ax.set_xlabel("$N$")
     ax.set_ylabel("spikes of the feature matrix")
