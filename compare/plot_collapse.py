@@ -4,8 +4,8 @@ holds.
 
 - :func:`draw_growth_collapse` (``growth-exponent``): ``N^{-e_k} A_k``, the floor-corrected
   projected amplitude of the whole update;
-- :func:`draw_coherent_collapse` (``term-exponent``): ``N^{-2 e_k} \\hat\\theta_k^2``, the exact
-  term's squared coherent strength (the pair estimate the verdicts fit);
+- :func:`draw_coherent_collapse` (``term-exponent``): ``N^{-2 e_k} \\hat\\theta_k^2 / L_k``,
+  the exact term's squared coherent strength per unit left weight (what the verdicts fit);
 - :func:`draw_amplitude_ratio` (``term-amplitude``): the exact term's amplitude over its
   finite-N prediction, ``predict(config).at(N).terms``.
 
@@ -15,6 +15,7 @@ Each term's rescaled values are divided by their mean at the largest N, so every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from .claims import floor_corrected
+from .claims.coherent import coherent_values
 from .plot_canvas import config_title, set_caption, term_colour, width_axis
 from .plot_seeds import (
     draw_series,
@@ -29,10 +31,14 @@ from .plot_seeds import (
     hatch_note,
     hatch_unconverged,
     legend,
+    mean_and_interval,
     need,
     per_seed,
     start,
 )
+
+_SEEDS = ("Points: mean over seeds with its 95% interval; faint dots: each seed (the axis "
+          "holds the intervals: a seed far outside them is clipped).")
 
 
 def _shift(i: int, n: int) -> float:
@@ -55,8 +61,11 @@ def _normalised(values: Mapping[int, Sequence[float]], power: float
 def _collapse(ax: Any, series: Mapping[int, tuple[Mapping[int, Sequence[float]], float, str]]
               ) -> tuple[list[int], list[int]]:
     """Draw each term's normalised rescaled values; return the terms drawn and those left out
-    (mean not positive at the largest N)."""
+    (mean not positive at the largest N).  The y range holds every mean's interval (and at
+    least 0.8 .. 1.2): a seed far outside it (the pair estimate of a term below the noise) is
+    clipped rather than squashing the means."""
     drawn, left = [], []
+    lo, hi = 0.8, 1.2
     for i, (k, (values, power, exact)) in enumerate(series.items()):
         norm = _normalised(values, power)
         if norm is None:
@@ -64,17 +73,19 @@ def _collapse(ax: Any, series: Mapping[int, tuple[Mapping[int, Sequence[float]],
             continue
         draw_series(ax, norm, term_colour(k), shift=_shift(i, len(series)),
                     label=f"$k={k}$, $e_k={exact}$")
+        for vs in norm.values():
+            _, low, high = mean_and_interval(vs)
+            lo, hi = min(lo, low), max(hi, high)
         drawn.append(k)
     ax.axhline(1.0, color="0.3", lw=0.9, ls="--", zorder=2)
+    pad = 0.05 * (hi - lo)
+    ax.set_ylim(lo - pad, hi + pad)
     return drawn, left
 
 
 def _finish(ax: Any, own: bool, config: Any, Ns: Sequence[int], ylabel: str) -> None:
-    """Axes, labels and legend of a collapse: the y range at least 0.8 .. 1.2, so that scatter
-    of a few percent around a flat line looks flat."""
+    """Axes, labels and legend of a collapse or ratio."""
     ax.ticklabel_format(axis="y", useOffset=False)
-    lo, hi = ax.get_ylim()
-    ax.set_ylim(min(lo, 0.8), max(hi, 1.2))
     width_axis(ax, Ns)
     ax.set_xlabel("$N$")
     ax.set_ylabel(ylabel)
@@ -118,7 +129,7 @@ def draw_growth_collapse(results: Any, config: Any, claim: Any = None, *, ax: An
     lines = ["Finite-size collapse: the floor-corrected amplitude sqrt(A_k^2 - F_k^2) of the "
              "whole update on q_{k+1}, times N^(-e_k), divided by its mean at the largest N; "
              "flat (dashed line at 1) when the amplitude grows as N^e_k.",
-             "Points: mean over seeds with its 95% interval; faint dots: each seed."]
+             _SEEDS]
     if left:
         lines.append(f"Left out: term(s) {left}, not above the floor at the largest N.")
     _finish(ax, own, config, Ns, r"$N^{-e_k}\,A_k$ / (value at largest $N$)")
@@ -128,34 +139,45 @@ def draw_growth_collapse(results: Any, config: Any, claim: Any = None, *, ax: An
 
 def draw_coherent_collapse(results: Any, config: Any, claim: Any = None, *, ax: Any = None,
                            caption: bool = False) -> Any:
-    """``term-exponent``: ``N^{-2 e_k} \\hat\\theta_k^2`` (the exact term's squared coherent
-    strength, per seed) per term, divided by its mean at the largest N: flat when
-    ``theta_k ~ N^{e_k}``."""
+    """``term-exponent``: ``N^{-2 e_k} \\hat\\theta_k^2 / L_k`` (the exact term's squared
+    coherent strength per unit left weight, per seed: what the coherent rule fits,
+    :func:`~twostep.compare.claims.coherent.coherent_values`) per term, divided by its mean at
+    the largest N: flat when ``theta_k ~ N^{e_k}``."""
     fig, ax, own = start(ax)
     pred = predict(config)
     known = {t.k: t for t in pred.laws}
-    series = {}
+    series, unmeasured = {}, []
     for k in _ks(claim, config):
-        vals = per_seed(results, config, lambda m, k=k: getattr(exact_term(m, k),
-                                                               "coherent_sq", None))
-        if vals and k in known:
+        if k not in known:
+            continue
+        try:
+            raw = coherent_values(results, config, k, "term-exponent")
+        except ConfigError:  # not measured (terms=K below k), or measured before twostep 0.2
+            unmeasured.append(k)
+            continue
+        vals = {N: [v for v in vs if math.isfinite(v)] for N, vs in raw.items()}
+        vals = {N: vs for N, vs in vals.items() if vs}
+        if vals:
             series[k] = (vals, 2 * known[k].exponent, known[k].exponent_exact)
-    Ns = sorted({N for v, _, _ in series.values() for N in v})
     if not series:
         raise ConfigError("no figure: the measurements have no coherent strengths of the exact "
-                          "terms (coherent_sq); rerun with terms=K")
+                          "terms (coherent_sq, left_weight); rerun with terms=K")
+    Ns = sorted({N for v, _, _ in series.values() for N in v})
     need(Ns, "coherent strengths", 2)
     bad = hatch_unconverged(ax, results, config, Ns)
     drawn, left = _collapse(ax, series)
     lines = ["Finite-size collapse: the squared coherent (BBP) strength of the exact term T_k "
-             "(pair estimate, per seed; it can be negative where the term is below the noise), "
-             "times N^(-2 e_k), divided by its mean at the largest N; flat (dashed line at 1) "
-             "when theta_k grows as N^e_k.",
-             "Points: mean over seeds with its 95% interval; faint dots: each seed."]
+             "per unit left weight (the pair estimate, per seed, that the coherent rule fits; "
+             "it can be negative where the term is below the noise), times N^(-2 e_k), divided "
+             "by its mean at the largest N; flat (dashed line at 1) when theta_k grows as "
+             "N^e_k.", _SEEDS]
     if left:
         lines.append(f"Left out: term(s) {left}, mean coherent strength not positive at the "
                      "largest N.")
-    _finish(ax, own, config, Ns, r"$N^{-2e_k}\,\hat\theta_k^2$ / (value at largest $N$)")
+    if unmeasured:
+        lines.append(f"Not measured in every seed: term(s) {unmeasured}.")
+    _finish(ax, own, config, Ns,
+            r"$N^{-2e_k}\,\hat\theta_k^2 / L_k$ / (value at largest $N$)")
     set_caption(fig, lines + hatch_note(bad), draw=caption)
     return fig
 

@@ -40,7 +40,7 @@ from .plot_seeds import (
 _SEEDS = "Points: mean over seeds with its 95% interval; faint dots: each seed."
 
 
-def _dense(Ns: Sequence[int], points: int = 9) -> list[int]:
+def _dense(Ns: Sequence[int], points: int = 6) -> list[int]:
     """The measured widths and ``points`` more between them (a predicted curve)."""
     grid = np.geomspace(Ns[0] / 1.15, Ns[-1] * 1.15, points)
     return sorted({int(round(N)) for N in grid} | {int(N) for N in Ns})
@@ -142,6 +142,10 @@ def draw_locations(results: Any, config: Any, claim: Any = None, *, ax: Any = No
             (o.value for o in (m.outliers or ()) if o.term == k), None))
         draw_series(ax, found, col, label=f"$k={k}$ ($a^{{{k + 1}}}$)", line=False,
                     positive=True)
+    if not any(len(ln.get_xdata()) and np.isfinite(np.asarray(ln.get_ydata(), float)).any()
+               for ln in ax.lines):
+        ax.text(0.5, 0.6, "no step-two outlier predicted out of the bulk\nor identified "
+                "in any seed", transform=ax.transAxes, ha="center", va="center", color="0.3")
     edge = predict(config).at(Ns[-1], ks=()).bulk_edge
     ax.axhline(edge, color="0.3", ls=":", lw=1.1, label=f"bulk edge {edge:.3g}")
     emp = per_seed(results, config, lambda m: m.bulk_edge_empirical)
