@@ -145,7 +145,8 @@ def draw_locations(results: Any, config: Any, claim: Any = None, *, ax: Any = No
     if not any(len(ln.get_xdata()) and np.isfinite(np.asarray(ln.get_ydata(), float)).any()
                for ln in ax.lines):
         ax.text(0.5, 0.6, "no step-two outlier predicted out of the bulk\nor identified "
-                "in any seed", transform=ax.transAxes, ha="center", va="center", color="0.3")
+                "in any seed", transform=ax.transAxes, ha="center", va="center", color="0.3",
+                bbox={"fc": "white", "ec": "none", "alpha": 0.85})
     edge = predict(config).at(Ns[-1], ks=()).bulk_edge
     ax.axhline(edge, color="0.3", ls=":", lw=1.1, label=f"bulk edge {edge:.3g}")
     emp = per_seed(results, config, lambda m: m.bulk_edge_empirical)
