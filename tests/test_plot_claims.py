@@ -162,3 +162,30 @@ def test_a_figure_without_its_data_is_refused_in_one_line():
     res.add(CFG, 200, 0, Measurement(config=CFG, N=200, d=200, n=200, seed=0))
     with pytest.raises(ConfigError, match="no figure"):
         CLAIM_FIGURES["growth-exponent"](res, CFG)
+
+
+def test_report_draws_the_figure_of_every_claim_checked(planted, tmp_path):
+    """A report of the ten built-in claims on the planted data has one figure per claim, with
+    its caption under the image in report.md; a check whose data cannot support its figure
+    gets one line saying why, and no file."""
+    from twostep.compare.report import write_report
+    from twostep.compare.verify import Check
+
+    names = list(CLAIM_FIGURES)
+    plan = [Check(name, CFG, tuple(NS), SEEDS) for name in names]
+    bare = Results()
+    other = CFG.replace(alpha2=0.4)
+    for N in NS:
+        bare.add(other, N, 0, Measurement(config=other, N=N, d=N, n=N, seed=0))
+    plan.append(Check("one-step-spikes", other, tuple(NS), 1))
+    out = write_report(tmp_path / "r", [], plan=plan, results=[planted] * len(names) + [bare])
+    figures = sorted(p.name for p in (out / "figures").glob("claim-*"))  # beside amplitudes-*
+    assert figures == [f"claim-{i:02d}-{name}.png" for i, name in enumerate(names, 1)]
+    md = (out / "report.md").read_text()
+    for i, name in enumerate(names, 1):
+        image = f"![{name}](figures/claim-{i:02d}-{name}.png)"
+        assert image in md
+        caption = md.split(image, 1)[1].split("\n\n", 2)[1]
+        assert f": {name}, " in caption and len(caption) > 100
+    assert "Feature-matrix spikes against N: one-step-spikes" in md
+    assert "No figure: the measurements have feature-matrix spike counts at 0 width(s)" in md
