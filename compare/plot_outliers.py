@@ -113,7 +113,13 @@ def _locations(config: Any, ks: Sequence[int], Ns: Sequence[int], factor: float
     pred = predict(config)
     out: dict[int, dict[int, float | None]] = {k: {} for k in ks}
     for N in Ns:
-        for a in pred.term_amplitudes(N, ks):
+        try:
+            amps = pred.term_amplitudes(N, ks)
+        except ConfigError:  # a width of the curve beyond the step-size bound: no point there
+            amps = []
+        for k in ks:
+            out[k][N] = None
+        for a in amps:
             out[a.k][N] = None if a.location is None else factor * a.location
     return out
 
