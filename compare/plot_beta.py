@@ -150,6 +150,11 @@ def draw_reuse_learning(results: Any, config: Any, claim: Any = None, *, ax: Any
     ax.axhspan(-1, 1, color="0.5", alpha=0.25, lw=0, label=r"$|\cos| < d^{-1/2}$")
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set_yscale("symlog", linthresh=1.0)
+    from matplotlib.ticker import ScalarFormatter
+
+    plain = ScalarFormatter()
+    plain.set_scientific(False)
+    ax.yaxis.set_major_formatter(plain)  # 1, 10, -1 rather than 10^0, 10^1, -10^0
     width_axis(ax, Ns_sorted)
     ax.set_xlabel("$N$")
     ax.set_ylabel(rf"$\sqrt{{d}}\,\cos(v_{k}, \beta_*)$")
