@@ -91,7 +91,9 @@ def test_the_report_opens_offline_with_every_figure(tmp_path, fmt):
                        results=[synthetic_results()], spectrum=synthetic_spectrum(),
                        figure_options={"figure_format": fmt})
     files = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(files) == 4  # amplitudes, terms, spectrum, phase
+    # amplitudes, terms, spectrum, phase, and the claim's own figure (claim-01-growth-exponent)
+    assert len(files) == 5, files
+    assert any(f.startswith("claim-01-growth-exponent.") for f in files), files
 
     seen = open_report(out / "report.html")
     assert seen["title"] == "twostep verification report"
