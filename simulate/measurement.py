@@ -55,7 +55,13 @@ from .files import (  # noqa: F401 - importable from here as before
     umask,
 )
 from .formats import FORMAT, OLD_FORMATS, upgrade  # noqa: F401
-from .options import Provenance, RunOptions  # noqa: F401 - Provenance: importable from here
+from .options import (  # noqa: F401 - Provenance, Step: importable from here
+    Provenance,
+    RunOptions,
+    Step,
+    Timing,
+    Versions,
+)
 
 
 def package_version() -> str:
@@ -69,12 +75,12 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def versions() -> dict[str, str]:
+def versions() -> Versions:
     """Versions of twostep, numpy, scipy and python that made the measurement."""
     import scipy
 
-    return {"twostep": package_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
+    return Versions(twostep=package_version(), numpy=np.__version__, scipy=scipy.__version__,
+                    python=platform.python_version())
 
 
 def _jsonable(value: Any, where: str = "") -> Any:
@@ -138,9 +144,9 @@ def _of(kind: str, **kwargs: Any) -> Any:
 class Measurement:
     """One simulated run (see the module docstring and :func:`twostep.simulate.run`).
 
-    ``spectra[name]`` (``W1``..``WT``, ``update``: those the run computed) are dicts with
-    ``singular_values`` (top, descending), ``bulk_edge`` (theory, W_0's
-    ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
+    ``spectra[name]`` (``W1``..``WT``, ``update``: those the run computed) are
+    :class:`Spectrum` records with ``singular_values`` (top, descending), ``bulk_edge``
+    (theory, W_0's ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
     ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all
     singular values, an array kept in the npz) and ``histogram``. ``series`` holds the
     diagnostics of the exact terms' series (docs/theory.md). Observables whose spectrum was
@@ -156,8 +162,8 @@ class Measurement:
     seed: int = _of("run")
     options: RunOptions = _of("run", default_factory=RunOptions)
     provenance: Provenance = _of("run", default_factory=Provenance)
-    versions: dict = _of("run", default_factory=dict)
-    timing: dict = _of("run", default_factory=dict)
+    versions: Versions = _of("run", default_factory=Versions)
+    timing: Timing = _of("run", default_factory=Timing)
     spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
     outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
     bulk_edge: float | None = _of("width", default=None)
@@ -180,6 +186,8 @@ class Measurement:
         if not isinstance(self.options, RunOptions):
             fix(self, "options", RunOptions.from_mapping(self.options))  # unknown names: refused
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
+        fix(self, "versions", Versions.from_dict(self.versions or {}))
+        fix(self, "timing", Timing.from_dict(self.timing or {}))
         fix(self, "spectra", {name: Spectrum.from_dict(spec)
                               for name, spec in (self.spectra or {}).items()})
         fix(self, "series", _typed(Series, self.series))
