@@ -16,6 +16,7 @@ from typing import Any
 from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.records import P1Stats
 
 from .claims import Results
 
@@ -154,7 +155,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
         raise ConfigError("the core needs a measurement with exact terms and series "
                           "diagnostics (run with terms >= 1)")
     N = int(m.N)
-    eta1, eta2 = float(series["eta1"]), float(series["eta2"])
+    eta1, eta2 = float(series.eta1), float(series.eta2)
     f1, f2 = etas(config_from, N)
     if abs(f1 / eta1 - 1) > 1e-12 or abs(f2 / eta2 - 1) > 1e-12:
         raise ConfigError(f"the measurement's step sizes (eta1 = {eta1:.6g}, eta2 = {eta2:.6g}) "
@@ -165,32 +166,31 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     scale = [v * u**k for k in range(len(terms))]
 
     new_terms = _rescaled_terms(terms, scale)
-    p1 = dict(series.get("p1") or {})
-    p1_max = p1.get("max")
-    p1_abs = None if p1_max is None else float(p1_max) / eta1   # max|P1_ij|, step-size free
-    new_p1 = {"max": None if p1_abs is None else p1_abs * t1,
-              "fraction_above": p1.get("fraction_above") if same else None}
+    p1 = series.p1 or P1Stats()
+    p1_abs = None if p1.max is None else float(p1.max) / eta1   # max|P1_ij|, step-size free
+    new_p1 = P1Stats(max=None if p1_abs is None else p1_abs * t1,
+                     fraction_above=p1.fraction_above if same else None)
     R = radius(config_to.activation)
-    tol = float(series.get("tolerance", SERIES_TOLERANCE))
+    tol = float(SERIES_TOLERANCE if series.tolerance is None else series.tolerance)
     if same:
-        rule, residual = "measured", series.get("residual")
-        residual_norm = _scaled(series.get("residual_norm"), v)
-        update_norm = _scaled(series.get("update_norm"), v)
+        rule, residual = "measured", series.residual
+        residual_norm = _scaled(series.residual_norm, v)
+        update_norm = _scaled(series.update_norm, v)
     else:
         residual_norm = update_norm = None
-        rule, residual = _other_eta1_residual(series.get("residual"), measured_residual, tol,
+        rule, residual = _other_eta1_residual(series.residual, measured_residual, tol,
                                               eta1, t1, p1_abs, R)
-    norms = series.get("norms") or []
-    ratios = series.get("ratios") or []
+    norms = series.norms or []
+    ratios = series.ratios or []
     new_series = {
-        **{k: copy.deepcopy(series[k]) for k in SERIES_KEPT if k in series},
+        **{k: getattr(series, k) for k in SERIES_KEPT if getattr(series, k) is not None},
         "eta1": t1, "eta2": t2, "residual": residual, "residual_norm": residual_norm,
         "update_norm": update_norm,
         "norms": [_scaled(x, scale[k]) for k, x in enumerate(norms)],
         "ratios": [_scaled(x, u) for x in ratios],
         "converges": residual is not None and residual <= tol,
         "p1": new_p1, "core_rule": rule, "radius": R,
-        "core_from": config_from.to_dict(), "core_scales": scale,
+        "core_from": config_from, "core_scales": scale,
         **({"residual_missing": UNKNOWN_RESIDUAL} if residual is None else {}),
     }
     return dataclasses.replace(
@@ -218,7 +218,7 @@ def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Seq
             for t1, t2 in wanted:
                 key = (step_free_key(base), int(N), int(seed), _eta_key(t1))
                 if key not in out:
-                    out[key] = c.measure(t1, t2, top=1)["series"]["residual"]
+                    out[key] = c.measure(t1, t2, top=1)["series"].residual
             del c
     return out
 
