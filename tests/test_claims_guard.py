@@ -478,10 +478,10 @@ def test_reads_proxy_records_the_step_two_fields_and_spectra():
     log: set[str] = set()
     proxy = _Reads(m, log)
     assert proxy.step_one_spike.value == 3.0 and proxy.N == 500
-    assert proxy.spectra["W1"]["singular_values"] == (3.0,)
+    assert proxy.spectra["W1"].singular_values == (3.0,)
     assert log == set()
     assert proxy.terms[0].amplitude == 2.0
-    assert proxy.spectra.get("W2")["singular_values"] == (4.0,)
+    assert proxy.spectra.get("W2").singular_values == (4.0,)
     assert log == {"terms", "spectra.W2"}
     with pytest.raises(AttributeError, match="amplitdes"):
         proxy.amplitdes  # noqa: B018
@@ -489,10 +489,10 @@ def test_reads_proxy_records_the_step_two_fields_and_spectra():
 
 @pytest.mark.parametrize(("statistic", "guarded"), [
     (lambda m: m.terms[0].amplitude, True),
-    (lambda m: m.spectra["W2"]["singular_values"][0], True),
-    (lambda m: m.spectra["update"]["singular_values"][0], True),
+    (lambda m: m.spectra["W2"].singular_values[0], True),
+    (lambda m: m.spectra["update"].singular_values[0], True),
     (lambda m: m.step_one_spike.value, False),
-    (lambda m: m.spectra["W1"]["singular_values"][0], False),
+    (lambda m: m.spectra["W1"].singular_values[0], False),
 ])
 def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded):
     res = Results()
@@ -538,7 +538,7 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
         return _decide(claim.findings(CFG, res))[0]
 
     field = verdict(lambda m: m.bulk_edge_empirical)
-    spectra = verdict(lambda m: m.spectra["W2"]["bulk_edge_empirical"])
+    spectra = verdict(lambda m: m.spectra["W2"].bulk_edge_empirical)
     unguarded = verdict(lambda m: m.bulk_edge_empirical, guard=False)
     assert (field.status, field.reason) == (spectra.status, spectra.reason)
     assert field.evidence.columns == spectra.evidence.columns
@@ -557,7 +557,7 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
     (lambda m: m.dynamics[-1]["update_norm"], True),
     (lambda m: max(d["update_norm"] for d in m.dynamics), True),
     (lambda m: m.dynamics[0]["update_norm"], False),
-    (lambda m: m.spectra["W1"]["bulk_edge_empirical"] + 1.0, False),
+    (lambda m: m.spectra["W1"].bulk_edge_empirical + 1.0, False),
 ])
 def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statistic, guarded):
     res = _edge_results({N: 20.0 for N in NS})

@@ -124,13 +124,10 @@ class BBPModel(Record):
     right_beta_overlap: float
     cosine_beta: float
 
-    #: schema 2 names of the fields
+    #: schema 2 names of the fields: the mapping emulation reads them too (``bbp["outlier"]``,
+    #: which user claims read)
     OLD_NAMES = {"outlier": "location", "overlap_right": "right_u_overlap",
                  "overlap_left": "left_a_overlap", "overlap_beta": "right_beta_overlap"}
-
-    def __getitem__(self, key: str) -> Any:
-        """Also by the schema-2 names (``bbp["outlier"]``), which user claims read."""
-        return super().__getitem__(self.OLD_NAMES.get(key, key))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import ConfigError
 
@@ -79,7 +79,7 @@ def typed_tuple(kind: type[T], values: Any) -> tuple[T, ...] | None:
 
 def _instance(cls: type) -> str:
     """How the deprecation messages name an instance: ``Spectrum`` -> ``spectrum``."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", cls.__name__).lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
 
 
 def _deprecated(old: str, new: str) -> None:
@@ -94,12 +94,16 @@ class Record(Observable):
     these warns (:class:`RecordAccessWarning`, naming the attribute to read); new code reads
     attributes.  A record is true when a field is set (as the mapping was when not empty)."""
 
+    #: Earlier names of fields that ``r["old"]`` still reads (a subclass's; see BBPModel).
+    OLD_NAMES: ClassVar[dict[str, str]] = {}
+
     def __getitem__(self, key: str) -> Any:
-        if not isinstance(key, str) or key not in _names(type(self)):
+        name = self.OLD_NAMES.get(key, key) if isinstance(key, str) else key
+        if not isinstance(name, str) or name not in _names(type(self)):
             raise KeyError(key)
         me = _instance(type(self))
-        _deprecated(f"{me}[{key!r}]", f"{me}.{key}")
-        return getattr(self, key)
+        _deprecated(f"{me}[{key!r}]", f"{me}.{name}")
+        return getattr(self, name)
 
     def get(self, key: str, default: Any = None) -> Any:
         me = _instance(type(self))

@@ -20,6 +20,7 @@ import numpy as np
 from twostep.simulate.measurement import fields_of
 from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
+from twostep.theory.observables import Series
 
 from .results import Results
 
@@ -138,11 +139,11 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
     residual: dict[int, float | None] = {}
     missing: dict[int, str] = {}
     for N in results.Ns(config):
-        series = [m.series or {} for m in results.get(config, N)]
-        values = [s.get("residual") for s in series]
+        series = [m.series or Series() for m in results.get(config, N)]
+        values = [s.residual for s in series]
         residual[N] = None if any(v is None for v in values) else float(max(values))
-        notes = [s["residual_missing"] for s in series
-                 if s.get("residual") is None and s.get("residual_missing")]
+        notes = [s.residual_missing for s in series
+                 if s.residual is None and s.residual_missing]
         if residual[N] is None and notes:
             missing[N] = str(notes[0])
     blocked = ""
