@@ -212,7 +212,7 @@ DEFAULT_KEY = RunOptions().key()
 
 
 @dataclass(frozen=True)
-class Step(Observable):
+class Step(Record):
     """One GD step: ``eta = etabar N^alpha`` on a ``fresh`` batch or the
     previous step's batch (``reuse``)."""
 
@@ -286,8 +286,8 @@ class Timing(Record):
     (``draws_s``), the GD ``steps_s``, the top-k spectra (``spectra_s``, and each one's in
     ``spectrum_s``), the directions and amplitudes (``directions_s``), the features
     (``features_s``), the exact terms (``terms_s``; None without terms) and the
-    ``total_s``.  (Formats before 0.4 stored ``spectrum_s`` as a mapping name -> seconds,
-    read here as the same.)"""
+    ``total_s``.  In JSON (and through the deprecated mapping emulation) ``spectrum_s`` is
+    the object name -> seconds that earlier versions wrote."""
 
     draws_s: float | None = None
     steps_s: float | None = None
@@ -303,6 +303,14 @@ class Timing(Record):
         if isinstance(each, Mapping):
             each = tuple(SpectrumTime(name=k, seconds=v) for k, v in each.items())
         object.__setattr__(self, "spectrum_s", typed_tuple(SpectrumTime, each))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "spectrum_s": self._as_mapped("spectrum_s")}
+
+    def _as_mapped(self, name: str) -> Any:
+        if name == "spectrum_s":
+            return {e.name: e.seconds for e in self.spectrum_s}
+        return getattr(self, name)
 
     def spectrum(self, name: str) -> float | None:
         """The seconds the spectrum ``name`` took (None: not computed)."""

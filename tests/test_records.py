@@ -134,6 +134,15 @@ def test_record_round_trips_through_json(record):
     assert "\n" not in str(err.value)
 
 
+def test_the_json_keeps_the_earlier_shapes():
+    """``timing.spectrum_s`` and ``series.p1.fraction_above`` are tuples of records in memory
+    and the objects of earlier versions in JSON (the stored format does not change)."""
+    timing = Timing(total_s=1.0, spectrum_s={"W1": 0.25, "update": 0.5})
+    assert timing.to_dict()["spectrum_s"] == {"W1": 0.25, "update": 0.5}
+    series = Series(p1=P1Stats(max=2.0, fraction_above={"0.5": 0.1, "pi/2": 0.01}))
+    assert series.to_dict()["p1"] == {"max": 2.0, "fraction_above": {"0.5": 0.1, "pi/2": 0.01}}
+
+
 def test_earlier_formats_dicts_convert():
     """Formats before 0.4 stored these as mappings; they load as the records."""
     p1 = P1Stats.from_dict({"max": 3.3, "fraction_above": {"0.5": 0.16, "pi/2": 0.01}})
@@ -172,6 +181,16 @@ def test_the_mapping_emulation_warns_with_the_attribute():
         assert [k for k in Versions(numpy="2")] == ["numpy"]
     with pytest.warns(RecordAccessWarning, match=r"p1_stats\.items\(\)"):
         assert P1Stats(max=1.0).items() == [("max", 1.0)]
+    # where the record keeps a part otherwise, the emulation gives what the mapping held
+    with pytest.warns(RecordAccessWarning, match=r"p1_stats\['fraction_above'\] is deprecated; "
+                                                 r"use p1_stats\.fraction_above"):
+        assert P1Stats(fraction_above={"1": 0.5})["fraction_above"] == {"1": 0.5}
+    with pytest.warns(RecordAccessWarning, match=r"timing\.get\('spectrum_s'\)"):
+        assert Timing(spectrum_s={"W1": 0.25}).get("spectrum_s") == {"W1": 0.25}
+    with pytest.warns(RecordAccessWarning, match=r"series\['core_from'\]"):
+        assert Series(core_from=ModelConfig())["core_from"] == ModelConfig().to_dict()
+    with pytest.warns(RecordAccessWarning, match=r"step\['batch'\]"):
+        assert Provenance(steps=(Step(0.3, 1.0, "fresh"),)).steps[0]["batch"] == "fresh"
     with pytest.raises(KeyError):
         Spectrum()["colour"]
 

@@ -255,6 +255,11 @@ class Series(Record):
         if self.core_from is not None and not isinstance(self.core_from, ModelConfig):
             object.__setattr__(self, "core_from", ModelConfig.from_dict(self.core_from))
 
+    def _as_mapped(self, name: str) -> Any:
+        if name == "core_from" and self.core_from is not None:
+            return self.core_from.to_dict()  # the mapping held the config's dict
+        return getattr(self, name)
+
 
 @dataclass(frozen=True)
 class Observables(Observable):

@@ -103,12 +103,12 @@ class Record(Observable):
             raise KeyError(key)
         me = _instance(type(self))
         _deprecated(f"{me}[{key!r}]", f"{me}.{name}")
-        return getattr(self, name)
+        return self._as_mapped(name)
 
     def get(self, key: str, default: Any = None) -> Any:
         me = _instance(type(self))
         _deprecated(f"{me}.get({key!r})", f"{me}.{key} (None when not set)")
-        value = getattr(self, key, None) if key in _names(type(self)) else None
+        value = self._as_mapped(key) if key in _names(type(self)) else None
         return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
@@ -118,6 +118,11 @@ class Record(Observable):
 
     def _set(self) -> list[str]:
         return [k for k in _names(type(self)) if getattr(self, k) is not None]
+
+    def _as_mapped(self, name: str) -> Any:
+        """What the mapping this record replaced held under ``name`` (the field, unless a
+        subclass stored it otherwise there): the emulation's value."""
+        return getattr(self, name)
 
     def __iter__(self):
         me = _instance(type(self))
@@ -132,12 +137,12 @@ class Record(Observable):
     def items(self):
         me = _instance(type(self))
         _deprecated(f"{me}.items()", f"its attributes (or {me}.to_dict())")
-        return [(k, getattr(self, k)) for k in self._set()]
+        return [(k, self._as_mapped(k)) for k in self._set()]
 
     def values(self):
         me = _instance(type(self))
         _deprecated(f"{me}.values()", f"its attributes (or {me}.to_dict())")
-        return [getattr(self, k) for k in self._set()]
+        return [self._as_mapped(k) for k in self._set()]
 
     def __len__(self) -> int:
         me = _instance(type(self))
@@ -210,8 +215,9 @@ class Exceedance(Observable):
 class P1Stats(Record):
     """Statistics of ``eta_1 P1`` that bound the Taylor series of the exact terms
     (``Series.p1``, docs/theory.md): the ``max`` of its entries' absolute values and the
-    ``fraction_above`` each level (:class:`Exceedance`; formats before 0.4 stored a mapping
-    level -> fraction, read here as the same)."""
+    ``fraction_above`` each level (:class:`Exceedance`, :meth:`fraction`).  In JSON (and
+    through the deprecated mapping emulation) ``fraction_above`` is the object level ->
+    fraction that earlier versions wrote."""
 
     max: float | None = None
     fraction_above: tuple[Exceedance, ...] | None = None
@@ -221,6 +227,14 @@ class P1Stats(Record):
         if isinstance(above, Mapping):
             above = tuple(Exceedance(level=str(k), fraction=v) for k, v in above.items())
         object.__setattr__(self, "fraction_above", typed_tuple(Exceedance, above))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max": self.max, "fraction_above": self._as_mapped("fraction_above")}
+
+    def _as_mapped(self, name: str) -> Any:
+        if name == "fraction_above" and self.fraction_above is not None:
+            return {e.level: e.fraction for e in self.fraction_above}
+        return getattr(self, name)
 
     def fraction(self, level: str) -> float | None:
         """The fraction above ``level`` (None when not recorded)."""
