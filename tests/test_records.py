@@ -143,6 +143,11 @@ def test_the_json_keeps_the_earlier_shapes():
     assert series.to_dict()["p1"] == {"max": 2.0, "fraction_above": {"0.5": 0.1, "pi/2": 0.01}}
 
 
+def test_a_record_missing_a_field_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match=r"^Step: missing field\(s\) etabar, batch$"):
+        Provenance.from_dict({"steps": [{"alpha": 0.3}]})
+
+
 def test_earlier_formats_dicts_convert():
     """Formats before 0.4 stored these as mappings; they load as the records."""
     p1 = P1Stats.from_dict({"max": 3.3, "fraction_above": {"0.5": 0.16, "pi/2": 0.01}})

@@ -64,6 +64,11 @@ class Observable:
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
                               f"allowed: {', '.join(sorted(names))}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in data
+                   and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ConfigError(f"{cls.__name__}: missing field(s) {', '.join(missing)}")
         return cls(**{k: _frozen(v) for k, v in data.items()})
 
 
