@@ -13,6 +13,7 @@ import numpy as np
 
 from twostep.simulate.measurement import Measurement
 from twostep.theory.errors import ConfigError
+from twostep.theory.records import NpzRef
 
 from .plot_canvas import axes_for, renderer_of, require_matplotlib, set_caption
 
@@ -34,7 +35,7 @@ def draw_spectrum(measurement: Measurement | Mapping[str, Any], prediction: Any,
     measurement = Measurement.from_dict(measurement)
     spec = measurement.spectra[matrix]
     values = spec.values
-    if isinstance(values, dict):  # stored measurements keep the raw values in the npz only
+    if isinstance(values, NpzRef):  # a stored measurement's are in its npz only
         values = None
     if values is None and spec.histogram is None:
         raise ConfigError(f"measurement has no full spectrum of {matrix}; run with spectrum=True")

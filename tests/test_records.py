@@ -26,6 +26,7 @@ from twostep.theory.records import (
     Coefficient,
     EdgeFit,
     Histogram,
+    NpzRef,
     P1Stats,
     RecordAccessWarning,
     Solver,
@@ -161,6 +162,8 @@ def test_earlier_formats_dicts_convert():
     assert isinstance(spikes.F0, FeatureSpectrum) and spikes.F0.solver.method == "dense"
     series = Series.from_dict({"core_from": ModelConfig(alpha1=0.2).to_dict()})
     assert series.core_from == ModelConfig(alpha1=0.2)
+    spec = Spectrum.from_dict({"values": {"npz": "W2.values", "size": 200}})
+    assert spec.values == NpzRef(npz="W2.values", size=200)  # until Measurement.load
 
 
 def test_the_prediction_holds_records():

@@ -14,13 +14,17 @@ unknown keys in one line.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .config import ModelConfig
 from .records import (
     EdgeFit,
     Histogram,
+    NpzRef,
     Observable,
     P1Stats,
     Record,
@@ -187,9 +191,10 @@ class Spectrum(Record):
     ``edge_fit`` (:class:`EdgeFit`) and ``solver`` (:class:`Solver`): how the edge was fitted
     and the top singular values computed (``computed`` of them); ``outliers``: the
     :class:`Outlier` s above edge + margin.  With ``spectrum=True`` runs also ``values``
-    (every singular value: an array in memory, ``{"npz": key, "size": n}`` in a JSON file
-    until :meth:`Measurement.load` restores it) and ``histogram`` (:class:`Histogram`).  A
-    prediction's spectrum has ``bulk_edge`` and the predicted ``outliers`` only."""
+    (every singular value: an array in memory, ``{"npz": key, "size": n}`` in a JSON file, an
+    :class:`NpzRef` read from it until :meth:`Measurement.load` restores the array) and
+    ``histogram`` (:class:`Histogram`).  A prediction's spectrum has ``bulk_edge`` and the
+    predicted ``outliers`` only."""
 
     singular_values: tuple[float, ...] | None = None
     bulk_edge: float | None = None
@@ -201,7 +206,7 @@ class Spectrum(Record):
     solver: Solver | None = None
     computed: int | None = None
     outliers: tuple[Outlier, ...] | None = None
-    values: Any = None
+    values: np.ndarray | NpzRef | None = None
     histogram: Histogram | None = None
 
     def __post_init__(self) -> None:
@@ -211,6 +216,8 @@ class Spectrum(Record):
             fix(self, "singular_values", tuple(self.singular_values))
         for name, kind in (("edge_fit", EdgeFit), ("solver", Solver), ("histogram", Histogram)):
             fix(self, name, typed(kind, getattr(self, name)))
+        if isinstance(self.values, Mapping):  # the key of the array in the npz (JSON)
+            fix(self, "values", NpzRef.from_dict(self.values))
 
 
 @dataclass(frozen=True)

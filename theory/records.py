@@ -205,6 +205,16 @@ class Histogram(Record):
     above: int | None = None
 
 
+@dataclass(frozen=True)
+class NpzRef(Record):
+    """Where an array of a stored measurement lies (``Spectrum.values`` of a measurement read
+    from its JSON alone; :meth:`~twostep.simulate.Measurement.load` puts the array there): its
+    key ``npz`` in the sibling ``.npz`` file and its ``size``."""
+
+    npz: str
+    size: int | None = None
+
+
 # -- the series' first-order part (simulate/terms.py builds it) ------------------------------
 
 @dataclass(frozen=True)
