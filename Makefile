@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot,dask]'
+	$(PY) -m pip install --quiet -e '.[test,plot,dask,export]'
 	@touch $(STAMP)
 
 verify: $(STAMP)

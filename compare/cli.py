@@ -28,6 +28,7 @@ COMMANDS = {
     "simulate": "run the GD steps once and measure spectra and directions",
     "sweep": "run a grid of simulations into a resumable store",
     "report": "rebuild tables and figures from a store without simulating",
+    "export": "write a store's per-seed measurements as one long CSV or parquet table",
     "fuzz": "fuzz (alpha1, alpha2) for a claim with hypothesis",
 }
 

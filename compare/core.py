@@ -13,9 +13,12 @@ other by a rescaling, with no simulation:
   (term m projected on ``q_{k+1}``) by ``s_m``; the squared overlaps (``beta_overlap``,
   ``null_beta_overlap``, ``left_overlap``, ...) do not change.
 - ``series``: ``eta1``, ``eta2``, ``norms`` (by ``s_k``), ``ratios`` (by ``eta_1'/eta_1``),
-  ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``); ``K`` and ``tolerance`` are kept.  Any
-  other key of ``series`` (one this module does not know how to rescale) is dropped: a
-  rescaled measurement never carries a number of another step size.
+  ``p1.max = eta_1 max|P1_ij|`` (by ``eta_1'/eta_1``); ``K`` and ``tolerance`` are kept.
+- Each field of a term and of the series declares how it scales (``observed(scale=...)``,
+  twostep.theory.fields; a field that declares nothing is refused at import), and the
+  rescaling applies that declaration field by field (:func:`.rescale.rescaled`): a new field
+  is never carried unscaled, and a rescaled measurement never holds a number of another step
+  size.
 
 What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
 ``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,

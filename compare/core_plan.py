@@ -17,6 +17,7 @@ such a store the same way (the store's :data:`CORE_META` entry says so).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -29,7 +30,15 @@ from twostep.theory.errors import ConfigError
 from .claims import Results, decide_all
 from .core import TERMS_CAP, core_claim, default_base
 from .rescale import plane_results, step_free_key
-from .store import RUN_DEFAULTS, Cell, Store, check_store_path, normalise_options
+from .store import (
+    RUN_DEFAULTS,
+    Cell,
+    SharedStore,
+    Store,
+    check_store_path,
+    normalise_options,
+    shared,
+)
 from .sweep import run_sweep
 from .verify import PLAN_META, Check, Run
 
@@ -143,29 +152,32 @@ def evaluate(plan: Sequence[Check], store: Store, anchors: Sequence[ModelConfig]
     return decide_all(findings), per_check
 
 
-def run_core_plan(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
+def run_core_plan(plan: Sequence[Check], store: SharedStore | str | os.PathLike[str], *,
                   jobs: int | None = None, executor: str = "process",
                   scheduler: str | None = None, quiet: bool = False,
                   anchors: Sequence[ModelConfig] = ()) -> Run:
     """Sweep the plan's base cells (finished ones are skipped), then evaluate every check by
-    rescaling (module docstring; ``anchors`` as in :func:`bases`)."""
+    rescaling (module docstring; ``anchors`` as in :func:`bases`).  ``store``: a path or a
+    :class:`SharedStore` (one Store for the sweep and the evaluation)."""
     plan = tuple(plan)
     cells = plan_cells(plan, anchors)
-    check_store_path(store_path)
     meta = json.dumps([c.to_dict() for c in plan])
     core_meta = json.dumps([a.to_dict() for a in anchors])
 
-    def on_open(store: Store) -> None:
-        store.set_meta(PLAN_META, meta)
-        store.set_meta(CORE_META, core_meta)
+    def on_open(opened: Store) -> None:
+        opened.set_meta(PLAN_META, meta)
+        opened.set_meta(CORE_META, core_meta)
 
-    sweep = run_sweep(cells, store_path, executor=executor, jobs=jobs, scheduler=scheduler,
-                      quiet=quiet, on_open=on_open)
-    with Store(store_path) as store:
-        on_open(store)
+    with contextlib.ExitStack() as stack:
+        one = shared(store, stack)
+        check_store_path(one.path)
+        sweep = run_sweep(cells, one, executor=executor, jobs=jobs, scheduler=scheduler,
+                          quiet=quiet, on_open=on_open)
+        opened = one.get()
+        on_open(opened)
         if sweep.failed:
             return Run(plan, [], sweep, [])
-        verdicts, results = evaluate(plan, store, anchors)
+        verdicts, results = evaluate(plan, opened, anchors)
     return Run(plan, verdicts, sweep, results)
 
 

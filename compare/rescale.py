@@ -16,6 +16,8 @@ from typing import Any
 from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.fields import scale_of
+from twostep.theory.observables import Series
 from twostep.theory.records import P1Stats
 
 from .claims import Results
@@ -32,13 +34,13 @@ STEP_FIELDS = ("alpha1", "alpha2", "etabar1", "etabar2")
 SAME_ETA1 = 1e-12
 
 #: What the regime guard says of a width whose rescaled residual is unknown (rule 3; the
-#: rescaled ``series["residual_missing"]``, read by ``claims.measured_regime``).
+#: rescaled ``series.residual_missing``, read by ``claims.measured_regime``).
 UNKNOWN_RESIDUAL = ("core view: the series residual at this eta1 is unknown; see "
                     "compare/core.py, the residual rule")
 
-#: The keys of ``series`` that do not depend on the step sizes, copied into a rescaled
-#: measurement; the others are rescaled or recomputed, and a key not known here is dropped.
-SERIES_KEPT = ("K", "tolerance")
+#: The fields of ``series`` that do not depend on the step sizes (declared ``invariant``),
+#: copied into a rescaled measurement; the others are rescaled or set as they declare.
+SERIES_KEPT = tuple(f.name for f in dataclasses.fields(Series) if scale_of(f) == "invariant")
 
 #: What a rescaling does with each kind of :class:`Measurement` field
 #: (``simulate.measurement.FIELD_KINDS``: every kind is here, tests/test_core.py checks it).
@@ -96,24 +98,56 @@ def _scaled(x: Any, s: float) -> Any:
     return None if x is None else float(x) * s
 
 
-def _rescaled_terms(terms: Sequence[Any], scale: Sequence[float]) -> list[Any]:
-    """The exact terms scaled by ``s_k`` (``scale[k]``; module docstring of :mod:`.core`):
-    amplitudes, floors, singular values and the signed beta component by ``s_k``, the squared
-    coherent strength by ``s_k^2``, ``leakage[m]`` by ``s_m``; overlaps are kept."""
-    new_terms = []
-    for entry in terms:
-        s_k = scale[int(entry.k)]
-        new_terms.append(dataclasses.replace(
-            entry,
-            amplitude=_scaled(entry.amplitude, s_k),
-            null_floor=_scaled(entry.null_floor, s_k),
-            null_floor_sd=_scaled(entry.null_floor_sd, s_k),
-            singular_values=tuple(_scaled(x, s_k) for x in entry.singular_values or ()),
-            leakage=tuple(_scaled(x, scale[j]) for j, x in enumerate(entry.leakage or ())),
-            coherent_sq=_scaled(entry.coherent_sq, s_k**2),
-            coherent_sq_se=_scaled(entry.coherent_sq_se, s_k**2),
-            beta_component=_scaled(entry.beta_component, s_k)))
-    return new_terms
+@dataclasses.dataclass(frozen=True)
+class _Factors:
+    """The factors of one rescaling: ``u = eta_1'/eta_1``, ``v = eta_2'/eta_2``, ``scale[k] =
+    s_k = v u^k``, whether eta_1 is unchanged (``same``), the term ``k`` of the record being
+    rescaled, and the values of the fields declared ``given``."""
+
+    u: float
+    v: float
+    scale: Sequence[float]
+    same: bool
+    k: int | None = None
+    given: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _term(x: Any, field: dataclasses.Field, f: _Factors, power: int) -> Any:
+    """``x`` times ``s_k^power``: a number, or a sequence entry by entry (None: the field's
+    empty default, ``()``, for a sequence field)."""
+    s = f.scale[int(f.k)] ** power
+    if isinstance(x, (list, tuple)) or (x is None and field.default == ()):
+        return tuple(_scaled(y, s) for y in x or ())
+    return _scaled(x, s)
+
+
+#: How each declared scale (twostep.theory.fields.SCALES) rescales a field's value: a function
+#: of (value, field, factors).  tests/test_fields.py checks that every scale is here.
+RESCALE = {
+    "invariant": lambda x, field, f: copy.deepcopy(x),
+    "term": lambda x, field, f: _term(x, field, f, 1),
+    "term_sq": lambda x, field, f: _term(x, field, f, 2),
+    "per_term": lambda x, field, f: tuple(_scaled(y, f.scale[m]) for m, y in enumerate(x or ())),
+    "ratio": lambda x, field, f: tuple(_scaled(y, f.u) for y in x or ()),
+    "update": lambda x, field, f: _scaled(x, f.v) if f.same else None,
+    "step_one": lambda x, field, f: copy.deepcopy(x) if f.same else None,
+    "given": lambda x, field, f: f.given[field.name],
+    "none": lambda x, field, f: None,
+}
+
+
+def rescaled(record: Any, factors: _Factors) -> Any:
+    """``record`` (an observable of theory/observables.py) at the target's step sizes: every
+    field rescaled as it declares (its ``scale``, theory/fields.py, by :data:`RESCALE`).  A
+    field declared ``given`` must have its value in ``factors.given``."""
+    missing = [f.name for f in dataclasses.fields(record)
+               if scale_of(f) == "given" and f.name not in factors.given]
+    if missing:
+        raise ValueError(f"{type(record).__name__}: no value given for the field(s) "
+                         f"{', '.join(missing)} (declared scale 'given')")
+    return dataclasses.replace(record, **{
+        f.name: RESCALE[scale_of(f)](getattr(record, f.name), f, factors)
+        for f in dataclasses.fields(record)})
 
 
 def _other_eta1_residual(base_res: float | None, measured_residual: float | None, tol: float,
@@ -165,7 +199,6 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     same = abs(u - 1) <= SAME_ETA1
     scale = [v * u**k for k in range(len(terms))]
 
-    new_terms = _rescaled_terms(terms, scale)
     p1 = series.p1 or P1Stats()
     p1_abs = None if p1.max is None else float(p1.max) / eta1   # max|P1_ij|, step-size free
     new_p1 = P1Stats(max=None if p1_abs is None else p1_abs * t1,
@@ -174,27 +207,19 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     tol = float(SERIES_TOLERANCE if series.tolerance is None else series.tolerance)
     if same:
         rule, residual = "measured", series.residual
-        residual_norm = _scaled(series.residual_norm, v)
-        update_norm = _scaled(series.update_norm, v)
     else:
-        residual_norm = update_norm = None
         rule, residual = _other_eta1_residual(series.residual, measured_residual, tol,
                                               eta1, t1, p1_abs, R)
-    norms = series.norms or []
-    ratios = series.ratios or []
-    new_series = {
-        **{k: getattr(series, k) for k in SERIES_KEPT if getattr(series, k) is not None},
-        "eta1": t1, "eta2": t2, "residual": residual, "residual_norm": residual_norm,
-        "update_norm": update_norm,
-        "norms": [_scaled(x, scale[k]) for k, x in enumerate(norms)],
-        "ratios": [_scaled(x, u) for x in ratios],
-        "converges": residual is not None and residual <= tol,
-        "p1": new_p1, "core_rule": rule, "radius": R,
-        "core_from": config_from, "core_scales": scale,
-        **({"residual_missing": UNKNOWN_RESIDUAL} if residual is None else {}),
-    }
+    # every field of the terms and the series as it declares (theory/fields.py, rescaled)
+    factors = _Factors(u, v, scale, same, given={
+        "eta1": t1, "eta2": t2, "residual": residual,
+        "converges": residual is not None and residual <= tol, "p1": new_p1,
+        "residual_missing": UNKNOWN_RESIDUAL if residual is None else None,
+        "core_rule": rule, "radius": R, "core_from": config_from,
+        "core_scales": tuple(scale)})
+    new_terms = tuple(rescaled(t, dataclasses.replace(factors, k=int(t.k))) for t in terms)
     return dataclasses.replace(
-        m, config=config_to, terms=tuple(new_terms), series=new_series,
+        m, config=config_to, terms=new_terms, series=rescaled(series, factors),
         options=copy.deepcopy(m.options), versions=copy.deepcopy(m.versions),
         timing=copy.deepcopy(m.timing),
         **field_defaults(WHOLE_UPDATE_FIELDS),

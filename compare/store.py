@@ -59,7 +59,7 @@ from .store_schema import (
 from .store_schema import CLAIMS_SCHEMA as _CLAIMS_SCHEMA
 
 __all__ = ["APPLICATION_ID", "FORMAT", "RUN_DEFAULTS", "SCHEMA_VERSION", "Cell", "Claimed",
-           "LeaseLost", "Store", "check_store_name", "check_store_path", "host_id",
+           "LeaseLost", "SharedStore", "Store", "check_store_name", "check_store_path", "host_id",
            "normalise_options", "owner_alive", "package_version", "pid_alive", "result_json"]
 
 #: "this store's version" as a default that None (all versions) cannot mean.
@@ -279,6 +279,63 @@ class Store:
         for cell, text in self._rows("done", filters):
             yield cell, json.loads(text)
 
+    def to_frame(self, **filters: Any):
+        """The done cells' per-seed measurements as a long pandas DataFrame: one row per
+        (cell, config fields, N, seed, observable, k, value) (:mod:`.export`; columns:
+        ``export.STORE_COLUMNS``).  Filters: those of :meth:`results`, ``version`` default
+        every version.  Needs pandas (``pip install 'twostep[export]'``)."""
+        from .export import store_frame
+
+        return store_frame(self, **filters)
+
     def failed(self, **filters: Any) -> list[tuple[Cell, str]]:
         """Failed cells (same filters as :meth:`results`) and their error text."""
         return list(self._rows("failed", filters))
+
+
+class SharedStore:
+    """One :class:`Store` for a whole run (``twostep verify``: the pilot, the sweep, the
+    plan's evaluation and the report read and write the same object), opened on first need and
+    closed with this object.  Use as a context manager.
+
+    :meth:`get` opens the store (creating a missing file) the first time and returns the same
+    :class:`Store` after: a sweep calls it only once its executor is up, so a dask scheduler
+    that cannot be reached leaves no file.  :meth:`existing` is the store when its file is
+    there already (opened then), else None.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = check_store_name(path)
+        self._store: Store | None = None
+        self.opened = 0  #: how many times a Store was opened (one, or none)
+
+    def get(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.path)
+            self.opened += 1
+        return self._store
+
+    def existing(self) -> Store | None:
+        if self._store is None and check_store_path(self.path):
+            return self.get()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> SharedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SharedStore({str(self.path)!r}, open={self._store is not None})"
+
+
+def shared(store: SharedStore | str | os.PathLike[str], stack: contextlib.ExitStack
+           ) -> SharedStore:
+    """``store`` itself, or a :class:`SharedStore` of the path closed with ``stack``."""
+    return store if isinstance(store, SharedStore) else stack.enter_context(SharedStore(store))

@@ -65,7 +65,7 @@ from .grid import (
 )
 from .heartbeat import HEARTBEAT_S, STALE_AFTER_S, _Claims  # noqa: F401
 from .progress import SweepResult, _Recorder, _stderr_is_terminal  # noqa: F401
-from .store import Store, check_store_path, package_version
+from .store import SharedStore, Store, check_store_path, package_version
 from .store_leases import Claimed
 from .worker import (
     WATCHDOG_S,  # noqa: F401
@@ -87,7 +87,7 @@ __all__ = ["Cell", "Grid", "SweepResult", "available_cores", "check_cells", "geo
 WAIT_POLL_S = 0.5
 
 
-def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
+def run_sweep(cells: Iterable[Cell], store: Store | SharedStore | str | os.PathLike[str], *,
               executor: str = "process", jobs: int | None = None,
               scheduler: str | None = None, quiet: bool = False,
               cell_fn: CellFunction | None = None,
@@ -95,7 +95,8 @@ def run_sweep(cells: Iterable[Cell], store: Store | str | os.PathLike[str], *,
               execution: Execution | None = None) -> SweepResult:
     """Run every cell not yet done in ``store``; commit each as it finishes.
 
-    ``store`` is an open :class:`Store` or a path (opened, created if missing,
+    ``store`` is an open :class:`Store`, a :class:`SharedStore` (opened through it after the
+    executor is up, and left open for its owner) or a path (opened, created if missing,
     after the executor is up, and closed at the end).  ``cell_fn(cell) -> dict``
     defaults to :func:`run_cell`; it must be importable by the workers (a
     module-level function).  ``on_open(store)`` is called once the store is open for
@@ -147,9 +148,11 @@ def _check_cell_fn(execution: Execution, cell_fn: CellFunction) -> None:
         require_dask()
 
 
-def _done_in(store: Store | str | os.PathLike[str]) -> tuple[str, set[str]]:
+def _done_in(store: Store | SharedStore | str | os.PathLike[str]) -> tuple[str, set[str]]:
     """The version a sweep into ``store`` keys its cells with, and the keys done there
     (a path is looked at read-only; a missing store has none)."""
+    if isinstance(store, SharedStore):
+        store = store.existing() or store.path
     if isinstance(store, Store):
         return store.version, store.done_keys()
     if check_store_path(store):
@@ -158,7 +161,7 @@ def _done_in(store: Store | str | os.PathLike[str]) -> tuple[str, set[str]]:
     return package_version(), set()
 
 
-def _open(stack: contextlib.ExitStack, store: Store | str | os.PathLike[str],
+def _open(stack: contextlib.ExitStack, store: Store | SharedStore | str | os.PathLike[str],
           execution: Execution, total: int, result: SweepResult,
           on_open: Callable[[Store], None] | None) -> tuple[Any, _Recorder]:
     """Start the executor, open the store, the recorder and the sweep's claims on
@@ -166,7 +169,9 @@ def _open(stack: contextlib.ExitStack, store: Store | str | os.PathLike[str],
     # The executor first: a scheduler that cannot be reached stops the
     # sweep before a new store file is created.
     runner = stack.enter_context(execution.runner(DASK_CONNECT_TIMEOUT))
-    if not isinstance(store, Store):
+    if isinstance(store, SharedStore):
+        store = store.get()
+    elif not isinstance(store, Store):
         store = stack.enter_context(Store(store))
     if on_open is not None:
         on_open(store)

@@ -13,6 +13,7 @@ looked up once, when the check is made), so a one-off claim runs without being r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -35,7 +36,7 @@ from .claims import (
     decide_all,
     get_claim,
 )
-from .store import Cell, Store, check_store_path, normalise_options
+from .store import Cell, SharedStore, Store, normalise_options, shared
 from .sweep import (
     SweepResult,
     check_cell_count,
@@ -386,31 +387,40 @@ def evaluate(plan: Sequence[Check], store: Store) -> tuple[list[Verdict], list[R
     return decide_all(findings), per_check
 
 
-def run_checks(plan: Sequence[Check], store_path: str | os.PathLike[str], *,
+def run_checks(plan: Sequence[Check], store: SharedStore | str | os.PathLike[str], *,
                jobs: int | None = None, executor: str = "process", scheduler: str | None = None,
                quiet: bool = False, extra_cells: Sequence[Cell] = ()) -> Run:
     """Simulate what the plan needs (skipping finished cells, and cells a finished run of every
     spectrum serves), then evaluate it.
 
+    ``store``: a path, or a :class:`SharedStore` whose one :class:`Store` the look at what is
+    done, the sweep and the evaluation share (and the caller's report after them).
     ``extra_cells`` are simulated in the same sweep but read by no claim (e.g. the full-spectrum
     cell of the report's histogram).
     """
-    plan = tuple(plan)
+    with contextlib.ExitStack() as stack:
+        return _run_checks(tuple(plan), shared(store, stack), jobs=jobs, executor=executor,
+                           scheduler=scheduler, quiet=quiet, extra_cells=extra_cells)
+
+
+def _run_checks(plan: tuple[Check, ...], store: SharedStore, *, jobs: int | None,
+                executor: str, scheduler: str | None, quiet: bool,
+                extra_cells: Sequence[Cell]) -> Run:
     meta = json.dumps([c.to_dict() for c in plan])
     cells = plan_cells(plan)
-    if check_store_path(store_path):  # an existing store: what it holds serves the plan
-        with Store(store_path, readonly=True) as peek:
-            cells = served_cells(cells, peek)
+    existing = store.existing()
+    if existing is not None:  # an existing store: what it holds serves the plan
+        cells = served_cells(cells, existing)
     # The sweep creates a new store only once its executor is up (a dask scheduler that
     # cannot be reached leaves no file); the plan is recorded as soon as the store is open.
-    sweep = run_sweep([*cells, *extra_cells], store_path, executor=executor, jobs=jobs,
+    sweep = run_sweep([*cells, *extra_cells], store, executor=executor, jobs=jobs,
                       scheduler=scheduler, quiet=quiet,
-                      on_open=lambda store: store.set_meta(PLAN_META, meta))
-    with Store(store_path) as store:
-        store.set_meta(PLAN_META, meta)  # also when every cell was done already
-        if sweep.failed:
-            return Run(plan, [], sweep, [])
-        verdicts, results = evaluate(plan, store)
+                      on_open=lambda opened: opened.set_meta(PLAN_META, meta))
+    opened = store.get()
+    opened.set_meta(PLAN_META, meta)  # also when every cell was done already
+    if sweep.failed:
+        return Run(plan, [], sweep, [])
+    verdicts, results = evaluate(plan, opened)
     return Run(plan, verdicts, sweep, results)
 
 

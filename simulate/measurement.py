@@ -46,6 +46,8 @@ from twostep.theory.observables import (
     Series,
     Spectrum,
     StepOneSpike,
+    StepStats,
+    with_steps,
 )
 
 from .files import (  # noqa: F401 - importable from here as before
@@ -172,7 +174,7 @@ class Measurement:
     amplitudes: tuple[Projection, ...] = _of("step two", default=())
     step_one_spike: StepOneSpike | None = _of("step one", default=None)
     features: FeatureSpikes | None = _of("step one", default=None)
-    dynamics: tuple[dict, ...] = _of("per step", default=())
+    dynamics: tuple[StepStats, ...] = _of("per step", default=())
     beta: BetaLearning | None = _of("step two", default=None)
     terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
     series: Series | None = _of("exact terms", default=None)
@@ -188,8 +190,7 @@ class Measurement:
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
         fix(self, "versions", Versions.from_dict(self.versions or {}))
         fix(self, "timing", Timing.from_dict(self.timing or {}))
-        fix(self, "spectra", {name: Spectrum.from_dict(spec)
-                              for name, spec in (self.spectra or {}).items()})
+        fix(self, "spectra", with_steps(self.spectra, len(self.provenance.steps) or 2))
         fix(self, "series", _typed(Series, self.series))
         fix(self, "outliers", _typed_list(Outlier, self.outliers))
         fix(self, "amplitudes", _typed_list(Projection, self.amplitudes) or ())
@@ -197,7 +198,13 @@ class Measurement:
         fix(self, "step_one_spike", _typed(StepOneSpike, self.step_one_spike))
         fix(self, "features", _typed(FeatureSpikes, self.features))
         fix(self, "beta", _typed(BetaLearning, self.beta))
-        fix(self, "dynamics", tuple(self.dynamics or ()))
+        fix(self, "dynamics", tuple(StepStats.from_dict(s) for s in self.dynamics or ()))
+
+    def __getitem__(self, key: Any) -> Any:
+        """Refused in one line: a measurement is read by attribute (formats 1 and 2 were
+        dicts; docs/howto-own-claim.md)."""
+        raise TypeError(f"a measurement is read by attribute: m.{key}, not m[{key!r}] "
+                        "(docs/howto-own-claim.md)")
 
     def __repr__(self) -> str:
         values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]

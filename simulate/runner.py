@@ -32,6 +32,7 @@ from twostep.theory.observables import (
     Series,
     Spectrum,
     StepOneSpike,
+    StepStats,
 )
 from twostep.theory.records import Histogram
 from twostep.theory.steps import check_step_size
@@ -179,7 +180,8 @@ def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | N
     for state in trajectory:
         tally.timing["draws_s"] += state.stats["draw_s"]
         tally.timing["steps_s"] += state.stats["step_s"]
-        tally.dynamics.append({k: v for k, v in state.stats.items() if not k.endswith("_s")})
+        tally.dynamics.append(StepStats(**{k: v for k, v in state.stats.items()
+                                           if not k.endswith("_s")}))
         _measure_weights(plan, tally, state, bases, beta)
         if state.t == 1 and plan.K:
             clock = time.perf_counter()
@@ -272,7 +274,7 @@ class _Tally:
 
     spectra: dict[str, Spectrum] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
-    dynamics: list[dict] = field(default_factory=list)
+    dynamics: list[StepStats] = field(default_factory=list)
     step_one_spike: StepOneSpike | None = None
     amplitudes: tuple[Projection, ...] = ()
     learned: BetaLearning | None = None
@@ -306,8 +308,9 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 
 
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
-              beta: np.ndarray, *, theory: bool) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
-    """The top-k spectrum of ``A`` as stored under ``spectra[name]``."""
+              beta: np.ndarray, *, theory: bool, step: int
+              ) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
+    """The top-k spectrum of ``A`` as stored under ``spectra[name]``, of GD step ``step``."""
     clock = time.perf_counter()
     svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
@@ -315,7 +318,8 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
                                 theory_tw=plan.theory_tw if theory else None)
     tally.spectrum_s[name] = time.perf_counter() - clock
     spec = dataclasses.replace(
-        spec, outliers=_outliers(svd, positions, _edge_used(spec), bases.signal, beta))
+        spec, outliers=_outliers(svd, positions, _edge_used(spec), bases.signal, beta),
+        step=step)
     if plan.options.spectrum:
         values = spectra.full_spectrum(backends.to_numpy(A))
         spec = dataclasses.replace(spec, values=values, histogram=_histogram(values, spec))
@@ -330,7 +334,8 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     name = f"W{state.t}"
     if not plan.options.wants(name):
         return
-    _, svd, positions = _spectrum(plan, tally, name, state.W, bases, beta, theory=True)
+    _, svd, positions = _spectrum(plan, tally, name, state.W, bases, beta, theory=True,
+                                  step=state.t)
     tally.counts[state.t] = len(positions)
     if state.t == 1:
         clock = time.perf_counter()
@@ -381,7 +386,8 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     with terms, the exact terms and the series residual (which overwrites the update)."""
     update_norm = None
     if plan.options.wants("update"):
-        _, usvd, _ = _spectrum(plan, tally, "update", state.update, bases, beta, theory=False)
+        _, usvd, _ = _spectrum(plan, tally, "update", state.update, bases, beta, theory=False,
+                               step=plan.T)
         update_norm = float(usvd.values[0])
     clock = time.perf_counter()
     signal, nulls = directions.projections(state.update, bases.signal, bases.nulls)

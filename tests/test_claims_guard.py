@@ -466,25 +466,26 @@ def res_for_pair(config, res):
     return out
 
 
-# -- typed measurements: the proxy that turns the guard on, and stored format-1 dicts ----------
+# -- typed measurements: the declared steps that turn the guard on, and stored format-1 dicts --
 
-def test_reads_proxy_records_the_step_two_fields_and_spectra():
-    from twostep.compare.claims.base import _Reads
+def test_step_two_reads_names_the_step_two_fields_and_spectra():
+    from twostep.compare.claims.guard import step_two_reads
 
     m = measurement(CFG, 500, 0, terms=[{"k": 1, "amplitude": 2.0}],
                     step_one_spike={"value": 3.0}, series={"residual": 0.01},
                     spectra={"W1": {"singular_values": [3.0]},
                              "W2": {"singular_values": [4.0]}})
-    log: set[str] = set()
-    proxy = _Reads(m, log)
-    assert proxy.step_one_spike.value == 3.0 and proxy.N == 500
-    assert proxy.spectra["W1"].singular_values == (3.0,)
+    assert m.spectra["W1"].step == 1 and m.spectra["W2"].step == 2  # from the names
+    log = step_two_reads(lambda m: m.step_one_spike.value + m.N, m)
+    assert m.step_one_spike.value == 3.0 and m.N == 500
+    log |= step_two_reads(lambda m: m.spectra["W1"].singular_values[0], m)
+    assert m.spectra["W1"].singular_values == (3.0,)
     assert log == set()
-    assert proxy.terms[0].amplitude == 2.0
-    assert proxy.spectra.get("W2").singular_values == (4.0,)
+    log |= step_two_reads(lambda m: m.terms[0].amplitude, m)
+    log |= step_two_reads(lambda m: m.spectra.get("W2").singular_values[0], m)
     assert log == {"terms", "spectra.W2"}
     with pytest.raises(AttributeError, match="amplitdes"):
-        proxy.amplitdes  # noqa: B018
+        step_two_reads(lambda m: m.amplitdes, m)
 
 
 @pytest.mark.parametrize(("statistic", "guarded"), [
@@ -553,10 +554,10 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
 
 
 @pytest.mark.parametrize(("statistic", "guarded"), [
-    (lambda m: m.dynamics[1]["update_norm"], True),
-    (lambda m: m.dynamics[-1]["update_norm"], True),
-    (lambda m: max(d["update_norm"] for d in m.dynamics), True),
-    (lambda m: m.dynamics[0]["update_norm"], False),
+    (lambda m: m.dynamics[1].update_norm, True),
+    (lambda m: m.dynamics[-1].update_norm, True),
+    (lambda m: max(d.update_norm for d in m.dynamics), True),
+    (lambda m: m.dynamics[0].update_norm, False),
     (lambda m: m.spectra["W1"].bulk_edge_empirical + 1.0, False),
 ])
 def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statistic, guarded):
@@ -568,14 +569,25 @@ def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statisti
 
 
 def test_reading_the_whole_measurement_reads_every_step_two_field():
+    import json
+    import zlib
+
     from twostep.compare.claims import STEP_TWO_FIELDS
-    from twostep.compare.claims.base import _Reads
+    from twostep.compare.claims.guard import step_two_reads
 
     m = next(iter(_edge_results({N: 0.01 for N in NS}).get(CFG, NS[0])))
-    for method in ("to_dict", "arrays"):
-        log: set[str] = set()
-        getattr(_Reads(m, log), method)()
-        assert log == set(STEP_TWO_FIELDS) | {"spectra.W2", "dynamics.2"}, method
+    # every step-two field holds something (hiding a field that holds nothing changes nothing)
+    m = dataclasses.replace(
+        m, outliers=[{"value": 3.1}], visible_new_outliers=1,
+        amplitudes=[{"k": 0, "left_power": 1, "amplitude": 1.0}],
+        beta={"overlap": 0.5}, terms=[{"k": 0, "left_power": 1, "amplitude": 1.0}])
+    whole = {"to_dict": lambda m: zlib.crc32(json.dumps(m.to_dict()).encode()),
+             "arrays": lambda m: sum(a.sum() for a in m.arrays().values())}
+    for method, statistic in whole.items():
+        log = step_two_reads(statistic, m)
+        expected = (set(STEP_TWO_FIELDS) | {"spectra.W2", "dynamics.2"} if method == "to_dict"
+                    else {"spectra.W2"})  # the arrays are the spectra's singular values
+        assert log == expected, method
 
 
 def test_the_guard_and_the_core_read_one_classification_of_the_fields():

@@ -100,7 +100,7 @@ def test_fuzz_passes_its_budget_on_in_seconds(monkeypatch, capsys):
 # -- --json everywhere ---------------------------------------------------------------------
 
 #: the commands that print results; each takes --json
-PRINTING = ("verify", "theory", "hermite", "simulate", "sweep", "report", "fuzz")
+PRINTING = ("verify", "theory", "hermite", "simulate", "sweep", "report", "export", "fuzz")
 
 
 def test_every_command_that_prints_results_takes_json():

@@ -41,7 +41,6 @@ LEAVES = (Table,)
 #: to a plain test when its conversion lands.
 PENDING = {
     ("Measurement", "spectra"): "engineer scaling converts",
-    ("Measurement", "dynamics"): "engineer scaling converts",
     ("Observables", "spectra"): "engineer scaling converts",
     ("Finding", "inputs"): "engineer codes converts",
     ("Finding", "pvalues"): "engineer codes converts (found by this walk; not in issue 28)",

@@ -9,6 +9,12 @@ has no ``statement``).  Every overlap is a squared cosine in [0, 1].
 
 ``to_dict()`` gives the JSON keys (the field names); ``from_dict()`` reads them back and refuses
 unknown keys in one line.
+
+Every field of a record here declares how it scales with the step sizes and which step it
+belongs to (``observed(scale=..., step=...)``, :mod:`twostep.theory.fields`); a field that
+declares nothing is refused when its class is created (``@observable``).  The core view's
+rescaling (compare/rescale.py) and the regime guard (compare/claims/guard.py) read these
+declarations.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .config import ModelConfig
+from .fields import observable, observed
 from .records import (
     EdgeFit,
     Histogram,
@@ -35,7 +42,7 @@ from .records import (
 )
 
 
-@dataclass(frozen=True)
+@observable
 class StepOneSpike(Observable):
     """The top singular triplet of W_1: the spike step one adds (docs/theory.md, step one).
 
@@ -47,14 +54,14 @@ class StepOneSpike(Observable):
     (Format 2 names: ``overlap_right``, ``overlap_left``, ``overlap_beta``.)
     """
 
-    value: float | None = None
-    right_u_overlap: float | None = None
-    left_a_overlap: float | None = None
-    right_beta_overlap: float | None = None
-    u_norm: float | None = None
+    value: float | None = observed("step_one", "step one")
+    right_u_overlap: float | None = observed("step_one", "step one")
+    left_a_overlap: float | None = observed("step_one", "step one")
+    right_beta_overlap: float | None = observed("step_one", "step one")
+    u_norm: float | None = observed("step_one", "step one")
 
 
-@dataclass(frozen=True)
+@observable
 class Outlier(Record):
     """One outlier of a weight matrix.
 
@@ -67,37 +74,40 @@ class Outlier(Record):
     ``growth`` and a ``statement``.
     """
 
-    value: float | None = None
-    term: int | None = None
-    left_power: int | None = None
-    index: int | None = None
-    gap: float | None = None
-    left_overlaps: tuple[float | None, ...] | None = None
-    right_beta_overlap: float | None = None
-    exponent: float | None = None
-    growth: str | None = None
-    statement: str | None = None
+    value: float | None = observed("none", "entry")
+    term: int | None = observed("invariant", "run")
+    left_power: int | None = observed("invariant", "run")
+    index: int | None = observed("none", "entry")
+    gap: float | None = observed("none", "entry")
+    left_overlaps: tuple[float | None, ...] | None = observed("none", "entry")
+    right_beta_overlap: float | None = observed("none", "entry")
+    exponent: float | None = observed("none", "entry")
+    growth: str | None = observed("none", "entry")
+    statement: str | None = observed("none", "entry")
 
 
-@dataclass(frozen=True)
+@observable
 class Projection(Observable):
     """The step-two update projected on ``q_{k+1}`` (the Gram-Schmidt of ``a^{k+1}``):
     ``amplitude = ||U^T q_{k+1}||``, its null floor (the same with independent second layers:
     mean and sd over the draws), the squared cosine of the projection ``U^T q_{k+1}`` with
     beta_* (``beta_overlap``; not a singular vector's, which is ``right_beta_overlap``) and
-    its null counterpart."""
+    its null counterpart.
 
-    k: int
-    left_power: int
-    amplitude: float | None = None
-    null_floor: float | None = None
-    null_floor_sd: float | None = None
-    beta_overlap: float | None = None
-    null_beta_overlap: float | None = None
-    null_beta_overlap_sd: float | None = None
+    Of the whole update (``amplitudes``), these are not rescaled to other step sizes: the core
+    view empties them (scale ``none``); :class:`ExactTerm` redeclares them for a term."""
+
+    k: int = observed("invariant", "run", required=True)
+    left_power: int = observed("invariant", "run", required=True)
+    amplitude: float | None = observed("none", "step two")
+    null_floor: float | None = observed("none", "step two")
+    null_floor_sd: float | None = observed("none", "step two")
+    beta_overlap: float | None = observed("none", "step two")
+    null_beta_overlap: float | None = observed("none", "step two")
+    null_beta_overlap_sd: float | None = observed("none", "step two")
 
 
-@dataclass(frozen=True)
+@observable
 class ExactTerm(Projection):
     """The exact step-two term ``T_k = eta_2 eta_1^k D_k`` (docs/theory.md, the exact terms):
     its projection on ``q_{k+1}`` (the :class:`Projection` fields), its top
@@ -119,19 +129,30 @@ class ExactTerm(Projection):
     beta_* component times ``q . a^{k+1}`` (the neurons' own fluctuations and the batch's average to
     zero), so ``mean(beta_component) / sqrt(mean(coherent_sq))`` estimates the cosine of the
     coherent right vector with beta_*; it is exactly zero in mean for a term that does not
-    carry beta_* (the ``reuse-learning`` claim)."""
+    carry beta_* (the ``reuse-learning`` claim).
 
-    singular_values: tuple[float, ...] = ()
-    left_overlap: float | None = None
-    right_beta_overlap: float | None = None
-    leakage: tuple[float | None, ...] = ()
-    coherent_sq: float | None = None
-    coherent_sq_se: float | None = None
-    left_weight: float | None = None
-    beta_component: float | None = None
+    Rescaled to other step sizes (compare/core.py) as each field declares (theory/fields.py):
+    the term's own sizes by its factor ``s_k``, the squared ones by ``s_k^2``, ``leakage[m]``
+    by ``s_m``; the overlaps and ``left_weight`` do not change."""
+
+    # the Projection fields, redeclared for a term (same order, same defaults)
+    amplitude: float | None = observed("term", "step two")
+    null_floor: float | None = observed("term", "step two")
+    null_floor_sd: float | None = observed("term", "step two")
+    beta_overlap: float | None = observed("invariant", "step two")
+    null_beta_overlap: float | None = observed("invariant", "step two")
+    null_beta_overlap_sd: float | None = observed("invariant", "step two")
+    singular_values: tuple[float, ...] = observed("term", "step two", ())
+    left_overlap: float | None = observed("invariant", "step two")
+    right_beta_overlap: float | None = observed("invariant", "step two")
+    leakage: tuple[float | None, ...] = observed("per_term", "step two", ())
+    coherent_sq: float | None = observed("term_sq", "step two")
+    coherent_sq_se: float | None = observed("term_sq", "step two")
+    left_weight: float | None = observed("invariant", "step two")
+    beta_component: float | None = observed("term", "step two")
 
 
-@dataclass(frozen=True)
+@observable
 class BetaLearning(Observable):
     """Whether, and in which step-two direction, beta_* is learned.
 
@@ -142,18 +163,18 @@ class BetaLearning(Observable):
     over ``null_draws`` draws).  (Format 2 had one name, ``term``, for both.)
     """
 
-    learned: bool | None = None
-    first_term: int | None = None
-    best_term: int | None = None
-    terms: tuple[int, ...] | None = None
-    reason: str | None = None
-    overlap: float | None = None
-    null: float | None = None
-    null_sd: float | None = None
-    null_draws: int | None = None
+    learned: bool | None = observed("none", "step two")
+    first_term: int | None = observed("none", "step two")
+    best_term: int | None = observed("none", "step two")
+    terms: tuple[int, ...] | None = observed("none", "step two")
+    reason: str | None = observed("none", "step two")
+    overlap: float | None = observed("none", "step two")
+    null: float | None = observed("none", "step two")
+    null_sd: float | None = observed("none", "step two")
+    null_draws: int | None = observed("invariant", "run")
 
 
-@dataclass(frozen=True)
+@observable
 class FeatureSpikes(Observable):
     """Spikes of the feature matrix ``F = sigma(X W^T) / sqrt(n)`` made by one step
     (Moniri, Lee, Hassani, Dobriban 2023).
@@ -165,25 +186,29 @@ class FeatureSpikes(Observable):
     (:class:`FeatureSpectrum`), ``definition``.
     """
 
-    spike_count: int | None = None
-    alpha: float | None = None
-    critical: bool | None = None
-    interval: str | None = None
-    reference: str | None = None
-    threshold: float | None = None
-    above_threshold: int | None = None
-    F0: FeatureSpectrum | None = None
-    F1: FeatureSpectrum | None = None
-    definition: str | None = None
+    spike_count: int | None = observed("step_one", "step one")
+    alpha: float | None = observed("step_one", "step one")
+    critical: bool | None = observed("step_one", "step one")
+    interval: str | None = observed("step_one", "step one")
+    reference: str | None = observed("invariant", "run")
+    threshold: float | None = observed("invariant", "width")
+    above_threshold: int | None = observed("step_one", "step one")
+    F0: FeatureSpectrum | None = observed("invariant", "width")
+    F1: FeatureSpectrum | None = observed("step_one", "step one")
+    definition: str | None = observed("invariant", "run")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "F0", typed(FeatureSpectrum, self.F0))
         object.__setattr__(self, "F1", typed(FeatureSpectrum, self.F1))
 
 
-@dataclass(frozen=True)
+@observable
 class Spectrum(Record):
     """The top of one matrix's spectrum (``spectra[name]``, name ``W1``..``WT`` or ``update``).
+
+    ``step``: the step it belongs to (t for ``W_t``, the last step T for the update
+    ``W_T - W_{T-1}``; :func:`spectrum_step`): the regime guard reads a spectrum of step 2 or
+    later as a step-two quantity (docs/claims.md).
 
     ``singular_values``: the top ones, descending; ``bulk_edge``: the theory's edge of W_0,
     ``1 + sqrt(N/d)`` (None for the update); ``bulk_edge_empirical``, ``margin``,
@@ -196,18 +221,19 @@ class Spectrum(Record):
     ``histogram`` (:class:`Histogram`).  A prediction's spectrum has ``bulk_edge`` and the
     predicted ``outliers`` only."""
 
-    singular_values: tuple[float, ...] | None = None
-    bulk_edge: float | None = None
-    bulk_edge_empirical: float | None = None
-    tracy_widom_scale: float | None = None
-    margin: float | None = None
-    edge_used: str | None = None
-    edge_fit: EdgeFit | None = None
-    solver: Solver | None = None
-    computed: int | None = None
-    outliers: tuple[Outlier, ...] | None = None
-    values: np.ndarray | NpzRef | None = None
-    histogram: Histogram | None = None
+    singular_values: tuple[float, ...] | None = observed("none", "entry")
+    bulk_edge: float | None = observed("invariant", "width")
+    bulk_edge_empirical: float | None = observed("none", "entry")
+    tracy_widom_scale: float | None = observed("none", "entry")
+    margin: float | None = observed("none", "entry")
+    edge_used: str | None = observed("none", "entry")
+    edge_fit: EdgeFit | None = observed("none", "entry")
+    solver: Solver | None = observed("none", "entry")
+    computed: int | None = observed("invariant", "run")
+    outliers: tuple[Outlier, ...] | None = observed("none", "entry")
+    values: np.ndarray | NpzRef | None = observed("none", "entry")
+    histogram: Histogram | None = observed("none", "entry")
+    step: int | None = observed("invariant", "run")
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -220,15 +246,15 @@ class Spectrum(Record):
             fix(self, "values", NpzRef.from_dict(self.values))
 
 
-@dataclass(frozen=True)
+@observable
 class FeatureSpectrum(Spectrum):
     """The spectrum of a feature matrix (``FeatureSpikes.F0``, ``F1``): a :class:`Spectrum`
     (no outliers, no theory edge) and ``edge_outliers``, its values above the edge + margin."""
 
-    edge_outliers: int | None = None
+    edge_outliers: int | None = observed("none", "entry")
 
 
-@dataclass(frozen=True)
+@observable
 class Series(Record):
     """Diagnostics of the exact terms' truncated series (docs/theory.md, the exact terms):
     ``K`` terms, the step sizes ``eta1``, ``eta2``, the relative ``residual``
@@ -238,24 +264,26 @@ class Series(Record):
     ``p1`` (:class:`P1Stats`: the size of the first-order part).  A measurement rescaled to
     other step sizes (compare/core.py, docs/claims.md) also has ``core_rule``, ``radius``,
     ``core_from`` (the :class:`ModelConfig` it was measured at) and ``core_scales`` (the factor
-    of each term)."""
+    of each term).  How each
+    is rescaled is its declared scale (theory/fields.py): ``given`` ones are set by the
+    rescaling from the target's step sizes and the residual rule."""
 
-    K: int | None = None
-    eta1: float | None = None
-    eta2: float | None = None
-    residual: float | None = None
-    residual_norm: float | None = None
-    update_norm: float | None = None
-    norms: tuple[float | None, ...] | None = None
-    ratios: tuple[float | None, ...] | None = None
-    tolerance: float | None = None
-    converges: bool | None = None
-    p1: P1Stats | None = None
-    residual_missing: str | None = None
-    core_rule: str | None = None
-    radius: float | None = None
-    core_from: ModelConfig | None = None
-    core_scales: tuple[float, ...] | None = None
+    K: int | None = observed("invariant", "run")
+    eta1: float | None = observed("given", "run")
+    eta2: float | None = observed("given", "run")
+    residual: float | None = observed("given", "step two")
+    residual_norm: float | None = observed("update", "step two")
+    update_norm: float | None = observed("update", "step two")
+    norms: tuple[float | None, ...] | None = observed("per_term", "step two")
+    ratios: tuple[float | None, ...] | None = observed("ratio", "step two")
+    tolerance: float | None = observed("invariant", "run")
+    converges: bool | None = observed("given", "step two")
+    p1: P1Stats | None = observed("given", "step one")
+    residual_missing: str | None = observed("given", "step two")
+    core_rule: str | None = observed("given", "run")
+    radius: float | None = observed("given", "run")
+    core_from: ModelConfig | None = observed("given", "run")
+    core_scales: tuple[float, ...] | None = observed("given", "run")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p1", typed(P1Stats, self.p1))
@@ -266,6 +294,54 @@ class Series(Record):
         if name == "core_from" and self.core_from is not None:
             return self.core_from.to_dict()  # the mapping held the config's dict
         return getattr(self, name)
+
+
+@observable
+class StepStats(Record):
+    """The size statistics of one GD step (``dynamics[i]``; docs/reference.md): ``t`` the step
+    (its :attr:`step`: the regime guard reads an entry with ``t >= 2`` as a step-two quantity),
+    ``eta`` its step size ``etabar N^alpha``, ``batch_index`` which batch (a reused batch
+    repeats the index), the rms of the target (``target_rms``), of the output ``f_{t-1}`` on
+    the batch (``output_rms``) and of the residual (``residual_rms``), the update's Frobenius
+    ``update_norm`` and ``update_ratio`` (that norm over its natural scale: the blow-up check),
+    ``u_norm = ||X^T r / n||``."""
+
+    t: int | None = observed("invariant", "run")
+    eta: float | None = observed("none", "run")
+    batch_index: int | None = observed("invariant", "run")
+    target_rms: float | None = observed("invariant", "width")
+    output_rms: float | None = observed("none", "entry")
+    residual_rms: float | None = observed("none", "entry")
+    update_norm: float | None = observed("none", "entry")
+    update_ratio: float | None = observed("none", "entry")
+    u_norm: float | None = observed("none", "entry")
+
+    @property
+    def step(self) -> int | None:
+        """The step this entry belongs to (``t``)."""
+        return self.t
+
+
+def spectrum_step(name: str, steps: int) -> int | None:
+    """The step a spectrum named ``name`` belongs to in a run of ``steps`` steps: t for
+    ``W<t>``, the last step for ``update``; None for another name."""
+    if name == "update":
+        return steps
+    if name.startswith("W") and name[1:].isdigit():
+        return int(name[1:])
+    return None
+
+
+def with_steps(spectra: Mapping[str, Any] | None, steps: int) -> dict[str, Spectrum]:
+    """``spectra`` as :class:`Spectrum` records, each with its ``step`` (given, else
+    :func:`spectrum_step` of its name: stored spectra from before the field)."""
+    out = {}
+    for name, spec in (spectra or {}).items():
+        spec = Spectrum.from_dict(spec)
+        if spec.step is None and spectrum_step(name, steps) is not None:
+            spec = dataclasses.replace(spec, step=spectrum_step(name, steps))
+        out[name] = spec
+    return out
 
 
 @dataclass(frozen=True)
@@ -300,7 +376,7 @@ class Observables(Observable):
         def each(kind: type[Observable], values: Any) -> Any:
             return None if values is None else tuple(kind.from_dict(v) for v in values)
 
-        fix(self, "spectra", {k: Spectrum.from_dict(v) for k, v in (self.spectra or {}).items()})
+        fix(self, "spectra", with_steps(self.spectra, 2))  # a prediction is of two steps
         fix(self, "outliers", each(Outlier, self.outliers))
         fix(self, "amplitudes", each(Projection, self.amplitudes) or ())
         fix(self, "terms", each(ExactTerm, self.terms))

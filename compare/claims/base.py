@@ -1,6 +1,6 @@
 """The :class:`Claim` base class, its fuzzing :class:`Domain`, and the helpers claims share to
-read typed measurements (:func:`_per_N`, which also records the step-two fields a user's
-statistic reads, :class:`_Reads`)."""
+read typed measurements (:func:`_per_N`, which also records the step-two quantities a user's
+statistic reads, :func:`.guard.step_two_reads`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
-from .guard import STEP_TWO_FIELDS, STEP_TWO_FROM, STEP_TWO_SPECTRA
+from .guard import step_two_reads
 from .results import Finding, Results
 
 
@@ -97,116 +97,14 @@ class Claim:
         return Domain()
 
 
-class _SpectraReads(dict):
-    """A measurement's ``spectra`` dict that records reads of the step-two spectra
-    (:data:`STEP_TWO_SPECTRA`) as ``spectra.<name>``; iterating it reads every spectrum."""
-
-    def __init__(self, data: Mapping[str, Any], log: set[str]) -> None:
-        super().__init__(data)
-        self._log = log
-
-    def _note(self, key: Any) -> None:
-        if key in STEP_TWO_SPECTRA:
-            self._log.add(f"spectra.{key}")
-
-    def __getitem__(self, key: Any) -> Any:
-        value = super().__getitem__(key)
-        self._note(key)
-        return value
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._note(key)
-        return super().get(key, default)
-
-    def _everything(self) -> None:  # iteration reads every spectrum: assume the worst
-        for key in list(dict.keys(self)):
-            self._note(key)
-
-    def __iter__(self):  # type: ignore[override]
-        self._everything()
-        return super().__iter__()
-
-    def items(self):  # type: ignore[override]
-        self._everything()
-        return super().items()
-
-    def values(self):  # type: ignore[override]
-        self._everything()
-        return super().values()
-
-
-class _StepReads(tuple):
-    """A measurement's ``dynamics`` (one dict per step) that records reads of the entries of
-    step two on (``t >= STEP_TWO_FROM``) as ``dynamics.<t>``; iterating it reads every entry."""
-
-    def __new__(cls, data: Any, log: set[str]) -> _StepReads:
-        out = super().__new__(cls, data)
-        out._log = log
-        return out
-
-    def _note(self, entries: Any) -> None:
-        for entry in entries:
-            t = entry.get("t") if isinstance(entry, Mapping) else None
-            if not isinstance(t, int) or t >= STEP_TWO_FROM:  # no step number: assume the worst
-                self._log.add(f"dynamics.{t}")
-
-    def __getitem__(self, index: Any) -> Any:
-        value = super().__getitem__(index)
-        self._note(value if isinstance(index, slice) else (value,))
-        return value
-
-    def __iter__(self):  # type: ignore[override]
-        self._note(tuple(super().__iter__()))
-        return super().__iter__()
-
-
-class _Reads:
-    """A :class:`~twostep.simulate.Measurement` that records which step-two fields
-    (:data:`STEP_TWO_FIELDS`, the spectra of :data:`STEP_TWO_SPECTRA`, the entries of
-    ``dynamics`` from :data:`STEP_TWO_FROM` on) a statistic reads: the regime guard applies to
-    it without the user having to ask.  Every attribute passes through to the measurement;
-    ``m.spectra`` is a dict that records reads of ``W2`` and ``update``, ``m.dynamics`` a tuple
-    that records reads of step two's entries."""
-
-    __slots__ = ("_measurement", "_log")
-
-    def __init__(self, measurement: Measurement, log: set[str]) -> None:
-        object.__setattr__(self, "_measurement", measurement)
-        object.__setattr__(self, "_log", log)
-
-    def __getattr__(self, name: str) -> Any:
-        m = object.__getattribute__(self, "_measurement")
-        log = object.__getattribute__(self, "_log")
-        value = getattr(m, name)  # a misspelt name raises AttributeError here
-        if name in STEP_TWO_FIELDS:
-            log.add(name)
-        elif name == "spectra" and isinstance(value, dict):
-            return _SpectraReads(value, log)
-        elif name == "dynamics" and isinstance(value, tuple):
-            return _StepReads(value, log)
-        elif name in ("to_dict", "arrays"):  # the whole measurement: assume the worst
-            log.update(STEP_TWO_FIELDS)
-            log.update(f"spectra.{k}" for k in m.spectra if k in STEP_TWO_SPECTRA)
-            _StepReads(m.dynamics, log)._note(m.dynamics)
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"a measurement is read-only (setting {name!r})")
-
-    def __getitem__(self, key: Any) -> Any:
-        raise TypeError(f"a measurement is read by attribute: m.{key}, not m[{key!r}] "
-                        "(docs/howto-own-claim.md)")
-
-    def __repr__(self) -> str:
-        return repr(object.__getattribute__(self, "_measurement"))
-
-
 def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], float],
            claim: str = "", reads: set[str] | None = None, *,
            user: bool = False) -> dict[int, list[float]]:
     """``get(measurement)`` per seed at each N.  A :class:`ConfigError` (a measurement that
     lacks what the claim reads) or a value that is not finite stops with one line naming the
-    claim, N and seed; with ``reads`` the step-two fields it reads are recorded there.
+    claim, N and seed; with ``reads`` the step-two quantities it reads are recorded there
+    (:func:`.guard.step_two_reads`: the statistic evaluated again with step two hidden, at
+    each measurement until one shows it reads step two).
 
     ``user``: ``get`` is a user's function (the ``statistic`` or ``floor`` of a user claim), so
     any error it raises is the user's to see, in that one line.  Otherwise ``get`` is the
@@ -215,9 +113,8 @@ def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], f
     for N in results.Ns(config):
         values = []
         for seed, m in zip(results.seeds(config, N), results.get(config, N)):
-            source = _Reads(m, reads) if reads is not None else m
             try:
-                value = float(get(source))
+                value = float(get(m))
             except ConfigError as err:
                 raise ConfigError(f"claim {claim!r} at N={N}, seed={seed}: {err}") from None
             except Exception as err:
@@ -228,6 +125,8 @@ def _per_N(results: Results, config: ModelConfig, get: Callable[[Measurement], f
             if not math.isfinite(value):
                 raise ConfigError(f"claim {claim!r}: the statistic is {value} at N={N}, "
                                   f"seed={seed}; it must be a finite number")
+            if reads is not None and not reads:
+                reads.update(step_two_reads(get, m, value))
             values.append(value)
         out[N] = values
     if not out:

@@ -6,21 +6,25 @@ measured series of exact terms converges (docs/claims.md).
 - :func:`guard_clause`, :func:`_usable`: the widths a guarded verdict may use and the clause on
   the others; :func:`guard_terms`: the ``terms`` run option a guarded claim needs;
 - :func:`regime_to_dict`, :func:`regime_from_dict`: a regime as a finding's JSON-able inputs;
-- which reads of a measurement are statements about step two (:data:`STEP_TWO_FIELDS`,
-  :data:`STEP_TWO_SPECTRA`, :data:`STEP_TWO_FROM`).
+- which reads of a measurement are statements about step two (:func:`step_two_reads`: the
+  statistic evaluated on the measurement with step two hidden, :func:`step_one_view`, as the
+  fields and entries declare their step).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from twostep.simulate.measurement import fields_of
+from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
-from twostep.theory.observables import Series
+from twostep.theory.fields import step_of
+from twostep.theory.observables import Series, spectrum_step
 
 from .results import Results
 
@@ -30,16 +34,20 @@ GUARD_TERMS = 3
 #: Top-level measurement fields that hold step-two quantities (a statistic that reads one of
 #: them is a statement about the step-two update, and the regime guard applies to it): the
 #: fields of kind "step two" and "exact terms" of ``simulate.measurement.FIELD_KINDS``.  The
-#: fields of kind "per step" are read entry by entry (:data:`STEP_TWO_SPECTRA`,
-#: :data:`STEP_TWO_FROM`).
+#: fields of kind "per step" are read entry by entry, each entry by its declared step
+#: (:data:`STEP_TWO_FROM`).
 STEP_TWO_FIELDS = frozenset(fields_of("step two", "exact terms"))
-#: Spectra of step two (``measurement.spectra[name]``).
-STEP_TWO_SPECTRA = frozenset({"W2", "update"})
-#: Entries of ``measurement.dynamics`` (one per step) with ``t`` at least this are step two's.
+#: An entry of a per-step field (a spectrum, ``spectra[name].step``; a step's statistics,
+#: ``dynamics[i].step``) whose declared step is at least this is step two's (no step: assumed
+#: step two's).
 STEP_TWO_FROM = 2
+#: The spectra of step two in a two-step run (from their names' steps,
+#: ``theory.observables.spectrum_step``); the guard reads each spectrum's own ``step``.
+STEP_TWO_SPECTRA = frozenset(name for name in ("W1", "W2", "update")
+                             if spectrum_step(name, 2) >= STEP_TWO_FROM)
 
 #: What the guard says of a width without a series residual, unless its measurements say why
-#: (``series["residual_missing"]``, :class:`Regime`).
+#: (``series.residual_missing``, :class:`Regime`).
 NO_SERIES = "run with terms >= 1"
 
 
@@ -51,7 +59,7 @@ class Regime:
     seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
     iff it is at most ``tolerance``.  ``blocked`` (non-empty) says why no N can: the terms are
     undefined for the activation.  ``missing[N]``: why N has no residual, where a measurement
-    says so (its ``series["residual_missing"]``: the core view's rescaled measurements); the
+    says so (its ``series.residual_missing``: the core view's rescaled measurements); the
     other N without one are told :data:`NO_SERIES`.
     """
 
@@ -214,3 +222,69 @@ def _usable(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, str
             parts.append(excluded[N])
     return out, "; ".join(parts)
 
+
+
+# -- which reads are step two's: the statistic on the measurement with step two hidden --------
+
+def _step_two_parts(m: Measurement) -> dict[str, tuple[str, Any]]:
+    """What of ``m`` belongs to step two, by label: the :data:`STEP_TWO_FIELDS` (``"terms"``),
+    and each entry of a "per step" field whose declared step is :data:`STEP_TWO_FROM` or later
+    (``"spectra.W2"``, ``"dynamics.2"``), as ``(field, key of the entry or None)``."""
+    parts: dict[str, tuple[str, Any]] = {name: (name, None) for name in sorted(STEP_TWO_FIELDS)}
+    for name in fields_of("per step"):
+        value = getattr(m, name)
+        entries = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, entry in entries:
+            step = getattr(entry, "step", None)
+            if step is None or step >= STEP_TWO_FROM:
+                label = key if isinstance(value, Mapping) else step
+                parts[f"{name}.{label}"] = (name, key)
+    return parts
+
+
+def _blank(entry: Any) -> Any:
+    """A per-step entry without its own data (the fields declared of its step, ``entry``),
+    keeping its labels (its step, the width's theory edge)."""
+    return dataclasses.replace(entry, **{f.name: None for f in dataclasses.fields(entry)
+                                         if step_of(f) == "entry"})
+
+
+def step_one_view(m: Measurement, parts: Sequence[tuple[str, Any]] | None = None
+                  ) -> Measurement:
+    """``m`` with its step-two quantities hidden (all of them, or those of ``parts``,
+    :func:`_step_two_parts`' values): a step-two field holds its default (None, ``()``), a
+    step-two entry of a per-step field is blanked (:func:`_blank`) where it stands."""
+    parts = _step_two_parts(m).values() if parts is None else parts
+    changes: dict[str, Any] = {}
+    for name, key in parts:
+        if key is None:
+            changes.update(field_defaults((name,)))
+            continue
+        container = changes.get(name, getattr(m, name))
+        if isinstance(container, Mapping):
+            changes[name] = {**container, key: _blank(container[key])}
+        else:
+            changes[name] = tuple(_blank(e) if i == key else e for i, e in enumerate(container))
+    return dataclasses.replace(m, **changes)
+
+
+def _same(get: Callable[[Measurement], float], view: Measurement, value: float) -> bool:
+    try:
+        return float(get(view)) == value
+    except Exception:  # noqa: BLE001 - failing without step two is reading it
+        return False
+
+
+def step_two_reads(get: Callable[[Measurement], float], m: Measurement,
+                   value: float | None = None) -> set[str]:
+    """The step-two quantities of ``m`` the statistic ``get`` reads (labels of
+    :func:`_step_two_parts`): ``get`` is evaluated again with step two hidden
+    (:func:`step_one_view`); a statistic whose value stays the same does not read step two
+    (empty set), else each part whose hiding alone changes the value (or makes it fail) is
+    named.  ``value``: ``get(m)``, when already known."""
+    value = float(get(m)) if value is None else value
+    parts = _step_two_parts(m)
+    if _same(get, step_one_view(m, list(parts.values())), value):
+        return set()
+    return {label for label, part in parts.items()
+            if not _same(get, step_one_view(m, [part]), value)} or set(parts)

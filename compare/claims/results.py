@@ -162,6 +162,18 @@ class Verdict:
                 f"statistic={self.statistic:.4g}, ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), "
                 f"pvalue={self.pvalue:.3g}, reason={self.reason!r})")
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence as long rows (``compare.export.evidence_rows``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
+
     def to_dict(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
             return None if x is None or not math.isfinite(x) else float(x)
@@ -271,6 +283,18 @@ class Finding:
         if out.status not in STATUSES:
             raise ValueError(f"decision status {out.status!r}; allowed: {', '.join(STATUSES)}")
         return out
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The per-N evidence and recorded inputs as long rows (``compare.export``)."""
+        from ..export import evidence_rows
+
+        return evidence_rows(self)
+
+    def evidence_frame(self):
+        """:meth:`to_rows` as a pandas DataFrame (``compare.export.evidence_frame``)."""
+        from ..export import evidence_frame
+
+        return evidence_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as data (only a rule-based finding: a callable cannot be kept)."""

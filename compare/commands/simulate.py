@@ -144,9 +144,9 @@ def render(m: Measurement) -> str:
         f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={number_text(c['noise'])}  "
         f"[{scaling}]",
         "steps: " + "   ".join(
-            f"{s['t']}: alpha={number_text(st.alpha)} etabar={number_text(st.etabar)} "
+            f"{s.t}: alpha={number_text(st.alpha)} etabar={number_text(st.etabar)} "
             f"{st.batch} "
-            f"(eta={s['eta']:.4g}, batch {s['batch_index']})"
+            f"(eta={s.eta:.4g}, batch {s.batch_index})"
             for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
             f"{name} {_f(spec.bulk_edge_empirical)}" for name, spec in m.spectra.items())

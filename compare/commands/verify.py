@@ -302,10 +302,11 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     return plan, extra, cells
 
 
-def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
+def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any], store: Any
               ) -> tuple[list[Any], Any]:
-    """Run the plan's checks into the store (with ``--budget``, on the plan powered to fit
-    it); return the plan run and the checks' result."""
+    """Run the plan's checks into the store (a :class:`SharedStore`: the pilot, the sweep and
+    the evaluation share its one Store; with ``--budget``, on the plan powered to fit it);
+    return the plan run and the checks' result."""
     from functools import partial
 
     from ..paths import disk_full
@@ -323,13 +324,13 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any]
         if args.budget is not None:
             from ..power import powered_plan
 
-            plan, powers = powered_plan(plan, args.store, args.budget * 60, jobs=args.jobs,
+            plan, powers = powered_plan(plan, store, args.budget * 60, jobs=args.jobs,
                                         executor=args.executor, scheduler=args.scheduler,
                                         quiet=args.quiet, core=anchors is not None,
                                         anchors=anchors or ())
             for p in powers:
                 print(f"twostep verify: power: {p.describe()}", file=sys.stderr, flush=True)
-        result = runner(plan, args.store, jobs=args.jobs, executor=args.executor,
+        result = runner(plan, store, jobs=args.jobs, executor=args.executor,
                         scheduler=args.scheduler, quiet=args.quiet)
     return plan, result
 
@@ -346,7 +347,7 @@ def _report_failed_cells(result: Any) -> bool:
 
 
 def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, extra: list[Any],
-                   predicted: list[Any], preamble: str, text_out: Any
+                   predicted: list[Any], preamble: str, text_out: Any, store: Any
                    ) -> tuple[list[Any], Path]:
     """Print the verdicts and the step-size-free exponents (with ``--format json``: one JSON
     document of them and the predictions, :func:`json_document`) and write the report; return
@@ -354,14 +355,10 @@ def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, ex
     from ..paths import disk_full
     from ..plot_report import figure_options
     from ..report import print_verdicts, write_report
-    from ..store import Store
     from ..verify import spectrum_measurement
     from .report import REPORT_KEPT
 
-    spectrum = None
-    if extra:
-        with Store(args.store, readonly=True) as store:
-            spectrum = spectrum_measurement(store)
+    spectrum = spectrum_measurement(store.get()) if extra else None
     verdicts = result.verdicts
     if args.format == "json":
         sys.stdout.write(json_document(verdicts, predicted, plan, result.results))
@@ -393,11 +390,14 @@ def run(args: argparse.Namespace) -> int:
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
-    plan, result = _run_plan(args, plan, extra)
-    if _report_failed_cells(result):
-        return 1
-    verdicts, out = _write_outputs(args, plan, result, extra=extra, predicted=predicted,
-                                   preamble=preamble, text_out=text_out)
+    from ..store import SharedStore
+
+    with SharedStore(args.store) as store:  # one Store for the sweep, the plan and the report
+        plan, result = _run_plan(args, plan, extra, store)
+        if _report_failed_cells(result):
+            return 1
+        verdicts, out = _write_outputs(args, plan, result, extra=extra, predicted=predicted,
+                                       preamble=preamble, text_out=text_out, store=store)
     elapsed = time.perf_counter() - t0
     counts = {s: sum(v.status == s for v in verdicts)
               for s in ("consistent", "inconsistent", "inconclusive")}
