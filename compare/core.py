@@ -7,7 +7,7 @@ etabar2`` share ``W_0``, ``a``, ``beta_*`` and the batches, hence the same ``D_k
 exact-term statistic of a measurement at one set of step sizes gives the same statistic at any
 other by a rescaling, with no simulation:
 
-- ``terms[k]``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
+- ``term(k)``: ``amplitude``, ``null_floor``, ``null_floor_sd`` and ``singular_values`` scale by
   ``s_k = (eta_2'/eta_2) (eta_1'/eta_1)^k``, the squared coherent strength ``coherent_sq`` and
   its standard error by ``s_k^2``, the signed ``beta_component`` by ``s_k``; ``leakage[m]``
   (term m projected on ``q_{k+1}``) by ``s_m``; the squared overlaps (``beta_overlap``,
@@ -89,9 +89,11 @@ from .claims import (
     MIN_WIDTHS,
     Claim,
     OutlierCount,
+    Reason,
     Results,
     ReuseGap,
     ReuseLearning,
+    Status,
     TermExponent,
     Verdict,
     decide_all,
@@ -191,8 +193,8 @@ class CoreVerdicts:
 
 
 def _refusal(claim: Claim, config: ModelConfig, reason: str) -> Verdict:
-    return Verdict(claim=claim.name, subject="core view", status="inconclusive",
-                   reason=f"refused by the core view: {reason}",
+    return Verdict(claim=claim.name, subject="core view", status=Status.INCONCLUSIVE,
+                   reason=Reason("core-refused", why=reason),
                    evidence=Table(["N"], title=f"{claim.name}: refused"), config=config)
 
 
@@ -347,13 +349,13 @@ def core_check(claim: str | Claim, base_config: ModelConfig | None,
 def classify(verdicts: Sequence[Verdict], blocked: bool, refused: bool = False,
              subject: str | None = None) -> str:
     """One label per cell: consistent / inconsistent / inconclusive / guard-blocked / refused
-    (``subject``: only the verdicts whose subject contains it)."""
+    (``subject``: only the verdicts whose ``subject_key`` it is)."""
     if refused:
         return "refused"
-    vs = [v for v in verdicts if subject is None or subject in v.subject]
-    if any(v.status == "inconsistent" for v in vs):
+    vs = [v for v in verdicts if subject is None or v.subject_key == subject]
+    if any(v.status == Status.INCONSISTENT for v in vs):
         return "inconsistent"
-    if vs and all(v.status == "consistent" for v in vs):
+    if vs and all(v.status == Status.CONSISTENT for v in vs):
         return "consistent"
     return "guard-blocked" if blocked else "inconclusive"
 

@@ -297,7 +297,7 @@ def _own_rows(result: Any) -> Iterator[tuple[str, int | None, int | None, float]
         yield from _data_rows("input", result.inputs)
         yield from _data_rows("extra", result.extra)
         return
-    interval = getattr(result, "interval", None) or {}
+    interval = _plain(getattr(result, "interval", None)) or {}   # an Interval record
     values = interval.get("values")
     yield from _data_rows("interval.values", values, N if not isinstance(values, Mapping)
                           else None)

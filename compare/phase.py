@@ -171,7 +171,7 @@ def count_plane(base: ModelConfig = COUNT_BASE, Ns: Sequence[int] = COUNT_NS,
     measured at every eta1 (:func:`twostep.compare.core.core_check`); ``base_config``: the
     config whose sweep is rescaled (default: the grid's largest step sizes)."""
     opts = dict(COUNT_OPTIONS if options is None else options)
-    return _plane("outlier-count", base, "activation-aware", Ns, seeds, n, margin, store, jobs,
+    return _plane("outlier-count", base, "aware-count", Ns, seeds, n, margin, store, jobs,
                   executor, quiet, measure, options=opts,
                   max_terms=int(opts.get("terms", TERMS_CAP)), base_config=base_config)
 
@@ -213,7 +213,7 @@ def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS
     out = {}
     for mode in ("reuse", "independent"):
         cells = [(c.alpha1, c.alpha2, classify(core.verdicts[c.key()], core.blocked[c.key()],
-                                               c.key() in core.refused, f"{mode}:"))
+                                               c.key() in core.refused, mode))
                  for c in configs]
         out[mode] = Plane("reuse-learning", core.base.replace(batch=mode), cells, core, skipped,
                           n, timing, tuple(Ns), seeds)

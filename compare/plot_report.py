@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from twostep.simulate.measurement import Measurement
+from twostep.theory.errors import ConfigError
 from twostep.theory.predict import predict
 
 from . import plots
 from .claims import Results, Verdict
 from .plot_canvas import caption_text, check_format, check_style, figure_context, save
+from .plot_claims import CLAIM_FIGURE_TITLES, figure_of
 
 
 def check_figure_options(figure_format: str = "png",
@@ -69,6 +71,7 @@ def write_figures(fig_dir: Path, verdicts: Sequence[Verdict], plan: Sequence[Any
                          f"Exact step-two terms T_k (left) and the whole update's projections "
                          f"(right), {label(chk.config)}; series residual per N under the left "
                          "panel.")
+        md += claim_figures(fig_dir, plan, results, label, fmt)
         if spectrum is not None:
             spectrum = Measurement.from_dict(spectrum)
             cfg = spectrum.config
@@ -79,6 +82,29 @@ def write_figures(fig_dir: Path, verdicts: Sequence[Verdict], plan: Sequence[Any
             fig = plots.phase_figure(verdicts)
             md += _entry(fig, fig_dir / f"phase.{fmt}", fmt, "phase",
                          "Phase diagram with the verdicts.")
+    return md
+
+
+def claim_figures(fig_dir: Path, plan: Sequence[Any], results: Sequence[Results],
+                  label: Callable[[Any], str], fmt: str) -> list[str]:
+    """The figure of each claim checked (:data:`twostep.compare.plot_claims.CLAIM_FIGURES`),
+    once per claim and configuration, as ``claim-NN-<claim>.<fmt>``; report.md's lines for
+    them.  A figure the measurements cannot support gets one line saying why instead."""
+    md: list[str] = []
+    done: set[tuple[str, str]] = set()
+    for chk, res in zip(plan, results):
+        draw, key = figure_of(chk.name), (chk.name, chk.config.key())
+        if draw is None or key in done:
+            continue
+        done.add(key)
+        lead = f"{CLAIM_FIGURE_TITLES[chk.name]}: {chk.name}, {label(chk.config)}."
+        try:
+            fig = draw(res, chk.config, chk.claim)
+        except ConfigError as err:
+            md += [f"{lead} No figure: {str(err).removeprefix('no figure: ')}.", ""]
+            continue
+        md += _entry(fig, fig_dir / f"claim-{len(done):02d}-{chk.name}.{fmt}", fmt, chk.name,
+                     lead)
     return md
 
 

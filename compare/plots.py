@@ -24,6 +24,8 @@ The figures:
   ``floor(alpha2 / (1/2 - alpha1))`` and the verdicts measured at each point.
 - :func:`measured_phase_figure`: the same square with one cell per grid point coloured by its
   verdict label.
+- :func:`claim_figure`: the figure of a built-in claim (:data:`CLAIM_FIGURES`, one per claim:
+  finite-size collapses, locations, overlaps, reuse against independent).
 
 The drawing lives by figure family in :mod:`.plot_amplitudes`, :mod:`.plot_spectrum` and
 :mod:`.plot_phase`, on the canvas and style of :mod:`.plot_canvas`.
@@ -51,6 +53,7 @@ from .plot_canvas import (  # noqa: F401  (public here)
     figure_context,
     save,
 )
+from .plot_claims import CLAIM_FIGURES, figure_of
 from .plot_phase import (  # noqa: F401  (STATUS_COLOURS, PHASE_LABELS: public here)
     PHASE_LABELS,
     STATUS_COLOURS,
@@ -134,7 +137,23 @@ def measured_phase_figure(cells: Sequence[tuple[float, float, str]],
                                              ax=ax, caption=caption), path, rc, style)
 
 
-__all__ = ["FIGURE_FORMATS", "PAPER_RC", "PHASE_LABELS", "SERIES_RESIDUAL_LIMIT",
-           "STATUS_COLOURS", "amplitude_figure", "caption_text", "figure_context",
-           "has_terms", "measured_phase_figure", "phase_figure", "save", "spectrum_figure",
-           "term_amplitude_figure"]
+def claim_figure(name: str, results: Results, config: Any, claim: Any = None,
+                 path: str | os.PathLike[str] | None = None, *, ax: Any = None,
+                 rc: Mapping[str, Any] | None = None, style: Style = None,
+                 caption: bool = False) -> Any:
+    """The figure of the built-in claim ``name`` (:data:`CLAIM_FIGURES`) on ``config``'s
+    measurements; ``claim``: the claim object (its terms, tolerances), None for the defaults.
+    A name without a figure is refused with one line listing those that have one."""
+    from twostep.theory.errors import ConfigError
+
+    draw = figure_of(name)
+    if draw is None:
+        raise ConfigError(f"claim {name!r} has no figure; figures exist for: "
+                          f"{', '.join(CLAIM_FIGURES)}")
+    return _made(lambda: draw(results, config, claim, ax=ax, caption=caption), path, rc, style)
+
+
+__all__ = ["CLAIM_FIGURES", "FIGURE_FORMATS", "PAPER_RC", "PHASE_LABELS",
+           "SERIES_RESIDUAL_LIMIT", "STATUS_COLOURS", "amplitude_figure", "caption_text",
+           "claim_figure", "figure_context", "has_terms", "measured_phase_figure",
+           "phase_figure", "save", "spectrum_figure", "term_amplitude_figure"]

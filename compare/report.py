@@ -337,12 +337,18 @@ def _write(root: Path, verdicts: Sequence[Verdict], plan: Sequence[Any],
     (root / "verdicts.json").write_text(json.dumps([v.to_dict() for v in verdicts], indent=2))
     if plan:
         (root / "plan.json").write_text(json.dumps([c.to_dict() for c in plan], indent=2))
+    figure_md: list[str] = []
     if figures:
         from .plot_report import write_figures
 
         fig_dir = root / "figures"
         fig_dir.mkdir()
         md += ["## Figures", ""]
-        md += write_figures(fig_dir, verdicts, plan, results, spectrum, config_label,
-                            **(figure_options or {}))
+        figure_md = write_figures(fig_dir, verdicts, plan, results, spectrum, config_label,
+                                  **(figure_options or {}))
+        md += figure_md
     (root / "report.md").write_text("\n".join(md))
+    from .report_html import write_html
+
+    write_html(root, verdicts, owners=shared_evidence(verdicts), plan=plan, preamble=preamble,
+               figure_lines=figure_md)

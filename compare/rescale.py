@@ -197,7 +197,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     t1, t2 = etas(config_to, N)
     u, v = t1 / eta1, t2 / eta2
     same = abs(u - 1) <= SAME_ETA1
-    scale = [v * u**k for k in range(len(terms))]
+    scale = [v * u**k for k in range(1 + max(int(t.k) for t in terms))]  # scale[k], by k
 
     p1 = series.p1 or P1Stats()
     p1_abs = None if p1.max is None else float(p1.max) / eta1   # max|P1_ij|, step-size free

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from twostep.simulate.measurement import package_version
+from twostep.theory import html
 from twostep.theory.errors import ConfigError
 
 from . import store_leases, store_query
@@ -126,6 +127,12 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, version={self.version!r})"
+
+    def _repr_html_(self) -> str:
+        counts = ("closed" if self._conn is None
+                  else ", ".join(f"{n} {k}" for k, n in self.counts().items()))
+        return html.block("Store", html.fields({"path": self.path, "version": self.version,
+                                                "cells of this version": counts}))
 
     # -- writing ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -35,20 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from twostep.theory import ConfigError, ModelConfig
-from twostep.theory.observables import (
-    BetaLearning,
-    ExactTerm,
-    FeatureSpikes,
-    Observable,
-    Outlier,
-    Projection,
-    Series,
-    Spectrum,
-    StepOneSpike,
-    StepStats,
-    with_steps,
+from twostep.theory import ConfigError, ModelConfig, html
+from twostep.theory.fields import (  # noqa: F401 - FIELD_KINDS: importable from here
+    FIELD_KINDS,
+    _of,
+    kind_fields,
 )
+from twostep.theory.observables import Observable, Observables, Series, StepStats
 
 from .files import (  # noqa: F401 - importable from here as before
     is_measurement_file,
@@ -57,6 +50,7 @@ from .files import (  # noqa: F401 - importable from here as before
     umask,
 )
 from .formats import FORMAT, OLD_FORMATS, upgrade  # noqa: F401
+from .missing import unmeasured
 from .options import (  # noqa: F401 - Provenance, Step: importable from here
     Provenance,
     RunOptions,
@@ -111,72 +105,33 @@ def _jsonable(value: Any, where: str = "") -> Any:
     raise TypeError(f"{type(value).__name__} at {where} is not JSON")
 
 
-def _typed(kind: type[Observable], value: Any) -> Any:
-    return None if value is None else kind.from_dict(value)
-
-
-def _typed_list(kind: type[Observable], value: Any) -> tuple | None:
-    return None if value is None else tuple(kind.from_dict(v) for v in value)
-
-
-#: What each field of a :class:`Measurement` is a function of (its ``metadata["of"]``, one of
-#: these keys).  This is the one classification of the fields: the core's rescaling
-#: (compare/core.py: what it rescales, keeps or empties) and the regime guard
-#: (compare/claims/guard.py: which reads are statements about step two) both derive their field
-#: lists from it (:func:`fields_of`), and tests/test_core.py fails for a field without one.
-FIELD_KINDS = {
-    "run": "which run it is and how it was made: config, width, seed, options, provenance, "
-           "versions, timing",
-    "width": "a function of N and d alone",
-    "step one": "a function of W_1 alone (its spectrum, the features)",
-    "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
-                "two-step run)",
-    "exact terms": "the exact step-two terms T_k and the diagnostics of their series",
-    "per step": "one entry per matrix or per step (spectra by name, dynamics by t): the "
-                "entries of W_1 and step one are step one's, the others step two's",
-}
-
-
-def _of(kind: str, **kwargs: Any) -> Any:
-    """A dataclass field of the given kind (:data:`FIELD_KINDS`)."""
-    return dataclasses.field(metadata={"of": kind}, **kwargs)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One simulated run (see the module docstring and :func:`twostep.simulate.run`).
+@dataclass(frozen=True, kw_only=True)
+class Measurement(Observables):
+    """One simulated run (see the module docstring and :func:`twostep.simulate.run`): the
+    :class:`~twostep.theory.observables.Observables` a run measured (the fields and types of
+    ``Prediction.at(N)``, declared once there, with :meth:`term` / :meth:`amplitude` by k
+    and :meth:`why` a field is None), and the run's own fields (keywords only): ``config``,
+    ``seed``, ``options``, ``provenance``, ``versions``, ``timing``, the empirical edge,
+    ``dynamics`` and the ``series`` diagnostics of the exact terms (docs/theory.md).
 
     ``spectra[name]`` (``W1``..``WT``, ``update``: those the run computed) are
     :class:`Spectrum` records with ``singular_values`` (top, descending), ``bulk_edge``
     (theory, W_0's ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
-    ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all
-    singular values, an array kept in the npz) and ``histogram``. ``series`` holds the
-    diagnostics of the exact terms' series (docs/theory.md). Observables whose spectrum was
-    not computed are None. Mappings given for the observables (from JSON) are converted to
-    their types.  What each field is a function of: its ``metadata["of"]``
-    (:data:`FIELD_KINDS`, :func:`fields_of`).
+    ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all singular values,
+    an array kept in the npz) and ``histogram``.  Observables whose spectrum was not computed
+    are None, and ``missing`` (derived from the options, never stored) says so.  Mappings
+    given for the observables (from JSON) are converted to their types.  What each field is a
+    function of: its ``metadata["of"]`` (:data:`FIELD_KINDS`, :func:`fields_of`).
     """
 
     config: ModelConfig = _of("run")
-    N: int = _of("run")
-    d: int = _of("run")
-    n: int = _of("run")
     seed: int = _of("run")
     options: RunOptions = _of("run", default_factory=RunOptions)
     provenance: Provenance = _of("run", default_factory=Provenance)
     versions: Versions = _of("run", default_factory=Versions)
     timing: Timing = _of("run", default_factory=Timing)
-    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
-    outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
-    bulk_edge: float | None = _of("width", default=None)
     bulk_edge_empirical: float | None = _of("step two", default=None)
-    visible_new_outliers: int | None = _of("step two", default=None)
-    amplitudes: tuple[Projection, ...] = _of("step two", default=())
-    step_one_spike: StepOneSpike | None = _of("step one", default=None)
-    features: FeatureSpikes | None = _of("step one", default=None)
     dynamics: tuple[StepStats, ...] = _of("per step", default=())
-    beta: BetaLearning | None = _of("step two", default=None)
-    terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
     series: Series | None = _of("exact terms", default=None)
 
     def __post_init__(self) -> None:
@@ -190,15 +145,13 @@ class Measurement:
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
         fix(self, "versions", Versions.from_dict(self.versions or {}))
         fix(self, "timing", Timing.from_dict(self.timing or {}))
-        fix(self, "spectra", with_steps(self.spectra, len(self.provenance.steps) or 2))
-        fix(self, "series", _typed(Series, self.series))
-        fix(self, "outliers", _typed_list(Outlier, self.outliers))
-        fix(self, "amplitudes", _typed_list(Projection, self.amplitudes) or ())
-        fix(self, "terms", _typed_list(ExactTerm, self.terms))
-        fix(self, "step_one_spike", _typed(StepOneSpike, self.step_one_spike))
-        fix(self, "features", _typed(FeatureSpikes, self.features))
-        fix(self, "beta", _typed(BetaLearning, self.beta))
+        super().__post_init__()  # the observables' types (the spectra's steps: _step_count)
+        fix(self, "series", None if self.series is None else Series.from_dict(self.series))
         fix(self, "dynamics", tuple(StepStats.from_dict(s) for s in self.dynamics or ()))
+        fix(self, "missing", unmeasured(self))
+
+    def _step_count(self) -> int:
+        return len(self.provenance.steps) or 2
 
     def __getitem__(self, key: Any) -> Any:
         """Refused in one line: a measurement is read by attribute (formats 1 and 2 were
@@ -209,9 +162,13 @@ class Measurement:
     def __repr__(self) -> str:
         values = None if self.outliers is None else [round(o.value, 4) for o in self.outliers]
         return (f"Measurement(N={self.N}, d={self.d}, n={self.n}, seed={self.seed}, "
-                f"activation={self.config.activation!r}, target={self.config.target!r}, "
-                f"outliers={values}, visible_new_outliers={self.visible_new_outliers}, "
+                f"activation={html.short(self.config.activation, 30)!r}, "
+                f"target={self.config.target!r}, outliers={html.short(values, 40)}, "
+                f"visible_new_outliers={self.visible_new_outliers}, "
                 f"bulk_edge_empirical={self.bulk_edge_empirical})")
+
+    def _repr_html_(self) -> str:
+        return html.observables(self, f"Measurement at N = {self.N}, seed {self.seed}")
 
     # -- arrays ---------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
@@ -235,6 +192,7 @@ class Measurement:
             spectra[name] = spec
         data["spectra"] = spectra
         data["options"] = self.options.to_dict()
+        del data["missing"]  # derived from the options (:func:`unmeasured`), never stored
         data["format"] = FORMAT
         return _jsonable(data)
 
@@ -394,10 +352,7 @@ class Measurement:
 def fields_of(*kinds: str) -> tuple[str, ...]:
     """The names of the :class:`Measurement` fields of these kinds (:data:`FIELD_KINDS`), in
     field order."""
-    unknown = sorted(set(kinds) - set(FIELD_KINDS))
-    if unknown:
-        raise ValueError(f"unknown field kind(s) {unknown}; known: {', '.join(FIELD_KINDS)}")
-    return tuple(f.name for f in dataclasses.fields(Measurement) if f.metadata["of"] in kinds)
+    return kind_fields(Measurement, *kinds)
 
 
 def field_defaults(names: tuple[str, ...] | list[str]) -> dict[str, Any]:

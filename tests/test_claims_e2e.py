@@ -81,7 +81,8 @@ def test_user_claim_on_a_diverging_series_is_never_decided(tmp_path):
     kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")
     for name, e in (("steep", 0.42), ("theory", 0.05)):
         (v,) = check(claim(name, e), cfg, [250, 500, 1000, 2000], 2, **kw)
-        assert v.status == "inconclusive" and "diverges" in v.reason, v.reason
+        assert v.status == "inconclusive" and v.reason.code == "guard-outside", v.reason
+        assert v.reason.params["diverging"]
 
 
 def test_verify_claim_cli_and_report_rebuild(tmp_path, monkeypatch, capsys):
@@ -102,13 +103,15 @@ def test_verify_claim_cli_and_report_rebuild(tmp_path, monkeypatch, capsys):
         ("outlier location", "inconclusive"),
         ("squared overlap right vector / beta_*", "inconclusive"),
         ("squared overlap left vector / a", "inconclusive")]
-    assert "CI wider than the tolerance" in first[0]["reason"]
+    assert first[0]["reason_code"]["code"] == "limit-ci-wide"
     assert first[0]["predicted"] == pytest.approx(2.959, abs=5e-4)
     assert (tmp_path / "rep" / "tables" / "01-bbp.tex").read_text().startswith("% bbp")
     assert (tmp_path / "rep" / "figures" / "phase.png").stat().st_size > 1000
-    code = main(["report", "s.sqlite", "--out", "rep2"])
-    capsys.readouterr()
-    assert code == 0
+    assert "bbp: outlier location" in (tmp_path / "rep" / "report.html").read_text()
+    code = main(["report", "s.sqlite", "--out", "rep2", "--format", "html"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == (tmp_path / "rep2" / "report.html").read_text()  # html: the one document
     again = json.loads((tmp_path / "rep2" / "verdicts.json").read_text())
     assert [(v["subject"], v["status"], v["statistic"]) for v in again] == \
         [(v["subject"], v["status"], v["statistic"]) for v in first]

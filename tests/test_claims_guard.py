@@ -66,7 +66,7 @@ def test_guard_blocks_both_verdicts_where_the_series_diverges():
         v = _decide([exponent_finding("t", "x", CFG, pred, 0.1, raw=raw,
                                       regime=regime(21.0))])[0]
         assert v.status == "inconclusive"
-        assert "series residual 21 at N = 4000" in v.reason and "diverges" in v.reason
+        assert v.reason.code == "guard-outside" and v.reason.params["diverging"] == NS
 
 
 def test_guard_lets_a_converging_series_decide_either_way():
@@ -84,20 +84,22 @@ def test_guard_drops_only_the_diverging_widths():
     v = _decide([exponent_finding("t", "x", CFG, 0.2, 0.1, raw=raw, regime=reg)])[0]
     # 3 converging widths spanning 4x: not enough evidence for either verdict
     assert v.status == "inconclusive"
-    assert "series residual 2 at N = 4000" in v.reason and "3 usable width(s)" in v.reason, \
-        v.reason
+    assert v.reason.code == "exponent-widths", v.reason
+    assert v.reason.find("guard-prefix").params["diverging"] == [2000, 4000]
+    assert v.reason.params["widths"].params["count"] == 3
 
 
 def test_missing_series_diagnostics_block_the_guarded_verdict():
     reg = Regime({N: None for N in NS}, 0.1)
     v = _decide([exponent_finding("t", "x", CFG, 0.3, 0.1, raw=power_law(0.3), regime=reg)])[0]
-    assert v.status == "inconclusive" and "terms >= 1" in v.reason
+    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.reason.params["no_series"] == NS
 
 
 def test_consistent_needs_the_evidence_a_refutation_needs():
     few = power_law(0.3, Ns=[100, 200])
     v = _decide([exponent_finding("t", "x", CFG, 0.3, 0.3, raw=few)])[0]
-    assert v.status == "inconclusive" and "needs >= 4" in v.reason
+    assert v.status == "inconclusive" and v.reason.code == "exponent-widths"
     enough = power_law(0.3, Ns=[100, 200, 400, 800])
     assert _decide([exponent_finding("t", "x", CFG, 0.3, 0.3, raw=enough)])[0].status \
         == "consistent"
@@ -145,11 +147,12 @@ def test_user_exponent_claim_on_a_step_two_statistic_gets_the_guard():
                           statistic=lambda m: m.amplitudes[0].amplitude)
     assert claim.run_options(CFG)["terms"] >= 1
     v = _decide(claim.findings(CFG, data))[0]
-    assert v.status == "inconclusive" and "diverges" in v.reason
+    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.reason.params["diverging"] == NS
     off = ExponentClaim("term2", predicted=lambda c: 0.42, guard=False,
                         statistic=lambda m: m.amplitudes[0].amplitude)
     v = _decide(off.findings(CFG, data))[0]
-    assert v.status == "consistent" and "guard off" in v.reason
+    assert v.status == "consistent" and "guard-off" in v.reason.codes()
 
 
 def test_user_claim_on_a_step_one_statistic_is_not_guarded():
@@ -265,13 +268,16 @@ def test_outlier_count_from_the_exact_terms():
     assert [v.status for v in vs] == ["consistent", "consistent"], [v.reason for v in vs]
     wrong = _count_results([(5, 0.45), (1, 0.15), (1, 0.15), (1, -0.45)])
     vs = _decide(claim.findings(COUNT, wrong))
-    assert vs[0].status == "inconsistent" and "[2]" in vs[0].reason, vs[0].reason
+    assert vs[0].status == "inconsistent" and vs[0].reason.code == "count-inconsistent"
+    assert vs[0].reason.params["wrong"] == [2], vs[0].reason
     flat = _count_results([(5, 0.45), (1, 0.15), (1, 0.0), (1, -0.45)])
     vs = _decide(claim.findings(COUNT, flat))
-    assert vs[0].status == "inconclusive" and "k=2: sign undetermined" in vs[0].reason
+    assert vs[0].status == "inconclusive" and vs[0].reason.code == "count-open"
+    assert vs[0].reason.params["open"] == [2], vs[0].reason
     diverging = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], residual=15.0)
     vs = _decide(claim.findings(COUNT, diverging))
-    assert vs[0].status == "inconclusive" and "diverges" in vs[0].reason
+    assert vs[0].status == "inconclusive" and vs[0].reason.code == "count-outside"
+    assert vs[0].reason.find("guard-clause").params["diverging"] == NS
     few = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], Ns=[100, 200, 400])
     assert _decide(claim.findings(COUNT, few))[0].status == "inconclusive"
 
@@ -284,13 +290,16 @@ def test_outlier_count_on_a_critical_configuration_is_never_decided():
         for s, m in by_seed.items():
             res.add(crit, N, s, m)
     vs = _decide(OutlierCount().findings(crit, res))
-    assert all(v.status == "inconclusive" for v in vs) and "integer" in vs[0].reason
+    assert all(v.status == "inconclusive" for v in vs)
+    assert vs[0].reason.code == "count-critical"
 
 
 def test_outlier_count_needs_the_terms():
     res = _count_results([(5, 0.45), (1, 0.15)])
     vs = _decide(OutlierCount().findings(COUNT, res))
-    assert vs[0].status == "inconclusive" and "rerun with terms >= 2" in vs[0].reason
+    assert vs[0].status == "inconclusive" and vs[0].reason.code == "count-missing-terms"
+    assert vs[0].reason.params["fix"].code == "count-rerun-terms"
+    assert vs[0].reason.params["fix"].params["k"] == 2
 
 
 def test_term_exponent_claim():
@@ -303,7 +312,7 @@ def test_term_exponent_claim():
     relu = COUNT.replace(activation="relu")
     assert TermExponent().run_options(relu)["terms"] == 0
     vs = _decide(TermExponent().findings(relu, res_for(relu, res)))
-    assert vs[0].status == "inconclusive" and "non-smooth" in vs[0].reason
+    assert vs[0].status == "inconclusive" and vs[0].reason.code == "guard-nonsmooth"
 
 
 def res_for(config, res):
@@ -342,14 +351,18 @@ def test_reuse_gap_trend_rule():
     assert v.status == "consistent", v.reason
     # reuse falling toward the null where the theory says it learns: contradiction
     v = _decide(claim.findings(REUSE, _reuse_results(-1.0, -1.0)))[0]
-    assert v.status == "inconsistent" and "reuse: falls" in v.reason, v.reason
+    assert v.status == "inconsistent" and v.reason.code == "gap-disagrees", v.reason
+    assert [(s.code, s.params["mode"]) for s in v.reason.params["states"]][0] == \
+        ("gap-falls", "reuse")
     # independent flat above the null where the theory says it does not learn (C4)
     v = _decide(claim.findings(REUSE, _reuse_results(0.0, 0.0)))[0]
-    assert v.status == "inconsistent" and "independent: learns" in v.reason, v.reason
+    assert v.status == "inconsistent" and v.reason.code == "gap-disagrees", v.reason
+    assert ("gap-learns", "independent") in [(s.code, s.params["mode"])
+                                             for s in v.reason.params["states"]]
     v = _decide(claim.findings(REUSE, _reuse_results(0.0, -1.0, residual=30.0)))[0]
-    assert v.status == "inconclusive" and "diverges" in v.reason
+    assert v.status == "inconclusive" and v.reason.find("guard-clause").params["diverging"]
     v = _decide(claim.findings(REUSE, _reuse_results(0.0, -1.0, Ns=[250, 500, 1000])))[0]
-    assert v.status == "inconclusive" and "needs >= 4" in v.reason
+    assert v.status == "inconclusive" and v.reason.code == "gap-widths"
 
 
 SPIKES = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45)
@@ -370,7 +383,8 @@ def test_one_step_spikes_near_threshold_is_not_refuted_by_counting():
     assert v.status == "inconclusive"
     v = _decide(OneStepSpikes().findings(SPIKES, _spike_results(
         SPIKES, {250: 1, 500: 1, 1000: 1, 2000: 1, 4000: 1})))[0]
-    assert v.status == "inconclusive" and "within 0.15 of 0" in v.reason, v.reason
+    assert v.status == "inconclusive" and v.reason.code == "spikes-near-zero", v.reason
+    assert v.reason.params["margin"] == 0.15
 
 
 def test_one_step_spikes_decided_both_ways_with_margins():
@@ -395,7 +409,8 @@ def test_left_vectors_guarded_at_the_largest_width():
                                       "left_overlaps": [0.99, 0.0, 0.0, 0.0]}],
                 series={"residual": 12.0 if N == NS[-1] else 0.01}))
     v = _decide(LeftVectors().findings(cfg, res))[0]
-    assert v.status == "inconclusive" and "diverges" in v.reason
+    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.reason.params["diverging"] == [NS[-1]]
     res2 = Results()
     for (_, N), by_seed in res._data.items():
         for s, m in by_seed.items():
@@ -416,7 +431,7 @@ def test_bbp_says_when_it_replaced_alpha1():
                 "value": float(2.959 + 0.01 * rng.normal()), "right_beta_overlap": 0.42,
                 "left_a_overlap": 0.9}))
     vs = _decide(claim.findings(cfg, res))
-    assert all("alpha1 set to 0" in v.reason for v in vs)
+    assert all(v.reason.find("bbp-alpha1-zero").params["alpha1"] == 0.3 for v in vs)
 
 
 def test_growth_exponent_needs_the_term_to_carry_the_projection():
@@ -444,7 +459,8 @@ def test_growth_exponent_needs_the_term_to_carry_the_projection():
     v = _decide(claim.findings(cfg, results(0.8)))[0]
     assert v.status == "consistent", v.reason
     v = _decide(claim.findings(cfg, results(0.2)))[0]
-    assert v.status == "inconclusive" and "leaks from the other terms" in v.reason, v.reason
+    assert v.status == "inconclusive" and v.reason.code == "guard-outside", v.reason
+    assert v.reason.params["low_share"] == NS
 
 
 def test_reuse_gap_expectation_does_not_depend_on_the_terms_growth():
@@ -548,9 +564,10 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
     # guarded, the two largest N are left out and the two smallest decide; unguarded, the two
     # largest refute
     assert field.status == "consistent", field.reason
-    assert f"at N = {NS[-2]}, {NS[-1]}" in field.reason, field.reason
+    left_out = field.reason.find("guard-clause").params
+    assert left_out["widths"] == NS[-2:], field.reason
     assert unguarded.status == "inconsistent", unguarded.reason
-    assert "regime guard off" in unguarded.reason
+    assert "guard-off" in unguarded.reason.codes()
 
 
 @pytest.mark.parametrize(("statistic", "guarded"), [

@@ -44,7 +44,7 @@ NAMES = ["AMPLITUDE_TOLERANCE", "BBP", "BUILTIN_CLAIMS", "Claim", "ExponentClaim
 
 MODULES = ["results", "rules", "base", "user", "growth", "bbp", "count", "vectors", "reuse",
            "amplitude", "spikes", "registry", "evidence", "guard", "exponent", "limit",
-           "extrapolated", "coherent", "cosine", "learning"]
+           "extrapolated", "coherent", "cosine", "learning", "codes", "data"]
 
 CHEAP = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, etabar1=3.0,
                     batch="independent")

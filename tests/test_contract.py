@@ -31,6 +31,12 @@ def _types(cls) -> dict[str, str]:
 
 
 def test_every_observable_field_is_a_measurement_field_of_the_same_type():
+    # declared once: a Measurement is an Observables, the run's fields added (keywords only)
+    assert issubclass(Measurement, Observables)
+    own = set(Measurement.__dataclass_fields__) - set(Observables.__dataclass_fields__)
+    assert own == {"config", "seed", "options", "provenance", "versions", "timing",
+                   "bulk_edge_empirical", "dynamics", "series"}
+    assert all(Measurement.__dataclass_fields__[name].kw_only for name in own)
     observed, measured = _types(Observables), _types(Measurement)
     assert set(OBSERVABLE_FIELDS) == set(observed)
     for name, kind in observed.items():
@@ -76,14 +82,19 @@ def test_the_prediction_at_N_has_the_measured_types_and_its_terms():
     assert isinstance(obs.step_one_spike, StepOneSpike)
     assert all(isinstance(o, Outlier) for o in obs.outliers)
     assert isinstance(obs.spectra["W2"], Spectrum) and obs.spectra["W2"].outliers == obs.outliers
-    # the counted terms 1..min(paper count, 3) as ExactTerms: the mean amplitude and theta_k^2
-    amps = p.term_amplitudes(1000)
-    assert [t.k for t in obs.terms] == [a.k for a in amps] == [1, 2]
-    for t, a in zip(obs.terms, amps):
-        assert t.amplitude == a.amplitude
+    # the terms 0..min(paper count, 3) as ExactTerms, read by k: the mean amplitude, theta_k^2
+    amps = p.term_amplitudes(1000, ks=range(3))
+    assert [t.k for t in obs.terms] == [a.k for a in amps] == [0, 1, 2]
+    for a in amps:
+        t = obs.term(a.k)
+        assert t.k == a.k and t.amplitude == a.amplitude
         assert t.coherent_sq == pytest.approx(a.coherent ** 2)
-        assert t.null_floor is None  # measured only
-    assert obs.visible_new_outliers == sum(a.location is not None for a in amps)
+        assert t.null_floor is None and "no null floor" in obs.why(f"term({a.k}).null_floor")
+    assert obs.visible_new_outliers == sum(a.location is not None for a in amps if a.k >= 1)
+    # a term's W_2 outlier carries its finite-N location where the theory gives one
+    for a in amps[1:]:
+        seen = [o.value for o in obs.outliers if o.term == a.k]
+        assert seen == ([a.location] if a.location is not None else seen)
     assert obs.beta is p.beta and obs.features is p.features
     assert Observables.from_dict(obs.to_dict()) == obs  # JSON round trip, types restored
 

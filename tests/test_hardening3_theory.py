@@ -176,9 +176,10 @@ def test_prediction_at_the_smallest_widths():
     from twostep.theory.config import ModelConfig
     from twostep.theory.predict import predict
 
-    pred = predict(ModelConfig(activation="He3"))  # paper count 2: terms 1 and 2 (exact: fast)
+    pred = predict(ModelConfig(activation="He3"))  # paper count 2: terms 0..2 (exact: fast)
     at2, at3 = pred.at(2), pred.at(3)
-    assert [t.amplitude is None for t in at2.terms] == [False, True]
+    assert [at2.term(k).amplitude is None for k in (0, 1, 2)] == [False, False, True]
+    assert "needs N >= 3" in at2.why("term(2).amplitude")  # None with its reason
     assert all(t.amplitude is not None for t in at3.terms)
     with pytest.raises(ConfigError, match="N must be an integer >= 2"):
         pred.at(1)

@@ -174,7 +174,9 @@ def test_report_adds_terms_figure_only_where_measured(tmp_path):
     results = [synthetic_results(), synthetic_results(), synthetic_results(other, terms=False)]
     out = write_report(tmp_path / "report", synthetic_verdicts(), plan=plan, results=results)
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert figures == ["amplitudes-01.png", "amplitudes-02.png", "phase.png", "terms-01.png"]
+    assert figures == ["amplitudes-01.png", "amplitudes-02.png", "claim-01-growth-exponent.png",
+                       "claim-02-outlier-count.png", "claim-03-growth-exponent.png", "phase.png",
+                       "terms-01.png"]   # one claim figure per (claim, config) checked
     assert "figures/terms-01.png" in (out / "report.md").read_text()
 
 
@@ -333,7 +335,8 @@ def test_report_writes_the_figure_format(tmp_path, fmt, head):
                        results=[synthetic_results(terms=False)],
                        figure_options={"figure_format": fmt})
     figures = sorted((out / "figures").iterdir())
-    assert [p.name for p in figures] == [f"amplitudes-01.{fmt}", f"phase.{fmt}"]
+    assert [p.name for p in figures] == [f"amplitudes-01.{fmt}",
+                                         f"claim-01-growth-exponent.{fmt}", f"phase.{fmt}"]
     assert all(p.read_bytes().startswith(head) for p in figures)
     md = (out / "report.md").read_text()
     assert f"![amplitudes](figures/amplitudes-01.{fmt})" in md

@@ -63,7 +63,8 @@ def test_planted_false_counts_are_refuted_and_the_true_one_is_not():
         assert v.pvalue < 0.05
     # a count whose last term was not measured is still refuted by the terms that were
     v = decide_all(OutlierCount(name="planted", claimed=3).findings(COUNT, res))[0]
-    assert v.status == "inconsistent" and "[2, 3]" in v.reason, v.reason
+    assert v.status == "inconsistent" and v.reason.code == "count-inconsistent", v.reason
+    assert v.reason.params["wrong"] == [2, 3]
     with pytest.raises(ConfigError, match="claimed"):
         OutlierCount(claimed=-1)
 
@@ -72,7 +73,9 @@ def test_an_undecided_count_says_what_is_decided_and_what_would_decide_it():
     res = _planted([(5, 0.45), (1, 0.15), (1, -0.15), (0.1, -0.45)], seeds=3, rel=0.9)
     v = decide_all(OutlierCount().findings(COUNT, res))[0]
     assert v.status == "inconclusive"
-    assert "decided so far" in v.reason and "would decide" in v.reason
+    assert v.reason.code == "count-open", v.reason
+    assert any(s.code in ("sign-widths", "sign-undetermined")
+               for s in v.reason.params["summary"])
 
 
 def test_the_pilot_asks_for_more_seeds_when_the_spread_is_large():

@@ -322,8 +322,14 @@ def test_outliers_at_returns_outliers_with_the_predicted_values():
     p = predict(ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45))
     w2 = p.at(4000).outliers
     assert all(isinstance(o, Outlier) for o in w2)
+    # a step-two term's value is its finite-N location (docs/amplitudes.md), None inside the
+    # bulk; the step-one spike's only the leading order (the statement)
+    from twostep.theory.amplitudes import term_amplitude
+
+    where = {k: term_amplitude(p.config, k, 4000).location for k in (1, 2)}
     assert [(o.term, o.left_power, o.value, o.growth) for o in w2] == [
-        (0, 1, None, "diverging"), (1, 2, None, "diverging"), (2, 3, None, "diverging")]
+        (0, 1, None, "diverging"), (1, 2, where[1], "diverging"), (2, 3, where[2], "diverging")]
+    assert where[1] is not None  # the value is filled in where theory has it
     assert [o.exponent for o in w2] == [0.3, pytest.approx(0.25), pytest.approx(0.05)]
     strength = p.step_one.strength
     assert f"{strength:.3g} N^0.3 = {strength * 4000 ** 0.3:.3g} at N=4000" in w2[0].statement

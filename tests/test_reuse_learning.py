@@ -104,9 +104,13 @@ def test_true_claim_consistent_above_and_below_the_line():
         vs = decide_all(ReuseLearning().findings(config, _planted(config, TRUE_COSINES)))
         assert [v.status for v in vs] == ["consistent", "consistent"], [v.reason for v in vs]
     above = decide_all(ReuseLearning().findings(ABOVE, _planted(ABOVE, TRUE_COSINES)))
-    assert "learns: term 2 carries beta_* and grows" in above[0].reason
+    assert above[0].reason.code == "learning-agrees"
+    assert above[0].reason.params["state"].code == "learning-learns"
+    assert above[0].reason.params["state"].params["k"] == 2
     below = decide_all(ReuseLearning().findings(BELOW, _planted(BELOW, TRUE_COSINES)))
-    assert below[0].predicted == "does not learn" and "k=2: vanishes" in below[0].reason
+    assert below[0].predicted == "does not learn"
+    assert ("sign-vanishes", "k=2") in [(c.code, c.params.get("who"))
+                                        for c in below[0].reason.params["summary"]]
 
 
 @pytest.mark.parametrize("config, claimed, mode", [
@@ -128,22 +132,24 @@ def test_data_that_contradict_the_theory_are_inconsistent():
     # an independent batch whose term 2 carries beta_*: the theory says it cannot
     wrong = {"reuse": {2: -0.2}, "independent": {2: 0.2}}
     vs = decide_all(ReuseLearning().findings(ABOVE, _planted(ABOVE, wrong)))
-    assert vs[1].status == "inconsistent" and "carries beta_*" in vs[1].reason
+    assert vs[1].status == "inconsistent" and vs[1].reason.code == "learning-disagrees"
+    assert "carries" in [c.code for c in vs[1].reason.params["summary"]]
 
 
 def test_the_beta_component_decides_the_sign_where_the_squared_strength_cannot():
     # coherent_sq with 1.5 times its mean in seed noise (as He3's term 2 at N <= 4000, signal/noise
     # 0.3-0.6 per seed): its exponent is undetermined, while the beta_* component, a projection
     # on one direction, is resolved; the planted e_2 is 0.25 above the line, -0.6 below it
-    for config, state in ((ABOVE, "learns: term 2 carries beta_* and grows"),
-                          (BELOW, "does not learn")):
+    for config, state in ((ABOVE, "learning-learns"), (BELOW, "learning-lacks")):
         # (rng 1: with rng 0 a leave-one-out mean of coherent_sq at N = 2000 is negative, which
         # leaves the cosine unresolved and the verdict, correctly, inconclusive)
         res = _planted(config, TRUE_COSINES, u_noise=1.5, rng=np.random.default_rng(1))
         vs = decide_all(ReuseLearning().findings(config, res))
         assert vs[0].status == "consistent", vs[0].reason
-        assert state in vs[0].reason
-        assert "k=2: sign undetermined" in vs[0].reason     # the squared strength alone
+        assert vs[0].reason.params["state"].code == state
+        # the squared strength alone: its sign is undetermined
+        assert any(c.code in ("sign-widths", "sign-undetermined", "sign-disagrees")
+                   and c.params["who"] == "k=2" for c in vs[0].reason.params["summary"])
         fit = ReuseLearning().findings(config, res)[0].extra["betas"][2].extra["fit"]
         lo, hi = fit.interval()
         planted = config.alpha2 + 2 * config.alpha1 - 1
@@ -156,16 +162,19 @@ def test_a_component_that_vanishes_while_the_strength_grows_is_left_open():
     decaying = {"reuse": {2: lambda N: -0.2 * (N / 500) ** -0.6}, "independent": {}}
     vs = decide_all(ReuseLearning().findings(ABOVE, _planted(ABOVE, decaying)))
     assert vs[0].status == "inconclusive", vs[0].reason
-    assert "opposite signs" in vs[0].reason
+    assert vs[0].reason.code == "learning-conflict"
 
 
 def test_noisy_carrying_and_critical_points_are_inconclusive_with_what_decides():
     noisy = decide_all(ReuseLearning().findings(ABOVE, _planted(ABOVE, TRUE_COSINES, seeds=3,
                                                                 noise=20.0)))
-    assert noisy[1].status == "inconclusive" and "would decide: about" in noisy[1].reason
+    assert noisy[1].status == "inconclusive"
+    carrying = noisy[1].reason.find("carries-undetermined")
+    assert carrying.find("paren-would-decide").params["need"].code in ("need-seeds-at",
+                                                                        "need-seeds-width")
     critical = ABOVE.replace(alpha1=0.3, alpha2=0.4)    # e_2 = 0.4 + 0.6 - 1 = 0
     vs = decide_all(ReuseLearning().findings(critical, _planted(critical, TRUE_COSINES)))
-    assert vs[0].status == "inconclusive" and "critical" in vs[0].reason
+    assert vs[0].status == "inconclusive" and vs[0].reason.find("learning-critical")
 
 
 def test_bad_claimed_and_older_stores():
@@ -183,4 +192,4 @@ def test_bad_claimed_and_older_stores():
                 stripped.add(cfg, N, s, Measurement(config=cfg, N=N, d=N, n=N, seed=s,
                                                     terms=terms, series={"residual": 0.01}))
     vs = decide_all(ReuseLearning().findings(ABOVE, stripped))
-    assert all(v.status == "inconclusive" and "rerun into a new store" in v.reason for v in vs)
+    assert all(v.status == "inconclusive" and v.reason.code == "stored-before-beta" for v in vs)

@@ -3,7 +3,7 @@
 
 Term k of the step-two update is ``T_k = eta_2 eta_1^k D_k`` (docs/theory.md, "The exact
 terms"); its projected amplitude ``A_k(N) = ||T_k^T q_{k+1}||`` is what the simulator reports as
-``terms[k]["amplitude"]``. Row i of the part of ``D_k`` with left vector ``a^{o(k+1)}`` is
+``term(k).amplitude``. Row i of the part of ``D_k`` with left vector ``a^{o(k+1)}`` is
 ``a_i^{k+1} v_{k,i}``,
 
     v_{k,i} = (1/n) sum_j sigma^(k+1)(h_ij) rho_ij^k / k! r_j x_j,    rho_ij = P1_ij / a_i,
@@ -135,7 +135,7 @@ class TermConstant:
 @dataclass(frozen=True)
 class TermAmplitude:
     """Term k at width N. ``amplitude``: the mean of ``||T_k^T q_{k+1}||`` over the law of a
-    (compare with the mean of the measured ``terms[k]["amplitude"]`` over seeds); ``rms``:
+    (compare with the mean of the measured ``term(k).amplitude`` over seeds); ``rms``:
     ``sqrt(E ||T_k^T q_{k+1}||^2)``; ``coherent``: its rank-one part (the BBP spike strength
     ``theta_k``); ``leading``: ``C_k N^{e_k}``; ``fluctuation_share``: the neuron
     fluctuations' share ``Sigma_k zeta / (Pi_k vbar + Sigma_k zeta)`` of ``A^2``;

@@ -30,3 +30,11 @@ class TimeBudgetError(TwostepError, TimeoutError):
 class UndefinedError(TwostepError, ArithmeticError):
     """A quantity that does not exist for this input (e.g. a product of
     distributional derivatives of a non-smooth activation)."""
+
+
+class NoSuchTerm(ConfigError, KeyError):
+    """A term (or projection) looked up by a k that is not there (``Observables.term``):
+    a ConfigError (the CLI's exit 2) and a KeyError, whose message names the ks there are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
+from .errors import NoSuchTerm
+
 C = TypeVar("C", bound=type)
 
 #: How a field changes when a measurement at step sizes ``(eta_1, eta_2)`` is rescaled to
@@ -89,3 +91,65 @@ def scale_of(f: dataclasses.Field) -> str:
 def step_of(f: dataclasses.Field) -> str:
     """The declared step of a field of an :func:`observable` record."""
     return f.metadata["step"]
+
+
+# -- the fields of the Observables container (and so of a Measurement) ----------------------
+
+#: What each field of an :class:`Observables` (and so of a
+#: :class:`~twostep.simulate.Measurement`) is a function of: its ``metadata["of"]``, one of these
+#: keys.  This is the one classification of the fields: the core's rescaling (compare/core.py:
+#: what it rescales, keeps or empties) and the regime guard (compare/claims/guard.py: which reads
+#: are statements about step two) both derive their field lists from it
+#: (``simulate.measurement.fields_of``), and tests/test_core.py fails for a field without one.
+FIELD_KINDS = {
+    "run": "which run it is and how it was made: config, width, seed, options, provenance, "
+           "versions, timing",
+    "width": "a function of N and d alone",
+    "step one": "a function of W_1 alone (its spectrum, the features)",
+    "step two": "a function of W_T or of the last update W_T - W_{T-1} (step two of a "
+                "two-step run)",
+    "exact terms": "the exact step-two terms T_k and the diagnostics of their series",
+    "per step": "one entry per matrix or per step (spectra by name, dynamics by t): the "
+                "entries of W_1 and step one are step one's, the others step two's",
+}
+
+
+def _of(kind: str, **kwargs: Any) -> Any:
+    """A dataclass field of the given kind (:data:`FIELD_KINDS`)."""
+    if kind not in FIELD_KINDS:
+        raise ValueError(f"unknown field kind {kind!r}; known: {', '.join(FIELD_KINDS)}")
+    return dataclasses.field(metadata={"of": kind}, **kwargs)
+
+
+def kind_fields(cls: type, *kinds: str) -> tuple[str, ...]:
+    """The names of ``cls``'s fields of these kinds (:data:`FIELD_KINDS`), in field order."""
+    unknown = sorted(set(kinds) - set(FIELD_KINDS))
+    if unknown:
+        raise ValueError(f"unknown field kind(s) {unknown}; known: {', '.join(FIELD_KINDS)}")
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["of"] in kinds)
+
+
+# -- looking terms up by k ---------------------------------------------------------------------
+
+def why_names(name: str, head: str) -> list[str]:
+    """``name``, then the names it falls back to in ``Observables.why`` (``head``: the field
+    it belongs to)."""
+    out = [name]
+    first, _, rest = name.partition(".")
+    if first != head:  # term(1).amplitude -> terms.amplitude -> terms
+        if rest:
+            out.append(f"{head}.{rest}")
+        out.append(head)
+    parts = out[-1].split(".")
+    out += [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+    return list(dict.fromkeys(out))
+
+
+def by_k(records: tuple | None, k: int, what: str, why: str | None) -> Any:
+    for r in records or ():
+        if r.k == k:
+            return r
+    ks = [r.k for r in records or ()]
+    have = (f"the {what}s here are k = {', '.join(map(str, ks))}" if ks else
+            f"there are none here ({why})" if why else "there are none here")
+    raise NoSuchTerm(f"no {what} k={k}: {have}")

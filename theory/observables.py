@@ -1,11 +1,12 @@
 """The observables theory predicts and simulation measures, one type each (docs/reference.md).
 
-A :class:`~twostep.theory.predict.Prediction` at a width N and a
-:class:`~twostep.simulate.Measurement` hold the same types under the same names, so they are
-compared field by field, and a claim's statistic reads typed attributes
-(``m.step_one_spike.value``, ``m.amplitudes[1].amplitude``, ``m.terms[2].null_floor``).
-A field one side does not know is None there (a prediction has no null floor; a measurement
-has no ``statement``).  Every overlap is a squared cosine in [0, 1].
+A :class:`~twostep.theory.predict.Prediction` at a width N is an :class:`Observables`, and a
+:class:`~twostep.simulate.Measurement` is one too (a subclass): the fields are declared once,
+here, so the two are compared field by field, and a claim's statistic reads typed attributes
+(``m.step_one_spike.value``, ``m.amplitude(1).amplitude``, ``m.term(2).null_floor``: terms by
+their k).  A field one side does not know is None there (a prediction has no null floor; a
+measurement has no ``statement``), and :meth:`Observables.why` says why.  Every overlap is a
+squared cosine in [0, 1].
 
 ``to_dict()`` gives the JSON keys (the field names); ``from_dict()`` reads them back and refuses
 unknown keys in one line.
@@ -26,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from . import html
 from .config import ModelConfig
-from .fields import observable, observed
+from .errors import ConfigError
+from .fields import _of, by_k, observable, observed, why_names
 from .records import (
     EdgeFit,
     Histogram,
@@ -344,46 +347,103 @@ def with_steps(spectra: Mapping[str, Any] | None, steps: int) -> dict[str, Spect
     return out
 
 
+@observable
+class Missing(Observable):
+    """Why a field is None on one side (:meth:`Observables.why`): ``field`` is a field's name
+    (``"terms"``), a record's field under it (``"terms.null_floor"``, ``"spectra.W2"``) or one
+    term's (``"term(1).amplitude"``); ``reason`` says why, in one line."""
+
+    field: str = observed("invariant", "run", required=True)
+    reason: str = observed("invariant", "run", required=True)
+
+
+def _records(kind: type[Observable], values: Any) -> tuple | None:
+    return None if values is None else tuple(kind.from_dict(v) for v in values)
+
+
 @dataclass(frozen=True)
 class Observables(Observable):
-    """The observables of one configuration at one width N, under the names and types a
-    :class:`~twostep.simulate.Measurement` has: what ``Prediction.at(N)`` predicts and what a
-    measurement measured.  A statistic ``f(obs)`` reading these fields runs on either
-    (docs/howto-own-claim.md); a field one side does not know is None there (or empty).
+    """The observables of one configuration at one width N: what ``Prediction.at(N)``
+    predicts, and what a :class:`~twostep.simulate.Measurement` (a subclass: these fields and
+    the run's) measured.  A statistic ``f(obs)`` reading these fields runs on either
+    (docs/howto-own-claim.md).  A field one side cannot supply is None there (or empty), and
+    :meth:`why` says why (``missing``): a prediction has no null floor, a run that did not ask
+    for the exact terms has none.
 
-    A prediction gives expectations over the draws: ``terms[i].amplitude`` is the mean of
-    ``||T_k^T q_{k+1}||`` and ``terms[i].coherent_sq`` the squared spike strength
-    ``theta_k^2``; ``visible_new_outliers`` counts the terms k >= 1 predicted out of the
-    bulk at this N (docs/amplitudes.md)."""
+    Terms are looked up by k, never by position (:meth:`term`, :meth:`amplitude`): a
+    prediction's ``term(k).amplitude`` is the mean of ``||T_k^T q_{k+1}||`` and
+    ``term(k).coherent_sq`` the squared spike strength ``theta_k^2``;
+    ``visible_new_outliers`` counts the terms k >= 1 predicted out of the bulk at this N
+    (docs/amplitudes.md)."""
 
-    N: int
-    d: int
-    n: int
-    bulk_edge: float | None = None
-    spectra: dict[str, Spectrum] = dataclasses.field(default_factory=dict)
-    step_one_spike: StepOneSpike | None = None
-    outliers: tuple[Outlier, ...] | None = None
-    visible_new_outliers: int | None = None
-    amplitudes: tuple[Projection, ...] = ()
-    terms: tuple[ExactTerm, ...] | None = None
-    beta: BetaLearning | None = None
-    features: FeatureSpikes | None = None
+    N: int = _of("run")
+    d: int = _of("run")
+    n: int = _of("run")
+    bulk_edge: float | None = _of("width", default=None)
+    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
+    step_one_spike: StepOneSpike | None = _of("step one", default=None)
+    outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
+    visible_new_outliers: int | None = _of("step two", default=None)
+    amplitudes: tuple[Projection, ...] = _of("step two", default=())
+    terms: tuple[ExactTerm, ...] | None = _of("exact terms", default=None)
+    beta: BetaLearning | None = _of("step two", default=None)
+    features: FeatureSpikes | None = _of("step one", default=None)
+    missing: tuple[Missing, ...] = _of("run", default=())
+
+    def __repr__(self) -> str:
+        return (f"Observables(N={self.N}, d={self.d}, n={self.n}, "
+                f"bulk_edge={html.text(self.bulk_edge)}, "
+                f"outliers={html.short(html.outliers(self.outliers), 60)}, "
+                f"visible_new_outliers={self.visible_new_outliers})")
+
+    def _repr_html_(self) -> str:
+        return html.observables(self, f"Observables at N = {self.N}")
 
     def __post_init__(self) -> None:
         """Mappings (from JSON) become the observables' types, lists tuples."""
         fix = object.__setattr__
-
-        def each(kind: type[Observable], values: Any) -> Any:
-            return None if values is None else tuple(kind.from_dict(v) for v in values)
-
-        fix(self, "spectra", with_steps(self.spectra, 2))  # a prediction is of two steps
-        fix(self, "outliers", each(Outlier, self.outliers))
-        fix(self, "amplitudes", each(Projection, self.amplitudes) or ())
-        fix(self, "terms", each(ExactTerm, self.terms))
+        fix(self, "spectra", with_steps(self.spectra, self._step_count()))
+        fix(self, "outliers", _records(Outlier, self.outliers))
+        fix(self, "amplitudes", _records(Projection, self.amplitudes) or ())
+        fix(self, "terms", _records(ExactTerm, self.terms))
+        fix(self, "missing", _records(Missing, self.missing) or ())
         for name, kind in (("step_one_spike", StepOneSpike), ("beta", BetaLearning),
                            ("features", FeatureSpikes)):
             value = getattr(self, name)
             fix(self, name, None if value is None else kind.from_dict(value))
+
+    def _step_count(self) -> int:
+        """The number of steps, which places each spectrum's step (a prediction is of two)."""
+        return 2
+
+    # -- by k --------------------------------------------------------------------------------
+    def term(self, k: int) -> ExactTerm:
+        """The exact term ``T_k`` (:class:`ExactTerm`), looked up by its k; a KeyError naming
+        the ks there are (:class:`NoSuchTerm`; none at all: :meth:`why` ``("terms")`` says
+        why)."""
+        return by_k(self.terms, k, "term", self.why("terms"))
+
+    def amplitude(self, k: int) -> Projection:
+        """The projection of the update on ``q_{k+1}`` (:class:`Projection`), by its k."""
+        return by_k(self.amplitudes, k, "amplitude", self.why("amplitudes"))
+
+    # -- why a field is None -----------------------------------------------------------------
+    def why(self, name: str) -> str | None:
+        """Why the field ``name`` is None (or empty) here: the reason recorded in ``missing``
+        for ``name`` or, failing that, for the field it belongs to (``"terms.null_floor"``
+        falls back to ``"terms"``, ``"term(1).amplitude"`` to ``"terms.amplitude"``, then
+        ``"terms"``).  None: no reason recorded (the field has its value).  An unknown field
+        is a ConfigError naming the fields."""
+        head = name.split(".")[0].split("(")[0]
+        head = "terms" if head == "term" else "amplitudes" if head == "amplitude" else head
+        if head not in _names(type(self)):
+            raise ConfigError(f"{type(self).__name__} has no field {head!r}; fields: "
+                              f"{', '.join(_names(type(self)))}")
+        reasons = {m.field: m.reason for m in self.missing}
+        for candidate in why_names(name, head):
+            if candidate in reasons:
+                return reasons[candidate]
+        return None
 
 
 #: The fields an :class:`Observables` has: every one is a field of a Measurement too, with

@@ -106,7 +106,7 @@ def _activation_coefficients(act: str, k: int, reuse: bool) -> _Coefficients:
 
 
 def _not_computed(v: Any) -> bool:
-    return not v.defined and v.reason.startswith(hermite.NOT_COMPUTED)
+    return not v.defined and v.cause == hermite.NOT_COMPUTED_CAUSE
 
 
 def _presence(coefs: _Coefficients, reuse: bool) -> tuple[bool | None, str]:

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from . import amplitudes
+from . import amplitudes, html
 from .config import ModelConfig
 from .errors import ConfigError
 from .observables import (
     BetaLearning,
     ExactTerm,
     FeatureSpikes,
+    Missing,
     Observables,
     Outlier,
     Record,
@@ -168,6 +169,15 @@ class Prediction:
         object.__setattr__(self, "activation", ActivationInfo.from_dict(self.activation))
         object.__setattr__(self, "target", TargetInfo.from_dict(self.target))
 
+    def __repr__(self) -> str:
+        exps = ", ".join(t.exponent_exact for t in self.laws[:4])
+        more = ", ..." if len(self.laws) > 4 else ""
+        return (f"Prediction({html.config_text(self.config)}; paper_count={self.paper_count}, "
+                f"aware_count={self.aware_count}, e_k=[{exps}{more}])")
+
+    def _repr_html_(self) -> str:
+        return html.prediction(self)
+
     @property
     def second_layer(self) -> str:
         """The second layer's law the prediction assumes: the config's (docs/model.md, "The
@@ -216,26 +226,58 @@ class Prediction:
         alpha1 > 0: ``value`` is the leading order ``strength N^alpha1`` and the overlaps are
         None).  ``outliers``: W_2's (``spectra["W1"].outliers`` are W_1's), each with its
         ``term``, ``exponent``, ``growth``, ``statement`` and, where theory gives a finite
-        location, ``value``.  ``terms``: the :class:`ExactTerm` of each k in ``ks`` (default
-        ``1..paper_count``, at most 3) with the mean ``amplitude`` and the squared spike
-        strength ``coherent_sq``; ``visible_new_outliers``: how many of them are predicted out
-        of the bulk.  ``beta``, ``features``: the asymptotic predictions (N-independent)."""
+        location at this N (the terms in ``ks``), ``value``.  ``terms``: the
+        :class:`ExactTerm` of each k in ``ks`` (default ``0..paper_count``, at most 3; read
+        them by k, :meth:`Observables.term`) with the mean ``amplitude`` and the squared
+        spike strength ``coherent_sq`` (None where not derived: :meth:`Observables.why`
+        ``("term(k).amplitude")`` says why); ``visible_new_outliers``: how many of the terms
+        k >= 1 are predicted out of the bulk.  ``beta``, ``features``: the asymptotic
+        predictions (N-independent).  What a prediction cannot supply (a null floor, a
+        term's singular values) is None, with its reason in ``missing``."""
         self._check_N(N)
         check_step_sizes(self.config, N)
         d, n = self.config.dimensions(N)
-        w1, w2 = self._outliers(N, "W1"), self._outliers(N, "W2")
         edge = 1.0 + math.sqrt(N / d)
-        amps = self.term_amplitudes(N, ks)
+        ks = range(0, min(self.paper_count, 3) + 1) if ks is None else ks
+        amps = [amplitudes.term_amplitude(self.config, int(k), N) for k in ks]
+        locations = {a.k: a.location for a in amps if a.location is not None}
+        w1, w2 = self._outliers(N, "W1"), self._outliers(N, "W2", locations)
         terms = tuple(ExactTerm(k=a.k, left_power=a.k + 1, amplitude=a.amplitude,
-                                coherent_sq=None if a.coherent is None else a.coherent ** 2)
+                                coherent_sq=None if a.coherent is None else a.coherent ** 2,
+                                singular_values=None, leakage=None)  # not predicted: None
                       for a in amps)
+        missing = [Missing(f"term({a.k}).{name}", a.reason) for a in amps
+                   if a.amplitude is None for name in ("amplitude", "coherent_sq")]
         return Observables(
             N=N, d=d, n=n, bulk_edge=edge,
             spectra={"W1": Spectrum(bulk_edge=edge, outliers=w1),
                      "W2": Spectrum(bulk_edge=edge, outliers=w2)},
             step_one_spike=self._step_one_spike(N), outliers=w2,
-            visible_new_outliers=sum(a.location is not None for a in amps if a.k >= 1),
-            terms=terms, beta=self.beta, features=self.features)
+            visible_new_outliers=sum(a.k >= 1 for a in amps if a.location is not None),
+            terms=terms, beta=self.beta, features=self.features,
+            missing=tuple(missing) + self._unpredicted())
+
+    def _unpredicted(self) -> tuple[Missing, ...]:
+        """The observables a prediction cannot supply, each with why (:meth:`at`)."""
+        out = [Missing("amplitudes", "a prediction has no projections of the whole update at "
+                                     "finite N: term(k) has each exact term's amplitude and "
+                                     "coherent part (docs/amplitudes.md)")]
+        out += [Missing(f"terms.{f}", "a prediction has no null floor: it is a property of "
+                                      "the measured draws of a")
+                for f in ("null_floor", "null_floor_sd", "null_beta_overlap",
+                          "null_beta_overlap_sd")]
+        out += [Missing(f"terms.{f}", "not predicted at finite N: the theory gives a term's "
+                                      "amplitude and coherent part (docs/amplitudes.md)")
+                for f in ("singular_values", "left_overlap", "right_beta_overlap", "leakage",
+                          "coherent_sq_se", "left_weight", "beta_component", "beta_overlap")]
+        out += [Missing(f"outliers.{f}", "measured only: an outlier's rank, gap and vectors in "
+                                         "one draw")
+                for f in ("index", "gap", "left_overlaps", "right_beta_overlap")]
+        if self.bbp is None:
+            out += [Missing(f"step_one_spike.{f}", "alpha1 > 0: only the leading order of the "
+                                                   "spike's value is predicted")
+                    for f in ("right_u_overlap", "left_a_overlap", "right_beta_overlap")]
+        return tuple(out)
 
     @staticmethod
     def _check_N(N: int) -> None:
@@ -252,10 +294,13 @@ class Prediction:
         value = s1.strength * N ** self.config.alpha1 if s1.strength > 0 else self.bulk_edge
         return StepOneSpike(value=value, u_norm=s1.u_norm)
 
-    def _outliers(self, N: int, matrix: str) -> tuple[Outlier, ...]:
-        """Predicted outliers of ``matrix`` (W1 or W2) at width N (see :meth:`at`); where only
-        the asymptotic order is known, ``value`` is None and the statement gives the order
-        ``N^{e_k}``."""
+    def _outliers(self, N: int, matrix: str, locations: Mapping[int, float] | None = None
+                  ) -> tuple[Outlier, ...]:
+        """Predicted outliers of ``matrix`` (W1 or W2) at width N (see :meth:`at`); a step-two
+        term's ``value`` is its finite-N location (``locations[k]``) where known, else None
+        and the statement gives the order ``N^{e_k}``.  A term out of the bulk at this N that
+        the asymptotic law does not count is listed too (with its location)."""
+        locations = dict(locations or {})
         out: list[Outlier] = []
         s1 = self.step_one
         if self.bbp is not None:
@@ -279,13 +324,21 @@ class Prediction:
                 continue
             scale = N ** t.exponent
             out.append(Outlier(
-                term=t.k, left_power=t.left_power, value=None, exponent=t.exponent,
+                term=t.k, left_power=t.left_power, value=locations.pop(t.k, None),
+                exponent=t.exponent,
                 growth=t.growth,
                 statement=(f"new outlier along a^{t.left_power}, order N^{t.exponent:g}"
                            f" ({scale:.3g} at N={N} from N^e_k alone; see below)"
                            if t.growth == "diverging" else
                            f"finite spike along a^{t.left_power} (e_k = 0): "
                            "an outlier iff it passes the BBP threshold")))
+        for k, value in sorted(locations.items()):
+            if k >= 1 and any(t.k == k for t in self.laws):
+                law = self.law(k)
+                out.append(Outlier(term=k, left_power=law.left_power, value=value,
+                                   exponent=law.exponent, growth=law.growth,
+                                   statement=f"finite-N outlier along a^{law.left_power} at "
+                                             f"{value:.4g} (N = {N})"))
         return tuple(out)
 
     # -- JSON ---------------------------------------------------------------------------------

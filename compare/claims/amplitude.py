@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
-from twostep.theory.observables import Spectrum
+from twostep.theory.observables import Observables, Spectrum
 from twostep.theory.predict import predict
 
 from .base import Claim, _blocked, _per_N, _term
+from .codes import Reason, Status
 from .extrapolated import extrapolated_limit_finding
 from .guard import (
     GUARD_TERMS,
@@ -23,9 +24,8 @@ from .guard import (
     _usable,
     guard_terms,
     measured_regime,
-    regime_from_dict,
 )
-from .limit import decide_limit, limit_finding
+from .limit import LimitInputs, decide_limit, limit_finding
 from .results import Finding, Outcome, Results, register_rule
 
 #: Tolerance of the ``term-amplitude`` claim on the *limit* of measured / predicted (the
@@ -50,10 +50,16 @@ LOCATION_UNITS = 2.0
 
 
 def _predicted_terms(config: ModelConfig, ks: Sequence[int], Ns: Sequence[int]
-                     ) -> dict[int, dict[int, Any]]:
-    from twostep.theory import amplitudes
+                     ) -> dict[int, Observables]:
+    """The predicted observables at each width, with the terms ``ks``: ``predict(config).at(N)``,
+    what a user's claim reads too (docs/howto-own-claim.md)."""
+    pred = predict(config)
+    return {N: pred.at(N, ks=ks) for N in Ns}
 
-    return {k: {N: amplitudes.term_amplitude(config, k, N) for N in Ns} for k in ks}
+
+def _location(obs: Observables, k: int) -> float | None:
+    """The predicted location of term k's W_2 outlier at this width (None: inside the bulk)."""
+    return next((o.value for o in obs.outliers or () if o.term == k), None)
 
 
 @dataclass
@@ -87,44 +93,58 @@ class TermAmplitudeClaim(Claim):
         pred = _predicted_terms(config, self.terms, Ns)
         out = []
         for k in self.terms:
-            missing = [p.reason for p in pred[k].values() if p.amplitude is None]
-            zero = [N for N, p in pred[k].items() if p.amplitude == 0]
+            missing = [obs.why(f"term({k}).amplitude") for obs in pred.values()
+                       if obs.term(k).amplitude is None]
+            zero = [N for N, obs in pred.items() if obs.term(k).amplitude == 0]
             subject = f"term k={k}: measured / predicted amplitude"
             if missing or zero:
-                why = (f"no finite-N prediction: {missing[0]}" if missing else
-                       f"predicted amplitude 0 at N = {zero[0]} (absent at leading order): no "
-                       "ratio can be formed; its size is the null floor's, see term-exponent")
+                why = (Reason("no-prediction", why=missing[0]) if missing else
+                       Reason("amplitude-zero", N=zero[0]))
                 out.append(_blocked(self.name, subject, config, 1.0, why))
                 continue
             ratio = _per_N(results, config, lambda m, k=k: _term(m, k).amplitude, self.name)
-            ratio = {N: [v / (self.factor * pred[k][N].amplitude) for v in vs]
+            ratio = {N: [v / (self.factor * pred[N].term(k).amplitude) for v in vs]
                      for N, vs in ratio.items()}
             out.append(extrapolated_limit_finding(self.name, subject, config, ratio, 1.0,
                                                   self.tolerance, regime=regime))
         return out
 
 
-@register_rule("visible-count")
-def decide_visible_count(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+@dataclass(frozen=True)
+class VisibleCountInputs(LimitInputs):
+    """The limit rule's inputs plus, per N, the ``expected`` count of step-two outliers the
+    theory puts out of the bulk."""
+
+    expected: Mapping[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "expected": {str(N): e for N, e in self.expected.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VisibleCountInputs:
+        return cls(**cls._fields_of(d),
+                   expected={int(N): int(e) for N, e in d.get("expected", {}).items()})
+
+
+@register_rule("visible-count", inputs=VisibleCountInputs)
+def decide_visible_count(inputs: VisibleCountInputs, adj: Mapping[str, float]) -> Outcome:
     """The limit rule on the visible-count finding of ``outlier-locations``, except that
     ``consistent`` needs a deciding width where the theory puts a step-two outlier out of the
     bulk: "none predicted, none seen" at the small widths says nothing about the locations
     (a planted location 2% too low, moved into the edge's band at N = 4000, was otherwise
     called consistent from N = 500, 1000 alone in 80% of the calibration's designs).
     ``inconsistent`` may come from any deciding width."""
+    if not isinstance(inputs, VisibleCountInputs):
+        inputs = VisibleCountInputs.from_dict(inputs)
     out = decide_limit(inputs, adj)
-    if out.status != "consistent":
+    if out.status != Status.CONSISTENT:
         return out
-    values = {int(N): v for N, v in inputs["values"].items()}
-    excluded = {int(N): why for N, why in inputs["excluded"].items()}
-    usable, _ = _usable(sorted(values), regime_from_dict(inputs["regime"]), excluded)
+    usable, _ = _usable(sorted(inputs.values), inputs.regime, inputs.excluded)
     deciding = usable[-2:]
-    if any(int(inputs["expected"].get(str(N), 0)) > 0 for N in deciding):
+    if any(inputs.expected.get(N, 0) > 0 for N in deciding):
         return out
-    return Outcome("inconclusive", f"the count agrees only where no step-two outlier is "
-                   f"predicted out of the bulk (N = {', '.join(map(str, deciding))}), which "
-                   "does not test the locations; would decide: a width where a term is "
-                   f"predicted out of the edge's band; {out.reason}")
+    return Outcome("inconclusive", Reason("visible-count-untested", Ns=list(deciding),
+                                          limit=out.reason))
 
 
 def _edge_scale(ms: Sequence[Any], N: int) -> tuple[list[float | None], float]:
@@ -197,18 +217,20 @@ class OutlierLocations(Claim):
         Ns = results.Ns(config)
         ks = list(range(1, min(pred.paper_count, 3) + 1))
         if regime.blocked or not ks:
-            reason = regime.blocked or "the paper count is 0: no step-two outlier is predicted"
+            reason = regime.blocked or Reason("paper-count-zero")
             return [_blocked(self.name, "visible new outliers", config, 0, reason)]
         amps = _predicted_terms(config, ks, Ns)
-        undefined = [amps[k][Ns[-1]].reason for k in ks if amps[k][Ns[-1]].amplitude is None]
+        last = amps[Ns[-1]]
+        undefined = [last.why(f"term({k}).amplitude") for k in ks
+                     if last.term(k).amplitude is None]
         if undefined:
             return [_blocked(self.name, "visible new outliers", config, None,
-                             f"no finite-N prediction: {undefined[0]}")]
+                             Reason("no-prediction", why=undefined[0]))]
         seen = _sightings(results, config, Ns, ks, amps, self.factor,
                           EDGE_MARGIN + self.location_units)
         out = [self._count_finding(config, results, seen, regime)]
         for k in ks:
-            if any(amps[k][N].location is None for N in Ns[-2:]):
+            if any(_location(amps[N], k) is None for N in Ns[-2:]):
                 continue
             out.append(self._gap_finding(config, k, seen, regime))
         return out
@@ -222,25 +244,24 @@ class OutlierLocations(Claim):
         # a predicted location within the band: the count there is not decided by the theory
         ambiguous = {N: [k for k in ks if seen.gap(k, N) is not None
                          and seen.gap(k, N) < band * scale[N]] for N in Ns}
-        expected = {N: sum(amps[k][N].location is not None for k in ks) for N in Ns}
+        expected = {N: sum(_location(amps[N], k) is not None for k in ks) for N in Ns}
         diff = _per_N(results, config, _new_of_terms, self.name)
         diff = {N: [v - expected[N] for v in vs] for N, vs in diff.items()}
         shown = {f"term {k} identified": {N: f"{sum(v is not None for v in seen.found[k][N])}/"
                                              f"{len(seen.found[k][N])}" for N in Ns}
                  for k in ks}
-        excluded = {N: (f"at N = {N} the predicted location of term(s) {ambiguous[N]} lies "
-                        f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}) of "
-                        "the edge") for N in Ns if ambiguous[N]}
+        excluded = {N: Reason("location-ambiguous", N=N, terms=ambiguous[N], band=float(band),
+                              width=float(band * scale[N])) for N in Ns if ambiguous[N]}
         count = limit_finding(self.name, "new outliers of terms k >= 1 minus predicted", config,
                               diff,
                               0.0, 0.5, regime=regime, excluded=excluded, columns=shown,
-                              note="predicted " + ", ".join(f"{expected[N]} at N = {N}"
-                                                            for N in Ns) + "; " + "; ".join(
-                                  f"term {k}'s outlier identified in " + ", ".join(
-                                      f"{shown[f'term {k} identified'][N]} seeds at N = {N}"
-                                      for N in Ns) for k in ks))
-        return dataclasses.replace(count, rule="visible-count", inputs={
-            **count.inputs, "expected": {str(N): expected[N] for N in Ns}})
+                              note=Reason("visible-note", expected=[
+                                  Reason("count-at", count=expected[N], N=N) for N in Ns],
+                                  terms=[Reason("identified-in", k=k, seen=[
+                                      Reason("seeds-at", seen=shown[f"term {k} identified"][N],
+                                             N=N) for N in Ns]) for k in ks]))
+        return dataclasses.replace(count, rule="visible-count", inputs=VisibleCountInputs(
+            **vars(count.inputs), expected={N: expected[N] for N in Ns}))
 
     def _gap_finding(self, config: ModelConfig, k: int, seen: _Sightings,
                      regime: Regime) -> Finding:
@@ -249,30 +270,28 @@ class OutlierLocations(Claim):
         predicted gap clears the edge's band and two seeds identify the outlier."""
         amps, band, scale, units = seen.amps, seen.band, seen.scale, self.location_units
         gaps: dict[int, list[float]] = {}
-        skip: dict[int, str] = {}
+        skip: dict[int, Reason] = {}
         for N in seen.Ns:
             g = seen.gap(k, N)
             if g is None:
                 continue
             found, edges = seen.found[k][N], seen.edges[N]
-            theory_edge = amps[k][N].bulk_edge
+            theory_edge = amps[N].bulk_edge
             vals = [v - (theory_edge if e is None else e)
                     for v, e in zip(found, edges) if v is not None]
             gaps[N] = vals
             n_seen = f"{len(vals)}/{len(found)}"
             known = [e for e in edges if e is not None]
-            edge = (f"empirical edge {np.mean(known):.4g}" if known
-                    else "no empirical edge")
+            edge = (Reason("empirical-edge", edge=float(np.mean(known))) if known
+                    else Reason("no-empirical-edge"))
             if g < band * scale[N]:
-                skip[N] = (f"at N = {N} the predicted outlier "
-                           f"{self.factor * amps[k][N].location:.4g} "
-                           f"(gap {g:.3g} above the edge {amps[k][N].bulk_edge:.4g}) lies "
-                           f"within {band:g} edge-fluctuation units ({band * scale[N]:.3g}, "
-                           f"s_N = {scale[N]:.3g}; {edge}) of the edge, so it cannot be told "
-                           f"from the edge (identified in {n_seen} seeds)")
+                skip[N] = Reason("location-in-band", N=N,
+                                 location=float(self.factor * _location(amps[N], k)),
+                                 gap=float(g), edge=float(amps[N].bulk_edge),
+                                 band=float(band), width=float(band * scale[N]),
+                                 scale=float(scale[N]), empirical=edge, seen=n_seen)
             elif len(vals) < 2:
-                skip[N] = (f"at N = {N} the outlier of term {k} is identified in only "
-                           f"{n_seen} seeds (a seed without it is a missing measurement)")
+                skip[N] = Reason("location-few-seeds", N=N, k=k, seen=n_seen)
         return limit_finding(
             self.name, f"term k={k}: outlier gap above the edge vs predicted", config,
             gaps, {N: seen.gap(k, N) for N in gaps}, {N: units * scale[N] for N in gaps},
@@ -280,22 +299,23 @@ class OutlierLocations(Claim):
             columns={"identified": {N: f"{len(gaps[N])}/{len(seen.found[k][N])}"
                                     for N in gaps},
                      "edge fluctuation s_N": {N: scale[N] for N in gaps},
-                     "predicted location": {N: self.factor * amps[k][N].location
+                     "predicted location": {N: self.factor * _location(amps[N], k)
                                             for N in gaps}},
-            note=f"gap tolerance {units:g} s_N")
+            note=Reason("gap-note", units=float(units)))
 
 
 @dataclass(frozen=True)
 class _Sightings:
     """What ``outlier-locations`` measured and predicts at each width: the widths ``Ns`` and
-    terms ``ks``, the finite-N predictions ``amps[k][N]`` (locations scaled by ``factor``), the
+    terms ``ks``, the predicted observables ``amps[N]`` (``Prediction.at(N)``; locations scaled
+    by ``factor``), the
     per-seed empirical edges and the edge's fluctuation ``scale[N]`` (:func:`_edge_scale`), the
     identified outlier of each term per seed (``found[k][N]``, None where none) and the band
     (in units of ``scale``) within which a predicted location cannot be told from the edge."""
 
     Ns: list[int]
     ks: list[int]
-    amps: Mapping[int, Mapping[int, Any]]
+    amps: Mapping[int, Observables]
     factor: float
     band: float
     scale: dict[int, float]
@@ -304,12 +324,12 @@ class _Sightings:
 
     def gap(self, k: int, N: int) -> float | None:
         """The predicted gap of term k's outlier above the theory's edge (None: no outlier)."""
-        a = self.amps[k][N]
-        return None if a.location is None else self.factor * a.location - a.bulk_edge
+        location = _location(self.amps[N], k)
+        return None if location is None else self.factor * location - self.amps[N].bulk_edge
 
 
 def _sightings(results: Results, config: ModelConfig, Ns: Sequence[int], ks: Sequence[int],
-               amps: Mapping[int, Mapping[int, Any]], factor: float, band: float) -> _Sightings:
+               amps: Mapping[int, Observables], factor: float, band: float) -> _Sightings:
     """The :class:`_Sightings` of ``config``'s measurements."""
     scale: dict[int, float] = {}
     edges: dict[int, list[float | None]] = {}

@@ -15,6 +15,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
+from .codes import Reason
 from .guard import step_two_reads
 from .results import Finding, Results
 
@@ -161,8 +162,9 @@ def _available_terms(results: Results, config: ModelConfig) -> int:
 
 
 def _blocked(claim: str, subject: str, config: ModelConfig, predicted: Any,
-             reason: str) -> Finding:
-    """A finding that can only be inconclusive (``reason``): no data can decide it."""
+             reason: Reason | str) -> Finding:
+    """A finding that can only be inconclusive (``reason``, a :class:`~.codes.Reason`; a
+    plain string is free text): no data can decide it."""
     return Finding(claim, subject, config, Table(["N"], title=f"{claim}: {subject}"), predicted,
                    math.nan, (math.nan, math.nan), {},
                    lambda adj: ("inconclusive", reason, math.nan))

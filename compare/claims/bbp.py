@@ -9,9 +9,11 @@ from typing import ClassVar
 from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.observables import StepOneSpike
 from twostep.theory.predict import Prediction, predict
 
 from .base import Claim, Domain, _per_N
+from .codes import Reason
 from .results import Finding, Results
 from .rules import limit_finding
 
@@ -28,6 +30,13 @@ def _spike(m: Measurement, name: str) -> float:
         raise ConfigError(f"measurement has no step-one spike {name} (W_1's spectrum was not "
                           "computed); rerun with spectra including W1")
     return value
+
+
+def _predicted_spike(pred: Prediction, N: int) -> StepOneSpike:
+    """The predicted top triplet of W_1, ``pred.at(N).step_one_spike`` (what a user's claim
+    reads, docs/howto-own-claim.md).  At alpha1 = 0 it does not depend on N: the default
+    ``location`` reads it at the smallest width, which passes every step-size check."""
+    return pred.at(N, ks=()).step_one_spike
 
 
 @dataclass
@@ -49,7 +58,7 @@ class BBP(Claim):
     #: set from the calibration (docs/results.md, Calibration): 0.05 accepted +-10% errors in
     #: the right overlap in 98-100% of the resamples; 0.015 in 0%, type I 0%
     overlap_tolerance: float = 0.015
-    location: Callable[[Prediction], float] = lambda p: p.bbp.location
+    location: Callable[[Prediction], float] = lambda p: _predicted_spike(p, 2).value
 
     def configs(self, config: ModelConfig) -> list[ModelConfig]:
         return [config.replace(alpha1=0.0)]
@@ -64,15 +73,17 @@ class BBP(Claim):
         cfg = self.configs(config)[0]
         pred = predict(cfg)
         note = ("" if config.alpha1 == 0 else
-                f"alpha1 set to 0 for this claim (the config has alpha1 = {config.alpha1:g})")
+                Reason("bbp-alpha1-zero", alpha1=float(config.alpha1)))
 
         def values(get: Callable[[Measurement], float]) -> dict[int, list[float]]:
             return _per_N(results, cfg, get, self.name)
 
-        if not pred.bbp.exists:
+        obs = pred.at(max(results.Ns(cfg) or [2]), ks=())
+        if not obs.spectra["W1"].outliers:  # no BBP outlier: the spike sits at the edge
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
-                                  values(lambda m: _spike(m, "value")), pred.bulk_edge,
-                                  0.05 * pred.bulk_edge, note=note)]
+                                  values(lambda m: _spike(m, "value")), obs.bulk_edge,
+                                  0.05 * obs.bulk_edge, note=note)]
+        spike = obs.step_one_spike
         loc = float(self.location(pred))
         return [
             limit_finding(self.name, "outlier location", cfg,
@@ -80,8 +91,8 @@ class BBP(Claim):
                           self.location_tolerance * loc, note=note),
             limit_finding(self.name, "squared overlap right vector / beta_*", cfg,
                           values(lambda m: _spike(m, "right_beta_overlap")),
-                          pred.bbp.right_beta_overlap, self.overlap_tolerance, note=note),
+                          spike.right_beta_overlap, self.overlap_tolerance, note=note),
             limit_finding(self.name, "squared overlap left vector / a", cfg,
                           values(lambda m: _spike(m, "left_a_overlap")),
-                          pred.bbp.left_a_overlap, self.overlap_tolerance, note=note),
+                          spike.left_a_overlap, self.overlap_tolerance, note=note),
         ]

@@ -32,8 +32,9 @@ from twostep.theory.errors import ConfigError
 from .. import scaling
 from ..table import Table
 from .base import _term
-from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_note, enough_widths
-from .guard import Regime, guard_clause, measured_regime
+from .codes import Reason
+from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_reason, enough_widths
+from .guard import Regime, _outside, guard_clause, measured_regime
 from .results import LEVEL, Finding, Results
 
 #: Seeds per width beyond which "more seeds" is not a useful answer.
@@ -235,61 +236,60 @@ def _coherent_table(claim: str, subject: str, column: str, predicted: float,
 
 
 def _coherent_verdict(e: _CoherentEvidence, adj: Mapping[str, float]
-                      ) -> tuple[str, str, float]:
+                      ) -> tuple[str, Reason, float]:
     """The coherent rule's verdict: what the measurements, the guard or the widths leave open,
     else the interval against the prediction (:func:`_interval_verdict`)."""
     if e.missing:
-        return "inconclusive", e.missing, math.nan
+        return "inconclusive", Reason("coherent-missing", why=str(e.missing)), math.nan
     blocked, prefix = guard_clause(e.regime, e.Ns)
     if blocked:
         return "inconclusive", blocked, math.nan
     fit, usable = e.fit, e.usable
     if fit.chosen is None:
         more = widths_need(e.considered, usable, e.seconds) or str(e.need)
-        return ("inconclusive", prefix + f"no exponent: {fit.note}; would decide: {more}",
-                math.nan)
+        return ("inconclusive", Reason("coherent-no-exponent", prefix=prefix, note=fit.note,
+                                       need=str(more)), math.nan)
     if not enough_widths(usable):
         more = widths_need(e.considered, usable, e.seconds)
-        return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far {fit}"
-                + (f"; would decide: {more}" if more else ""), math.nan)
+        reason = Reason("coherent-widths", prefix=prefix, widths=_evidence_reason(usable),
+                        fit=str(fit))
+        if more:
+            reason = reason.then(Reason("would-decide", need=str(more)))
+        return "inconclusive", reason, math.nan
     return _interval_verdict(e, adj.get("fit", math.nan), prefix)
 
 
-def _interval_verdict(e: _CoherentEvidence, p: float, prefix: str) -> tuple[str, str, float]:
+def _interval_verdict(e: _CoherentEvidence, p: float, prefix: str) -> tuple[str, Reason, float]:
     """The verdict from the fit's interval ``(lo, hi)`` against the prediction, the BH-adjusted
     p-value ``p`` of the fit and the largest widths' (narrower) fit."""
     fit, predicted, tolerance, lo, hi = e.fit, e.predicted, e.tolerance, e.lo, e.hi
     Ns, need = e.Ns, e.need
     narrow = fit.narrower_interval()
-    tail = ("" if fit.narrower is None else
-            f"on N >= {fit.narrower.N_min} {fit.narrower.estimate:.3g} "
-            f"[{narrow[0]:.3g}, {narrow[1]:.3g}]")
+    tail = (None if fit.narrower is None else
+            Reason("coherent-narrower", N=fit.narrower.N_min,
+                   estimate=float(fit.narrower.estimate), low=float(narrow[0]),
+                   high=float(narrow[1])))
+    seen = dict(prefix=prefix, fit=str(fit), predicted=float(predicted), N=Ns[-1])
+    also = [] if tail is None else [Reason("coherent-so-does", tail=tail)]
     if lo <= predicted <= hi:
         # consistent means the data rule out a deviation of the tolerance: the interval's
         # half-width must be at most half of it (at the full tolerance, the calibration
         # accepted a prediction off by 0.1 in 20% of four-seed designs)
         if (hi - lo) / 2 > tolerance / 2:
-            return ("inconclusive", prefix + f"exponent {fit} contains {predicted:.3g} but "
-                    f"its half-width {(hi - lo) / 2:.2g} exceeds {tolerance / 2:g} (half "
-                    f"the tolerance {tolerance:g}); would decide: {need}", math.nan)
+            return ("inconclusive", Reason("coherent-wide", seen, half_width=float(hi - lo) / 2,
+                                           half_tolerance=tolerance / 2,
+                                           tolerance=float(tolerance), need=str(need)),
+                    math.nan)
         if narrow is not None and not narrow[0] <= predicted <= narrow[1]:
-            return ("inconclusive", prefix + f"coherent exponent {fit} contains "
-                    f"{predicted:.3g} but the largest widths' fit ({tail}) excludes it; "
-                    f"would decide: larger N than {Ns[-1]}", math.nan)
-        return ("consistent", prefix + f"coherent exponent {fit} contains {predicted:.3g}"
-                + (f", and so does the largest widths' fit ({tail})" if tail else ""),
-                math.nan)
+            return ("inconclusive", Reason("coherent-narrower-excludes", seen, tail=tail),
+                    math.nan)
+        return "consistent", Reason("coherent-consistent", seen, then=also), math.nan
     if p < LEVEL and narrow is not None and narrow[0] <= predicted <= narrow[1]:
-        return ("inconclusive", prefix + f"coherent exponent {fit} excludes "
-                f"{predicted:.3g} (BH-adjusted p = {p:.2g}) but the largest widths' fit "
-                f"({tail}) contains it: pre-asymptotic; would decide: larger N than "
-                f"{Ns[-1]}", math.nan)
+        return ("inconclusive", Reason("coherent-pre-asymptotic", seen, p=float(p), tail=tail),
+                math.nan)
     if p < LEVEL:
-        return ("inconsistent", prefix + f"coherent exponent {fit} excludes "
-                f"{predicted:.3g} (BH-adjusted p = {p:.2g})"
-                + (f", and so does the largest widths' fit ({tail})" if tail else ""), p)
-    return ("inconclusive", prefix + f"coherent exponent {fit} excludes {predicted:.3g}, "
-            f"not significantly after BH (p = {p:.2g})", math.nan)
+        return "inconsistent", Reason("coherent-inconsistent", seen, p=float(p), then=also), p
+    return "inconclusive", Reason("coherent-not-significant", seen, p=float(p)), math.nan
 
 
 def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: float, *,
@@ -357,7 +357,7 @@ def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> 
 
 def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns: Sequence[int],
                   seconds: Mapping[int, float], *, what: str = "",
-                  label: str = "coherent exponent") -> tuple[int | None, str]:
+                  label: str = "coherent exponent") -> tuple[int | None, Reason]:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
     BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
@@ -368,27 +368,26 @@ def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns:
     who = what or f"k={k}"
     usable, fit = f.extra["usable"], f.extra["fit"]
     gamma = f.extra["gamma"]
-    g = "" if gamma is None else f"; gamma_{k} = {gamma[0]:.3g} [{gamma[1]:.3g}, {gamma[2]:.3g}]"
+    g = ("" if gamma is None else
+         Reason("sign-gamma", k=k, gamma=float(gamma[0]), low=float(gamma[1]),
+                high=float(gamma[2])))
+    said = dict(who=who, label=label, fit=str(fit), p=float(p), gamma=g)
     if fit.chosen is None or not enough_widths(usable):
-        why = (regime.describe([N for N in Ns if not regime.ok(N)])
-               if regime is not None and any(not regime.ok(N) for N in Ns) else "")
+        outside = [N for N in Ns if regime is not None and not regime.ok(N)]
         need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
-        return None, (f"{who}: sign undetermined ({_evidence_note(usable)}"
-                      + (f"; {fit.note}" if fit.note else "")
-                      + (f"; {why}" if why else "") + f"; would decide: {need})")
+        then = ([Reason("clause", text=fit.note)] if fit.note else []) + (
+            [_outside(regime, outside, "guard-clause-after")] if outside else []) + [
+            Reason("sign-would-decide", need=str(need))]
+        return None, Reason("sign-widths", who=who, widths=_evidence_reason(usable), then=then)
     agrees = fit.narrower is None or np.sign(fit.narrower.estimate) == np.sign(fit.estimate)
     if p < LEVEL and not agrees:
-        return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}) but the "
-                      f"largest widths' fit (N >= {fit.narrower.N_min}) is "
-                      f"{fit.narrower.estimate:.3g}, of the other sign{g}; would decide: larger "
-                      f"N than {Ns[-1]}")
+        return None, Reason("sign-disagrees", said, N_min=fit.narrower.N_min,
+                            narrower=float(fit.narrower.estimate), N=Ns[-1])
     if p < LEVEL:
         sign = int(np.sign(fit.estimate))
-        return sign, (f"{who}: {'grows' if sign > 0 else 'vanishes'}, {label} {fit} "
-                      f"(p = {p:.2g}){g}")
+        return sign, Reason("sign-grows" if sign > 0 else "sign-vanishes", said)
     need = sign_need(f, seconds, abs(f.predicted))
-    return None, (f"{who}: sign undetermined, {label} {fit} (p = {p:.2g}){g}; would "
-                  f"decide: {need}")
+    return None, Reason("sign-undetermined", said, need=str(need))
 
 
 def gamma_data(config: ModelConfig, results: Results) -> list[dict[str, Any]]:

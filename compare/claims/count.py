@@ -18,9 +18,10 @@ from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
 from .base import Claim, _available_terms, _per_N
+from .codes import Reason
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
-from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
+from .guard import GUARD_TERMS, Regime, _outside, guard_terms, measured_regime
 from .results import Finding, Results
 
 
@@ -106,15 +107,17 @@ class OutlierCount(Claim):
             claimed = list(range(1, self.claimed + 1))
             return [Finding(self.name, f"claimed count {self.claimed}", config, table,
                             self.claimed, mean_vis, (math.nan, math.nan), pvals,
-                            _count_decider(e, claimed, "claimed", self.claimed), scope="signs")]
+                            _count_decider(e, claimed, "claimed", self.claimed), scope="signs",
+                            subject_key="claimed-count")]
         return [
             Finding(self.name, "paper count floor(alpha2/(1/2-alpha1))", config, table,
                     pred.paper_count, mean_vis, (math.nan, math.nan), pvals,
-                    _count_decider(e, counted_paper, "paper", pred.paper_count), scope="signs"),
+                    _count_decider(e, counted_paper, "paper", pred.paper_count), scope="signs",
+                    subject_key="paper-count"),
             Finding(self.name, "activation-aware count", config, table, pred.aware_count,
                     mean_vis, (math.nan, math.nan), pvals,
                     _count_decider(e, counted_aware, "activation-aware", pred.aware_count),
-                    scope="signs"),
+                    scope="signs", subject_key="aware-count"),
         ]
 
 
@@ -154,11 +157,10 @@ class _CountEvidence:
     #: the law of the second layer and the seeds per width (named in every reason)
     design: str = ""
 
-    def visible(self) -> str:
+    def visible(self) -> Reason:
         """The clause on the visible new outliers at the largest N, then the design."""
-        return (f"visible new outliers at N = {self.Ns[-1]}: "
-                + ("-" if math.isnan(self.mean_vis) else f"{self.mean_vis:.2f}")
-                + f"; design: {self.design}")
+        return Reason("count-visible", N=self.Ns[-1], design=self.design,
+                      mean="-" if math.isnan(self.mean_vis) else f"{self.mean_vis:.2f}")
 
 
 def _count_decider(e: _CountEvidence, counted: list[int], label: str,
@@ -170,26 +172,26 @@ def _count_decider(e: _CountEvidence, counted: list[int], label: str,
     return decide
 
 
-def _count_open(e: _CountEvidence, label: str, predicted_count: int | None) -> str:
-    """Why no sign can decide the count (empty when one can): the count is undefined, the
+def _count_open(e: _CountEvidence, label: str, predicted_count: int | None) -> Reason | None:
+    """Why no sign can decide the count (None when one can): the count is undefined, the
     guard blocks, the configuration is critical, or no width is in the regime."""
     pred, regime, Ns, vis = e.pred, e.regime, e.Ns, e.visible()
     if predicted_count is None:
-        return f"{label} count undefined: {pred.aware_count_reason}"
+        return Reason("count-undefined", label=label, why=pred.aware_count_reason)
     if regime.blocked:
-        return f"{regime.blocked}; {vis}"
+        return Reason("count-blocked", blocked=regime.blocked, visible=vis)
     if pred.critical:
-        return (f"{label} count {predicted_count}: alpha2/(1/2 - alpha1) = {pred.ratio} is an "
-                "integer, so a term has e_k = 0 and the count is decided by a finite spike, "
-                f"not by exponents; {vis}")
+        return Reason("count-critical", label=label, count=predicted_count,
+                      ratio=str(pred.ratio), visible=vis)
     if not any(regime.ok(N) for N in Ns):
-        return f"{label} count {predicted_count} not decided: {regime.describe(Ns)}; {vis}"
-    return ""
+        return Reason("count-outside", label=label, count=predicted_count,
+                      clause=_outside(regime, list(Ns), "guard-clause"), visible=vis)
+    return None
 
 
 def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
                    predicted_count: int | None, adj: Mapping[str, float]
-                   ) -> tuple[str, str, float]:
+                   ) -> tuple[str, Reason, float]:
     """The count's verdict from the signs of the tested terms' exponents
     (:func:`~twostep.compare.claims.coherent.exponent_sign`): the terms ``counted`` grow, the
     other tested terms vanish."""
@@ -199,31 +201,29 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
     tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
     signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
                               e.seconds) for k in tested}
-    summary = "; ".join(text for _, text in signs.values())
+    summary = [text for _, text in signs.values()]
     wrong = [k for k in tested if signs[k][0] is not None
              and (signs[k][0] > 0) != (k in counted)]
+    said = dict(label=label, count=predicted_count, summary=summary, visible=vis)
     if wrong:
         decided = sum(1 for k in tested if signs[k][0] is not None and signs[k][0] > 0)
         p = max(adj[f"{k}:sign"] for k in wrong)
-        return ("inconsistent", f"{label} count {predicted_count}: term(s) {wrong} "
-                f"decided against the prediction ({decided} decided growing); "
-                f"{summary}; {vis}", p)
+        return "inconsistent", Reason("count-inconsistent", said, wrong=wrong,
+                                      decided=decided), p
     if missing:   # no term measured contradicts the count, but some are missing
         missing_text = (str(list(missing)) if len(missing) <= 8
                         else f"[{missing[0]}, {missing[1]}, ..., {missing[-1]}]")
-        fix = (f"rerun with terms >= {missing[-1]}" if missing[-1] <= TERMS_LIMIT
-               else f"the count needs {missing[-1]} exact terms, twostep computes "
-                    f"at most {TERMS_LIMIT}")
-        return ("inconclusive", f"the measurements lack exact term(s) {missing_text}: "
-                f"{fix}" + (f"; {summary}" if summary else ""), math.nan)
+        fix = (Reason("count-rerun-terms", k=missing[-1]) if missing[-1] <= TERMS_LIMIT
+               else Reason("count-terms-limit", k=missing[-1], limit=TERMS_LIMIT))
+        return ("inconclusive", Reason("count-missing-terms", terms=list(missing),
+                                       shown=missing_text, fix=fix,
+                                       then=[Reason("clauses", items=summary)] if summary else []),
+                math.nan)
     if any(sg is None for sg, _ in signs.values()):
         grows = [k for k in tested if signs[k][0] == 1]
         vanish = [k for k in tested if signs[k][0] == -1]
         open_ = [k for k in tested if signs[k][0] is None]
-        so_far = (f"decided so far: term(s) {grows or 'none'} grow, "
-                  f"{vanish or 'none'} vanish, {open_} open")
-        return ("inconclusive", f"{label} count {predicted_count} not decided at "
-                f"N <= {Ns[-1]} ({so_far}): {summary}; {vis}", math.nan)
-    used = ", ".join(map(str, e.per_term[tested[0]].extra["usable"]))
-    return ("consistent", f"{label} count {predicted_count}: {summary}; series "
-            f"converges at N = {used}; {vis}", math.nan)
+        return ("inconclusive", Reason("count-open", said, N=Ns[-1], grows=grows or "none",
+                                       vanish=vanish or "none", open=open_), math.nan)
+    used = list(e.per_term[tested[0]].extra["usable"])
+    return "consistent", Reason("count-consistent", said, used=used), math.nan

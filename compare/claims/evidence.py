@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from .. import stats
+from .codes import Reason
 
 #: An asymptotic statement is decided (either way) only from at least this many widths spanning
 #: at least this ratio: the "not drifting" judgement needs three local slopes, not two, and a
@@ -38,10 +39,16 @@ def enough_widths(Ns: Sequence[int]) -> bool:
     return len(Ns) >= MIN_WIDTHS and Ns[-1] / Ns[0] >= MIN_RANGE
 
 
-def _evidence_note(Ns: Sequence[int]) -> str:
+def _evidence_reason(Ns: Sequence[int]) -> Reason:
+    """Too few usable widths ``Ns`` for an asymptotic verdict (code ``too-few-widths``)."""
     span = Ns[-1] / Ns[0] if Ns else 0.0
-    return (f"{len(Ns)} usable width(s) spanning {span:.3g}x (a verdict either way needs >= "
-            f"{MIN_WIDTHS} spanning >= {MIN_RANGE:g}x)")
+    return Reason("too-few-widths", count=len(Ns), span=float(span), need_widths=MIN_WIDTHS,
+                  need_range=MIN_RANGE)
+
+
+def _evidence_note(Ns: Sequence[int]) -> str:
+    """The text of :func:`_evidence_reason`."""
+    return _evidence_reason(Ns).message
 
 
 def more_seeds(seeds: int, half_width: float, target: float) -> int | None:

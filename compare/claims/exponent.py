@@ -26,11 +26,11 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
+from .codes import Reason
 from .evidence import (
     MIN_RANGE,
     MIN_WIDTHS,
-    _evidence_note,
-    _fmt_list,
+    _evidence_reason,
     _margin,
     enough_widths,
     more_seeds,
@@ -55,24 +55,36 @@ def floor_corrected(raw: Mapping[int, Sequence[float]],
     return out
 
 
-def _exponent_need(reason: str, fit: stats.Interval | None, seeds: int, tolerance: float,
-                   largest: int) -> str:
-    """What would decide an undecided exponent-rule verdict, from the reason's cause."""
-    if "diverges" in reason:
-        return ("a smaller etabar1 (the exact terms do not depend on it) or the N where the "
-                "series converges")
-    if "null floor" in reason:
-        return f"a larger N than {largest} (the signal must clear its floor) or more seeds"
-    if "width(s) spanning" in reason:
-        return (f"more widths: add N = {2 * largest} (a verdict needs {MIN_WIDTHS} spanning "
-                f"{MIN_RANGE:g}x)")
-    if "pre-asymptotic" in reason or "drifting" in reason or "excludes" in reason:
-        return f"larger N than {largest} (the local slopes have not settled)"
+#: The codes of an undecided exponent verdict whose local slopes have not settled.
+_UNSETTLED = frozenset({"exponent-fit-excludes", "exponent-last-excludes", "exponent-drifting",
+                        "exponent-not-significant"})
+
+
+def _diverging(reason: Reason) -> bool:
+    """Whether the guard's clause in ``reason`` names a width where the series of exact terms
+    diverges (its ``diverging`` widths)."""
+    return any(r is not None and r.params["diverging"]
+               for r in (reason.find("guard-outside"), reason.find("guard-prefix")))
+
+
+def _exponent_need(reason: Reason, fit: stats.Interval | None, seeds: int, tolerance: float,
+                   largest: int) -> Reason:
+    """What would decide an undecided exponent-rule verdict, from the reason's codes (first:
+    the guard names a width where the series diverges, :func:`_diverging`)."""
+    if _diverging(reason):
+        return Reason("need-convergence")
+    if reason.code in ("exponent-floor-all", "exponent-floor-largest"):
+        return Reason("need-floor", N=largest)
+    if reason.code == "exponent-widths":
+        return Reason("need-widths", N=2 * largest, need_widths=MIN_WIDTHS, need_range=MIN_RANGE)
+    if reason.code in _UNSETTLED:
+        return Reason("need-settled", N=largest)
     if fit is not None:
         n = more_seeds(seeds, fit.half_width, tolerance)
         if n is not None:
-            return f"about {n} seeds per N (fit half-width {fit.half_width:.2g} vs {tolerance:g})"
-    return "more seeds or larger N"
+            return Reason("need-seeds-fit", seeds=n, half_width=float(fit.half_width),
+                          tolerance=float(tolerance))
+    return Reason("need-more")
 
 
 @dataclass(frozen=True)
@@ -153,80 +165,73 @@ def _exponent_table(claim: str, subject: str, predicted: float, data: _ExponentD
     return table
 
 
-def _floor_reason(data: _ExponentData) -> str:
-    """Why the null floor leaves the verdict open (empty when it does not): the signal is
+def _floor_reason(data: _ExponentData, prefix: str) -> Reason | None:
+    """Why the null floor leaves the verdict open (None when it does not): the signal is
     below it at every width the guard admits, or at the largest of them."""
     if data.floor is None:
-        return ""
+        return None
     considered = data.considered
     over = [N for N in considered if data.above[N]]
     if not over:
-        return "signal below the null floor at every N"
+        return Reason("exponent-floor-all", prefix=prefix)
     if not data.above[considered[-1]]:
-        return (f"signal not above the null floor at the largest N = {considered[-1]} (above "
-                f"at N = {', '.join(map(str, over))})")
-    return ""
+        return Reason("exponent-floor-largest", prefix=prefix, N=considered[-1], above=over)
+    return None
 
 
 def _exponent_verdict(data: _ExponentData, predicted: float, tolerance: float,
                       regime: Regime | None, adj: Mapping[str, float]
-                      ) -> tuple[str, str, float]:
+                      ) -> tuple[str, Reason, float]:
     """The exponent rule's ``(status, reason, pvalue)`` before the notes: the regime guard,
     the null floor, then the fit and the last local slope (:func:`_slopes_verdict`)."""
     blocked, prefix = guard_clause(regime, data.Ns)
     if blocked:
         return "inconclusive", blocked, math.nan
-    below = _floor_reason(data)
+    below = _floor_reason(data, prefix)
     if below:
-        return "inconclusive", prefix + below, math.nan
+        return "inconclusive", below, math.nan
     if data.fit is None:
-        return "inconclusive", prefix + "fewer than two N with a measurable signal", math.nan
+        return "inconclusive", Reason("exponent-no-signal", prefix=prefix), math.nan
     return _slopes_verdict(data, predicted, tolerance, adj, prefix)
 
 
 def _slopes_verdict(data: _ExponentData, predicted: float, tolerance: float,
-                    adj: Mapping[str, float], prefix: str) -> tuple[str, str, float]:
+                    adj: Mapping[str, float], prefix: str) -> tuple[str, Reason, float]:
     """The verdict from the fit and the last local slope (both CIs against ``predicted``, the
     BH-adjusted p-values, the drift of the local slopes), once the guard and the floor pass."""
     fit, locs, usable = data.fit, data.locs, data.usable
     last = locs[-1][2]
     devs = [iv.estimate - predicted for _, _, iv in locs]
-    slopes = _fmt_list(iv.estimate for _, _, iv in locs)
     p_fit, p_last = adj["fit"], adj["last_local"]
     in_fit, in_last = fit.contains(predicted), last.contains(predicted)
+    seen = dict(prefix=prefix, fit=str(fit), last=str(last), predicted=float(predicted),
+                slopes=[float(iv.estimate) for _, _, iv in locs])
     if not enough_widths(usable):
-        return ("inconclusive", prefix + f"{_evidence_note(usable)}; so far fit {fit}, last "
-                f"local slope {last} against {predicted:.3g}", math.nan)
-    where = (f"above the null floor at N = {data.considered[-1]}" if data.floor is not None
-             else f"at N = {usable[0]}..{usable[-1]}")
+        return ("inconclusive", Reason("exponent-widths", seen, widths=_evidence_reason(usable)),
+                math.nan)
+    where = (Reason("signal-above-floor", N=data.considered[-1]) if data.floor is not None
+             else Reason("signal-at", first=usable[0], last=usable[-1]))
     if in_fit and in_last:
         if fit.half_width > tolerance:
-            return ("inconclusive", prefix + f"CI wider than the tolerance: fit {fit} has "
-                    f"half-width {fit.half_width:.3g} > {tolerance:g}", math.nan)
-        return ("consistent", prefix + f"fitted exponent {fit} and last local slope {last} "
-                f"contain {predicted:.3g}; signal {where}", math.nan)
+            return ("inconclusive", Reason("exponent-ci-wide", seen,
+                                           half_width=float(fit.half_width),
+                                           tolerance=float(tolerance)), math.nan)
+        return "consistent", Reason("exponent-consistent", seen, where=where), math.nan
     if not in_fit and in_last:
-        return ("inconclusive", prefix + f"fit {fit} excludes {predicted:.3g} but the last "
-                f"local slope {last} contains it (local slopes {slopes}): pre-asymptotic",
-                math.nan)
+        return "inconclusive", Reason("exponent-fit-excludes", seen), math.nan
     if in_fit and not in_last:
-        return ("inconclusive", prefix + f"last local slope {last} excludes {predicted:.3g} "
-                f"while the fit {fit} contains it (local slopes {slopes})", math.nan)
+        return "inconclusive", Reason("exponent-last-excludes", seen), math.nan
     # both exclude: significant?  shrinking?  The drift test needs two local slopes, and a
     # drop larger than the combined 95% margin of the two (so noise is not a drift).
     shrinking = (len(devs) >= 2 and np.sign(devs[-1]) == np.sign(devs[-2])
                  and abs(devs[-1]) < abs(devs[-2]) - _margin(locs[-2][2], last))
     significant = p_fit < LEVEL and p_last < LEVEL
+    p = float(max(p_fit, p_last))
     if significant and not shrinking:
-        return ("inconsistent", prefix + f"fitted exponent {fit} and last local slope {last} "
-                f"exclude {predicted:.3g} (BH-adjusted p = {max(p_fit, p_last):.2g}); local "
-                f"slopes {slopes} not drifting toward it", max(p_fit, p_last))
+        return "inconsistent", Reason("exponent-inconsistent", seen, p=p), p
     if shrinking:
-        return ("inconclusive", prefix + f"local slopes {slopes} drifting toward "
-                f"{predicted:.3g}: pre-asymptotic", math.nan)
-    return ("inconclusive", prefix + f"fit {fit} and last local slope {last} exclude "
-            f"{predicted:.3g} but not significantly after BH (p = {max(p_fit, p_last):.2g})",
-            math.nan)
+        return "inconclusive", Reason("exponent-drifting", seen), math.nan
+    return "inconclusive", Reason("exponent-not-significant", seen, p=p), math.nan
 
 
 def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: float,
@@ -247,17 +252,19 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     data, pvals = _exponent_data(raw, floor, predicted, regime)
     Ns, fit = data.Ns, data.fit
     table = _exponent_table(claim, subject, predicted, data, regime)
-    taylor_note = ("" if taylor is None else
-                   f"; Taylor estimate eta1 max|a| = {taylor:.2f} at N = {Ns[-1]}")
-    guard_note = "; regime guard off (asked by the claim)" if guard_off else ""
+    notes = [r for r in (
+        None if taylor is None else Reason("taylor-note", taylor=float(taylor), N=Ns[-1]),
+        Reason("guard-off") if guard_off else None) if r is not None]
     seeds_now = min((len(raw[N]) for N in Ns), default=0)
 
-    def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+    def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
         status, reason, p = _exponent_verdict(data, predicted, tolerance, regime, adj)
-        if status == "inconclusive" and "would decide" not in reason:
-            reason += "; would decide: " + _exponent_need(reason, fit, seeds_now, tolerance,
-                                                          Ns[-1] if Ns else 0)
-        return status, reason + taylor_note + guard_note, p
+        if status == "inconclusive":
+            need = _exponent_need(reason, fit, seeds_now, tolerance, Ns[-1] if Ns else 0)
+            reason = reason.then(Reason("would-decide", need=need))
+        for note in notes:
+            reason = reason.then(note)
+        return status, reason, p
 
     est = fit.estimate if fit else math.nan
     ci = (fit.low, fit.high) if fit else (math.nan, math.nan)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,10 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
+from .codes import Reason, _note_code, _note_of
+from .data import RuleInputs
 from .guard import Regime, _usable, regime_from_dict, regime_to_dict
+from .limit import _left_out
 from .results import LEVEL, Finding, Outcome, register_rule
 
 #: An extrapolation ``r_inf + c N^{-1/2}`` has two parameters: it needs at least this many
@@ -112,9 +116,8 @@ def extrapolated_limit_finding(claim: str, subject: str, config: ModelConfig,
     if len(usable) >= 2:
         fit, p = _extrapolate({N: values[N] for N in usable},
                               edges=(predicted - tolerance, predicted + tolerance))
-    inputs = {"values": {str(N): [float(v) for v in values[N]] for N in Ns},
-              "predicted": predicted, "tolerance": tolerance,
-              "regime": regime_to_dict(regime), "note": note}
+    inputs = ExtrapolatedInputs({N: tuple(float(v) for v in values[N]) for N in Ns},
+                                predicted, tolerance, regime, note)
     return Finding(claim, subject, config, table, predicted,
                    fit.estimate if fit else math.nan,
                    (fit.low, fit.high) if fit else (math.nan, math.nan),
@@ -122,40 +125,65 @@ def extrapolated_limit_finding(claim: str, subject: str, config: ModelConfig,
                    inputs=inputs)
 
 
-@register_rule("extrapolated-limit")
-def decide_extrapolated_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+@dataclass(frozen=True)
+class ExtrapolatedInputs(RuleInputs):
+    """The inputs of the extrapolated-limit rule (``Finding.inputs``): per N the seeds'
+    ``values``; the ``predicted`` limit and the ``tolerance``; the ``regime`` guard (None:
+    off); the ``note`` appended to every reason."""
+
+    values: Mapping[int, tuple[float, ...]]
+    predicted: float
+    tolerance: float
+    regime: Regime | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": {str(N): [float(v) for v in vs] for N, vs in self.values.items()},
+                "predicted": self.predicted, "tolerance": self.tolerance,
+                "regime": regime_to_dict(self.regime), "note": str(self.note),
+                **_note_code(self.note)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExtrapolatedInputs:
+        return cls({int(N): tuple(v) for N, v in d["values"].items()}, d["predicted"],
+                   d["tolerance"], regime_from_dict(d.get("regime")), _note_of(d))
+
+
+@register_rule("extrapolated-limit", inputs=ExtrapolatedInputs)
+def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, float]) -> Outcome:
     """The rule of :func:`extrapolated_limit_finding`."""
-    values = {int(N): v for N, v in inputs["values"].items()}
+    if not isinstance(inputs, ExtrapolatedInputs):
+        inputs = ExtrapolatedInputs.from_dict(inputs)
+    values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
-    predicted, tolerance = inputs["predicted"], inputs["tolerance"]
-    regime = regime_from_dict(inputs["regime"])
-    suffix = f"; {inputs['note']}" if inputs["note"] else ""
-    usable, clause = _usable(Ns, regime, {})
+    predicted, tolerance = inputs.predicted, inputs.tolerance
+    then = [Reason("note", note=inputs.note)] if inputs.note else []
+    usable, _ = _usable(Ns, inputs.regime, {})
     usable = [N for N in usable if len(values[N]) >= 2]
-    prefix = clause + "; " if clause else ""
-    band = f"{predicted:.4g} +- {tolerance:.3g}"
+    clauses = _left_out(Ns, inputs.regime, {})
+    prefix = Reason("left-out", clauses=clauses) if clauses else ""
     enough = (len(usable) >= EXTRAPOLATION_WIDTHS
               and usable[-1] / usable[0] >= EXTRAPOLATION_RANGE)
     if len(usable) < 2:
-        return Outcome("inconclusive", prefix + "fewer than two usable widths with two seeds: "
-                       "no limit can be extrapolated" + suffix)
+        return Outcome("inconclusive",
+                       Reason("extrapolated-too-few", prefix=prefix, then=then))
     fit, _ = _extrapolate({N: values[N] for N in usable})
     where = dict(statistic=fit.estimate, ci=(fit.low, fit.high))
-    seen = f"limit r_inf = {fit} from N = {', '.join(map(str, usable))}"
+    seen = dict(prefix=prefix, then=then, fit=str(fit), Ns=list(usable),
+                predicted=float(predicted), tolerance=float(tolerance))
     if not enough:
-        return Outcome("inconclusive", prefix + f"{seen}: an extrapolation needs >= "
-                       f"{EXTRAPOLATION_WIDTHS} usable widths spanning >= "
-                       f"{EXTRAPOLATION_RANGE:g}x" + suffix, **where)
+        return Outcome("inconclusive", Reason("extrapolated-span", seen,
+                                              need_widths=EXTRAPOLATION_WIDTHS,
+                                              need_range=EXTRAPOLATION_RANGE), **where)
     meets = fit.high >= predicted - tolerance and fit.low <= predicted + tolerance
     if meets:
         if fit.half_width > tolerance:
-            return Outcome("inconclusive", prefix + f"{seen}: CI half-width "
-                           f"{fit.half_width:.3g} wider than the tolerance {tolerance:.3g}"
-                           + suffix, **where)
-        return Outcome("consistent", prefix + f"{seen} within {band}" + suffix, **where)
+            return Outcome("inconclusive", Reason("extrapolated-ci-wide", seen,
+                                                  half_width=float(fit.half_width)), **where)
+        return Outcome("consistent", Reason("extrapolated-consistent", seen), **where)
     p = adj.get("r_inf", 1.0)
     if p < LEVEL:
-        return Outcome("inconsistent", prefix + f"{seen} outside {band} (adjusted p = {p:.2g})"
-                       + suffix, p, **where)
-    return Outcome("inconclusive", prefix + f"{seen} misses {band} but not significantly after "
-                   f"BH (p = {p:.2g})" + suffix, **where)
+        return Outcome("inconsistent", Reason("extrapolated-inconsistent", seen, p=float(p)), p,
+                       **where)
+    return Outcome("inconclusive", Reason("extrapolated-not-significant", seen, p=float(p)),
+                   **where)

@@ -26,6 +26,7 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.fields import step_of
 from twostep.theory.observables import Series, spectrum_step
 
+from .codes import Reason
 from .results import Results
 
 #: Exact terms computed for the regime guard when a claim needs no more (``terms`` run option).
@@ -57,15 +58,15 @@ class Regime:
 
     ``residual[N]``: the largest relative residual ``||U - sum_{k<=K} T_k|| / ||U||`` over the
     seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
-    iff it is at most ``tolerance``.  ``blocked`` (non-empty) says why no N can: the terms are
-    undefined for the activation.  ``missing[N]``: why N has no residual, where a measurement
-    says so (its ``series.residual_missing``: the core view's rescaled measurements); the
-    other N without one are told :data:`NO_SERIES`.
+    iff it is at most ``tolerance``.  ``blocked`` (a :class:`~.codes.Reason`, None when not)
+    says why no N can: the terms are undefined for the activation.  ``missing[N]``: why N has
+    no residual, where a measurement says so (its ``series.residual_missing``: the core
+    view's rescaled measurements); the other N without one are told :data:`NO_SERIES`.
     """
 
     residual: Mapping[int, float | None]
     tolerance: float
-    blocked: str = ""
+    blocked: Reason | None = None
     missing: Mapping[int, str] = field(default_factory=dict)
 
     def ok(self, N: int) -> bool:
@@ -154,24 +155,38 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
                  if s.residual is None and s.residual_missing]
         if residual[N] is None and notes:
             missing[N] = str(notes[0])
-    blocked = ""
+    blocked = None
     if not parse_function(config.activation).smooth:
-        blocked = (f"the exact step-two terms are undefined for the non-smooth activation "
-                   f"{config.activation!r} (their coefficients are derivatives of a kink; "
-                   "docs/theory.md)")
+        blocked = Reason("guard-nonsmooth", activation=config.activation)
     return Regime(residual, SERIES_TOLERANCE, blocked, missing)
 
 
-def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[str, str]:
+def _outside(regime: Regime, Ns: Sequence[int], code: str) -> Reason:
+    """The guard's words on the widths ``Ns`` it leaves out (``describe``) as the reason
+    ``code``, with the widths by cause: ``diverging`` (residual above the tolerance),
+    ``no_series`` (no residual; ``explained``: those whose measurements say why) and
+    ``low_share`` (a :class:`TermShare` below its share)."""
+    blocked = bool(regime.blocked)   # then describe() gives the regime's own reason
+    no_series = [N for N in Ns if not blocked and regime.residual.get(N) is None]
+    diverging = [N for N in Ns if not blocked and N not in no_series
+                 and not Regime.ok(regime, N)]
+    low_share = [N for N in Ns if Regime.ok(regime, N) and not regime.ok(N)]
+    return Reason(code, clause=regime.describe(Ns), widths=list(Ns), diverging=diverging,
+                  no_series=no_series, low_share=low_share,
+                  explained=[N for N in no_series if N in regime.missing])
+
+
+def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[Reason | None, Reason | str]:
     """``(blocked, prefix)`` of a guarded verdict: ``blocked`` is the reason when no width of
-    ``Ns`` is in the regime (the verdict is then inconclusive), ``prefix`` the clause on the
-    widths left out (empty when none)."""
+    ``Ns`` is in the regime (the verdict is then inconclusive; None otherwise: code
+    ``guard-outside``, or the regime's own ``blocked``), ``prefix`` the clause on the widths
+    left out (code ``guard-prefix``; empty when none)."""
     if regime is None:
-        return "", ""
+        return None, ""
     outside = [N for N in Ns if not regime.ok(N)]
     if Ns and len(outside) == len(Ns):
-        return regime.describe(Ns), ""
-    return "", (regime.describe(outside) + "; ") if outside else ""
+        return regime.blocked or _outside(regime, Ns, "guard-outside"), ""
+    return None, _outside(regime, outside, "guard-prefix") if outside else ""
 
 
 def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
@@ -188,7 +203,9 @@ def regime_to_dict(regime: Regime | None) -> dict | None:
     if regime is None:
         return None
     d = {"residual": {str(N): r for N, r in regime.residual.items()},
-         "tolerance": regime.tolerance, "blocked": regime.blocked}
+         "tolerance": regime.tolerance, "blocked": regime.blocked or ""}
+    if regime.blocked:
+        d["blocked_code"] = regime.blocked.to_dict()
     if regime.missing:
         d["missing"] = {str(N): why for N, why in regime.missing.items()}
     if isinstance(regime, TermShare):
@@ -202,10 +219,12 @@ def regime_from_dict(d: Mapping | None) -> Regime | None:
         return None
     residual = {int(N): r for N, r in d["residual"].items()}
     missing = {int(N): why for N, why in d.get("missing", {}).items()}
+    blocked = (Reason.from_dict(d["blocked_code"]) if d.get("blocked_code")
+               else Reason.text(d["blocked"]) if d.get("blocked") else None)
     if "share" in d:
-        return TermShare(residual, d["tolerance"], d["blocked"], missing, k=int(d["k"]),
+        return TermShare(residual, d["tolerance"], blocked, missing, k=int(d["k"]),
                          share={int(N): s for N, s in d["share"].items()})
-    return Regime(residual, d["tolerance"], d["blocked"], missing)
+    return Regime(residual, d["tolerance"], blocked, missing)
 
 
 def _usable(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, str]

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from twostep.theory.config import ModelConfig
@@ -52,6 +52,7 @@ from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
 from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
+from .codes import Reason
 from .coherent import (
     MissingCoherent,
     cell_seconds,
@@ -133,19 +134,21 @@ class ReuseLearning(Claim):
         decision (:func:`_learning_verdict`) against the theory's (or ``claimed``) state."""
         mode = cfg.batch
         pred = predict(cfg)
-        expect = (bool(self.claimed[mode]) if self.claimed is not None
-                  else bool(pred.beta.learned))
+        # the prediction a user's claim reads (N-independent): predict(config).at(N)
+        learned = pred.at(max(results.Ns(cfg)), ks=()).beta.learned
+        expect = bool(self.claimed[mode]) if self.claimed is not None else bool(learned)
         subject = f"{mode}: an outlier of W_2 carries beta_* (term k={top})"
         regime = measured_regime(results, cfg)
         if regime.blocked:
-            return _blocked(self.name, subject, cfg, expect, regime.blocked)
+            return replace(_blocked(self.name, subject, cfg, expect, regime.blocked),
+                           subject_key=mode)
         got = _mode_evidence(self.name, cfg, top, results, regime, pred)
         if isinstance(got, str):
-            return _blocked(self.name, subject, cfg, expect, got)
+            return replace(_blocked(self.name, subject, cfg, expect, got), subject_key=mode)
         data, pvals = got
         table = _cosine_table(self.name, data)
 
-        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             for row in table.rows:
                 N, k = row["N"], row["term"]
                 if f"k={k}:above@{N}" in adj:
@@ -156,7 +159,7 @@ class ReuseLearning(Claim):
                        "learns" if expect else "does not learn", math.nan,
                        (math.nan, math.nan), pvals, decide,
                        extra={"cosines": data.cosines, "signs": data.signs, "betas": data.betas,
-                              "pooled": data.pooled, "tested": data.tested})
+                              "pooled": data.pooled, "tested": data.tested}, subject_key=mode)
 
 
 # -- one batch mode's evidence and verdict --------------------------------------------------------
@@ -184,16 +187,15 @@ class _ModeEvidence:
 
 
 def _term_cosines(results: Results, cfg: ModelConfig, k: int, Ns: Sequence[int]
-                  ) -> dict[int, Cosine] | str:
+                  ) -> dict[int, Cosine] | Reason:
     """Term k's :func:`coherent_cosine` at each N, or why it cannot be measured (a cell stored
-    before twostep measured the beta_* component)."""
+    before twostep measured the beta_* component: a :class:`~.codes.Reason`)."""
     out = {}
     for N in Ns:
         ms = results.get(cfg, N)
         terms = [_term(m, k) for m in ms]
         if any(t.beta_component is None or t.coherent_sq is None for t in terms):
-            return (f"the measurements at N={N} were stored before twostep measured "
-                    "beta_component: rerun into a new store")
+            return Reason("stored-before-beta", N=N)
         out[N] = coherent_cosine([t.beta_component for t in terms],
                                  [t.coherent_sq for t in terms], N, ms[0].d)
     return out
@@ -272,49 +274,48 @@ def _cosine_table(claim: str, data: _ModeEvidence) -> Table:
 
 
 def _carries(data: _ModeEvidence, k: int, adj: Mapping[str, float]
-             ) -> tuple[bool | None, str, list[str]]:
+             ) -> tuple[bool | None, Reason, list[str]]:
     """Whether term k carries beta_* (None: undetermined), the clause saying so and the keys of
     the tests that decided it."""
     tail, Ns = data.tail, data.Ns
     cs = [data.cosines[k][N] for N in tail]
-    shown = ", ".join(f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None
-                      else "unresolved" for c in cs)
-    where = (f"cosine {shown} at N = {', '.join(map(str, tail))} against d^-1/2 = "
-             + ", ".join(f"{c.bound:.3g}" for c in cs))
+    shown = [f"{c.estimate:.3g} +- {c.se:.2g}" if c.estimate is not None else "unresolved"
+             for c in cs]
+    where = Reason("cosine-where", shown=shown, widths=list(tail),
+                   bounds=[float(c.bound) for c in cs])
     if len(tail) < 2:
-        return None, f"k={k}: fewer than two converging widths", []
+        return None, Reason("carries-few-widths", k=k), []
     if any(c.estimate is None for c in cs):
         note = next(c.note for c in cs if c.estimate is None)
-        return None, f"k={k}: carrying undetermined ({note})", []
+        return None, Reason("carries-unresolved", k=k, note=str(note)), []
     up = [f"k={k}:above@{N}" for N in tail]
     pool = data.pooled[k]
-    below = (f"mean cosine / d^-1/2 {pool.z:.3g} +- {pool.se:.2g}" if pool is not None
-             else "")
+    below = ("" if pool is None else
+             Reason("cosine-pooled", z=float(pool.z), se=float(pool.se)))
     if all(adj[key] < LEVEL for key in up):
-        return True, f"k={k}: carries beta_* ({where})", up
+        return True, Reason("carries", k=k, where=where), up
     if pool is not None and adj[f"k={k}:below"] < LEVEL:
-        return (False, f"k={k}: does not carry beta_* ({where}; {below} below 1, "
-                f"p = {adj[f'k={k}:below']:.2g})", [f"k={k}:below"])
+        return (False, Reason("carries-not", k=k, where=where, below=below,
+                              p=float(adj[f"k={k}:below"])), [f"k={k}:below"])
     if pool is not None and abs(pool.z) < 1:
         more = pool.seeds_to_decide(min(c.seeds for c in cs))
-        need = (f"about {more} seeds per width at N = "
-                f"{', '.join(map(str, tail))} (for 'does not carry')" if more
-                else f"larger N than {Ns[-1]}")
+        need = (Reason("need-seeds-at", seeds=more, widths=list(tail)) if more
+                else Reason("need-larger-N", N=Ns[-1]))
     else:
         more_up = [seeds_to_decide(c) for c in cs]
-        need = (f"about {max(more_up)} seeds per width" if all(more_up)
-                else f"larger N than {Ns[-1]}")
-    return None, (f"k={k}: carrying undetermined ({where}"
-                  + (f"; {below}" if below else "") + f"); would decide: {need}"), []
+        need = (Reason("need-seeds-width", seeds=max(more_up)) if all(more_up)
+                else Reason("need-larger-N", N=Ns[-1]))
+    then = ([Reason("clause", text=below)] if below else []) + [
+        Reason("paren-would-decide", need=need)]
+    return None, Reason("carries-undetermined", k=k, where=where, then=then), []
 
 
 def _grows(data: _ModeEvidence, k: int, adj: Mapping[str, float], beta: bool = False
-           ) -> tuple[int | None, str, list[str]]:
+           ) -> tuple[int | None, Reason | str, list[str]]:
     """The sign of term k's exponent (of its strength, or with ``beta`` of its beta_*
     component; None: undetermined), the clause and the key of the deciding test."""
     if k in data.critical:
-        return (None, "" if beta else f"k={k}: e_k = 0 (critical): an outlier is never "
-                "decided", [])
+        return (None, "" if beta else Reason("learning-critical", k=k), [])
     key = f"k={k}:beta-sign" if beta else f"k={k}:sign"
     sign, text = exponent_sign(
         k, data.betas[k] if beta else data.signs[k], adj.get(key, math.nan), data.regime,
@@ -355,26 +356,26 @@ def _classify_terms(data: _ModeEvidence, adj: Mapping[str, float]
 
 
 def _learning_verdict(data: _ModeEvidence, adj: Mapping[str, float], expect: bool
-                      ) -> tuple[str, str, float]:
+                      ) -> tuple[str, Reason, float]:
     """The mode's verdict: the measured state (learns / does not learn) against ``expect``."""
-    said = f"predicted: {'learns' if expect else 'does not learn'}"
+    said = Reason("learning-predicted", learns=expect)
     parts, learns, lacks, conflict = _classify_terms(data, adj)
-    summary = "; ".join(parts)
+    summary = list(parts)
     if conflict:
-        return ("inconclusive", f"{said}; undecided: term(s) {conflict}: the strength "
-                f"and the beta_* component have exponents of opposite signs; {summary}",
-                math.nan)
+        return ("inconclusive", Reason("learning-conflict", said=said, terms=conflict,
+                                       summary=summary), math.nan)
     if learns:
         got, keys = True, learns[0][1]
-        state = f"learns: term {learns[0][0]} carries beta_* and grows"
+        state = Reason("learning-learns", k=learns[0][0])
     elif len(lacks) == len(data.tested):
         got, keys = False, [key for _, ks in lacks for key in ks]
-        state = f"does not learn: term {data.top} vanishes or does not carry beta_*"
+        state = Reason("learning-lacks", k=data.top)
     else:
         open_ = [k for k in data.tested if k not in {j for j, _ in lacks}]
-        return ("inconclusive", f"{said}; undecided: term(s) {open_} open; {summary}",
+        return ("inconclusive", Reason("learning-open", said=said, terms=open_, summary=summary),
                 math.nan)
     if got == expect:
-        return "consistent", f"{state}; {said}; {summary}", math.nan
-    return ("inconsistent", f"{state}; {said}; {summary}",
-            max(adj[key] for key in keys))
+        return ("consistent", Reason("learning-agrees", state=state, said=said, summary=summary),
+                math.nan)
+    return ("inconsistent", Reason("learning-disagrees", state=state, said=said,
+                                   summary=summary), max(adj[key] for key in keys))

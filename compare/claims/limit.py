@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,10 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
+from .codes import Reason, _excluded_code, _excluded_of, _note_code, _note_of
+from .data import Interval, RuleInputs
 from .evidence import _margin, more_seeds
-from .guard import Regime, _usable, regime_from_dict, regime_to_dict
+from .guard import Regime, _outside, _usable, regime_from_dict, regime_to_dict
 from .results import LEVEL, Finding, Outcome, register_rule
 
 
@@ -27,6 +30,58 @@ def _per_N_value(x: float | Mapping[int, float], Ns: Sequence[int]) -> dict[str,
     if isinstance(x, Mapping):
         return {str(N): float(x[N]) for N in Ns if N in x}
     return {str(N): float(x) for N in Ns}
+
+
+def _left_out(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, Any]
+              ) -> list[Reason | str]:
+    """The clauses on the widths of ``Ns`` that cannot decide (the words of ``_usable``): the
+    guard's (code ``guard-clause``, with the widths by cause), then each ``excluded[N]``."""
+    out: list[Reason | str] = []
+    if regime is not None:
+        outside = [N for N in Ns if not regime.ok(N)]
+        if outside:
+            out.append(_outside(regime, outside, "guard-clause"))
+    out += [excluded[N] for N in Ns if N in excluded and (regime is None or regime.ok(N))]
+    return out
+
+
+@dataclass(frozen=True)
+class LimitInputs(RuleInputs):
+    """The inputs of the limit rule (``Finding.inputs``): per N the seeds' ``values``, the
+    ``predicted`` value and the ``tolerance``; ``excluded[N]``: why N cannot decide; the
+    ``regime`` guard (None: off); the ``note`` appended to every reason; ``guard_off``: the
+    claim asked for no guard."""
+
+    values: Mapping[int, tuple[float, ...]]
+    predicted: Mapping[int, float]
+    tolerance: Mapping[int, float]
+    excluded: Mapping[int, str] = field(default_factory=dict)
+    regime: Regime | None = None
+    note: str = ""
+    guard_off: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": {str(N): [float(v) for v in vs] for N, vs in self.values.items()},
+                "predicted": {str(N): p for N, p in self.predicted.items()},
+                "tolerance": {str(N): t for N, t in self.tolerance.items()},
+                "excluded": {str(N): str(why) for N, why in self.excluded.items()},
+                **_excluded_code(self.excluded),
+                "regime": regime_to_dict(self.regime), "note": str(self.note),
+                **_note_code(self.note),
+                "guard_off": self.guard_off}
+
+    @classmethod
+    def _fields_of(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(values={int(N): tuple(v) for N, v in d["values"].items()},
+                    predicted={int(N): p for N, p in d["predicted"].items()},
+                    tolerance={int(N): t for N, t in d["tolerance"].items()},
+                    excluded=_excluded_of(d),
+                    regime=regime_from_dict(d.get("regime")), note=_note_of(d),
+                    guard_off=bool(d.get("guard_off", False)))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LimitInputs:
+        return cls(**cls._fields_of(d))
 
 
 def limit_finding(claim: str, subject: str, config: ModelConfig,
@@ -75,10 +130,10 @@ def limit_finding(claim: str, subject: str, config: ModelConfig,
     pvals = {f"outside@{N}": _outside_pvalue(values[N], pred[str(N)], tol[str(N)])
              for N in usable[-2:]}
     pvals = {k: p for k, p in pvals.items() if p is not None}
-    inputs = {"values": {str(N): [float(v) for v in values[N]] for N in Ns},
-              "predicted": pred, "tolerance": tol,
-              "excluded": {str(N): why for N, why in excluded.items()},
-              "regime": regime_to_dict(regime), "note": note, "guard_off": guard_off}
+    inputs = LimitInputs({N: tuple(float(v) for v in values[N]) for N in Ns},
+                         {int(N): p for N, p in pred.items()},
+                         {int(N): t for N, t in tol.items()}, dict(excluded), regime, note,
+                         guard_off)
     scalar = not isinstance(predicted, Mapping)
     return Finding(claim, subject, config, table, predicted if scalar else None, math.nan,
                    (math.nan, math.nan), pvals, rule="limit", inputs=inputs)
@@ -99,65 +154,57 @@ def _outside_pvalue(x: Sequence[float], predicted: float, tolerance: float) -> f
                              alternative="greater" if above else "less").pvalue)
 
 
-@register_rule("limit")
-def decide_limit(inputs: Mapping[str, Any], adj: Mapping[str, float]) -> Outcome:
+@register_rule("limit", inputs=LimitInputs)
+def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     """The limit rule (:func:`limit_finding`) on its inputs and the adjusted p-values."""
-    values = {int(N): v for N, v in inputs["values"].items()}
+    if not isinstance(inputs, LimitInputs):
+        inputs = LimitInputs.from_dict(inputs)
+    values = {N: list(v) for N, v in inputs.values.items()}
     Ns = sorted(values)
-    pred = {int(N): p for N, p in inputs["predicted"].items()}
-    tol = {int(N): t for N, t in inputs["tolerance"].items()}
-    regime = regime_from_dict(inputs["regime"])
-    excluded = {int(N): why for N, why in inputs["excluded"].items()}
-    suffix = (f"; {inputs['note']}" if inputs["note"] else "") + (
-        "; regime guard off (asked by the claim)" if inputs["guard_off"] else "")
-    usable, clause = _usable(Ns, regime, excluded)
-    prefix = clause + "; " if clause else ""
+    pred, tol = inputs.predicted, inputs.tolerance
+    then = ([Reason("note", note=inputs.note)] if inputs.note else []) + (
+        [Reason("guard-off")] if inputs.guard_off else [])
+    usable, _ = _usable(Ns, inputs.regime, inputs.excluded)
+    clauses = _left_out(Ns, inputs.regime, inputs.excluded)
+    prefix = Reason("left-out", clauses=clauses) if clauses else ""
     if not usable:
-        return Outcome("inconclusive", (clause or "no width can decide") + suffix)
+        return Outcome("inconclusive",
+                       Reason("limit-no-usable", clauses=clauses, then=then) if clauses
+                       else Reason("limit-no-width", then=then))
     ivs = {N: stats.mean_interval(values[N]) for N in usable}
     last_N = usable[-1]
     last = ivs[last_N]
     p_last = pred[last_N]
     where = dict(statistic=last.estimate, ci=(last.low, last.high), N=last_N,
-                 interval={"method": "mean", "values": list(values[last_N])},
-                 predicted=p_last)
+                 interval=Interval.mean(values[last_N]), predicted=p_last)
+    at = dict(mean=str(last), N=last_N, predicted=float(p_last), tolerance=float(tol[last_N]))
 
-    def out(status: str, reason: str, p: float = math.nan) -> Outcome:
-        return Outcome(status, prefix + reason + suffix, p, **where)
-
-    def band(N: int) -> str:
-        return f"{pred[N]:.4g} +- {tol[N]:.3g}"
+    def out(status: str, code: str, pvalue: float = math.nan, **params: Any) -> Outcome:
+        return Outcome(status, Reason(code, prefix=prefix, then=then, **at, **params),
+                       pvalue, **where)
 
     def meets(N: int) -> bool:
         return ivs[N].high >= pred[N] - tol[N] and ivs[N].low <= pred[N] + tol[N]
 
     tail = usable[-2:]
     if len(tail) < 2:
-        return out("inconclusive", f"mean {last} at N = {last_N}: a verdict needs the last two "
-                   "widths")
+        return out("inconclusive", "limit-one-width")
     if all(meets(N) for N in tail):
         if last.half_width > tol[last_N]:
             n = more_seeds(len(values[last_N]), last.half_width, tol[last_N])
-            more = "" if n is None else f"; would decide: about {n} seeds per N"
-            return out("inconclusive", f"CI wider than the tolerance: mean {last} at N = "
-                       f"{last_N} has half-width {last.half_width:.3g} > {tol[last_N]:.3g}"
-                       + more)
-        return out("consistent", f"mean {last} at N = {last_N} within {band(last_N)}, and at "
-                   f"N = {tail[0]} too")
+            more = "" if n is None else Reason("need-seeds", seeds=n)
+            return out("inconclusive", "limit-ci-wide", half_width=float(last.half_width),
+                       more=more)
+        return out("consistent", "limit-consistent", N_before=tail[0])
     sig = all(adj.get(f"outside@{N}", 1.0) < LEVEL for N in tail)
-    devs = [abs(ivs[N].estimate - pred[N]) for N in tail]
+    devs = [float(abs(ivs[N].estimate - pred[N])) for N in tail]
     shrinking = devs[1] < devs[0] - _margin(*(ivs[N] for N in tail))
     if sig and not shrinking:
         p = max(adj[f"outside@{N}"] for N in tail)
-        return out("inconsistent", f"mean {last} at N = {last_N} outside {band(last_N)} at "
-                   f"the last two N (adjusted p = {p:.2g}), deviation {devs[0]:.3g} -> "
-                   f"{devs[1]:.3g} not significantly shrinking", p)
+        return out("inconsistent", "limit-inconsistent", p, p=float(p), deviations=devs)
     if shrinking:
-        return out("inconclusive", f"deviation {devs[0]:.3g} -> {devs[1]:.3g} shrinking toward "
-                   f"the prediction: pre-asymptotic; would decide: larger N than {last_N}")
+        return out("inconclusive", "limit-shrinking", deviations=devs)
     if not meets(last_N):
-        return out("inconclusive", f"mean {last} at N = {last_N} misses the band "
-                   f"{band(last_N)} but not significantly at the last two N")
-    return out("inconclusive", f"mean {last} at N = {last_N} meets the band {band(last_N)} but "
-               f"the mean at N = {tail[0]} does not")
+        return out("inconclusive", "limit-misses")
+    return out("inconclusive", "limit-meets-last-only", N_before=tail[0])
 

@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twostep.simulate.measurement import Measurement
+from twostep.theory import html
 from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
+from .codes import Reason, Status
+from .data import Interval, MappingInputs, RuleInputs
 
-STATUSES = ("consistent", "inconsistent", "inconclusive")
+#: The statuses a decision may have (:class:`~.codes.Status`, a ``str`` Enum).
+STATUSES = tuple(Status)
 
 #: Family-wise level of the adjusted tests.
 LEVEL = 0.05
@@ -71,23 +75,22 @@ class Results:
 
 # -- intervals at any level ----------------------------------------------------------------------
 
-def interval_at(source: Mapping[str, Any] | None, level: float) -> ConfidenceInterval | None:
+def interval_at(source: Interval | Mapping[str, Any] | None, level: float
+                ) -> ConfidenceInterval | None:
     """The interval of ``source`` (an :class:`Outcome`'s ``interval``: what the statistic was
-    computed from) at ``level``; None when the source cannot be recomputed.
+    computed from, an :class:`~.data.Interval` or its old dict form) at ``level``; None when
+    the source cannot be recomputed.
 
-    ``{"method": "mean", "values": [...]}``: the Student-t interval of the mean
-    (``stats.mean_interval``); ``{"method": "fit", "values": {N: [...]}}``: the bootstrap
-    interval of the log-log slope (``stats.fit_exponent``, deterministic).
+    method "mean": the Student-t interval of the mean (``stats.mean_interval``); "fit": the
+    bootstrap interval of the log-log slope (``stats.fit_exponent``, deterministic).
     """
-    if not source:
+    source = Interval.of(source) if source else None
+    if source is None:
         return None
-    method = source.get("method")
-    if method == "mean":
-        iv = stats.mean_interval(source["values"], level=level)
-    elif method == "fit":
-        iv = stats.fit_exponent({int(N): v for N, v in source["values"].items()}, level=level)
+    if source.method == "mean":
+        iv = stats.mean_interval(list(source.values), level=level)
     else:
-        return None
+        iv = stats.fit_exponent({N: list(v) for N, v in source.per_N}, level=level)
     return ConfidenceInterval(iv.low, iv.high)
 
 
@@ -100,6 +103,7 @@ VERDICT_KEYS = {
     "subject": "what was decided (a term, a count, a location ...)",
     "status": "`consistent`, `inconsistent` or `inconclusive`",
     "reason": "one line",
+    "reason_code": "the reason as data, `{code, params}` (docs/claims.md): `reason` is its text",
     "predicted": "the prediction (a number, a count, a list of terms, `\"learned\"` ...)",
     "statistic": "the measured quantity the decision rests on, at the width(s) that decided "
                  "(`null` when none)",
@@ -109,6 +113,8 @@ VERDICT_KEYS = {
     "pvalue": "the BH-adjusted p-value of the test that decided: a rejection that needs several "
               "tests to reject together (an intersection-union test) has the largest of them; "
               "`null` when no test decided (every `consistent` and `inconclusive` verdict)",
+    "subject_key": "a stable key of the subject, for code to match on (`paper-count`, "
+                   "`aware-count`, `reuse`, `independent` ...; empty when the claim gives none)",
     "config": "the `ModelConfig` as a dict",
     "evidence": "the table: `{\"title\", \"columns\", \"rows\": [{column: value}]}`",
 }
@@ -119,19 +125,22 @@ class Verdict:
     """The outcome of one claim on one configuration (scipy.stats-style result object,
     immutable).
 
-    ``status`` is one of consistent | inconsistent | inconclusive; ``reason`` one line;
+    ``status`` is a :class:`~.codes.Status` (consistent | inconsistent | inconclusive, a
+    ``str`` Enum); ``reason`` a :class:`~.codes.Reason`: one line of text (a ``str``) whose
+    ``code`` and ``params`` say the same as data (code branches on those, never on the text);
     ``evidence`` the per-N table; ``statistic`` the measured quantity the decision rests on,
     at the width(s) that decided (``decided_at``), with its 95% interval ``ci``;
     ``confidence_interval(confidence_level)`` recomputes it at another level where the data
     allow; ``pvalue`` the BH-adjusted p-value of the test that decided (the largest of the
     tests an intersection-union rejection needs), NaN when no test decided.  The keys of
-    :meth:`to_dict` mean what :data:`VERDICT_KEYS` says.
+    :meth:`to_dict` mean what :data:`VERDICT_KEYS` says; :meth:`from_dict` reads them back
+    (also a verdict stored before reasons had codes: its reason is then free text).
     """
 
     claim: str
     subject: str
-    status: str
-    reason: str
+    status: Status
+    reason: Reason
     evidence: Table
     predicted: Any = None
     statistic: float = float("nan")
@@ -139,11 +148,21 @@ class Verdict:
     pvalue: float = float("nan")
     config: ModelConfig | None = None
     decided_at: int | None = None
+    #: a stable key of ``subject`` (prose) for code to match on; empty when none
+    subject_key: str = ""
     #: what ``statistic`` was computed from (:func:`interval_at`); not part of equality
-    interval: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    interval: Interval | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ci", tuple(self.ci))
+        object.__setattr__(self, "status", Status.parse(self.status))
+        object.__setattr__(self, "reason", Reason.of(self.reason))
+        object.__setattr__(self, "interval", Interval.of(self.interval))
+
+    @property
+    def reason_code(self) -> str:
+        """The code of :attr:`reason` (``reason.code``)."""
+        return self.reason.code
 
     def confidence_interval(self, confidence_level: float = 0.95) -> ConfidenceInterval:
         """The statistic's interval at ``confidence_level`` (0.95: ``ci``)."""
@@ -158,9 +177,13 @@ class Verdict:
         return iv
 
     def __repr__(self) -> str:
-        return (f"Verdict(claim={self.claim!r}, subject={self.subject!r}, status={self.status!r}, "
-                f"statistic={self.statistic:.4g}, ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), "
-                f"pvalue={self.pvalue:.3g}, reason={self.reason!r})")
+        return (f"Verdict(claim={self.claim!r}, subject={html.short(self.subject, 40)!r}, "
+                f"status={self.status.value!r}, statistic={self.statistic:.4g}, "
+                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), pvalue={self.pvalue:.3g}, "
+                f"reason={html.short(self.reason.message, 40)!r})")
+
+    def _repr_html_(self) -> str:
+        return html.verdict(self)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """The per-N evidence as long rows (``compare.export.evidence_rows``)."""
@@ -175,53 +198,84 @@ class Verdict:
         return evidence_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
-        def num(x: float) -> float | None:
-            return None if x is None or not math.isfinite(x) else float(x)
-
-        return {"claim": self.claim, "subject": self.subject, "status": self.status,
-                "reason": self.reason, "predicted": self.predicted,
-                "statistic": num(self.statistic), "ci": [num(self.ci[0]), num(self.ci[1])],
-                "decided_at": self.decided_at, "pvalue": num(self.pvalue),
+        return {"claim": self.claim, "subject": self.subject, "status": self.status.value,
+                "reason": self.reason.message, "reason_code": self.reason.to_dict(),
+                "predicted": self.predicted,
+                "statistic": _num(self.statistic), "ci": [_num(self.ci[0]), _num(self.ci[1])],
+                "decided_at": self.decided_at, "pvalue": _num(self.pvalue),
+                "subject_key": self.subject_key,
                 "config": self.config.to_dict() if self.config else None,
                 "evidence": self.evidence.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Verdict:
+        """A verdict kept by :meth:`to_dict` (without ``reason_code``: free text)."""
+        ev = d["evidence"]
+        reason = (Reason.from_dict(d["reason_code"]) if d.get("reason_code")
+                  else Reason.text(d["reason"]))
+        ci = d.get("ci") or [None, None]
+        return cls(d["claim"], d["subject"], d["status"], reason,
+                   Table(ev["columns"], [dict(r) for r in ev["rows"]], ev.get("title", "")),
+                   predicted=d.get("predicted"), statistic=_nan(d.get("statistic")),
+                   ci=tuple(_nan(c) for c in ci), pvalue=_nan(d.get("pvalue")),
+                   config=ModelConfig.from_dict(d["config"]) if d.get("config") else None,
+                   decided_at=d.get("decided_at"), subject_key=d.get("subject_key", ""))
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A decision: ``status``, ``reason``, the ``pvalue`` of the test that decided (NaN when
-    none did) and, when the decision rests on one width's data, that width ``N`` with its
-    ``statistic``, ``ci`` and ``interval`` source (:func:`interval_at`), and the prediction
-    there (``predicted``, for a prediction that depends on N).  ``statistic``, ``ci``,
+    """A decision: ``status`` (a :class:`~.codes.Status` or its string), ``reason`` (a
+    :class:`~.codes.Reason`; a plain string is taken as free text), the ``pvalue`` of the
+    test that decided (NaN when none did) and, when the decision rests on one width's data,
+    that width ``N`` with its ``statistic``, ``ci`` and ``interval`` source
+    (:class:`~.data.Interval`, :func:`interval_at`), and the prediction there
+    (``predicted``, for a prediction that depends on N).  ``statistic``, ``ci``,
     ``predicted`` None: the finding's own."""
 
-    status: str
-    reason: str
+    status: Status
+    reason: Reason
     pvalue: float = math.nan
     statistic: float | None = None
     ci: tuple[float, float] | None = None
     N: int | None = None
-    interval: Mapping[str, Any] | None = None
+    interval: Interval | None = None
     predicted: Any = None
 
-    def to_dict(self) -> dict[str, Any]:
-        def num(x: float | None) -> float | None:
-            return None if x is None or not math.isfinite(x) else float(x)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status.parse(self.status))
+        object.__setattr__(self, "reason", Reason.of(self.reason))
+        object.__setattr__(self, "interval", Interval.of(self.interval))
 
-        return {"status": self.status, "reason": self.reason, "pvalue": num(self.pvalue),
-                "statistic": num(self.statistic),
-                "ci": None if self.ci is None else [num(c) for c in self.ci], "N": self.N}
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "reason": self.reason.message,
+                "reason_code": self.reason.to_dict(), "pvalue": _num(self.pvalue),
+                "statistic": _num(self.statistic),
+                "ci": None if self.ci is None else [_num(c) for c in self.ci], "N": self.N}
 
 
 #: The decision rules a data :class:`Finding` names: ``rule(inputs, adjusted) -> Outcome``
 #: (``limit.py``, ``extrapolated.py`` and ``amplitude.py`` of compare/claims register the
 #: built-in ones).
-RULES: dict[str, Callable[[Mapping[str, Any], Mapping[str, float]], Outcome]] = {}
+RULES: dict[str, Callable[[Any, Mapping[str, float]], Outcome]] = {}
+#: The record type of each rule's inputs (:class:`~.data.RuleInputs`; :class:`MappingInputs`
+#: for a rule registered without one).
+RULE_INPUTS: dict[str, type[RuleInputs]] = {}
 
 
-def register_rule(name: str):
-    """Decorator: register ``fn(inputs, adjusted) -> Outcome`` as the rule ``name``."""
+def register_rule(name: str, inputs: type[RuleInputs] = MappingInputs):
+    """Decorator: register ``fn(inputs, adjusted) -> Outcome`` as the rule ``name``, whose
+    ``inputs`` are a record of type ``inputs`` (a :class:`~.data.RuleInputs`)."""
     def wrap(fn):
         RULES[name] = fn
+        RULE_INPUTS[name] = inputs
         return fn
     return wrap
 
@@ -239,9 +293,10 @@ class Finding:
 
     ``pvalues`` are the raw p-values of the tests whose significance the decision uses (and
     only those: every entry joins the run's BH family).  The decision is either the
-    registered rule ``rule`` applied to ``inputs`` (JSON-able: the finding is then data that
-    :meth:`to_dict` keeps and :meth:`from_dict` rebuilds), or ``decide(adjusted)`` (a callable
-    returning an :class:`Outcome` or ``(status, reason, pvalue)``).
+    registered rule ``rule`` applied to ``inputs`` (the rule's record type,
+    ``RULE_INPUTS[rule]``; a JSON-able mapping is converted to it: the finding is then data
+    that :meth:`to_dict` keeps and :meth:`from_dict` rebuilds), or ``decide(adjusted)`` (a
+    callable returning an :class:`Outcome` or ``(status, reason, pvalue)``).
 
     Each test enters the BH family once, under its key :meth:`key`: ``(claim, config,
     scope, name)`` with ``scope`` defaulting to the subject.  Findings that share tests (two
@@ -260,8 +315,10 @@ class Finding:
     decide: Callable[[dict[str, float]], Outcome | tuple[str, str, float]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     rule: str = ""
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: RuleInputs | None = None
     scope: str = ""
+    #: a stable key of ``subject`` for code to match on (``Verdict.subject_key``)
+    subject_key: str = ""
 
     def __post_init__(self) -> None:
         if self.decide is None and not self.rule:
@@ -269,6 +326,16 @@ class Finding:
         if self.rule and self.rule not in RULES:
             raise ValueError(f"unknown decision rule {self.rule!r}; registered: "
                              f"{', '.join(sorted(RULES))}")
+        if self.rule and not isinstance(self.inputs, RuleInputs):
+            self.inputs = RULE_INPUTS[self.rule].from_dict(self.inputs or {})
+
+    def __repr__(self) -> str:
+        return (f"Finding(claim={self.claim!r}, subject={html.short(self.subject, 40)!r}, "
+                f"rule={self.rule or None!r}, statistic={self.statistic:.4g}, "
+                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), tests={sorted(self.pvalues)[:4]!r})")
+
+    def _repr_html_(self) -> str:
+        return html.finding(self)
 
     def key(self, name: str) -> tuple[str, str, str, str]:
         """The BH-family key of the p-value ``name``."""
@@ -277,12 +344,8 @@ class Finding:
     def outcome(self, adjusted: Mapping[str, float]) -> Outcome:
         """The decision, given the adjusted p-values of :attr:`pvalues`."""
         if self.rule and self.decide is None:
-            out = RULES[self.rule](self.inputs, adjusted)
-        else:
-            out = _as_outcome(self.decide(dict(adjusted)))
-        if out.status not in STATUSES:
-            raise ValueError(f"decision status {out.status!r}; allowed: {', '.join(STATUSES)}")
-        return out
+            return _as_outcome(RULES[self.rule](self.inputs, adjusted))
+        return _as_outcome(self.decide(dict(adjusted)))
 
     def to_rows(self) -> list[dict[str, Any]]:
         """The per-N evidence and recorded inputs as long rows (``compare.export``)."""
@@ -301,28 +364,24 @@ class Finding:
         if not self.rule or self.decide is not None:
             raise ValueError(f"finding {self.claim}: {self.subject} decides by a callable, not "
                              "by a registered rule; it cannot be kept as data")
-
-        def num(x: float) -> float | None:
-            return None if x is None or not math.isfinite(x) else float(x)
-
         return {"claim": self.claim, "subject": self.subject, "config": self.config.to_dict(),
                 "evidence": self.evidence.to_dict(), "predicted": self.predicted,
-                "statistic": num(self.statistic), "ci": [num(c) for c in self.ci],
-                "pvalues": {k: num(v) for k, v in self.pvalues.items()}, "rule": self.rule,
-                "inputs": self.inputs, "scope": self.scope}
+                "statistic": _num(self.statistic), "ci": [_num(c) for c in self.ci],
+                "pvalues": {k: _num(v) for k, v in self.pvalues.items()}, "rule": self.rule,
+                "inputs": self.inputs.to_dict(), "scope": self.scope,
+                "subject_key": self.subject_key}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
         """Rebuild a finding kept by :meth:`to_dict`."""
-        def num(x: float | None) -> float:
-            return math.nan if x is None else float(x)
-
         ev = d["evidence"]
         return cls(d["claim"], d["subject"], ModelConfig.from_dict(d["config"]),
                    Table(ev["columns"], [dict(r) for r in ev["rows"]], ev.get("title", "")),
-                   d["predicted"], num(d["statistic"]), tuple(num(c) for c in d["ci"]),
-                   {k: num(v) for k, v in d["pvalues"].items()}, rule=d["rule"],
-                   inputs=d["inputs"], scope=d.get("scope", ""))
+                   d["predicted"], _nan(d["statistic"]), tuple(_nan(c) for c in d["ci"]),
+                   {k: _nan(v) for k, v in d["pvalues"].items()}, rule=d["rule"],
+                   inputs=RULE_INPUTS[d["rule"]].from_dict(d["inputs"]) if d["rule"] in RULES
+                   else d["inputs"], scope=d.get("scope", ""),
+                   subject_key=d.get("subject_key", ""))
 
 
 def family(findings: Sequence[Finding]) -> dict[tuple, float]:
@@ -353,5 +412,5 @@ def decide_all(findings: Sequence[Finding]) -> list[Verdict]:
             evidence=f.evidence, predicted=f.predicted if o.predicted is None else o.predicted,
             statistic=f.statistic if o.statistic is None else o.statistic,
             ci=f.ci if o.ci is None else o.ci, pvalue=o.pvalue, config=f.config,
-            decided_at=o.N, interval=o.interval))
+            decided_at=o.N, interval=o.interval, subject_key=f.subject_key))
     return out

@@ -16,8 +16,9 @@ from twostep.theory.predict import predict
 from .. import stats
 from ..table import Table
 from .base import Claim, _blocked, _both_modes, _check_mode_claim, _term
-from .evidence import _evidence_note, enough_widths
-from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
+from .codes import Reason
+from .evidence import _evidence_reason, enough_widths
+from .guard import GUARD_TERMS, Regime, _outside, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
 
 #: The reuse-gap trend is the log-log slope of the overlap over the usable widths.  A direction
@@ -102,7 +103,7 @@ class ReuseGap(Claim):
         gap = _GapEvidence(Ns, usable, usable[-2:], data, regimes, expect, fits)
         table = _gap_table(self.name, k, gap, pvals)
 
-        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             for row in table.rows:
                 for col, mode in (("reuse > null p", "reuse"),
                                   ("independent > null p", "independent")):
@@ -187,45 +188,46 @@ def _gap_table(claim: str, k: int, gap: _GapEvidence, pvals: Mapping[str, float]
 
 
 def _measured(gap: _GapEvidence, mode: str, adj: Mapping[str, float]
-              ) -> tuple[bool | None, str]:
+              ) -> tuple[bool | None, Reason]:
     """Whether ``mode`` learns beta_* (None: undecided) and the clause saying so."""
     fit = gap.fits[mode]
-    means = ", ".join(f"{np.mean(gap.data[mode][N][0]):.3g}" for N in gap.usable)
+    means = [float(np.mean(gap.data[mode][N][0])) for N in gap.usable]
     if len(gap.tail) < 2:
-        return None, f"{mode}: too few converging widths"
+        return None, Reason("gap-too-few", mode=mode)
     above = all(adj[f"{mode}>null@{N}"] < LEVEL for N in gap.tail)
     decided = fit is not None and adj[f"{mode}:trend"] < LEVEL
-    trend = "no trend fit" if fit is None else f"trend N^{fit}"
+    trend = Reason("gap-no-trend") if fit is None else Reason("gap-trend", fit=str(fit))
+    said = dict(mode=mode, means=means, trend=trend)
     if above and decided and fit.estimate > TREND_MIDPOINT:
-        return True, f"{mode}: learns (overlaps {means}, above the null, {trend})"
+        return True, Reason("gap-learns", said)
     if decided and fit.estimate < TREND_MIDPOINT:
-        return False, f"{mode}: falls toward the null (overlaps {means}, {trend})"
-    return None, (f"{mode}: undecided (overlaps {means}, {trend}; decided by the slope "
-                  f"against {TREND_MIDPOINT:g} and the null)")
+        return False, Reason("gap-falls", said)
+    return None, Reason("gap-undecided", said, midpoint=TREND_MIDPOINT)
 
 
-def _gap_verdict(gap: _GapEvidence, adj: Mapping[str, float]) -> tuple[str, str, float]:
+def _gap_verdict(gap: _GapEvidence, adj: Mapping[str, float]) -> tuple[str, Reason, float]:
     """Both modes' measured states against the expected ones."""
     expect, usable = gap.expect, gap.usable
-    pred_text = (f"predicted: reuse {'learns' if expect['reuse'] else 'does not learn'}, "
-                 f"independent {'learns' if expect['independent'] else 'does not learn'}")
+    pred = Reason("gap-predicted", reuse=expect["reuse"], independent=expect["independent"])
     outside = [N for N in gap.Ns if N not in usable]
     prefix = ""
     if outside:
-        prefix = "; ".join(r.describe(outside) for r in gap.regimes.values()
-                           if any(not r.ok(N) for N in outside)) + "; "
+        prefix = Reason("gap-guard", clauses=[
+            _outside(r, outside, "guard-clause")
+            for r in gap.regimes.values() if any(not r.ok(N) for N in outside)])
     if not enough_widths(usable):
-        return ("inconclusive", prefix + f"{_evidence_note(usable)}; {pred_text}",
+        return ("inconclusive", Reason("gap-widths", prefix=prefix,
+                                       widths=_evidence_reason(usable), predicted=pred),
                 math.nan)
     found = {mode: _measured(gap, mode, adj) for mode in gap.data}
-    desc = "; ".join(text for _, text in found.values()) + f"; {pred_text}"
+    said = dict(prefix=prefix, states=[text for _, text in found.values()], predicted=pred)
     wrong = [mode for mode, (got, _) in found.items()
              if got is not None and got != expect[mode]]
     if wrong:
         keys = [key for mode in wrong for key in
                 ([f"{mode}>null@{N}" for N in gap.tail] if found[mode][0]
                  else [f"{mode}:trend"])]
-        return "inconsistent", prefix + desc, max(adj[key] for key in keys)
+        return "inconsistent", Reason("gap-disagrees", said), max(adj[key] for key in keys)
     if all(got is not None for got, _ in found.values()):
-        return "consistent", prefix + desc, math.nan
-    return "inconclusive", prefix + desc, math.nan
+        return "consistent", Reason("gap-agrees", said), math.nan
+    return "inconclusive", Reason("gap-open", said), math.nan

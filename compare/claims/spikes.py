@@ -15,8 +15,10 @@ from twostep.theory.predict import predict
 
 from ..table import Table
 from .base import Claim, _per_N
+from .codes import Reason
+from .evidence import _evidence_reason
 from .results import Finding, Results
-from .rules import _evidence_note, enough_widths
+from .rules import enough_widths
 
 #: A count of feature-matrix spikes is decided, either way, only when spike l and spike l + 1
 #: both have strength exponents at least this far from 0 (the j-th spike grows as
@@ -57,10 +59,11 @@ class OneStepSpikes(Claim):
     options: dict[str, Any] = field(default_factory=lambda: {"features": True})
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        pred = predict(config)
-        l = pred.features.spike_count
         counts = _per_N(results, config, _spike_count, self.name)
         Ns = sorted(counts)
+        # the prediction a user's claim reads (N-independent): predict(config).at(N)
+        features = predict(config).at(Ns[-1], ks=()).features
+        l = features.spike_count
         table = Table(["N", "seeds", "median count", "min", "max", "predicted"],
                       title=f"{self.name}: spikes of the one-step feature matrix")
         for N in Ns:
@@ -72,28 +75,26 @@ class OneStepSpikes(Claim):
         def s(j: int) -> float:
             return j * a - (j - 1) / 2
 
-        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             tail = Ns[-2:]
             med = [float(np.median(counts[N])) for N in tail]
-            base = (f"median counts {med} at N = {tail} vs predicted {l} (spike {l} grows as "
-                    f"N^{s(l):.3g}, spike {l + 1} as N^{s(l + 1):.3g})")
-            if pred.features.critical:
-                return "inconclusive", f"alpha1 is an interval end point ({l} or {l + 1} " \
-                    "spikes): the count is not decided", math.nan
+            base = Reason("spikes-base", medians=med, widths=list(tail), count=l, next=l + 1,
+                          grow=float(s(l)), shrink=float(s(l + 1)))
+            if features.critical:
+                return "inconclusive", Reason("spikes-critical", count=l, next=l + 1), math.nan
             if not enough_widths(Ns):
-                return "inconclusive", f"{base}; {_evidence_note(Ns)}", math.nan
+                return ("inconclusive", Reason("spikes-widths", base=base,
+                                               widths=_evidence_reason(Ns)), math.nan)
+            said = dict(base=base, margin=SPIKE_EXPONENT_MARGIN)
             if not (s(l) >= SPIKE_EXPONENT_MARGIN and -s(l + 1) >= SPIKE_EXPONENT_MARGIN):
-                return ("inconclusive", f"{base}: an exponent within {SPIKE_EXPONENT_MARGIN} "
-                        "of 0 is not decided by counting at feasible N, either way", math.nan)
+                return "inconclusive", Reason("spikes-near-zero", said), math.nan
             if all(m == l for m in med):
-                return "consistent", f"{base}; both exponents at least " \
-                    f"{SPIKE_EXPONENT_MARGIN} from 0", math.nan
+                return "consistent", Reason("spikes-consistent", said), math.nan
             sides = {np.sign(c - l) for N in tail for c in counts[N]}
             moving = abs(med[1] - l) < abs(med[0] - l)
             if len(sides) == 1 and 0 not in sides and not moving:
-                return ("inconsistent", f"{base}: differs in every seed, on one side, not moving "
-                        "toward it", math.nan)
-            return "inconclusive", f"{base}: not observable at this N", math.nan
+                return "inconsistent", Reason("spikes-inconsistent", said), math.nan
+            return "inconclusive", Reason("spikes-unobservable", said), math.nan
 
         last = counts[Ns[-1]]
         return [Finding(self.name, f"alpha1={config.alpha1:g}", config, table, l,

@@ -12,6 +12,7 @@ from typing import Any
 from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
+from twostep.theory.predict import predict
 
 from .base import Claim, _per_N, _required
 from .coherent import cell_seconds, coherent_finding
@@ -25,7 +26,7 @@ from .results import Finding, Results
 class _UserClaim(Claim):
     """What the user-facing claims share: a required ``predicted(config)`` and
     ``statistic(measurement)`` (the measurement a :class:`~twostep.simulate.Measurement`, read by
-    attribute: ``m.amplitudes[1].amplitude``), and the regime guard's run option (``terms``)
+    attribute: ``m.amplitude(1).amplitude``), and the regime guard's run option (``terms``)
     while the subclass's ``guard`` is on."""
 
     predicted: Callable[[ModelConfig], float] | None = None
@@ -39,18 +40,20 @@ class _UserClaim(Claim):
             raise ConfigError(f"{type(self).__name__} {self.name!r}: tolerance must be a finite "
                               f"number > 0, got {tol!r}")
 
-    def _predicted(self, config: ModelConfig) -> float:
-        """``predicted(config)`` as a finite float; a prediction that raises or is not finite
-        stops with one line naming the claim (the user's function: its error is theirs)."""
+    def _predicted(self, config: ModelConfig, N: int | None = None) -> float:
+        """``predicted(config)`` (``N`` given: ``predicted(predict(config).at(N))``) as a
+        finite float; a prediction that raises or is not finite stops with one line naming the
+        claim (the user's function: its error is theirs)."""
+        call = "predicted(config)" if N is None else f"predicted(predict(config).at({N}))"
         try:
-            value = float(self.predicted(config))
+            value = float(self.predicted(config if N is None else predict(config).at(N)))
         except ConfigError as err:
-            raise ConfigError(f"claim {self.name!r}: predicted(config): {err}") from None
+            raise ConfigError(f"claim {self.name!r}: {call}: {err}") from None
         except Exception as err:  # noqa: BLE001 - a user's function: any error is theirs
-            raise ConfigError(f"claim {self.name!r}: predicted(config) failed for "
+            raise ConfigError(f"claim {self.name!r}: {call} failed for "
                               f"{config.to_json()}: {type(err).__name__}: {err}") from None
         if not math.isfinite(value):
-            raise ConfigError(f"claim {self.name!r}: predicted(config) is {value} for "
+            raise ConfigError(f"claim {self.name!r}: {call} is {value} for "
                               f"{config.to_json()}; it must be a finite number")
         return value
 
@@ -111,18 +114,27 @@ class LimitClaim(_UserClaim):
     """User-facing: a statistic converges to ``predicted(config)`` as N grows.
 
     ``tolerance`` is absolute, or relative to the prediction when ``relative=True``.  The regime
-    guard applies as for :class:`ExponentClaim`.
+    guard applies as for :class:`ExponentClaim`.  ``at_N=True``: ``predicted`` gets the
+    predicted :class:`~twostep.theory.observables.Observables` at each width N,
+    ``predict(config).at(N)`` (the fields a measurement has: one function can be both the
+    statistic and the prediction), and the band is per N, as the built-in finite-N claims
+    compare (docs/howto-own-claim.md).
     """
 
     tolerance: float = 0.02
     relative: bool = True
     guard: bool = True
+    at_N: bool = False
 
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
-        pred = self._predicted(config)
-        tol = self.tolerance * abs(pred) if self.relative else self.tolerance
+        pred: float | dict[int, float] = 0.0 if self.at_N else self._predicted(config)
         reads: set[str] = set()
         vals = _per_N(results, config, self.statistic, self.name, reads, user=True)
+        if self.at_N:  # the prediction at each width: predict(config).at(N)
+            pred = {N: self._predicted(config, N) for N in vals}
+        tol = ({N: self.tolerance * abs(p) if self.relative else self.tolerance
+                for N, p in pred.items()} if isinstance(pred, dict) else
+               self.tolerance * abs(pred) if self.relative else self.tolerance)
         regime = measured_regime(results, config) if reads and self.guard else None
         return [limit_finding(self.name, "limit", config, vals, pred, tol, regime=regime,
                               guard_off=bool(reads) and not self.guard)]

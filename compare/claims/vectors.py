@@ -15,7 +15,8 @@ from twostep.theory.predict import predict
 from .. import stats
 from ..table import Table
 from .base import Claim
-from .guard import guard_terms, measured_regime
+from .codes import Reason
+from .guard import guard_clause, guard_terms, measured_regime
 from .results import Finding, Results
 
 
@@ -73,27 +74,25 @@ class LeftVectors(Claim):
                                        "absent" if mode in absent else "not predicted")
                          if mode is not None else "-"})
 
-        def decide(adj: dict[str, float]) -> tuple[str, str, float]:
+        def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             if not regime.ok(N):
-                return "inconclusive", regime.describe([N]), math.nan
+                return "inconclusive", guard_clause(regime, [N])[0], math.nan
             steady = [row for row in rows if row[1] * 2 >= len(ms)]
             if not steady:
-                return "inconclusive", f"no outlier in at least half of the seeds at N = {N}", \
-                    math.nan
+                return "inconclusive", Reason("vectors-no-outlier", N=N), math.nan
             wrong = [row for row in steady if row[2] in absent and row[3] == row[1]
                      and row[4].low > 0.5]
             if wrong:
-                desc = ", ".join(f"rank {r + 1} -> a^{k + 1}" for r, _, k, _, _ in wrong)
-                return ("inconsistent", f"outlier(s) aligned with a power the theory predicts "
-                        f"absent: {desc}", math.nan)
+                return ("inconsistent", Reason("vectors-absent-power", ranks=[
+                    Reason("vectors-rank-power", rank=r + 1, power=k + 1)
+                    for r, _, k, _, _ in wrong]), math.nan)
             good = all(row[2] in allowed and row[3] == row[1] and row[4].low > 0.5
                        for row in steady)
-            desc = ", ".join(f"rank {r + 1}: k={k} ({c}/{n} seeds, overlap {iv})"
-                             for r, n, k, c, iv in steady)
+            ranks = [Reason("vectors-rank", rank=r + 1, k=k, agree=c, seeds=n, overlap=str(iv))
+                     for r, n, k, c, iv in steady]
             if good:
-                return "consistent", f"at N = {N}: {desc}", math.nan
-            return "inconclusive", f"at N = {N} not every outlier is clearly identified: {desc}", \
-                math.nan
+                return "consistent", Reason("vectors-consistent", N=N, ranks=ranks), math.nan
+            return "inconclusive", Reason("vectors-unclear", N=N, ranks=ranks), math.nan
 
         best = rows[0][4] if rows else None
         return [Finding(self.name, f"W_2 outliers at N = {N}", config, table,

@@ -13,14 +13,15 @@ from typing import Any
 TABLE_FORMATS = ("markdown", "csv", "latex", "json")
 
 
-def add_format_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--format {markdown,csv,latex,json}`` and ``--json`` (the same as ``--format json``),
-    one or the other; both set ``args.format``."""
+def add_format_arguments(parser: argparse.ArgumentParser, extra: tuple[str, ...] = (),
+                         extra_help: str = "") -> None:
+    """``--format {markdown,csv,latex,json}`` (and the formats ``extra``) and ``--json`` (the
+    same as ``--format json``), one or the other; both set ``args.format``."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--format", default="markdown", choices=TABLE_FORMATS,
+    group.add_argument("--format", default="markdown", choices=TABLE_FORMATS + extra,
                        help="format of the tables printed on the terminal, one of "
-                            "%(choices)s; json: standard output is one JSON document "
-                            "(default: %(default)s)")
+                            "%(choices)s; json: standard output is one JSON document"
+                            f"{extra_help} (default: %(default)s)")
     group.add_argument("--json", dest="format", action="store_const", const="json",
                        help="standard output is one JSON document, every other line goes to "
                             "standard error (the same as --format json)")

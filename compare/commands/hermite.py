@@ -113,12 +113,14 @@ def _number(c: hermite.Coefficient, x: mpmath.mpf, digits: int) -> str:
 
 
 def _table(summary: dict) -> str:
+    from twostep.theory.hermite import PARITY
+
     digits = summary["digits"]
     rows = [("m", "c_m", "mu_m = c_m/sqrt(m!)", "how", "closed form / error")]
     for c in summary["_coefficients"]:
         if c.exact:
             detail = str(c.value)
-            if "parity" in c.reason:
+            if c.cause == PARITY:
                 detail += "  (parity)"
         else:
             detail = f"+- {c.error:.1e}"

@@ -8,7 +8,9 @@ at least two widths, ``reuse-gap`` where both batch modes were run, ``bbp`` for 
 The store is only read (a read-only connection that creates no file beside it, so a store in
 a read-only folder works).  ``--out`` is written only if it is new, empty or a report folder
 twostep wrote (see ``twostep.compare.report``); with ``--json`` (or ``--format json``)
-standard output is one JSON document and every other line goes to standard error.
+standard output is one JSON document and every other line goes to standard error.  Every
+report folder holds ``report.html``, the whole report in one self-contained file
+(:mod:`twostep.compare.report_html`); ``--format html`` also prints it on standard output.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace a twostep report folder even if files twostep wrote in it "
                              "were edited since; a file twostep did not write is never deleted, "
                              "nor any other folder")
-    add_format_arguments(parser)
+    add_format_arguments(parser, ("html",),
+                         "; html: standard output is the report's self-contained HTML document "
+                         "(DIR/report.html, written in every format)")
     add_figure_arguments(parser)
 
 
@@ -90,11 +94,15 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(nothing_to_report(store, args.store))
         verdicts, results = (core_plan.evaluate if core else evaluate)(plan, store)
         spectrum = spectrum_measurement(store)
-    print_verdicts(verdicts, args.format)
+    if args.format != "html":
+        print_verdicts(verdicts, args.format)
     with disk_full(f"report {args.out}", REPORT_KEPT):
         out = write_report(args.out, verdicts, plan=plan, results=results, spectrum=spectrum,
                            figures=not args.no_plots,
                            figure_options=figures, force=args.force, stores=(args.store,))
-    print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md",
-          file=sys.stderr)
+    if args.format == "html":  # one document on standard output, as with json
+        sys.stdout.write((out / "report.html").read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    print(f"twostep report: {len(verdicts)} verdict(s); report in {out}/report.md and "
+          f"{out}/report.html", file=sys.stderr)
     return 0

@@ -71,7 +71,7 @@ from .api import (
     reuse_exponent,
 )
 from .checks import MAX_DIGITS, MAX_ORDER, check_square_integrable
-from .results import Coefficient, ReuseExponent, Symmetry, Value
+from .results import NOT_COMPUTED_CAUSE, PARITY, Coefficient, ReuseExponent, Symmetry, Value
 from .symmetry import parity, symmetry
 
 __all__ = [
@@ -82,6 +82,8 @@ __all__ = [
     "DEFAULT_TIME_BUDGET",
     "MAX_DERIVATIVE_ORDER",
     "NOT_COMPUTED",
+    "NOT_COMPUTED_CAUSE",
+    "PARITY",
     "MAX_DIGITS",
     "MAX_ORDER",
     "MAX_TIME_BUDGET",

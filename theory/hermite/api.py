@@ -15,6 +15,8 @@ from .gaussian import _exact_expectation
 from .kinks import _is_smooth
 from .quadrature import _quadrature
 from .results import (
+    NOT_COMPUTED_CAUSE,
+    PARITY,
     Coefficient,
     ReuseExponent,
     Value,
@@ -39,7 +41,8 @@ def _expectation(expr: sympy.Expr, digits: int) -> Value:
         return _exact_value(exact[0], digits, exact[1])
     sym = _symmetry(expr)
     if sym.even_part == "zero":
-        return _exact_value(sympy.S.Zero, digits, f"zero by parity: integrand odd ({sym.how_even})")
+        return _exact_value(sympy.S.Zero, digits, f"zero by parity: integrand odd ({sym.how_even})",
+                            PARITY)
     if sym.even_part == "constant" and sym.constant is not None:
         return _exact_value(sym.constant, digits,
                             f"exact by parity: integrand is a constant plus an odd part "
@@ -59,7 +62,7 @@ def _coefficient(expr: sympy.Expr, m: int, digits: int) -> Coefficient:
     sym = _symmetry(expr)
     reason = sym.zero_reason(m)
     if reason is not None:
-        return _as_coefficient(_exact_value(sympy.S.Zero, digits, reason), m)
+        return _as_coefficient(_exact_value(sympy.S.Zero, digits, reason, PARITY), m)
     if m == 0 and sym.even_part == "constant" and sym.constant is not None:
         return _as_coefficient(_exact_value(sym.constant, digits,
                                             f"exact: c_0 = f(0), f - f(0) odd ({sym.how_even})"), m)
@@ -114,7 +117,7 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
         c = _coefficient(expr, k + 1, digits)
         return Value(value=c.value, numeric=c.numeric, exact=c.exact, error=c.error,
                      digits=digits, reason=f"Stein: E[sigma^({k + 1})] = c_{k + 1}(sigma); "
-                                           f"{c.reason}")
+                                           f"{c.reason}", cause=c.cause)
     if not _is_smooth(expr) or nonsmooth.discontinuous(expr):
         return _undefined(digits, f"undefined for non-smooth activation {name}: "
                                   f"E[sigma^({k + 1}) sigma'^{m}] multiplies distributions")
@@ -122,15 +125,15 @@ def _derivative_moment(expr: sympy.Expr, k: int, m: int, digits: int, name: str)
     if sym.even_part in ("zero", "constant") and k % 2 == 1:
         return _exact_value(sympy.S.Zero, digits,
                             f"zero by parity: sigma - sigma(0) odd ({sym.how_even}), so "
-                            f"sigma^({k + 1}) is odd and sigma' even")
+                            f"sigma^({k + 1}) is odd and sigma' even", PARITY)
     if sym.odd_part == "zero" and (k + 1 + m) % 2 == 1:
         return _exact_value(sympy.S.Zero, digits,
                             f"zero by parity: sigma even ({sym.how_odd}), "
-                            f"sigma^({k + 1}) sigma'^{m} is odd")
+                            f"sigma^({k + 1}) sigma'^{m} is odd", PARITY)
     if k + 1 > MAX_DERIVATIVE_ORDER and not expr.is_polynomial(Z):
         return _undefined(digits, f"{NOT_COMPUTED}: E[sigma^({k + 1}) sigma'^{m}] for sigma = "
                                   f"{name} needs a symbolic derivative of order {k + 1} > "
-                                  f"{MAX_DERIVATIVE_ORDER}")
+                                  f"{MAX_DERIVATIVE_ORDER}", NOT_COMPUTED_CAUSE)
     integrand = _derivative(expr, k + 1) * _derivative(expr, 1) ** m
     if integrand.has(sympy.Derivative):  # floor, frac, zeta: sympy cannot differentiate them
         return _undefined(digits, f"undefined for activation {name}: sympy has no closed-form "
@@ -172,10 +175,10 @@ def information_exponent(f: str | Function | sympy.Expr, limit: int = 20) -> int
 def _reuse_moment(expr: sympy.Expr, j: int) -> Value:
     sym = _symmetry(expr)
     if sym.odd_part == "zero":
-        return _exact_value(sympy.S.Zero, 30, f"zero by parity: f even ({sym.how_odd})")
+        return _exact_value(sympy.S.Zero, 30, f"zero by parity: f even ({sym.how_odd})", PARITY)
     if sym.even_part == "zero" and j % 2 == 0:
         return _exact_value(sympy.S.Zero, 30,
-                            f"zero by parity: f odd ({sym.how_even}), z f^{j} is odd")
+                            f"zero by parity: f odd ({sym.how_even}), z f^{j} is odd", PARITY)
     if j == 1:
         return _coefficient(expr, 1, 30)
     return _expectation(sympy.expand(Z * expr**j) if expr.is_polynomial(Z) else Z * expr**j, 30)

@@ -11,6 +11,11 @@ import sympy
 
 from ..errors import NonFiniteError, UndefinedError
 
+#: ``Value.cause`` of a value that is zero by parity (a symmetry of the function).
+PARITY = "parity"
+#: ``Value.cause`` of a moment not computed (beyond ``api.MAX_DERIVATIVE_ORDER``).
+NOT_COMPUTED_CAUSE = "not-computed"
+
 
 @dataclass(frozen=True)
 class Value:
@@ -30,6 +35,9 @@ class Value:
     digits: int
     defined: bool = True
     reason: str = ""
+    #: what ``reason`` says, as a code for code to branch on (:data:`PARITY`,
+    #: :data:`NOT_COMPUTED_CAUSE`; empty: no cause code code needs)
+    cause: str = ""
 
     def __float__(self) -> float:
         return float(self.numeric)
@@ -67,7 +75,8 @@ class Coefficient(Value):
         value = None if self.value is None else self.value / sympy.sqrt(scale)
         error = None if self.error is None else self.error / math.sqrt(scale)
         return Value(value=value, numeric=numeric, exact=self.exact, error=error,
-                     digits=self.digits, defined=self.defined, reason=self.reason)
+                     digits=self.digits, defined=self.defined, reason=self.reason,
+                     cause=self.cause)
 
 
 @dataclass(frozen=True)
@@ -134,9 +143,9 @@ class Symmetry:
 
 
 
-def _exact_value(value: sympy.Expr, digits: int, reason: str) -> Value:
+def _exact_value(value: sympy.Expr, digits: int, reason: str, cause: str = "") -> Value:
     return Value(value=value, numeric=_evalf(value, digits), exact=True, error=None,
-                 digits=digits, reason=reason)
+                 digits=digits, reason=reason, cause=cause)
 
 
 def _evalf(value: sympy.Expr, digits: int) -> mpmath.mpf:
@@ -152,11 +161,12 @@ def _evalf(value: sympy.Expr, digits: int) -> mpmath.mpf:
         return mpmath.mpf(str(number))
 
 
-def _undefined(digits: int, reason: str) -> Value:
+def _undefined(digits: int, reason: str, cause: str = "") -> Value:
     return Value(value=None, numeric=mpmath.mpf("nan"), exact=False, error=None,
-                 digits=digits, defined=False, reason=reason)
+                 digits=digits, defined=False, reason=reason, cause=cause)
 
 
 def _as_coefficient(v: Value, m: int) -> Coefficient:
     return Coefficient(value=v.value, numeric=v.numeric, exact=v.exact, error=v.error,
-                       digits=v.digits, defined=v.defined, reason=v.reason, order=m)
+                       digits=v.digits, defined=v.defined, reason=v.reason, cause=v.cause,
+                       order=m)
