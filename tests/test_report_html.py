@@ -129,7 +129,10 @@ def test_write_report_writes_report_html(tmp_path):
                        figure_options={"figure_format": "svg"})
     doc = Doc((out / "report.html").read_text())
     srcs = [a["src"] for t, a in doc.tags if t == "img"]
-    assert len(srcs) == len(list((out / "figures").iterdir())) == 2
+    # amplitudes, the phase plane and the growth-exponent claim's own figure
+    names = sorted(p.name for p in (out / "figures").iterdir())
+    assert len(srcs) == len(names) == 3, names
+    assert any(n.startswith("claim-01-growth-exponent") for n in names), names
     assert all(s.startswith("data:image/svg+xml;base64,") for s in srcs)
     assert "report.html" in (out / MARKER).read_text()
 
