@@ -79,8 +79,8 @@ m = run(cfg, N, 0, dtype=dtype)
 wall = time.perf_counter() - t
 peak = hwm()
 print(json.dumps({"N": N, "base": base, "peak": peak, "estimate": est["total"],
-                  "phase": est["largest_phase"], "timing": m.timing, "wall": wall,
-                  "outliers": [o["value"] for o in m.outliers]}))
+                  "phase": est["largest_phase"], "timing": m.timing.to_dict(), "wall": wall,
+                  "outliers": [o.value for o in m.outliers]}))
 """
 
 
@@ -179,11 +179,11 @@ def floor_table(Ns, repeats: int) -> None:
             traj, steps = steps_alone(N)
             best["traj"], best["steps"] = min(best["traj"], traj), min(best["steps"], steps)
             m = run(CONFIG, N, 0, dtype="float32", top=10, terms=0)
-            best["run"] = min(best["run"], m.timing["total_s"])
-            best["spectra"] = min(best["spectra"], m.timing["spectra_s"])
+            best["run"] = min(best["run"], m.timing.total_s)
+            best["spectra"] = min(best["spectra"], m.timing.spectra_s)
             t_naive, s_naive = naive(CONFIG, N, 0, "float64", update=True)
             best["naive"] = min(best["naive"], t_naive)
-            ours = np.array(m.spectra["W2"]["singular_values"])
+            ours = np.array(m.spectra["W2"].singular_values)
             diff = float(np.max(np.abs(ours - s_naive) / s_naive))
         g = best["gemm"]
         print(f"| {N} | {g:.2f} | {best['steps']:.2f} ({best['steps'] / g:.2f}) | "
@@ -210,9 +210,9 @@ def declared_table(N: int, repeats: int) -> None:
     for label, spectra in DECLARED:
         times = [run(CONFIG, N, 0, dtype="float32", spectra=spectra).timing
                  for _ in range(repeats)]
-        best = min(times, key=lambda t: t["total_s"])
-        print(f"| {label} | {best['total_s']:.2f} | {best['spectra_s']:.2f} | "
-              f"{best['total_s'] / gemm:.2f} |", flush=True)
+        best = min(times, key=lambda t: t.total_s)
+        print(f"| {label} | {best.total_s:.2f} | {best.spectra_s:.2f} | "
+              f"{best.total_s / gemm:.2f} |", flush=True)
     print(f"(four GEMMs {gemm:.2f} s; load average now {os.getloadavg()[0]:.2f})\n")
 
 
@@ -232,11 +232,11 @@ def terms_table(N: int, K: int, repeats: int) -> None:
     gemm = min(bare_gemms(N, "float32", repeats=1) for _ in range(repeats))
     floor = gemm * (4 + 2 + K + 1) / 4
     times = [run(CONFIG, N, 0, terms=K, **TERMS_CELL).timing for _ in range(repeats)]
-    best = min(times, key=lambda t: t["total_s"])
+    best = min(times, key=lambda t: t.total_s)
     print("| part | s | of the floor |")
     print("|---|---|---|")
     for name in ("draws_s", "steps_s", "terms_s", "total_s"):
-        print(f"| {name[:-2]} | {best[name]:.2f} | {best[name] / floor:.2f} |")
+        print(f"| {name[:-2]} | {getattr(best, name):.2f} | {getattr(best, name) / floor:.2f} |")
     print(f"(GEMM floor {floor:.2f} s = {(4 + 2 + K + 1) / 4:.2f} x four GEMMs of {gemm:.2f} s; "
           f"terms includes the per-term top singular values and the series residual; load "
           f"average now {os.getloadavg()[0]:.2f})\n")
@@ -251,8 +251,11 @@ def cell_once(N: int) -> dict:
     (float32, default options otherwise)."""
     gemm = bare_gemms(N, "float32", repeats=1)
     timing = run(CONFIG, N, 0, dtype="float32", spectra=ONE_SPECTRUM).timing
-    return {"gemm": gemm, "run": timing["total_s"], "draws": timing["draws_s"],
-            "steps": timing["steps_s"], "spectrum": timing["spectra_s"]}
+    # a record here, a dict in a checkout before 0.4 (the comparison's child process)
+    seconds = (lambda name: timing[name]) if isinstance(timing, dict) else (
+        lambda name: getattr(timing, name))
+    return {"gemm": gemm, "run": seconds("total_s"), "draws": seconds("draws_s"),
+            "steps": seconds("steps_s"), "spectrum": seconds("spectra_s")}
 
 
 def _checkout_path(checkout: Path, scratch: Path) -> str:
@@ -311,15 +314,14 @@ def best_run(N: int, dtype: str, repeats: int):
     best = None
     for _ in range(repeats):
         m = run(CONFIG, N, 0, dtype=dtype)
-        if best is None or m.timing["total_s"] < best.timing["total_s"]:
+        if best is None or m.timing.total_s < best.timing.total_s:
             best = m
     return best
 
 
 def same_work(m) -> float:
     """Draws + steps + W_2's top triplets: what the naive reference computes."""
-    return (m.timing["draws_s"] + m.timing["steps_s"]
-            + m.timing["spectrum_s"]["W2"])
+    return m.timing.draws_s + m.timing.steps_s + m.timing.spectrum("W2")
 
 
 def subprocess_peak(N: int, dtype: str = "float32") -> dict:

@@ -133,7 +133,7 @@ def build_pool(store_path: str | Path, chosen: Mapping[str, Setup], *, quiet: bo
                 continue
             m = Measurement.from_dict(result)
             pool[(c.config.key(), c.N)][c.seed] = m
-            seconds += float((m.timing or {}).get("total_s") or 0.0)
+            seconds += float(m.timing.total_s or 0.0)
     return dict(pool), seconds
 
 

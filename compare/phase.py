@@ -124,7 +124,7 @@ def _cell_seconds(core: CoreVerdicts) -> float:
     res = core.base_results
     if res is None:
         return float("nan")
-    return float(sum(float((m.timing or {}).get("total_s") or 0.0) for b in core.bases
+    return float(sum(float(m.timing.total_s or 0.0) for b in core.bases
                      for N in res.Ns(b) for m in res.get(b, N)))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from twostep.simulate.measurement import Measurement
 from twostep.theory.errors import ConfigError
+from twostep.theory.records import NpzRef
 
 from .plot_canvas import axes_for, renderer_of, require_matplotlib, set_caption
 
@@ -29,48 +30,48 @@ def draw_spectrum(measurement: Measurement | Mapping[str, Any], prediction: Any,
     of its own; returns the figure unsaved.
 
     ``measurement``: a :class:`~twostep.simulate.Measurement` or its stored dict; its
-    ``spectra[matrix]`` is the raw spectrum dict (``values``, ``histogram``, ``outliers``)."""
+    ``spectra[matrix]`` is its :class:`Spectrum` (``values``, ``histogram``, ``outliers``)."""
     require_matplotlib()
     measurement = Measurement.from_dict(measurement)
     spec = measurement.spectra[matrix]
-    values = spec.get("values")
-    if isinstance(values, dict):  # stored measurements keep the raw values in the npz only
+    values = spec.values
+    if isinstance(values, NpzRef):  # a stored measurement's are in its npz only
         values = None
-    if values is None and spec.get("histogram") is None:
+    if values is None and spec.histogram is None:
         raise ConfigError(f"measurement has no full spectrum of {matrix}; run with spectrum=True")
     own = ax is None
     fig, ax = axes_for(ax, (7.0, 3.4), (0.09, 0.14, 0.58, 0.76))
     name = _tex(matrix)
     # the bulk and the outliers near it on a linear axis; far outliers are named at the margin
-    outs = [o["value"] for o in spec["outliers"]]
-    near = [v for v in outs if v < 3 * spec["bulk_edge"]]
-    hi = max([1.3 * spec["bulk_edge"], *(1.1 * v for v in near)])
+    outs = [o.value for o in spec.outliers or ()]
+    near = [v for v in outs if v < 3 * spec.bulk_edge]
+    hi = max([1.3 * spec.bulk_edge, *(1.1 * v for v in near)])
     if values is not None:
         v = np.asarray(values, float)
         ax.hist(v[v <= hi], bins=100, range=(0, hi), color="tab:blue", alpha=0.7,
                 label=f"singular values of {name}")
     else:
-        h = spec["histogram"]
-        edges = np.asarray(h["edges"], float)
-        ax.stairs(h["counts"], edges, fill=True, alpha=0.7, color="tab:blue",
+        h = spec.histogram
+        edges = np.asarray(h.edges, float)
+        ax.stairs(h.counts, edges, fill=True, alpha=0.7, color="tab:blue",
                   label=f"singular values of {name} (stored histogram)")
         hi = max(hi, float(edges[edges <= hi][-1]) if np.any(edges <= hi) else hi)
     ax.set_yscale("log")
-    ax.axvline(spec["bulk_edge"], color="k", ls="--", lw=1,
-               label=rf"theory edge $1+\sqrt{{N/d}}$ = {spec['bulk_edge']:.3f}")
-    if spec.get("bulk_edge_empirical") is not None:
-        ax.axvline(spec["bulk_edge_empirical"], color="tab:orange", ls=":", lw=1.5,
-                   label=f"empirical edge {spec['bulk_edge_empirical']:.3f}")
+    ax.axvline(spec.bulk_edge, color="k", ls="--", lw=1,
+               label=rf"theory edge $1+\sqrt{{N/d}}$ = {spec.bulk_edge:.3f}")
+    if spec.bulk_edge_empirical is not None:
+        ax.axvline(spec.bulk_edge_empirical, color="tab:orange", ls=":", lw=1.5,
+                   label=f"empirical edge {spec.bulk_edge_empirical:.3f}")
     far = []
-    for i, o in enumerate(spec["outliers"]):
-        k = o.get("term")
+    for i, o in enumerate(spec.outliers or ()):
+        k = o.term
         term = f"$a^{{{k + 1}}}$" if k is not None else "?"
-        if o["value"] > hi:
-            far.append(f"{term} at {o['value']:.2f}")
+        if o.value > hi:
+            far.append(f"{term} at {o.value:.2f}")
             continue
-        ax.axvline(o["value"], color="tab:red", lw=1.2,
+        ax.axvline(o.value, color="tab:red", lw=1.2,
                    label="measured outliers (left vector)" if i == len(far) else None)
-        ax.annotate(term, (o["value"], 0.02), xycoords=ax.get_xaxis_transform(),
+        ax.annotate(term, (o.value, 0.02), xycoords=ax.get_xaxis_transform(),
                     xytext=(3, 0), textcoords="offset points", color="tab:red")
     if prediction is not None:
         spectrum = prediction.at(int(measurement.N), ks=()).spectra.get(matrix)

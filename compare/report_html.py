@@ -84,7 +84,7 @@ def figure_html(fig: Figure) -> str:
 
 def versions() -> dict[str, str]:
     """The versions of twostep, Python, numpy, scipy (and matplotlib where installed)."""
-    out = dict(run_versions())
+    out = run_versions().to_dict()
     try:
         import matplotlib
 

@@ -18,6 +18,7 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 from twostep.theory.fields import scale_of
 from twostep.theory.observables import Series
+from twostep.theory.records import P1Stats
 
 from .claims import Results
 
@@ -33,7 +34,7 @@ STEP_FIELDS = ("alpha1", "alpha2", "etabar1", "etabar2")
 SAME_ETA1 = 1e-12
 
 #: What the regime guard says of a width whose rescaled residual is unknown (rule 3; the
-#: rescaled ``series["residual_missing"]``, read by ``claims.measured_regime``).
+#: rescaled ``series.residual_missing``, read by ``claims.measured_regime``).
 UNKNOWN_RESIDUAL = ("core view: the series residual at this eta1 is unknown; see "
                     "compare/core.py, the residual rule")
 
@@ -188,7 +189,7 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
         raise ConfigError("the core needs a measurement with exact terms and series "
                           "diagnostics (run with terms >= 1)")
     N = int(m.N)
-    eta1, eta2 = float(series["eta1"]), float(series["eta2"])
+    eta1, eta2 = float(series.eta1), float(series.eta2)
     f1, f2 = etas(config_from, N)
     if abs(f1 / eta1 - 1) > 1e-12 or abs(f2 / eta2 - 1) > 1e-12:
         raise ConfigError(f"the measurement's step sizes (eta1 = {eta1:.6g}, eta2 = {eta2:.6g}) "
@@ -198,24 +199,23 @@ def rescale(measurement: Measurement | Mapping[str, Any], config_from: ModelConf
     same = abs(u - 1) <= SAME_ETA1
     scale = [v * u**k for k in range(1 + max(int(t.k) for t in terms))]  # scale[k], by k
 
-    p1 = dict(series.get("p1") or {})
-    p1_max = p1.get("max")
-    p1_abs = None if p1_max is None else float(p1_max) / eta1   # max|P1_ij|, step-size free
-    new_p1 = {"max": None if p1_abs is None else p1_abs * t1,
-              "fraction_above": p1.get("fraction_above") if same else None}
+    p1 = series.p1 or P1Stats()
+    p1_abs = None if p1.max is None else float(p1.max) / eta1   # max|P1_ij|, step-size free
+    new_p1 = P1Stats(max=None if p1_abs is None else p1_abs * t1,
+                     fraction_above=p1.fraction_above if same else None)
     R = radius(config_to.activation)
-    tol = float(series.get("tolerance", SERIES_TOLERANCE))
+    tol = float(SERIES_TOLERANCE if series.tolerance is None else series.tolerance)
     if same:
-        rule, residual = "measured", series.get("residual")
+        rule, residual = "measured", series.residual
     else:
-        rule, residual = _other_eta1_residual(series.get("residual"), measured_residual, tol,
+        rule, residual = _other_eta1_residual(series.residual, measured_residual, tol,
                                               eta1, t1, p1_abs, R)
     # every field of the terms and the series as it declares (theory/fields.py, rescaled)
     factors = _Factors(u, v, scale, same, given={
         "eta1": t1, "eta2": t2, "residual": residual,
         "converges": residual is not None and residual <= tol, "p1": new_p1,
         "residual_missing": UNKNOWN_RESIDUAL if residual is None else None,
-        "core_rule": rule, "radius": R, "core_from": config_from.to_dict(),
+        "core_rule": rule, "radius": R, "core_from": config_from,
         "core_scales": tuple(scale)})
     new_terms = tuple(rescaled(t, dataclasses.replace(factors, k=int(t.k))) for t in terms)
     return dataclasses.replace(
@@ -243,7 +243,7 @@ def measure_residuals(base: ModelConfig, configs: Sequence[ModelConfig], Ns: Seq
             for t1, t2 in wanted:
                 key = (step_free_key(base), int(N), int(seed), _eta_key(t1))
                 if key not in out:
-                    out[key] = c.measure(t1, t2, top=1)["series"]["residual"]
+                    out[key] = c.measure(t1, t2, top=1)["series"].residual
             del c
     return out
 

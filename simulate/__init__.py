@@ -14,15 +14,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .gd import Step, default_steps, parse_steps
+    from .gd import default_steps, parse_steps
     from .measurement import Measurement
+    from .options import Step
     from .runner import run
 
 __all__ = ["Measurement", "Step", "default_steps", "parse_steps", "run"]
 
 #: name -> submodule of the names imported on first use
-_LAZY = {"Step": "gd", "default_steps": "gd", "parse_steps": "gd", "Measurement": "measurement",
-         "run": "runner"}
+_LAZY = {"Step": "options", "default_steps": "gd", "parse_steps": "gd",
+         "Measurement": "measurement", "run": "runner"}
 
 
 def __getattr__(name: str) -> Any:

@@ -31,6 +31,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from twostep.theory import ConfigError, Function, ModelConfig, parse_function
+from twostep.theory.records import Exceedance, P1Stats
 
 from . import backend as backends
 from . import draws, gd, spectra
@@ -76,15 +77,15 @@ class Core:
                                  f"{gd.nonfinite_fraction(U):.3g} of the entries are NaN/Inf")
         return U
 
-    def _p1(self, eta1: float) -> dict:
+    def _p1(self, eta1: float) -> P1Stats:
         """``max eta1 |P1|`` and the fractions of entries above :data:`terms.P1_THRESHOLDS`."""
         xp = array_namespace(self.P1)
         absP1 = xp.abs(self.P1)
         total = math.prod(absP1.shape)
-        return {"max": eta1 * backends.scalar(xp.max(absP1)),
-                "fraction_above": {
-                    name: backends.scalar(xp.count_nonzero(eta1 * absP1 > level)) / total
-                    for name, level in exact_terms.P1_THRESHOLDS.items()}}
+        return P1Stats(max=eta1 * backends.scalar(xp.max(absP1)), fraction_above=tuple(
+            Exceedance(level=name,
+                       fraction=backends.scalar(xp.count_nonzero(eta1 * absP1 > level)) / total)
+            for name, level in exact_terms.P1_THRESHOLDS.items()))
 
     def measure(self, eta1: float, eta2: float, top: int = 3) -> dict:
         """Top singular values of the update and the series diagnostics at ``(eta1, eta2)``

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 from array_api_compat import array_namespace
 
+from twostep.theory.observables import BetaLearning, Projection
+
 from . import backend as backends
 
 #: A power is "in the span of the lower ones" (q undefined) when its QR
@@ -143,7 +145,8 @@ def projections(update: np.ndarray, basis: np.ndarray, null_bases: Sequence[np.n
     return P[:, :K], nulls
 
 
-def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -> list[dict]:
+def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray
+               ) -> list[Projection]:
     """Per term k = 0..K-1: ``amplitude = ||U^T q_{k+1}||`` (U = W_T - W_{T-1}) and the
     squared cosine of ``U^T q_{k+1}`` with beta_*, against their null floors
     (``signal``, ``nulls`` from :func:`projections`).
@@ -175,11 +178,12 @@ def amplitudes(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -
                 if len(draws) > 1:
                     entry["null_floor_sd"] = float(norms.std(ddof=1))
                     entry["null_beta_overlap_sd"] = float(cosines.std(ddof=1))
-        out.append(entry)
+        out.append(Projection(**entry))
     return out
 
 
-def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray) -> dict:
+def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray
+                 ) -> BetaLearning:
     """beta_* in the learned directions: ``max_k`` of the squared cosine of ``U^T q_{k+1}`` with
     beta_* (``overlap``, at term ``best_term``), and the same maximum for each null draw (``null``:
     mean over draws, ``null_sd``), so the maximum over K directions is compared with a maximum
@@ -194,10 +198,10 @@ def learned_beta(signal: np.ndarray, nulls: np.ndarray | None, beta: np.ndarray)
 
     overlap, term = best(signal)
     draws = [best(nulls[i])[0] for i in range(nulls.shape[0])] if nulls is not None else []
-    return {"overlap": overlap, "best_term": term,
-            "null": float(np.mean(draws)) if draws else None,
-            "null_sd": float(np.std(draws, ddof=1)) if len(draws) > 1 else None,
-            "null_draws": len(draws)}
+    return BetaLearning(overlap=overlap, best_term=term,
+                        null=float(np.mean(draws)) if draws else None,
+                        null_sd=float(np.std(draws, ddof=1)) if len(draws) > 1 else None,
+                        null_draws=len(draws))
 
 
 def coherent_part(matrix: np.ndarray, q: np.ndarray, projected: np.ndarray | None = None

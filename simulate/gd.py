@@ -43,14 +43,10 @@ from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
 from twostep.theory import ConfigError, Function, ModelConfig, NonFiniteError, parse_function
-from twostep.theory.config import check_alpha
 
 from . import backend as backends
 from . import draws
-
-BATCH_CHOICES = ("fresh", "reuse")
-#: the config's name for a fresh batch (ModelConfig.batch), accepted as a step's batch too
-BATCH_ALIASES = {"independent": "fresh"}
+from .options import Step
 
 #: A step is a blow-up when the residual rms exceeds this multiple of the
 #: target's scale ``max(rms(y), 1)``, or the update's Frobenius norm exceeds
@@ -72,43 +68,6 @@ MIN_BLOCK_ROWS = 64
 #: stay in L2. Steps / bare GEMMs at N = 4000 float32 (quiet machine): 1.05 with
 #: 256 KiB, 1.07-1.10 with 1 MiB, 1.27-1.29 without sub-blocks.
 SUB_BLOCK_BYTES = 2**18
-
-
-@dataclass(frozen=True)
-class Step:
-    """One GD step: ``eta = etabar N^alpha`` on a ``fresh`` batch or the
-    previous step's batch (``reuse``)."""
-
-    alpha: float
-    etabar: float
-    batch: str
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "etabar"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-                raise ConfigError(f"step {name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"step {name} must be finite, got {value!r}")
-            object.__setattr__(self, name, float(value))
-        check_alpha("step alpha", self.alpha)
-        if self.etabar <= 0:
-            raise ConfigError(f"step etabar must be > 0, got {self.etabar!r}")
-        object.__setattr__(self, "batch", BATCH_ALIASES.get(self.batch, self.batch))
-        if self.batch not in BATCH_CHOICES:
-            raise ConfigError(
-                f"step batch must be independent (or fresh) or reuse; got {self.batch!r}")
-
-    def eta(self, N: int) -> float:
-        """``eta = etabar N^alpha`` (docs/model.md)."""
-        return self.etabar * float(N) ** self.alpha
-
-    def to_dict(self) -> dict:
-        return {"alpha": self.alpha, "etabar": self.etabar, "batch": self.batch}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Step:
-        return cls(alpha=data["alpha"], etabar=data["etabar"], batch=data["batch"])
 
 
 def default_steps(config: ModelConfig) -> tuple[Step, ...]:

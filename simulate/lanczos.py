@@ -52,6 +52,8 @@ import array_api_compat
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from twostep.theory.records import Solver
+
 #: Below this min(N, d) the full dense SVD is used (a few ms).
 DENSE_LIMIT = 256
 #: Oversampling of the Lanczos block beyond the wanted count.
@@ -78,9 +80,10 @@ class TopSVD:
     residual: float   # max ||A^T u - sigma v|| / sigma_1 over the triplets
     converged: bool
 
-    def info(self) -> dict:
-        return {"method": self.method, "iterations": self.iterations,
-                "residual": self.residual, "converged": self.converged}
+    def info(self) -> Solver:
+        """How these triplets were computed (``Spectrum.solver``)."""
+        return Solver(method=self.method, iterations=int(self.iterations),
+                      residual=float(self.residual), converged=bool(self.converged))
 
 
 @functools.lru_cache(maxsize=1)

@@ -51,7 +51,13 @@ from .files import (  # noqa: F401 - importable from here as before
 )
 from .formats import FORMAT, OLD_FORMATS, upgrade  # noqa: F401
 from .missing import unmeasured
-from .options import Provenance, RunOptions  # noqa: F401 - Provenance: importable from here
+from .options import (  # noqa: F401 - Provenance, Step: importable from here
+    Provenance,
+    RunOptions,
+    Step,
+    Timing,
+    Versions,
+)
 
 
 def package_version() -> str:
@@ -65,12 +71,12 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def versions() -> dict[str, str]:
+def versions() -> Versions:
     """Versions of twostep, numpy, scipy and python that made the measurement."""
     import scipy
 
-    return {"twostep": package_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
+    return Versions(twostep=package_version(), numpy=np.__version__, scipy=scipy.__version__,
+                    python=platform.python_version())
 
 
 def _jsonable(value: Any, where: str = "") -> Any:
@@ -122,8 +128,8 @@ class Measurement(Observables):
     seed: int = _of("run")
     options: RunOptions = _of("run", default_factory=RunOptions)
     provenance: Provenance = _of("run", default_factory=Provenance)
-    versions: dict = _of("run", default_factory=dict)
-    timing: dict = _of("run", default_factory=dict)
+    versions: Versions = _of("run", default_factory=Versions)
+    timing: Timing = _of("run", default_factory=Timing)
     bulk_edge_empirical: float | None = _of("step two", default=None)
     dynamics: tuple[StepStats, ...] = _of("per step", default=())
     series: Series | None = _of("exact terms", default=None)
@@ -137,6 +143,8 @@ class Measurement(Observables):
         if not isinstance(self.options, RunOptions):
             fix(self, "options", RunOptions.from_mapping(self.options))  # unknown names: refused
         fix(self, "provenance", Provenance.from_dict(self.provenance or {}))
+        fix(self, "versions", Versions.from_dict(self.versions or {}))
+        fix(self, "timing", Timing.from_dict(self.timing or {}))
         super().__post_init__()  # the observables' types (the spectra's steps: _step_count)
         fix(self, "series", None if self.series is None else Series.from_dict(self.series))
         fix(self, "dynamics", tuple(StepStats.from_dict(s) for s in self.dynamics or ()))

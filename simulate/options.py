@@ -28,6 +28,7 @@ those fields existed stay valid.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from twostep.theory.config import check_alpha
 from twostep.theory.errors import ConfigError
-from twostep.theory.observables import Record
+from twostep.theory.records import Observable, Record, typed_tuple
 
 #: Backend names (``numpy`` is the default; :mod:`.backend` runs them). Here, not in
 #: :mod:`.backend`, so that options are checked without loading sympy.
@@ -55,6 +57,11 @@ MAX_NULL_DRAWS = 1000
 #: ``spectra`` value meaning every ``W_t`` and the update.
 ALL_SPECTRA = "all"
 _SPECTRUM_NAME = re.compile(r"^(W[1-9][0-9]*|update)$")
+
+#: The batches of a step (:class:`Step`).
+BATCH_CHOICES = ("fresh", "reuse")
+#: the config's name for a fresh batch (ModelConfig.batch), accepted as a step's batch too
+BATCH_ALIASES = {"independent": "fresh"}
 
 #: Fields that change how a run executes, not what it measures (not in the store key).
 EXECUTION_ONLY = ("allow_memory", "block_rows")
@@ -205,17 +212,109 @@ DEFAULT_KEY = RunOptions().key()
 
 
 @dataclass(frozen=True)
-class Provenance(Record):
-    """How a run was made, beyond its :class:`RunOptions`: the GD ``steps`` (each
-    ``{"alpha", "etabar", "batch"}``), the ``max_power`` and ``block_rows`` used (the options
-    give the requested ones), the singular values computed beyond ``top`` (``extra``), the
-    edge margin's ``edge_margin_kappa``, the ``memory_estimate_bytes`` and the
-    ``identify_rule`` of the outliers' terms."""
+class Step(Record):
+    """One GD step: ``eta = etabar N^alpha`` on a ``fresh`` batch or the
+    previous step's batch (``reuse``)."""
 
-    steps: tuple[Mapping[str, Any], ...] = ()
+    alpha: float
+    etabar: float
+    batch: str
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "etabar"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+                raise ConfigError(f"step {name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"step {name} must be finite, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        check_alpha("step alpha", self.alpha)
+        if self.etabar <= 0:
+            raise ConfigError(f"step etabar must be > 0, got {self.etabar!r}")
+        object.__setattr__(self, "batch", BATCH_ALIASES.get(self.batch, self.batch))
+        if self.batch not in BATCH_CHOICES:
+            raise ConfigError(
+                f"step batch must be independent (or fresh) or reuse; got {self.batch!r}")
+
+    def eta(self, N: int) -> float:
+        """``eta = etabar N^alpha`` (docs/model.md)."""
+        return self.etabar * float(N) ** self.alpha
+
+
+@dataclass(frozen=True)
+class Provenance(Record):
+    """How a run was made, beyond its :class:`RunOptions`: the GD ``steps`` (:class:`Step`),
+    the ``max_power`` and ``block_rows`` used (the options give the requested ones), the
+    singular values computed beyond ``top`` (``extra``), the edge margin's
+    ``edge_margin_kappa``, the ``memory_estimate_bytes`` and the ``identify_rule`` of the
+    outliers' terms."""
+
+    steps: tuple[Step, ...] = ()
     max_power: int | None = None
     block_rows: int | None = None
     extra: int | None = None
     edge_margin_kappa: float | None = None
     memory_estimate_bytes: int | None = None
     identify_rule: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", typed_tuple(Step, self.steps or ()))
+
+
+@dataclass(frozen=True)
+class Versions(Record):
+    """The versions of ``twostep``, ``numpy``, ``scipy`` and ``python`` that made a
+    measurement (``Measurement.versions``)."""
+
+    twostep: str | None = None
+    numpy: str | None = None
+    scipy: str | None = None
+    python: str | None = None
+
+
+@dataclass(frozen=True)
+class SpectrumTime(Observable):
+    """The wall ``seconds`` one top-k spectrum (``name``: ``W1``.., ``update``) took."""
+
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Timing(Record):
+    """Where a run's wall time went, in seconds (``Measurement.timing``): drawing
+    (``draws_s``), the GD ``steps_s``, the top-k spectra (``spectra_s``, and each one's in
+    ``spectrum_s``), the directions and amplitudes (``directions_s``), the features
+    (``features_s``), the exact terms (``terms_s``; None without terms) and the
+    ``total_s``.  In JSON (and through the deprecated mapping emulation) ``spectrum_s`` is
+    the object name -> seconds that earlier versions wrote."""
+
+    draws_s: float | None = None
+    steps_s: float | None = None
+    spectra_s: float | None = None
+    directions_s: float | None = None
+    features_s: float | None = None
+    terms_s: float | None = None
+    total_s: float | None = None
+    spectrum_s: tuple[SpectrumTime, ...] = ()
+
+    def __post_init__(self) -> None:
+        each = self.spectrum_s or ()
+        if isinstance(each, Mapping):
+            each = tuple(SpectrumTime(name=k, seconds=v) for k, v in each.items())
+        object.__setattr__(self, "spectrum_s", typed_tuple(SpectrumTime, each))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "spectrum_s": self._as_mapped("spectrum_s")}
+
+    def _as_mapped(self, name: str) -> Any:
+        if name == "spectrum_s":
+            return {e.name: e.seconds for e in self.spectrum_s}
+        return getattr(self, name)
+
+    def spectrum(self, name: str) -> float | None:
+        """The seconds the spectrum ``name`` took (None: not computed)."""
+        for entry in self.spectrum_s:
+            if entry.name == name:
+                return entry.seconds
+        return None

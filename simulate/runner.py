@@ -11,6 +11,7 @@ last update, then the Measurement.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import zlib
@@ -21,7 +22,19 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, parse_function
-from twostep.theory.observables import StepStats
+from twostep.theory.observables import (
+    BetaLearning,
+    ExactTerm,
+    FeatureSpectrum,
+    FeatureSpikes,
+    Outlier,
+    Projection,
+    Series,
+    Spectrum,
+    StepOneSpike,
+    StepStats,
+)
+from twostep.theory.records import Histogram
 from twostep.theory.steps import check_step_size
 
 from . import backend as backends
@@ -30,7 +43,7 @@ from . import terms as exact_terms
 from .gd import Step
 from .inputs import CHECK_GRID, check_inputs  # noqa: F401 - importable from here
 from .measurement import Measurement, Provenance, versions
-from .options import RunOptions, check_integer
+from .options import RunOptions, SpectrumTime, Timing, check_integer
 
 #: Full spectra (``spectrum=True``) are refused above this max(N, d): the
 #: dense SVD is O(N^3) (about a minute at 8000 on two cores).
@@ -38,15 +51,15 @@ FULL_SPECTRUM_LIMIT = 8000
 HISTOGRAM_BINS = 120
 
 
-def _histogram(values: np.ndarray, spec: dict) -> dict:
+def _histogram(values: np.ndarray, spec: Spectrum) -> Histogram:
     """Histogram of the bulk: ``HISTOGRAM_BINS`` bins on [0, 1.5 x the larger edge]; the values
-    above (the outliers, listed in ``spec["outliers"]``) are counted in ``above``."""
-    edges = [e for e in (spec.get("bulk_edge"), spec.get("bulk_edge_empirical")) if e]
+    above (the outliers, listed in ``spec.outliers``) are counted in ``above``."""
+    edges = [e for e in (spec.bulk_edge, spec.bulk_edge_empirical) if e]
     # the update has no theoretical edge: fall back to the 10th largest value
     hi = 1.5 * max(edges) if edges else float(np.sort(values)[-min(10, values.size)])
     counts_, edges = np.histogram(values[values <= hi], bins=HISTOGRAM_BINS, range=(0.0, hi))
-    return {"counts": counts_.tolist(), "edges": edges.tolist(),
-            "above": int(np.count_nonzero(values > hi))}
+    return Histogram(counts=tuple(counts_.tolist()), edges=tuple(edges.tolist()),
+                     above=int(np.count_nonzero(values > hi)))
 
 
 def _svd_rng(seed: int, N: int, name: str) -> np.random.Generator:
@@ -54,8 +67,9 @@ def _svd_rng(seed: int, N: int, name: str) -> np.random.Generator:
 
 
 def _describe(svd: spectra.TopSVD, top: int, *, theory_edge: float | None,
-              theory_tw: float | None) -> tuple[dict, list[int]]:
-    """The Spectrum dict (without outlier annotations) and the outlier positions."""
+              theory_tw: float | None, kind: type[Spectrum] = Spectrum
+              ) -> tuple[Spectrum, list[int]]:
+    """The :class:`Spectrum` (without its outliers) and the outlier positions."""
     fit = spectra.fit_edge(svd.values)
     if fit.reliable:
         edge, margin, used = fit.edge, fit.margin, "empirical"
@@ -65,41 +79,34 @@ def _describe(svd: spectra.TopSVD, top: int, *, theory_edge: float | None,
         edge = margin = used = None
     positions = ([] if edge is None else
                  [int(j) for j in np.flatnonzero(svd.values > edge + margin)])
-    spec = {
-        "singular_values": [float(v) for v in svd.values[:top]],
-        "bulk_edge": theory_edge,
-        "bulk_edge_empirical": fit.edge,
-        "tracy_widom_scale": theory_tw,
-        "margin": margin,
-        "edge_used": used,
-        "edge_fit": fit.to_dict(),
-        "solver": svd.info(),
-        "computed": int(svd.values.size),
-    }
+    spec = kind(
+        singular_values=tuple(float(v) for v in svd.values[:top]), bulk_edge=theory_edge,
+        bulk_edge_empirical=fit.edge, tracy_widom_scale=theory_tw, margin=margin,
+        edge_used=used, edge_fit=fit, solver=svd.info(), computed=int(svd.values.size))
     return spec, positions
 
 
 def _outliers(svd: spectra.TopSVD, positions: list[int], edge: float, basis: np.ndarray | None,
-              beta: np.ndarray | None) -> list[dict]:
+              beta: np.ndarray | None) -> tuple[Outlier, ...]:
     out = []
     for j in positions:
-        entry = {"index": j, "value": float(svd.values[j]), "gap": float(svd.values[j] - edge)}
+        entry = Outlier(index=j, value=float(svd.values[j]), gap=float(svd.values[j] - edge))
         if basis is not None:
             overlaps = directions.left_overlaps(svd.left[:, j], basis)
             power = directions.identify(overlaps)
-            entry.update({
-                "left_power": power, "term": None if power is None else power - 1,
-                "left_overlaps": overlaps,
-                "right_beta_overlap": directions.squared_overlap(svd.right[:, j], beta)})
+            entry = dataclasses.replace(
+                entry, left_power=power, term=None if power is None else power - 1,
+                left_overlaps=tuple(overlaps),
+                right_beta_overlap=directions.squared_overlap(svd.right[:, j], beta))
         out.append(entry)
-    return out
+    return tuple(out)
 
 
-def _edge_used(spec: dict) -> float | None:
-    if spec["edge_used"] == "empirical":
-        return spec["bulk_edge_empirical"]
-    if spec["edge_used"] == "theory":
-        return spec["bulk_edge"]
+def _edge_used(spec: Spectrum) -> float | None:
+    if spec.edge_used == "empirical":
+        return spec.bulk_edge_empirical
+    if spec.edge_used == "theory":
+        return spec.bulk_edge
     return None
 
 
@@ -118,11 +125,12 @@ def _feature_matrix(config: ModelConfig, seed: int, N: int, n: int, d: int, W: n
 
 
 def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
-                      ) -> tuple[dict, spectra.TopSVD]:
+                      ) -> tuple[FeatureSpectrum, spectra.TopSVD]:
     svd = spectra.top_singular(F, m, rng)
-    spec, positions = _describe(svd, top, theory_edge=None, theory_tw=None)
-    spec["edge_outliers"] = len(positions)  # values above the edge + margin
-    return spec, svd
+    spec, positions = _describe(svd, top, theory_edge=None, theory_tw=None,
+                                kind=FeatureSpectrum)
+    # values above the edge + margin
+    return dataclasses.replace(spec, edge_outliers=len(positions)), svd
 
 
 def run(config: ModelConfig, N: int, seed: int = 0, *, steps: Sequence[Step] | None = None,
@@ -264,20 +272,21 @@ def plan_run(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | Non
 class _Tally:
     """What the steps of a run have measured so far."""
 
-    spectra: dict[str, dict] = field(default_factory=dict)
+    spectra: dict[str, Spectrum] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
     dynamics: list[StepStats] = field(default_factory=list)
-    step_one_spike: dict | None = None
-    amplitudes: list[dict] = field(default_factory=list)
-    learned: dict | None = None
-    terms: list[dict] | None = None
-    series: dict | None = None
-    features: dict | None = None
+    step_one_spike: StepOneSpike | None = None
+    amplitudes: tuple[Projection, ...] = ()
+    learned: BetaLearning | None = None
+    terms: tuple[ExactTerm, ...] | None = None
+    series: Series | None = None
+    features: FeatureSpikes | None = None
     feature_matrix: np.ndarray | None = None
-    f0: dict | None = None
-    timing: dict = field(default_factory=lambda: {
-        "draws_s": 0.0, "steps_s": 0.0, "spectra_s": 0.0, "directions_s": 0.0,
-        "features_s": 0.0, "spectrum_s": {}})
+    f0: FeatureSpectrum | None = None
+    # the seconds so far, by Timing field (and by spectrum): the Timing is made at the end
+    timing: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("draws_s", "steps_s", "spectra_s", "directions_s", "features_s"), 0.0))
+    spectrum_s: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,20 +309,20 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
               beta: np.ndarray, *, theory: bool, step: int
-              ) -> tuple[dict, spectra.TopSVD, list[int]]:
+              ) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
     """The top-k spectrum of ``A`` as stored under ``spectra[name]``, of GD step ``step``."""
     clock = time.perf_counter()
     svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
                                 theory_edge=plan.theory_edge if theory else None,
                                 theory_tw=plan.theory_tw if theory else None)
-    tally.timing["spectrum_s"][name] = time.perf_counter() - clock
-    spec["outliers"] = _outliers(svd, positions, _edge_used(spec), bases.signal, beta)
-    spec["step"] = step
+    tally.spectrum_s[name] = time.perf_counter() - clock
+    spec = dataclasses.replace(
+        spec, outliers=_outliers(svd, positions, _edge_used(spec), bases.signal, beta),
+        step=step)
     if plan.options.spectrum:
         values = spectra.full_spectrum(backends.to_numpy(A))
-        spec["values"] = values
-        spec["histogram"] = _histogram(values, spec)
+        spec = dataclasses.replace(spec, values=values, histogram=_histogram(values, spec))
     tally.spectra[name] = spec
     tally.timing["spectra_s"] += time.perf_counter() - clock
     return spec, svd, positions
@@ -330,13 +339,12 @@ def _measure_weights(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
     tally.counts[state.t] = len(positions)
     if state.t == 1:
         clock = time.perf_counter()
-        tally.step_one_spike = {
-            "value": float(svd.values[0]),
-            "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
-            "right_u_overlap": directions.squared_overlap(svd.right[:, 0], state.u),
-            "left_a_overlap": directions.squared_overlap(svd.left[:, 0], state.a),
-            "u_norm": float(np.linalg.norm(backends.to_numpy(state.u))),
-        }
+        tally.step_one_spike = StepOneSpike(
+            value=float(svd.values[0]),
+            right_beta_overlap=directions.squared_overlap(svd.right[:, 0], beta),
+            right_u_overlap=directions.squared_overlap(svd.right[:, 0], state.u),
+            left_a_overlap=directions.squared_overlap(svd.left[:, 0], state.a),
+            u_norm=float(np.linalg.norm(backends.to_numpy(state.u))))
         tally.timing["spectra_s"] += time.perf_counter() - clock
 
 
@@ -358,19 +366,17 @@ def _features_after(plan: _Plan, tally: _Tally, W1: np.ndarray) -> None:
     f1, _ = _feature_spectrum(F, plan.computed, plan.options.top,
                               _svd_rng(plan.seed, plan.N, "F1"))
     del F
-    threshold = (None if f0["edge_used"] is None
-                 else f0["bulk_edge_empirical"] + f0["margin"])
+    threshold = None if f0.edge_used is None else f0.bulk_edge_empirical + f0.margin
     above = new = None
     if threshold is not None:
-        above = sum(v > threshold for v in f1["singular_values"])
-        new = above - sum(v > threshold for v in f0["singular_values"])
-    tally.features = {
-        "F0": f0, "F1": f1, "threshold": threshold, "spike_count": new,
-        "above_threshold": above,
-        "definition": "F = sigma(X W^T)/sqrt(n) on a fresh batch, at W_0 (F0) and W_1 "
-                      "(F1); threshold = F0's empirical bulk edge + margin; "
-                      "above_threshold = F1's singular values above it; spike_count = "
-                      "that minus F0's own values above it (spikes made by step one)"}
+        above = sum(v > threshold for v in f1.singular_values)
+        new = above - sum(v > threshold for v in f0.singular_values)
+    tally.features = FeatureSpikes(
+        F0=f0, F1=f1, threshold=threshold, spike_count=new, above_threshold=above,
+        definition="F = sigma(X W^T)/sqrt(n) on a fresh batch, at W_0 (F0) and W_1 "
+                   "(F1); threshold = F0's empirical bulk edge + margin; "
+                   "above_threshold = F1's singular values above it; spike_count = "
+                   "that minus F0's own values above it (spikes made by step one)")
     tally.timing["features_s"] += time.perf_counter() - clock
 
 
@@ -385,7 +391,7 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
         update_norm = float(usvd.values[0])
     clock = time.perf_counter()
     signal, nulls = directions.projections(state.update, bases.signal, bases.nulls)
-    tally.amplitudes = directions.amplitudes(signal, nulls, beta)
+    tally.amplitudes = tuple(directions.amplitudes(signal, nulls, beta))
     tally.learned = directions.learned_beta(signal, nulls, beta)
     tally.timing["directions_s"] += time.perf_counter() - clock
     if term_pass is None:
@@ -406,17 +412,19 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
     counts = tally.counts
     opts = plan.options
     provenance = Provenance(
-        steps=tuple(s.to_dict() for s in plan.steps), max_power=plan.max_power,
+        steps=plan.steps, max_power=plan.max_power,
         block_rows=plan.rows, extra=spectra.EXTRA, edge_margin_kappa=spectra.MARGIN,
         memory_estimate_bytes=int(plan.estimate["total"]),
         identify_rule=f"largest squared overlap >= {directions.IDENTIFY_MIN} and >= "
                       f"{directions.IDENTIFY_RATIO:g}x the second")
     return Measurement(
         config=plan.config, N=plan.N, d=plan.d, n=plan.n, seed=plan.seed,
-        options=opts, provenance=provenance, versions=versions(), timing=tally.timing,
-        spectra=tally.spectra, outliers=None if last is None else last["outliers"],
+        options=opts, provenance=provenance, versions=versions(),
+        timing=Timing(**tally.timing, spectrum_s=tuple(
+            SpectrumTime(name=k, seconds=v) for k, v in tally.spectrum_s.items())),
+        spectra=tally.spectra, outliers=None if last is None else last.outliers,
         bulk_edge=plan.theory_edge,
-        bulk_edge_empirical=None if last is None else last["bulk_edge_empirical"],
+        bulk_edge_empirical=None if last is None else last.bulk_edge_empirical,
         visible_new_outliers=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts
                               else None),
         amplitudes=tally.amplitudes, step_one_spike=tally.step_one_spike, features=tally.features,
@@ -445,7 +453,7 @@ def _term_pass(plan: _Plan, state: gd.State) -> exact_terms.TermPass:
 
 def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: float, eta2: float,
                   basis: np.ndarray, null_bases: list[np.ndarray], beta: np.ndarray, seed: int,
-                  N: int, a: np.ndarray) -> tuple[list[dict], dict]:
+                  N: int, a: np.ndarray) -> tuple[tuple[ExactTerm, ...], Series]:
     """Per-term statistics of ``T_k = eta_2 eta_1^k D_k`` and the series diagnostics; the
     residual is formed in place in ``update`` (not used afterwards)."""
     K = len(tp.D) - 1
@@ -464,23 +472,22 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
             directions.coherent_part(Dk, basis[:, k], signal[:, k] / scales[k])
         values = [float(v) * scales[k] for v in svd.values[:TERM_TOP]]
         norms.append(values[0])
-        out.append({
-            **amp,
-            "singular_values": values,
-            "left_overlap": directions.squared_overlap(svd.left[:, 0], basis[:, k])
+        out.append(ExactTerm(
+            **dataclasses.asdict(amp),
+            singular_values=tuple(values),
+            left_overlap=directions.squared_overlap(svd.left[:, 0], basis[:, k])
             if not np.isnan(basis[0, k]) else None,
-            "right_beta_overlap": directions.squared_overlap(svd.right[:, 0], beta),
-            "coherent_sq": None if coherent is None else coherent * scales[k] ** 2,
-            "coherent_sq_se": None if coherent_se is None else coherent_se * scales[k] ** 2,
+            right_beta_overlap=directions.squared_overlap(svd.right[:, 0], beta),
+            coherent_sq=None if coherent is None else coherent * scales[k] ** 2,
+            coherent_sq_se=None if coherent_se is None else coherent_se * scales[k] ** 2,
             # the signed beta_* component of T_k^T q_{k+1}: no extra product
-            "beta_component": None if np.isnan(basis[0, k]) else float(beta @ signal[:, k]),
-            "left_weight": None if coherent is None else directions.left_weight(a, basis[:, k],
-                                                                               k + 1),
-        })
-    for k, entry in enumerate(out):
-        entry["leakage"] = [None if np.isnan(projected[m][0, k]) else
-                            float(np.linalg.norm(projected[m][:, k])) for m in range(K + 1)]
+            beta_component=None if np.isnan(basis[0, k]) else float(beta @ signal[:, k]),
+            left_weight=None if coherent is None else directions.left_weight(a, basis[:, k],
+                                                                            k + 1)))
+    out = [dataclasses.replace(entry, leakage=tuple(
+        None if np.isnan(projected[m][0, k]) else float(np.linalg.norm(projected[m][:, k]))
+        for m in range(K + 1))) for k, entry in enumerate(out)]
     exact_terms.subtract_terms(update, tp.D, tp.eta1, eta2)
     rsvd = spectra.top_singular(update, 1, _svd_rng(seed, N, "series-residual"))
-    return out, exact_terms.series(update_norm, float(rsvd.values[0]), norms, tp.eta1, eta2,
+    return tuple(out), exact_terms.series(update_norm, float(rsvd.values[0]), norms, tp.eta1, eta2,
                                    tp.p1, K)

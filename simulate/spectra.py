@@ -30,13 +30,13 @@ singular value is ``(1 + sqrt(d/N))^(1/3) d^(-2/3) / 2``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from twostep.theory.config import exact
 from twostep.theory.errors import ConfigError
+from twostep.theory.records import EdgeFit
 
 from .lanczos import (  # noqa: F401 - the public top-k names, as before the split
     DENSE_LIMIT,
@@ -110,27 +110,6 @@ def airy_positions(k: np.ndarray) -> np.ndarray:
     return (1.5 * math.pi * (np.asarray(k, dtype=float) - AIRY_OFFSET)) ** (2.0 / 3.0)
 
 
-@dataclass(frozen=True)
-class EdgeFit:
-    """Result of :func:`fit_edge`; ``edge`` is None when the fit is unreliable."""
-
-    edge: float | None
-    kappa: float | None
-    margin: float | None
-    edge_outliers: int   # values above edge + margin (the fixed point of the fit)
-    values_used: int
-    rms_residual: float | None   # of the fit, in kappa units
-    reliable: bool
-    reason: str = ""
-
-    def to_dict(self) -> dict:
-        return {"edge": self.edge, "kappa": self.kappa, "margin": self.margin,
-                "edge_outliers": self.edge_outliers, "values_used": self.values_used,
-                "rms_residual": self.rms_residual, "reliable": self.reliable,
-                "reason": self.reason, "rule": f"Airy fit from position m//{FIT_START}, "
-                f"offset {AIRY_OFFSET}, outliers above edge + {MARGIN:g} kappa"}
-
-
 def _fit(values: np.ndarray, p: int, start: int) -> tuple[float, float, float, int]:
     positions = np.arange(max(start, p), len(values))
     x = airy_positions(positions - p + 1)
@@ -144,30 +123,33 @@ def _fit(values: np.ndarray, p: int, start: int) -> tuple[float, float, float, i
 def fit_edge(values: np.ndarray, *, margin: float = MARGIN) -> EdgeFit:
     """Empirical bulk edge and outlier count from the top singular values
     (descending); the rule is in the module docstring."""
+    rule = (f"Airy fit from position m//{FIT_START}, offset {AIRY_OFFSET}, outliers above "
+            f"edge + {margin:g} kappa")
     values = np.asarray(values, dtype=float)
     m = len(values)
     start = m // FIT_START
     if m - start < MIN_FIT:
         return EdgeFit(None, None, None, 0, 0, None, False,
-                       f"only {m} singular values; the fit needs >= {MIN_FIT} below the top third")
+                       f"only {m} singular values; the fit needs >= {MIN_FIT} below the top third",
+                       rule)
     p = 0
     seen = set()
     while True:
         if m - max(start, p) < MIN_FIT:
             return EdgeFit(None, None, None, p, m - max(start, p), None, False,
-                           f"{p} outliers leave fewer than {MIN_FIT} bulk values to fit")
+                           f"{p} outliers leave fewer than {MIN_FIT} bulk values to fit", rule)
         edge, kappa, rms, used = _fit(values, p, start)
         if not kappa > 0:
             return EdgeFit(None, None, None, 0, used, None, False,
-                           "the computed values do not decrease like a soft edge")
+                           "the computed values do not decrease like a soft edge", rule)
         new_p = int(np.count_nonzero(values > edge + margin * kappa))
         if new_p == p:
-            return EdgeFit(edge, kappa, margin * kappa, p, used, rms / kappa, True)
+            return EdgeFit(edge, kappa, margin * kappa, p, used, rms / kappa, True, rule=rule)
         if new_p in seen:  # a cycle: keep the larger count (conservative edge)
             p = max(p, new_p)
             edge, kappa, rms, used = _fit(values, p, start)
             count = int(np.count_nonzero(values > edge + margin * kappa))
             return EdgeFit(edge, kappa, margin * kappa, count, used, rms / kappa, True,
-                           "outlier count cycled; kept the larger")
+                           "outlier count cycled; kept the larger", rule)
         seen.add(p)
         p = new_p

@@ -40,6 +40,8 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from twostep.theory import ConfigError, Function
+from twostep.theory.observables import Series
+from twostep.theory.records import Exceedance, P1Stats
 
 from . import backend as backends
 from .options import TERMS_LIMIT, check_integer
@@ -67,7 +69,7 @@ class TermPass:
 
     D: list[np.ndarray]
     eta1: float
-    p1: dict
+    p1: P1Stats
 
 
 def check_terms(terms: object) -> int:
@@ -183,11 +185,12 @@ def term_matrices(W1: np.ndarray, step_one: np.ndarray, eta1: float, a: np.ndarr
         p1_max = max(p1_max, _count_p1(xp, Eb, above))
         work.block(D, Xb, Hb, Eb, y64[start:stop])
     total = N * n
-    fractions = {name: count / total for name, count in above.items()}
+    fractions = tuple(Exceedance(level=name, fraction=count / total)
+                      for name, count in above.items())
     for k, Dk in enumerate(D):
         if not bool(xp.all(xp.isfinite(Dk))):
             raise_nonfinite(k, Dk)
-    return TermPass(D=D, eta1=float(eta1), p1={"max": p1_max, "fraction_above": fractions})
+    return TermPass(D=D, eta1=float(eta1), p1=P1Stats(max=p1_max, fraction_above=fractions))
 
 
 def raise_nonfinite(k: int, Dk: np.ndarray) -> None:
@@ -207,7 +210,7 @@ def subtract_terms(U: np.ndarray, D: list[np.ndarray], eta1: float, eta2: float)
 
 
 def series(update_norm: float, residual_norm: float, norms: list[float], eta1: float,
-           eta2: float, p1: dict, K: int) -> dict:
+           eta2: float, p1: P1Stats, K: int) -> Series:
     """Diagnostics of the truncated series: the relative residual, the operator norms
     ``||T_k||`` and their successive ratios, ``converges`` (residual <= SERIES_TOLERANCE).
 
@@ -218,7 +221,7 @@ def series(update_norm: float, residual_norm: float, norms: list[float], eta1: f
     norms = [backends.scalar(v) for v in norms]
     rel = residual_norm / update_norm if update_norm > 0 else None
     ratios = [norms[k + 1] / norms[k] if norms[k] > 0 else None for k in range(len(norms) - 1)]
-    return {"K": K, "eta1": eta1, "eta2": eta2, "residual": rel,
-            "residual_norm": residual_norm, "update_norm": update_norm,
-            "norms": norms, "ratios": ratios, "tolerance": SERIES_TOLERANCE,
-            "converges": rel is not None and rel <= SERIES_TOLERANCE, "p1": p1}
+    return Series(K=K, eta1=eta1, eta2=eta2, residual=rel, residual_norm=residual_norm,
+                  update_norm=update_norm, norms=tuple(norms), ratios=tuple(ratios),
+                  tolerance=SERIES_TOLERANCE,
+                  converges=rel is not None and rel <= SERIES_TOLERANCE, p1=p1)

@@ -222,7 +222,7 @@ def measured(cfg: ModelConfig, Ns: tuple[int, ...], seeds: range, K: int = 2
         rows = []
         for seed in seeds:
             m = run(cfg, N, seed, terms=K, null_draws=0, dtype="float32", top=1)
-            assert m.series["residual"] <= 0.1, "the series must converge (etabar1 small)"
+            assert m.series.residual <= 0.1, "the series must converge (etabar1 small)"
             rows.append([e.amplitude for e in m.terms])
         out[N] = np.array(rows)
     return out

@@ -243,10 +243,10 @@ def test_terms_and_projections_on_strict_match_numpy(batch):
     assert len(tp2.D) == K + 1
     for Dk, Dk2 in zip(tp.D, tp2.D):
         _close(Dk2, Dk)
-    assert tp2.p1["max"] == pytest.approx(tp.p1["max"], rel=RTOL)
+    assert tp2.p1.max == pytest.approx(tp.p1.max, rel=RTOL)
     # counts of |eta1 P1| above thresholds: equal, since no entry is within 7e-7 (relative) of
     # a threshold here, 1e8 times the float64 rounding of the two paths' products
-    assert tp2.p1["fraction_above"] == tp.p1["fraction_above"]
+    assert tp2.p1.fraction_above == tp.p1.fraction_above
     _close(U2, U)
 
     basis = directions.power_basis(a, 4)
@@ -261,8 +261,8 @@ def test_terms_and_projections_on_strict_match_numpy(batch):
     amps, amps2 = directions.amplitudes(signal, null, beta), directions.amplitudes(
         signal2, null2, B.asarray(beta, xp))
     for entry, entry2 in zip(amps, amps2, strict=True):
-        for key, value in entry.items():
-            assert entry2[key] == pytest.approx(value, rel=1e-10), key
+        for key, value in entry.to_dict().items():
+            assert getattr(entry2, key) == pytest.approx(value, rel=1e-10), key
 
     # the residual of the truncated series: U - sum_k eta2 eta1^k D_k, in place on both
     exact_terms.subtract_terms(U, tp.D, eta1, eta2)
@@ -283,11 +283,11 @@ def test_core_on_strict_matches_numpy(batch):
         m, m2 = want.measure(eta1, eta2), have.measure(eta1, eta2)
         np.testing.assert_allclose(m2["update_singular_values"], m["update_singular_values"],
                                    rtol=RTOL)
-        assert m2["series"]["residual"] == pytest.approx(m["series"]["residual"], rel=1e-10)
-        assert m2["series"]["p1"]["max"] == pytest.approx(m["series"]["p1"]["max"], rel=RTOL)
+        assert m2["series"].residual == pytest.approx(m["series"].residual, rel=1e-10)
+        assert m2["series"].p1.max == pytest.approx(m["series"].p1.max, rel=RTOL)
         # equal counts: the nearest entry of eta1 |P1| is 1e-4 (relative) from a threshold
-        assert m2["series"]["p1"]["fraction_above"] == m["series"]["p1"]["fraction_above"]
-        assert m2["series"]["converges"] == m["series"]["converges"]
+        assert m2["series"].p1.fraction_above == m["series"].p1.fraction_above
+        assert m2["series"].converges == m["series"].converges
 
 
 def test_a_blow_up_is_named_on_strict_as_on_numpy():

@@ -17,6 +17,7 @@ from twostep.simulate import Measurement, draws, run
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm
+from twostep.theory.records import P1Stats
 
 BASE = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                    etabar1=0.2, batch="reuse")
@@ -65,15 +66,15 @@ def test_rescaled_terms_match_a_direct_run(pair):
         for x, y in zip(t.leakage, u.leakage):
             assert (x is None and y is None) or rel(x, y) < 1e-10
     s, d = got.series, direct.series
-    assert rel(s["eta1"], d["eta1"]) < 1e-14 and rel(s["eta2"], d["eta2"]) < 1e-14
-    for x, y in zip(s["norms"], d["norms"]):
+    assert rel(s.eta1, d.eta1) < 1e-14 and rel(s.eta2, d.eta2) < 1e-14
+    for x, y in zip(s.norms, d.norms):
         assert rel(x, y) < 1e-10
-    assert rel(s["p1"]["max"], d["p1"]["max"]) < 1e-10
+    assert rel(s.p1.max, d.p1.max) < 1e-10
     # eta1 is smaller: the converging residual at the base's eta1 is carried as an upper estimate
-    assert s["core_rule"].startswith("carried")
-    assert s["residual"] == base.series["residual"] <= 0.1
-    assert d["residual"] <= s["residual"]
-    assert s["core_from"] == BASE.to_dict() and len(s["core_scales"]) == len(got.terms)
+    assert s.core_rule.startswith("carried")
+    assert s.residual == base.series.residual <= 0.1
+    assert d.residual <= s.residual
+    assert s.core_from == BASE and len(s.core_scales) == len(got.terms)
     # nothing about the whole update survives
     for name in ("outliers", "visible_new_outliers", "beta", "step_one_spike", "features",
                  "bulk_edge_empirical"):
@@ -88,8 +89,8 @@ def test_same_eta1_keeps_the_measured_residual():
     base = run(BASE, 100, 0, **RUN)
     direct = run(other, 100, 0, **RUN)
     got = core.rescale(base, BASE, other)
-    assert got.series["core_rule"] == "measured"
-    assert rel(got.series["residual"], direct.series["residual"]) < 1e-10
+    assert got.series.core_rule == "measured"
+    assert rel(got.series.residual, direct.series.residual) < 1e-10
     assert got.step_one_spike == base.step_one_spike is not None
     assert got.features == base.features
     for t, u in zip(got.terms, direct.terms):
@@ -104,8 +105,8 @@ def test_unknown_series_keys_are_dropped_not_copied_unscaled(pair):
         replace(base, series={**base.series.to_dict(), "future_norm": 1.5})
     for target in (OTHER, BASE.replace(alpha2=0.25, etabar2=3.0)):
         got = core.rescale(base, BASE, target)
-        assert got.series["K"] == base.series["K"]
-        assert got.series["tolerance"] == base.series["tolerance"]
+        assert got.series.K == base.series.K
+        assert got.series.tolerance == base.series.tolerance
         assert got.series == core.rescale(base, BASE, target).series
 
 
@@ -120,21 +121,21 @@ def test_unknown_residual_never_converges(pair):
     # a larger eta1: not measured
     up = BASE.replace(etabar1=0.5)
     got = core.rescale(base, BASE, up)
-    assert got.series["residual"] is None and not got.series["converges"]
-    assert got.series["core_rule"].startswith("unknown (eta1 above")
+    assert got.series.residual is None and not got.series.converges
+    assert got.series.core_rule.startswith("unknown (eta1 above")
     assert not _regime_of(got, up).ok(N)
     # a smaller eta1 below a diverging residual: unknown, not carried
-    diverging = replace(base, series={**base.series, "residual": 3.0})
+    diverging = replace(base, series=replace(base.series, residual=3.0))
     got = core.rescale(diverging, BASE, OTHER)
-    assert got.series["residual"] is None
+    assert got.series.residual is None
     assert not _regime_of(got, OTHER).ok(N)
     # no residual at all
-    missing = replace(base, series={**base.series, "residual": None})
-    assert core.rescale(missing, BASE, OTHER).series["residual"] is None
+    missing = replace(base, series=replace(base.series, residual=None))
+    assert core.rescale(missing, BASE, OTHER).series.residual is None
     # smaller eta1 but beyond the radius of convergence: unknown
-    far = replace(base, series={**base.series, "p1": {"max": 10.0, "fraction_above": {}}})
+    far = replace(base, series=replace(base.series, p1=P1Stats(max=10.0, fraction_above=())))
     got = core.rescale(far, BASE, OTHER)
-    assert got.series["residual"] is None and "R_sigma" in got.series["core_rule"]
+    assert got.series.residual is None and "R_sigma" in got.series.core_rule
 
 
 def test_the_guard_says_the_core_does_not_know_the_residual(pair):
@@ -146,8 +147,8 @@ def test_the_guard_says_the_core_does_not_know_the_residual(pair):
     res = Results()
     for n in (100, 200, 400, 800):
         t1, t2 = core.etas(BASE, n)
-        res.add(BASE, n, SEED, replace(base, N=n, series={**base.series, "eta1": t1,
-                                                          "eta2": t2}))
+        res.add(BASE, n, SEED, replace(base, N=n, series=replace(base.series, eta1=t1,
+                                                                   eta2=t2)))
     up = BASE.replace(etabar1=0.5)
     verdicts, _, refused = core.evaluate_core("term-exponent", res, [BASE], [up], RUN["terms"])
     assert not refused
@@ -161,7 +162,7 @@ def test_the_guard_says_the_core_does_not_know_the_residual(pair):
     assert kept.describe(regime.residual) == regime.describe(regime.residual)
     assert core.UNKNOWN_RESIDUAL in kept.describe([100])
     # a direct measurement without a residual gets the usual remedy
-    direct = replace(base, series={**base.series, "residual": None})
+    direct = replace(base, series=replace(base.series, residual=None))
     assert "(run with terms >= 1)" in _regime_of(direct, BASE).describe([N])
 
 
@@ -262,7 +263,7 @@ def test_core_check_reuse_gap_with_a_smaller_eta1():
     cfg = base.replace(alpha1=0.2, alpha2=0.4)            # eta1 smaller: carried residual
     out = core.core_check("reuse-gap", base, [cfg], NS, 2)
     direct = check("reuse-gap", cfg, NS, 2, **out.options)
-    rules = [m.series["core_rule"] for b in core.CORE_CLAIMS["reuse-gap"]().configs(cfg)
+    rules = [m.series.core_rule for b in core.CORE_CLAIMS["reuse-gap"]().configs(cfg)
              for N in NS for m in core.plane_results(out.base_results, out.bases, [b]).get(b, N)]
     assert all(r.startswith("carried") for r in rules), rules
     for a, b in zip(out.of(cfg), direct):

@@ -118,7 +118,7 @@ def test_the_per_step_entries_declare_their_step():
                      dynamics=[{"t": 1, "update_norm": 2.0}, {"t": 2, "update_norm": 3.0}])
     assert {name: s.step for name, s in m.spectra.items()} == {"W1": 1, "W2": 2, "update": 2}
     assert all(isinstance(s, StepStats) for s in m.dynamics)
-    assert [s.step for s in m.dynamics] == [1, 2] and m.dynamics[1]["update_norm"] == 3.0
+    assert [s.step for s in m.dynamics] == [1, 2] and m.dynamics[1].update_norm == 3.0
     one = _measurement(provenance={"steps": [{"alpha": 0.2, "etabar": 1.0,
                                               "batch": "independent"}]},
                        spectra={"update": {"singular_values": [1.0]}})
@@ -137,7 +137,7 @@ def test_the_guard_hides_what_the_entries_declare_of_step_two():
     assert view.spectra["W3"].singular_values is None and view.spectra["W3"].step == 3
     assert view.series is None and view.visible_new_outliers is None
     cases = {
-        "W2's values": (lambda m: m.spectra["W2"]["singular_values"][0], {"spectra.W2"}),
+        "W2's values": (lambda m: m.spectra["W2"].singular_values[0], {"spectra.W2"}),
         "W3's values": (lambda m: m.spectra["W3"].singular_values[0], {"spectra.W3"}),
         "step 2's norm": (lambda m: m.dynamics[1].update_norm, {"dynamics.2"}),
         "a count": (lambda m: m.visible_new_outliers, {"visible_new_outliers"}),

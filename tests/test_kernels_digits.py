@@ -144,7 +144,7 @@ def _term_cases(out: dict, allowed: dict) -> None:
         for k in keep:
             out[f"terms/{dtype}/{loss}/D{k}"] = tp.D[k]
         out[f"terms/{dtype}/{loss}/p1"] = np.array(
-            [tp.p1["max"], *tp.p1["fraction_above"].values()])
+            [tp.p1.max, *(e.fraction for e in tp.p1.fraction_above)])
         W0b = R.Bounded.exact(W0, R.unit(dtype))
         G0b = R.gradient_step(W0b, a, b0.X, _labels(cfg, b0, beta), 1.0, act, loss=loss)["G"]
         step_b = G0b * eta1
@@ -194,8 +194,8 @@ def _core_cases(out: dict, allowed: dict) -> None:
         m = c.measure(2.0, 0.5, top=3)
         s = m["series"]
         out[key + "/measure"] = np.array(
-            [*m["update_singular_values"], s["residual"], s["residual_norm"], *s["norms"],
-             s["p1"]["max"], *s["p1"]["fraction_above"].values()])
+            [*m["update_singular_values"], s.residual, s.residual_norm, *s.norms,
+             s.p1.max, *(e.fraction for e in s.p1.fraction_above)])
         b = {**R.core(cfg, 64, SEED, 2, dtype), "loss": loss}
         allowed[key + "/U"] = _both(R.update(b["P0"], b["P1"], b["a"], b["X"], b["y"], 0.6,
                                              1.9, b["act"], loss=loss))

@@ -143,7 +143,7 @@ def test_terms_and_core_in_float32_and_correlation_loss_match_numpy(dtype, loss)
         assert Dk2.dtype == getattr(xp, dtype)
         _within(Dk2, Dk, bound)
     # max |eta1 P1|: each side within the largest entry error of eta1 P1
-    assert abs(tp2.p1["max"] - tp.p1["max"]) <= 2 * float(np.max(E.e))
+    assert abs(tp2.p1.max - tp.p1.max) <= 2 * float(np.max(E.e))
     want, have = core.build(cfg, 64, 2, 1, dtype=dtype), core.build(cfg, 64, 2, 1, dtype=dtype,
                                                                    backend=STRICT)
     pieces = R.core(cfg, 64, 2, 1, dtype)

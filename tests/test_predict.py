@@ -96,7 +96,7 @@ def test_tanh_drops_odd_terms(batch):
     kept = [t.k for t in p.laws if t.is_outlier]
     assert kept == [2]
     assert p.law(1).present is False
-    assert p.law(1).coefficients[0]["exact"]  # zero by parity is exact
+    assert p.law(1).coefficients[0].exact  # zero by parity is exact
 
 
 @pytest.mark.parametrize("batch", ["reuse", "independent"])
@@ -111,7 +111,7 @@ def test_he3_reuse_learns_beta_from_k2():
                             batch="reuse"))
     assert p.beta.learned is True and p.beta.first_term == 2
     assert [t.carries_beta for t in p.laws[:3]] == [False, False, True]
-    assert p.target["information_exponent"] == 3 and p.target["reuse_exponent"] == 3
+    assert p.target.information_exponent == 3 and p.target.reuse_exponent == 3
 
 
 def test_he3_reuse_needs_the_second_term():
@@ -135,7 +135,7 @@ def test_he2_never_carries_beta(batch, activation):
                             batch=batch))
     assert p.beta.learned is False
     assert not any(t.carries_beta for t in p.laws)
-    assert p.target["reuse_exponent"] is None
+    assert p.target.reuse_exponent is None
 
 
 def test_relu_reuse_count_is_undefined_not_a_number():
@@ -157,18 +157,18 @@ def test_bbp_reference():
     p = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
     b = p.bbp
-    assert b["exists"]
-    assert b["theta"] == pytest.approx(2.570, abs=5e-4)
-    assert b["outlier"] == pytest.approx(2.959, abs=5e-4)
-    assert b["cosine_beta"] == pytest.approx(0.651, abs=5e-4)
+    assert b.exists
+    assert b.theta == pytest.approx(2.570, abs=5e-4)
+    assert b.location == pytest.approx(2.959, abs=5e-4)
+    assert b.cosine_beta == pytest.approx(0.651, abs=5e-4)
     assert b.right_beta_overlap == pytest.approx(0.651**2, abs=1e-3)
-    assert b["bulk_edge"] == pytest.approx(2.0)
+    assert b.bulk_edge == pytest.approx(2.0)
     assert p.at(1000).spectra["W1"].outliers[0].value == pytest.approx(2.959, abs=5e-4)
 
 
 def test_bbp_below_threshold_has_no_outlier():
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
-    assert p.bbp["theta"] < 1 and not p.bbp.exists
+    assert p.bbp.theta < 1 and not p.bbp.exists
     assert p.at(1000).spectra["W1"].outliers == ()
 
 
@@ -213,7 +213,7 @@ def test_prediction_json_round_trip_is_stable():
                                                          for k in range(len(p.laws))]
     assert [t["present"] for t in d["laws"]] == [t.present for t in p.laws]
     assert d["bulk_edge"] == p.bulk_edge == 2.0
-    assert d["step_one"] == p.step_one.to_dict() and d["target"] == p.target
+    assert d["step_one"] == p.step_one.to_dict() and d["target"] == p.target.to_dict()
     assert d["beta"] == p.beta.to_dict() and d["beta"]["terms"] == list(p.beta.terms)
     assert d["features"]["spike_count"] == one_step_spike_count(0.3)[0]
     assert d["bbp"] is None  # alpha1 = 0.3: no finite BBP location
@@ -311,7 +311,7 @@ def test_step_one_spike_for_alpha1_positive_scales_as_N_to_the_alpha1(alpha1):
 def test_step_one_spike_without_a_spike_and_bad_N():
     # c_1(sigma) = 0: strength 0, no spike: the top singular value stays at the edge
     p = predict(ModelConfig(activation="He2", target="He1", alpha1=0.3, alpha2=0.2))
-    assert p.step_one["strength"] == 0 and p.at(1000).step_one_spike.value == 2.0  # 1 + sqrt(1)
+    assert p.step_one.strength == 0 and p.at(1000).step_one_spike.value == 2.0  # 1 + sqrt(1)
     for N in (1, 2.5, True):
         with pytest.raises(ConfigError, match="N must be an integer >= 2"):
             p.at(N)
@@ -331,7 +331,7 @@ def test_outliers_at_returns_outliers_with_the_predicted_values():
         (0, 1, None, "diverging"), (1, 2, where[1], "diverging"), (2, 3, where[2], "diverging")]
     assert where[1] is not None  # the value is filled in where theory has it
     assert [o.exponent for o in w2] == [0.3, pytest.approx(0.25), pytest.approx(0.05)]
-    strength = p.step_one["strength"]
+    strength = p.step_one.strength
     assert f"{strength:.3g} N^0.3 = {strength * 4000 ** 0.3:.3g} at N=4000" in w2[0].statement
     assert "order N^0.25" in w2[1].statement
     # measured-only fields are None

@@ -94,12 +94,12 @@ def test_activation_aware_count_never_exceeds_the_paper_count(config):
     counted = [t for t in p.laws if 1 <= t.k <= p.paper_count]
     if p.aware_count is None:
         # undefined only when a counted term's coefficients are (non-smooth activation)
-        assert not p.activation["smooth"]
+        assert not p.activation.smooth
         assert any(t.present is None for t in counted)
     else:
         assert 0 <= p.aware_count <= p.paper_count
         assert p.aware_count == sum(1 for t in counted if t.present)
-    if p.activation["smooth"]:
+    if p.activation.smooth:
         assert all(t.present is not None for t in p.laws)
 
 
@@ -141,10 +141,10 @@ def test_odd_activation_has_no_odd_terms(config):
     # sigma odd: c_{k+1}(sigma) = 0 for k + 1 even, and E[sigma^(k+1) sigma'^m] = 0 for k + 1
     # even (sigma^(k+1) is then odd, sigma'^m even): every odd k is absent, both batches.
     p = predict(config)
-    if p.activation["parity"] == "odd":
+    if p.activation.parity == "odd":
         assert all(t.present is False for t in p.laws if t.k % 2 == 1)
     if config.activation == "tanh":
-        assert p.activation["parity"] == "odd"
+        assert p.activation.parity == "odd"
 
 
 @PROPERTY
@@ -166,10 +166,10 @@ def test_prediction_round_trips_through_json(config):
 def test_every_smooth_activation_decides_every_independent_term(act, config):
     # independent batch: term k is present iff c_{k+1}(sigma) != 0, defined for smooth sigma
     p = predict(config.replace(activation=act))
-    assert p.activation["smooth"]
+    assert p.activation.smooth
     for t in p.laws:
         (coef,) = t.coefficients
-        assert coef["defined"] and t.present is (not coef["zero"])
+        assert coef.defined and t.present is (not coef.zero)
     assert p.aware_count is not None
 
 
@@ -189,7 +189,7 @@ def test_polynomial_target_c1_decides_beta_for_an_independent_batch(target):
     c1 = sum(c * _gaussian_moment(i + 1) for i, c in coefs.items())
     p = predict(ModelConfig(activation="tanh", target=target, batch="independent",
                             alpha1=0.1, alpha2=0.2))
-    assert p.target["c1"] == pytest.approx(c1, abs=1e-9)
+    assert p.target.c1 == pytest.approx(c1, abs=1e-9)
     assert p.beta.learned is (c1 != 0)
 
 

@@ -23,10 +23,10 @@ def test_core_update_and_residual_match_full_runs_at_other_step_sizes(batch):
         eta1, eta2 = steps[0].eta(N), steps[1].eta(N)
         got = c.measure(eta1, eta2, top=3)
         full = run(cfg, N, 2, terms=3, null_draws=0)
-        want = full.spectra["update"]["singular_values"][:3]
+        want = full.spectra["update"].singular_values[:3]
         assert np.allclose(got["update_singular_values"], want, rtol=1e-10, atol=0), (cfg, got)
-        assert got["series"]["residual"] == pytest.approx(full.series["residual"], rel=1e-9)
-        assert got["series"]["converges"] == full.series["converges"]
+        assert got["series"].residual == pytest.approx(full.series.residual, rel=1e-9)
+        assert got["series"].converges == full.series.converges
 
 
 def test_core_refuses_non_smooth_activations():
@@ -45,13 +45,13 @@ def test_plane_results_use_the_measured_residual_where_a_carried_one_is_unknown(
     for seed in (0, 1):
         res.add(base, N, seed, run(base, N, seed, terms=3, null_draws=0))
     plain = plane_results(res, base, [target])
-    assert all(m.series["residual"] is None for m in plain.get(target, N))
+    assert all(m.series.residual is None for m in plain.get(target, N))
     measured = plane_results(res, base, [target],
                              residuals=measure_residuals(base, [target], [N], [0, 1], K=3))
     for seed, m in zip((0, 1), measured.get(target, N)):
         full = run(target, N, seed, terms=3, null_draws=0)
-        assert m.series["residual"] == pytest.approx(full.series["residual"], rel=1e-9)
-        assert m.series["core_rule"].startswith("measured by simulate.core")
+        assert m.series.residual == pytest.approx(full.series.residual, rel=1e-9)
+        assert m.series.core_rule.startswith("measured by simulate.core")
 
 
 def test_core_check_with_measured_residuals_equals_direct_checks_at_a_larger_eta1():

@@ -32,9 +32,9 @@ def test_a_pure_term_zero_update_leaves_no_floor():
     v = 50.0 * rng.standard_normal(300)
     update = np.outer(a / np.linalg.norm(a), v)
     amps = directions.amplitudes(*directions.projections(update, basis, nulls), beta)
-    assert abs(amps[0]["amplitude"] - np.linalg.norm(v)) < 1e-9 * np.linalg.norm(v)
-    assert all(e["null_floor"] < 1e-9 for e in amps)
-    assert all(e["amplitude"] < 1e-9 for e in amps[1:])
+    assert abs(amps[0].amplitude - np.linalg.norm(v)) < 1e-9 * np.linalg.norm(v)
+    assert all(e.null_floor < 1e-9 for e in amps)
+    assert all(e.amplitude < 1e-9 for e in amps[1:])
 
 
 def test_learned_beta_finds_the_planted_direction_against_a_null_maximum():
@@ -43,7 +43,7 @@ def test_learned_beta_finds_the_planted_direction_against_a_null_maximum():
     q3 = basis[:, 2]
     update = noise + 3.0 * np.outer(q3, beta)  # term 2 carries beta_*
     out = directions.learned_beta(*directions.projections(update, basis, nulls), beta)
-    assert out["best_term"] == 2 and out["overlap"] > 0.8
-    assert out["null"] < 0.05 and out["null_draws"] == 4
+    assert out.best_term == 2 and out.overlap > 0.8
+    assert out.null < 0.05 and out.null_draws == 4
     plain = directions.learned_beta(*directions.projections(noise, basis, nulls), beta)
-    assert plain["overlap"] < 0.05
+    assert plain.overlap < 0.05

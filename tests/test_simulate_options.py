@@ -70,7 +70,7 @@ def test_a_run_computes_only_the_declared_spectra_and_the_rest_is_unchanged():
     none = run(CONFIG, 150, 3, terms=2, null_draws=2, spectra="none")
     assert set(full.spectra) == {"W1", "W2", "update"}
     assert set(w1.spectra) == {"W1"} and none.spectra == {}
-    assert w1.spectra["W1"]["singular_values"] == full.spectra["W1"]["singular_values"]
+    assert w1.spectra["W1"].singular_values == full.spectra["W1"].singular_values
     assert w1.step_one_spike == full.step_one_spike and none.step_one_spike is None
     for m in (w1, none):  # what needs W_2's spectrum is None, not a stale or made-up value
         assert m.visible_new_outliers is None and m.outliers is None
@@ -78,7 +78,7 @@ def test_a_run_computes_only_the_declared_spectra_and_the_rest_is_unchanged():
         assert m.amplitudes == full.amplitudes and m.beta == full.beta
         assert m.options.spectra in (("W1",), ())
     # the series residual is relative to ||update||, computed alone when its spectrum is not
-    assert none.series["residual"] == pytest.approx(full.series["residual"], rel=1e-6)
+    assert none.series.residual == pytest.approx(full.series.residual, rel=1e-6)
     with pytest.raises(ConfigError, match="W3 not in this 2-step run"):
         run(CONFIG, 150, 3, spectra=("W3",))
 
@@ -143,8 +143,8 @@ def _flatten(value, prefix=""):
 def test_numpy_results_do_not_depend_on_the_execution_only_fields():
     a = run(CONFIG, 120, 0, null_draws=1)
     b = run(CONFIG, 120, 0, null_draws=1, block_rows=17, allow_memory=True)
-    np.testing.assert_allclose(a.spectra["W2"]["singular_values"],
-                               b.spectra["W2"]["singular_values"], rtol=1e-10)
+    np.testing.assert_allclose(a.spectra["W2"].singular_values,
+                               b.spectra["W2"].singular_values, rtol=1e-10)
 
 
 def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():

@@ -141,14 +141,14 @@ def test_amplitudes_see_a_planted_term_above_the_null_floor():
     U = 2.5 * np.outer(Q[:, 1], v) + noise           # term k = 1 of strength 2.5
     nulls = [directions.power_basis(rng.standard_normal(N) / math.sqrt(N), 3) for _ in range(4)]
     amps = directions.amplitudes(*directions.projections(U, Q, nulls), beta)
-    assert [x["k"] for x in amps] == [0, 1, 2]
-    assert amps[1]["amplitude"] == pytest.approx(2.5 * np.linalg.norm(v), rel=0.05)
+    assert [x.k for x in amps] == [0, 1, 2]
+    assert amps[1].amplitude == pytest.approx(2.5 * np.linalg.norm(v), rel=0.05)
     # the noise alone projects to norm ~ 0.2, and so do odd null directions; an even power of b
     # shares the constant direction with q_2 (E b_i^2 > 0), so its floor sees part of the term
     for k in (0, 2):
-        assert amps[k]["null_floor"] < 0.4 and amps[k]["amplitude"] < 0.4
-    assert amps[1]["amplitude"] > amps[1]["null_floor"] + 3 * amps[1]["null_floor_sd"]
-    assert amps[1]["beta_overlap"] == pytest.approx(0.36, abs=0.05)
+        assert amps[k].null_floor < 0.4 and amps[k].amplitude < 0.4
+    assert amps[1].amplitude > amps[1].null_floor + 3 * amps[1].null_floor_sd
+    assert amps[1].beta_overlap == pytest.approx(0.36, abs=0.05)
 
 
 def spiked(N: int, d: int, seed: int, strengths=(6.0, 3.0, 1.8)) -> np.ndarray:

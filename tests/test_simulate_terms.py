@@ -96,7 +96,7 @@ def test_run_reports_terms_and_series():
     m = run(cfg, 60, 1, terms=3, null_draws=2)
     assert [t.k for t in m.terms] == [0, 1, 2, 3]
     assert m.options.terms == 3 and m.provenance.max_power >= 4
-    assert m.series["converges"] and m.series["residual"] < 0.05
+    assert m.series.converges and m.series.residual < 0.05
     t0 = m.terms[0]
     # term 0 is the rank-one a v_0^T plus noise: its projection is most of its norm
     assert t0.left_overlap > 0.9
@@ -104,7 +104,7 @@ def test_run_reports_terms_and_series():
     assert m.to_dict()["series"]["K"] == 3
     # the default step sizes at alpha1 = 0.3 leave the convergence region of tanh's series
     big = run(cfg.replace(etabar1=1.0), 60, 1, terms=3, null_draws=0)
-    assert big.series["residual"] > m.series["residual"]
+    assert big.series.residual > m.series.residual
 
 
 def test_terms_refuse_non_smooth_and_bad_values():

@@ -109,14 +109,14 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
     assert set(m.spectra) == {"W1", "W2", "update"}
     for matrix, top in want["top"].items():
         spec = m.spectra[matrix]
-        assert spec["singular_values"][0] == top
-        values = spec["values"]  # the full spectrum, restored from the npz
+        assert spec.singular_values[0] == top
+        values = spec.values  # the full spectrum, restored from the npz
         assert isinstance(values, np.ndarray) and values.shape == (want["N"],)
         assert values.dtype == np.float64
         assert values[0] == approx(top, rel=1e-12)
         assert np.all(np.diff(values) <= 0) and values[-1] >= 0
     # the spectra are Spectrum records that still read like the dicts they were, outliers too
-    assert [o["value"] for o in m.spectra["update"]["outliers"]] == want["update_outliers"]
+    assert [o.value for o in m.spectra["update"].outliers] == want["update_outliers"]
     assert [o.value for o in m.spectra["update"].outliers] == want["update_outliers"]
     assert isinstance(m.step_one_spike, StepOneSpike)
     assert m.step_one_spike.value == want["step_one_spike"]
@@ -130,7 +130,7 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
         o["beta_overlap"] for o in raw["outliers"]]
     assert m.beta.best_term == raw["beta"]["term"] and m.beta.first_term is None
     assert m.options.terms == raw["options"]["terms"] == 2 and m.options.spectrum is True
-    assert list(m.provenance.steps) == raw["options"]["steps"]
+    assert [s.to_dict() for s in m.provenance.steps] == raw["options"]["steps"]
     assert m.provenance.block_rows == raw["options"]["block_rows"]
     assert all(isinstance(o, Outlier) for o in m.outliers)
     assert [o.value for o in m.outliers] == want["outliers"]
@@ -138,14 +138,14 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
     assert all(isinstance(t, ExactTerm) for t in m.terms)
     assert [t.k for t in m.terms] == [0, 1, 2]
     assert [t.amplitude for t in m.terms] == want["terms"]
-    assert m.series["residual"] == want["residual"]
+    assert m.series.residual == want["residual"]
     assert isinstance(m.features, FeatureSpikes)
     assert m.features.spike_count == want["spike_count"]
     # what was loaded is a measurement of the current code: it saves and loads again
     again = Measurement.load(m.save(tmp_path / "again.json"))
     assert again.to_dict() == m.to_dict()
     for matrix in want["top"]:
-        assert np.array_equal(again.spectra[matrix]["values"], m.spectra[matrix]["values"])
+        assert np.array_equal(again.spectra[matrix].values, m.spectra[matrix].values)
 
 
 @pytest.mark.parametrize("version", sorted(VERSIONS))
@@ -169,9 +169,9 @@ def test_store_opens_read_only_and_its_cells_read_back(version, tmp_path):
             m = Measurement.from_dict(result)
             assert (m.N, m.seed) == (cell.N, cell.seed)
             assert m.config == cell.config
-            seen[(cell.N, cell.seed)] = (m.spectra["update"]["singular_values"][0],
+            seen[(cell.N, cell.seed)] = (m.spectra["update"].singular_values[0],
                                          m.step_one_spike.value, m.terms[1].amplitude,
-                                         m.series["residual"])
+                                         m.series.residual)
             results.add(cell.config, cell.N, cell.seed, result)
             configs.add(cell.config.key())
         # the filters of the current code work on the old rows

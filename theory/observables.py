@@ -23,89 +23,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
+
+import numpy as np
 
 from . import html
+from .config import ModelConfig
 from .errors import ConfigError
 from .fields import _of, by_k, observable, observed, why_names
-
-T = TypeVar("T", bound="Observable")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Observable):
-        return value.to_dict()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _frozen(value: Any) -> Any:
-    """Lists (from JSON) become tuples, so the observables stay hashable and immutable."""
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
-@dataclass(frozen=True)
-class Observable:
-    """Base of the observables: JSON round trip by field name."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls: type[T], data: Mapping[str, Any] | T) -> T:
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{cls.__name__} must be a mapping, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}; "
-                              f"allowed: {', '.join(sorted(names))}")
-        return cls(**{k: _frozen(v) for k, v in data.items()})
-
-
-class Record(Observable):
-    """An observable that also reads like the read-only mapping it replaced (format 2 stored
-    these as dicts): ``r["name"]`` and ``r.get("name")`` give the field, ``"name" in r`` is
-    True for a field that is set (not None), iteration gives the set fields' names.  A
-    statistic written against the dicts keeps working; new code reads attributes."""
-
-    def __getitem__(self, key: str) -> Any:
-        if not isinstance(key, str) or key not in _names(type(self)):
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, None) if key in _names(type(self)) else None
-        return default if value is None else value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in _names(type(self)) and getattr(self, key) is not None
-
-    def __iter__(self):
-        return (k for k in _names(type(self)) if getattr(self, k) is not None)
-
-    def keys(self):
-        return list(iter(self))
-
-    def items(self):
-        return [(k, getattr(self, k)) for k in self]
-
-    def values(self):
-        return [getattr(self, k) for k in self]
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+from .records import (
+    EdgeFit,
+    Histogram,
+    NpzRef,
+    Observable,
+    P1Stats,
+    Record,
+    Solver,
+    _names,
+    typed,
+    typed_tuple,
+)
 
 
 @observable
@@ -248,7 +185,8 @@ class FeatureSpikes(Observable):
     ``spike_count``: the number of new spikes (predicted: ``l`` with alpha1 in
     ``((l-1)/(2l), l/(2l+2))``; measured: F1's singular values above F0's edge + margin, minus
     F0's own).  Predicted only: ``alpha``, ``critical``, ``interval``, ``reference``.  Measured
-    only: ``threshold``, ``above_threshold``, the spectra ``F0`` and ``F1``, ``definition``.
+    only: ``threshold``, ``above_threshold``, the spectra ``F0`` and ``F1``
+    (:class:`FeatureSpectrum`), ``definition``.
     """
 
     spike_count: int | None = observed("step_one", "step one")
@@ -258,9 +196,13 @@ class FeatureSpikes(Observable):
     reference: str | None = observed("invariant", "run")
     threshold: float | None = observed("invariant", "width")
     above_threshold: int | None = observed("step_one", "step one")
-    F0: dict | None = observed("invariant", "width")
-    F1: dict | None = observed("step_one", "step one")
+    F0: FeatureSpectrum | None = observed("invariant", "width")
+    F1: FeatureSpectrum | None = observed("step_one", "step one")
     definition: str | None = observed("invariant", "run")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "F0", typed(FeatureSpectrum, self.F0))
+        object.__setattr__(self, "F1", typed(FeatureSpectrum, self.F1))
 
 
 @observable
@@ -274,11 +216,12 @@ class Spectrum(Record):
     ``singular_values``: the top ones, descending; ``bulk_edge``: the theory's edge of W_0,
     ``1 + sqrt(N/d)`` (None for the update); ``bulk_edge_empirical``, ``margin``,
     ``tracy_widom_scale``, ``edge_used`` (``"empirical"``, ``"theory"`` or None),
-    ``edge_fit`` and ``solver``: how the edge was fitted and the top singular values
-    computed (``computed`` of them); ``outliers``: the :class:`Outlier` s above edge +
-    margin.  With ``spectrum=True`` runs also ``values`` (every singular value: an array in
-    memory, ``{"npz": key, "size": n}`` in a JSON file until :meth:`Measurement.load`
-    restores it) and ``histogram``.  A prediction's spectrum has ``bulk_edge`` and the
+    ``edge_fit`` (:class:`EdgeFit`) and ``solver`` (:class:`Solver`): how the edge was fitted
+    and the top singular values computed (``computed`` of them); ``outliers``: the
+    :class:`Outlier` s above edge + margin.  With ``spectrum=True`` runs also ``values``
+    (every singular value: an array in memory, ``{"npz": key, "size": n}`` in a JSON file, an
+    :class:`NpzRef` read from it until :meth:`Measurement.load` restores the array) and
+    ``histogram`` (:class:`Histogram`).  A prediction's spectrum has ``bulk_edge`` and the
     predicted ``outliers`` only."""
 
     singular_values: tuple[float, ...] | None = observed("none", "entry")
@@ -287,20 +230,31 @@ class Spectrum(Record):
     tracy_widom_scale: float | None = observed("none", "entry")
     margin: float | None = observed("none", "entry")
     edge_used: str | None = observed("none", "entry")
-    edge_fit: Mapping[str, Any] | None = observed("none", "entry")
-    solver: Mapping[str, Any] | None = observed("none", "entry")
+    edge_fit: EdgeFit | None = observed("none", "entry")
+    solver: Solver | None = observed("none", "entry")
     computed: int | None = observed("invariant", "run")
     outliers: tuple[Outlier, ...] | None = observed("none", "entry")
-    values: Any = observed("none", "entry")
-    histogram: Mapping[str, Any] | None = observed("none", "entry")
+    values: np.ndarray | NpzRef | None = observed("none", "entry")
+    histogram: Histogram | None = observed("none", "entry")
     step: int | None = observed("invariant", "run")
 
     def __post_init__(self) -> None:
-        if self.outliers is not None:
-            object.__setattr__(self, "outliers",
-                               tuple(Outlier.from_dict(o) for o in self.outliers))
+        fix = object.__setattr__
+        fix(self, "outliers", typed_tuple(Outlier, self.outliers))
         if isinstance(self.singular_values, list):
-            object.__setattr__(self, "singular_values", tuple(self.singular_values))
+            fix(self, "singular_values", tuple(self.singular_values))
+        for name, kind in (("edge_fit", EdgeFit), ("solver", Solver), ("histogram", Histogram)):
+            fix(self, name, typed(kind, getattr(self, name)))
+        if isinstance(self.values, Mapping):  # the key of the array in the npz (JSON)
+            fix(self, "values", NpzRef.from_dict(self.values))
+
+
+@observable
+class FeatureSpectrum(Spectrum):
+    """The spectrum of a feature matrix (``FeatureSpikes.F0``, ``F1``): a :class:`Spectrum`
+    (no outliers, no theory edge) and ``edge_outliers``, its values above the edge + margin."""
+
+    edge_outliers: int | None = observed("none", "entry")
 
 
 @observable
@@ -310,9 +264,10 @@ class Series(Record):
     ``||U - sum_{k<=K} T_k|| / ||U||`` (None: unknown, ``residual_missing`` says why),
     ``residual_norm``, ``update_norm``, the operator ``norms`` ``||T_k||`` and their
     successive ``ratios``, the ``tolerance`` and ``converges`` (residual <= tolerance), and
-    ``p1`` (how the first-order part was computed).  A measurement rescaled to other step
-    sizes (compare/core.py, docs/claims.md) also has ``core_rule``, ``radius``, ``core_from``
-    (the config it was measured at) and ``core_scales`` (the factor of each term).  How each
+    ``p1`` (:class:`P1Stats`: the size of the first-order part).  A measurement rescaled to
+    other step sizes (compare/core.py, docs/claims.md) also has ``core_rule``, ``radius``,
+    ``core_from`` (the :class:`ModelConfig` it was measured at) and ``core_scales`` (the factor
+    of each term).  How each
     is rescaled is its declared scale (theory/fields.py): ``given`` ones are set by the
     rescaling from the target's step sizes and the residual rule."""
 
@@ -326,12 +281,22 @@ class Series(Record):
     ratios: tuple[float | None, ...] | None = observed("ratio", "step two")
     tolerance: float | None = observed("invariant", "run")
     converges: bool | None = observed("given", "step two")
-    p1: Mapping[str, Any] | None = observed("given", "step one")
+    p1: P1Stats | None = observed("given", "step one")
     residual_missing: str | None = observed("given", "step two")
     core_rule: str | None = observed("given", "run")
     radius: float | None = observed("given", "run")
-    core_from: Mapping[str, Any] | None = observed("given", "run")
+    core_from: ModelConfig | None = observed("given", "run")
     core_scales: tuple[float, ...] | None = observed("given", "run")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "p1", typed(P1Stats, self.p1))
+        if self.core_from is not None and not isinstance(self.core_from, ModelConfig):
+            object.__setattr__(self, "core_from", ModelConfig.from_dict(self.core_from))
+
+    def _as_mapped(self, name: str) -> Any:
+        if name == "core_from" and self.core_from is not None:
+            return self.core_from.to_dict()  # the mapping held the config's dict
+        return getattr(self, name)
 
 
 @observable

@@ -34,7 +34,7 @@ step-two terms merge).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -55,17 +55,14 @@ from .prediction import (  # noqa: F401 - the Prediction's types, importable fro
     StepOneScaling,
     Term,
 )
+from .records import ActivationInfo, Coefficient, TargetInfo
 
 # -- result objects -----------------------------------------------------------------------------
 
-def _value_dict(label: str, v: hermite.Value) -> dict[str, Any]:
-    return {
-        "label": label,
-        "value": float(v) if v.defined else None,
-        "exact": bool(v.exact) if v.defined else False,
-        "defined": bool(v.defined),
-        "zero": (bool(v.is_zero) if v.defined else None),
-    }
+def _coefficient(label: str, v: hermite.Value) -> Coefficient:
+    return Coefficient(label=label, value=float(v) if v.defined else None,
+                       exact=bool(v.exact) if v.defined else False, defined=bool(v.defined),
+                       zero=bool(v.is_zero) if v.defined else None)
 
 
 # -- the prediction -----------------------------------------------------------------------------
@@ -182,7 +179,7 @@ def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction
     aware, aware_reason = _aware_count(laws, count, last, capped)
     beta = _beta_learning(laws, config, target_info)
     step_one, bbp = _step_one(config, target_info, activation_info)
-    if activation_info["c1"] == 0:
+    if activation_info.c1 == 0:
         notes.append("c_1(sigma) = 0: no step-one spike; term 0 of step two is absent too")
     if capped:
         notes.append(f"alpha1 near 1/2: only terms k = 0..{last} of the paper count {count} are "
@@ -199,25 +196,22 @@ def _predict(config: ModelConfig, *, max_terms: int | None = None) -> Prediction
         features=_features(a1), notes=tuple(notes))
 
 
-def _target_info(tgt: str) -> dict[str, Any]:
+def _target_info(tgt: str) -> TargetInfo:
     """The target's functionals (``Prediction.target``)."""
     tgt_fn = parse_function(tgt)
-    return {
-        "function": tgt,
-        "information_exponent": hermite.information_exponent(tgt),
-        "reuse_exponent": hermite.reuse_exponent(tgt).value,
-        "reuse_limit": hermite.reuse_exponent(tgt).limit,
-        "parity": hermite.parity(tgt),
-        "c1": float(hermite.coefficient(tgt, 1)),
-        "second_moment": float(hermite.expectation(sympy.expand(tgt_fn.expr**2))),
-    }
+    reuse = hermite.reuse_exponent(tgt)
+    return TargetInfo(
+        function=tgt, information_exponent=hermite.information_exponent(tgt),
+        reuse_exponent=reuse.value, reuse_limit=reuse.limit, parity=hermite.parity(tgt),
+        c1=float(hermite.coefficient(tgt, 1)),
+        second_moment=float(hermite.expectation(sympy.expand(tgt_fn.expr**2))))
 
 
-def _activation_info(config: ModelConfig) -> dict[str, Any]:
+def _activation_info(config: ModelConfig) -> ActivationInfo:
     """The activation's functionals (``Prediction.activation``)."""
     act = config.activation
-    return {"function": act, "smooth": parse_function(act).smooth,
-            "parity": hermite.parity(act), "c1": float(hermite.coefficient(act, 1))}
+    return ActivationInfo(function=act, smooth=parse_function(act).smooth,
+                          parity=hermite.parity(act), c1=float(hermite.coefficient(act, 1)))
 
 
 def _laws(config: ModelConfig, last: int) -> tuple[Term, ...]:
@@ -249,7 +243,7 @@ def _laws(config: ModelConfig, last: int) -> tuple[Term, ...]:
         laws.append(Term(
             k=k, left_power=k + 1, exponent=float(e), exponent_exact=str(e), growth=_growth(e),
             present=present, reason=reason,
-            coefficients=tuple(_value_dict(lab, v) for _, lab, v in coefs.evaluated()),
+            coefficients=tuple(_coefficient(lab, v) for _, lab, v in coefs.evaluated()),
             carries_beta=carries, beta_reason=beta_reason))
     return tuple(laws)
 
@@ -293,7 +287,7 @@ def _aware_count(laws: Sequence[Term], count: int, last: int,
 
 
 def _beta_learning(laws: Sequence[Term], config: ModelConfig,
-                   target_info: Mapping[str, Any]) -> BetaLearning:
+                   target_info: TargetInfo) -> BetaLearning:
     """Which learned direction first carries beta_*."""
     learned = [t for t in laws if t.growth != "vanishing" and t.present and t.carries_beta]
     undecided = [t for t in laws if t.growth != "vanishing" and (t.present is None or
@@ -305,7 +299,7 @@ def _beta_learning(laws: Sequence[Term], config: ModelConfig,
         reason = "undecided: " + undecided[0].beta_reason
     elif not config.reuse:
         reason = ("independent batch and c_1(sigma_*) = 0 (information exponent "
-                  f"{target_info['information_exponent']})")
+                  f"{target_info.information_exponent})")
     else:
         reason = ("reused batch, but no term with e_k >= 0 has a nonzero beta_* coefficient "
                   f"(reuse exponent {hermite.reuse_exponent(config.target)})")
@@ -313,14 +307,14 @@ def _beta_learning(laws: Sequence[Term], config: ModelConfig,
                         first_term=first, terms=tuple(t.k for t in learned), reason=reason)
 
 
-def _step_one(config: ModelConfig, target_info: Mapping[str, Any],
-              activation_info: Mapping[str, Any]) -> tuple[StepOneScaling, BBPModel | None]:
+def _step_one(config: ModelConfig, target_info: TargetInfo,
+              activation_info: ActivationInfo) -> tuple[StepOneScaling, BBPModel | None]:
     """Step one (docs/theory.md §3): its scaling and, for alpha1 = 0, the BBP model."""
-    c1_target = target_info["c1"]
+    c1_target = target_info.c1
     u_norm2 = c1_target ** 2 + (config.psi_d / config.psi_n) * (
-        target_info["second_moment"] + config.noise**2)
+        target_info.second_moment + config.noise**2)
     u_norm = math.sqrt(u_norm2)
-    strength = config.etabar1 * abs(activation_info["c1"]) * u_norm
+    strength = config.etabar1 * abs(activation_info.c1) * u_norm
     cos2_u_beta = c1_target ** 2 / u_norm2 if u_norm2 > 0 else 0.0
     step_one = StepOneScaling(exponent=float(config.exact("alpha1")), u_norm=u_norm,
                               strength=strength, cos2_u_beta=cos2_u_beta)

@@ -33,6 +33,7 @@ from .observables import (
     Spectrum,
     StepOneSpike,
 )
+from .records import ActivationInfo, Coefficient, TargetInfo, typed_tuple
 from .steps import check_step_sizes
 
 #: Version of the JSON layout of :meth:`Prediction.to_dict` (bump on any key change).
@@ -54,8 +55,8 @@ class Term:
 
     ``growth``: "diverging" (e_k > 0), "critical" (e_k = 0), "vanishing" (e_k < 0).
     ``present``: the activation-aware verdict on its leading coefficient (None: undefined).
-    ``coefficients``: the leading coefficients evaluated, in order of m; evaluation stops at
-    the first nonzero one unless the beta_* decision needs more.
+    ``coefficients``: the leading coefficients evaluated (:class:`Coefficient`), in order of m;
+    evaluation stops at the first nonzero one unless the beta_* decision needs more.
     ``carries_beta``: whether its right vector has a beta_* component (None: undefined).
     Its finite-N observable is the :class:`ExactTerm` of ``Prediction.at(N).terms``.
     """
@@ -67,9 +68,12 @@ class Term:
     growth: str
     present: bool | None
     reason: str
-    coefficients: tuple[dict[str, Any], ...]
+    coefficients: tuple[Coefficient, ...]
     carries_beta: bool | None
     beta_reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coefficients", typed_tuple(Coefficient, self.coefficients))
 
     @property
     def is_outlier(self) -> bool | None:
@@ -83,8 +87,9 @@ class Term:
             "k": self.k, "left_power": self.left_power, "exponent": self.exponent,
             "exponent_exact": self.exponent_exact, "growth": self.growth,
             "present": self.present, "reason": self.reason,
-            "coefficients": list(self.coefficients), "carries_beta": self.carries_beta,
-            "beta_reason": self.beta_reason, "is_outlier": self.is_outlier,
+            "coefficients": [c.to_dict() for c in self.coefficients],
+            "carries_beta": self.carries_beta, "beta_reason": self.beta_reason,
+            "is_outlier": self.is_outlier,
         }
 
 
@@ -120,13 +125,10 @@ class BBPModel(Record):
     right_beta_overlap: float
     cosine_beta: float
 
-    #: schema 2 names of the fields
+    #: schema 2 names of the fields: the mapping emulation reads them too (``bbp["outlier"]``,
+    #: which user claims read)
     OLD_NAMES = {"outlier": "location", "overlap_right": "right_u_overlap",
                  "overlap_left": "left_a_overlap", "overlap_beta": "right_beta_overlap"}
-
-    def __getitem__(self, key: str) -> Any:
-        """Also by the schema-2 names (``bbp["outlier"]``), which user claims read."""
-        return super().__getitem__(self.OLD_NAMES.get(key, key))
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ class Prediction:
     activation-aware asymptotic count (None: undefined, ``aware_count_reason`` says why).
     ``laws``: the asymptotic law of each step-two term k (:class:`Term`).  ``step_one``
     (:class:`StepOneScaling`) is the step-one scaling and ``bbp`` (:class:`BBPModel`,
-    alpha1 = 0 only, else None) the BBP model.  ``beta`` is a :class:`BetaLearning`,
+    alpha1 = 0 only, else None) the BBP model.  ``activation`` (:class:`ActivationInfo`) and
+    ``target`` (:class:`TargetInfo`) are their functionals.  ``beta`` is a :class:`BetaLearning`,
     ``features`` a :class:`FeatureSpikes` (their measured-only fields are None).
     :meth:`at` gives the observables at a width N, with a measurement's field names.
 
@@ -157,10 +160,14 @@ class Prediction:
     step_one: StepOneScaling
     bbp: BBPModel | None
     beta: BetaLearning
-    activation: dict[str, Any]
-    target: dict[str, Any]
+    activation: ActivationInfo
+    target: TargetInfo
     features: FeatureSpikes
     notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "activation", ActivationInfo.from_dict(self.activation))
+        object.__setattr__(self, "target", TargetInfo.from_dict(self.target))
 
     def __repr__(self) -> str:
         exps = ", ".join(t.exponent_exact for t in self.laws[:4])
@@ -352,8 +359,8 @@ class Prediction:
             "step_one": self.step_one.to_dict(),
             "bbp": None if self.bbp is None else self.bbp.to_dict(),
             "beta": self.beta.to_dict(),
-            "activation": self.activation,
-            "target": self.target,
+            "activation": self.activation.to_dict(),
+            "target": self.target.to_dict(),
             "features": self.features.to_dict(),
             "notes": list(self.notes),
         }
@@ -386,7 +393,8 @@ class Prediction:
                 bulk_edge=data["bulk_edge"], step_one=StepOneScaling(**data["step_one"]),
                 bbp=None if data["bbp"] is None else BBPModel(**data["bbp"]),
                 beta=BetaLearning.from_dict(data["beta"]),
-                activation=dict(data["activation"]), target=dict(data["target"]),
+                activation=ActivationInfo.from_dict(data["activation"]),
+                target=TargetInfo.from_dict(data["target"]),
                 features=FeatureSpikes.from_dict(data["features"]),
                 notes=tuple(data["notes"]))
         except KeyError as exc:

@@ -75,7 +75,7 @@ def cell_seconds(results: Results, config: ModelConfig) -> dict[int, float]:
     """Mean wall time of one cell per N (the measurements' ``timing.total_s``)."""
     out = {}
     for N in results.Ns(config):
-        ts = [float((m.timing or {}).get("total_s") or math.nan) for m in results.get(config, N)]
+        ts = [float(m.timing.total_s or math.nan) for m in results.get(config, N)]
         ts = [t for t in ts if math.isfinite(t)]
         if ts:
             out[N] = float(np.mean(ts))

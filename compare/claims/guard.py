@@ -24,7 +24,7 @@ from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.fields import step_of
-from twostep.theory.observables import spectrum_step
+from twostep.theory.observables import Series, spectrum_step
 
 from .codes import Reason
 from .results import Results
@@ -48,7 +48,7 @@ STEP_TWO_SPECTRA = frozenset(name for name in ("W1", "W2", "update")
                              if spectrum_step(name, 2) >= STEP_TWO_FROM)
 
 #: What the guard says of a width without a series residual, unless its measurements say why
-#: (``series["residual_missing"]``, :class:`Regime`).
+#: (``series.residual_missing``, :class:`Regime`).
 NO_SERIES = "run with terms >= 1"
 
 
@@ -60,7 +60,7 @@ class Regime:
     seeds at N (None where a seed has no series diagnostics); N supports a term-level verdict
     iff it is at most ``tolerance``.  ``blocked`` (a :class:`~.codes.Reason`, None when not)
     says why no N can: the terms are undefined for the activation.  ``missing[N]``: why N has
-    no residual, where a measurement says so (its ``series["residual_missing"]``: the core
+    no residual, where a measurement says so (its ``series.residual_missing``: the core
     view's rescaled measurements); the other N without one are told :data:`NO_SERIES`.
     """
 
@@ -148,11 +148,11 @@ def measured_regime(results: Results, config: ModelConfig) -> Regime:
     residual: dict[int, float | None] = {}
     missing: dict[int, str] = {}
     for N in results.Ns(config):
-        series = [m.series or {} for m in results.get(config, N)]
-        values = [s.get("residual") for s in series]
+        series = [m.series or Series() for m in results.get(config, N)]
+        values = [s.residual for s in series]
         residual[N] = None if any(v is None for v in values) else float(max(values))
-        notes = [s["residual_missing"] for s in series
-                 if s.get("residual") is None and s.get("residual_missing")]
+        notes = [s.residual_missing for s in series
+                 if s.residual is None and s.residual_missing]
         if residual[N] is None and notes:
             missing[N] = str(notes[0])
     blocked = None

@@ -112,7 +112,7 @@ class ReuseLearning(Claim):
         """``k_* = j_* - 1`` (or ``term``; :data:`DEFAULT_TERM` without a reuse exponent)."""
         if self.term is not None:
             return int(self.term)
-        j = predict(config.replace(batch="reuse")).target.get("reuse_exponent")
+        j = predict(config.replace(batch="reuse")).target.reuse_exponent
         return DEFAULT_TERM if j is None else max(0, int(j) - 1)
 
     def run_options(self, config: ModelConfig) -> dict[str, Any]:

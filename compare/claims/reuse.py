@@ -69,7 +69,7 @@ class ReuseGap(Claim):
         if self.term is not None:
             return int(self.term)
         pred = predict(config.replace(batch="reuse"))
-        j = pred.target["reuse_exponent"]
+        j = pred.target.reuse_exponent
         if pred.beta.first_term is not None:
             return int(pred.beta.first_term)
         if j is not None and j - 1 < len(pred.laws):

@@ -144,12 +144,12 @@ def render(m: Measurement) -> str:
         f"n={m.n}  seed={m.seed}  {m.options.dtype}  tau={number_text(c['noise'])}  "
         f"[{scaling}]",
         "steps: " + "   ".join(
-            f"{s.t}: alpha={number_text(st['alpha'])} etabar={number_text(st['etabar'])} "
-            f"{st['batch']} "
+            f"{s.t}: alpha={number_text(st.alpha)} etabar={number_text(st.etabar)} "
+            f"{st.batch} "
             f"(eta={s.eta:.4g}, batch {s.batch_index})"
             for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
-            f"{name} {_f(spec['bulk_edge_empirical'])}" for name, spec in m.spectra.items())
+            f"{name} {_f(spec.bulk_edge_empirical)}" for name, spec in m.spectra.items())
         + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
@@ -184,14 +184,14 @@ def render(m: Measurement) -> str:
                      f"{_f(a.beta_overlap, '7.3f')} {nb:>16}")
     if m.terms:
         se = m.series
-        lines += ["", f"exact terms T_k = eta_2 eta_1^k D_k of the last update (K = {se['K']}): "
-                      f"series residual ||U - sum T_k|| / ||U|| = {_f(se['residual'], '.3g')} "
-                      f"({'converges' if se['converges'] else 'does not converge'}: tolerance "
-                      f"{se['tolerance']:g}); max eta_1 |P1| = {se['p1']['max']:.3g}",
+        lines += ["", f"exact terms T_k = eta_2 eta_1^k D_k of the last update (K = {se.K}): "
+                      f"series residual ||U - sum T_k|| / ||U|| = {_f(se.residual, '.3g')} "
+                      f"({'converges' if se.converges else 'does not converge'}: tolerance "
+                      f"{se.tolerance:g}); max eta_1 |P1| = {se.p1.max:.3g}",
                   f"  {'k':>2} {'power':>5} {'||T_k||':>10} {'ratio':>7} {'amplitude':>10} "
                   f"{'null floor':>11} {'beta_*':>7} {'left-q':>7}"]
         for t in m.terms:
-            ratio = se["ratios"][t.k - 1] if t.k >= 1 else None
+            ratio = se.ratios[t.k - 1] if t.k >= 1 else None
             lines.append(f"  {t.k:>2} {'a^' + str(t.left_power):>5} "
                          f"{_f(t.singular_values[0], '10.4g')} {_f(ratio, '7.3f'):>7} "
                          f"{_f(t.amplitude, '10.4g')} {_f(t.null_floor, '11.4g')} "
@@ -199,38 +199,38 @@ def render(m: Measurement) -> str:
     if m.features is not None:
         f = m.features
         lines += ["", f"feature matrix sigma(X W^T)/sqrt(n): F0 edge "
-                      f"{_f(f.F0['bulk_edge_empirical'])}, threshold {_f(f.threshold)}; "
+                      f"{_f(f.F0.bulk_edge_empirical)}, threshold {_f(f.threshold)}; "
                       f"F1 values above it {f.above_threshold}, new spikes (spike_count) "
                       f"{f.spike_count}"]
     t = m.timing
-    lines += ["", f"time: draws {t['draws_s']:.2f} s, steps {t['steps_s']:.2f} s, spectra "
-                  f"{t['spectra_s']:.2f} s, total {t['total_s']:.2f} s"]
+    lines += ["", f"time: draws {t.draws_s:.2f} s, steps {t.steps_s:.2f} s, spectra "
+                  f"{t.spectra_s:.2f} s, total {t.total_s:.2f} s"]
     return "\n".join(lines)
 
 
 def _spectrum_lines(name: str, spec: Spectrum, max_power: int) -> list[str]:
     """The outliers of one spectrum, headed by the edge they are called above."""
     what = "W_T - W_{T-1}" if name == "update" else name
-    top = " ".join(f"{v:.4f}" for v in spec["singular_values"][:5])
-    if spec["edge_used"] is None:  # no outlier can be told from the bulk without an edge
+    top = " ".join(f"{v:.4f}" for v in spec.singular_values[:5])
+    if spec.edge_used is None:  # no outlier can be told from the bulk without an edge
         return [f"outliers of {what} (edge: not determined: {_no_edge(spec)}; top: {top})",
                 "  (not called: no edge to call them above)"]
-    return [f"outliers of {what} (edge used: {spec['edge_used']} {_f(_edge(spec))} + margin "
-            f"{_f(spec.get('margin'))}; top: {top})", *_outlier_lines(spec, max_power)]
+    return [f"outliers of {what} (edge used: {spec.edge_used} {_f(_edge(spec))} + margin "
+            f"{_f(spec.margin)}; top: {top})", *_outlier_lines(spec, max_power)]
 
 
-def _no_edge(spec: dict) -> str:
+def _no_edge(spec: Spectrum) -> str:
     """Why a spectrum has no edge (the runner falls back to the theoretical edge, so there is
     none): the empirical fit's reason."""
-    reason = (spec.get("edge_fit") or {}).get("reason") or "unreliable"
+    reason = (spec.edge_fit.reason if spec.edge_fit is not None else "") or "unreliable"
     return f"no theoretical edge, and the empirical fit failed ({reason})"
 
 
-def _edge(spec: dict):
-    if spec["edge_used"] == "empirical":
-        return spec["bulk_edge_empirical"]
-    if spec["edge_used"] == "theory":
-        return spec["bulk_edge"]
+def _edge(spec: Spectrum) -> float | None:
+    if spec.edge_used == "empirical":
+        return spec.bulk_edge_empirical
+    if spec.edge_used == "theory":
+        return spec.bulk_edge
     return None
 
 

@@ -63,17 +63,17 @@ def render(pred, N: int | None = None) -> str:
     ]
     for t in pred.laws:
         coef = "; ".join(
-            f"{d['label']}={'undef' if d['value'] is None else format(d['value'], '.4g')}"
+            f"{d.label}={'undef' if d.value is None else format(d.value, '.4g')}"
             for d in t.coefficients)
         lines.append(f"| {t.k} | a^{t.left_power} | {t.exponent_exact} ({t.exponent:+.3f}) | "
                      f"{t.growth} | {coef} | {_fmt(t.present)} | {_fmt(t.carries_beta)} |")
     tg = pred.target
-    reuse = (tg["reuse_exponent"] if tg["reuse_exponent"] is not None
-             else f"none up to {tg['reuse_limit']}")
+    reuse = (tg.reuse_exponent if tg.reuse_exponent is not None
+             else f"none up to {tg.reuse_limit}")
     lines += [
         "",
-        f"target: information exponent {_fmt(tg['information_exponent'])}, reuse exponent "
-        f"{reuse}, parity {tg['parity']}",
+        f"target: information exponent {_fmt(tg.information_exponent)}, reuse exponent "
+        f"{reuse}, parity {tg.parity}",
         f"beta_* learned: {_fmt(pred.beta.learned)} ({pred.beta.reason})",
         f"step one: ||u|| = {pred.step_one.u_norm:.4f}, strength theta = "
         f"{pred.step_one.strength:.4f}, exponent alpha1 = {pred.step_one_exponent:g}",
