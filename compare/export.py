@@ -289,13 +289,14 @@ def _own_rows(result: Any) -> Iterator[tuple[str, int | None, int | None, float]
         if x is not None and math.isfinite(x):
             yield f"{kind}.{name}", N, None, x
     if kind == "finding":
-        for name, p in result.pvalues.items():
+        for name, p in ((t.test, t.p) for t in result.pvalues.tests):
             at = _width(name.rsplit("@", 1)[-1]) if "@" in name else None
             x = _number(p)
             if x is not None and math.isfinite(x):
                 yield f"pvalue.{machine_name(name.split('@')[0])}", at, None, x
         yield from _data_rows("input", result.inputs)
-        yield from _data_rows("extra", result.extra)
+        if result.extra is not None:
+            yield from _data_rows("extra", result.extra.to_dict())
         return
     interval = _plain(getattr(result, "interval", None)) or {}   # an Interval record
     values = interval.get("values")

@@ -148,13 +148,13 @@ def plan_seeds(pilot: Check, run: Run, index: int, budget_s: float, floor: int
         room = (margin / z) ** 2 - fit.syst**2
         if fit.chosen is None or room <= 0:
             undecidable.append(f"k={k}")
-        elif set(fit.points) != set(Ns):
+        elif {N for N, _ in fit.points} != set(Ns):
             need = scaling.seeds_needed(fit, {N: len(v) for N, v in raw.items()}, margin)
             uniform.append(need if need is not None else MAX_SEEDS)
         else:
             # per-seed variance of each width's log point; 1.2: the safety factor of
             # scaling.seeds_needed (a pilot's spread is itself uncertain)
-            var = {N: fit.points[N][1] ** 2 * len(raw[N]) for N in Ns}
+            var = {N: fit.point(N)[1] ** 2 * len(raw[N]) for N in Ns}
             terms.append((var, room / 1.2))
     least = max([floor, *uniform])
     want: dict[int, int] | None = None

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import stats
@@ -91,11 +91,28 @@ class ScalingFit:
     chosen: WindowFit | None
     windows: tuple[WindowFit, ...] = ()
     usable: tuple[int, ...] = ()
-    points: Mapping[int, tuple[float, float]] = field(default_factory=dict)
+    #: ``(N, (log point, its se))`` at each usable width (:meth:`point`; a mapping given is
+    #: converted)
+    points: tuple[tuple[int, tuple[float, float]], ...] = ()
     note: str = ""
     #: the fit on the next narrower window (the largest widths only): a verdict needs it to
     #: agree with the chosen fit, as the exponent rule needs its last local slope to
     narrower: WindowFit | None = None
+
+    def __post_init__(self) -> None:
+        points = self.points.items() if isinstance(self.points, Mapping) else self.points
+        object.__setattr__(self, "points", tuple(sorted(
+            (int(N), (float(p[0]), float(p[1]))) for N, p in points)))
+
+    def point(self, N: int) -> tuple[float, float] | None:
+        """The log point and its standard error at width ``N`` (None where not usable)."""
+        return next((p for n, p in self.points if n == N), None)
+
+    def to_dict(self) -> dict:
+        """The fit's fields, ``points`` as ``{N: (log point, se)}``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["points"] = dict(self.points)
+        return out
 
     def narrower_interval(self, level: float = 0.95) -> tuple[float, float] | None:
         """The narrower window's interval (its own statistical error), or None."""

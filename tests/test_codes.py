@@ -269,17 +269,10 @@ def test_a_finding_stored_before_codes_loads_and_decides():
                                  "inputs": f.inputs.to_dict()}).inputs, LimitInputs)
 
 
-#: the mappings a Finding keeps by nature, keyed tables rather than records: the raw p-values by
-#: test name, and claim-specific extras that never leave the process
-KEYED = {("Finding", "pvalues"), ("Finding", "extra")}
-
-
 @pytest.mark.parametrize("cls", [Finding, Verdict], ids=lambda c: c.__name__)
 def test_no_dict_typed_field(cls):
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if (cls.__name__, f.name) in KEYED:
-            continue
         origin = typing.get_origin(hints[f.name]) or hints[f.name]
         args = typing.get_args(hints[f.name]) or (hints[f.name],)
         for t in (origin, *args):

@@ -150,7 +150,7 @@ def test_the_beta_component_decides_the_sign_where_the_squared_strength_cannot()
         # the squared strength alone: its sign is undetermined
         assert any(c.code in ("sign-widths", "sign-undetermined", "sign-disagrees")
                    and c.params["who"] == "k=2" for c in vs[0].reason.params["summary"])
-        fit = ReuseLearning().findings(config, res)[0].extra["betas"][2].extra["fit"]
+        fit = ReuseLearning().findings(config, res)[0].extra.betas.get(2).extra.fit
         lo, hi = fit.interval()
         planted = config.alpha2 + 2 * config.alpha1 - 1
         assert lo <= planted <= hi and hi - lo < 0.3, (planted, str(fit))

@@ -109,8 +109,8 @@ def test_exponent_drift_is_preasymptotic_not_inconsistent():
     data = {N: list(N**0.1 * (1 + 40 / math.sqrt(N)) ** -1
                     * np.exp(0.005 * rng.standard_normal(6))) for N in NS}
     finding = exponent_finding("t", "x", CFG, 0.1, 0.05, raw=data)
-    assert not finding.extra["fit"].contains(0.1)
-    assert not finding.extra["locs"][-1][2].contains(0.1)
+    assert not finding.extra.fit.contains(0.1)
+    assert not finding.extra.locs[-1][2].contains(0.1)
     v = _decide(finding)
     assert v.status == "inconclusive", v.reason
     assert v.reason.code == "exponent-drifting", v.reason

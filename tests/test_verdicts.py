@@ -58,9 +58,9 @@ def test_pvalue_is_the_deciding_test_s():
     test, whose p-value is the larger of the two adjusted p-values (what the docs now say)."""
     values = _values({1000: 1.2, 2000: 1.2, 4000: 1.2}, sd=0.05)
     f = limit_finding("c", "s", CFG, values, 1.0, 0.02)
-    assert set(f.pvalues) == {"outside@2000", "outside@4000"}  # only the tests that decide
+    assert set(f.pvalues.names) == {"outside@2000", "outside@4000"}  # only the tests that decide
     [v] = decide_all([f])
-    adj = stats.adjust_pvalues([f.pvalues["outside@2000"], f.pvalues["outside@4000"]])
+    adj = stats.adjust_pvalues([f.pvalues.get("outside@2000"), f.pvalues.get("outside@4000")])
     assert v.status == "inconsistent"
     assert v.pvalue == pytest.approx(max(adj))
     # consistent and inconclusive verdicts rest on no test
@@ -94,7 +94,7 @@ def test_each_test_enters_the_bh_family_once():
     shifts every other claim's adjusted p-value.  Findings that share a scope share a key."""
     other = limit_finding("c", "s", CFG, _values({1000: 1.2, 2000: 1.2}, sd=0.05), 1.0, 0.02)
     two = [_shared("paper count", 0.01), _shared("activation-aware count", 0.01)]
-    assert len(family(two + [other])) == 1 + len(other.pvalues)
+    assert len(family(two + [other])) == 1 + len(other.pvalues.tests)
     alone = decide_all([_shared("paper count", 0.01), other])[1]
     both = decide_all(two + [other])[2]
     assert both.pvalue == alone.pvalue
@@ -125,5 +125,5 @@ def test_outlier_count_puts_its_sign_tests_in_the_family_once():
     fs = OutlierCount().findings(COUNT, _count_results([(5, 0.45), (1, 0.15), (1, -0.15),
                                                         (1, -0.45)]))
     assert len(fs) == 2 and fs[0].pvalues == fs[1].pvalues
-    assert all(name.endswith(":sign") for name in fs[0].pvalues)  # what decide uses
-    assert len(family(fs)) == len(fs[0].pvalues)
+    assert all(name.endswith(":sign") for name in fs[0].pvalues.names)  # what decide uses
+    assert len(family(fs)) == len(fs[0].pvalues.tests)

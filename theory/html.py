@@ -183,6 +183,6 @@ def finding(f: Any) -> Raw:
     """A finding before the multiple-testing step: its rule, numbers and raw p-values."""
     head = {"rule": f.rule or "(a decide callable)", "predicted": f.predicted,
             "statistic": f.statistic, "95% CI": interval(f.ci),
-            "raw p-values": ", ".join(f"{k} = {text(p)}" for k, p in f.pvalues.items()) or None,
+            "raw p-values": ", ".join(f"{t.test} = {text(t.p)}" for t in f.pvalues.tests) or None,
             "config": config_text(f.config)}
     return block(f"Finding {f.claim}: {f.subject}", fields(head), evidence(f.evidence))

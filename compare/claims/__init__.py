@@ -52,7 +52,7 @@ from .base import Claim, Domain
 from .bbp import BBP, BBP_PSI_D
 from .codes import TEMPLATES, Reason, Status
 from .count import OutlierCount
-from .data import Interval, RuleInputs
+from .data import FindingExtra, Interval, PValue, PValues, RuleInputs
 from .growth import GrowthExponent, TermExponent
 from .learning import ReuseLearning
 from .registry import (
@@ -104,7 +104,8 @@ from .vectors import LeftVectors
 __all__ = [
     "AMPLITUDE_TOLERANCE", "EDGE_MARGIN", "LOCATION_UNITS", "RULES", "VERDICT_KEYS",
     "ConfidenceInterval", "Outcome", "family", "register_rule", "extrapolated_limit_finding",
-    "Interval", "Reason", "RuleInputs", "Status", "TEMPLATES",
+    "FindingExtra", "Interval", "PValue", "PValues", "Reason", "RuleInputs", "Status",
+    "TEMPLATES",
     "BBP", "BBP_PSI_D", "BUILTIN_CLAIMS", "GUARD_TERMS", "LEVEL",
     "MIN_RANGE", "MIN_RANGE_TO_REFUTE", "MIN_TERM_SHARE", "MIN_WIDTHS", "MIN_WIDTHS_TO_REFUTE",
     "SPIKE_EXPONENT_MARGIN", "STATUSES", "STEP_TWO_FIELDS", "STEP_TWO_SPECTRA", "TREND_MIDPOINT",

@@ -11,7 +11,7 @@ the series of exact terms converges (the regime guard).
   (``outlier-count``);
 - :func:`gamma_data` (and :func:`gamma_lines`, its text): ``gamma_k = e_k - alpha2 -
   k alpha1``, the N-exponent of the step-size-free ``D_k``'s coherent strength (predicted
-  ``-k/2``; a finding's ``extra["gamma"]``): one measurement of it decides the sign of ``e_k``
+  ``-k/2``; a finding's ``extra.gamma``): one measurement of it decides the sign of ``e_k``
   at every (alpha1, alpha2) with the same interval;
 - :func:`what_decides`: the seeds per N (and time on the machine that measured) that would bring
   the interval under a margin, from the measured spread (a pilot).
@@ -33,6 +33,7 @@ from .. import scaling
 from ..table import Table
 from .base import _term
 from .codes import Reason
+from .data import ByKey, FindingExtra
 from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_reason, enough_widths
 from .guard import Regime, _outside, guard_clause, measured_regime
 from .results import LEVEL, Finding, Results
@@ -219,7 +220,7 @@ def _coherent_table(claim: str, subject: str, column: str, predicted: float,
         m = float(x.mean())
         se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.inf
         strength = m if power == 1 else math.copysign(math.sqrt(abs(m)), m)
-        point = fit.points.get(N)
+        point = fit.point(N)
         slope = None
         if point is not None and prev is not None:
             slope = (point[0] - prev[1][0]) / math.log(N / prev[0])
@@ -305,9 +306,7 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     to exclude the prediction significantly (BH-adjusted p < level).  Both need
     :func:`~twostep.compare.claims.evidence.enough_widths` usable widths: converging series (the
     regime guard) and a seed mean at least ``scaling.MIN_SIGNAL_Z`` standard errors above zero.
-    ``extra``: ``fit`` (a :class:`~twostep.compare.scaling.ScalingFit`), ``usable``, ``seeds``
-    per N, ``sign_pvalue`` (of a null exponent), ``gamma`` (the step-size-free exponent when
-    ``k`` is given), ``need`` (what would decide it).  ``power = 1``: ``raw`` holds a signed
+    ``extra``: a :class:`CoherentExtra`.  ``power = 1``: ``raw`` holds a signed
     component (oriented so that its mean is positive) whose mean grows as ``N^{exponent}``
     itself, shown in the table's ``column``.  ``raw`` may be the
     :class:`MissingCoherent` of measurements stored before the coherent strength existed: the
@@ -339,42 +338,59 @@ def coherent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     def decide(adj: dict[str, float]) -> tuple[str, str, float]:
         return _coherent_verdict(evidence, adj)
 
+    extra = CoherentExtra(fit, tuple(usable), ByKey.of(seeds), sign_p, gamma, need, k,
+                          widths_need(considered, usable, seconds or {}))
     return Finding(claim, subject, config, table, predicted, fit.estimate, (lo, hi), pvals,
-                   decide, extra={"fit": fit, "usable": usable, "seeds": seeds,
-                                  "sign_pvalue": sign_p, "gamma": gamma, "need": need,
-                                  "k": k, "widths_need": widths_need(considered, usable,
-                                                                     seconds or {})})
+                   decide, extra=extra)
+
+
+@dataclass(frozen=True)
+class CoherentExtra(FindingExtra):
+    """What a :func:`coherent_finding` keeps (``Finding.extra``): the ``fit`` (a
+    :class:`~twostep.compare.scaling.ScalingFit`), its ``usable`` widths, the ``seeds`` per N,
+    ``sign_pvalue`` (the raw p-value of a null exponent; NaN without a fit on enough widths),
+    ``gamma`` (the step-size-free exponent ``(estimate, low, high)`` when the term ``k`` is
+    given and the fit is determined, else None), ``need`` (what would decide it) and
+    ``widths_need`` (what would make enough widths usable; empty when they are)."""
+
+    fit: scaling.ScalingFit
+    usable: tuple[int, ...]
+    seeds: ByKey[int]
+    sign_pvalue: float
+    gamma: tuple[float, float, float] | None
+    need: Need
+    k: int | None
+    widths_need: str
 
 
 def sign_need(finding: Finding, seconds: Mapping[int, float], margin: float) -> Need:
     """What would decide the sign of a :func:`coherent_finding`'s exponent (margin: the
     predicted ``|e_k|``)."""
-    fit = finding.extra["fit"]
-    seeds = finding.extra["seeds"]
-    usable = finding.extra["usable"] or sorted(seeds)
-    return what_decides(fit, {N: seeds[N] for N in usable}, margin, seconds)
+    extra = finding.extra
+    usable = extra.usable or extra.seeds.keys
+    return what_decides(extra.fit, {N: extra.seeds.get(N) for N in usable}, margin, seconds)
 
 
 def exponent_sign(k: int, finding: Finding, p: float, regime: Regime | None, Ns: Sequence[int],
                   seconds: Mapping[int, float], *, what: str = "",
                   label: str = "coherent exponent") -> tuple[int | None, Reason]:
     """The sign of term k's coherent exponent from its :func:`coherent_finding` and the
-    BH-adjusted p-value ``p`` of a null exponent (``extra["sign_pvalue"]``): ``(+1 | -1, why)``
+    BH-adjusted p-value ``p`` of a null exponent (``extra.sign_pvalue``): ``(+1 | -1, why)``
     when decided, ``(None, why and what would decide)`` otherwise.  Decided needs
     :func:`~twostep.compare.claims.evidence.enough_widths` usable widths, ``p < LEVEL`` and the
     largest widths' fit of the same sign (else pre-asymptotic: larger N).  ``what`` names the
     quantity in the text (``"k=2 beta_* component"``), ``label`` its exponent."""
     f = finding
     who = what or f"k={k}"
-    usable, fit = f.extra["usable"], f.extra["fit"]
-    gamma = f.extra["gamma"]
+    usable, fit = f.extra.usable, f.extra.fit
+    gamma = f.extra.gamma
     g = ("" if gamma is None else
          Reason("sign-gamma", k=k, gamma=float(gamma[0]), low=float(gamma[1]),
                 high=float(gamma[2])))
     said = dict(who=who, label=label, fit=str(fit), p=float(p), gamma=g)
     if fit.chosen is None or not enough_widths(usable):
         outside = [N for N in Ns if regime is not None and not regime.ok(N)]
-        need = f.extra["widths_need"] or sign_need(f, seconds, abs(f.predicted))
+        need = f.extra.widths_need or sign_need(f, seconds, abs(f.predicted))
         then = ([Reason("clause", text=fit.note)] if fit.note else []) + (
             [_outside(regime, outside, "guard-clause-after")] if outside else []) + [
             Reason("sign-would-decide", need=str(need))]
@@ -413,11 +429,11 @@ def gamma_data(config: ModelConfig, results: Results) -> list[dict[str, Any]]:
         f = coherent_finding("gamma", f"k={k}", config, -k / 2, k=k,
                              raw=coherent_values(results, config, k, "gamma"), regime=regime,
                              tolerance=math.inf)
-        fit, gamma = f.extra["fit"], f.extra["gamma"]
+        fit, gamma = f.extra.fit, f.extra.gamma
         known = gamma is not None
         rows.append({"k": k, "predicted": -k / 2, "gamma": float(gamma[0]) if known else None,
                      "interval": [float(gamma[1]), float(gamma[2])] if known else None,
-                     "usable": [int(N) for N in f.extra["usable"]],
+                     "usable": [int(N) for N in f.extra.usable],
                      "stat": float(fit.stat) if known else None,
                      "syst": float(fit.syst) if known else None,
                      "reason": None if known else (fit.note or regime.describe(Ns))})

@@ -90,7 +90,7 @@ class OutlierCount(Claim):
         tested = list(range(1, min(available, last_k + 1))) if not regime.blocked else []
         per_term = _exact_term_findings(self.name, config, results, pred, tested,
                                         self.tolerance, regime)
-        signs_p = {k: f.extra["sign_pvalue"] for k, f in per_term.items()}
+        signs_p = {k: f.extra.sign_pvalue for k, f in per_term.items()}
         table = _visible_table(self.name, config, results, pred, visible, regime)
         # one test per term enters the BH family: the sign of its coherent exponent; both
         # findings share them (scope "signs"), so each enters the run's family once
@@ -225,5 +225,5 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
         open_ = [k for k in tested if signs[k][0] is None]
         return ("inconclusive", Reason("count-open", said, N=Ns[-1], grows=grows or "none",
                                        vanish=vanish or "none", open=open_), math.nan)
-    used = list(e.per_term[tested[0]].extra["usable"])
+    used = list(e.per_term[tested[0]].extra.usable)
     return "consistent", Reason("count-consistent", said, used=used), math.nan

@@ -27,6 +27,7 @@ from twostep.theory.config import ModelConfig
 from .. import stats
 from ..table import Table
 from .codes import Reason
+from .data import ByKey, FindingExtra
 from .evidence import (
     MIN_RANGE,
     MIN_WIDTHS,
@@ -109,6 +110,20 @@ class _ExponentData:
     def considered(self) -> list[int]:
         """The widths the regime guard admits."""
         return [N for N in self.Ns if self.in_regime[N]]
+
+
+@dataclass(frozen=True)
+class ExponentExtra(FindingExtra):
+    """What an :func:`exponent_finding` keeps (``Finding.extra``): the log-log ``fit`` of the
+    signal on the usable widths (None with fewer than two), whether each N is ``above`` its
+    null floor, the ``usable`` widths, the local slopes ``locs`` (``(N_from, N_to,
+    interval)``) and the fitted per-seed ``signal`` at each N."""
+
+    fit: stats.Interval | None
+    above: ByKey[bool]
+    usable: tuple[int, ...]
+    locs: tuple[tuple[int, int, stats.Interval], ...]
+    signal: ByKey[tuple[float, ...]]
 
 
 def _exponent_data(raw: Mapping[int, Sequence[float]],
@@ -269,5 +284,6 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
     est = fit.estimate if fit else math.nan
     ci = (fit.low, fit.high) if fit else (math.nan, math.nan)
     return Finding(claim, subject, config, table, predicted, est, ci, pvals, decide,
-                   extra={"fit": fit, "above": data.above, "usable": data.usable,
-                          "locs": data.locs, "signal": data.signal})
+                   extra=ExponentExtra(fit, ByKey.of(data.above), tuple(data.usable),
+                                       tuple(data.locs),
+                                       ByKey.of({N: tuple(v) for N, v in data.signal.items()})))

@@ -68,6 +68,7 @@ from .cosine import (
     pooled_below,
     seeds_to_decide,
 )
+from .data import ByKey, FindingExtra
 from .guard import GUARD_TERMS, Regime, guard_terms, measured_regime
 from .results import LEVEL, Finding, Results
 
@@ -158,8 +159,27 @@ class ReuseLearning(Claim):
         return Finding(self.name, subject, cfg, table,
                        "learns" if expect else "does not learn", math.nan,
                        (math.nan, math.nan), pvals, decide,
-                       extra={"cosines": data.cosines, "signs": data.signs, "betas": data.betas,
-                              "pooled": data.pooled, "tested": data.tested}, subject_key=mode)
+                       extra=LearningExtra.of(data), subject_key=mode)
+
+
+@dataclass(frozen=True)
+class LearningExtra(FindingExtra):
+    """What a reuse-learning finding keeps (``Finding.extra``): per tested term k (``tested``)
+    the coherent ``cosines`` per N (:class:`~.cosine.Cosine`), their ``pooled`` test below the
+    yardstick (None with fewer than two converging widths), and the coherent-rule findings of
+    the exponent signs of its strength (``signs``) and of its beta_* component (``betas``)."""
+
+    cosines: ByKey[ByKey[Cosine]]
+    signs: ByKey[Finding]
+    betas: ByKey[Finding]
+    pooled: ByKey[PooledBelow | None]
+    tested: tuple[int, ...]
+
+    @classmethod
+    def of(cls, data: _ModeEvidence) -> LearningExtra:
+        return cls(ByKey.of({k: ByKey.of(c) for k, c in data.cosines.items()}),
+                   ByKey.of(data.signs), ByKey.of(data.betas), ByKey.of(data.pooled),
+                   tuple(data.tested))
 
 
 # -- one batch mode's evidence and verdict --------------------------------------------------------
@@ -249,7 +269,7 @@ def _mode_evidence(claim: str, cfg: ModelConfig, top: int, results: Results, reg
         exponent = known[k].exponent if k in known else cfg.alpha2 - k * (0.5 - cfg.alpha1)
         signs[k], betas[k] = _sign_findings(claim, results, cfg, k, exponent, regime, seconds)
         for key, f in ((f"k={k}:sign", signs[k]), (f"k={k}:beta-sign", betas[k])):
-            sp = f.extra["sign_pvalue"]
+            sp = f.extra.sign_pvalue
             if math.isfinite(sp):
                 pvals[key] = sp
     critical = {k for k in tested if k in known and known[k].exponent == 0}

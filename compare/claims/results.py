@@ -26,7 +26,7 @@ from twostep.theory.config import ModelConfig
 from .. import stats
 from ..table import Table
 from .codes import Reason, Status
-from .data import Interval, MappingInputs, RuleInputs
+from .data import FindingExtra, Interval, MappingInputs, PValues, RuleInputs, extra_of
 
 #: The statuses a decision may have (:class:`~.codes.Status`, a ``str`` Enum).
 STATUSES = tuple(Status)
@@ -292,7 +292,11 @@ class Finding:
     """Evidence of one claim before the multiple-testing correction.
 
     ``pvalues`` are the raw p-values of the tests whose significance the decision uses (and
-    only those: every entry joins the run's BH family).  The decision is either the
+    only those: every entry joins the run's BH family): a :class:`~.data.PValues` (a mapping
+    test -> p given is converted), read by ``pvalues.names`` and ``pvalues.get(test)``.
+    ``extra`` is the rule's own data, a record of the rule's type (a
+    :class:`~.data.FindingExtra`: ``ExponentExtra``, ``CoherentExtra``, ``LearningExtra``;
+    None when the rule keeps none), read by attribute.  The decision is either the
     registered rule ``rule`` applied to ``inputs`` (the rule's record type,
     ``RULE_INPUTS[rule]``; a JSON-able mapping is converted to it: the finding is then data
     that :meth:`to_dict` keeps and :meth:`from_dict` rebuilds), or ``decide(adjusted)`` (a
@@ -311,9 +315,9 @@ class Finding:
     predicted: Any
     statistic: float
     ci: tuple[float, float]
-    pvalues: dict[str, float]
+    pvalues: PValues
     decide: Callable[[dict[str, float]], Outcome | tuple[str, str, float]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: FindingExtra | None = None
     rule: str = ""
     inputs: RuleInputs | None = None
     scope: str = ""
@@ -321,6 +325,8 @@ class Finding:
     subject_key: str = ""
 
     def __post_init__(self) -> None:
+        self.pvalues = PValues.of(self.pvalues)
+        self.extra = extra_of(self.extra)
         if self.decide is None and not self.rule:
             raise ValueError("a Finding needs a rule name (with inputs) or a decide callable")
         if self.rule and self.rule not in RULES:
@@ -332,7 +338,8 @@ class Finding:
     def __repr__(self) -> str:
         return (f"Finding(claim={self.claim!r}, subject={html.short(self.subject, 40)!r}, "
                 f"rule={self.rule or None!r}, statistic={self.statistic:.4g}, "
-                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), tests={sorted(self.pvalues)[:4]!r})")
+                f"ci=({self.ci[0]:.4g}, {self.ci[1]:.4g}), "
+                f"tests={sorted(self.pvalues.names)[:4]!r})")
 
     def _repr_html_(self) -> str:
         return html.finding(self)
@@ -367,7 +374,7 @@ class Finding:
         return {"claim": self.claim, "subject": self.subject, "config": self.config.to_dict(),
                 "evidence": self.evidence.to_dict(), "predicted": self.predicted,
                 "statistic": _num(self.statistic), "ci": [_num(c) for c in self.ci],
-                "pvalues": {k: _num(v) for k, v in self.pvalues.items()}, "rule": self.rule,
+                "pvalues": {t.test: _num(t.p) for t in self.pvalues.tests}, "rule": self.rule,
                 "inputs": self.inputs.to_dict(), "scope": self.scope,
                 "subject_key": self.subject_key}
 
@@ -389,7 +396,8 @@ def family(findings: Sequence[Finding]) -> dict[tuple, float]:
     findings that give one key different p-values are a bug in the claim (ValueError)."""
     out: dict[tuple, float] = {}
     for f in findings:
-        for name, p in f.pvalues.items():
+        for t in f.pvalues.tests:
+            name, p = t.test, t.p
             k = f.key(name)
             if k in out and not (out[k] == p or (math.isnan(out[k]) and math.isnan(p))):
                 raise ValueError(f"test {k} enters the BH family twice with different p-values "
@@ -405,7 +413,7 @@ def decide_all(findings: Sequence[Finding]) -> list[Verdict]:
     adjusted = dict(zip(tests, stats.adjust_pvalues(list(tests.values()))))
     out = []
     for f in findings:
-        adj = {name: adjusted[f.key(name)] for name in f.pvalues}
+        adj = {name: adjusted[f.key(name)] for name in f.pvalues.names}
         o = f.outcome(adj)
         out.append(Verdict(
             claim=f.claim, subject=f.subject, status=o.status, reason=o.reason,

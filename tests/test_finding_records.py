@@ -1,0 +1,141 @@
+"""A finding's p-values and own data are records (issue 28): ``Finding.pvalues`` is a
+:class:`PValues`, ``Finding.extra`` one record per rule (:class:`FindingExtra`), read by
+attribute; the dict reads of the old form still work with a RecordAccessWarning naming the
+attribute; the JSON and the export rows keep their shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+
+import numpy as np
+import pytest
+from test_records import dict_paths
+
+from twostep.compare import stats
+from twostep.compare.claims import coherent, exponent, learning
+from twostep.compare.claims.data import ByKey, FindingExtra, OtherExtra, PValue, PValues
+from twostep.compare.claims.limit import limit_finding
+from twostep.compare.claims.results import Finding, decide_all, family
+from twostep.compare.export import evidence_rows
+from twostep.compare.table import Table
+from twostep.theory import ModelConfig
+from twostep.theory.records import RecordAccessWarning
+
+CFG = ModelConfig()
+NS = (250, 500, 1000, 2000)
+RULE_EXTRAS = (exponent.ExponentExtra, coherent.CoherentExtra, learning.LearningExtra,
+               OtherExtra)
+
+
+@pytest.mark.parametrize("cls", RULE_EXTRAS, ids=lambda c: c.__name__)
+def test_each_rules_extra_is_a_record_without_dicts(cls):
+    assert dataclasses.is_dataclass(cls) and issubclass(cls, FindingExtra)
+    hints = typing.get_type_hints(cls)
+    found = [p for f in dataclasses.fields(cls)
+             for p in dict_paths(hints[f.name], f"{cls.__name__}.{f.name}", {cls, Finding})]
+    assert not found, found
+
+
+def _exponent_finding():
+    rng = np.random.default_rng(5)
+    raw = {N: list(N**0.25 * np.exp(0.01 * rng.standard_normal(6))) for N in NS}
+    return exponent.exponent_finding("t", "x", CFG, 0.25, 0.1, raw=raw), raw
+
+
+def test_pvalues_are_a_record_read_one_way():
+    f = limit_finding("c", "s", CFG, {1000: [1.2, 1.25, 1.18], 2000: [1.2, 1.21, 1.19]},
+                      1.0, 0.02)
+    assert isinstance(f.pvalues, PValues)
+    assert f.pvalues.names == ("outside@1000", "outside@2000")
+    assert all(isinstance(t, PValue) for t in f.pvalues.tests)
+    assert f.pvalues.get("outside@2000") == f.pvalues.tests[1].p
+    assert f.pvalues.get("nope") is None
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.pvalues\['outside@1000'\] is "
+                                                 r"deprecated; use Finding\.pvalues\.get"):
+        assert f.pvalues["outside@1000"] == f.pvalues.tests[0].p
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.pvalues\.items\(\)"):
+        assert dict(f.pvalues.items()) == f.pvalues.to_dict()
+    with pytest.raises(ValueError, match="twice: a"):
+        PValues((PValue("a", 0.1), PValue("a", 0.2)))
+
+
+def test_the_bh_adjustment_reads_the_record_unchanged():
+    """The run's family and the adjusted p-values are those of the raw values by key, as with
+    the old dicts (an independent BH through stats.adjust_pvalues on the same list)."""
+    f, _ = _exponent_finding()
+    g = limit_finding("c", "s", CFG, {1000: [1.2, 1.25, 1.18], 2000: [1.2, 1.21, 1.19]},
+                      1.0, 0.02)
+    fam = family([f, g])
+    raw = [t.p for t in f.pvalues.tests] + [t.p for t in g.pvalues.tests]
+    assert list(fam.values()) == raw
+    assert list(fam) == [f.key(n) for n in f.pvalues.names] + [g.key(n) for n in g.pvalues.names]
+    v = decide_all([g, f])[0]
+    adjusted = stats.adjust_pvalues([t.p for t in g.pvalues.tests]
+                                    + [t.p for t in f.pvalues.tests])
+    assert v.status == "inconsistent"
+    assert v.pvalue == max(adjusted[:2])   # the intersection-union test's p: the larger one
+
+
+def test_a_finding_keeps_its_json_shape():
+    f = limit_finding("c", "s", CFG, {1000: [1.2, 1.25, 1.18], 2000: [1.2, 1.21, 1.19]},
+                      1.0, 0.02)
+    d = json.loads(json.dumps(f.to_dict()))
+    assert d["pvalues"] == {"outside@1000": f.pvalues.get("outside@1000"),
+                            "outside@2000": f.pvalues.get("outside@2000")}
+    back = Finding.from_dict(d)
+    assert back.pvalues == f.pvalues and decide_all([back]) == decide_all([f])
+
+
+def test_the_exponent_rule_keeps_its_own_record():
+    f, raw = _exponent_finding()
+    e = f.extra
+    assert isinstance(e, exponent.ExponentExtra)
+    assert e.usable == NS and e.above.keys == NS and all(v for _, v in e.above.entries)
+    assert e.signal.get(500) == tuple(raw[500])   # no floor: the signal is the raw statistic
+    assert isinstance(e.fit, stats.Interval) and e.fit.contains(0.25)
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.extra\['fit'\] is deprecated; use "
+                                                 r"Finding\.extra\.fit"):
+        assert f.extra["fit"] is e.fit
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.extra\['signal'\]"):
+        assert f.extra["signal"] == {N: tuple(raw[N]) for N in NS}   # the old mapping
+    with pytest.raises(KeyError):
+        f.extra["colour"]
+
+
+def test_the_coherent_rule_keeps_its_own_record():
+    rng = np.random.default_rng(2)
+    raw = {N: list(N ** 0.5 * (1 + 0.05 * rng.standard_normal(8))) for N in NS}
+    f = coherent.coherent_finding("t", "k=1", CFG, 0.25, raw=raw, regime=None, tolerance=0.2,
+                                  k=1)
+    e = f.extra
+    assert isinstance(e, coherent.CoherentExtra)
+    assert e.seeds.to_dict() == {N: 8 for N in NS} and e.k == 1
+    assert e.sign_pvalue == e.fit.pvalue(0.0) and f.pvalues.get("fit") == e.fit.pvalue(0.25)
+    shift = CFG.alpha2 + CFG.alpha1
+    assert e.gamma[0] == e.fit.estimate - shift
+    assert e.fit.point(NS[0]) == dict(e.fit.points)[NS[0]]
+
+
+def test_a_plain_dict_extra_still_reads():
+    with pytest.warns(DeprecationWarning, match="Finding\\(extra=<dict>\\) is deprecated"):
+        f = Finding("c", "s", CFG, Table(["N"]), 1, math.nan, (math.nan, math.nan), {},
+                    lambda adj: ("inconclusive", "x", math.nan), extra={"signal": 1.5})
+    assert isinstance(f.extra, OtherExtra) and f.extra.signal == 1.5
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.extra\['signal'\]"):
+        assert f.extra["signal"] == 1.5
+    assert Finding("c", "s", CFG, Table(["N"]), 1, math.nan, (math.nan, math.nan), {},
+                   lambda adj: ("inconclusive", "x", math.nan), extra={}).extra is None
+
+
+def test_the_export_rows_of_a_finding_keep_their_names():
+    f, raw = _exponent_finding()
+    rows = evidence_rows(f)
+    names = {r["statistic"] for r in rows}
+    assert {"pvalue.fit", "pvalue.last_local", "extra.signal", "extra.above", "extra.usable",
+            "extra.fit.estimate"} <= names
+    signal = [r["value"] for r in rows if r["statistic"] == "extra.signal" and r["N"] == 500]
+    assert signal == raw[500]
+    assert ByKey.of({2: "b", 1: "a"}).keys == (1, 2)
