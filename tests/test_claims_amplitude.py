@@ -78,7 +78,7 @@ def test_term_amplitude_right_and_planted_wrong():
         assert [v.status for v in wrong] == ["inconsistent"] * 2, [v.reason for v in wrong]
         assert all(v.pvalue < 0.05 for v in wrong)
     diverging = decide_all(TermAmplitudeClaim(terms=(1,)).findings(CFG, _results(residual=5.0)))
-    assert diverging[0].status == "inconclusive"
+    assert diverging[0].status == "blocked" and diverging[0].reason.code == "extrapolated-too-few"
     assert diverging[0].reason.find("guard-clause").params["diverging"]
 
 

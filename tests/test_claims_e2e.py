@@ -81,7 +81,7 @@ def test_user_claim_on_a_diverging_series_is_never_decided(tmp_path):
     kw = dict(dtype="float32", top=2, store=tmp_path / "s.sqlite")
     for name, e in (("steep", 0.42), ("theory", 0.05)):
         (v,) = check(claim(name, e), cfg, [250, 500, 1000, 2000], 2, **kw)
-        assert v.status == "inconclusive" and v.reason.code == "guard-outside", v.reason
+        assert v.status == "blocked" and v.reason.code == "guard-outside", v.reason
         assert v.reason.params["diverging"]
 
 

@@ -24,6 +24,7 @@ from twostep.compare.claims import (
     Regime,
     Results,
     ReuseGap,
+    Status,
     TermExponent,
     decide_all,
     exponent_finding,
@@ -65,7 +66,7 @@ def test_guard_blocks_both_verdicts_where_the_series_diverges():
     for raw, pred in ((raw_true, 0.05), (raw_false, 0.05), (raw_true, 0.42)):
         v = _decide([exponent_finding("t", "x", CFG, pred, 0.1, raw=raw,
                                       regime=regime(21.0))])[0]
-        assert v.status == "inconclusive"
+        assert v.status is Status.BLOCKED
         assert v.reason.code == "guard-outside" and v.reason.params["diverging"] == NS
 
 
@@ -92,7 +93,7 @@ def test_guard_drops_only_the_diverging_widths():
 def test_missing_series_diagnostics_block_the_guarded_verdict():
     reg = Regime({N: None for N in NS}, 0.1)
     v = _decide([exponent_finding("t", "x", CFG, 0.3, 0.1, raw=power_law(0.3), regime=reg)])[0]
-    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.status is Status.BLOCKED and v.reason.code == "guard-outside"
     assert v.reason.params["no_series"] == NS
 
 
@@ -147,7 +148,7 @@ def test_user_exponent_claim_on_a_step_two_statistic_gets_the_guard():
                           statistic=lambda m: m.amplitudes[0].amplitude)
     assert claim.run_options(CFG)["terms"] >= 1
     v = _decide(claim.findings(CFG, data))[0]
-    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.status is Status.BLOCKED and v.reason.code == "guard-outside"
     assert v.reason.params["diverging"] == NS
     off = ExponentClaim("term2", predicted=lambda c: 0.42, guard=False,
                         statistic=lambda m: m.amplitudes[0].amplitude)
@@ -276,7 +277,7 @@ def test_outlier_count_from_the_exact_terms():
     assert vs[0].reason.params["open"] == [2], vs[0].reason
     diverging = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], residual=15.0)
     vs = _decide(claim.findings(COUNT, diverging))
-    assert vs[0].status == "inconclusive" and vs[0].reason.code == "count-outside"
+    assert vs[0].status is Status.BLOCKED and vs[0].reason.code == "count-outside"
     assert vs[0].reason.find("guard-clause").params["diverging"] == NS
     few = _count_results([(5, 0.45), (1, 0.15), (1, -0.15), (1, -0.45)], Ns=[100, 200, 400])
     assert _decide(claim.findings(COUNT, few))[0].status == "inconclusive"
@@ -312,7 +313,7 @@ def test_term_exponent_claim():
     relu = COUNT.replace(activation="relu")
     assert TermExponent().run_options(relu)["terms"] == 0
     vs = _decide(TermExponent().findings(relu, res_for(relu, res)))
-    assert vs[0].status == "inconclusive" and vs[0].reason.code == "guard-nonsmooth"
+    assert vs[0].status is Status.BLOCKED and vs[0].reason.code == "guard-nonsmooth"
 
 
 def res_for(config, res):
@@ -409,7 +410,7 @@ def test_left_vectors_guarded_at_the_largest_width():
                                       "left_overlaps": [0.99, 0.0, 0.0, 0.0]}],
                 series={"residual": 12.0 if N == NS[-1] else 0.01}))
     v = _decide(LeftVectors().findings(cfg, res))[0]
-    assert v.status == "inconclusive" and v.reason.code == "guard-outside"
+    assert v.status is Status.BLOCKED and v.reason.code == "guard-outside"
     assert v.reason.params["diverging"] == [NS[-1]]
     res2 = Results()
     for (_, N), by_seed in res._data.items():
@@ -459,7 +460,7 @@ def test_growth_exponent_needs_the_term_to_carry_the_projection():
     v = _decide(claim.findings(cfg, results(0.8)))[0]
     assert v.status == "consistent", v.reason
     v = _decide(claim.findings(cfg, results(0.2)))[0]
-    assert v.status == "inconclusive" and v.reason.code == "guard-outside", v.reason
+    assert v.status is Status.BLOCKED and v.reason.code == "guard-outside", v.reason
     assert v.reason.params["low_share"] == NS
 
 
@@ -523,7 +524,7 @@ def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded
     v = _decide(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
                 .findings(CFG, res))[0]
     assert ("series residual" in v.evidence.columns) is guarded
-    assert v.status == ("inconclusive" if guarded else "consistent"), v.reason
+    assert v.status is (Status.BLOCKED if guarded else Status.CONSISTENT), v.reason
 
 
 def _edge_results(residuals, off=()):
@@ -582,7 +583,7 @@ def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statisti
     v = _decide(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
                 .findings(CFG, res))[0]
     assert ("series residual" in v.evidence.columns) is guarded
-    assert v.status == ("inconclusive" if guarded else "consistent"), v.reason
+    assert v.status is (Status.BLOCKED if guarded else Status.CONSISTENT), v.reason
 
 
 def test_reading_the_whole_measurement_reads_every_step_two_field():

@@ -261,8 +261,9 @@ def test_a_finding_stored_before_codes_loads_and_decides():
     assert isinstance(old.inputs, VisibleCountInputs) and old.inputs.expected == {250: 1, 500: 0}
     assert old.inputs.regime.blocked.code == codes.TEXT
     (v,) = decide_all([old])
-    assert v.status == "inconclusive" and v.reason.startswith("the exact step-two terms")
-    assert v.reason.code == "limit-no-usable"
+    # the regime's reason blocks every width: decided again today, the finding is blocked
+    assert v.status is Status.BLOCKED and v.reason.code == "limit-no-usable"
+    assert v.reason.find("guard-clause").params["clause"].code == codes.TEXT
     # a dict given as inputs is converted to the rule's record
     assert isinstance(Finding(**{**{fl.name: getattr(f, fl.name)
                                     for fl in dataclasses.fields(f)},

@@ -195,4 +195,5 @@ def test_a_statistic_reading_a_term_by_k_gets_the_regime_guard(statistic):
                                            amplitudes=[one], series={"residual": 20.0}))
     (v,) = decide_all(LimitClaim("mine", predicted=lambda c: 3.0, statistic=statistic)
                       .findings(CFG, res))
-    assert "series residual" in v.evidence.columns and v.status == "inconclusive", v.reason
+    assert "series residual" in v.evidence.columns and v.status == "blocked", v.reason
+    assert v.reason.code == "limit-no-usable"   # the guard alone leaves no width: blocked

@@ -139,3 +139,42 @@ def test_the_export_rows_of_a_finding_keep_their_names():
     signal = [r["value"] for r in rows if r["statistic"] == "extra.signal" and r["N"] == 500]
     assert signal == raw[500]
     assert ByKey.of({2: "b", 1: "a"}).keys == (1, 2)
+
+
+# -- the status blocked (issue 28: consistent, inconsistent, inconclusive, blocked) ------------
+
+def test_a_verdict_stored_inconclusive_with_a_guard_code_loads_as_blocked():
+    from twostep.compare.claims import Status, Verdict
+    from twostep.compare.claims.codes import BLOCKED_CODES, Reason
+
+    reason = Reason("guard-nonsmooth", activation="relu")
+    assert reason.code in BLOCKED_CODES
+    old = {"claim": "term-exponent", "subject": "exact terms", "status": "inconclusive",
+           "reason": reason.message, "reason_code": reason.to_dict(), "predicted": None,
+           "statistic": None, "ci": [None, None], "decided_at": None, "pvalue": None,
+           "config": CFG.to_dict(), "evidence": {"title": "t", "columns": ["N"], "rows": []}}
+    v = Verdict.from_dict(json.loads(json.dumps(old)))
+    assert v.status is Status.BLOCKED and v.reason.code == "guard-nonsmooth"
+    assert v.to_dict()["status"] == "blocked"
+    # another code stays what it was stored as
+    other = {**old, "reason_code": Reason("limit-no-width").to_dict()}
+    assert Verdict.from_dict(other).status is Status.INCONCLUSIVE
+
+
+def test_only_the_guard_blocks_a_finding_no_data_can_decide():
+    from twostep.compare.claims.base import _blocked
+    from twostep.compare.claims.codes import Reason
+    from twostep.compare.claims.guard import Regime, guard_status, regime_to_dict
+
+    def status(reason):
+        return decide_all([_blocked("c", "s", CFG, 1.0, reason)])[0].status
+
+    assert status(Reason("guard-nonsmooth", activation="relu")) == "blocked"
+    assert status(Reason("paper-count-zero")) == "inconclusive"
+    assert status(Reason("stored-before-beta", N=250)) == "inconclusive"
+    assert status("free text") == "inconclusive"
+    out = Regime({250: 5.0, 500: 0.01}, 0.1)
+    assert guard_status(out, [250]) == "blocked" and guard_status(out, [250, 500]) == "inconclusive"
+    assert guard_status(None, [250]) == "inconclusive"
+    # no empty-string sentinel: a regime that does not block says null
+    assert regime_to_dict(out)["blocked"] is None and "blocked_code" not in regime_to_dict(out)

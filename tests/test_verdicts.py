@@ -50,7 +50,9 @@ def test_limit_with_no_usable_width_reports_no_statistic():
     values = {1000: [1.0, 1.01], 2000: [5.0, 5.1]}
     guard = Regime({1000: 3.0, 2000: 3.0}, 0.1)
     [v] = decide_all([limit_finding("c", "s", CFG, values, 1.0, 0.02, regime=guard)])
-    assert v.status == "inconclusive" and math.isnan(v.statistic) and v.decided_at is None
+    # the guard alone leaves no width: the theory does not apply there, blocked
+    assert v.status == "blocked" and v.reason.code == "limit-no-usable"
+    assert math.isnan(v.statistic) and v.decided_at is None
 
 
 def test_pvalue_is_the_deciding_test_s():

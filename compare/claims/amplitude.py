@@ -88,7 +88,7 @@ class TermAmplitudeClaim(Claim):
     def findings(self, config: ModelConfig, results: Results) -> list[Finding]:
         regime = measured_regime(results, config)
         Ns = results.Ns(config)
-        if regime.blocked:
+        if regime.blocked is not None:
             return [_blocked(self.name, "exact terms", config, 1.0, regime.blocked)]
         pred = _predicted_terms(config, self.terms, Ns)
         out = []
@@ -216,7 +216,7 @@ class OutlierLocations(Claim):
         regime = measured_regime(results, config)
         Ns = results.Ns(config)
         ks = list(range(1, min(pred.paper_count, 3) + 1))
-        if regime.blocked or not ks:
+        if regime.blocked is not None or not ks:
             reason = regime.blocked or Reason("paper-count-zero")
             return [_blocked(self.name, "visible new outliers", config, 0, reason)]
         amps = _predicted_terms(config, ks, Ns)

@@ -15,7 +15,7 @@ from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
 from ..table import Table
-from .codes import Reason
+from .codes import BLOCKED_CODES, Reason, Status
 from .guard import step_two_reads
 from .results import Finding, Results
 
@@ -163,11 +163,14 @@ def _available_terms(results: Results, config: ModelConfig) -> int:
 
 def _blocked(claim: str, subject: str, config: ModelConfig, predicted: Any,
              reason: Reason | str) -> Finding:
-    """A finding that can only be inconclusive (``reason``, a :class:`~.codes.Reason`; a
-    plain string is free text): no data can decide it."""
+    """A finding no data can decide, for ``reason`` (a :class:`~.codes.Reason`; a plain string
+    is free text): ``blocked`` when the reason is the regime guard's (its code in
+    :data:`~.codes.BLOCKED_CODES`: the theory does not apply), else ``inconclusive``."""
+    reason = Reason.of(reason)
+    status = Status.BLOCKED if reason.code in BLOCKED_CODES else Status.INCONCLUSIVE
     return Finding(claim, subject, config, Table(["N"], title=f"{claim}: {subject}"), predicted,
                    math.nan, (math.nan, math.nan), {},
-                   lambda adj: ("inconclusive", reason, math.nan))
+                   lambda adj: (status, reason, math.nan))
 
 
 def _required(claim: Claim, *names: str) -> None:

@@ -30,8 +30,8 @@ class Status(str, Enum):
     CONSISTENT = "consistent"
     INCONSISTENT = "inconsistent"
     INCONCLUSIVE = "inconclusive"
-    #: reserved for a verdict the regime guard keeps from being decided at every width (the
-    #: built-in claims report those as ``inconclusive`` with a guard code, :data:`BLOCKED_CODES`)
+    #: the theory does not apply, so no data can decide it: the regime guard keeps every width
+    #: from deciding (the reason's code is one of :data:`BLOCKED_CODES`)
     BLOCKED = "blocked"
 
     def __str__(self) -> str:
@@ -278,8 +278,12 @@ TEMPLATES: dict[str, str] = {
                               "of the edge's band; {limit}",
 }
 
-#: Codes of a reason that says the regime guard kept every width from deciding.
-BLOCKED_CODES = frozenset({"guard-nonsmooth", "guard-outside"})
+#: Codes of a reason that says the regime guard kept every width from deciding: the verdict's
+#: status is then ``blocked`` (:class:`Status`), and a verdict stored as ``inconclusive`` with
+#: one of them loads as ``blocked`` (``Verdict.from_dict``).  ``limit-no-usable`` and
+#: ``extrapolated-too-few`` block only when the guard alone leaves no width (their rules).
+BLOCKED_CODES = frozenset({"guard-nonsmooth", "guard-outside", "count-blocked",
+                           "count-outside"})
 
 
 class _Formatter(string.Formatter):

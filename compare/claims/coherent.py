@@ -32,7 +32,7 @@ from twostep.theory.errors import ConfigError
 from .. import scaling
 from ..table import Table
 from .base import _term
-from .codes import Reason
+from .codes import Reason, Status
 from .data import ByKey, FindingExtra
 from .evidence import MIN_RANGE, MIN_WIDTHS, _evidence_reason, enough_widths
 from .guard import Regime, _outside, guard_clause, measured_regime
@@ -243,8 +243,8 @@ def _coherent_verdict(e: _CoherentEvidence, adj: Mapping[str, float]
     if e.missing:
         return "inconclusive", Reason("coherent-missing", why=str(e.missing)), math.nan
     blocked, prefix = guard_clause(e.regime, e.Ns)
-    if blocked:
-        return "inconclusive", blocked, math.nan
+    if blocked is not None:
+        return Status.BLOCKED, blocked, math.nan
     fit, usable = e.fit, e.usable
     if fit.chosen is None:
         more = widths_need(e.considered, usable, e.seconds) or str(e.need)
@@ -422,7 +422,7 @@ def gamma_data(config: ModelConfig, results: Results) -> list[dict[str, Any]]:
     if any(t.coherent_sq is None or t.left_weight is None for m in ms for t in m.terms):
         return []
     regime = measured_regime(results, config)
-    if regime.blocked:
+    if regime.blocked is not None:
         return []
     rows = []
     for k in range(1, K + 1):

@@ -18,7 +18,7 @@ from twostep.theory.predict import Prediction, predict
 
 from ..table import Table
 from .base import Claim, _available_terms, _per_N
-from .codes import Reason
+from .codes import BLOCKED_CODES, Reason, Status
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
 from .guard import GUARD_TERMS, Regime, _outside, guard_terms, measured_regime
@@ -86,8 +86,8 @@ class OutlierCount(Claim):
         last_k = (pred.paper_count if self.claimed is None
                   else max(pred.paper_count, self.claimed)) + 1
         available = _available_terms(results, config)
-        missing = range(max(1, available), last_k + 1) if not regime.blocked else range(0)
-        tested = list(range(1, min(available, last_k + 1))) if not regime.blocked else []
+        missing = range(max(1, available), last_k + 1) if regime.blocked is None else range(0)
+        tested = list(range(1, min(available, last_k + 1))) if regime.blocked is None else []
         per_term = _exact_term_findings(self.name, config, results, pred, tested,
                                         self.tolerance, regime)
         signs_p = {k: f.extra.sign_pvalue for k, f in per_term.items()}
@@ -178,7 +178,7 @@ def _count_open(e: _CountEvidence, label: str, predicted_count: int | None) -> R
     pred, regime, Ns, vis = e.pred, e.regime, e.Ns, e.visible()
     if predicted_count is None:
         return Reason("count-undefined", label=label, why=pred.aware_count_reason)
-    if regime.blocked:
+    if regime.blocked is not None:
         return Reason("count-blocked", blocked=regime.blocked, visible=vis)
     if pred.critical:
         return Reason("count-critical", label=label, count=predicted_count,
@@ -196,8 +196,9 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
     (:func:`~twostep.compare.claims.coherent.exponent_sign`): the terms ``counted`` grow, the
     other tested terms vanish."""
     why = _count_open(e, label, predicted_count)
-    if why:
-        return "inconclusive", why, math.nan
+    if why is not None:   # the guard's reasons block (BLOCKED_CODES), the others leave it open
+        return (Status.BLOCKED if why.code in BLOCKED_CODES else Status.INCONCLUSIVE), why, \
+            math.nan
     tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
     signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
                               e.seconds) for k in tested}

@@ -26,7 +26,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .codes import Reason
+from .codes import Reason, Status
 from .data import ByKey, FindingExtra
 from .evidence import (
     MIN_RANGE,
@@ -200,8 +200,8 @@ def _exponent_verdict(data: _ExponentData, predicted: float, tolerance: float,
     """The exponent rule's ``(status, reason, pvalue)`` before the notes: the regime guard,
     the null floor, then the fit and the last local slope (:func:`_slopes_verdict`)."""
     blocked, prefix = guard_clause(regime, data.Ns)
-    if blocked:
-        return "inconclusive", blocked, math.nan
+    if blocked is not None:
+        return Status.BLOCKED, blocked, math.nan
     below = _floor_reason(data, prefix)
     if below:
         return "inconclusive", below, math.nan
@@ -274,7 +274,7 @@ def exponent_finding(claim: str, subject: str, config: ModelConfig, predicted: f
 
     def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
         status, reason, p = _exponent_verdict(data, predicted, tolerance, regime, adj)
-        if status == "inconclusive":
+        if status in (Status.INCONCLUSIVE, Status.BLOCKED):
             need = _exponent_need(reason, fit, seeds_now, tolerance, Ns[-1] if Ns else 0)
             reason = reason.then(Reason("would-decide", need=need))
         for note in notes:

@@ -21,7 +21,7 @@ from .. import stats
 from ..table import Table
 from .codes import Reason, _note_code, _note_of
 from .data import RuleInputs
-from .guard import Regime, _usable, regime_from_dict, regime_to_dict
+from .guard import Regime, _usable, guard_status, regime_from_dict, regime_to_dict
 from .limit import _left_out
 from .results import LEVEL, Finding, Outcome, register_rule
 
@@ -165,7 +165,7 @@ def decide_extrapolated_limit(inputs: ExtrapolatedInputs, adj: Mapping[str, floa
     enough = (len(usable) >= EXTRAPOLATION_WIDTHS
               and usable[-1] / usable[0] >= EXTRAPOLATION_RANGE)
     if len(usable) < 2:
-        return Outcome("inconclusive",
+        return Outcome(guard_status(inputs.regime, Ns),
                        Reason("extrapolated-too-few", prefix=prefix, then=then))
     fit, _ = _extrapolate({N: values[N] for N in usable})
     where = dict(statistic=fit.estimate, ci=(fit.low, fit.high))

@@ -122,7 +122,7 @@ class TermExponent(Claim):
         pred = predict(config)
         regime = measured_regime(results, config)
         ks = self._ks(pred)
-        if regime.blocked:
+        if regime.blocked is not None:
             return [_blocked(self.name, "exact terms", config, [pred.law(k).exponent for k in ks],
                              regime.blocked)]
         available = _available_terms(results, config)

@@ -26,7 +26,7 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.fields import step_of
 from twostep.theory.observables import Series, spectrum_step
 
-from .codes import Reason
+from .codes import Reason, Status
 from .results import Results
 
 #: Exact terms computed for the regime guard when a claim needs no more (``terms`` run option).
@@ -71,11 +71,11 @@ class Regime:
 
     def ok(self, N: int) -> bool:
         r = self.residual.get(N)
-        return not self.blocked and r is not None and r <= self.tolerance
+        return self.blocked is None and r is not None and r <= self.tolerance
 
     def describe(self, Ns: Sequence[int]) -> str:
         """One clause on the N of ``Ns`` that do not support a verdict."""
-        if self.blocked:
+        if self.blocked is not None:
             return self.blocked
         missing = [N for N in Ns if self.residual.get(N) is None]
         diverging = [N for N in Ns if N not in missing and not self.ok(N)]
@@ -166,7 +166,7 @@ def _outside(regime: Regime, Ns: Sequence[int], code: str) -> Reason:
     ``code``, with the widths by cause: ``diverging`` (residual above the tolerance),
     ``no_series`` (no residual; ``explained``: those whose measurements say why) and
     ``low_share`` (a :class:`TermShare` below its share)."""
-    blocked = bool(regime.blocked)   # then describe() gives the regime's own reason
+    blocked = regime.blocked is not None   # then describe() gives the regime's own reason
     no_series = [N for N in Ns if not blocked and regime.residual.get(N) is None]
     diverging = [N for N in Ns if not blocked and N not in no_series
                  and not Regime.ok(regime, N)]
@@ -178,15 +178,22 @@ def _outside(regime: Regime, Ns: Sequence[int], code: str) -> Reason:
 
 def guard_clause(regime: Regime | None, Ns: Sequence[int]) -> tuple[Reason | None, Reason | str]:
     """``(blocked, prefix)`` of a guarded verdict: ``blocked`` is the reason when no width of
-    ``Ns`` is in the regime (the verdict is then inconclusive; None otherwise: code
-    ``guard-outside``, or the regime's own ``blocked``), ``prefix`` the clause on the widths
-    left out (code ``guard-prefix``; empty when none)."""
+    ``Ns`` is in the regime (the verdict's status is then ``blocked``: code ``guard-outside``,
+    or the regime's own ``blocked``; None otherwise), ``prefix`` the clause on the widths left
+    out (code ``guard-prefix``; empty when none)."""
     if regime is None:
         return None, ""
     outside = [N for N in Ns if not regime.ok(N)]
     if Ns and len(outside) == len(Ns):
         return regime.blocked or _outside(regime, Ns, "guard-outside"), ""
     return None, _outside(regime, outside, "guard-prefix") if outside else ""
+
+
+def guard_status(regime: Regime | None, Ns: Sequence[int]) -> Status:
+    """The status of a verdict that no width of ``Ns`` can decide: ``blocked`` when the guard
+    alone leaves none (the theory does not apply there: :func:`guard_clause`'s ``blocked``),
+    else ``inconclusive``."""
+    return Status.BLOCKED if guard_clause(regime, Ns)[0] is not None else Status.INCONCLUSIVE
 
 
 def guard_terms(config: ModelConfig, need: int = GUARD_TERMS) -> int:
@@ -203,8 +210,9 @@ def regime_to_dict(regime: Regime | None) -> dict | None:
     if regime is None:
         return None
     d = {"residual": {str(N): r for N, r in regime.residual.items()},
-         "tolerance": regime.tolerance, "blocked": regime.blocked or ""}
-    if regime.blocked:
+         "tolerance": regime.tolerance,
+         "blocked": None if regime.blocked is None else regime.blocked.message}
+    if regime.blocked is not None:
         d["blocked_code"] = regime.blocked.to_dict()
     if regime.missing:
         d["missing"] = {str(N): why for N, why in regime.missing.items()}

@@ -140,7 +140,7 @@ class ReuseLearning(Claim):
         expect = bool(self.claimed[mode]) if self.claimed is not None else bool(learned)
         subject = f"{mode}: an outlier of W_2 carries beta_* (term k={top})"
         regime = measured_regime(results, cfg)
-        if regime.blocked:
+        if regime.blocked is not None:
             return replace(_blocked(self.name, subject, cfg, expect, regime.blocked),
                            subject_key=mode)
         got = _mode_evidence(self.name, cfg, top, results, regime, pred)

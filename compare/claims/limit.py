@@ -21,7 +21,7 @@ from ..table import Table
 from .codes import Reason, _excluded_code, _excluded_of, _note_code, _note_of
 from .data import Interval, RuleInputs
 from .evidence import _margin, more_seeds
-from .guard import Regime, _outside, _usable, regime_from_dict, regime_to_dict
+from .guard import Regime, _outside, _usable, guard_status, regime_from_dict, regime_to_dict
 from .results import LEVEL, Finding, Outcome, register_rule
 
 
@@ -168,7 +168,7 @@ def decide_limit(inputs: LimitInputs, adj: Mapping[str, float]) -> Outcome:
     clauses = _left_out(Ns, inputs.regime, inputs.excluded)
     prefix = Reason("left-out", clauses=clauses) if clauses else ""
     if not usable:
-        return Outcome("inconclusive",
+        return Outcome(guard_status(inputs.regime, Ns),
                        Reason("limit-no-usable", clauses=clauses, then=then) if clauses
                        else Reason("limit-no-width", then=then))
     ivs = {N: stats.mean_interval(values[N]) for N in usable}

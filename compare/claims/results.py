@@ -25,7 +25,7 @@ from twostep.theory.config import ModelConfig
 
 from .. import stats
 from ..table import Table
-from .codes import Reason, Status
+from .codes import BLOCKED_CODES, Reason, Status
 from .data import FindingExtra, Interval, MappingInputs, PValues, RuleInputs, extra_of
 
 #: The statuses a decision may have (:class:`~.codes.Status`, a ``str`` Enum).
@@ -101,7 +101,8 @@ def interval_at(source: Interval | Mapping[str, Any] | None, level: float
 VERDICT_KEYS = {
     "claim": "claim name",
     "subject": "what was decided (a term, a count, a location ...)",
-    "status": "`consistent`, `inconsistent` or `inconclusive`",
+    "status": "`consistent`, `inconsistent`, `inconclusive` or `blocked` (the regime guard "
+              "kept every width from deciding: the theory does not apply; docs/claims.md)",
     "reason": "one line",
     "reason_code": "the reason as data, `{code, params}` (docs/claims.md): `reason` is its text",
     "predicted": "the prediction (a number, a count, a list of terms, `\"learned\"` ...)",
@@ -125,16 +126,19 @@ class Verdict:
     """The outcome of one claim on one configuration (scipy.stats-style result object,
     immutable).
 
-    ``status`` is a :class:`~.codes.Status` (consistent | inconsistent | inconclusive, a
-    ``str`` Enum); ``reason`` a :class:`~.codes.Reason`: one line of text (a ``str``) whose
-    ``code`` and ``params`` say the same as data (code branches on those, never on the text);
+    ``status`` is a :class:`~.codes.Status` (consistent | inconsistent | inconclusive |
+    blocked, a ``str`` Enum); ``reason`` a :class:`~.codes.Reason`: one line of text (a
+    ``str``) whose ``code`` and ``params`` say the same as data (code branches on those, never
+    on the text);
     ``evidence`` the per-N table; ``statistic`` the measured quantity the decision rests on,
     at the width(s) that decided (``decided_at``), with its 95% interval ``ci``;
     ``confidence_interval(confidence_level)`` recomputes it at another level where the data
     allow; ``pvalue`` the BH-adjusted p-value of the test that decided (the largest of the
     tests an intersection-union rejection needs), NaN when no test decided.  The keys of
     :meth:`to_dict` mean what :data:`VERDICT_KEYS` says; :meth:`from_dict` reads them back
-    (also a verdict stored before reasons had codes: its reason is then free text).
+    (also a verdict stored before reasons had codes: its reason is then free text; and one
+    stored before ``blocked`` was emitted: ``inconclusive`` with a guard code,
+    :data:`~.codes.BLOCKED_CODES`, loads as ``blocked``).
     """
 
     claim: str
@@ -214,7 +218,10 @@ class Verdict:
         reason = (Reason.from_dict(d["reason_code"]) if d.get("reason_code")
                   else Reason.text(d["reason"]))
         ci = d.get("ci") or [None, None]
-        return cls(d["claim"], d["subject"], d["status"], reason,
+        status = Status.parse(d["status"])
+        if status is Status.INCONCLUSIVE and reason.code in BLOCKED_CODES:
+            status = Status.BLOCKED   # stored before 0.4 emitted blocked: the same decision
+        return cls(d["claim"], d["subject"], status, reason,
                    Table(ev["columns"], [dict(r) for r in ev["rows"]], ev.get("title", "")),
                    predicted=d.get("predicted"), statistic=_nan(d.get("statistic")),
                    ci=tuple(_nan(c) for c in ci), pvalue=_nan(d.get("pvalue")),

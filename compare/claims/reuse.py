@@ -95,7 +95,7 @@ class ReuseGap(Claim):
             raise ConfigError("reuse-gap needs measurements of both batch modes")
         regimes = {mode: measured_regime(results, cfg) for mode, cfg in cfgs.items()}
         subject = f"term k={k} (a^{k + 1}): reuse vs independent"
-        if regimes["reuse"].blocked:
+        if regimes["reuse"].blocked is not None:
             return [_blocked(self.name, subject, reuse_cfg, expect, regimes["reuse"].blocked)]
         data = {mode: _overlaps(results, cfg, k, Ns) for mode, cfg in cfgs.items()}
         usable = [N for N in Ns if all(regimes[m].ok(N) for m in cfgs)]

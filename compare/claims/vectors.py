@@ -15,7 +15,7 @@ from twostep.theory.predict import predict
 from .. import stats
 from ..table import Table
 from .base import Claim
-from .codes import Reason
+from .codes import Reason, Status
 from .guard import guard_clause, guard_terms, measured_regime
 from .results import Finding, Results
 
@@ -76,7 +76,7 @@ class LeftVectors(Claim):
 
         def decide(adj: dict[str, float]) -> tuple[str, Reason, float]:
             if not regime.ok(N):
-                return "inconclusive", guard_clause(regime, [N])[0], math.nan
+                return Status.BLOCKED, guard_clause(regime, [N])[0], math.nan
             steady = [row for row in rows if row[1] * 2 >= len(ms)]
             if not steady:
                 return "inconclusive", Reason("vectors-no-outlier", N=N), math.nan
