@@ -167,7 +167,7 @@ class PlantedTermExponent(Claim):
         base = growth.TermExponent(terms=self.terms)
         pred = predict(config)
         regime = measured_regime(results, config)
-        if regime.blocked:
+        if regime.blocked is not None:
             return base.findings(config, results)
         return list(growth._exact_term_findings(base.name, config, results,
                                                 _shifted_pred(pred, self.shift),
@@ -350,13 +350,17 @@ def draw(pool: Pool, chosen: Mapping[str, Setup], rng: np.random.Generator, per_
 
 @dataclass
 class Tally:
-    """Statuses of one (rule, subject, planted error) over the resamples."""
+    """Statuses of one (rule, subject, planted error) over the resamples.  Every resample
+    counts in ``n``: an undecided verdict (``inconclusive``, or ``blocked``: the regime guard
+    kept every width from deciding) is in the denominator of the error rates and in no
+    numerator; the tables show the two together as ``inconclusive`` (:meth:`undecided`), as
+    before ``blocked`` was reported apart."""
 
     counts: dict[str, int] = field(default_factory=lambda: {"consistent": 0, "inconsistent": 0,
-                                                             "inconclusive": 0})
+                                                             "inconclusive": 0, "blocked": 0})
 
     def add(self, status: str) -> None:
-        self.counts[status] += 1
+        self.counts[str(status)] += 1
 
     @property
     def n(self) -> int:
@@ -364,6 +368,10 @@ class Tally:
 
     def rate(self, status: str) -> float:
         return self.counts[status] / self.n if self.n else math.nan
+
+    def undecided(self) -> float:
+        """The share of resamples no verdict decided: inconclusive or blocked."""
+        return self.rate("inconclusive") + self.rate("blocked") if self.n else math.nan
 
 
 def _subject(rule: str, subject: str) -> str:
@@ -491,7 +499,7 @@ def tables(tallies: Mapping[tuple[str, str, float], Tally], the_cases: Sequence[
                 continue
             lo, hi = binomial_ci(t.counts["inconsistent"], t.n)
             lines.append(f"| {rule} | {subj} | {t.n} | {_pct(t.rate('consistent'))} | "
-                         f"{_pct(t.rate('inconclusive'))} | {_pct(t.rate('inconsistent'))} | "
+                         f"{_pct(t.undecided())} | {_pct(t.rate('inconsistent'))} | "
                          f"[{_pct(lo)}, {_pct(hi)}] |")
     lines += ["", "**Planted false claims**: false acceptance (called `consistent`) / power "
               "(called `inconsistent`) per planted error", ""]

@@ -127,12 +127,13 @@ def calibrate(pools: dict[str, str], design: dict[str, dict[int, int]], resample
         for v in decide_all(findings):
             key = (v.claim, v.subject, json.dumps([v.config.batch, v.config.alpha1,
                                                    v.config.alpha2]))
-            tally[key][v.status] += 1
+            tally[key][str(v.status)] += 1
     rows = []
     for (claim, subject, where), counts in sorted(tally.items()):
         n = sum(counts.values())
         row = {"claim": claim, "subject": subject, "point": json.loads(where), "n": n,
-               **{s: counts[s] for s in ("consistent", "inconsistent", "inconclusive")}}
+               **{s: counts[s] for s in ("consistent", "inconsistent", "inconclusive",
+                                          "blocked")}}
         for s in ("consistent", "inconsistent"):
             row[f"{s}_rate"] = counts[s] / n
             row[f"{s}_interval"] = wilson(counts[s], n)
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = r["inconsistent_interval"]
         print(f"{r['claim']:22} {r['subject'][:40]:40} {str(r['point']):28} "
               f"{r['consistent_rate']:6.0%} {r['inconsistent_rate']:7.0%} "
-              f"{r['inconclusive'] / r['n']:6.0%}  (inconsistent 95% [{lo:.0%}, {hi:.0%}])")
+              f"{(r['inconclusive'] + r['blocked']) / r['n']:6.0%}  (inconsistent 95% "
+              f"[{lo:.0%}, {hi:.0%}]; incl: inconclusive or blocked)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for (label, mode, name), t in tallies.items():
         lo, hi = binomial_ci(t.counts["inconsistent"], t.n)
         print(f"| {label} | {mode} | {name} | {_pct(t.rate('consistent'))} | "
-              f"{_pct(t.rate('inconclusive'))} | {_pct(t.rate('inconsistent'))} | "
+              f"{_pct(t.undecided())} | {_pct(t.rate('inconsistent'))} | "
               f"[{_pct(lo)}, {_pct(hi)}] |")
     return 0
 

@@ -22,7 +22,7 @@ from .claims import Verdict
 from .plot_canvas import axes_for, renderer_of, require_matplotlib, set_caption
 
 STATUS_COLOURS = {"consistent": "tab:green", "inconsistent": "tab:red",
-                  "inconclusive": "tab:gray"}
+                  "inconclusive": "tab:gray", "blocked": "#fdae61"}
 
 #: Colours of the measured phase diagram's cell labels (compare/phase.py).
 PHASE_LABELS = {"consistent": "#1a9850", "inconsistent": "#d73027", "inconclusive": "#bdbdbd",

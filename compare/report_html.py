@@ -40,7 +40,8 @@ figure{margin:1em 0} figure img{max-width:min(100%,800px);height:auto;border:1px
 figcaption{font-size:0.9em;color:#3d444d;max-width:900px}
 nav a{margin-right:1em} section.verdict{border-left:4px solid #d0d7de;padding-left:0.8em}
 section.verdict.consistent{border-color:#1a7f37} section.verdict.inconsistent{border-color:#cf222e}
-section.verdict.inconclusive{border-color:#bf8700} details{margin:0.3em 0}
+section.verdict.inconclusive{border-color:#bf8700} section.verdict.blocked{border-color:#57606a}
+details{margin:0.3em 0}
 """
 
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>figures/[^)\s]+)\)")

@@ -94,7 +94,8 @@ def test_fuzz_passes_its_budget_on_in_seconds(monkeypatch, capsys):
     assert seen["budget_s"] == 90.0
     data = json.loads(out)
     assert data == {"claim": "bbp", "examples": 0, "budget_exhausted": True, "failure": None,
-                    "counts": {"consistent": 0, "inconsistent": 0, "inconclusive": 0}}
+                    "counts": {"consistent": 0, "inconsistent": 0, "inconclusive": 0,
+                               "blocked": 0}}
 
 
 # -- --json everywhere ---------------------------------------------------------------------

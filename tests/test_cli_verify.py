@@ -86,13 +86,16 @@ def test_fuzz_summary_counts_examples_and_verdicts():
     """Issue 19 §6: `fuzz --examples 5` said "inconclusive: 13" (verdicts, not examples)."""
     from collections import Counter
 
-    from twostep.compare.commands.fuzz import summary_line
+    from twostep.compare.commands.fuzz import STATUS_NAMES, summary_line
     from twostep.compare.fuzz import FuzzResult
 
     res = FuzzResult(claim="growth-exponent", examples=5,
                      counts=Counter(inconclusive=13), evaluated=5)
     assert summary_line("growth-exponent", res) == (
         "twostep fuzz growth-exponent: 5 examples, 13 verdicts (one per finding of an "
-        "example): consistent: 0, inconsistent: 0, inconclusive: 13")
+        "example): consistent: 0, inconsistent: 0, inconclusive: 13, blocked: 0")
     one = FuzzResult(claim="bbp", examples=1, counts=Counter(consistent=1), evaluated=1)
+    from twostep.compare.claims import Status
+
+    assert STATUS_NAMES == tuple(s.value for s in Status)
     assert "bbp: 1 example, 1 verdict (" in summary_line("bbp", one)

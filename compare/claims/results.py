@@ -113,7 +113,8 @@ VERDICT_KEYS = {
                   "as for a fitted exponent, or none)",
     "pvalue": "the BH-adjusted p-value of the test that decided: a rejection that needs several "
               "tests to reject together (an intersection-union test) has the largest of them; "
-              "`null` when no test decided (every `consistent` and `inconclusive` verdict)",
+              "`null` when no test decided (every `consistent`, `inconclusive` and `blocked` "
+              "verdict)",
     "subject_key": "a stable key of the subject, for code to match on (`paper-count`, "
                    "`aware-count`, `reuse`, `independent` ...; empty when the claim gives none)",
     "config": "the `ModelConfig` as a dict",

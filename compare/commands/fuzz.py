@@ -45,12 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "command")
 
 
+#: The verdict statuses the summary counts (the values of ``claims.codes.Status``, written out
+#: so that the command imports no claim before it runs).
+STATUS_NAMES = ("consistent", "inconsistent", "inconclusive", "blocked")
+
+
 def summary_line(claim: str, res) -> str:
     """``twostep fuzz C: E examples, V verdicts (one per finding of an example): consistent:
-    ..., inconsistent: ..., inconclusive: ...``: both counts, since an example gives one
-    verdict per finding."""
-    counts = ", ".join(f"{k}: {res.counts.get(k, 0)}"
-                       for k in ("consistent", "inconsistent", "inconclusive"))
+    ..., inconsistent: ..., inconclusive: ..., blocked: ...``: both counts, since an example
+    gives one verdict per finding."""
+    counts = ", ".join(f"{k}: {res.counts.get(k, 0)}" for k in STATUS_NAMES)
     total = sum(res.counts.values())
     examples = f"{res.evaluated} example{'' if res.evaluated == 1 else 's'}"
     verdicts = f"{total} verdict{'' if total == 1 else 's'}"
@@ -125,8 +129,7 @@ def json_data(claim: str, res) -> dict:
     """What ``--json`` prints: what the text shows, as one object (``failure`` is null when no
     example was inconsistent)."""
     data = {"claim": claim, "examples": res.evaluated,
-            "counts": {k: res.counts.get(k, 0)
-                       for k in ("consistent", "inconsistent", "inconclusive")},
+            "counts": {k: res.counts.get(k, 0) for k in STATUS_NAMES},
             "budget_exhausted": bool(res.budget_exhausted), "failure": None}
     if res.failure is not None:
         data["failure"] = {

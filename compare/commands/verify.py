@@ -5,7 +5,9 @@ scale of a few minutes on 2 cores).  ``--claim C [--config FILE] --N ... --seeds
 chosen claim.  Every input is validated, and the output folder checked, before anything is
 simulated or written.  Finished cells are kept in the store (``--store``), so a rerun only
 evaluates.  Exit status: 0 when every verdict was reached, 1 when cells failed, 3 with
-``--strict`` when some verdict is ``inconsistent``.
+``--strict`` when some verdict is ``inconsistent``.  A ``blocked`` verdict (the regime guard:
+the theory does not apply at the widths run) fails nothing, as an ``inconclusive`` one does
+not: both are reached verdicts that decide nothing.
 
 Before anything runs it prints the predictions of the configurations the plan checks.  With
 ``--json`` (or ``--format json``) standard output is one JSON document (the predictions,
@@ -78,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "then a fresh run with other seeds decides (docs/claims.md, power); "
                              "--seeds is the least per N (default: no pilot)")
     parser.add_argument("--strict", action="store_true",
-                        help="exit 3 when some verdict is inconsistent")
+                        help="exit 3 when some verdict is inconsistent (inconclusive and blocked "
+                             "verdicts, which decide nothing, never fail a run)")
 
 
 #: The built-in plans of ``--profile``.
@@ -399,8 +402,9 @@ def run(args: argparse.Namespace) -> int:
         verdicts, out = _write_outputs(args, plan, result, extra=extra, predicted=predicted,
                                        preamble=preamble, text_out=text_out, store=store)
     elapsed = time.perf_counter() - t0
-    counts = {s: sum(v.status == s for v in verdicts)
-              for s in ("consistent", "inconsistent", "inconclusive")}
+    from ..claims.codes import Status
+
+    counts = {s.value: sum(v.status == s for v in verdicts) for s in Status}
     print(f"twostep verify: {json.dumps(counts)} in {elapsed:.0f} s; report in {out}/report.md",
           file=sys.stderr)
     if args.strict and counts["inconsistent"]:
