@@ -30,6 +30,11 @@ RULE_EXTRAS = (exponent.ExponentExtra, coherent.CoherentExtra, learning.Learning
                OtherExtra)
 
 
+def test_every_extra_record_is_walked():
+    """A rule that adds its own extra record must add it to RULE_EXTRAS (walked below)."""
+    assert set(FindingExtra.__subclasses__()) == set(RULE_EXTRAS)
+
+
 @pytest.mark.parametrize("cls", RULE_EXTRAS, ids=lambda c: c.__name__)
 def test_each_rules_extra_is_a_record_without_dicts(cls):
     assert dataclasses.is_dataclass(cls) and issubclass(cls, FindingExtra)

@@ -14,7 +14,8 @@ from __future__ import annotations
 #: Where the rows come from, for a reader.
 SOURCE = "docs/results.md, Calibration (benchmarks/calibrate.py, 200 resamples of 4 seeds per N)"
 
-#: The columns of :data:`TRUE_CLAIMS`.
+#: The columns of :data:`TRUE_CLAIMS` (``inconclusive``: the resamples no verdict decided,
+#: ``blocked`` ones included: ``benchmarks/calibrate.py``'s ``Tally.undecided``).
 TRUE_COLUMNS = ("rule", "subject", "resamples", "consistent", "inconclusive", "type I",
                 "type I 95% CI")
 
