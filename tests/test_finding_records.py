@@ -183,3 +183,5 @@ def test_only_the_guard_blocks_a_finding_no_data_can_decide():
     assert guard_status(None, [250]) == "inconclusive"
     # no empty-string sentinel: a regime that does not block says null
     assert regime_to_dict(out)["blocked"] is None and "blocked_code" not in regime_to_dict(out)
+    assert Regime({250: 0.01}, 0.1, "").blocked is None and Regime({250: 0.01}, 0.1, "").ok(250)
+    assert Regime({250: 0.01}, 0.1, "old words").blocked.code == "text"

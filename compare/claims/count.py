@@ -197,8 +197,8 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
     other tested terms vanish."""
     why = _count_open(e, label, predicted_count)
     if why is not None:   # the guard's reasons block (BLOCKED_CODES), the others leave it open
-        return (Status.BLOCKED if why.code in BLOCKED_CODES else Status.INCONCLUSIVE), why, \
-            math.nan
+        status = Status.BLOCKED if why.code in BLOCKED_CODES else Status.INCONCLUSIVE
+        return status, why, math.nan
     tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
     signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
                               e.seconds) for k in tested}

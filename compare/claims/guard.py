@@ -69,6 +69,12 @@ class Regime:
     blocked: Reason | None = None
     missing: Mapping[int, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # a plain string is free text, an empty one (the sentinel before 0.4) means not blocked
+        if self.blocked is not None and not isinstance(self.blocked, Reason):
+            object.__setattr__(self, "blocked",
+                               Reason.text(self.blocked) if self.blocked else None)
+
     def ok(self, N: int) -> bool:
         r = self.residual.get(N)
         return self.blocked is None and r is not None and r <= self.tolerance
