@@ -185,3 +185,20 @@ def test_only_the_guard_blocks_a_finding_no_data_can_decide():
     assert regime_to_dict(out)["blocked"] is None and "blocked_code" not in regime_to_dict(out)
     assert Regime({250: 0.01}, 0.1, "").blocked is None and Regime({250: 0.01}, 0.1, "").ok(250)
     assert Regime({250: 0.01}, 0.1, "old words").blocked.code == "text"
+
+
+def test_a_reuse_learning_finding_exports_its_sign_findings_numbers():
+    """Its extra holds the sign findings (decided by callables, with no JSON form): the export
+    writes their numbers (``extra.signs...``) and the dict read still gives the findings."""
+    from test_reuse_learning import ABOVE, TRUE_COSINES, _planted
+
+    res = _planted(ABOVE, TRUE_COSINES, u_noise=1.5, rng=np.random.default_rng(1))
+    f = learning.ReuseLearning().findings(ABOVE, res)[0]
+    assert isinstance(f.extra, learning.LearningExtra) and f.extra.tested == (2,)
+    sign = f.extra.signs.get(2)
+    assert isinstance(sign, Finding) and isinstance(sign.extra, coherent.CoherentExtra)
+    with pytest.warns(RecordAccessWarning, match=r"Finding\.extra\['signs'\]"):
+        assert f.extra["signs"] == {2: sign}
+    rows = evidence_rows(f)
+    fit = [r["value"] for r in rows if r["statistic"].startswith("extra.signs.fit.estimate")]
+    assert fit == [sign.extra.fit.estimate]

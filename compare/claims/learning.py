@@ -175,6 +175,16 @@ class LearningExtra(FindingExtra):
     pooled: ByKey[PooledBelow | None]
     tested: tuple[int, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The mapping of the form before 0.4, each sign finding as its own data (its
+        ``extra.to_dict()``: a finding that decides by a callable has no JSON form), so that
+        the export can write its numbers; ``extra["signs"]`` still gives the findings."""
+        out = super().to_dict()
+        for name in ("signs", "betas"):
+            out[name] = {k: f.extra.to_dict() if f.extra is not None else {}
+                         for k, f in getattr(self, name).entries}
+        return out
+
     @classmethod
     def of(cls, data: _ModeEvidence) -> LearningExtra:
         return cls(ByKey.of({k: ByKey.of(c) for k, c in data.cosines.items()}),
