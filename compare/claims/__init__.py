@@ -14,7 +14,8 @@ Decision rules (docs/claims.md has the long form):
   largest N.  ``inconsistent`` needs the fit and the last local slope to deviate significantly
   (adjusted p < level) with a deviation that is not shrinking across the last local slopes.
   Both need the same evidence: at least :data:`MIN_WIDTHS` usable widths spanning
-  :data:`MIN_RANGE`.  Everything else is ``inconclusive`` with its reason.
+  :data:`MIN_RANGE`.  Everything else is ``inconclusive`` with its reason (``blocked`` where
+  the regime guard leaves no width: the theory does not apply there).
 - limit (``bbp``, user :class:`LimitClaim`): the per-N mean converges to the prediction; the
   same structure with a tolerance band instead of a slope, decided at the last two N both ways.
 - the count, left-vector, reuse-gap and one-step-spike claims combine these tests as their
