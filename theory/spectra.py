@@ -121,6 +121,7 @@ class FeatureSpectrum(Spectrum):
 
     edge_outliers: int | None = observed("none", "entry")
 
+
 def spectrum_step(name: str, steps: int) -> int | None:
     """The step a spectrum named ``name`` belongs to in a run of ``steps`` steps: t for
     ``W<t>``, the last step for ``update``; None for another name."""
