@@ -30,6 +30,7 @@ from twostep.theory.observables import (
     Outlier,
     Projection,
     Series,
+    Spectra,
     Spectrum,
     StepOneSpike,
     StepStats,
@@ -272,7 +273,7 @@ def plan_run(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | Non
 class _Tally:
     """What the steps of a run have measured so far."""
 
-    spectra: dict[str, Spectrum] = field(default_factory=dict)
+    spectra: list[Spectrum] = field(default_factory=list)  # named, in the order computed
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
     dynamics: list[StepStats] = field(default_factory=list)
     step_one_spike: StepOneSpike | None = None
@@ -310,7 +311,7 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
               beta: np.ndarray, *, theory: bool, step: int
               ) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
-    """The top-k spectrum of ``A`` as stored under ``spectra[name]``, of GD step ``step``."""
+    """The top-k spectrum of ``A``, the matrix ``name`` of GD step ``step``."""
     clock = time.perf_counter()
     svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
@@ -319,11 +320,11 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
     tally.spectrum_s[name] = time.perf_counter() - clock
     spec = dataclasses.replace(
         spec, outliers=_outliers(svd, positions, _edge_used(spec), bases.signal, beta),
-        step=step)
+        step=step, name=name)
     if plan.options.spectrum:
         values = spectra.full_spectrum(backends.to_numpy(A))
         spec = dataclasses.replace(spec, values=values, histogram=_histogram(values, spec))
-    tally.spectra[name] = spec
+    tally.spectra.append(spec)
     tally.timing["spectra_s"] += time.perf_counter() - clock
     return spec, svd, positions
 
@@ -408,7 +409,8 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
 
 def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
     T = plan.T
-    last = tally.spectra.get(f"W{T}")
+    measured = Spectra(tuple(tally.spectra))
+    last = measured.get(f"W{T}")
     counts = tally.counts
     opts = plan.options
     provenance = Provenance(
@@ -422,7 +424,7 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
         options=opts, provenance=provenance, versions=versions(),
         timing=Timing(**tally.timing, spectrum_s=tuple(
             SpectrumTime(name=k, seconds=v) for k, v in tally.spectrum_s.items())),
-        spectra=tally.spectra, outliers=None if last is None else last.outliers,
+        spectra=measured, outliers=None if last is None else last.outliers,
         bulk_edge=plan.theory_edge,
         bulk_edge_empirical=None if last is None else last.bulk_edge_empirical,
         visible_new_outliers=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts

@@ -38,11 +38,9 @@ OWNERS = (Measurement, Observables, Prediction, Finding, Verdict)
 #: Types walked no further: a table's rows are keyed by its columns by design (compare/table.py).
 LEAVES = (Table,)
 #: The dict fields that remain after this round (issue 28): each a mapping by name (the
-#: spectra by matrix name, the p-values by test name, the free-form extras).  Strict: the
-#: test fails when one is converted, so the mark goes with the conversion.
+#: p-values by test name, the free-form extras).  Strict: the test fails when one is
+#: converted, so the mark goes with the conversion.
 PENDING = {
-    ("Measurement", "spectra"): "the spectra by matrix name: not converted in issue 28",
-    ("Observables", "spectra"): "the spectra by matrix name: not converted in issue 28",
     ("Finding", "pvalues"): "the p-values by test name: not converted in issue 28",
     ("Finding", "extra"): "free-form extras: not converted in issue 28",
 }
