@@ -1,12 +1,11 @@
 """``run``: simulate the GD steps once and measure spectra and directions.
 
-Everything a :class:`Measurement` holds is computed here from the pieces:
-:mod:`options` (what to run and measure), :mod:`gd` (the steps), :mod:`spectra` (top
-triplets, bulk edge, outliers), :mod:`directions` (powers of a, overlaps, amplitudes, null
-floors), :mod:`terms` (the exact step-two terms) and :mod:`memory` (the refusal before
-allocating too much). :func:`run` reads as its steps: plan (validate and refuse before any
-draw), draw, then per step the declared spectra, the term pass and the features, then the
-last update, then the Measurement.
+Everything a :class:`Measurement` holds is computed here from the pieces: :mod:`options` (what
+to run and measure), :mod:`gd` (the steps), :mod:`spectra` (top triplets, bulk edge, outliers),
+:mod:`directions` (powers of a, overlaps, amplitudes, null floors), :mod:`terms` (the exact
+step-two terms) and :mod:`memory` (the refusal before allocating too much). :func:`run` reads as
+its steps: plan (validate and refuse before any draw), draw, then per step the declared spectra,
+the term pass and the features, then the last update, then the Measurement.
 """
 
 from __future__ import annotations
@@ -46,8 +45,7 @@ from .inputs import CHECK_GRID, check_inputs  # noqa: F401 - importable from her
 from .measurement import Measurement, Provenance, versions
 from .options import RunOptions, SpectrumTime, Timing, check_integer
 
-#: Full spectra (``spectrum=True``) are refused above this max(N, d): the
-#: dense SVD is O(N^3) (about a minute at 8000 on two cores).
+#: Full spectra (``spectrum=True``) refused above this max(N, d): dense SVD, ~1 min at 8000.
 FULL_SPECTRUM_LIMIT = 8000
 HISTOGRAM_BINS = 120
 
