@@ -183,7 +183,7 @@ def floor_table(Ns, repeats: int) -> None:
             best["spectra"] = min(best["spectra"], m.timing.spectra_s)
             t_naive, s_naive = naive(CONFIG, N, 0, "float64", update=True)
             best["naive"] = min(best["naive"], t_naive)
-            ours = np.array(m.spectra["W2"].singular_values)
+            ours = np.array(m.spectrum("W2").singular_values)
             diff = float(np.max(np.abs(ours - s_naive) / s_naive))
         g = best["gemm"]
         print(f"| {N} | {g:.2f} | {best['steps']:.2f} ({best['steps'] / g:.2f}) | "
@@ -415,8 +415,8 @@ def main() -> None:
             t_naive = min(t_naive, naive(CONFIG, N, 0, "float64")[0])
             m64 = min(m64, run(CONFIG, N, 0, dtype="float64"), key=lambda x: x.timing["total_s"])
             m32 = min(m32, run(CONFIG, N, 0, dtype="float32"), key=lambda x: x.timing["total_s"])
-            d64 = np.max(np.abs(np.array(m64.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
-            d32 = np.max(np.abs(np.array(m32.spectra["W2"]["singular_values"]) - s_naive) / s_naive)
+            d64 = np.max(np.abs(np.array(m64.spectrum("W2").singular_values) - s_naive) / s_naive)
+            d32 = np.max(np.abs(np.array(m32.spectrum("W2").singular_values) - s_naive) / s_naive)
             cells = []
             for mm in (m64, m32):
                 same = same_work(mm)

@@ -23,8 +23,8 @@ other by a rescaling, with no simulation:
 What does *not* follow is the series residual at another ``eta_1`` (it needs the real update at
 ``eta_1'``) and everything about the whole update or ``W_2`` (``amplitudes``, ``outliers``,
 ``visible_new_outliers``, ``bulk_edge_empirical``, ``beta``, ``spectra``, ``dynamics``): those
-fields are emptied in a rescaled :class:`~twostep.simulate.Measurement` (None, or ``()`` /
-``{}`` for the collections), so no claim reads a stale value.  ``step_one_spike`` and
+fields are emptied in a rescaled :class:`~twostep.simulate.Measurement` (None, or empty for
+the collections), so no claim reads a stale value.  ``step_one_spike`` and
 ``features`` (functions of ``W_1``) are kept only when ``eta_1' = eta_1``.  Which field is
 which is declared once, on the Measurement's fields (``simulate.measurement.FIELD_KINDS``;
 :data:`RESCALED_AS`); the regime guard reads the same declaration.

@@ -28,7 +28,7 @@ import numpy as np
 from twostep.simulate.measurement import Measurement, fields_of
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
-from twostep.theory.observables import Observable
+from twostep.theory.observables import Observable, Spectra
 
 from .table import machine_name
 
@@ -109,11 +109,14 @@ def _record_k(record: Observable) -> int | None:
 def _walk(prefix: str, value: Any, matrix: str | None, k: int | None,
           item: int | None) -> Iterator[Row]:
     """The rows of one value under the observable name ``prefix``: a number, a vector of
-    numbers (``j``), a record (its fields), a list of records (``item``, ``k``) or a mapping of
-    records by matrix name (``matrix``); anything else gives nothing."""
+    numbers (``j``), a record (its fields), a list of records (``item``, ``k``) or the spectra
+    (each under its matrix name, ``matrix``); anything else gives nothing."""
     x = _number(value)
     if x is not None:
         yield matrix, prefix, k, item, None, x
+    elif isinstance(value, Spectra):
+        for spec in value:
+            yield from _walk(_SINGULAR.get(prefix, prefix), spec, spec.name, k, item)
     elif isinstance(value, Observable):
         for f in dataclasses.fields(value):
             if f.name == "k" or (f.name == "term" and k is not None):

@@ -220,13 +220,35 @@ def learning_planes(base: ModelConfig = REUSE_BASE, Ns: Sequence[int] = COUNT_NS
     return out
 
 
+#: The planes ``python -m twostep.compare.phase`` can draw (its third argument).
+PLANES = ("count", "count-uniform", "He3", "He2")
+
+
+def _arguments(argv: Sequence[str]):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m twostep.compare.phase",
+                                description="Draw the measured phase diagrams (slow: minutes "
+                                "to tens of minutes per plane on 2 cores).")
+    p.add_argument("out", nargs="?", type=Path, default=Path("docs/figures"),
+                   help="folder of the figures (default: docs/figures)")
+    p.add_argument("data", nargs="?", type=Path, default=None,
+                   help="folder of the base sweeps' stores and the cells' JSON (reused)")
+    p.add_argument("planes", nargs="?", default="count,He3,He2",
+                   help=f"comma-separated planes among {', '.join(PLANES)} "
+                        "(default: count,He3,He2)")
+    args = p.parse_args(list(argv))
+    unknown = set(args.planes.split(",")) - set(PLANES)
+    if unknown:  # argparse's one line and exit code 2, before any folder is made
+        p.error(f"unknown plane(s) {', '.join(sorted(unknown))}; allowed: {', '.join(PLANES)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .plots import measured_phase_figure, save
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    out = Path(args[0] if args else "docs/figures")
-    data = Path(args[1]) if len(args) > 1 else None     # JSON of the cells, and the stores
-    only = set(args[2].split(",")) if len(args) > 2 else {"count", "He3", "He2"}
+    args = _arguments(sys.argv[1:] if argv is None else argv)
+    out, data, only = args.out, args.data, set(args.planes.split(","))
     out.mkdir(parents=True, exist_ok=True)
 
     def store(name: str) -> Path | None:

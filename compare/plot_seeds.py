@@ -61,14 +61,13 @@ def seeds(ax: Any, x: float, values: Sequence[float], colour: str) -> None:
 def plain_log_ticks(ax: Any) -> None:
     """Plain numbers (2, 50, 0.01) on a log y axis instead of powers of ten, and the minor
     ticks labelled too where the axis spans less than a decade (call after drawing)."""
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    # each tick at its own precision: a ScalarFormatter gives every label the decimals of the
+    # whole axis (0.001 printed "0.00" beside 10.00)
     lo, hi = ax.get_ylim()
     for which, on in (("major", True), ("minor", lo > 0 and hi / lo < 10)):
-        fmt = ScalarFormatter() if on else NullFormatter()
-        if on:
-            fmt.set_scientific(False)
-            fmt.set_useOffset(False)
+        fmt = FuncFormatter(lambda v, _: f"{v:.6g}") if on else NullFormatter()
         getattr(ax.yaxis, f"set_{which}_formatter")(fmt)
 
 

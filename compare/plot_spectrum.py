@@ -30,10 +30,10 @@ def draw_spectrum(measurement: Measurement | Mapping[str, Any], prediction: Any,
     of its own; returns the figure unsaved.
 
     ``measurement``: a :class:`~twostep.simulate.Measurement` or its stored dict; its
-    ``spectra[matrix]`` is its :class:`Spectrum` (``values``, ``histogram``, ``outliers``)."""
+    ``spectrum(matrix)`` is its :class:`Spectrum` (``values``, ``histogram``, ``outliers``)."""
     require_matplotlib()
     measurement = Measurement.from_dict(measurement)
-    spec = measurement.spectra[matrix]
+    spec = measurement.spectrum(matrix)
     values = spec.values
     if isinstance(values, NpzRef):  # a stored measurement's are in its npz only
         values = None

@@ -106,7 +106,7 @@ def spectrum_figure(measurement: Measurement | Mapping[str, Any], prediction: An
     """Histogram of the full spectrum (``spectrum=True`` runs) with edges and outliers.
 
     ``measurement``: a :class:`~twostep.simulate.Measurement` or its stored dict; its
-    ``spectra[matrix]`` is its :class:`Spectrum` (``values``, ``histogram``, ``outliers``)."""
+    ``spectrum(matrix)`` is its :class:`Spectrum` (``values``, ``histogram``, ``outliers``)."""
     return _made(lambda: draw_spectrum(measurement, prediction, matrix, ax=ax, caption=caption),
                  path, rc, style)
 

@@ -53,7 +53,7 @@ RESCALED_AS = {
     "per step": "emptied",
 }
 #: The fields of a :class:`Measurement` that describe the whole update or W_2 (not derivable):
-#: a rescaled measurement holds each field's default (None, or ``()`` / ``{}``).
+#: a rescaled measurement holds each field's default (None, ``()``, or no spectra).
 WHOLE_UPDATE_FIELDS = fields_of("step two", "per step")
 #: Fields that are functions of W_1 only (kept when eta_1 does not change; None otherwise).
 STEP_ONE_FIELDS = fields_of("step one")

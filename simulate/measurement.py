@@ -114,9 +114,9 @@ class Measurement(Observables):
     ``seed``, ``options``, ``provenance``, ``versions``, ``timing``, the empirical edge,
     ``dynamics`` and the ``series`` diagnostics of the exact terms (docs/theory.md).
 
-    ``spectra[name]`` (``W1``..``WT``, ``update``: those the run computed) are
-    :class:`Spectrum` records with ``singular_values`` (top, descending), ``bulk_edge``
-    (theory, W_0's ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
+    ``spectrum(name)`` (``W1``..``WT``, ``update``: those the run computed, ``spectra`` in
+    order) are :class:`Spectrum` records with ``singular_values`` (top, descending),
+    ``bulk_edge`` (theory, W_0's ``1 + sqrt(N/d)``; None for the update), ``bulk_edge_empirical``,
     ``margin`` and ``outliers``; with ``spectrum=True`` also ``values`` (all singular values,
     an array kept in the npz) and ``histogram``.  Observables whose spectrum was not computed
     are None, and ``missing`` (derived from the options, never stored) says so.  Mappings
@@ -174,22 +174,23 @@ class Measurement(Observables):
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that go to the npz file, by key ``<spectrum>.<field>``."""
         out = {}
-        for name, spec in self.spectra.items():
-            out[f"{name}.singular_values"] = np.asarray(spec.singular_values, dtype=float)
+        for spec in self.spectra:
+            out[f"{spec.name}.singular_values"] = np.asarray(spec.singular_values, dtype=float)
             if isinstance(spec.values, np.ndarray):
-                out[f"{name}.values"] = spec.values
+                out[f"{spec.name}.values"] = spec.values
         return out
 
     # -- dict / JSON -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Pure JSON types; full spectra are replaced by ``{"npz": key, "size": n}``."""
         data = {f.name: copy.copy(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        spectra = {}
-        for name, spec in self.spectra.items():
-            spec = spec.to_dict()
+        spectra = {}  # the JSON object {name: spectrum} of every format
+        for entry in self.spectra:
+            spec = entry.to_dict()
             if isinstance(spec.get("values"), np.ndarray):
-                spec["values"] = {"npz": f"{name}.values", "size": int(spec["values"].size)}
-            spectra[name] = spec
+                spec["values"] = {"npz": f"{entry.name}.values",
+                                  "size": int(spec["values"].size)}
+            spectra[entry.name] = spec
         data["spectra"] = spectra
         data["options"] = self.options.to_dict()
         del data["missing"]  # derived from the options (:func:`unmeasured`), never stored

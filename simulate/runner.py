@@ -1,12 +1,11 @@
 """``run``: simulate the GD steps once and measure spectra and directions.
 
-Everything a :class:`Measurement` holds is computed here from the pieces:
-:mod:`options` (what to run and measure), :mod:`gd` (the steps), :mod:`spectra` (top
-triplets, bulk edge, outliers), :mod:`directions` (powers of a, overlaps, amplitudes, null
-floors), :mod:`terms` (the exact step-two terms) and :mod:`memory` (the refusal before
-allocating too much). :func:`run` reads as its steps: plan (validate and refuse before any
-draw), draw, then per step the declared spectra, the term pass and the features, then the
-last update, then the Measurement.
+Everything a :class:`Measurement` holds is computed here from the pieces: :mod:`options` (what
+to run and measure), :mod:`gd` (the steps), :mod:`spectra` (top triplets, bulk edge, outliers),
+:mod:`directions` (powers of a, overlaps, amplitudes, null floors), :mod:`terms` (the exact
+step-two terms) and :mod:`memory` (the refusal before allocating too much). :func:`run` reads as
+its steps: plan (validate and refuse before any draw), draw, then per step the declared spectra,
+the term pass and the features, then the last update, then the Measurement.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from twostep.theory.observables import (
     Outlier,
     Projection,
     Series,
+    Spectra,
     Spectrum,
     StepOneSpike,
     StepStats,
@@ -45,8 +45,7 @@ from .inputs import CHECK_GRID, check_inputs  # noqa: F401 - importable from her
 from .measurement import Measurement, Provenance, versions
 from .options import RunOptions, SpectrumTime, Timing, check_integer
 
-#: Full spectra (``spectrum=True``) are refused above this max(N, d): the
-#: dense SVD is O(N^3) (about a minute at 8000 on two cores).
+#: Full spectra (``spectrum=True``) refused above this max(N, d): dense SVD, ~1 min at 8000.
 FULL_SPECTRUM_LIMIT = 8000
 HISTOGRAM_BINS = 120
 
@@ -272,7 +271,7 @@ def plan_run(config: ModelConfig, N: int, seed: int, steps: Sequence[Step] | Non
 class _Tally:
     """What the steps of a run have measured so far."""
 
-    spectra: dict[str, Spectrum] = field(default_factory=dict)
+    spectra: list[Spectrum] = field(default_factory=list)  # named, in the order computed
     counts: dict[int, int] = field(default_factory=lambda: {0: 0})  # W_0: a pure bulk
     dynamics: list[StepStats] = field(default_factory=list)
     step_one_spike: StepOneSpike | None = None
@@ -310,7 +309,7 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
               beta: np.ndarray, *, theory: bool, step: int
               ) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
-    """The top-k spectrum of ``A`` as stored under ``spectra[name]``, of GD step ``step``."""
+    """The top-k spectrum of ``A``, the matrix ``name`` of GD step ``step``."""
     clock = time.perf_counter()
     svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
@@ -319,11 +318,11 @@ def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Base
     tally.spectrum_s[name] = time.perf_counter() - clock
     spec = dataclasses.replace(
         spec, outliers=_outliers(svd, positions, _edge_used(spec), bases.signal, beta),
-        step=step)
+        step=step, name=name)
     if plan.options.spectrum:
         values = spectra.full_spectrum(backends.to_numpy(A))
         spec = dataclasses.replace(spec, values=values, histogram=_histogram(values, spec))
-    tally.spectra[name] = spec
+    tally.spectra.append(spec)
     tally.timing["spectra_s"] += time.perf_counter() - clock
     return spec, svd, positions
 
@@ -408,7 +407,8 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
 
 def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
     T = plan.T
-    last = tally.spectra.get(f"W{T}")
+    measured = Spectra(tuple(tally.spectra))
+    last = measured.get(f"W{T}")
     counts = tally.counts
     opts = plan.options
     provenance = Provenance(
@@ -422,7 +422,7 @@ def _measurement(plan: _Plan, tally: _Tally) -> Measurement:
         options=opts, provenance=provenance, versions=versions(),
         timing=Timing(**tally.timing, spectrum_s=tuple(
             SpectrumTime(name=k, seconds=v) for k, v in tally.spectrum_s.items())),
-        spectra=tally.spectra, outliers=None if last is None else last.outliers,
+        spectra=measured, outliers=None if last is None else last.outliers,
         bulk_edge=plan.theory_edge,
         bulk_edge_empirical=None if last is None else last.bulk_edge_empirical,
         visible_new_outliers=(counts[T] - counts[T - 1] if T in counts and T - 1 in counts

@@ -492,11 +492,11 @@ def test_step_two_reads_names_the_step_two_fields_and_spectra():
                     step_one_spike={"value": 3.0}, series={"residual": 0.01},
                     spectra={"W1": {"singular_values": [3.0]},
                              "W2": {"singular_values": [4.0]}})
-    assert m.spectra["W1"].step == 1 and m.spectra["W2"].step == 2  # from the names
+    assert m.spectrum("W1").step == 1 and m.spectrum("W2").step == 2  # from the names
     log = step_two_reads(lambda m: m.step_one_spike.value + m.N, m)
     assert m.step_one_spike.value == 3.0 and m.N == 500
-    log |= step_two_reads(lambda m: m.spectra["W1"].singular_values[0], m)
-    assert m.spectra["W1"].singular_values == (3.0,)
+    log |= step_two_reads(lambda m: m.spectrum("W1").singular_values[0], m)
+    assert m.spectrum("W1").singular_values == (3.0,)
     assert log == set()
     log |= step_two_reads(lambda m: m.terms[0].amplitude, m)
     log |= step_two_reads(lambda m: m.spectra.get("W2").singular_values[0], m)
@@ -507,10 +507,10 @@ def test_step_two_reads_names_the_step_two_fields_and_spectra():
 
 @pytest.mark.parametrize(("statistic", "guarded"), [
     (lambda m: m.terms[0].amplitude, True),
-    (lambda m: m.spectra["W2"].singular_values[0], True),
-    (lambda m: m.spectra["update"].singular_values[0], True),
+    (lambda m: m.spectrum("W2").singular_values[0], True),
+    (lambda m: m.spectrum("update").singular_values[0], True),
     (lambda m: m.step_one_spike.value, False),
-    (lambda m: m.spectra["W1"].singular_values[0], False),
+    (lambda m: m.spectrum("W1").singular_values[0], False),
 ])
 def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded):
     res = Results()
@@ -529,7 +529,7 @@ def test_a_user_statistic_reading_step_two_turns_the_guard_on(statistic, guarded
 
 def _edge_results(residuals, off=()):
     """Planted measurements whose W_2 edge (the top-level field and the same number in
-    ``spectra["W2"]``) is 3.0, or 3.5 at the N of ``off``, with the series residual of
+    ``spectrum("W2")``) is 3.0, or 3.5 at the N of ``off``, with the series residual of
     ``residuals[N]``."""
     res = Results()
     for N in NS:
@@ -545,7 +545,7 @@ def _edge_results(residuals, off=()):
 
 @pytest.mark.parametrize("residual_at_largest", [20.0, None])
 def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_largest):
-    # m.bulk_edge_empirical is spectra["W2"]["bulk_edge_empirical"] (W_T's fitted edge): a user
+    # m.bulk_edge_empirical is spectrum("W2").bulk_edge_empirical (W_T's fitted edge): a user
     # statistic reading it must get the regime guard exactly as the same read through spectra
     # the series diverges (or has no residual) at the two largest N, where the edge is off
     residuals = {N: 0.01 for N in NS} | dict.fromkeys(NS[-2:], residual_at_largest)
@@ -556,7 +556,7 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
         return _decide(claim.findings(CFG, res))[0]
 
     field = verdict(lambda m: m.bulk_edge_empirical)
-    spectra = verdict(lambda m: m.spectra["W2"].bulk_edge_empirical)
+    spectra = verdict(lambda m: m.spectrum("W2").bulk_edge_empirical)
     unguarded = verdict(lambda m: m.bulk_edge_empirical, guard=False)
     assert (field.status, field.reason) == (spectra.status, spectra.reason)
     assert field.evidence.columns == spectra.evidence.columns
@@ -576,7 +576,7 @@ def test_the_w2_edge_read_as_a_field_is_guarded_as_through_spectra(residual_at_l
     (lambda m: m.dynamics[-1].update_norm, True),
     (lambda m: max(d.update_norm for d in m.dynamics), True),
     (lambda m: m.dynamics[0].update_norm, False),
-    (lambda m: m.spectra["W1"].bulk_edge_empirical + 1.0, False),
+    (lambda m: m.spectrum("W1").bulk_edge_empirical + 1.0, False),
 ])
 def test_the_dynamics_of_step_two_are_guarded_those_of_step_one_are_not(statistic, guarded):
     res = _edge_results({N: 20.0 for N in NS})

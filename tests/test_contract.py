@@ -51,7 +51,7 @@ def test_every_measurement_field_says_what_it_is_a_function_of():
 
 def _statistic(obs) -> tuple:
     """One statistic, written once, run on a prediction and on a measurement."""
-    w1 = obs.spectra["W1"].outliers
+    w1 = obs.spectrum("W1").outliers
     return (obs.N, obs.d, obs.n, obs.bulk_edge, obs.step_one_spike.value,
             obs.step_one_spike.right_beta_overlap, [o.term for o in w1])
 
@@ -81,7 +81,7 @@ def test_the_prediction_at_N_has_the_measured_types_and_its_terms():
     obs = p.at(1000)
     assert isinstance(obs.step_one_spike, StepOneSpike)
     assert all(isinstance(o, Outlier) for o in obs.outliers)
-    assert isinstance(obs.spectra["W2"], Spectrum) and obs.spectra["W2"].outliers == obs.outliers
+    assert isinstance(obs.spectrum("W2"), Spectrum) and obs.spectrum("W2").outliers == obs.outliers
     # the terms 0..min(paper count, 3) as ExactTerms, read by k: the mean amplitude, theta_k^2
     amps = p.term_amplitudes(1000, ks=range(3))
     assert [t.k for t in obs.terms] == [a.k for a in amps] == [0, 1, 2]

@@ -157,7 +157,7 @@ def test_the_rows_match_the_stored_measurements(filled):
             assert leak.value.tolist() == [x for x in t.leakage if x is not None]
         if m.spectra.get("W1"):
             top = mine[(mine.observable == "spectrum.singular_values") & (mine.matrix == "W1")]
-            assert top.sort_values("j").value.tolist() == list(m.spectra["W1"].singular_values)
+            assert top.sort_values("j").value.tolist() == list(m.spectrum("W1").singular_values)
 
 
 def test_a_new_field_of_a_record_exports_itself(filled):

@@ -12,7 +12,7 @@ import pytest
 from twostep.compare import rescale
 from twostep.compare.claims.guard import step_one_view, step_two_reads
 from twostep.simulate import Measurement
-from twostep.theory import ModelConfig, observables
+from twostep.theory import ModelConfig, observables, spectra
 from twostep.theory.fields import SCALES, STEPS, observable, observed, scale_of, step_of
 from twostep.theory.observables import (
     BetaLearning,
@@ -21,6 +21,7 @@ from twostep.theory.observables import (
     Outlier,
     Projection,
     Series,
+    Spectra,
     Spectrum,
     StepOneSpike,
     StepStats,
@@ -53,12 +54,13 @@ def test_a_field_without_a_declaration_is_refused_when_the_class_is_created():
 
 
 def test_every_observable_record_declares_every_field():
-    records = [cls for _, cls in inspect.getmembers(observables, inspect.isclass)
-               if issubclass(cls, observables.Observable) and cls.__module__ == observables.__name__
+    records = [cls for module in (observables, spectra)
+               for _, cls in inspect.getmembers(module, inspect.isclass)
+               if issubclass(cls, observables.Observable) and cls.__module__ == module.__name__
                and cls not in (observables.Observable, observables.Record,
                                observables.Observables)]
     assert {StepOneSpike, Outlier, Projection, ExactTerm, BetaLearning, FeatureSpikes, Spectrum,
-            Series, StepStats} <= set(records)
+            Spectra, Series, StepStats} <= set(records)
     for cls in records:
         assert cls.__dict__.get("__observed__"), f"{cls.__name__} is not an @observable"
         for f in dataclasses.fields(cls):
@@ -72,7 +74,7 @@ def test_every_scale_is_interpreted_by_the_rescaling():
 def test_records_the_rescaling_keeps_or_empties_whole_declare_so():
     # a record under a Measurement field the rescaling empties (kind "step two", "per step")
     # holds nothing rescalable; one under a "step one" field is kept while eta_1 is unchanged
-    for cls in (Outlier, Projection, BetaLearning, Spectrum, StepStats):
+    for cls in (Outlier, Projection, BetaLearning, Spectrum, Spectra, StepStats):
         assert {scale_of(f) for f in dataclasses.fields(cls)} <= {"none", "invariant"}, cls
     for cls in (StepOneSpike, FeatureSpikes):
         assert {scale_of(f) for f in dataclasses.fields(cls)} <= {"step_one", "invariant"}, cls
@@ -116,13 +118,13 @@ def test_the_per_step_entries_declare_their_step():
     m = _measurement(spectra={"W1": {"singular_values": [2.0]}, "W2": {"singular_values": [3.0]},
                               "update": {"singular_values": [1.0]}},
                      dynamics=[{"t": 1, "update_norm": 2.0}, {"t": 2, "update_norm": 3.0}])
-    assert {name: s.step for name, s in m.spectra.items()} == {"W1": 1, "W2": 2, "update": 2}
+    assert {s.name: s.step for s in m.spectra} == {"W1": 1, "W2": 2, "update": 2}
     assert all(isinstance(s, StepStats) for s in m.dynamics)
     assert [s.step for s in m.dynamics] == [1, 2] and m.dynamics[1].update_norm == 3.0
     one = _measurement(provenance={"steps": [{"alpha": 0.2, "etabar": 1.0,
                                               "batch": "independent"}]},
                        spectra={"update": {"singular_values": [1.0]}})
-    assert one.spectra["update"].step == 1   # a one-step run's update is step one's
+    assert one.spectrum("update").step == 1   # a one-step run's update is step one's
 
 
 def test_the_guard_hides_what_the_entries_declare_of_step_two():
@@ -133,20 +135,20 @@ def test_the_guard_hides_what_the_entries_declare_of_step_two():
                                {"t": 2, "eta": 0.5, "update_norm": 3.0}],
                      series={"residual": 0.01}, visible_new_outliers=1)
     view = step_one_view(m)
-    assert view.spectra["W1"] == m.spectra["W1"] and view.dynamics[0] == m.dynamics[0]
-    assert view.spectra["W3"].singular_values is None and view.spectra["W3"].step == 3
+    assert view.spectrum("W1") == m.spectrum("W1") and view.dynamics[0] == m.dynamics[0]
+    assert view.spectrum("W3").singular_values is None and view.spectrum("W3").step == 3
     assert view.series is None and view.visible_new_outliers is None
     cases = {
-        "W2's values": (lambda m: m.spectra["W2"].singular_values[0], {"spectra.W2"}),
-        "W3's values": (lambda m: m.spectra["W3"].singular_values[0], {"spectra.W3"}),
+        "W2's values": (lambda m: m.spectrum("W2").singular_values[0], {"spectra.W2"}),
+        "W3's values": (lambda m: m.spectrum("W3").singular_values[0], {"spectra.W3"}),
         "step 2's norm": (lambda m: m.dynamics[1].update_norm, {"dynamics.2"}),
         "a count": (lambda m: m.visible_new_outliers, {"visible_new_outliers"}),
         "a step-two read that tolerates None": (lambda m: m.series.residual if m.series else 0.0,
                                                 {"series"}),
         # labels of a step-two entry are not step two's: the theory edge, a step size
-        "W2's theory edge": (lambda m: m.spectra["W2"].bulk_edge, set()),
+        "W2's theory edge": (lambda m: m.spectrum("W2").bulk_edge, set()),
         "step 2's step size": (lambda m: m.dynamics[1].eta, set()),
-        "W1 and step one": (lambda m: m.spectra["W1"].singular_values[0]
+        "W1 and step one": (lambda m: m.spectrum("W1").singular_values[0]
                             + m.dynamics[0].update_norm, set()),
         "the width": (lambda m: m.N + len(m.spectra) + len(m.dynamics), set()),
     }

@@ -189,3 +189,21 @@ def test_report_draws_the_figure_of_every_claim_checked(planted, tmp_path):
         assert f": {name}, " in caption and len(caption) > 100
     assert "Feature-matrix spikes against N: one-step-spikes" in md
     assert "No figure: the measurements have feature-matrix spike counts at 0 width(s)" in md
+
+
+def test_plain_log_ticks_label_each_tick_at_its_own_precision():
+    """A log axis from 0.001 to 20 reads 0.001, 0.01, 0.1, 1, 10: no label rounded to the
+    axis' common decimals (a ScalarFormatter printed 0.001 as "0.00")."""
+    import matplotlib.pyplot as plt
+
+    from twostep.compare.plot_seeds import plain_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    ax.plot([1, 2], [1e-3, 20])
+    ax.set_ylim(1e-3, 20)
+    plain_log_ticks(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert {"0.001", "0.01", "0.1", "1", "10"} <= set(labels), labels

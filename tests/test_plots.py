@@ -370,3 +370,19 @@ def test_cli_report_figure_format_and_style(tmp_path, monkeypatch, capsys):
         code, _, err = run_cli(capsys, *command, "--figure-style", "missing.mplstyle")
         assert code == 2 and err.count("\n") == 1 and "no such file" in err, err
         assert not (tmp_path / "rep2").exists()
+
+
+def test_the_phase_script_refuses_an_unknown_plane_before_making_a_folder(tmp_path, capsys):
+    """``python -m twostep.compare.phase OUT DATA PLANES``: ``--help`` and a bad plane stop in
+    argparse (exit 0 and 2) before any sweep starts or any folder is made."""
+    from twostep.compare.phase import PLANES, main
+
+    with pytest.raises(SystemExit) as bad:
+        main([str(tmp_path / "out"), str(tmp_path / "data"), "count,bogus"])
+    assert bad.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "bogus" in err and all(p in err for p in PLANES)
+    with pytest.raises(SystemExit) as helped:
+        main(["--help"])
+    assert helped.value.code == 0
+    assert not (tmp_path / "out").exists() and not any(tmp_path.iterdir())

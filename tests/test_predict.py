@@ -163,13 +163,13 @@ def test_bbp_reference():
     assert b.cosine_beta == pytest.approx(0.651, abs=5e-4)
     assert b.right_beta_overlap == pytest.approx(0.651**2, abs=1e-3)
     assert b.bulk_edge == pytest.approx(2.0)
-    assert p.at(1000).spectra["W1"].outliers[0].value == pytest.approx(2.959, abs=5e-4)
+    assert p.at(1000).spectrum("W1").outliers[0].value == pytest.approx(2.959, abs=5e-4)
 
 
 def test_bbp_below_threshold_has_no_outlier():
     p = predict(ModelConfig(activation="tanh", target="He1", alpha1=0.0, etabar1=0.5))
     assert p.bbp.theta < 1 and not p.bbp.exists
-    assert p.at(1000).spectra["W1"].outliers == ()
+    assert p.at(1000).spectrum("W1").outliers == ()
 
 
 def test_one_step_spike_intervals():
@@ -315,7 +315,7 @@ def test_step_one_spike_without_a_spike_and_bad_N():
     for N in (1, 2.5, True):
         with pytest.raises(ConfigError, match="N must be an integer >= 2"):
             p.at(N)
-    assert set(p.at(100).spectra) == {"W1", "W2"}  # a prediction has the W_1 and W_2 spectra
+    assert p.at(100).spectra.names == ("W1", "W2")  # a prediction has the W_1 and W_2 spectra
 
 
 def test_outliers_at_returns_outliers_with_the_predicted_values():
@@ -337,11 +337,11 @@ def test_outliers_at_returns_outliers_with_the_predicted_values():
     # measured-only fields are None
     assert all(o.index is None and o.gap is None and o.left_overlaps is None
                and o.right_beta_overlap is None for o in w2)
-    assert p.at(4000).spectra["W1"].outliers == w2[:1]
+    assert p.at(4000).spectrum("W1").outliers == w2[:1]
     # alpha1 = 0: the BBP outlier has a finite value, critical growth
     q = predict(ModelConfig(activation="tanh", target="He1", noise=0.0, psi_d=1.0, psi_n=1.0,
                             alpha1=0.0, alpha2=0.2, etabar1=3.0))
-    (o,) = q.at(1000).spectra["W1"].outliers
+    (o,) = q.at(1000).spectrum("W1").outliers
     assert (o.term, o.value, o.exponent, o.growth) == (0, q.bbp.location, 0.0, "critical")
     assert "term 0 of order N^0.2" in q.at(1000).outliers[0].statement
 

@@ -114,7 +114,7 @@ def test_absent_or_vanishing_terms_are_never_predicted_outliers(config, N):
         if t.growth == "vanishing" or t.k == 0:
             assert t.is_outlier is False
         assert (t.k in listed) == (t.is_outlier is True), t
-    assert all(o.term == 0 for o in p.at(N).spectra["W1"].outliers)
+    assert all(o.term == 0 for o in p.at(N).spectrum("W1").outliers)
     # the step-one spike against a hand closed form (psi_d = psi_n = 1, tau = 0, etabar_1 = 1):
     # ||u||^2 = c_1(He_m)^2 + E[He_m^2] = [m = 1] + m!, cos^2(u, beta_*) = [m = 1] / ||u||^2,
     # theta = |c_1(sigma)| ||u|| with c_1(sigma) by mpmath.quad.  alpha1 = 0: aspect c = 1, so

@@ -52,7 +52,7 @@ def test_out_writes_loadable_files(tmp_path, capsys):
     assert "saved" in capsys.readouterr().out
     m = Measurement.load(out)
     assert m.N == 120 and m.options.dtype == "float32"
-    assert m.spectra["W2"].values.shape == (120,)
+    assert m.spectrum("W2").values.shape == (120,)
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -23,7 +23,7 @@ def test_core_update_and_residual_match_full_runs_at_other_step_sizes(batch):
         eta1, eta2 = steps[0].eta(N), steps[1].eta(N)
         got = c.measure(eta1, eta2, top=3)
         full = run(cfg, N, 2, terms=3, null_draws=0)
-        want = full.spectra["update"].singular_values[:3]
+        want = full.spectrum("update").singular_values[:3]
         assert np.allclose(got["update_singular_values"], want, rtol=1e-10, atol=0), (cfg, got)
         assert got["series"].residual == pytest.approx(full.series.residual, rel=1e-9)
         assert got["series"].converges == full.series.converges

@@ -68,9 +68,9 @@ def test_a_run_computes_only_the_declared_spectra_and_the_rest_is_unchanged():
     full = run(CONFIG, 150, 3, terms=2, null_draws=2)
     w1 = run(CONFIG, 150, 3, terms=2, null_draws=2, spectra=("W1",))
     none = run(CONFIG, 150, 3, terms=2, null_draws=2, spectra="none")
-    assert set(full.spectra) == {"W1", "W2", "update"}
-    assert set(w1.spectra) == {"W1"} and none.spectra == {}
-    assert w1.spectra["W1"].singular_values == full.spectra["W1"].singular_values
+    assert set(full.spectra.names) == {"W1", "W2", "update"}
+    assert set(w1.spectra.names) == {"W1"} and len(none.spectra) == 0
+    assert w1.spectrum("W1").singular_values == full.spectrum("W1").singular_values
     assert w1.step_one_spike == full.step_one_spike and none.step_one_spike is None
     for m in (w1, none):  # what needs W_2's spectrum is None, not a stale or made-up value
         assert m.visible_new_outliers is None and m.outliers is None
@@ -143,8 +143,8 @@ def _flatten(value, prefix=""):
 def test_numpy_results_do_not_depend_on_the_execution_only_fields():
     a = run(CONFIG, 120, 0, null_draws=1)
     b = run(CONFIG, 120, 0, null_draws=1, block_rows=17, allow_memory=True)
-    np.testing.assert_allclose(a.spectra["W2"].singular_values,
-                               b.spectra["W2"].singular_values, rtol=1e-10)
+    np.testing.assert_allclose(a.spectrum("W2").singular_values,
+                               b.spectrum("W2").singular_values, rtol=1e-10)
 
 
 def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():

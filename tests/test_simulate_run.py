@@ -41,11 +41,11 @@ def test_step_one_at_alpha_zero_sits_at_the_bbp_location():
         assert m.outliers[0].left_power == 1  # the step-one spike lies along a
         assert m.step_one_spike.left_a_overlap > 0.6
         assert m.provenance.steps == (Step(alpha=0.0, etabar=3.0, batch="fresh"),)
-        assert set(m.spectra) == {"W1", "update"}
+        assert set(m.spectra.names) == {"W1", "update"}
 
 
 def _identified_powers(m: Measurement) -> list:
-    return [o.left_power for o in m.spectra["W2"].outliers]
+    return [o.left_power for o in m.spectrum("W2").outliers]
 
 
 def test_second_outlier_along_a_squared_at_n_1000_not_for_odd_activations():
@@ -55,7 +55,7 @@ def test_second_outlier_along_a_squared_at_n_1000_not_for_odd_activations():
     shifted = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45)
     m = run(shifted, 1000, 0, dtype="float32")
     assert _identified_powers(m)[:2] == [1, 2]
-    assert m.spectra["W2"].outliers[1].term == 1
+    assert m.spectrum("W2").outliers[1].term == 1
     a2 = m.amplitudes[1]
     assert a2.amplitude > a2.null_floor + 3 * a2.null_floor_sd
     plain = run(shifted.replace(activation="tanh"), 1000, 0, dtype="float32")
@@ -69,7 +69,7 @@ def test_second_outlier_follows_a_squared_and_vanishes_for_odd_activations():
     powers = _identified_powers(m)
     # docs/theory.md §4: W_2 has the merged a-spike and a new outlier along GS(a^{o2})
     assert powers[:2] == [1, 2], powers
-    second = m.spectra["W2"].outliers[1]
+    second = m.spectrum("W2").outliers[1]
     assert second.term == 1 and second.gap > 0.1
     assert m.visible_new_outliers >= 1
     a2 = m.amplitudes[1]
@@ -78,7 +78,7 @@ def test_second_outlier_follows_a_squared_and_vanishes_for_odd_activations():
     plain = run(shifted.replace(activation="tanh"), 2000, 0, dtype="float32")
     # odd sigma: every odd term k vanishes by w -> -w symmetry (k = 1 is a^{o2})
     assert 2 not in _identified_powers(plain)
-    assert plain.spectra["W2"].outliers[0].left_power == 1
+    assert plain.spectrum("W2").outliers[0].left_power == 1
 
 
 def test_same_seed_same_numbers_different_seed_different_numbers():
@@ -98,8 +98,8 @@ def test_float32_agrees_with_float64():
     f64 = run(config, 600, 1, dtype="float64")
     f32 = run(config, 600, 1, dtype="float32")
     for name in ("W1", "W2", "update"):
-        s64 = np.array(f64.spectra[name].singular_values)
-        s32 = np.array(f32.spectra[name].singular_values)
+        s64 = np.array(f64.spectrum(name).singular_values)
+        s32 = np.array(f32.spectrum(name).singular_values)
         assert np.max(np.abs(s32 - s64) / s64) < 1e-4, name
     assert f32.options.dtype == "float32"
 
@@ -126,9 +126,9 @@ def test_measurement_json_and_npz_round_trip(tmp_path):
         assert set(o) >= {"index", "value", "gap", "left_power", "term", "left_overlaps",
                           "right_beta_overlap"}
         assert all(v is None or 0 <= v <= 1 for v in o["left_overlaps"])
-    full = m.spectra["W2"].values
-    assert np.allclose(full[:10], m.spectra["W2"].singular_values, rtol=1e-10)
-    hist = m.spectra["W2"].histogram  # the bulk window plus the values above it
+    full = m.spectrum("W2").values
+    assert np.allclose(full[:10], m.spectrum("W2").singular_values, rtol=1e-10)
+    hist = m.spectrum("W2").histogram  # the bulk window plus the values above it
     assert sum(hist.counts) + hist.above == 200
     assert hist.above >= 1  # the step-one spike lies far beyond 1.5 x the edge
 
@@ -148,16 +148,17 @@ def test_measurement_json_and_npz_round_trip(tmp_path):
         if f.name != "spectra":
             assert getattr(back, f.name) == getattr(m, f.name), f.name
             assert getattr(from_data, f.name) == getattr(m, f.name), f.name
-    assert set(back.spectra) == set(m.spectra)
-    for name, spec in m.spectra.items():
+    assert set(back.spectra.names) == set(m.spectra.names)
+    for spec in m.spectra:
+        name = spec.name
         for f in dataclasses.fields(spec):
             value = getattr(spec, f.name)
-            restored = getattr(back.spectra[name], f.name)
+            restored = getattr(back.spectrum(name), f.name)
             if isinstance(value, np.ndarray):  # the full spectrum, restored from the npz
                 assert restored.dtype == value.dtype and np.array_equal(restored, value), name
             else:
                 assert restored == value, (name, f.name)
-    assert np.array_equal(back.spectra["W2"].values, full)
+    assert np.array_equal(back.spectrum("W2").values, full)
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
@@ -231,14 +232,14 @@ def test_load_builds_the_measurement_with_its_arrays(tmp_path, monkeypatch):
 
     def recording(self):
         post_init(self)
-        built[id(self)] = {name: spec.values for name, spec in self.spectra.items()}
+        built[id(self)] = {spec.name: spec.values for spec in self.spectra}
 
     monkeypatch.setattr(Measurement, "__post_init__", recording)
     back = Measurement.load(path)
     at_construction = built[id(back)]["W1"]
     assert isinstance(at_construction, np.ndarray)
-    assert back.spectra["W1"].values is at_construction
-    assert np.array_equal(back.spectra["W1"].values, values)
+    assert back.spectrum("W1").values is at_construction
+    assert np.array_equal(back.spectrum("W1").values, values)
     assert back.to_dict() == direct.to_dict()
     for f in dataclasses.fields(Measurement):
         if f.name != "spectra":

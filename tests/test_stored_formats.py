@@ -106,9 +106,9 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
     m = Measurement.load(DATA / version / f"{name}.json")
     assert (m.N, m.d, m.n, m.seed) == (want["N"], want["d"], want["n"], want["seed"])
     check_config(m.config, want["config"])
-    assert set(m.spectra) == {"W1", "W2", "update"}
+    assert set(m.spectra.names) == {"W1", "W2", "update"}
     for matrix, top in want["top"].items():
-        spec = m.spectra[matrix]
+        spec = m.spectrum(matrix)
         assert spec.singular_values[0] == top
         values = spec.values  # the full spectrum, restored from the npz
         assert isinstance(values, np.ndarray) and values.shape == (want["N"],)
@@ -116,8 +116,8 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
         assert values[0] == approx(top, rel=1e-12)
         assert np.all(np.diff(values) <= 0) and values[-1] >= 0
     # the spectra are Spectrum records that still read like the dicts they were, outliers too
-    assert [o.value for o in m.spectra["update"].outliers] == want["update_outliers"]
-    assert [o.value for o in m.spectra["update"].outliers] == want["update_outliers"]
+    assert [o.value for o in m.spectrum("update").outliers] == want["update_outliers"]
+    assert [o.value for o in m.spectrum("update").outliers] == want["update_outliers"]
     assert isinstance(m.step_one_spike, StepOneSpike)
     assert m.step_one_spike.value == want["step_one_spike"]
     # format 2's names read under format 3's (docs/reference.md, Renamed in 0.3)
@@ -145,7 +145,7 @@ def test_measurement_file_loads_with_its_arrays(version, name, tmp_path):
     again = Measurement.load(m.save(tmp_path / "again.json"))
     assert again.to_dict() == m.to_dict()
     for matrix in want["top"]:
-        assert np.array_equal(again.spectra[matrix].values, m.spectra[matrix].values)
+        assert np.array_equal(again.spectrum(matrix).values, m.spectrum(matrix).values)
 
 
 @pytest.mark.parametrize("version", sorted(VERSIONS))
@@ -169,7 +169,7 @@ def test_store_opens_read_only_and_its_cells_read_back(version, tmp_path):
             m = Measurement.from_dict(result)
             assert (m.N, m.seed) == (cell.N, cell.seed)
             assert m.config == cell.config
-            seen[(cell.N, cell.seed)] = (m.spectra["update"].singular_values[0],
+            seen[(cell.N, cell.seed)] = (m.spectrum("update").singular_values[0],
                                          m.step_one_spike.value, m.terms[1].amplitude,
                                          m.series.residual)
             results.add(cell.config, cell.N, cell.seed, result)

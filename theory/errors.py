@@ -38,3 +38,11 @@ class NoSuchTerm(ConfigError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class NoSuchSpectrum(ConfigError, KeyError):
+    """A spectrum looked up by a matrix name that is not there (``Observables.spectrum``): a
+    ConfigError (the CLI's exit 2) and a KeyError, whose message names the spectra there are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -4,8 +4,9 @@ A :class:`~twostep.theory.predict.Prediction` at a width N is an :class:`Observa
 :class:`~twostep.simulate.Measurement` is one too (a subclass): the fields are declared once,
 here, so the two are compared field by field, and a claim's statistic reads typed attributes
 (``m.step_one_spike.value``, ``m.amplitude(1).amplitude``, ``m.term(2).null_floor``: terms by
-their k).  A field one side does not know is None there (a prediction has no null floor; a
-measurement has no ``statement``), and :meth:`Observables.why` says why.  Every overlap is a
+their k; ``m.spectrum("W2").outliers``: spectra by their matrix's name, theory/spectra.py).  A
+field one side does not know is None there (a prediction has no null floor; a measurement has
+no ``statement``), and :meth:`Observables.why` says why.  Every overlap is a
 squared cosine in [0, 1].
 
 ``to_dict()`` gives the JSON keys (the field names); ``from_dict()`` reads them back and refuses
@@ -20,28 +21,20 @@ declarations.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from . import html
 from .config import ModelConfig
 from .errors import ConfigError
 from .fields import _of, by_k, observable, observed, why_names
-from .records import (
-    EdgeFit,
-    Histogram,
-    NpzRef,
-    Observable,
-    P1Stats,
-    Record,
-    Solver,
-    _names,
-    typed,
-    typed_tuple,
+from .records import Observable, P1Stats, Record, _names, typed
+from .spectra import (  # noqa: F401 - Spectrum, spectrum_step: importable from here as before
+    FeatureSpectrum,
+    Outlier,
+    Spectra,
+    Spectrum,
+    spectrum_step,
 )
 
 
@@ -62,31 +55,6 @@ class StepOneSpike(Observable):
     left_a_overlap: float | None = observed("step_one", "step one")
     right_beta_overlap: float | None = observed("step_one", "step one")
     u_norm: float | None = observed("step_one", "step one")
-
-
-@observable
-class Outlier(Record):
-    """One outlier of a weight matrix.
-
-    ``term``: the step-two term k it belongs to (its left vector follows ``a^{k+1}``;
-    ``left_power`` = k + 1); ``value``: its singular value (predicted only where theory gives a
-    finite location, else None).  Measured only: ``index`` (rank among the singular values),
-    ``gap`` (above the bulk edge), ``left_overlaps`` (with ``q_1..q_K``),
-    ``right_beta_overlap`` (right vector with beta_*; format 2: ``beta_overlap``).
-    Predicted only: ``exponent`` (its size ``N^exponent``),
-    ``growth`` and a ``statement``.
-    """
-
-    value: float | None = observed("none", "entry")
-    term: int | None = observed("invariant", "run")
-    left_power: int | None = observed("invariant", "run")
-    index: int | None = observed("none", "entry")
-    gap: float | None = observed("none", "entry")
-    left_overlaps: tuple[float | None, ...] | None = observed("none", "entry")
-    right_beta_overlap: float | None = observed("none", "entry")
-    exponent: float | None = observed("none", "entry")
-    growth: str | None = observed("none", "entry")
-    statement: str | None = observed("none", "entry")
 
 
 @observable
@@ -206,58 +174,6 @@ class FeatureSpikes(Observable):
 
 
 @observable
-class Spectrum(Record):
-    """The top of one matrix's spectrum (``spectra[name]``, name ``W1``..``WT`` or ``update``).
-
-    ``step``: the step it belongs to (t for ``W_t``, the last step T for the update
-    ``W_T - W_{T-1}``; :func:`spectrum_step`): the regime guard reads a spectrum of step 2 or
-    later as a step-two quantity (docs/claims.md).
-
-    ``singular_values``: the top ones, descending; ``bulk_edge``: the theory's edge of W_0,
-    ``1 + sqrt(N/d)`` (None for the update); ``bulk_edge_empirical``, ``margin``,
-    ``tracy_widom_scale``, ``edge_used`` (``"empirical"``, ``"theory"`` or None),
-    ``edge_fit`` (:class:`EdgeFit`) and ``solver`` (:class:`Solver`): how the edge was fitted
-    and the top singular values computed (``computed`` of them); ``outliers``: the
-    :class:`Outlier` s above edge + margin.  With ``spectrum=True`` runs also ``values``
-    (every singular value: an array in memory, ``{"npz": key, "size": n}`` in a JSON file, an
-    :class:`NpzRef` read from it until :meth:`Measurement.load` restores the array) and
-    ``histogram`` (:class:`Histogram`).  A prediction's spectrum has ``bulk_edge`` and the
-    predicted ``outliers`` only."""
-
-    singular_values: tuple[float, ...] | None = observed("none", "entry")
-    bulk_edge: float | None = observed("invariant", "width")
-    bulk_edge_empirical: float | None = observed("none", "entry")
-    tracy_widom_scale: float | None = observed("none", "entry")
-    margin: float | None = observed("none", "entry")
-    edge_used: str | None = observed("none", "entry")
-    edge_fit: EdgeFit | None = observed("none", "entry")
-    solver: Solver | None = observed("none", "entry")
-    computed: int | None = observed("invariant", "run")
-    outliers: tuple[Outlier, ...] | None = observed("none", "entry")
-    values: np.ndarray | NpzRef | None = observed("none", "entry")
-    histogram: Histogram | None = observed("none", "entry")
-    step: int | None = observed("invariant", "run")
-
-    def __post_init__(self) -> None:
-        fix = object.__setattr__
-        fix(self, "outliers", typed_tuple(Outlier, self.outliers))
-        if isinstance(self.singular_values, list):
-            fix(self, "singular_values", tuple(self.singular_values))
-        for name, kind in (("edge_fit", EdgeFit), ("solver", Solver), ("histogram", Histogram)):
-            fix(self, name, typed(kind, getattr(self, name)))
-        if isinstance(self.values, Mapping):  # the key of the array in the npz (JSON)
-            fix(self, "values", NpzRef.from_dict(self.values))
-
-
-@observable
-class FeatureSpectrum(Spectrum):
-    """The spectrum of a feature matrix (``FeatureSpikes.F0``, ``F1``): a :class:`Spectrum`
-    (no outliers, no theory edge) and ``edge_outliers``, its values above the edge + margin."""
-
-    edge_outliers: int | None = observed("none", "entry")
-
-
-@observable
 class Series(Record):
     """Diagnostics of the exact terms' truncated series (docs/theory.md, the exact terms):
     ``K`` terms, the step sizes ``eta1``, ``eta2``, the relative ``residual``
@@ -325,28 +241,6 @@ class StepStats(Record):
         return self.t
 
 
-def spectrum_step(name: str, steps: int) -> int | None:
-    """The step a spectrum named ``name`` belongs to in a run of ``steps`` steps: t for
-    ``W<t>``, the last step for ``update``; None for another name."""
-    if name == "update":
-        return steps
-    if name.startswith("W") and name[1:].isdigit():
-        return int(name[1:])
-    return None
-
-
-def with_steps(spectra: Mapping[str, Any] | None, steps: int) -> dict[str, Spectrum]:
-    """``spectra`` as :class:`Spectrum` records, each with its ``step`` (given, else
-    :func:`spectrum_step` of its name: stored spectra from before the field)."""
-    out = {}
-    for name, spec in (spectra or {}).items():
-        spec = Spectrum.from_dict(spec)
-        if spec.step is None and spectrum_step(name, steps) is not None:
-            spec = dataclasses.replace(spec, step=spectrum_step(name, steps))
-        out[name] = spec
-    return out
-
-
 @observable
 class Missing(Observable):
     """Why a field is None on one side (:meth:`Observables.why`): ``field`` is a field's name
@@ -370,7 +264,9 @@ class Observables(Observable):
     :meth:`why` says why (``missing``): a prediction has no null floor, a run that did not ask
     for the exact terms has none.
 
-    Terms are looked up by k, never by position (:meth:`term`, :meth:`amplitude`): a
+    Spectra are looked up by their matrix's name (:meth:`spectrum`: ``obs.spectrum("W2")``;
+    ``spectra`` is the :class:`Spectra` of all, in order).  Terms are looked up by k, never by
+    position (:meth:`term`, :meth:`amplitude`): a
     prediction's ``term(k).amplitude`` is the mean of ``||T_k^T q_{k+1}||`` and
     ``term(k).coherent_sq`` the squared spike strength ``theta_k^2``;
     ``visible_new_outliers`` counts the terms k >= 1 predicted out of the bulk at this N
@@ -380,7 +276,7 @@ class Observables(Observable):
     d: int = _of("run")
     n: int = _of("run")
     bulk_edge: float | None = _of("width", default=None)
-    spectra: dict[str, Spectrum] = _of("per step", default_factory=dict)
+    spectra: Spectra = _of("per step", default_factory=Spectra)
     step_one_spike: StepOneSpike | None = _of("step one", default=None)
     outliers: tuple[Outlier, ...] | None = _of("step two", default=None)
     visible_new_outliers: int | None = _of("step two", default=None)
@@ -402,7 +298,7 @@ class Observables(Observable):
     def __post_init__(self) -> None:
         """Mappings (from JSON) become the observables' types, lists tuples."""
         fix = object.__setattr__
-        fix(self, "spectra", with_steps(self.spectra, self._step_count()))
+        fix(self, "spectra", Spectra.of(self.spectra, self._step_count()))
         fix(self, "outliers", _records(Outlier, self.outliers))
         fix(self, "amplitudes", _records(Projection, self.amplitudes) or ())
         fix(self, "terms", _records(ExactTerm, self.terms))
@@ -422,6 +318,12 @@ class Observables(Observable):
         the ks there are (:class:`NoSuchTerm`; none at all: :meth:`why` ``("terms")`` says
         why)."""
         return by_k(self.terms, k, "term", self.why("terms"))
+
+    def spectrum(self, name: str) -> Spectrum:
+        """The spectrum of the matrix ``name`` (``"W1"``..``"WT"``, ``"update"``; a
+        :class:`Spectrum`): a KeyError naming the spectra there are when absent
+        (:class:`~twostep.theory.errors.NoSuchSpectrum`, with :meth:`why` it is absent)."""
+        return self.spectra.find(name, self.why(f"spectra.{name}"))
 
     def amplitude(self, k: int) -> Projection:
         """The projection of the update on ``q_{k+1}`` (:class:`Projection`), by its k."""

@@ -30,10 +30,10 @@ from .observables import (
     Observables,
     Outlier,
     Record,
-    Spectrum,
     StepOneSpike,
 )
 from .records import ActivationInfo, Coefficient, TargetInfo, typed_tuple
+from .spectra import Spectra, Spectrum
 from .steps import check_step_sizes
 
 #: Version of the JSON layout of :meth:`Prediction.to_dict` (bump on any key change).
@@ -224,7 +224,7 @@ class Prediction:
 
         ``step_one_spike``: the top triplet of W_1 (alpha1 = 0: the BBP model, N-independent;
         alpha1 > 0: ``value`` is the leading order ``strength N^alpha1`` and the overlaps are
-        None).  ``outliers``: W_2's (``spectra["W1"].outliers`` are W_1's), each with its
+        None).  ``outliers``: W_2's (``spectrum("W1").outliers`` are W_1's), each with its
         ``term``, ``exponent``, ``growth``, ``statement`` and, where theory gives a finite
         location at this N (the terms in ``ks``), ``value``.  ``terms``: the
         :class:`ExactTerm` of each k in ``ks`` (default ``0..paper_count``, at most 3; read
@@ -250,8 +250,8 @@ class Prediction:
                    if a.amplitude is None for name in ("amplitude", "coherent_sq")]
         return Observables(
             N=N, d=d, n=n, bulk_edge=edge,
-            spectra={"W1": Spectrum(bulk_edge=edge, outliers=w1),
-                     "W2": Spectrum(bulk_edge=edge, outliers=w2)},
+            spectra=Spectra((Spectrum(bulk_edge=edge, outliers=w1, step=1, name="W1"),
+                             Spectrum(bulk_edge=edge, outliers=w2, step=2, name="W2"))),
             step_one_spike=self._step_one_spike(N), outliers=w2,
             visible_new_outliers=sum(a.k >= 1 for a in amps if a.location is not None),
             terms=terms, beta=self.beta, features=self.features,

@@ -156,7 +156,7 @@ def _edge_scale(ms: Sequence[Any], N: int) -> tuple[list[float | None], float]:
     edges: list[float | None] = []
     scales = []
     for m in ms:
-        w2 = (m.spectra or {}).get("W2") or Spectrum()
+        w2 = m.spectra.get("W2") or Spectrum()
         edge = m.bulk_edge_empirical or w2.bulk_edge_empirical
         edges.append(None if edge is None else float(edge))
         margin = w2.margin
@@ -176,7 +176,7 @@ def _new_of_terms(m: Any) -> int:
     Without W_1's spectrum the count is ``visible_new_outliers`` unchanged."""
     if m.visible_new_outliers is None:
         raise ConfigError("no visible-outlier count (W_1 and W_2 spectra not measured)")
-    w1 = ((m.spectra or {}).get("W1") or Spectrum()).outliers
+    w1 = (m.spectra.get("W1") or Spectrum()).outliers
     zero_new = w1 is not None and len(w1) == 0 and any(o.term == 0 for o in m.outliers or ())
     return m.visible_new_outliers - int(zero_new)
 

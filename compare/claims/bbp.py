@@ -79,7 +79,7 @@ class BBP(Claim):
             return _per_N(results, cfg, get, self.name)
 
         obs = pred.at(max(results.Ns(cfg) or [2]), ks=())
-        if not obs.spectra["W1"].outliers:  # no BBP outlier: the spike sits at the edge
+        if not obs.spectrum("W1").outliers:  # no BBP outlier: the spike sits at the edge
             return [limit_finding(self.name, "top singular value at the edge (no outlier)", cfg,
                                   values(lambda m: _spike(m, "value")), obs.bulk_edge,
                                   0.05 * obs.bulk_edge, note=note)]

@@ -24,7 +24,8 @@ from twostep.simulate.measurement import Measurement, field_defaults, fields_of
 from twostep.simulate.terms import SERIES_TOLERANCE, TERMS_LIMIT
 from twostep.theory.config import ModelConfig
 from twostep.theory.fields import step_of
-from twostep.theory.observables import Series, spectrum_step
+from twostep.theory.observables import Series
+from twostep.theory.spectra import spectrum_step
 
 from .codes import Reason, Status
 from .results import Results
@@ -38,12 +39,12 @@ GUARD_TERMS = 3
 #: fields of kind "per step" are read entry by entry, each entry by its declared step
 #: (:data:`STEP_TWO_FROM`).
 STEP_TWO_FIELDS = frozenset(fields_of("step two", "exact terms"))
-#: An entry of a per-step field (a spectrum, ``spectra[name].step``; a step's statistics,
+#: An entry of a per-step field (a spectrum, ``spectrum(name).step``; a step's statistics,
 #: ``dynamics[i].step``) whose declared step is at least this is step two's (no step: assumed
 #: step two's).
 STEP_TWO_FROM = 2
 #: The spectra of step two in a two-step run (from their names' steps,
-#: ``theory.observables.spectrum_step``); the guard reads each spectrum's own ``step``.
+#: ``theory.spectra.spectrum_step``); the guard reads each spectrum's own ``step``.
 STEP_TWO_SPECTRA = frozenset(name for name in ("W1", "W2", "update")
                              if spectrum_step(name, 2) >= STEP_TWO_FROM)
 
@@ -262,16 +263,14 @@ def _usable(Ns: Sequence[int], regime: Regime | None, excluded: Mapping[int, str
 def _step_two_parts(m: Measurement) -> dict[str, tuple[str, Any]]:
     """What of ``m`` belongs to step two, by label: the :data:`STEP_TWO_FIELDS` (``"terms"``),
     and each entry of a "per step" field whose declared step is :data:`STEP_TWO_FROM` or later
-    (``"spectra.W2"``, ``"dynamics.2"``), as ``(field, key of the entry or None)``."""
+    (``"spectra.W2"``: a spectrum by its name, ``"dynamics.2"``: a step by its step), as
+    ``(field, position of the entry or None)``."""
     parts: dict[str, tuple[str, Any]] = {name: (name, None) for name in sorted(STEP_TWO_FIELDS)}
     for name in fields_of("per step"):
-        value = getattr(m, name)
-        entries = value.items() if isinstance(value, Mapping) else enumerate(value)
-        for key, entry in entries:
+        for i, entry in enumerate(getattr(m, name)):
             step = getattr(entry, "step", None)
             if step is None or step >= STEP_TWO_FROM:
-                label = key if isinstance(value, Mapping) else step
-                parts[f"{name}.{label}"] = (name, key)
+                parts[f"{name}.{getattr(entry, 'name', None) or step}"] = (name, i)
     return parts
 
 
@@ -286,7 +285,8 @@ def step_one_view(m: Measurement, parts: Sequence[tuple[str, Any]] | None = None
                   ) -> Measurement:
     """``m`` with its step-two quantities hidden (all of them, or those of ``parts``,
     :func:`_step_two_parts`' values): a step-two field holds its default (None, ``()``), a
-    step-two entry of a per-step field is blanked (:func:`_blank`) where it stands."""
+    step-two entry of a per-step field is blanked (:func:`_blank`) where it stands (the
+    entries as a tuple, which the measurement converts: its ``spectra`` a ``Spectra``)."""
     parts = _step_two_parts(m).values() if parts is None else parts
     changes: dict[str, Any] = {}
     for name, key in parts:
@@ -294,10 +294,7 @@ def step_one_view(m: Measurement, parts: Sequence[tuple[str, Any]] | None = None
             changes.update(field_defaults((name,)))
             continue
         container = changes.get(name, getattr(m, name))
-        if isinstance(container, Mapping):
-            changes[name] = {**container, key: _blank(container[key])}
-        else:
-            changes[name] = tuple(_blank(e) if i == key else e for i, e in enumerate(container))
+        changes[name] = tuple(_blank(e) if i == key else e for i, e in enumerate(container))
     return dataclasses.replace(m, **changes)
 
 

@@ -149,12 +149,12 @@ def render(m: Measurement) -> str:
             f"(eta={s.eta:.4g}, batch {s.batch_index})"
             for s, st in zip(m.dynamics, m.provenance.steps)),
         f"bulk edge of W_0 (theory 1 + sqrt(N/d)): {m.bulk_edge:.4f};  empirical: " + ", ".join(
-            f"{name} {_f(spec.bulk_edge_empirical)}" for name, spec in m.spectra.items())
+            f"{spec.name} {_f(spec.bulk_edge_empirical)}" for spec in m.spectra)
         + ("" if m.spectra else "no spectra measured (--spectra none)"),
         "",
     ]
-    for name, spec in m.spectra.items():
-        lines += _spectrum_lines(name, spec, m.provenance.max_power)
+    for spec in m.spectra:
+        lines += _spectrum_lines(spec.name, spec, m.provenance.max_power)
     lines += [
         "",
         "new outliers of the last step (visible_new_outliers): "

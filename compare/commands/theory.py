@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
                 data["outliers_at_N"] = {
                     "N": args.N,
                     "step_one_spike": at.step_one_spike.to_dict(),
-                    "W1": [o.to_dict() for o in at.spectra["W1"].outliers],
+                    "W1": [o.to_dict() for o in at.spectrum("W1").outliers],
                     "W2": [o.to_dict() for o in at.outliers],
                     # the finite-N terms the text output prints (None: paper count 0)
                     "terms": term_data(pred, args.N)}
