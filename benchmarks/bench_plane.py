@@ -1,6 +1,6 @@
 """Benchmark: the measured phase plane from one base sweep vs independent N sweeps.
 
-The 20 x 20 (alpha1, alpha2) plane of the outlier-count claim (compare/phase.py) at N = 250,
+The 20 x 20 (alpha1, alpha2) plane of the outlier-count claim (compare/plans/phase.py) at N = 250,
 500, 1000, 2000, 4 seeds, 2 worker processes: one base sweep + one rescaled evaluation per grid
 point, against 400 ordinary N sweeps estimated from one (``verify.check`` of the claim at alpha
 = (0.3, 0.45) with its own run options, timed, times 400). Then the reuse-learning planes (He3,
@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from twostep.compare import phase
-from twostep.compare.core import classify
-from twostep.compare.plots import measured_phase_figure
-from twostep.compare.verify import check
+from twostep.compare.output.plots import measured_phase_figure
+from twostep.compare.plans import phase
+from twostep.compare.plans.core import classify
+from twostep.compare.plans.verify import check
 
 JOBS = 2
 

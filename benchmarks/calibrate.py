@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from twostep.compare.claims.base import Claim
-from twostep.compare.claims.results import Results, decide_all
-from twostep.compare.store import Cell, Store
-from twostep.compare.sweep import run_sweep
+from twostep.compare.execution.store import Cell, Store
+from twostep.compare.execution.sweep import run_sweep
+from twostep.compare.science.claims.base import Claim
+from twostep.compare.science.claims.results import Results, decide_all
 from twostep.simulate.measurement import Measurement
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -160,8 +160,8 @@ class PlantedTermExponent(Claim):
     terms: tuple[int, ...] | None = None
 
     def findings(self, config: ModelConfig, results: Results) -> list:
-        from twostep.compare.claims import growth
-        from twostep.compare.claims.rules import measured_regime
+        from twostep.compare.science.claims import growth
+        from twostep.compare.science.claims.rules import measured_regime
         from twostep.theory.predict import predict
 
         base = growth.TermExponent(terms=self.terms)
@@ -184,9 +184,13 @@ class PlantedGrowthExponent(Claim):
     shift: float = 0.0
 
     def findings(self, config: ModelConfig, results: Results) -> list:
-        from twostep.compare.claims.base import _amp, _per_N
-        from twostep.compare.claims.growth import GrowthExponent
-        from twostep.compare.claims.rules import exponent_finding, measured_regime, term_share
+        from twostep.compare.science.claims.base import _amp, _per_N
+        from twostep.compare.science.claims.growth import GrowthExponent
+        from twostep.compare.science.claims.rules import (
+            exponent_finding,
+            measured_regime,
+            term_share,
+        )
         from twostep.theory.predict import predict
 
         base = GrowthExponent()
@@ -216,9 +220,9 @@ class PlantedBBP(Claim):
     overlap_tolerance: float | None = None
 
     def findings(self, config: ModelConfig, results: Results) -> list:
-        from twostep.compare.claims.base import _per_N
-        from twostep.compare.claims.bbp import BBP
-        from twostep.compare.claims.rules import limit_finding
+        from twostep.compare.science.claims.base import _per_N
+        from twostep.compare.science.claims.bbp import BBP
+        from twostep.compare.science.claims.rules import limit_finding
         from twostep.theory.predict import predict
 
         base = BBP()
@@ -267,13 +271,13 @@ class Case:
 def cases(chosen: Mapping[str, Setup], *, exponent_errors: Sequence[float] = EXPONENT_ERRORS,
           constant_errors: Sequence[float] = CONSTANT_ERRORS) -> list[Case]:
     """Every rule's true claim and its planted false ones, on the setups that carry them."""
-    from twostep.compare.claims import (
+    from twostep.compare.science.claims import (
         OutlierCount,
         OutlierLocations,
         ReuseLearning,
         TermAmplitudeClaim,
     )
-    from twostep.compare.claims.reuse import ReuseGap
+    from twostep.compare.science.claims.reuse import ReuseGap
     from twostep.theory.predict import predict
 
     out: list[Case] = []
@@ -391,7 +395,7 @@ def resample_rates(pool: Pool, chosen: Mapping[str, Setup], the_cases: Sequence[
     the plant changed that finding's prediction or statistic (a flipped independent batch says
     nothing about the reuse finding; a location factor on a term the theory puts inside the
     bulk plants nothing): the true claims of the same rule and setup are evaluated first."""
-    from twostep.compare.claims import amplitude
+    from twostep.compare.science.claims import amplitude
 
     rng = np.random.default_rng(seed)
     tallies: dict[tuple[str, str, float], Tally] = defaultdict(Tally)

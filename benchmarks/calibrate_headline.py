@@ -1,9 +1,9 @@
 """Error rates of the headline design (``twostep verify --profile headline``), by resampling seeds
 from a pool.
 
-For each batch mode a pool store holds the profile's base cells (compare/core_plan.py: the
-base config of compare/headline.py's SETUPS at the widths of its design) for seeds 0..P-1, more
-seeds per width than the design uses.  Each resample draws, at each width, the design's number
+For each batch mode a pool store holds the profile's base cells (compare/plans/core_plan.py: the
+base config of compare/plans/headline.py's SETUPS at the widths of its design) for seeds 0..P-1,
+more seeds per width than the design uses.  Each resample draws, at each width, the design's number
 of seeds from the pool without replacement, evaluates the whole headline plan on them (the
 core view's rescaling, one Benjamini-Hochberg family as in the profile) and records every
 verdict.  Reported per check:
@@ -42,11 +42,11 @@ from collections import Counter, defaultdict
 import numpy as np
 from scipy import stats
 
-from twostep.compare import core_plan, headline
-from twostep.compare.claims import Results, decide_all
-from twostep.compare.rescale import plane_results
-from twostep.compare.store import Cell, Store
-from twostep.compare.sweep import run_sweep
+from twostep.compare.execution.store import Cell, Store
+from twostep.compare.execution.sweep import run_sweep
+from twostep.compare.plans import core_plan, headline
+from twostep.compare.science.claims import Results, decide_all
+from twostep.compare.science.rescale import plane_results
 from twostep.simulate.measurement import Measurement
 
 

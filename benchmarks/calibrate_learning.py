@@ -5,9 +5,9 @@ the true claim and the planted false ones.
 
     python benchmarks/calibrate_learning.py DATA_DIR [--resamples 200] [--per-N 24]
 
-``DATA_DIR`` holds ``phase-learning-He3.sqlite`` (``python -m twostep.compare.phase OUT DATA_DIR
-He3`` builds it; about 15 minutes on 2 cores).  Prints a Markdown table: per point, mode and
-claim, the fractions called consistent / inconclusive / inconsistent with the 95%
+``DATA_DIR`` holds ``phase-learning-He3.sqlite`` (``python -m twostep.compare.plans.phase OUT
+DATA_DIR He3`` builds it; about 15 minutes on 2 cores).  Prints a Markdown table: per point, mode
+and claim, the fractions called consistent / inconclusive / inconsistent with the 95%
 Clopper-Pearson interval of the inconsistent fraction.  As in benchmarks/calibrate.py, a planted
 claim's mode counts only where the plant changed its prediction, and draws of 24 from 48
 overlap, so the intervals understate the uncertainty.
@@ -22,9 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from twostep.compare.claims import Results, ReuseLearning, decide_all
-from twostep.compare.core import base_sweep, core_options, default_base, plane_results
-from twostep.compare.phase import LEARNING_NS, LEARNING_OPTIONS, LEARNING_SEEDS, REUSE_BASE, grid
+from twostep.compare.plans.core import base_sweep, core_options, default_base
+from twostep.compare.plans.phase import (
+    LEARNING_NS,
+    LEARNING_OPTIONS,
+    LEARNING_SEEDS,
+    REUSE_BASE,
+    grid,
+)
+from twostep.compare.science.claims import Results, ReuseLearning, decide_all
+from twostep.compare.science.rescale import plane_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate import Tally, _pct, binomial_ci  # noqa: E402
@@ -47,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     store = Path(args.data) / "phase-learning-He3.sqlite"
     if not store.is_file():
-        p.error(f"no store {store}: build it with python -m twostep.compare.phase OUT "
+        p.error(f"no store {store}: build it with python -m twostep.compare.plans.phase OUT "
                 f"{args.data} He3")
     base0 = REUSE_BASE.replace(target="He3")
     plane = [base0.replace(alpha1=a, alpha2=b) for a, b in grid(20, 0.01)]

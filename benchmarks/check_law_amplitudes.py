@@ -36,8 +36,8 @@ import numpy as np
 
 from twostep.simulate import core, directions
 from twostep.theory import ModelConfig
-from twostep.theory.amplitudes import overlap_constants
 from twostep.theory.predict import predict
+from twostep.theory.term_moments import overlap_constants
 
 LAWS = ("gaussian", "uniform")
 #: The Gaussian law's tolerance (tests/test_amplitudes.py): 4 standard errors of the seed mean

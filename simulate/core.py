@@ -34,7 +34,7 @@ from twostep.theory import ConfigError, Function, ModelConfig, parse_function
 from twostep.theory.records import Exceedance, P1Stats
 
 from . import backend as backends
-from . import draws, gd, spectra
+from . import draws, gd, lanczos
 from . import terms as exact_terms
 
 
@@ -92,13 +92,13 @@ class Core:
         (the ``series`` keys of a measurement that the regime guard reads)."""
         U = self.update(eta1, eta2)
         rng = draws.generator(self.seed, self.N, draws.SVD, 7)
-        usvd = spectra.top_singular(U, max(top, 1), rng)
+        usvd = lanczos.top_singular(U, max(top, 1), rng)
         if self._D_norms is None:  # free of the step sizes: computed once
-            self._D_norms = [float(spectra.top_singular(Dk, 1, rng).values[0])
+            self._D_norms = [float(lanczos.top_singular(Dk, 1, rng).values[0])
                              for Dk in self.D]
         norms = [eta2 * eta1**k * v for k, v in enumerate(self._D_norms)]
         exact_terms.subtract_terms(U, self.D, eta1, eta2)
-        rnorm = float(spectra.top_singular(U, 1, rng).values[0])
+        rnorm = float(lanczos.top_singular(U, 1, rng).values[0])
         p1 = self._p1(eta1)
         series = exact_terms.series(float(usvd.values[0]), rnorm, norms, eta1, eta2, p1, self.K)
         return {"update_singular_values": [float(v) for v in usvd.values[:top]],

@@ -36,25 +36,24 @@ from typing import Any
 import numpy as np
 
 from twostep.theory import ConfigError, ModelConfig, html
-from twostep.theory.fields import (  # noqa: F401 - FIELD_KINDS: importable from here
-    FIELD_KINDS,
+from twostep.theory.deprecation import moved_names
+from twostep.theory.fields import (
     _of,
     kind_fields,
 )
 from twostep.theory.observables import Observable, Observables, Series, StepStats
 
-from .files import (  # noqa: F401 - importable from here as before
+from .files import (
     is_measurement_file,
     is_measurement_npz,
     place_new,
     umask,
 )
-from .formats import FORMAT, OLD_FORMATS, upgrade  # noqa: F401
+from .formats import FORMAT, OLD_FORMATS, upgrade
 from .missing import unmeasured
-from .options import (  # noqa: F401 - Provenance, Step: importable from here
+from .options import (
     Provenance,
     RunOptions,
-    Step,
     Timing,
     Versions,
 )
@@ -374,3 +373,8 @@ def field_defaults(names: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {
+    "FIELD_KINDS": "twostep.theory.fields",
+    "Step": "twostep.simulate.options",
+})

@@ -27,7 +27,7 @@ import os
 
 from twostep.theory import ConfigError
 
-from . import spectra
+from . import lanczos, spectra
 from .draws import DRAW_BYTES
 from .gd import SUB_BLOCK_BYTES
 
@@ -38,11 +38,11 @@ GiB = 2**30
 
 
 def _spectra_bytes(rows: int, cols: int, m: int, itemsize: int) -> int:
-    width = m + spectra.OVERSAMPLE
-    dim = width * (spectra.MAX_ITERATIONS + 1)
+    width = m + lanczos.OVERSAMPLE
+    dim = width * (lanczos.MAX_ITERATIONS + 1)
     side = min(rows, cols)
     dim = min(dim, side)
-    if side <= spectra.DENSE_LIMIT:
+    if side <= lanczos.DENSE_LIMIT:
         return 8 * (3 * rows * cols)
     return itemsize * side * dim + 8 * dim * dim + (8 + itemsize) * (rows + cols) * width * 3
 

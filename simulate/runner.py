@@ -20,29 +20,28 @@ from typing import Any
 
 import numpy as np
 
+from twostep.simulate.options import Provenance
 from twostep.theory import ConfigError, ModelConfig, parse_function
+from twostep.theory.deprecation import moved_names
 from twostep.theory.observables import (
     BetaLearning,
     ExactTerm,
-    FeatureSpectrum,
     FeatureSpikes,
-    Outlier,
     Projection,
     Series,
-    Spectra,
-    Spectrum,
     StepOneSpike,
     StepStats,
 )
 from twostep.theory.records import Histogram
+from twostep.theory.spectra import FeatureSpectrum, Outlier, Spectra, Spectrum
 from twostep.theory.steps import check_step_size
 
 from . import backend as backends
-from . import directions, draws, gd, memory, spectra
+from . import directions, draws, gd, lanczos, memory, spectra
 from . import terms as exact_terms
 from .gd import Step
-from .inputs import CHECK_GRID, check_inputs  # noqa: F401 - importable from here
-from .measurement import Measurement, Provenance, versions
+from .inputs import check_inputs
+from .measurement import Measurement, versions
 from .options import RunOptions, SpectrumTime, Timing, check_integer
 
 #: Full spectra (``spectrum=True``) refused above this max(N, d): dense SVD, ~1 min at 8000.
@@ -65,7 +64,7 @@ def _svd_rng(seed: int, N: int, name: str) -> np.random.Generator:
     return draws.generator(seed, N, draws.SVD, zlib.crc32(name.encode()))
 
 
-def _describe(svd: spectra.TopSVD, top: int, *, theory_edge: float | None,
+def _describe(svd: lanczos.TopSVD, top: int, *, theory_edge: float | None,
               theory_tw: float | None, kind: type[Spectrum] = Spectrum
               ) -> tuple[Spectrum, list[int]]:
     """The :class:`Spectrum` (without its outliers) and the outlier positions."""
@@ -85,7 +84,7 @@ def _describe(svd: spectra.TopSVD, top: int, *, theory_edge: float | None,
     return spec, positions
 
 
-def _outliers(svd: spectra.TopSVD, positions: list[int], edge: float, basis: np.ndarray | None,
+def _outliers(svd: lanczos.TopSVD, positions: list[int], edge: float, basis: np.ndarray | None,
               beta: np.ndarray | None) -> tuple[Outlier, ...]:
     out = []
     for j in positions:
@@ -124,8 +123,8 @@ def _feature_matrix(config: ModelConfig, seed: int, N: int, n: int, d: int, W: n
 
 
 def _feature_spectrum(F: np.ndarray, m: int, top: int, rng: np.random.Generator
-                      ) -> tuple[FeatureSpectrum, spectra.TopSVD]:
-    svd = spectra.top_singular(F, m, rng)
+                      ) -> tuple[FeatureSpectrum, lanczos.TopSVD]:
+    svd = lanczos.top_singular(F, m, rng)
     spec, positions = _describe(svd, top, theory_edge=None, theory_tw=None,
                                 kind=FeatureSpectrum)
     # values above the edge + margin
@@ -308,10 +307,10 @@ def _bases(plan: _Plan, tally: _Tally, a: np.ndarray) -> _Bases:
 
 def _spectrum(plan: _Plan, tally: _Tally, name: str, A: np.ndarray, bases: _Bases,
               beta: np.ndarray, *, theory: bool, step: int
-              ) -> tuple[Spectrum, spectra.TopSVD, list[int]]:
+              ) -> tuple[Spectrum, lanczos.TopSVD, list[int]]:
     """The top-k spectrum of ``A``, the matrix ``name`` of GD step ``step``."""
     clock = time.perf_counter()
-    svd = spectra.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
+    svd = lanczos.top_singular(A, plan.computed, _svd_rng(plan.seed, plan.N, name))
     spec, positions = _describe(svd, plan.options.top,
                                 theory_edge=plan.theory_edge if theory else None,
                                 theory_tw=plan.theory_tw if theory else None)
@@ -397,7 +396,7 @@ def _measure_update(plan: _Plan, tally: _Tally, state: gd.State, bases: _Bases,
         return
     clock = time.perf_counter()
     if update_norm is None:  # the series residual is relative to ||update||
-        update_norm = float(spectra.top_singular(
+        update_norm = float(lanczos.top_singular(
             state.update, 1, _svd_rng(plan.seed, plan.N, "update")).values[0])
     tally.terms, tally.series = _term_results(
         term_pass, state.update, update_norm, plan.steps[1].eta(plan.N), bases.signal,
@@ -462,7 +461,7 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
     out = []
     norms = []
     for k, Dk in enumerate(tp.D):
-        svd = spectra.top_singular(Dk, TERM_TOP, _svd_rng(seed, N, f"T{k}"))
+        svd = lanczos.top_singular(Dk, TERM_TOP, _svd_rng(seed, N, f"T{k}"))
         signal, nulls = directions.projections(Dk, basis, null_bases)
         signal = signal * scales[k]
         nulls = None if nulls is None else nulls * scales[k]
@@ -488,6 +487,10 @@ def _term_results(tp: exact_terms.TermPass, update: np.ndarray, update_norm: flo
         None if np.isnan(projected[m][0, k]) else float(np.linalg.norm(projected[m][:, k]))
         for m in range(K + 1))) for k, entry in enumerate(out)]
     exact_terms.subtract_terms(update, tp.D, tp.eta1, eta2)
-    rsvd = spectra.top_singular(update, 1, _svd_rng(seed, N, "series-residual"))
+    rsvd = lanczos.top_singular(update, 1, _svd_rng(seed, N, "series-residual"))
     return tuple(out), exact_terms.series(update_norm, float(rsvd.values[0]), norms, tp.eta1, eta2,
                                    tp.p1, K)
+
+
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {"CHECK_GRID": "twostep.simulate.inputs"})

@@ -35,17 +35,9 @@ from fractions import Fraction
 import numpy as np
 
 from twostep.theory.config import exact
+from twostep.theory.deprecation import moved_names
 from twostep.theory.errors import ConfigError
 from twostep.theory.records import EdgeFit
-
-from .lanczos import (  # noqa: F401 - the public top-k names, as before the split
-    DENSE_LIMIT,
-    MAX_ITERATIONS,
-    OVERSAMPLE,
-    RTOL,
-    TopSVD,
-    top_singular,
-)
 
 #: Extra singular values computed beyond ``max(top, 10)`` for the edge fit.
 EXTRA = 20
@@ -153,3 +145,14 @@ def fit_edge(values: np.ndarray, *, margin: float = MARGIN) -> EdgeFit:
                            "outlier count cycled; kept the larger", rule)
         seen.add(p)
         p = new_p
+
+
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {
+    "DENSE_LIMIT": "twostep.simulate.lanczos",
+    "MAX_ITERATIONS": "twostep.simulate.lanczos",
+    "OVERSAMPLE": "twostep.simulate.lanczos",
+    "RTOL": "twostep.simulate.lanczos",
+    "TopSVD": "twostep.simulate.lanczos",
+    "top_singular": "twostep.simulate.lanczos",
+})

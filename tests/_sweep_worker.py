@@ -16,7 +16,8 @@ import os
 import signal
 import time
 
-from twostep.compare.sweep import Grid, run_sweep
+from twostep.compare.execution.grid import Grid
+from twostep.compare.execution.sweep import run_sweep
 
 #: The kill-and-resume grid: 24 cells of ~0.2 s each.
 KILL_GRID = {"ns": [10, 20, 30], "seeds": 8}

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twostep.compare.claims import TermAmplitudeClaim
+from twostep.compare.science.claims import TermAmplitudeClaim
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig, amplitudes
 from twostep.theory.errors import ConfigError
@@ -98,8 +98,8 @@ def test_binomial_interval_and_figure(tallies, tmp_path):
 
 
 def test_planted_options_of_the_claims():
-    from twostep.compare.claims import OutlierLocations
-    from twostep.compare.claims.reuse import ReuseGap
+    from twostep.compare.science.claims import OutlierLocations
+    from twostep.compare.science.claims.reuse import ReuseGap
 
     with pytest.raises(ConfigError, match="claimed must be"):
         ReuseGap(claimed={"reuse": True})

@@ -11,7 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from twostep.compare.claims import OutlierLocations, Results, TermAmplitudeClaim, decide_all
+from twostep.compare.science.claims import OutlierLocations, Results, TermAmplitudeClaim, decide_all
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig, amplitudes
 

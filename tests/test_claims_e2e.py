@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from twostep.compare.claims import ExponentClaim, LimitClaim
 from twostep.compare.cli import main
-from twostep.compare.verify import check
+from twostep.compare.plans.verify import check
+from twostep.compare.science.claims import ExponentClaim, LimitClaim
 from twostep.theory import ModelConfig
 from twostep.theory.predict import predict
 

@@ -14,7 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from twostep.compare.claims import (
+from twostep.compare.science import rescale
+from twostep.compare.science.claims import (
     BBP,
     ExponentClaim,
     LeftVectors,
@@ -202,7 +203,7 @@ def test_user_callables_that_raise_are_one_line_config_errors():
 def test_a_builtin_statistic_that_raises_is_a_bug_not_bad_input(monkeypatch):
     # a built-in claim's own statistic raising is a package bug: it propagates with its
     # traceback (the CLI exits 1), not as a ConfigError (exit 2, "bad input")
-    from twostep.compare.claims import GrowthExponent, growth
+    from twostep.compare.science.claims import GrowthExponent, growth
 
     res = Results()
     for N in NS:
@@ -436,7 +437,7 @@ def test_bbp_says_when_it_replaced_alpha1():
 
 
 def test_growth_exponent_needs_the_term_to_carry_the_projection():
-    from twostep.compare.claims import GrowthExponent
+    from twostep.compare.science.claims import GrowthExponent
 
     cfg = COUNT.replace(alpha1=0.2, alpha2=0.4, batch="independent")  # e_1 = 0.1
     rng = np.random.default_rng(5)
@@ -486,7 +487,7 @@ def res_for_pair(config, res):
 # -- typed measurements: the declared steps that turn the guard on, and stored format-1 dicts --
 
 def test_step_two_reads_names_the_step_two_fields_and_spectra():
-    from twostep.compare.claims.guard import step_two_reads
+    from twostep.compare.science.claims.guard import step_two_reads
 
     m = measurement(CFG, 500, 0, terms=[{"k": 1, "amplitude": 2.0}],
                     step_one_spike={"value": 3.0}, series={"residual": 0.01},
@@ -590,8 +591,8 @@ def test_reading_the_whole_measurement_reads_every_step_two_field():
     import json
     import zlib
 
-    from twostep.compare.claims import STEP_TWO_FIELDS
-    from twostep.compare.claims.guard import step_two_reads
+    from twostep.compare.science.claims import STEP_TWO_FIELDS
+    from twostep.compare.science.claims.guard import step_two_reads
 
     m = next(iter(_edge_results({N: 0.01 for N in NS}).get(CFG, NS[0])))
     # every step-two field holds something (hiding a field that holds nothing changes nothing)
@@ -609,17 +610,17 @@ def test_reading_the_whole_measurement_reads_every_step_two_field():
 
 
 def test_the_guard_and_the_core_read_one_classification_of_the_fields():
-    from twostep.compare import core
-    from twostep.compare.claims import STEP_TWO_FIELDS
-    from twostep.simulate.measurement import FIELD_KINDS, fields_of
+    from twostep.compare.science.claims import STEP_TWO_FIELDS
+    from twostep.simulate.measurement import fields_of
+    from twostep.theory.fields import FIELD_KINDS
 
     for f in dataclasses.fields(Measurement):
         assert f.metadata.get("of") in FIELD_KINDS, f"Measurement.{f.name} has no kind"
-    assert set(core.RESCALED_AS) == set(FIELD_KINDS)
+    assert set(rescale.RESCALED_AS) == set(FIELD_KINDS)
     # everything a rescaling empties is a step-two quantity, read whole or entry by entry
     per_step = set(fields_of("per step"))
     assert per_step == {"spectra", "dynamics"}
-    assert set(core.WHOLE_UPDATE_FIELDS) - per_step <= STEP_TWO_FIELDS
+    assert set(rescale.WHOLE_UPDATE_FIELDS) - per_step <= STEP_TWO_FIELDS
     assert "bulk_edge_empirical" in STEP_TWO_FIELDS and "series" in STEP_TWO_FIELDS
     assert not STEP_TWO_FIELDS & set(fields_of("run", "width", "step one"))
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from twostep.compare import claims
-from twostep.compare.claims import (
+from twostep.compare.plans.verify import Check, check
+from twostep.compare.science import claims
+from twostep.compare.science.claims import (
     BBP,
     BBP_PSI_D,
     Claim,
@@ -22,7 +23,6 @@ from twostep.compare.claims import (
     get_claim,
     registry,
 )
-from twostep.compare.verify import Check, check
 from twostep.theory import ConfigError, ModelConfig
 from twostep.theory.predict import predict
 
@@ -30,7 +30,7 @@ BUILTIN = ["growth-exponent", "term-exponent", "outlier-count", "left-vectors", 
            "reuse-learning",
            "bbp", "one-step-spikes", "term-amplitude", "outlier-locations"]
 
-#: the public names code imported from the single-module compare/claims.py (the private ones
+#: the public names code imported from the single-module compare/science/claims.py (the private ones
 #: are imported from the module that defines them)
 NAMES = ["AMPLITUDE_TOLERANCE", "BBP", "BUILTIN_CLAIMS", "Claim", "ExponentClaim", "Finding",
          "GUARD_TERMS", "GrowthExponent", "LEVEL", "LeftVectors", "LimitClaim", "MIN_RANGE",
@@ -76,7 +76,8 @@ def test_no_private_name_is_reexported():
                                     pytest.param(m, marks=pytest.mark.slow) for m in MODULES])
 def test_each_module_imports_first_without_a_cycle(module):
     # a fresh interpreter that imports one submodule before anything else of the package
-    code = (f"import twostep.compare.claims.{module}; import twostep.compare.claims as c; "
+    code = (f"import twostep.compare.science.claims.{module}; "
+            "import twostep.compare.science.claims as c; "
             "import json; print(json.dumps(c.claim_names()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -85,7 +86,7 @@ def test_each_module_imports_first_without_a_cycle(module):
 
 def test_builtins_are_one_explicit_list_the_registry_starts_from():
     # issue 21, section 6: registration is explicit; no module registers itself on import
-    from twostep.compare.claims.registry import _BUILTINS, check_claim_name
+    from twostep.compare.science.claims.registry import _BUILTINS, check_claim_name
 
     assert [c.name for c in _BUILTINS] == BUILTIN  # unique, in claim_names() order
     assert all(check_claim_name(c.name) and registry._REGISTRY[c.name] is c for c in _BUILTINS)
@@ -202,7 +203,7 @@ def test_bad_domain_is_one_line(kw, fragment):
 def _drawn(domain, base, n=30):
     from hypothesis import HealthCheck, given, settings
 
-    from twostep.compare.fuzz import draw_configs
+    from twostep.compare.plans.fuzz import draw_configs
 
     out = []
 
@@ -227,7 +228,7 @@ def test_bbp_draws_follow_its_domain():
 
 
 def test_default_draws_keep_the_margin_from_the_critical_lines():
-    from twostep.compare.strategies import distance_to_critical
+    from twostep.compare.science.strategies import distance_to_critical
 
     drawn = _drawn(Domain(), ModelConfig(etabar1=0.7))
     assert len({(c.alpha1, c.alpha2) for c in drawn}) > 5
@@ -244,7 +245,7 @@ class _PsiClaim(LimitClaim):
 
 
 def test_a_user_claim_fuzzes_over_its_own_domain_unregistered():
-    from twostep.compare.fuzz import fuzz
+    from twostep.compare.plans.fuzz import fuzz
 
     mine = _PsiClaim(name="mine-fuzzed", predicted=lambda c: predict(c).bulk_edge,
                      statistic=lambda m: m.step_one_spike.value, tolerance=0.5, guard=False)
@@ -260,7 +261,7 @@ def test_a_user_claim_fuzzes_over_its_own_domain_unregistered():
 
 
 def test_fuzz_refuses_the_core_where_the_domain_says_so():
-    from twostep.compare.fuzz import fuzz
+    from twostep.compare.plans.fuzz import fuzz
 
     with pytest.raises(ConfigError, match=r"the core view does not evaluate bbp \(it reads "
                                           r"W_1's spectrum\)"):
@@ -268,7 +269,7 @@ def test_fuzz_refuses_the_core_where_the_domain_says_so():
 
 
 def test_fuzz_refuses_a_domain_of_the_wrong_type():
-    from twostep.compare.fuzz import fuzz
+    from twostep.compare.plans.fuzz import fuzz
 
     @dataclass
     class Bad(LimitClaim):
@@ -277,7 +278,7 @@ def test_fuzz_refuses_a_domain_of_the_wrong_type():
 
     bad = Bad(name="bad-domain", predicted=lambda c: 1.0, statistic=lambda m: 1.0)
     with pytest.raises(ConfigError, match="domain\\(\\) must return a "
-                                          "twostep.compare.claims.Domain, got dict"):
+                                          "twostep.compare.science.claims.Domain, got dict"):
         fuzz(bad, ModelConfig(), examples=1)
 
 
@@ -296,8 +297,8 @@ def test_a_claim_subclass_without_domain_gets_the_default():
     ((None, 0.5), "-"),
 ])
 def test_summary_shows_only_finite_intervals(ci, shown):
-    from twostep.compare.report import summary_table
-    from twostep.compare.table import Table
+    from twostep.compare.output.report import summary_table
+    from twostep.compare.output.table import Table
 
     v = Verdict("bbp", "s", "consistent", "r", Table(["N"]), ci=ci)
     assert summary_table([v]).rows[0]["CI"] == shown
@@ -306,8 +307,8 @@ def test_summary_shows_only_finite_intervals(ci, shown):
 def test_rules_still_exposes_the_split_rules():
     # issue 21, part 5: rules.py split by concern; the old import path keeps every name, and the
     # data rules register on import
-    from twostep.compare.claims import evidence, exponent, extrapolated, guard, limit, rules
-    from twostep.compare.claims.results import RULES
+    from twostep.compare.science.claims import evidence, exponent, extrapolated, guard, limit, rules
+    from twostep.compare.science.claims.results import RULES
 
     for name in rules.__all__:
         assert hasattr(rules, name), name

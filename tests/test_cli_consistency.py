@@ -79,7 +79,7 @@ def test_verify_refuses_a_bad_budget_in_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_fuzz_passes_its_budget_on_in_seconds(monkeypatch, capsys):
-    from twostep.compare import fuzz as fuzz_module
+    from twostep.compare.plans import fuzz as fuzz_module
 
     seen = {}
 
@@ -131,7 +131,7 @@ def test_json_and_another_format_together_are_refused(capsys):
 def _fixed_sets() -> dict[tuple[str, str], tuple[str, ...]]:
     """Options that take one of a fixed set but validate it themselves (their error names the
     allowed values): the set each help must show."""
-    from twostep.compare.sweep import EXECUTORS
+    from twostep.compare.execution.executors import EXECUTORS
     from twostep.simulate.options import BACKENDS, DTYPES
     from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER
 
@@ -216,8 +216,8 @@ def test_sweep_json_lists_each_failed_cell_with_its_first_error_line(tmp_path, c
 # -- report tables: shared ones written once, empty columns left out -----------------------
 
 def _verdicts():
-    from twostep.compare.claims import Verdict
-    from twostep.compare.table import Table
+    from twostep.compare.output.table import Table
+    from twostep.compare.science.claims import Verdict
     from twostep.theory.config import ModelConfig
 
     def counts():  # the table both findings of one outlier-count check read
@@ -236,7 +236,7 @@ def _verdicts():
 
 
 def test_compact_drops_only_the_columns_empty_in_every_row():
-    from twostep.compare.table import Table
+    from twostep.compare.output.table import Table
 
     t = Table(["a", "b", "c"])
     t.add(a=1, b=float("nan"), c=None)
@@ -248,7 +248,7 @@ def test_compact_drops_only_the_columns_empty_in_every_row():
 
 
 def test_a_shared_table_is_written_once_and_named_by_both_verdicts(tmp_path):
-    from twostep.compare.report import render_verdicts, shared_evidence, write_report
+    from twostep.compare.output.report import render_verdicts, shared_evidence, write_report
 
     verdicts = _verdicts()
     assert shared_evidence(verdicts) == [1, 2, 2]

@@ -50,8 +50,8 @@ def test_bad_input(capsys, workdir, argv, fragment):
 def test_report_infers_the_plan_of_a_sweep_store(capsys, workdir):
     # a store filled by `twostep sweep` has no recorded plan: compare.verify.inferred_plan
     # picks the claims that apply (bbp at alpha1 = 0, reuse-gap where both batch modes ran)
-    from twostep.compare.store import Store
-    from twostep.compare.verify import inferred_plan, stored_plan
+    from twostep.compare.execution.store import Store
+    from twostep.compare.plans.verify import inferred_plan, stored_plan
 
     code, _, err = run_cli(capsys, "sweep", "--store", "s.sqlite", "--alpha", "0,0.2",
                            "--batch", "reuse", "independent", "--N", "20", "40", "--seeds", "2",
@@ -75,9 +75,9 @@ def test_report_infers_the_plan_of_a_sweep_store(capsys, workdir):
 
 def test_verify_draws_the_spectrum_cell_that_compare_verify_names():
     from twostep.compare.commands import verify as command
-    from twostep.compare.verify import SPECTRUM_CELL
+    from twostep.compare.plans.verify import SPECTRUM_CELL
 
-    assert not hasattr(command, "SPECTRUM_CELL")  # one definition, in compare/verify.py
+    assert not hasattr(command, "SPECTRUM_CELL")  # one definition, in compare/plans/verify.py
     assert SPECTRUM_CELL["N"] == 2000 and SPECTRUM_CELL["options"] == {"spectrum": True}
     assert SPECTRUM_CELL["config"].alpha1 == 0.3 and SPECTRUM_CELL["config"].batch == "reuse"
 
@@ -87,7 +87,7 @@ def test_fuzz_summary_counts_examples_and_verdicts():
     from collections import Counter
 
     from twostep.compare.commands.fuzz import STATUS_NAMES, summary_line
-    from twostep.compare.fuzz import FuzzResult
+    from twostep.compare.plans.fuzz import FuzzResult
 
     res = FuzzResult(claim="growth-exponent", examples=5,
                      counts=Counter(inconclusive=13), evaluated=5)
@@ -95,7 +95,7 @@ def test_fuzz_summary_counts_examples_and_verdicts():
         "twostep fuzz growth-exponent: 5 examples, 13 verdicts (one per finding of an "
         "example): consistent: 0, inconsistent: 0, inconclusive: 13, blocked: 0")
     one = FuzzResult(claim="bbp", examples=1, counts=Counter(consistent=1), evaluated=1)
-    from twostep.compare.claims import Status
+    from twostep.compare.science.claims import Status
 
     assert STATUS_NAMES == tuple(s.value for s in Status)
     assert "bbp: 1 example, 1 verdict (" in summary_line("bbp", one)

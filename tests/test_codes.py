@@ -19,7 +19,7 @@ import test_claims_guard as guard_tests
 import test_reuse_learning as learning_tests
 import test_stats_claims as stats_tests
 
-from twostep.compare.claims import (
+from twostep.compare.science.claims import (
     Finding,
     Interval,
     Reason,
@@ -33,8 +33,8 @@ from twostep.compare.claims import (
     extrapolated_limit_finding,
     limit_finding,
 )
-from twostep.compare.claims.amplitude import VisibleCountInputs
-from twostep.compare.claims.limit import LimitInputs
+from twostep.compare.science.claims.amplitude import VisibleCountInputs
+from twostep.compare.science.claims.limit import LimitInputs
 from twostep.theory import ModelConfig
 
 CFG = ModelConfig()

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from twostep.compare import scaling
+from twostep.compare.science import scaling
 from twostep.simulate import directions
 
 

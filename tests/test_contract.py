@@ -10,18 +10,14 @@ import math
 import pytest
 
 from twostep.simulate import run
-from twostep.simulate.measurement import FIELD_KINDS, Measurement
+from twostep.simulate.measurement import Measurement
 from twostep.theory import ModelConfig
 from twostep.theory.bbp import spike
-from twostep.theory.observables import (
-    OBSERVABLE_FIELDS,
-    Observables,
-    Outlier,
-    Spectrum,
-    StepOneSpike,
-)
+from twostep.theory.fields import FIELD_KINDS
+from twostep.theory.observables import OBSERVABLE_FIELDS, Observables, StepOneSpike
 from twostep.theory.predict import predict
 from twostep.theory.records import RecordAccessWarning
+from twostep.theory.spectra import Outlier, Spectrum
 
 BBP = ModelConfig(activation="tanh", target="He1", alpha1=0.0, alpha2=0.2, etabar1=3.0)
 

@@ -125,7 +125,7 @@ def test_no_built_in_claim_computes_its_prediction_around_prediction_at_N():
     from pathlib import Path
 
     forbidden = {"twostep.theory.amplitudes", "twostep.theory.bbp"}
-    modules = sorted((Path(__file__).parents[1] / "compare" / "claims").glob("*.py"))
+    modules = sorted((Path(__file__).parents[1] / "compare" / "science" / "claims").glob("*.py"))
     assert len(modules) > 10  # the claims package, not an empty folder
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -141,7 +141,7 @@ def test_no_built_in_claim_computes_its_prediction_around_prediction_at_N():
 def _planted(factor: float, Ns=(500, 1000, 2000), seeds: int = 6):
     """Measurements whose term 0 and 1 amplitudes are ``factor`` times the prediction at their
     width, with 1% seed noise (a converging series: residual 0.01)."""
-    from twostep.compare.claims import Results
+    from twostep.compare.science.claims import Results
     from twostep.simulate.measurement import Measurement
 
     rng = np.random.default_rng(3)
@@ -160,7 +160,7 @@ def test_a_user_claim_reads_the_prediction_at_N_as_the_built_in_claims_do():
     """``LimitClaim(at_N=True)``: ``predicted`` gets ``predict(config).at(N)``, the Observables
     the statistic reads, at each width, as ``term-amplitude`` does; both find the truth
     consistent and a planted 20% error inconsistent (1% noise: the error is 20 sd)."""
-    from twostep.compare.claims import LimitClaim, TermAmplitudeClaim, decide_all
+    from twostep.compare.science.claims import LimitClaim, TermAmplitudeClaim, decide_all
 
     def term0(obs):  # a Measurement or predict(config).at(N): the same fields
         return obs.term(0).amplitude
@@ -184,7 +184,7 @@ def test_a_user_claim_reads_the_prediction_at_N_as_the_built_in_claims_do():
 def test_a_statistic_reading_a_term_by_k_gets_the_regime_guard(statistic):
     """``m.term(k)`` and ``m.amplitude(k)`` are reads of step two, as ``m.terms`` is: a user
     claim on them is guarded (a diverging series decides nothing)."""
-    from twostep.compare.claims import LimitClaim, Results, decide_all
+    from twostep.compare.science.claims import LimitClaim, Results, decide_all
     from twostep.simulate.measurement import Measurement
 
     res = Results()

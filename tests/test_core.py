@@ -1,4 +1,4 @@
-"""The core view (compare/core.py): rescaled exact-term statistics against direct runs."""
+"""The core view (compare/plans/core.py): rescaled exact-term statistics against direct runs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from twostep.compare import core
-from twostep.compare.claims import Reason, Results, measured_regime
-from twostep.compare.verify import check
+from twostep.compare.plans import core
+from twostep.compare.plans.verify import check
+from twostep.compare.science import rescale
+from twostep.compare.science.claims import Reason, Results, measured_regime
 from twostep.simulate import Measurement, draws, run
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
@@ -141,7 +142,7 @@ def test_unknown_residual_never_converges(pair):
 def test_the_guard_says_the_core_does_not_know_the_residual(pair):
     # at an eta1 above the base's the rescaled residual is unknown (rule 3): the guard's
     # clause on those widths says so in the core's words, not "run with terms >= 1"
-    from twostep.compare.claims.rules import regime_from_dict, regime_to_dict
+    from twostep.compare.science.claims.rules import regime_from_dict, regime_to_dict
 
     base, _ = pair
     res = Results()
@@ -155,12 +156,12 @@ def test_the_guard_says_the_core_does_not_know_the_residual(pair):
     reasons = [v.reason for v in verdicts[up.key()]]
     assert reasons and all(r.find("guard-outside").params["explained"] == [100, 200, 400, 800]
                            for r in reasons), reasons
-    assert core.UNKNOWN_RESIDUAL in reasons[0].find("guard-outside").params["clause"]
+    assert rescale.UNKNOWN_RESIDUAL in reasons[0].find("guard-outside").params["clause"]
     # the note is part of a data finding's regime: a stored finding decides to the same words
     regime = measured_regime(core.plane_results(res, BASE, [up]), up)
     kept = regime_from_dict(json.loads(json.dumps(regime_to_dict(regime))))
     assert kept.describe(regime.residual) == regime.describe(regime.residual)
-    assert core.UNKNOWN_RESIDUAL in kept.describe([100])
+    assert rescale.UNKNOWN_RESIDUAL in kept.describe([100])
     # a direct measurement without a residual gets the usual remedy
     direct = replace(base, series=replace(base.series, residual=None))
     assert "(run with terms >= 1)" in _regime_of(direct, BASE).describe([N])
@@ -318,7 +319,7 @@ def test_core_check_refuses_too_many_terms():
 # -- fuzz on the core ----------------------------------------------------------------------------
 
 def test_fuzz_on_the_core_evaluates_many_examples_from_one_sweep(tmp_path, monkeypatch):
-    from twostep.compare import fuzz as fz
+    from twostep.compare.plans import fuzz as fz
 
     monkeypatch.chdir(tmp_path)
     res = fz.fuzz("outlier-count", BASE, examples=30, Ns=(25, 50, 100, 200), seeds=2,
@@ -330,9 +331,9 @@ def test_fuzz_on_the_core_evaluates_many_examples_from_one_sweep(tmp_path, monke
 
 
 def test_fuzz_failure_on_the_core_is_shrunk_and_rerun_directly(tmp_path, monkeypatch):
-    from twostep.compare import fuzz as fz
-    from twostep.compare.claims import Verdict
-    from twostep.compare.table import Table
+    from twostep.compare.output.table import Table
+    from twostep.compare.plans import fuzz as fz
+    from twostep.compare.science.claims import Verdict
 
     monkeypatch.chdir(tmp_path)
     real = core.evaluate_core

@@ -551,8 +551,8 @@ def test_measurement_keys_are_documented():
 
 
 def test_verdict_keys_are_documented():
-    from twostep.compare.claims import Verdict
-    from twostep.compare.table import Table
+    from twostep.compare.output.table import Table
+    from twostep.compare.science.claims import Verdict
 
     keys = set(Verdict("c", "s", "consistent", "r", Table(["N"])).to_dict())
     assert keys == _documented_keys("verdict")
@@ -561,7 +561,7 @@ def test_verdict_keys_are_documented():
 def test_verdict_meanings_are_the_code_s():
     """docs/reference.md's Verdict table says, key by key, what ``claims.VERDICT_KEYS`` says (the
     one text the code documents), e.g. that ``pvalue`` is the p-value of the test that decided."""
-    from twostep.compare.claims import VERDICT_KEYS
+    from twostep.compare.science.claims import VERDICT_KEYS
 
     text = REFERENCE.read_text(encoding="utf-8")
     start = text.index("<!-- keys:verdict -->")

@@ -24,9 +24,10 @@ from _cli import run_cli
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
-from twostep.compare import export, stats  # noqa: E402
 from twostep.compare.cli import main  # noqa: E402
-from twostep.compare.store import Store  # noqa: E402
+from twostep.compare.execution.store import Store  # noqa: E402
+from twostep.compare.output import export  # noqa: E402
+from twostep.compare.science import stats  # noqa: E402
 from twostep.simulate import Measurement  # noqa: E402
 from twostep.theory.config import ModelConfig  # noqa: E402
 from twostep.theory.observables import ExactTerm  # noqa: E402
@@ -93,7 +94,7 @@ def test_an_exponent_verdict_is_recomputed_from_the_exported_rows(filled, export
     df = _config_rows(exported["parquet"], EXPONENT_CONFIG)
     amp = df[(df.observable == "projection.amplitude") & (df.k == 0)].sort_values(["N", "seed"])
     floor = df[(df.observable == "projection.null_floor") & (df.k == 0)].groupby("N").value.mean()
-    # the claim's signal: sqrt(A^2 - mean floor^2) per seed (compare/claims/exponent.py)
+    # the claim's signal: sqrt(A^2 - mean floor^2) per seed (compare/science/claims/exponent.py)
     signal = {int(N): np.sqrt(np.maximum(g.value.to_numpy() ** 2 - floor[N] ** 2, 0)).tolist()
               for N, g in amp.groupby("N")}
     Ns = sorted(signal)
@@ -198,7 +199,7 @@ def test_stores_of_earlier_versions_export(version, tmp_path):
 # -- verdicts and findings -------------------------------------------------------------------
 
 def test_a_finding_exports_its_per_seed_inputs_and_its_table():
-    from twostep.compare.claims import decide_all, limit_finding
+    from twostep.compare.science.claims import decide_all, limit_finding
 
     values = {100: [1.0, 1.2, 0.9], 200: [1.05, 0.98, 1.01]}
     f = limit_finding("mine", "a limit", ModelConfig(), values, 1.0, 0.1)
@@ -220,7 +221,7 @@ def test_a_finding_exports_its_per_seed_inputs_and_its_table():
 
 
 def test_machine_csv_of_a_table():
-    from twostep.compare.table import Table, machine_name
+    from twostep.compare.output.table import Table, machine_name
 
     assert machine_name("overlap with q_(k+1) (mean)") == "overlap_with_q_k_plus_1_mean"
     assert [machine_name(c) for c in ("N", "CI low", "#", "seeds with outlier")] == \

@@ -9,8 +9,8 @@ import inspect
 
 import pytest
 
-from twostep.compare import rescale
-from twostep.compare.claims.guard import step_one_view, step_two_reads
+from twostep.compare.science import rescale
+from twostep.compare.science.claims.guard import step_one_view, step_two_reads
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig, observables, spectra
 from twostep.theory.fields import SCALES, STEPS, observable, observed, scale_of, step_of
@@ -18,14 +18,12 @@ from twostep.theory.observables import (
     BetaLearning,
     ExactTerm,
     FeatureSpikes,
-    Outlier,
     Projection,
     Series,
-    Spectra,
-    Spectrum,
     StepOneSpike,
     StepStats,
 )
+from twostep.theory.spectra import Outlier, Spectra, Spectrum
 
 CFG = ModelConfig(activation="tanh", target="He1", alpha1=0.2, alpha2=0.3)
 

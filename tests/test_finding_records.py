@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from test_records import dict_paths
 
-from twostep.compare import stats
-from twostep.compare.claims import coherent, exponent, learning
-from twostep.compare.claims.data import ByKey, FindingExtra, OtherExtra, PValue, PValues
-from twostep.compare.claims.limit import limit_finding
-from twostep.compare.claims.results import Finding, decide_all, family
-from twostep.compare.export import evidence_rows
-from twostep.compare.table import Table
+from twostep.compare.output.export import evidence_rows
+from twostep.compare.output.table import Table
+from twostep.compare.science import stats
+from twostep.compare.science.claims import coherent, exponent, learning
+from twostep.compare.science.claims.data import ByKey, FindingExtra, OtherExtra, PValue, PValues
+from twostep.compare.science.claims.limit import limit_finding
+from twostep.compare.science.claims.results import Finding, decide_all, family
 from twostep.theory import ModelConfig
 from twostep.theory.records import RecordAccessWarning
 
@@ -149,8 +149,8 @@ def test_the_export_rows_of_a_finding_keep_their_names():
 # -- the status blocked (issue 28: consistent, inconsistent, inconclusive, blocked) ------------
 
 def test_a_verdict_stored_inconclusive_with_a_guard_code_loads_as_blocked():
-    from twostep.compare.claims import Status, Verdict
-    from twostep.compare.claims.codes import BLOCKED_CODES, Reason
+    from twostep.compare.science.claims import Status, Verdict
+    from twostep.compare.science.claims.codes import BLOCKED_CODES, Reason
 
     reason = Reason("guard-nonsmooth", activation="relu")
     assert reason.code in BLOCKED_CODES
@@ -167,9 +167,9 @@ def test_a_verdict_stored_inconclusive_with_a_guard_code_loads_as_blocked():
 
 
 def test_only_the_guard_blocks_a_finding_no_data_can_decide():
-    from twostep.compare.claims.base import _blocked
-    from twostep.compare.claims.codes import Reason
-    from twostep.compare.claims.guard import Regime, guard_status, regime_to_dict
+    from twostep.compare.science.claims.base import _blocked
+    from twostep.compare.science.claims.codes import Reason
+    from twostep.compare.science.claims.guard import Regime, guard_status, regime_to_dict
 
     def status(reason):
         return decide_all([_blocked("c", "s", CFG, 1.0, reason)])[0].status

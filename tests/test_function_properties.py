@@ -9,7 +9,7 @@ import math
 import pytest
 import sympy
 
-from twostep.compare import core
+from twostep.compare.plans import core
 from twostep.theory import nonsmooth
 from twostep.theory.functions import Function, Z, parse_function
 

@@ -68,7 +68,7 @@ def test_a_file_twostep_did_not_write_is_never_replaced(workdir, capsys, fast):
 
 
 def test_a_store_is_never_replaced(workdir, capsys, fast):
-    from twostep.compare.store import Store
+    from twostep.compare.execution.store import Store
 
     with Store(workdir / "store.sqlite"):
         pass

@@ -62,8 +62,8 @@ def test_predict_runs_under_the_default_time_budget(monkeypatch):
 
 
 def test_outlier_count_near_half_asks_only_what_simulate_can():
-    from twostep.compare.claims.count import OutlierCount
-    from twostep.compare.claims.growth import GrowthExponent
+    from twostep.compare.science.claims.count import OutlierCount
+    from twostep.compare.science.claims.growth import GrowthExponent
     from twostep.simulate.options import MAX_POWER_LIMIT
 
     cfg = ModelConfig(alpha1=0.49999999, alpha2=0.45)

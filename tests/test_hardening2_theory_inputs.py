@@ -12,7 +12,7 @@ import pytest
 
 from tests._cli import run_cli
 from tests.test_claims_guard import CFG, _measurements
-from twostep.compare.claims import ExponentClaim, LimitClaim
+from twostep.compare.science.claims import ExponentClaim, LimitClaim
 from twostep.simulate.options import RunOptions, check_spectra
 from twostep.theory import hermite
 from twostep.theory.config import ModelConfig

@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 from _cli import run_cli
 
-from twostep.compare import sweep as sweep_module
-from twostep.compare.store import Store
-from twostep.compare.sweep import Grid
+from twostep.compare.execution import sweep as sweep_module
+from twostep.compare.execution.grid import Grid
+from twostep.compare.execution.store import Store
 from twostep.theory import ConfigError, ModelConfig
 
 SWEEP = ["sweep", "--store", "s.sqlite", "--N", "20", "40", "--seeds", "2", "--top", "2",
@@ -132,7 +132,7 @@ def test_sweep_on_a_full_disk_says_so_and_keeps_the_store(workdir, capsys, monke
 
 
 def test_report_on_a_full_disk_says_so_and_leaves_nothing(workdir, capsys, monkeypatch):
-    from twostep.compare import report as report_module
+    from twostep.compare.output import report as report_module
 
     assert run_cli(capsys, *SWEEP)[0] == 0
 
@@ -213,7 +213,7 @@ def test_memory_messages_are_readable_and_spelled_for_their_caller(monkeypatch, 
 
 
 def test_an_interrupted_store_open_leaves_no_wal_behind(tmp_path, monkeypatch):
-    from twostep.compare import store as store_module
+    from twostep.compare.execution import store as store_module
 
     # fails after the store is in WAL mode and has written (as a Ctrl-C or a full disk would)
     monkeypatch.setattr(store_module, "_CLAIMS_SCHEMA", "CREATE TABLE IF NOT EXISTS claims AS "

@@ -15,7 +15,7 @@ from fractions import Fraction
 import pytest
 from _cli import run_cli
 
-from twostep.compare.paths import MAX_INPUT_BYTES, disk_full, read_input_file
+from twostep.compare.execution.paths import MAX_INPUT_BYTES, disk_full, read_input_file
 from twostep.simulate.options import MAX_NULL_DRAWS, RunOptions
 from twostep.theory import ConfigError, ModelConfig
 from twostep.theory.config import number_text
@@ -264,9 +264,9 @@ def test_an_empty_file_is_never_taken_over_as_a_store(workdir, capsys, argv):
 
 
 def test_a_new_store_is_written_whole_and_never_replaces_a_file(workdir, monkeypatch):
-    from twostep.compare import store_schema
-    from twostep.compare.store import Store
-    from twostep.compare.store_paths import check_store_path
+    from twostep.compare.execution import store_schema
+    from twostep.compare.execution.store import Store
+    from twostep.compare.execution.store_paths import check_store_path
 
     with Store("s.sqlite") as store:  # its own fresh file: created, used
         assert store.counts() == {"done": 0, "failed": 0}

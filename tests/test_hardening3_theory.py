@@ -280,7 +280,7 @@ def test_sweep_refuses_what_theory_refuses_before_any_cell(capsys, workdir):
 
 
 def test_check_api_refuses_up_front_what_the_cli_refuses(workdir, monkeypatch):
-    from twostep.compare import verify
+    from twostep.compare.plans import verify
     from twostep.theory.config import ModelConfig
 
     def no_cells(*args, **kwargs):

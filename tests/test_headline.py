@@ -11,11 +11,11 @@ import re
 import pytest
 from _cli import run_cli
 
-from twostep.compare import core_plan, headline
-from twostep.compare.claims import OutlierCount
 from twostep.compare.commands.verify import seeds_argument
-from twostep.compare.store import Store
-from twostep.compare.verify import Check, run_checks
+from twostep.compare.execution.store import Store
+from twostep.compare.plans import core_plan, headline
+from twostep.compare.plans.verify import Check, run_checks
+from twostep.compare.science.claims import OutlierCount
 from twostep.theory import ConfigError, ModelConfig
 
 BASE = ModelConfig(activation="softplus", target="He1", batch="reuse", second_layer="uniform",
@@ -45,7 +45,7 @@ def test_the_core_view_of_a_plan_is_the_direct_run(tmp_path):
     direct = run_checks(plan, tmp_path / "direct.sqlite", executor="inline", quiet=True)
     assert len(core.verdicts) == len(direct.verdicts) == 3
     # the rescaled base measurements are the direct runs' up to float64 rounding of the scale
-    # factors (compare/core.py: 1e-12 relative); the verdicts' statuses agree and their
+    # factors (compare/plans/core.py: 1e-12 relative); the verdicts' statuses agree and their
     # p-values to that rounding
     for c, d in zip(_summary(core.verdicts), _summary(direct.verdicts)):
         assert c[:3] == d[:3]
@@ -126,7 +126,7 @@ def test_the_headline_plan_covers_both_modes_and_plants_wrong_counts():
     assert {(b.config().alpha1, b.config().alpha2) for b in groups.values()} == {
         (0.4825, 0.4925)}
     # ... which are the count plane's grid's largest, so its plane reads the same cells
-    from twostep.compare import phase
+    from twostep.compare.plans import phase
 
     a1s, a2s = phase._axes(20)
     assert (max(a1s), max(a2s)) == (0.4825, 0.4925)

@@ -243,9 +243,9 @@ def test_determined_gammas_on_planted_terms():
     10% noise per seed, at widths where the series converges."""
     import numpy as np
 
-    from twostep.compare.claims import Results, get_claim
     from twostep.compare.commands.verify import json_document, step_free_block
-    from twostep.compare.verify import Check
+    from twostep.compare.plans.verify import Check
+    from twostep.compare.science.claims import Results, get_claim
     from twostep.simulate import Measurement
     from twostep.theory import ModelConfig
 

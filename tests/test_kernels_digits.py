@@ -39,7 +39,7 @@ import _rounding as R
 import numpy as np
 import pytest
 
-from twostep.simulate import core, draws, gd, spectra
+from twostep.simulate import core, draws, gd, lanczos
 from twostep.simulate import terms as exact_terms
 from twostep.theory import ModelConfig, parse_function
 
@@ -289,13 +289,13 @@ def _spectra_cases(out: dict, allowed: dict) -> None:
     A[:, 0] += 0.3  # an outlier
     B = A + 0.05 * rng.standard_normal(A.shape) / np.sqrt(270)
     for dtype in ("float64", "float32"):
-        svd = spectra.top_singular(A.astype(dtype), 12, np.random.default_rng(4))
+        svd = lanczos.top_singular(A.astype(dtype), 12, np.random.default_rng(4))
         out[f"spectra/{dtype}/values"] = svd.values
         out[f"spectra/{dtype}/right"] = svd.right[:, :2]
         out[f"spectra/{dtype}/info"] = np.array([svd.iterations, svd.residual, svd.converged])
         # W_2 from W_1's triplets; the transpose takes the left side (d > N)
-        warm = spectra.top_singular(B.astype(dtype), 12, np.random.default_rng(5), start=svd)
-        wide = spectra.top_singular(B.T.astype(dtype), 5, np.random.default_rng(6),
+        warm = lanczos.top_singular(B.astype(dtype), 12, np.random.default_rng(5), start=svd)
+        wide = lanczos.top_singular(B.T.astype(dtype), 5, np.random.default_rng(6),
                                     start=svd.right)
         out[f"spectra/{dtype}/warm"] = warm.values
         out[f"spectra/{dtype}/warm_info"] = np.array([warm.iterations, warm.residual])

@@ -1,4 +1,4 @@
-"""The figure of every built-in claim (compare/plot_claims.py) on small planted Results: no
+"""The figure of every built-in claim (compare/output/plot_claims.py) on small planted Results: no
 simulation, Measurements built from the prediction with a little log-normal noise, on a
 polynomial activation whose prediction is quick (about a second).
 
@@ -17,10 +17,10 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from twostep.compare import plots  # noqa: E402
-from twostep.compare.claims import BUILTIN_CLAIMS, Results, get_claim  # noqa: E402
-from twostep.compare.plot_canvas import caption_text, new_figure  # noqa: E402
-from twostep.compare.plot_claims import CLAIM_FIGURES  # noqa: E402
+from twostep.compare.output import plots  # noqa: E402
+from twostep.compare.output.plot_canvas import caption_text, new_figure  # noqa: E402
+from twostep.compare.output.plot_claims import CLAIM_FIGURES  # noqa: E402
+from twostep.compare.science.claims import BUILTIN_CLAIMS, Results, get_claim  # noqa: E402
 from twostep.simulate import Measurement  # noqa: E402
 from twostep.theory import ModelConfig  # noqa: E402
 from twostep.theory.errors import ConfigError  # noqa: E402
@@ -168,8 +168,8 @@ def test_report_draws_the_figure_of_every_claim_checked(planted, tmp_path):
     """A report of the ten built-in claims on the planted data has one figure per claim, with
     its caption under the image in report.md; a check whose data cannot support its figure
     gets one line saying why, and no file."""
-    from twostep.compare.report import write_report
-    from twostep.compare.verify import Check
+    from twostep.compare.output.report import write_report
+    from twostep.compare.plans.verify import Check
 
     names = list(CLAIM_FIGURES)
     plan = [Check(name, CFG, tuple(NS), SEEDS) for name in names]
@@ -196,7 +196,7 @@ def test_plain_log_ticks_label_each_tick_at_its_own_precision():
     axis' common decimals (a ScalarFormatter printed 0.001 as "0.00")."""
     import matplotlib.pyplot as plt
 
-    from twostep.compare.plot_seeds import plain_log_ticks
+    from twostep.compare.output.plot_seeds import plain_log_ticks
 
     fig, ax = plt.subplots()
     ax.set_yscale("log")

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from twostep.compare import plots  # noqa: E402
-from twostep.compare.claims import Results, Verdict  # noqa: E402
-from twostep.compare.table import Table  # noqa: E402
+from twostep.compare.output import plots  # noqa: E402
+from twostep.compare.output.table import Table  # noqa: E402
+from twostep.compare.science.claims import Results, Verdict  # noqa: E402
 from twostep.simulate import Measurement  # noqa: E402
 from twostep.theory import ModelConfig  # noqa: E402
 from twostep.theory.errors import ConfigError  # noqa: E402
@@ -165,8 +165,8 @@ def test_term_amplitude_figure_needs_terms(tmp_path, terms):
 
 
 def test_report_adds_terms_figure_only_where_measured(tmp_path):
-    from twostep.compare.report import write_report
-    from twostep.compare.verify import Check
+    from twostep.compare.output.report import write_report
+    from twostep.compare.plans.verify import Check
 
     other = CFG.replace(alpha1=0.3, alpha2=0.45)
     plan = [Check("growth-exponent", CFG, tuple(NS), 3), Check("outlier-count", CFG, tuple(NS), 3),
@@ -184,7 +184,7 @@ def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path):
     """Issue 19 §5: one seed over the tolerance at N = 500 (median 0.02, worst 0.434) makes
     the verdicts' regime guard refuse N = 500; the figure must mark it too, and its caption
     must say which residual it shows."""
-    from twostep.compare.claims import measured_regime
+    from twostep.compare.science.claims import measured_regime
 
     base = synthetic_results()
     res = Results()
@@ -205,7 +205,7 @@ def test_term_figure_reads_the_guards_worst_seed_not_the_median(tmp_path):
 def test_plots_keeps_its_names_and_draws_without_writing(tmp_path, monkeypatch):
     # plots.py writes the PNGs; the figure families (plot_amplitudes, plot_spectrum,
     # plot_phase) only draw: the names other modules import stay on compare.plots
-    from twostep.compare.plot_phase import draw_measured_phase
+    from twostep.compare.output.plot_phase import draw_measured_phase
 
     for name in ("amplitude_figure", "term_amplitude_figure", "spectrum_figure", "phase_figure",
                  "measured_phase_figure", "has_terms", "STATUS_COLOURS", "PHASE_LABELS",
@@ -250,7 +250,7 @@ def test_every_plot_function_returns_a_figure_with_mathtext_labels(name):
 
 
 def test_two_plot_functions_draw_into_one_figures_axes(tmp_path):
-    from twostep.compare.plot_canvas import new_figure
+    from twostep.compare.output.plot_canvas import new_figure
 
     fig = new_figure(figsize=(10, 4))
     left, right = fig.subplots(1, 2)
@@ -264,7 +264,7 @@ def test_two_plot_functions_draw_into_one_figures_axes(tmp_path):
 
 
 def test_every_plot_function_accepts_ax(tmp_path):
-    from twostep.compare.plot_canvas import new_figure
+    from twostep.compare.output.plot_canvas import new_figure
 
     for name, draw in _all_figures().items():
         fig = new_figure()
@@ -327,8 +327,8 @@ def test_style_file_and_rc_restyle_and_caption_on_request(tmp_path):
 
 @pytest.mark.parametrize("fmt,head", [("svg", b"<?xml"), ("pdf", b"%PDF-")])
 def test_report_writes_the_figure_format(tmp_path, fmt, head):
-    from twostep.compare.report import write_report
-    from twostep.compare.verify import Check
+    from twostep.compare.output.report import write_report
+    from twostep.compare.plans.verify import Check
 
     plan = [Check("growth-exponent", CFG, tuple(NS), 3)]
     out = write_report(tmp_path / "r", synthetic_verdicts(), plan=plan,
@@ -344,7 +344,7 @@ def test_report_writes_the_figure_format(tmp_path, fmt, head):
 
 
 def test_report_refuses_a_missing_style_before_writing(tmp_path):
-    from twostep.compare.report import write_report
+    from twostep.compare.output.report import write_report
 
     with pytest.raises(ConfigError, match="no such file"):
         write_report(tmp_path / "r", synthetic_verdicts(),
@@ -373,9 +373,9 @@ def test_cli_report_figure_format_and_style(tmp_path, monkeypatch, capsys):
 
 
 def test_the_phase_script_refuses_an_unknown_plane_before_making_a_folder(tmp_path, capsys):
-    """``python -m twostep.compare.phase OUT DATA PLANES``: ``--help`` and a bad plane stop in
+    """``python -m twostep.compare.plans.phase OUT DATA PLANES``: ``--help`` and a bad plane stop in
     argparse (exit 0 and 2) before any sweep starts or any folder is made."""
-    from twostep.compare.phase import PLANES, main
+    from twostep.compare.plans.phase import PLANES, main
 
     with pytest.raises(SystemExit) as bad:
         main([str(tmp_path / "out"), str(tmp_path / "data"), "count,bogus"])

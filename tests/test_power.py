@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twostep.compare.claims import OutlierCount, Results, decide_all
-from twostep.compare.power import PILOT_FIRST_SEED, plan_seeds, powered_plan
-from twostep.compare.verify import Check, Run, evaluate, run_checks
+from twostep.compare.plans.power import PILOT_FIRST_SEED, plan_seeds, powered_plan
+from twostep.compare.plans.verify import Check, Run, evaluate, run_checks
+from twostep.compare.science.claims import OutlierCount, Results, decide_all
 from twostep.simulate import Measurement
 from twostep.theory import ConfigError, ModelConfig
 
@@ -93,7 +93,7 @@ def test_the_pilot_asks_for_more_seeds_when_the_spread_is_large():
 
 
 def test_seeds_go_where_they_buy_the_most_precision_per_second():
-    from twostep.compare.power import POINT_SE, _allocate
+    from twostep.compare.plans.power import POINT_SE, _allocate
 
     Ns = (500, 1000, 2000, 4000)
     # per-seed variances of the log points falling as N^-2 (term 3 with the uniform law), cells
@@ -131,7 +131,7 @@ def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
     per_N = {N: new[0].seeds_at(N) for N in new[0].Ns}
     assert len(notes) == 1 and min(per_N.values()) >= 2, per_N
     run_checks(new, store, executor="inline", quiet=True)
-    from twostep.compare.store import Store
+    from twostep.compare.execution.store import Store
 
     with Store(store) as st:
         verdicts, results = evaluate(new, st)
@@ -143,7 +143,7 @@ def test_the_pilot_run_keeps_its_seeds_out_of_the_decision(tmp_path):
 
 
 def test_a_user_exponent_claim_can_ask_for_the_coherent_fit():
-    from twostep.compare.claims import ExponentClaim
+    from twostep.compare.science.claims import ExponentClaim
 
     res = _planted(TRUE, seeds=16, rel=0.2)
     stat = lambda m: m.terms[1].coherent_sq  # noqa: E731 - a user's one-line statistic

@@ -10,18 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twostep.compare.strategies import alphas
+from twostep.compare.science.strategies import alphas
 from twostep.theory import ModelConfig
+from twostep.theory.counts import exponent, one_step_spike_count, paper_count
 from twostep.theory.errors import ConfigError
-from twostep.theory.observables import BetaLearning, FeatureSpikes, Outlier, StepOneSpike
-from twostep.theory.predict import (
-    PREDICTION_SCHEMA,
-    Prediction,
-    exponent,
-    one_step_spike_count,
-    paper_count,
-    predict,
-)
+from twostep.theory.observables import BetaLearning, FeatureSpikes, StepOneSpike
+from twostep.theory.predict import predict
+from twostep.theory.prediction import PREDICTION_SCHEMA, Prediction
+from twostep.theory.spectra import Outlier
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -25,14 +25,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twostep.compare.strategies import (
+from twostep.compare.science.strategies import (
     CONFIG_ACTIVATIONS,
     activations,
     model_configs,
     polynomial_targets,
 )
 from twostep.theory import ModelConfig
-from twostep.theory.predict import Prediction, paper_count, predict
+from twostep.theory.counts import paper_count
+from twostep.theory.predict import predict
+from twostep.theory.prediction import Prediction
 
 PROPERTY = settings(max_examples=25, derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

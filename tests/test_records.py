@@ -14,13 +14,14 @@ import typing
 
 import pytest
 
-from twostep.compare.claims.results import Finding, Verdict
-from twostep.compare.table import Table
+from twostep.compare.output.table import Table
+from twostep.compare.science.claims.results import Finding, Verdict
 from twostep.simulate import Measurement
 from twostep.simulate.options import Provenance, Step, Timing, Versions
 from twostep.theory import ConfigError, ModelConfig
-from twostep.theory.observables import FeatureSpectrum, FeatureSpikes, Observables, Series, Spectrum
-from twostep.theory.predict import Prediction, predict
+from twostep.theory.observables import FeatureSpikes, Observables, Series
+from twostep.theory.predict import predict
+from twostep.theory.prediction import Prediction
 from twostep.theory.records import (
     ActivationInfo,
     Coefficient,
@@ -32,10 +33,12 @@ from twostep.theory.records import (
     Solver,
     TargetInfo,
 )
+from twostep.theory.spectra import FeatureSpectrum, Spectrum
 
 #: The classes whose fields are walked.
 OWNERS = (Measurement, Observables, Prediction, Finding, Verdict)
-#: Types walked no further: a table's rows are keyed by its columns by design (compare/table.py).
+#: Types walked no further: a table's rows are keyed by its columns by design
+#: (compare/output/table.py).
 LEAVES = (Table,)
 #: The dict fields that remain after this round (issue 28): none now.  A field marked here is a
 #: strict xfail: the test fails when it is converted, so the mark goes with the conversion.

@@ -1,4 +1,4 @@
-"""The self-contained HTML report (compare/report_html.py) and the notebook views
+"""The self-contained HTML report (compare/output/report_html.py) and the notebook views
 (``_repr_html_`` and short reprs, theory/html.py), without a browser: the documents parse,
 hold the numbers, escape the user's text and point at nothing outside themselves.
 (tests/test_report_html_browser.py opens a real report in Chromium.)"""
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from twostep.compare.claims import Finding, Verdict
-from twostep.compare.claims.calibration import PLANTED, TRUE_CLAIMS
-from twostep.compare.report_html import render
-from twostep.compare.table import Table
+from twostep.compare.output.report_html import render
+from twostep.compare.output.table import Table
+from twostep.compare.science.claims import Finding, Verdict
+from twostep.compare.science.claims.calibration import PLANTED, TRUE_CLAIMS
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig, html
 from twostep.theory.predict import predict
@@ -64,7 +64,7 @@ def _verdict(status="consistent", subject="term k=0 (a^1)", reason="fit CI holds
 
 
 def test_the_calibration_rows_are_those_of_docs_results():
-    """compare/claims/calibration.py holds the tables of docs/results.md, Calibration."""
+    """compare/science/claims/calibration.py holds the tables of docs/results.md, Calibration."""
     text = (ROOT / "docs" / "results.md").read_text()
     section = text[text.index("## Calibration"):text.index("### What the calibration says")]
 
@@ -88,7 +88,7 @@ def test_the_report_document_parses_escapes_and_stays_inside(tmp_path):
     png.parent.mkdir()
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
     lines = ["![phase](figures/phase.png)", "", f"Phase diagram {EVIL}.", ""]
-    from twostep.compare.report_html import figures_from_markdown
+    from twostep.compare.output.report_html import figures_from_markdown
 
     figs = figures_from_markdown(lines, tmp_path)
     verdicts = [_verdict(), _verdict("inconsistent", subject=EVIL, reason=EVIL, claim="bbp"),
@@ -120,8 +120,8 @@ def test_write_report_writes_report_html(tmp_path):
     from test_plots import CFG as PCFG
     from test_plots import NS, synthetic_results, synthetic_verdicts
 
-    from twostep.compare.report import MARKER, write_report
-    from twostep.compare.verify import Check
+    from twostep.compare.output.report import MARKER, write_report
+    from twostep.compare.plans.verify import Check
 
     plan = [Check("growth-exponent", PCFG, tuple(NS), 3)]
     out = write_report(tmp_path / "r", synthetic_verdicts(), plan=plan,
@@ -181,7 +181,7 @@ def test_verdict_and_finding_repr_and_html():
 
 
 def test_store_repr_html(tmp_path):
-    from twostep.compare.store import Store
+    from twostep.compare.execution.store import Store
 
     with Store(tmp_path / "s.sqlite") as store:
         _short_line(repr(store))

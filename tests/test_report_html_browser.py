@@ -83,8 +83,8 @@ def test_the_report_opens_offline_with_every_figure(tmp_path, fmt):
     pytest.importorskip("matplotlib")
     from test_plots import CFG, NS, synthetic_results, synthetic_spectrum, synthetic_verdicts
 
-    from twostep.compare.report import write_report
-    from twostep.compare.verify import Check
+    from twostep.compare.output.report import write_report
+    from twostep.compare.plans.verify import Check
 
     plan = [Check("growth-exponent", CFG, tuple(NS), 3)]
     out = write_report(tmp_path / "r", synthetic_verdicts(), plan=plan,

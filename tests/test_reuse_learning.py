@@ -1,5 +1,5 @@
-"""The ``reuse-learning`` claim (compare/claims/learning.py) on planted measurements: exact terms
-whose coherent strength grows as a chosen ``N^{e_k}`` and whose coherent right vector has a
+"""The ``reuse-learning`` claim (compare/science/claims/learning.py) on planted measurements: exact
+terms whose coherent strength grows as a chosen ``N^{e_k}`` and whose coherent right vector has a
 chosen cosine with beta_*, with batch noise of a known size.  The cosine estimator is checked
 against a direct leave-one-out computation; the claim is consistent where the planted data
 agree with the theory and inconsistent where a planted false claim contradicts them."""
@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from twostep.compare.claims import Results, ReuseLearning, decide_all
-from twostep.compare.claims.learning import Cosine, coherent_cosine, pooled_below, seeds_to_decide
+from twostep.compare.science.claims import Results, ReuseLearning, decide_all
+from twostep.compare.science.claims.learning import (
+    Cosine,
+    coherent_cosine,
+    pooled_below,
+    seeds_to_decide,
+)
 from twostep.simulate import Measurement
 from twostep.theory import ModelConfig
 from twostep.theory.errors import ConfigError

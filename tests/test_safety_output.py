@@ -15,8 +15,8 @@ import pytest
 from _cli import run_cli
 
 from twostep.compare.cli import main
-from twostep.compare.report import MARKER
-from twostep.compare.store import Store
+from twostep.compare.execution.store import Store
+from twostep.compare.output.report import MARKER
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_an_empty_store_file_says_what_it_is(work, capsys):
 
 
 def test_a_store_of_another_version_says_so(work, capsys):
-    from twostep.compare.store import Cell
+    from twostep.compare.execution.store import Cell
     from twostep.theory.config import ModelConfig
 
     with Store(work / "old.sqlite", version="0.0.1") as old:

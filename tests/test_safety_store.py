@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from _cli import run_cli
 
-from twostep.compare.store import Cell, Store, check_store_path
+from twostep.compare.execution.store import Cell, Store, check_store_path
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
@@ -75,7 +75,7 @@ def test_impossible_widths_are_refused_before_the_store_exists(workdir, capsys, 
 
 
 def test_memory_hint_names_the_dtype_flag_where_it_helps(workdir, capsys, monkeypatch):
-    from twostep.compare.sweep import _peak_bytes
+    from twostep.compare.execution.cell_checks import _peak_bytes
     from twostep.simulate import memory
 
     # a machine where N = 3000 fits in float32 but not in float64
@@ -91,7 +91,7 @@ def test_memory_hint_names_the_dtype_flag_where_it_helps(workdir, capsys, monkey
 
 
 def test_a_store_created_meanwhile_by_another_process_is_used(workdir, monkeypatch):
-    import twostep.compare.store as store_module
+    import twostep.compare.execution.store as store_module
 
     path = workdir / "s.sqlite"
     Store(path).close()  # the other process won the race

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from twostep.compare import heartbeat as heartbeat_module
-from twostep.compare import sweep as sweep_module
-from twostep.compare import worker as worker_module
-from twostep.compare.store import Store, host_id
-from twostep.compare.sweep import Grid, run_sweep
+from twostep.compare.execution import heartbeat as heartbeat_module
+from twostep.compare.execution import sweep as sweep_module
+from twostep.compare.execution import worker as worker_module
+from twostep.compare.execution.grid import Grid
+from twostep.compare.execution.store import Store, host_id
+from twostep.compare.execution.sweep import run_sweep
 
 TESTS = Path(__file__).resolve().parent
 
@@ -30,7 +31,7 @@ DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
 import _sweep_worker as w
-from twostep.compare.sweep import Grid, run_sweep
+from twostep.compare.execution.sweep import Grid, run_sweep
 result = run_sweep(Grid(ns=[10], seeds={seeds}).cells(), {store!r}, jobs={jobs}, quiet=True,
                    cell_fn=w.slow_cell)
 print(result.summary(), flush=True)

@@ -35,8 +35,8 @@ def test_core_refuses_non_smooth_activations():
 
 
 def test_plane_results_use_the_measured_residual_where_a_carried_one_is_unknown():
-    from twostep.compare.claims import Results
-    from twostep.compare.core import measure_residuals, plane_results
+    from twostep.compare.science.claims import Results
+    from twostep.compare.science.rescale import measure_residuals, plane_results
 
     base = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                        etabar1=0.2)
@@ -55,8 +55,8 @@ def test_plane_results_use_the_measured_residual_where_a_carried_one_is_unknown(
 
 
 def test_core_check_with_measured_residuals_equals_direct_checks_at_a_larger_eta1():
-    from twostep.compare import core as cmp_core
-    from twostep.compare.verify import check
+    from twostep.compare.plans import core as cmp_core
+    from twostep.compare.plans.verify import check
 
     base = ModelConfig(activation="tanh(z + 1/2)", target="He1", alpha1=0.3, alpha2=0.45,
                        etabar1=0.2)

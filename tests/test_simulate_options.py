@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from twostep.compare.store import Cell, Store, normalise_options
+from twostep.compare.execution.store import Cell, Store, normalise_options
 from twostep.simulate import run
 from twostep.simulate.options import DEFAULT_KEY, RunOptions
 from twostep.theory import ConfigError, ModelConfig
@@ -148,7 +148,7 @@ def test_numpy_results_do_not_depend_on_the_execution_only_fields():
 
 
 def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():
-    from twostep.compare.verify import Check, merged_cells, plan_cells
+    from twostep.compare.plans.verify import Check, merged_cells, plan_cells
 
     cfg = CONFIG
     count = Check("outlier-count", cfg, (100, 200), 2)
@@ -163,7 +163,7 @@ def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():
     serves = merged_cells((count, vectors, growth))
     assert {tuple(c.options["spectra"]) for c in serves.values()} == {("W1", "W2")}
     # a claim that reads every spectrum (a user claim's default) makes the cell compute all
-    from twostep.compare.claims import ExponentClaim
+    from twostep.compare.science.claims import ExponentClaim
     mine = ExponentClaim(name="mine", statistic=lambda m: 1.0, predicted=lambda c: 0.0)
     every = plan_cells((count, Check(mine, cfg, (100, 200), 2)))
     assert {c.options.get("spectra", "all") for c in every} == {"all"}
@@ -172,8 +172,8 @@ def test_claims_declare_their_spectra_and_a_plan_shares_cells_between_them():
 def test_a_run_of_every_spectrum_serves_a_claim_that_declares_fewer(tmp_path):
     """A store written before claims declared their spectra (cells computing all of them) is
     read, not recomputed or refused: such a cell serves a check whose claim reads fewer."""
-    from twostep.compare.claims import LimitClaim
-    from twostep.compare.verify import Check, evaluate, plan_cells, served_cells
+    from twostep.compare.plans.verify import Check, evaluate, plan_cells, served_cells
+    from twostep.compare.science.claims import LimitClaim
     from twostep.simulate import Measurement
 
     class StepOneOnly(LimitClaim):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from twostep.simulate import directions, spectra
+from twostep.simulate import directions, lanczos, spectra
 
 
 def gaussian(N: int, d: int, seed: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_block_lanczos_matches_dense_svd(N, d):
     A = gaussian(N, d, 1)
     A += 6.0 * np.outer(unit(rng, N), unit(rng, d)) + 1.8 * np.outer(unit(rng, N), unit(rng, d))
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
-    top = spectra.top_singular(A, 30, np.random.default_rng(0))
+    top = lanczos.top_singular(A, 30, np.random.default_rng(0))
     assert top.method == "block-lanczos" and top.converged
     assert np.max(np.abs(top.values - s[:30]) / s[:30]) < 1e-9
     # the separated spikes have well-defined vectors: compare them (up to sign)
@@ -34,17 +34,17 @@ def test_block_lanczos_matches_dense_svd(N, d):
         assert abs(top.left[:, j] @ U[:, j]) > 1 - 1e-8
         assert abs(top.right[:, j] @ Vt[j]) > 1 - 1e-8
     assert top.residual < 1e-6
-    f32 = spectra.top_singular(A.astype(np.float32), 30, np.random.default_rng(0))
+    f32 = lanczos.top_singular(A.astype(np.float32), 30, np.random.default_rng(0))
     # float32 products: relative error ~ eps32 sqrt(d) ~ 3e-6 at worst
     assert np.max(np.abs(f32.values - s[:30]) / s[:30]) < 1e-5
 
 
 def test_top_singular_is_reproducible_and_small_matrices_go_dense():
     A = gaussian(500, 500, 2)
-    one = spectra.top_singular(A, 15, np.random.default_rng(3))
-    two = spectra.top_singular(A, 15, np.random.default_rng(3))
+    one = lanczos.top_singular(A, 15, np.random.default_rng(3))
+    two = lanczos.top_singular(A, 15, np.random.default_rng(3))
     assert np.array_equal(one.values, two.values)
-    small = spectra.top_singular(gaussian(100, 80, 2), 30, np.random.default_rng(3))
+    small = lanczos.top_singular(gaussian(100, 80, 2), 30, np.random.default_rng(3))
     assert small.method == "dense" and small.values.size == 30
 
 
@@ -166,7 +166,7 @@ def test_float32_spectra_meet_the_documented_accuracy():
     N, d = 1000, 800
     A = spiked(N, d, 7)
     s = np.linalg.svd(A, compute_uv=False)
-    top = spectra.top_singular(A.astype(np.float32), 30, np.random.default_rng(1))
+    top = lanczos.top_singular(A.astype(np.float32), 30, np.random.default_rng(1))
     assert top.converged and top.method == "block-lanczos"
     assert np.max(np.abs(top.values[:10] - s[:10]) / s[:10]) <= 1e-4
     assert np.max(np.abs(top.values - s[:30])) <= 0.05 * spectra.tracy_widom_scale(N, d)
@@ -176,8 +176,8 @@ def test_float32_spectra_meet_the_documented_accuracy():
 def test_array_api_strict_input_matches_numpy():
     xp = pytest.importorskip("array_api_strict")
     A = spiked(400, 300, 3)
-    ref = spectra.top_singular(A, 20, np.random.default_rng(2))
-    got = spectra.top_singular(xp.asarray(A), 20, np.random.default_rng(2))
+    ref = lanczos.top_singular(A, 20, np.random.default_rng(2))
+    got = lanczos.top_singular(xp.asarray(A), 20, np.random.default_rng(2))
     assert isinstance(got.values, np.ndarray) and got.values.dtype == np.float64
     assert got.left.shape == (400, 20) and got.right.shape == (300, 20)
     assert got.iterations == ref.iterations
@@ -186,7 +186,7 @@ def test_array_api_strict_input_matches_numpy():
     for j in range(3):
         assert abs(got.left[:, j] @ ref.left[:, j]) > 1 - 1e-12
     # the wide side (d > N) runs on A A^T
-    wide = spectra.top_singular(xp.asarray(A.T.copy()), 20, np.random.default_rng(2))
+    wide = lanczos.top_singular(xp.asarray(A.T.copy()), 20, np.random.default_rng(2))
     assert np.max(np.abs(wide.values - ref.values) / ref.values) <= 1e-10
 
 
@@ -196,14 +196,14 @@ def test_warm_start_reuses_a_previous_decomposition():
     W1 = spiked(N, N, 4, strengths=(5.0,)).astype(np.float32)
     rng = np.random.default_rng(8)
     W2 = W1 + (4.0 * np.outer(unit(rng, N), unit(rng, N))).astype(np.float32)
-    first = spectra.top_singular(W1, 30, np.random.default_rng(0))
-    cold = spectra.top_singular(W2, 30, np.random.default_rng(0))
-    warm = spectra.top_singular(W2, 30, np.random.default_rng(0), start=first)
+    first = lanczos.top_singular(W1, 30, np.random.default_rng(0))
+    cold = lanczos.top_singular(W2, 30, np.random.default_rng(0))
+    warm = lanczos.top_singular(W2, 30, np.random.default_rng(0), start=first)
     assert warm.converged and warm.iterations <= cold.iterations
     s = np.linalg.svd(W2.astype(np.float64), compute_uv=False)[:10]
     assert np.max(np.abs(warm.values[:10] - s) / s) <= 1e-4
     with pytest.raises(ValueError, match="rows"):
-        spectra.top_singular(W2, 30, np.random.default_rng(0), start=np.ones((7, 2)))
+        lanczos.top_singular(W2, 30, np.random.default_rng(0), start=np.ones((7, 2)))
 
 
 def test_agrees_with_propack():
@@ -216,7 +216,7 @@ def test_agrees_with_propack():
                      random_state=np.random.default_rng(0))
     order = np.argsort(-s)
     U, s, Vt = U[:, order], s[order], Vt[order]
-    top = spectra.top_singular(A, 30, np.random.default_rng(0))
+    top = lanczos.top_singular(A, 30, np.random.default_rng(0))
     assert np.max(np.abs(top.values[:10] - s) / s) <= 1e-10
     # the four spikes individually (up to sign), then the whole 10-dimensional subspaces:
     # the cosines of their principal angles
@@ -238,9 +238,9 @@ def test_breakdown_on_a_low_rank_matrix_keeps_the_basis_orthonormal(dtype):
     rng = np.random.default_rng(0)
     A = (rng.standard_normal((600, 3)) @ rng.standard_normal((3, 500))).astype(dtype)
     s = np.linalg.svd(A.astype(np.float64), compute_uv=False)
-    top = spectra.top_singular(A, 10, np.random.default_rng(0))
+    top = lanczos.top_singular(A, 10, np.random.default_rng(0))
     assert top.converged
     assert np.max(np.abs(top.values[:3] - s[:3]) / s[:3]) <= 1e-5
     assert np.all(top.values[3:] <= 1e-5 * s[0])
-    zero = spectra.top_singular(np.zeros((600, 500), dtype), 5, np.random.default_rng(0))
+    zero = lanczos.top_singular(np.zeros((600, 500), dtype), 5, np.random.default_rng(0))
     assert np.array_equal(zero.values, np.zeros(5))

@@ -11,13 +11,14 @@ import re
 import numpy as np
 import pytest
 
-from twostep.compare.claims.guard import step_two_reads
+from twostep.compare.science.claims.guard import step_two_reads
 from twostep.simulate import Measurement, gd, run
 from twostep.theory import ConfigError, ModelConfig
 from twostep.theory.errors import NoSuchSpectrum
-from twostep.theory.observables import Observables, Spectra, Spectrum
+from twostep.theory.observables import Observables
 from twostep.theory.predict import predict
 from twostep.theory.records import RecordAccessWarning
+from twostep.theory.spectra import Spectra, Spectrum
 
 CFG = ModelConfig(activation="tanh", target="He1", alpha1=0.2, alpha2=0.3)
 

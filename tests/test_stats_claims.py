@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from twostep.compare import stats
-from twostep.compare.claims import decide_all, exponent_finding, limit_finding
+from twostep.compare.science import stats
+from twostep.compare.science.claims import decide_all, exponent_finding, limit_finding
 from twostep.theory import ModelConfig
 
 CFG = ModelConfig()

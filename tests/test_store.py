@@ -10,7 +10,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from twostep.compare.store import (
+from twostep.compare.execution.store import (
     APPLICATION_ID,
     RUN_DEFAULTS,
     Cell,

@@ -1,4 +1,4 @@
-"""Leases of a store (compare/store_leases.py): two sweeps never both write a cell.
+"""Leases of a store (compare/execution/store_leases.py): two sweeps never both write a cell.
 
 Two :class:`Store` handles on one file in this process stand for two sweeps' parents; a
 lease is moved to "another host" or made stale by editing the claims table as a dead or
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from twostep.compare.store import Cell, LeaseLost, Store
+from twostep.compare.execution.store import Cell, LeaseLost, Store
 from twostep.theory.config import ModelConfig
 
 STALE = 120.0

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from _cli import run_cli
 
-from twostep.compare import store as store_module
-from twostep.compare.claims import get_claim
-from twostep.compare.verify import Check, run_checks
+from twostep.compare.execution import store as store_module
+from twostep.compare.plans.verify import Check, run_checks
+from twostep.compare.science.claims import get_claim
 from twostep.theory import ModelConfig
 
 

@@ -3,10 +3,10 @@
 
 Each fixture is read with the current code and checked against values read from it with the
 version that wrote it: a measurement and its npz (``Measurement.load``), a result store (opened
-read-only through :class:`~twostep.compare.store.Store`, its cells read back as Measurements and
-grouped as ``twostep report`` groups them), and a prediction (``Prediction.from_dict``).  The
-checks name only fields that are not being renamed (N, seeds, configs, values, amplitudes).
-"""
+read-only through :class:`~twostep.compare.execution.store.Store`, its cells read back as
+Measurements and grouped as ``twostep report`` groups them), and a prediction
+(``Prediction.from_dict``).  The checks name only fields that are not being renamed (N, seeds,
+configs, values, amplitudes). """
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twostep.compare.claims.results import Results
-from twostep.compare.store import Store
+from twostep.compare.execution.store import Store
+from twostep.compare.science.claims.results import Results
 from twostep.simulate import Measurement
 from twostep.theory.config import ModelConfig
-from twostep.theory.observables import ExactTerm, FeatureSpikes, Outlier, StepOneSpike
-from twostep.theory.predict import Prediction
+from twostep.theory.observables import ExactTerm, FeatureSpikes, StepOneSpike
+from twostep.theory.prediction import Prediction
+from twostep.theory.spectra import Outlier
 
 DATA = Path(__file__).parent / "data"
 

@@ -16,13 +16,15 @@ from pathlib import Path
 import _sweep_worker as worker
 import pytest
 
-from twostep.compare import executors as executors_module
-from twostep.compare import progress as progress_module
-from twostep.compare import sweep as sweep_module
 from twostep.compare.cli import main
 from twostep.compare.commands.sweep import build_grid
-from twostep.compare.store import Cell, Store
-from twostep.compare.sweep import Grid, geometric_ns, run_sweep
+from twostep.compare.execution import executors
+from twostep.compare.execution import executors as executors_module
+from twostep.compare.execution import progress as progress_module
+from twostep.compare.execution import sweep as sweep_module
+from twostep.compare.execution.grid import Grid, geometric_ns
+from twostep.compare.execution.store import Cell, Store
+from twostep.compare.execution.sweep import run_sweep
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError, TwostepError
 
@@ -162,7 +164,7 @@ class _Outcomes:
 def test_the_runner_knows_its_workers_and_their_exit_codes(monkeypatch):
     # The triage needs each worker's exit code; the runner finds the pool's workers through
     # multiprocessing.active_children() (no private executor attribute).
-    runner = sweep_module._ProcessRunner(2)
+    runner = executors._ProcessRunner(2)
     cells = Grid(ns=[10], seeds=4).cells()
     recorder = _Outcomes()
     assert runner._run_batch(cells, worker.echo_cell, recorder) == ([], [])
@@ -194,7 +196,7 @@ def test_workers_and_the_parser_load_no_sympy_or_scipy():
     """A spawned worker imports the sweep module (and a cell function's module) before its
     first cell, and ``twostep --help`` builds every parser: neither loads sympy, scipy or
     mpmath (1.5 s of imports per process; a cell that simulates loads them itself)."""
-    code = ("import sys; import twostep.compare.sweep; from twostep.compare.cli import "
+    code = ("import sys; import twostep.compare.execution.sweep; from twostep.compare.cli import "
             "build_parser; build_parser(); "
             "print(sorted(m for m in ('sympy', 'scipy', 'mpmath') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -203,7 +205,7 @@ def test_workers_and_the_parser_load_no_sympy_or_scipy():
 
 
 def test_triage_of_a_broken_pool():
-    from twostep.compare.sweep import _triage
+    from twostep.compare.execution.executors import _triage
 
     cells = Grid(ns=[10], seeds=6).cells()
     # tokens 0, 1 finished; 2 ran on pid 100 (SIGKILL: -9), 3 on pid 200 (terminated by
@@ -226,7 +228,8 @@ def test_triage_of_a_broken_pool():
                                                     (False, False, False)])
 def test_progress_bar_only_on_a_terminal_and_not_quiet(tmp_path, capsys, monkeypatch,
                                                        terminal, quiet, shown):
-    from twostep.compare.sweep import SweepResult, _Outcome, _Recorder
+    from twostep.compare.execution.progress import SweepResult, _Recorder
+    from twostep.compare.execution.worker import _Outcome
 
     monkeypatch.setattr(progress_module, "_stderr_is_terminal", lambda: terminal)
     cells = Grid(ns=[10], seeds=2).cells()

@@ -7,9 +7,10 @@ import os
 import _sweep_worker as worker
 import pytest
 
-from twostep.compare import sweep as sweep_module
-from twostep.compare.store import Cell, Store
-from twostep.compare.sweep import Grid, run_sweep
+from twostep.compare.execution import sweep as sweep_module
+from twostep.compare.execution.grid import Grid
+from twostep.compare.execution.store import Cell, Store
+from twostep.compare.execution.sweep import run_sweep
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 

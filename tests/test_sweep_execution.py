@@ -7,8 +7,11 @@ import time
 
 import pytest
 
-from twostep.compare.store import Store
-from twostep.compare.sweep import Execution, Grid, check_cells, run_sweep
+from twostep.compare.execution.cell_checks import check_cells
+from twostep.compare.execution.executors import Execution
+from twostep.compare.execution.grid import Grid
+from twostep.compare.execution.store import Store
+from twostep.compare.execution.sweep import run_sweep
 from twostep.theory.errors import ConfigError
 
 STORE: list = []

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from twostep.compare import stats
-from twostep.compare.claims import (
+from twostep.compare.output.table import Table
+from twostep.compare.science import stats
+from twostep.compare.science.claims import (
     Finding,
     Regime,
     Verdict,
@@ -20,7 +21,6 @@ from twostep.compare.claims import (
     family,
     limit_finding,
 )
-from twostep.compare.table import Table
 from twostep.theory import ModelConfig
 
 CFG = ModelConfig(activation="tanh", target="He1", alpha1=0.2, alpha2=0.45)
@@ -122,7 +122,7 @@ def test_a_finding_is_data_a_report_can_rebuild():
 def test_outlier_count_puts_its_sign_tests_in_the_family_once():
     from test_claims_guard import COUNT, _count_results
 
-    from twostep.compare.claims import OutlierCount
+    from twostep.compare.science.claims import OutlierCount
 
     fs = OutlierCount().findings(COUNT, _count_results([(5, 0.45), (1, 0.15), (1, -0.15),
                                                         (1, -0.45)]))

@@ -79,6 +79,8 @@ from typing import Any
 import numpy as np
 import sympy
 
+from twostep.theory.deprecation import moved_names
+
 from . import laws
 from .bbp import spike
 from .config import ModelConfig
@@ -86,10 +88,8 @@ from .counts import paper_count
 from .errors import ConfigError, NonFiniteError
 from .functions import Z, parse_function
 from .steps import check_step_sizes
-from .term_moments import (  # noqa: F401 - DIGITS, A_DRAWS: re-exported
+from .term_moments import (
     A_DRAW_WIDTH,
-    A_DRAWS,
-    DIGITS,
     _a_weights,
     _dims,
     _pieces,
@@ -366,3 +366,10 @@ def visible_new_outliers(config: ModelConfig, N: int, max_k: int | None = None
     if undefined:
         return None, visible, f"terms {undefined} not derived ({config.activation})"
     return len(visible), visible, f"terms {visible} above c^(1/4) at N={N} (k = 1..{max_k})"
+
+
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {
+    "A_DRAWS": "twostep.theory.term_moments",
+    "DIGITS": "twostep.theory.term_moments",
+})

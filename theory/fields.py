@@ -5,9 +5,11 @@ A field of an :func:`observable` record is made with :func:`observed`, which put
 declarations in the dataclass field's metadata (``metadata["scale"]``, ``metadata["step"]``).
 The words are a closed vocabulary (:data:`SCALES`, :data:`STEPS`), written as data:
 
-- the core view's rescaling (compare/rescale.py) loops over a record's fields and applies each
+- the core view's rescaling (compare/science/rescale.py) loops over a record's fields and applies
+each
   field's ``scale``, so a new field is rescaled as it declares, never silently kept;
-- the regime guard (compare/claims/guard.py) hides what belongs to step two (the entries whose
+- the regime guard (compare/science/claims/guard.py) hides what belongs to step two (the entries
+whose
   declared step is 2 or later) to learn whether a statistic reads it.
 
 A field that declares nothing, or a word outside the vocabulary, is refused when the class is
@@ -24,7 +26,7 @@ from .errors import NoSuchTerm
 C = TypeVar("C", bound=type)
 
 #: How a field changes when a measurement at step sizes ``(eta_1, eta_2)`` is rescaled to
-#: ``(eta_1', eta_2')`` (compare/core.py): ``u = eta_1'/eta_1``, ``v = eta_2'/eta_2`` and the
+#: ``(eta_1', eta_2')`` (compare/plans/core.py): ``u = eta_1'/eta_1``, ``v = eta_2'/eta_2`` and the
 #: factor ``s_k = v u^k`` of the exact term ``T_k = eta_2 eta_1^k D_k`` the record describes.
 #: A sequence scales entry by entry.
 SCALES = {
@@ -97,9 +99,9 @@ def step_of(f: dataclasses.Field) -> str:
 
 #: What each field of an :class:`Observables` (and so of a
 #: :class:`~twostep.simulate.Measurement`) is a function of: its ``metadata["of"]``, one of these
-#: keys.  This is the one classification of the fields: the core's rescaling (compare/core.py:
-#: what it rescales, keeps or empties) and the regime guard (compare/claims/guard.py: which reads
-#: are statements about step two) both derive their field lists from it
+#: keys.  This is the one classification of the fields: the core's rescaling (compare/plans/core.py:
+#: what it rescales, keeps or empties) and the regime guard (compare/science/claims/guard.py: which
+#: reads are statements about step two) both derive their field lists from it
 #: (``simulate.measurement.fields_of``), and tests/test_core.py fails for a field without one.
 FIELD_KINDS = {
     "run": "which run it is and how it was made: config, width, seed, options, provenance, "

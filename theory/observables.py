@@ -15,8 +15,8 @@ unknown keys in one line.
 Every field of a record here declares how it scales with the step sizes and which step it
 belongs to (``observed(scale=..., step=...)``, :mod:`twostep.theory.fields`); a field that
 declares nothing is refused when its class is created (``@observable``).  The core view's
-rescaling (compare/rescale.py) and the regime guard (compare/claims/guard.py) read these
-declarations.
+rescaling (compare/science/rescale.py) and the regime guard (compare/science/claims/guard.py) read
+these declarations.
 """
 
 from __future__ import annotations
@@ -24,17 +24,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from twostep.theory.deprecation import moved_names
+
 from . import html
 from .config import ModelConfig
 from .errors import ConfigError
 from .fields import _of, by_k, observable, observed, why_names
 from .records import Observable, P1Stats, Record, _names, typed
-from .spectra import (  # noqa: F401 - Spectrum, spectrum_step: importable from here as before
+from .spectra import (
     FeatureSpectrum,
     Outlier,
     Spectra,
     Spectrum,
-    spectrum_step,
 )
 
 
@@ -102,7 +103,7 @@ class ExactTerm(Projection):
     coherent right vector with beta_*; it is exactly zero in mean for a term that does not
     carry beta_* (the ``reuse-learning`` claim).
 
-    Rescaled to other step sizes (compare/core.py) as each field declares (theory/fields.py):
+    Rescaled to other step sizes (compare/plans/core.py) as each field declares (theory/fields.py):
     the term's own sizes by its factor ``s_k``, the squared ones by ``s_k^2``, ``leakage[m]``
     by ``s_m``; the overlaps and ``left_weight`` do not change."""
 
@@ -181,7 +182,7 @@ class Series(Record):
     ``residual_norm``, ``update_norm``, the operator ``norms`` ``||T_k||`` and their
     successive ``ratios``, the ``tolerance`` and ``converges`` (residual <= tolerance), and
     ``p1`` (:class:`P1Stats`: the size of the first-order part).  A measurement rescaled to
-    other step sizes (compare/core.py, docs/claims.md) also has ``core_rule``, ``radius``,
+    other step sizes (compare/plans/core.py, docs/claims.md) also has ``core_rule``, ``radius``,
     ``core_from`` (the :class:`ModelConfig` it was measured at) and ``core_scales`` (the factor
     of each term).  How each
     is rescaled is its declared scale (theory/fields.py): ``given`` ones are set by the
@@ -351,3 +352,7 @@ class Observables(Observable):
 #: The fields an :class:`Observables` has: every one is a field of a Measurement too, with
 #: the same name and type (tests/test_contract.py).
 OBSERVABLE_FIELDS = _names(Observables)
+
+
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {"spectrum_step": "twostep.theory.spectra"})

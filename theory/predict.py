@@ -40,16 +40,17 @@ from typing import Any
 
 import sympy
 
+from twostep.theory.deprecation import moved_names
+
 from . import budget, hermite
 from .bbp import spike
 from .config import ModelConfig
-from .counts import HALF, exponent, one_step_spike_count, paper_count, ratio  # noqa: F401
+from .counts import exponent, one_step_spike_count, paper_count, ratio
 from .errors import ConfigError
 from .functions import Z, parse_function
 from .laws import predictable as predictable_law
 from .observables import BetaLearning, FeatureSpikes
-from .prediction import (  # noqa: F401 - the Prediction's types, importable from here too
-    PREDICTION_SCHEMA,
+from .prediction import (
     BBPModel,
     Prediction,
     StepOneScaling,
@@ -335,3 +336,10 @@ def _features(a1: Fraction) -> FeatureSpikes:
         spike_count=l_count, alpha=float(a1), critical=l_critical,
         interval=f"(({l_count}-1)/(2*{l_count}), {l_count}/(2*{l_count}+2))",
         reference="Moniri, Lee, Hassani, Dobriban 2023 (arXiv 2310.07891)")
+
+
+#: names importable from here before 0.4, now only from their own module
+__getattr__ = moved_names(__name__, {
+    "HALF": "twostep.theory.counts",
+    "PREDICTION_SCHEMA": "twostep.theory.prediction",
+})

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from twostep.theory.spectra import Outlier
+
 from . import amplitudes, html
 from .config import ModelConfig
 from .errors import ConfigError
@@ -28,7 +30,6 @@ from .observables import (
     FeatureSpikes,
     Missing,
     Observables,
-    Outlier,
     Record,
     StepOneSpike,
 )

@@ -5,7 +5,7 @@ read one by name with ``obs.spectrum("W2")``.
 
 Every field declares how it scales and which step it belongs to (:mod:`twostep.theory.fields`);
 a spectrum's ``step`` is the GD step of its matrix (:func:`spectrum_step`), which the regime
-guard reads (compare/claims/guard.py).
+guard reads (compare/science/claims/guard.py).
 """
 
 from __future__ import annotations

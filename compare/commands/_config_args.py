@@ -22,7 +22,7 @@ from twostep.theory import config as _config
 from twostep.theory.config import BATCH_MODES, FIRST_LAYER, LOSSES, SECOND_LAYER, ModelConfig
 from twostep.theory.errors import ConfigError
 
-from ..paths import read_input_file
+from ..execution.paths import read_input_file
 
 #: The config's defaults, read from its fields: building the parser validates no config (that
 #: would load sympy for ``twostep --help``).
@@ -112,7 +112,8 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
 
 def load_config_file(path: str, flag: str = "--config") -> ModelConfig:
     """The ModelConfig of the JSON file ``path`` given with ``flag``: a regular file of at
-    most :data:`~twostep.compare.paths.MAX_INPUT_BYTES` (:func:`read_input_file`), decoded by
+    most :data:`~twostep.compare.execution.paths.MAX_INPUT_BYTES` (:func:`read_input_file`),
+    decoded by
     :meth:`ModelConfig.from_json` (UTF-8, or UTF-8/16/32 with a byte-order mark); every
     refusal is one line naming the flag and the file."""
     data = read_input_file(path, f"{flag} {path}")

@@ -1,7 +1,7 @@
 """``twostep export STORE --out FILE``: a store's per-seed measurements as one long table.
 
 One row per (cell, config fields, N, seed, observable, k, value) (``Store.to_frame()``,
-:mod:`twostep.compare.export`; docs/howto-paper.md), written as CSV or parquet.  With
+:mod:`twostep.compare.output.export`; docs/howto-paper.md), written as CSV or parquet.  With
 ``--evidence``, the verdicts' per-N evidence instead (``export.evidence_frame``) of the plan
 ``twostep report`` evaluates.  Needs the
 optional extra ``export`` (pandas, pyarrow): without it, one line naming it and exit 2.
@@ -27,8 +27,14 @@ from pathlib import Path
 from twostep.simulate.files import place_new, umask
 from twostep.theory.errors import ConfigError
 
-from ..export import EVIDENCE_COLUMNS
-from ..paths import check_path_name, check_writable_folder, disk_full, parent_of, path_errors
+from ..execution.paths import (
+    check_path_name,
+    check_writable_folder,
+    disk_full,
+    parent_of,
+    path_errors,
+)
+from ..output.export import EVIDENCE_COLUMNS
 from ._output_args import add_json_argument
 
 FORMATS = ("csv", "parquet")
@@ -160,8 +166,8 @@ def write(frame, path: Path, fmt: str, *, replace: bool, store: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import require_pandas
-    from ..store import Store, check_store_path
+    from ..execution.store import Store, check_store_path
+    from ..output.export import require_pandas
 
     fmt = file_format(args)
     require_pandas(parquet=fmt == "parquet")
@@ -196,9 +202,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _evidence(store, name: str):
     """The evidence of the verdicts ``twostep report`` gives for this store (its plan)."""
-    from .. import core_plan
-    from ..export import evidence_frame
-    from ..verify import evaluate, inferred_plan, stored_plan
+    from ..output.export import evidence_frame
+    from ..plans import core_plan
+    from ..plans.verify import evaluate, inferred_plan, stored_plan
     from .report import nothing_to_report
 
     core = core_plan.stored_as_core(store)

@@ -4,7 +4,7 @@ Prints how many examples were evaluated and the count of each verdict (an exampl
 one verdict per finding); on an ``inconsistent`` verdict, the simplest failing point
 (after shrinking) and the exact command that reproduces it, and exits 1.  ``outlier-count``,
 ``term-exponent`` and ``reuse-gap`` are evaluated by rescaling one base sweep
-(compare/core.py; from Python, ``fuzz(..., core=False)`` simulates every example instead); a
+(compare/plans/core.py; from Python, ``fuzz(..., core=False)`` simulates every example instead); a
 failure found on the core is rerun directly with the claim's own options (what the reproduce
 command runs) and both verdicts are printed.
 """
@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from twostep.simulate import spectra
     from twostep.theory.errors import ConfigError
 
-    from ..claims import get_claim
-    from ..fuzz import MAX_SEED, fuzz
+    from ..plans.fuzz import MAX_SEED, fuzz
+    from ..science.claims import get_claim
     from ._budget import budget_minutes
     from ._config_args import load_config_file
 

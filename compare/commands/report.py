@@ -7,10 +7,10 @@ at least two widths, ``reuse-gap`` where both batch modes were run, ``bbp`` for 
 
 The store is only read (a read-only connection that creates no file beside it, so a store in
 a read-only folder works).  ``--out`` is written only if it is new, empty or a report folder
-twostep wrote (see ``twostep.compare.report``); with ``--json`` (or ``--format json``)
+twostep wrote (see ``twostep.compare.output.report``); with ``--json`` (or ``--format json``)
 standard output is one JSON document and every other line goes to standard error.  Every
 report folder holds ``report.html``, the whole report in one self-contained file
-(:mod:`twostep.compare.report_html`); ``--format html`` also prints it on standard output.
+(:mod:`twostep.compare.output.report_html`); ``--format html`` also prints it on standard output.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 
 from twostep.theory.errors import ConfigError
 
-from ..paths import check_path_name, disk_full, path_errors
+from ..execution.paths import check_path_name, disk_full, path_errors
 from ._output_args import add_figure_arguments, add_format_arguments
 
 #: What a full disk leaves while a report is written (it is built aside, then moved in).
@@ -65,9 +65,9 @@ def nothing_to_report(store, name) -> str:
 
 
 def check_report_folder(out: str, *, force: bool, stores: tuple[str, ...]) -> None:
-    """:func:`twostep.compare.report.check_output_dir` of ``--out``, with a name too long for
+    """:func:`twostep.compare.output.report.check_output_dir` of ``--out``, with a name too long for
     the file system, or any other OSError of the look at it, refused in one line."""
-    from ..report import check_output_dir
+    from ..output.report import check_output_dir
 
     check_path_name(out, f"output {out}")
     with path_errors(f"output {out}"):
@@ -75,14 +75,14 @@ def check_report_folder(out: str, *, force: bool, stores: tuple[str, ...]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import print_verdicts, write_report
-    from ..store import Store, check_store_path
-    from ..verify import evaluate, inferred_plan, spectrum_measurement, stored_plan
+    from ..execution.store import Store, check_store_path
+    from ..output.report import print_verdicts, write_report
+    from ..plans.verify import evaluate, inferred_plan, spectrum_measurement, stored_plan
 
     check_store_path(args.store, readonly=True)  # missing, empty, not a store: one line
     check_report_folder(args.out, force=args.force, stores=(args.store,))
-    from .. import core_plan
-    from ..plot_report import figure_options
+    from ..output.plot_report import figure_options
+    from ..plans import core_plan
 
     figures = figure_options(args)  # format and style file checked before the store is read
 

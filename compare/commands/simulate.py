@@ -21,9 +21,15 @@ from twostep.simulate.options import RunOptions
 from twostep.theory import ConfigError
 from twostep.theory.config import number_text
 from twostep.theory.errors import TwostepError
-from twostep.theory.observables import Spectrum
+from twostep.theory.spectra import Spectrum
 
-from ..paths import check_path_name, check_writable_folder, disk_full, parent_of, path_errors
+from ..execution.paths import (
+    check_path_name,
+    check_writable_folder,
+    disk_full,
+    parent_of,
+    path_errors,
+)
 from ._config_args import add_config_arguments, config_from_args
 from ._run_args import add_run_arguments, run_options
 
@@ -250,7 +256,7 @@ def _check_sizes(args: argparse.Namespace, config, options: RunOptions, steps) -
     """What ``simulate.run`` would refuse only after its imports, refused first (one line),
     with the flags' spellings."""
     from twostep.simulate import gd, memory
-    from twostep.simulate.runner import check_inputs
+    from twostep.simulate.inputs import check_inputs
 
     if not 2 <= args.N <= MAX_N:
         raise ConfigError(f"--N must be an integer >= 2 and <= 10^12, got {args.N}")

@@ -15,22 +15,16 @@ import json
 import sys
 import time
 
+from twostep.compare.execution.cell_checks import check_cells
+from twostep.compare.execution.executors import EXECUTORS, require_dask
+from twostep.compare.execution.grid import MAX_SEEDS, Grid, check_seed_count, geometric_ns
+from twostep.compare.execution.worker import error_summary
 from twostep.theory.config import BATCH_MODES, ModelConfig
 from twostep.theory.errors import ConfigError
 
-from ..paths import disk_full
-from ..store import check_store_path
-from ..sweep import (
-    EXECUTORS,
-    MAX_SEEDS,
-    Grid,
-    check_cells,
-    check_seed_count,
-    error_summary,
-    geometric_ns,
-    require_dask,
-    run_sweep,
-)
+from ..execution.paths import disk_full
+from ..execution.store import check_store_path
+from ..execution.sweep import run_sweep
 from ._config_args import DistinctWidths, batch_mode, load_config_file
 from ._output_args import add_json_argument
 from ._run_args import add_run_arguments, run_options, run_options_from_args
@@ -139,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary_data(result, store: str, elapsed: float) -> dict:
-    """What ``--json`` prints: the counts of :class:`~twostep.compare.progress.SweepResult`,
-    the store, the elapsed seconds and each failed cell (its description, config, N, seed
-    and the first line of its error)."""
+    """What ``--json`` prints: the counts of
+    :class:`~twostep.compare.execution.progress.SweepResult`, the store, the elapsed seconds and
+    each failed cell (its description, config, N, seed and the first line of its error)."""
     failures = [{"cell": cell.describe(), "config": cell.config.to_dict(), "N": cell.N,
                  "seed": cell.seed, "error": error_summary(error)}
                 for cell, error in result.failed]

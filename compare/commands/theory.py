@@ -171,7 +171,7 @@ def _check_finite(data: dict[str, Any]) -> None:
     numerical-error line naming the first one, not a table of ``inf``."""
     from twostep.theory.errors import NonFiniteError
 
-    from ..cell import _non_finite_path
+    from ..execution.cell import _non_finite_path
 
     where = _non_finite_path(data, "prediction")
     if where is not None:

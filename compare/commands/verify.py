@@ -1,6 +1,6 @@
 """``twostep verify``: check claims against simulation, print the tables, write the report.
 
-With no arguments it runs :data:`twostep.compare.verify.DEFAULT_PLAN` (the seed's claims at a
+With no arguments it runs :data:`twostep.compare.plans.verify.DEFAULT_PLAN` (the seed's claims at a
 scale of a few minutes on 2 cores).  ``--claim C [--config FILE] --N ... --seeds S`` runs one
 chosen claim.  Every input is validated, and the output folder checked, before anything is
 simulated or written.  Finished cells are kept in the store (``--store``), so a rerun only
@@ -13,7 +13,7 @@ Before anything runs it prints the predictions of the configurations the plan ch
 ``--json`` (or ``--format json``) standard output is one JSON document (the predictions,
 the verdicts and the step-size-free exponents: :func:`json_document`) and every other line
 goes to standard error.  ``--out`` is written only if it is new, empty or a report folder
-twostep wrote (see ``twostep.compare.report``).
+twostep wrote (see ``twostep.compare.output.report``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 
+from ..plans.profiles import PROFILES
 from ._budget import budget_minutes
 from ._config_args import DistinctWidths, load_config_file
 from ._output_args import add_figure_arguments, add_format_arguments
@@ -84,8 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "verdicts, which decide nothing, never fail a run)")
 
 
-#: The built-in plans of ``--profile``.
-PROFILES = ("default", "deep", "headline")
 #: Seeds per N when ``--seeds`` is not given.
 DEFAULT_SEEDS = 4
 
@@ -115,9 +114,9 @@ def seeds_argument(text: str) -> int | dict[int, int]:
 
 def _core_anchors(args: argparse.Namespace) -> tuple[ModelConfig, ...] | None:
     """The core view's anchors when the plan runs through it (``--profile headline``:
-    compare/headline.py), else None (the plan's cells run directly)."""
+    compare/plans/headline.py), else None (the plan's cells run directly)."""
     if args.claim is None and args.profile == "headline":
-        from ..headline import ANCHORS
+        from ..plans.headline import ANCHORS
 
         return ANCHORS
     return None
@@ -133,14 +132,14 @@ def _seeds_for(args: argparse.Namespace, Ns) -> int | dict[int, int]:
 
 
 def build_plan(args: argparse.Namespace):
-    from ..claims import get_claim
-    from ..verify import DEEP_PLAN, DEFAULT_PLAN, Check
+    from ..plans.verify import DEEP_PLAN, DEFAULT_PLAN, Check
+    from ..science.claims import get_claim
 
     if args.claim is None:
         if args.config or args.N:
             raise ConfigError("--config and --N go with --claim (the default plan fixes its own)")
         if args.profile == "headline":
-            from ..headline import headline_plan, seeds_override
+            from ..plans.headline import headline_plan, seeds_override
 
             return headline_plan(seeds_override(args.seeds)), True
         if args.seeds is not None:
@@ -158,7 +157,7 @@ def build_plan(args: argparse.Namespace):
 
 
 def _config_text(cfg: ModelConfig) -> str:
-    from ..report import config_label
+    from ..output.report import config_label
 
     default = ModelConfig()
     extra = [f"{name}={getattr(cfg, name):g}" for name in
@@ -208,8 +207,8 @@ def _step_free(plan, results) -> list[tuple[Any, list[dict[str, Any]]]]:
     per (step-size-free part, widths, seeds): the exact terms ``D_k`` of one seed and width do
     not depend on the step sizes (docs/theory.md), so checks that differ only in them measure
     the same gamma_k (the first whose regime guard lets it be measured is shown)."""
-    from ..claims.coherent import gamma_data
-    from ..rescale import step_free_key
+    from ..science.claims.coherent import gamma_data
+    from ..science.rescale import step_free_key
 
     found, seen = [], set()
     for chk, res in zip(plan, results):
@@ -227,7 +226,7 @@ def _step_free(plan, results) -> list[tuple[Any, list[dict[str, Any]]]]:
 def step_free_block(plan, results) -> str:
     """The step-size-free exponents gamma_k (docs/claims.md) of every setup the plan measured
     with exact terms, once per (activation, target, batch, psi, noise) and step sizes."""
-    from ..claims.coherent import gamma_lines
+    from ..science.claims.coherent import gamma_lines
 
     lines = []
     for chk, rows in _step_free(plan, results):
@@ -242,7 +241,8 @@ def step_free_block(plan, results) -> str:
 
 def step_free_data(plan, results) -> list[dict[str, Any]]:
     """What :func:`step_free_block` prints, as data: per setup the ``check`` it came from, its
-    ``config`` (a dict) and ``gammas`` (:func:`~twostep.compare.claims.coherent.gamma_data`)."""
+    ``config`` (a dict) and ``gammas``
+    (:func:`~twostep.compare.science.claims.coherent.gamma_data`)."""
     return [{"check": chk.name, "config": chk.config.to_dict(), "gammas": rows}
             for chk, rows in _step_free(plan, results)]
 
@@ -261,7 +261,9 @@ def json_document(verdicts, predicted, plan, results) -> str:
 
 def _check_run_args(args: argparse.Namespace) -> None:
     """Refuse bad ``--seeds``, ``--budget``, ``--jobs``, executor or scheduler with one line."""
-    from ..sweep import _check_jobs, check_seed_count, require_dask
+    from twostep.compare.execution.executors import check_jobs as _check_jobs
+    from twostep.compare.execution.executors import require_dask
+    from twostep.compare.execution.grid import check_seed_count
 
     for count in (args.seeds.values() if isinstance(args.seeds, dict)
                   else [DEFAULT_SEEDS if args.seeds is None else args.seeds]):
@@ -279,9 +281,9 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     """The plan, the extra cells (the spectrum cell of the default plan's figure) and the
     plan's cells, every input, width, the output folder and the store checked before anything
     is created."""
-    from ..plot_report import figure_options
-    from ..store import Cell, check_store_path
-    from ..verify import SPECTRUM_CELL, check_plan
+    from ..execution.store import Cell, check_store_path
+    from ..output.plot_report import figure_options
+    from ..plans.verify import SPECTRUM_CELL, check_plan
     from .report import check_report_folder
 
     plan, default = build_plan(args)
@@ -290,8 +292,8 @@ def _checked_plan(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[
     if default and anchors is None and not args.no_plots:
         extra.append(Cell(SPECTRUM_CELL["config"], SPECTRUM_CELL["N"], SPECTRUM_CELL["seed"],
                           SPECTRUM_CELL["options"]))
-    if anchors is not None:  # one base sweep per setup (compare/core_plan.py)
-        from ..core_plan import plan_cells as core_cells
+    if anchors is not None:  # one base sweep per setup (compare/plans/core_plan.py)
+        from ..plans.core_plan import plan_cells as core_cells
 
         cells = check_plan(plan, extra, here=args.scheduler is None,
                            cells=lambda p: core_cells(p, anchors))
@@ -312,20 +314,20 @@ def _run_plan(args: argparse.Namespace, plan: list[Any], extra: list[Any], store
     return the plan run and the checks' result."""
     from functools import partial
 
-    from ..paths import disk_full
-    from ..verify import run_checks
+    from ..execution.paths import disk_full
+    from ..plans.verify import run_checks
     from .sweep import STORE_KEPT
 
     anchors = _core_anchors(args)
     if anchors is not None:
-        from ..core_plan import run_core_plan
+        from ..plans.core_plan import run_core_plan
 
         runner = partial(run_core_plan, anchors=anchors)
     else:
         runner = partial(run_checks, extra_cells=extra)
     with disk_full(f"store {args.store}", STORE_KEPT):
         if args.budget is not None:
-            from ..power import powered_plan
+            from ..plans.power import powered_plan
 
             plan, powers = powered_plan(plan, store, args.budget * 60, jobs=args.jobs,
                                         executor=args.executor, scheduler=args.scheduler,
@@ -355,10 +357,10 @@ def _write_outputs(args: argparse.Namespace, plan: list[Any], result: Any, *, ex
     """Print the verdicts and the step-size-free exponents (with ``--format json``: one JSON
     document of them and the predictions, :func:`json_document`) and write the report; return
     the verdicts and the report folder."""
-    from ..paths import disk_full
-    from ..plot_report import figure_options
-    from ..report import print_verdicts, write_report
-    from ..verify import spectrum_measurement
+    from ..execution.paths import disk_full
+    from ..output.plot_report import figure_options
+    from ..output.report import print_verdicts, write_report
+    from ..plans.verify import spectrum_measurement
     from .report import REPORT_KEPT
 
     spectrum = spectrum_measurement(store.get()) if extra else None
@@ -393,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
     print(preamble + "\n", file=text_out, flush=True)
     print(f"twostep verify: {len(plan)} check(s), {len(cells)} simulation cell(s); store "
           f"{args.store}", file=sys.stderr, flush=True)
-    from ..store import SharedStore
+    from ..execution.store import SharedStore
 
     with SharedStore(args.store) as store:  # one Store for the sweep, the plan and the report
         plan, result = _run_plan(args, plan, extra, store)
@@ -402,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts, out = _write_outputs(args, plan, result, extra=extra, predicted=predicted,
                                        preamble=preamble, text_out=text_out, store=store)
     elapsed = time.perf_counter() - t0
-    from ..claims.codes import Status
+    from ..science.claims.codes import Status
 
     counts = {s.value: sum(v.status == s for v in verdicts) for s in Status}
     print(f"twostep verify: {json.dumps(counts)} in {elapsed:.0f} s; report in {out}/report.md",

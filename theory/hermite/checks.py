@@ -9,12 +9,14 @@ import math
 import mpmath
 import sympy
 
+from twostep.theory.mpeval import _capped_functions
+
 from ..budget import _evaluates, _short
 from ..errors import ConfigError
 from ..functions import Function, Z, parse_function
 from ..singular import real_singularity
 from .gaussian import _SQRT_2PI
-from .numerics import _capped_functions, _mp_callable
+from .numerics import _mp_callable
 
 #: Largest precision (significant digits) a caller may ask for.
 MAX_DIGITS = 200

@@ -11,7 +11,7 @@ import sympy
 
 from .. import nonsmooth
 from ..functions import Z
-from ..mpeval import _EXP_CAP, _capped_functions, mp_callable  # noqa: F401 - re-exported
+from ..mpeval import mp_callable
 
 
 def _mp_callable(expr: sympy.Expr, capped: dict[str, Callable] | None = None):

@@ -1,0 +1,1 @@
+"""twostep.compare.output: output: the report, its tables and its figures."""
