@@ -149,3 +149,15 @@ def test_the_facade_refuses_an_unknown_name_in_one_line():
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
         twostep.no_such_thing  # noqa: B018
 
+
+
+def test_the_readme_python_example_is_the_facade_in_six_lines():
+    """README's "In Python" block: ``import twostep as ts`` and six lines in all, reading every
+    name through ``ts.`` (no other import of the package)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## In Python"):]
+    block = section[section.index("```python\n") + len("```python\n"):]
+    lines = [ln for ln in block[:block.index("```")].splitlines() if ln.strip()]
+    assert lines[0] == "import twostep as ts", lines[0]
+    assert len(lines) == 6, lines
+    assert not [ln for ln in lines[1:] if re.search(r"^\s*(from|import)\s", ln)], lines
