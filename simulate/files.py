@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from twostep.theory import ConfigError
@@ -89,3 +90,27 @@ def place_new(temp: str, target: Path) -> None:
         os.rename(temp, target)
         return
     os.unlink(temp)
+
+
+def refuse_to_replace(name: str, mode: int, *, ours: Callable[[], bool], what: str, force: bool,
+                      force_hint: str, folder: str = "directory") -> None:
+    """Refuse (one-line ConfigError) replacing the existing file ``name`` of ``lstat`` mode
+    ``mode`` unless it is a regular file twostep wrote (``ours()``, asked only of a regular
+    file; described as ``what``) and
+    ``force`` is given (spelled ``force_hint`` in the advice).  A symbolic link (never written
+    through), a ``folder``, a device, FIFO or socket and a file twostep did not write are
+    refused whatever ``force``."""
+    if stat.S_ISLNK(mode):
+        raise ConfigError(f"{name} is a symbolic link; twostep never writes through or "
+                          "replaces one: give a new file name")
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{name} is a {folder}; give a file name")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{name} is not a regular file (a device, FIFO or socket); it is "
+                          "never replaced: give a new file name")
+    if not ours():
+        raise ConfigError(f"{name} exists and twostep did not write it (not {what}); it is "
+                          "never replaced: give a new file name")
+    if not force:
+        raise ConfigError(f"{name} exists ({what}); give a new file name, or {force_hint} "
+                          "to replace it")

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import platform
-import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +47,7 @@ from .files import (
     is_measurement_file,
     is_measurement_npz,
     place_new,
+    refuse_to_replace,
     umask,
 )
 from .formats import FORMAT, OLD_FORMATS, upgrade
@@ -253,21 +254,8 @@ class Measurement(Observables):
             except OSError as err:
                 raise ConfigError(f"{target}: cannot be examined ({err.strerror or err}); "
                                   "nothing was written") from None
-            mode = info.st_mode
-            if stat.S_ISLNK(mode):
-                raise ConfigError(f"{target} is a symbolic link; twostep never writes through "
-                                  "or replaces one: give a new file name")
-            if stat.S_ISDIR(mode):
-                raise ConfigError(f"{target} is a directory; give a file name")
-            if not stat.S_ISREG(mode):
-                raise ConfigError(f"{target} is not a regular file (a device, FIFO or socket); "
-                                  "it is never replaced: give a new file name")
-            if not ours(target):
-                raise ConfigError(f"{target} exists and twostep did not write it (not {what}); "
-                                  "it is never replaced: give a new file name")
-            if not force:
-                raise ConfigError(f"{target} exists ({what}); give a new file name, or "
-                                  f"{force_hint} to replace it")
+            refuse_to_replace(str(target), info.st_mode, ours=functools.partial(ours, target),
+                              what=what, force=force, force_hint=force_hint)
             replaced.append(target)
         return replaced
 

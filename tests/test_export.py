@@ -280,7 +280,7 @@ def test_export_never_replaces_what_twostep_did_not_write(work, capsys, plant):
         target.mkdir()
     before = sorted(p.name for p in work.iterdir())
     err = _refused(capsys, "--out", "t.csv", "--force")
-    assert {"theirs": "twostep did not export it", "link": "symbolic link",
+    assert {"theirs": "twostep did not write it (not a twostep export)", "link": "symbolic link",
             "folder": "is a folder"}[plant] in err
     assert sorted(p.name for p in work.iterdir()) == before
     if plant == "theirs":

@@ -19,12 +19,11 @@ import argparse
 import csv
 import json
 import os
-import stat
 import sys
 import tempfile
 from pathlib import Path
 
-from twostep.simulate.files import place_new, umask
+from twostep.simulate.files import place_new, refuse_to_replace, umask
 from twostep.theory.errors import ConfigError
 
 from ..execution.paths import (
@@ -107,21 +106,9 @@ def check_target(path: Path, force: bool) -> bool:
         except FileNotFoundError:
             check_writable_folder(parent_of(path), what)
             return False
-        mode = info.st_mode
-        if stat.S_ISLNK(mode):
-            raise ConfigError(f"{what} is a symbolic link; twostep never writes through or "
-                              "replaces one: give a new file name")
-        if stat.S_ISDIR(mode):
-            raise ConfigError(f"{what} is a folder; give a file name")
-        if not stat.S_ISREG(mode):
-            raise ConfigError(f"{what} is not a regular file (a device, FIFO or socket); it "
-                              "is never replaced: give a new file name")
-        if not is_export_file(path):
-            raise ConfigError(f"{what} exists and twostep did not export it; it is never "
-                              "replaced: give a new file name")
-        if not force:
-            raise ConfigError(f"{what} exists (a twostep export); give a new file name, or "
-                              "--force to replace it")
+        refuse_to_replace(what, info.st_mode, ours=lambda: is_export_file(path),
+                          what="a twostep export", force=force, force_hint="--force",
+                          folder="folder")
         check_writable_folder(parent_of(path), what)
     return True
 
