@@ -87,7 +87,9 @@ def _instance(cls: type) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
 
 
-def _deprecated(old: str, new: str) -> None:
+def deprecated_read(old: str, new: str) -> None:
+    """Warn (:class:`RecordAccessWarning`, at the caller's caller) that the read ``old`` of a
+    record is deprecated, naming ``new``, the read to use."""
     warnings.warn(f"{old} is deprecated; use {new} (the mapping emulation of the records goes "
                   "in twostep 0.5)", RecordAccessWarning, stacklevel=3)
 
@@ -107,18 +109,18 @@ class Record(Observable):
         if not isinstance(name, str) or name not in _names(type(self)):
             raise KeyError(key)
         me = _instance(type(self))
-        _deprecated(f"{me}[{key!r}]", f"{me}.{name}")
+        deprecated_read(f"{me}[{key!r}]", f"{me}.{name}")
         return self._as_mapped(name)
 
     def get(self, key: str, default: Any = None) -> Any:
         me = _instance(type(self))
-        _deprecated(f"{me}.get({key!r})", f"{me}.{key} (None when not set)")
+        deprecated_read(f"{me}.get({key!r})", f"{me}.{key} (None when not set)")
         value = self._as_mapped(key) if key in _names(type(self)) else None
         return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
         me = _instance(type(self))
-        _deprecated(f"{key!r} in {me}", f"{me}.{key} is not None")
+        deprecated_read(f"{key!r} in {me}", f"{me}.{key} is not None")
         return isinstance(key, str) and key in _names(type(self)) and getattr(self, key) is not None
 
     def _set(self) -> list[str]:
@@ -131,27 +133,27 @@ class Record(Observable):
 
     def __iter__(self):
         me = _instance(type(self))
-        _deprecated(f"iterating {me}", f"its attributes (or {me}.to_dict())")
+        deprecated_read(f"iterating {me}", f"its attributes (or {me}.to_dict())")
         return iter(self._set())
 
     def keys(self):
         me = _instance(type(self))
-        _deprecated(f"{me}.keys()", f"its attributes (or {me}.to_dict())")
+        deprecated_read(f"{me}.keys()", f"its attributes (or {me}.to_dict())")
         return self._set()
 
     def items(self):
         me = _instance(type(self))
-        _deprecated(f"{me}.items()", f"its attributes (or {me}.to_dict())")
+        deprecated_read(f"{me}.items()", f"its attributes (or {me}.to_dict())")
         return [(k, self._as_mapped(k)) for k in self._set()]
 
     def values(self):
         me = _instance(type(self))
-        _deprecated(f"{me}.values()", f"its attributes (or {me}.to_dict())")
+        deprecated_read(f"{me}.values()", f"its attributes (or {me}.to_dict())")
         return [self._as_mapped(k) for k in self._set()]
 
     def __len__(self) -> int:
         me = _instance(type(self))
-        _deprecated(f"len({me})", f"its attributes (or {me}.to_dict())")
+        deprecated_read(f"len({me})", f"its attributes (or {me}.to_dict())")
         return len(self._set())
 
     def __bool__(self) -> bool:

@@ -25,7 +25,7 @@ from .records import (
     Observable,
     Record,
     Solver,
-    _deprecated,
+    deprecated_read,
     typed,
     typed_tuple,
 )
@@ -221,7 +221,7 @@ class Spectra(Observable):
         """The spectrum of the matrix ``name``, None when there is none (a ``default``: the
         deprecated mapping read)."""
         if default is not _UNSET:
-            _deprecated(f"obs.spectra.get({name!r}, default)",
+            deprecated_read(f"obs.spectra.get({name!r}, default)",
                         f"obs.spectra.get({name!r}) (None when absent) or obs.spectrum({name!r})")
         for e in self.entries:
             if e.name == name:
@@ -240,17 +240,18 @@ class Spectra(Observable):
 
     # -- the mapping reads of twostep 0.3, deprecated ---------------------------------------
     def __getitem__(self, name: str) -> Spectrum:
-        _deprecated(f"obs.spectra[{name!r}]", f"obs.spectrum({name!r})")
+        deprecated_read(f"obs.spectra[{name!r}]", f"obs.spectrum({name!r})")
         return self.find(name)
 
     def keys(self) -> list[str]:
-        _deprecated("obs.spectra.keys()", "obs.spectra.names")
+        deprecated_read("obs.spectra.keys()", "obs.spectra.names")
         return list(self.names)
 
     def items(self) -> list[tuple[str, Spectrum]]:
-        _deprecated("obs.spectra.items()", "the entries, in order: for s in obs.spectra (s.name)")
+        deprecated_read("obs.spectra.items()",
+                        "the entries, in order: for s in obs.spectra (s.name)")
         return [(e.name, e) for e in self.entries]
 
     def values(self) -> list[Spectrum]:
-        _deprecated("obs.spectra.values()", "the entries, in order: for s in obs.spectra")
+        deprecated_read("obs.spectra.values()", "the entries, in order: for s in obs.spectra")
         return list(self.entries)

@@ -14,8 +14,8 @@
   ``LearningExtra`` in learning.py); :class:`ByKey` holds values by a width N or a term k.
 
 They keep the dict reads of the old form one minor version (``x["key"]``, ``x.get("key")``),
-with a ``DeprecationWarning`` naming the attribute to use (a
-:class:`~twostep.theory.records.RecordAccessWarning` for ``pvalues`` and ``extra``).
+with a :class:`~twostep.theory.records.RecordAccessWarning` (a ``DeprecationWarning``) naming the
+attribute to use.
 """
 
 from __future__ import annotations
@@ -28,14 +28,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
-from twostep.theory.records import RecordAccessWarning
+from twostep.theory.records import deprecated_read as _warn_read
 
 V = TypeVar("V")
-
-
-def _deprecated_read(owner: str, key: str) -> None:
-    warnings.warn(f"{owner}[{key!r}] is deprecated; use {owner}.{key} (the dict form goes in "
-                  "the next minor version)", DeprecationWarning, stacklevel=3)
 
 
 class _DictReads:
@@ -44,24 +39,22 @@ class _DictReads:
     _owner: ClassVar[str] = "record"
 
     def __getitem__(self, key: str) -> Any:
-        _deprecated_read(self._owner, key)
+        _warn_read(f"{self._owner}[{key!r}]", f"{self._owner}.{key}")
         try:
             return self.to_dict()[key]
         except KeyError:
             raise KeyError(key) from None
 
     def get(self, key: str, default: Any = None) -> Any:
-        _deprecated_read(self._owner, key)
+        _warn_read(f"{self._owner}[{key!r}]", f"{self._owner}.{key}")
         return self.to_dict().get(key, default)
 
     def keys(self):
-        warnings.warn(f"{self._owner}.keys() is deprecated; read the record's attributes",
-                      DeprecationWarning, stacklevel=2)
+        _warn_read(f"{self._owner}.keys()", "the record's attributes")
         return self.to_dict().keys()
 
     def __iter__(self) -> Iterator[str]:
-        warnings.warn(f"iterating {self._owner} is deprecated; read the record's attributes",
-                      DeprecationWarning, stacklevel=2)
+        _warn_read(f"iterating {self._owner}", "the record's attributes")
         return iter(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
@@ -158,11 +151,6 @@ class MappingInputs(RuleInputs):
 
 
 # -- a finding's raw p-values -----------------------------------------------------------------
-
-def _warn_read(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated; use {new} (the dict form goes in the next minor "
-                  "version)", RecordAccessWarning, stacklevel=3)
-
 
 @dataclass(frozen=True)
 class PValue:
