@@ -15,7 +15,7 @@ from twostep.theory.config import ModelConfig
 from twostep.theory.errors import ConfigError
 from twostep.theory.observables import ExactTerm, Projection
 
-from .codes import BLOCKED_CODES, Reason, Status
+from .codes import Reason, Status
 from .guard import step_two_reads
 from .results import Finding, Results
 
@@ -167,7 +167,7 @@ def _blocked(claim: str, subject: str, config: ModelConfig, predicted: Any,
     is free text): ``blocked`` when the reason is the regime guard's (its code in
     :data:`~.codes.BLOCKED_CODES`: the theory does not apply), else ``inconclusive``."""
     reason = Reason.of(reason)
-    status = Status.BLOCKED if reason.code in BLOCKED_CODES else Status.INCONCLUSIVE
+    status = Status.undecided(reason.code)
     return Finding(claim, subject, config, Table(["N"], title=f"{claim}: {subject}"), predicted,
                    math.nan, (math.nan, math.nan), {},
                    lambda adj: (status, reason, math.nan))

@@ -49,6 +49,13 @@ class Status(str, Enum):
             raise ValueError(f"decision status {value!r}; allowed: "
                              f"{', '.join(s.value for s in cls)}") from None
 
+    @classmethod
+    def undecided(cls, code: str) -> Status:
+        """The status of a finding no data decided, for its reason's ``code``: ``blocked`` for
+        the regime guard's codes (:data:`BLOCKED_CODES`: the theory does not apply), else
+        ``inconclusive``."""
+        return cls.BLOCKED if code in BLOCKED_CODES else cls.INCONCLUSIVE
+
 
 #: Code of a reason given as free text (a user claim's ``decide`` that returns a string, a
 #: verdict stored before reasons had codes).

@@ -19,7 +19,7 @@ from twostep.theory.predict import predict
 from twostep.theory.prediction import Prediction
 
 from .base import Claim, _available_terms, _per_N
-from .codes import BLOCKED_CODES, Reason, Status
+from .codes import Reason, Status
 from .coherent import cell_seconds, exponent_sign
 from .growth import _exact_term_findings
 from .guard import GUARD_TERMS, Regime, _outside, guard_terms, measured_regime
@@ -198,8 +198,7 @@ def _count_verdict(e: _CountEvidence, counted: list[int], label: str,
     the other tested terms vanish."""
     why = _count_open(e, label, predicted_count)
     if why is not None:   # the guard's reasons block (BLOCKED_CODES), the others leave it open
-        status = Status.BLOCKED if why.code in BLOCKED_CODES else Status.INCONCLUSIVE
-        return status, why, math.nan
+        return Status.undecided(why.code), why, math.nan
     tested, Ns, vis, missing = e.tested, e.Ns, e.visible(), e.missing
     signs = {k: exponent_sign(k, e.per_term[k], adj.get(f"{k}:sign", math.nan), e.regime, Ns,
                               e.seconds) for k in tested}

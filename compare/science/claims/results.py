@@ -25,7 +25,7 @@ from twostep.theory import html
 from twostep.theory.config import ModelConfig
 
 from .. import stats
-from .codes import BLOCKED_CODES, Reason, Status
+from .codes import Reason, Status
 from .data import FindingExtra, Interval, MappingInputs, PValues, RuleInputs, extra_of
 
 #: The statuses a decision may have (:class:`~.codes.Status`, a ``str`` Enum).
@@ -220,8 +220,8 @@ class Verdict:
                   else Reason.text(d["reason"]))
         ci = d.get("ci") or [None, None]
         status = Status.parse(d["status"])
-        if status is Status.INCONCLUSIVE and reason.code in BLOCKED_CODES:
-            status = Status.BLOCKED   # stored before 0.4 emitted blocked: the same decision
+        if status is Status.INCONCLUSIVE:   # stored before 0.4 emitted blocked: the same
+            status = Status.undecided(reason.code)   # decision, blocked for a guard code
         return cls(d["claim"], d["subject"], status, reason,
                    Table(ev["columns"], [dict(r) for r in ev["rows"]], ev.get("title", "")),
                    predicted=d.get("predicted"), statistic=_nan(d.get("statistic")),
